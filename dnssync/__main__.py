@@ -1,0 +1,5 @@
+"""`python -m dnssync` runs the same CLI as the `dnssync` console script."""
+
+from dnssync.cli import main
+
+main()

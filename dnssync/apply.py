@@ -1,0 +1,160 @@
+"""Apply a plan to every provider, each isolated from the others.
+
+octoDNS's apply stops at the first failing target. Here every provider runs in
+its own thread; a failure at one (API down, HTTP 5xx, timeout, refused update)
+is retried with backoff when it is transient (each retry re-plans, so it picks
+up from wherever the failure left the zone), then reported with how much of the
+zone is still pending, while the other providers are applied regardless.
+Gates (safety thresholds, apex NS changes, parity) are checked before anything
+is sent; the live content is snapshotted before anything is sent.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import dns.exception
+import requests
+
+from dnssync import snapshot
+from dnssync.plan import LivePlan, Plan, describe_error
+from dnssync.providers.rfc2136 import Rfc2136Error
+from dnssync.state import apply_lock, applies_dir, stamp, write_json
+
+Replan = Callable[[LivePlan], LivePlan]
+
+
+@dataclass
+class Outcome:
+    provider: str
+    zone: str
+    status: str  # applied | unchanged | failed | skipped
+    changes: int = 0
+    attempts: int = 0
+    error: str | None = None
+    pending: int | None = None  # changes still pending after a failure (None: unknown)
+    started: str | None = None
+    finished: str | None = None
+
+    @property
+    def detail(self) -> str:
+        if self.status == "applied":
+            return f"{self.changes} change(s)" + (f" after {self.attempts} attempts" if self.attempts > 1 else "")
+        if self.status == "failed":
+            if self.pending is None:
+                state = "live state unknown (could not re-read the provider)"
+            elif self.pending == 0:
+                state = "yet the zone now matches git"
+            elif self.pending == self.changes:
+                state = "nothing was changed"
+            else:
+                state = f"PARTIALLY APPLIED: {self.pending} of {self.changes} change(s) still pending"
+            return f"{self.error} [{state}; re-run apply to converge]"
+        return self.error or ""
+
+
+@dataclass
+class ApplyResult:
+    id: str
+    snapshot: str | None
+    outcomes: list[Outcome] = field(default_factory=list)
+
+    @property
+    def failed(self) -> bool:
+        return any(o.status == "failed" for o in self.outcomes)
+
+
+def is_transient(error: BaseException) -> bool:
+    """Whether trying again later may succeed (network, timeouts, 5xx), or not (4xx, REFUSED)."""
+    if isinstance(error, Rfc2136Error):
+        return error.transient
+    if isinstance(error, requests.HTTPError):
+        status = error.response.status_code if error.response is not None else 0
+        return status >= 500 or status == 429
+    return isinstance(error, requests.ConnectionError | requests.Timeout | dns.exception.Timeout
+                      | OSError | EOFError)
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
+def apply_one(live: LivePlan, replan: Replan, retries: int, backoff: float) -> Outcome:
+    """Apply one provider's plan for one zone, with retries; never raises."""
+    outcome = Outcome(live.data.provider, live.data.zone, "unchanged", started=_now())
+    planned = len(live.data.changes)
+    current = live
+    while True:
+        outcome.attempts += 1
+        error = current.error
+        if error is None:
+            if current.octo is None:
+                outcome.status = "unchanged" if outcome.attempts == 1 else "applied"
+                outcome.changes = 0 if outcome.attempts == 1 else planned
+                break
+            try:
+                current.provider.apply(current.octo)
+            except Exception as e:  # isolate: any provider failure becomes this outcome
+                error = e
+            else:
+                outcome.status, outcome.changes = "applied", max(planned, len(current.octo.changes))
+                break
+        outcome.error = describe_error(error)
+        if not is_transient(error) or outcome.attempts > retries:
+            outcome.status = "failed"
+            outcome.changes = planned or len(current.data.changes)
+            after = replan(current)
+            outcome.pending = None if after.error else len(after.data.changes)
+            break
+        time.sleep(backoff * 2 ** (outcome.attempts - 1))
+        current = replan(current)
+    outcome.finished = _now()
+    return outcome
+
+
+def _apply_provider(lives: list[LivePlan], replan: Replan, retries: int, backoff: float) -> list[Outcome]:
+    return [apply_one(live, replan, retries, backoff) for live in lives]
+
+
+def run_apply(
+    plan: Plan,
+    lives: list[LivePlan],
+    replan: Replan,
+    state_dir: Path,
+    retries: int = 3,
+    backoff: float = 1.0,
+    canaries: frozenset[str] = frozenset(),
+) -> ApplyResult:
+    """Snapshot, then apply every provider in parallel (canaries first); record the apply."""
+    with apply_lock(state_dir):
+        saved = [(lp.data.provider, lp.existing, lp.data.exists) for lp in lives
+                 if lp.existing is not None and lp.octo is not None]
+        snapshot_id = snapshot.save(state_dir, saved, plan.revision) if saved else None
+        result = ApplyResult(id=stamp(), snapshot=snapshot_id)
+        by_provider: dict[str, list[LivePlan]] = {}
+        for lp in lives:
+            by_provider.setdefault(lp.data.provider, []).append(lp)
+        waves = [[p for p in by_provider if p in canaries], [p for p in by_provider if p not in canaries]]
+        for wave in waves:
+            if not wave:
+                continue
+            if result.failed:  # a canary failed: stop before touching the others
+                result.outcomes += [Outcome(lp.data.provider, lp.data.zone, "skipped", changes=len(lp.data.changes),
+                                            error="not applied: a canary provider failed")
+                                    for p in wave for lp in by_provider[p]]
+                continue
+            with ThreadPoolExecutor(max_workers=len(wave)) as pool:
+                for outcomes in pool.map(lambda p: _apply_provider(by_provider[p], replan, retries, backoff), wave):
+                    result.outcomes.extend(outcomes)
+        write_json(applies_dir(state_dir) / f"{result.id}.json", {
+            "id": result.id,
+            "snapshot": snapshot_id,
+            "plan": plan.to_json(),
+            "outcomes": [asdict(o) for o in result.outcomes],
+        })
+    return result

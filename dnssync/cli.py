@@ -1,0 +1,94 @@
+"""The `dnssync` command line: options every command shares, error handling, exit codes.
+
+Exit codes (all commands): 0 success; 1 error findings or a failed apply;
+2 usage or configuration error (nothing was sent to any provider);
+3 `plan --detailed-exitcode` with changes pending. Never a traceback for bad
+input; unexpected errors print one line (the traceback with --debug).
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import warnings
+from pathlib import Path
+
+import click
+
+from dnssync import __version__
+from dnssync.commands.apply import apply
+from dnssync.commands.base import Context
+from dnssync.commands.plan import plan
+from dnssync.commands.restore import restore, snapshots
+from dnssync.commands.validate import validate
+from dnssync.errors import ConfigError, DnssyncError
+from dnssync.report.text import print_findings
+from dnssync.secrets import RedactingFilter, redact
+
+
+def setup_logging(debug: bool) -> None:
+    """Log to stderr through the secret-masking filter. Without --debug only
+    dnssync's own warnings show: plugin warnings are already findings or plan rows."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.addFilter(RedactingFilter())
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(logging.DEBUG if debug else logging.ERROR)
+    logging.getLogger("dnssync").setLevel(logging.DEBUG if debug else logging.WARNING)
+    if not debug:
+        warnings.filterwarnings("ignore", category=DeprecationWarning)
+    logging.captureWarnings(True)
+
+
+class Group(click.Group):
+    """Turns dnssync's errors into messages and exit codes, never tracebacks."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except ConfigError as e:
+            err = click.get_current_context().find_object(Context)
+            console = err.err if err else None
+            if console is not None:
+                print_findings(console, e.findings, "configuration errors")
+            else:
+                click.echo(redact(str(e)), err=True)
+            click.echo("Nothing was sent to any provider.", err=True)
+            ctx.exit(e.exit_code)
+        except DnssyncError as e:
+            click.echo(f"Error: {redact(str(e))}", err=True)
+            ctx.exit(e.exit_code)
+        except (click.exceptions.Exit, click.Abort, click.ClickException):
+            raise
+        except KeyboardInterrupt:
+            click.echo("Interrupted.", err=True)
+            ctx.exit(130)
+        except Exception as e:
+            obj = ctx.find_object(Context)
+            if obj and obj.debug:
+                raise
+            click.echo(f"Internal error: {type(e).__name__}: {redact(str(e))} (run with --debug for"
+                       " the traceback)", err=True)
+            ctx.exit(1)
+
+
+@click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("-c", "--config", "config_path", default="dnssync.yaml", show_default=True,
+              envvar="DNSSYNC_CONFIG", type=click.Path(path_type=Path),
+              help="dnssync.yaml, or the folder holding it.")
+@click.option("--octodns-config", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Read an octoDNS config instead (its YamlProvider zones and its targets).")
+@click.option("--debug", is_flag=True, help="Log everything (secrets stay masked).")
+@click.option("--no-color", is_flag=True, help="Plain output even on a terminal.")
+@click.version_option(__version__, prog_name="dnssync")
+@click.pass_context
+def main(ctx: click.Context, config_path: Path, octodns_config: Path | None, debug: bool,
+         no_color: bool) -> None:
+    """dnssync: serve every zone from several DNS providers at once, and prove they answer alike."""
+    setup_logging(debug)
+    ctx.obj = Context(config_path, octodns_config, debug, not no_color)
+
+
+for command in (validate, plan, apply, restore, snapshots):
+    main.add_command(command)

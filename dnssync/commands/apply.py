@@ -1,0 +1,93 @@
+"""`dnssync apply`: push the plan to every provider, each isolated from the others."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from pathlib import Path
+
+import click
+
+from dnssync.apply import run_apply
+from dnssync.commands.base import Context, confirm, format_option, pass_ctx, provider_option, zone_option
+from dnssync.errors import DnssyncError, PlanMismatch, UsageError
+from dnssync.plan import LivePlan, Plan, zone_from_content
+from dnssync.repo import Repository
+from dnssync.report.text import print_apply, print_plan
+from dnssync.zones import sub_zones_of
+
+
+def reviewed_plan(repo: Repository, path: Path) -> tuple[Plan, list[LivePlan]]:
+    """Re-plan against the reviewed plan's own desired content and refuse if any
+    provider's live state (or the resulting changes) differ from what was reviewed."""
+    try:
+        saved = Plan.from_json(path.read_text(), str(path))
+    except OSError as e:
+        raise UsageError(f"cannot read plan {path}: {e.strerror}") from None
+    names = list(saved.zones)
+    desired = {name: zone_from_content(name, content, sub_zones_of(name, names))
+               for name, content in saved.zones.items()}
+    providers = sorted({p.provider for p in saved.providers})
+    fresh, lives = repo.plan(providers, desired)
+    problems = []
+    for old in saved.providers:
+        new = fresh.for_provider(old.provider, old.zone)
+        if new is None:
+            problems.append(f"{old.provider}/{old.zone}: no longer configured")
+        elif new.error:
+            continue  # unreachable now: apply retries it and reports it, like any outage
+        elif new.existing_digest != old.existing_digest or new.changes != old.changes:
+            problems.append(f"{old.provider}/{old.zone}: live state changed since the plan was made")
+    if problems:
+        raise PlanMismatch("refusing to apply a stale plan (nothing was sent): " + "; ".join(problems)
+                           + ". Make a new plan.")
+    fresh.findings = saved.findings
+    fresh.revision = saved.revision
+    return fresh, lives
+
+
+@click.command()
+@zone_option
+@provider_option
+@click.option("--plan", "plan_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Apply exactly this reviewed plan (from `plan --out`).")
+@click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
+@click.option("--force", is_flag=True, help="Apply even over the safety thresholds or an apex NS change.")
+@format_option("text", "json")
+@pass_ctx
+def apply(ctx: Context, zones: tuple[str, ...], providers: tuple[str, ...], plan_file: Path | None,
+          yes: bool, force: bool, fmt: str) -> None:
+    """Apply the changes to every provider.
+
+    A failing provider is retried when the failure is transient, then reported;
+    the others are still applied. Exit 1 if any provider failed."""
+    if plan_file and (zones or providers):
+        raise UsageError("--plan applies the reviewed plan as it is; drop --zone/--provider")
+    repo = ctx.repo(zones)
+    if plan_file:
+        plan, lives = reviewed_plan(repo, plan_file)
+    else:
+        plan, lives = repo.plan(list(providers) or None)
+    unsafe = [f"{p.provider}/{p.zone}: {p.unsafe}" for p in plan.providers if p.unsafe]
+    if unsafe and not force:
+        raise DnssyncError("refusing to apply (nothing was sent): " + "; ".join(unsafe)
+                           + ". Review the plan, then use --force.")
+    if fmt == "text":
+        print_plan(ctx.out, plan)
+    if not plan.has_changes and not plan.errors:
+        if fmt == "json":
+            ctx.emit(json.dumps({"plan": json.loads(plan.to_json()), "apply": None}, indent=2))
+        return
+    confirm(ctx, "Apply these changes?", yes)
+    settings = repo.config.defaults
+    canaries = frozenset(p.name for p in repo.config.providers.values() if p.canary)
+    result = run_apply(plan, lives, repo.replan, repo.config.state_dir, settings.retries,
+                       settings.backoff, canaries)
+    if fmt == "json":
+        ctx.emit(json.dumps({"plan": json.loads(plan.to_json()), "apply": {
+            "id": result.id, "snapshot": result.snapshot,
+            "outcomes": [asdict(o) for o in result.outcomes]}}, indent=2))
+    else:
+        print_apply(ctx.out, result)
+    if result.failed:
+        raise click.exceptions.Exit(1)

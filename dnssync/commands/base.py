@@ -1,0 +1,73 @@
+"""What every command shares: the loaded repository, consoles, output, options."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+
+from dnssync.errors import UsageError
+from dnssync.repo import Repository, normalise_zones
+from dnssync.secrets import redact
+
+
+@dataclass
+class Context:
+    config_path: Path
+    octodns_config: Path | None
+    debug: bool
+    color: bool
+    _repo: Repository | None = field(default=None, repr=False)
+
+    def repo(self, zones: tuple[str, ...] | list[str] = ()) -> Repository:
+        """Load the user's repository (raises ConfigError, exit 2, on any bad input)."""
+        if self._repo is None:
+            self._repo = Repository.load(self.config_path, normalise_zones(zones), self.octodns_config)
+        return self._repo
+
+    @property
+    def out(self) -> Console:
+        """Where results go (stdout). Colour only on a terminal unless --no-color."""
+        return Console(no_color=not self.color, highlight=False, soft_wrap=False,
+                       width=None if sys.stdout.isatty() else 200)
+
+    @property
+    def err(self) -> Console:
+        return Console(stderr=True, no_color=not self.color, highlight=False,
+                       width=None if sys.stderr.isatty() else 200)
+
+    def emit(self, text: str, path: Path | None = None) -> None:
+        """Write machine output (JSON, Markdown, XML) to stdout or a file, secrets masked."""
+        text = redact(text)
+        if path is None:
+            click.echo(text, nl=not text.endswith("\n"))
+        else:
+            path.write_text(text)
+
+
+pass_ctx = click.make_pass_decorator(Context)
+
+
+def format_option(*choices: str, default: str = "text") -> Any:
+    return click.option("--format", "fmt", type=click.Choice(list(choices)), default=default,
+                        show_default=True, help="Output format.")
+
+
+zone_option = click.option("--zone", "zones", multiple=True, metavar="ZONE",
+                           help="Only this zone (repeatable).")
+provider_option = click.option("--provider", "providers", multiple=True, metavar="NAME",
+                               help="Only this provider (repeatable).")
+
+
+def confirm(ctx: Context, question: str, yes: bool) -> None:
+    """Ask before changing providers; a non-interactive run must say --yes."""
+    if yes:
+        return
+    if not sys.stdin.isatty():
+        raise UsageError("refusing to change providers without --yes in a non-interactive run")
+    if not click.confirm(question, default=False):
+        raise click.Abort()

@@ -1,0 +1,73 @@
+"""`dnssync restore` and `dnssync snapshots`: put providers back to a saved snapshot."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from dnssync import snapshot
+from dnssync.apply import run_apply
+from dnssync.commands.base import Context, confirm, pass_ctx, provider_option, zone_option
+from dnssync.config import zone_name
+from dnssync.errors import UsageError
+from dnssync.plan import Plan, plan_one, zone_content
+from dnssync.report.text import print_apply, print_plan
+from dnssync.zones import discover, sub_zones_of
+
+
+@click.command()
+@click.argument("snapshot_id", metavar="SNAPSHOT")
+@zone_option
+@provider_option
+@click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
+@pass_ctx
+def restore(ctx: Context, snapshot_id: str, zones: tuple[str, ...], providers: tuple[str, ...],
+            yes: bool) -> None:
+    """Put providers back to the content saved in SNAPSHOT (an id, a prefix, or 'latest').
+
+    Each provider gets its own saved content, so a restore undoes an apply
+    exactly. A restore is deliberate, so it needs no --force."""
+    repo = ctx.repo()
+    names = list(discover(repo.config.zones_dir))
+    saved = snapshot.load(repo.config.state_dir, snapshot_id,
+                          {n: sub_zones_of(n, names) for n in names})
+    wanted_zones = {zone_name(z) for z in zones}
+    selected = {key: zone for key, zone in saved.items()
+                if (not providers or key[0] in providers) and (not wanted_zones or key[1] in wanted_zones)}
+    if not selected:
+        raise UsageError(f"snapshot {snapshot_id} holds nothing for that provider/zone selection")
+    built = repo.providers()
+    missing = sorted({p for p, _ in selected if p not in built})
+    if missing:
+        raise UsageError(f"snapshot names providers that are no longer configured: {', '.join(missing)}")
+    lives = [plan_one(p, built[p], zone, 1.0, 1.0) for (p, _), zone in sorted(selected.items())]
+    plan = Plan(zones={z.name: zone_content(z) for z in selected.values()},
+                providers=[lp.data for lp in lives], revision=repo.revision)
+    print_plan(ctx.out, plan)
+    if not plan.has_changes and not plan.errors:
+        return
+    confirm(ctx, f"Restore snapshot {snapshot_id}?", yes)
+    result = run_apply(plan, lives, repo.replan, repo.config.state_dir, repo.config.defaults.retries,
+                       repo.config.defaults.backoff)
+    print_apply(ctx.out, result)
+    if result.failed:
+        raise click.exceptions.Exit(1)
+
+
+@click.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@pass_ctx
+def snapshots(ctx: Context, as_json: bool) -> None:
+    """List the saved snapshots, newest last."""
+    state = ctx.repo().config.state_dir
+    metas = [json.loads((snapshot.snapshots_dir(state) / i / "meta.json").read_text())
+             for i in snapshot.list_snapshots(state)]
+    if as_json:
+        ctx.emit(json.dumps(metas, indent=2))
+        return
+    for meta in metas:
+        entries = ", ".join(f"{e['provider']}/{e['zone']} ({e['records']})" for e in meta["entries"])
+        ctx.out.print(f"{meta['id']}  {entries}")
+    if not metas:
+        ctx.out.print("No snapshots yet (apply saves one before it changes anything).")

@@ -1,0 +1,408 @@
+"""Load and check a user's repository: dnssync.yaml and providers/*.yaml.
+
+The result is plain data (`Config`, `ProviderConfig`); nothing here imports a
+provider class or contacts anything. Every problem becomes a Finding with the
+file and line, and all of them are collected before `ConfigError` is raised, so
+the user fixes a file in one pass. Secrets are written `env/VAR`: they are read
+from the environment here and registered for redaction before anything can log.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from dnssync import secrets
+from dnssync.errors import ConfigError
+from dnssync.findings import Finding, Severity
+from dnssync.yamlfile import Mapping, Sequence, YamlError, load_file
+
+CONFIG_FILE = "dnssync.yaml"
+ENV_PREFIX = "env/"
+#: keys of a provider file that dnssync reads; every other key is the plugin's option
+PROVIDER_KEYS = {"class", "nameservers", "zones", "canary"}
+PARITY_MODES = ("error", "warn")
+
+
+@dataclass(frozen=True)
+class Nameserver:
+    """One authoritative nameserver of a provider: its NS-record name and where to ask it."""
+
+    name: str
+    host: str | None = None
+    port: int = 53
+
+    @property
+    def label(self) -> str:
+        where = self.host or "resolve"
+        if self.port != 53:
+            where = f"[{where}]:{self.port}" if ":" in where else f"{where}:{self.port}"
+        return f"{self.name.rstrip('.')} ({where})"
+
+
+@dataclass
+class ProviderConfig:
+    name: str
+    cls: str
+    options: dict[str, Any]
+    nameservers: list[Nameserver]
+    zones: list[str] | None
+    file: str
+    canary: bool = False
+    lines: dict[str, int] = field(default_factory=dict)
+
+    def serves(self, zone: str) -> bool:
+        return self.zones is None or zone in self.zones
+
+
+@dataclass
+class Policy:
+    update_threshold: float = 0.3
+    delete_threshold: float = 0.3
+    parity: str = "error"
+    parity_zones: dict[str, str] = field(default_factory=dict)
+    parity_types: dict[str, str] = field(default_factory=dict)
+
+    def parity_for(self, zone: str, rtype: str) -> str:
+        """The parity mode for one record: per type beats per zone beats the default."""
+        return self.parity_types.get(rtype, self.parity_zones.get(zone, self.parity))
+
+
+@dataclass
+class Defaults:
+    timeout: float = 5.0
+    concurrency: int = 8
+    retries: int = 3
+    backoff: float = 1.0
+    default_ttl: int = 3600
+    escaped_semicolons: bool = True
+    enforce_order: bool = False
+
+
+@dataclass
+class ApexNs:
+    """How dnssync manages each zone's apex NS RRset (the union of all providers)."""
+
+    manage: bool = True
+    ttl: int = 3600
+
+
+@dataclass
+class Config:
+    root: Path
+    file: str
+    zones_dir: Path
+    providers: dict[str, ProviderConfig]
+    resolvers: list[str] = field(default_factory=list)
+    state_dir: Path = Path(".dnssync")
+    policy: Policy = field(default_factory=Policy)
+    defaults: Defaults = field(default_factory=Defaults)
+    apex_ns: ApexNs = field(default_factory=ApexNs)
+    findings: list[Finding] = field(default_factory=list)  # non-fatal (warnings)
+    parent: dict[str, Any] = field(default_factory=dict)
+
+    def providers_for(self, zone: str) -> list[ProviderConfig]:
+        return [p for p in self.providers.values() if p.serves(zone)]
+
+
+class Checker:
+    """Collects findings while walking a loaded file."""
+
+    def __init__(self) -> None:
+        self.findings: list[Finding] = []
+
+    def error(self, code: str, message: str, file: str, line: int | None) -> None:
+        self.findings.append(Finding(Severity.ERROR, code, message, file=file, line=line))
+
+    def warn(self, code: str, message: str, file: str, line: int | None) -> None:
+        self.findings.append(Finding(Severity.WARNING, code, message, file=file, line=line))
+
+    def mapping(self, data: Any, file: str, what: str) -> Mapping | None:
+        if data is None:
+            data = Mapping()
+            data.file = file
+        if not isinstance(data, Mapping):
+            self.error("config.schema", f"{what} must be a mapping", file, getattr(data, "line", 1))
+            return None
+        return data
+
+    def unknown_keys(self, data: Mapping, allowed: set[str], what: str) -> None:
+        for key in data:
+            if key not in allowed:
+                known = ", ".join(sorted(allowed))
+                self.error(
+                    "config.schema",
+                    f"unknown key {key!r} in {what} (known: {known})",
+                    data.file,
+                    data.line_of(key),
+                )
+
+    def typed(self, data: Mapping, key: str, kind: type | tuple[type, ...], default: Any) -> Any:
+        if key not in data:
+            return default
+        value = data[key]
+        if kind in (int, float) and isinstance(value, bool):
+            value = None  # YAML true is not a number
+        if not isinstance(value, kind):
+            name = kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
+            self.error(
+                "config.schema",
+                f"{key!r} must be a {name}, got {data[key]!r}",
+                data.file,
+                data.line_of(key),
+            )
+            return default
+        return value
+
+
+def load_data(path: Path, checker: Checker) -> Any:
+    try:
+        data, order = load_file(path)
+    except YamlError as e:
+        checker.findings.append(e.finding)
+        return None
+    del order  # key order matters only in zone files
+    return data
+
+
+def parse_address(text: str) -> tuple[str, int]:
+    """`192.0.2.1`, `192.0.2.1:5300`, `[2001:db8::1]:5300`, `2001:db8::1`, `ns.example:53`."""
+    text = str(text).strip()
+    match = re.fullmatch(r"\[([^\]]+)\](?::(\d+))?", text)
+    if match:
+        host, port = match.group(1), match.group(2)
+        ipaddress.IPv6Address(host)
+    else:
+        try:
+            ipaddress.IPv6Address(text)
+            return text, 53
+        except ValueError:
+            pass
+        host, _, port = text.partition(":")
+        if not host:
+            raise ValueError("empty address")
+    number = int(port) if port else 53
+    if not 0 < number < 65536:
+        raise ValueError(f"port {number} out of range")
+    return host, number
+
+
+def zone_name(text: str) -> str:
+    """Normalise a zone name: lower case, IDNA, with the trailing dot."""
+    from octodns.idna import idna_encode
+
+    name = str(text).strip().lower()
+    if not name.endswith("."):
+        name += "."
+    return idna_encode(name)
+
+
+def resolve_env(value: Any, key: str, data: Mapping, checker: Checker) -> Any:
+    """Replace `env/VAR` (recursively) by the variable's value; register secrets."""
+    if isinstance(value, dict):
+        return {k: resolve_env(v, k, value if isinstance(value, Mapping) else data, checker)
+                for k, v in value.items()}
+    if isinstance(value, list):
+        return [resolve_env(v, key, data, checker) for v in value]
+    if isinstance(value, str) and value.startswith(ENV_PREFIX):
+        var, _, default = value[len(ENV_PREFIX):].partition("/")
+        resolved = os.environ.get(var, default or None)
+        if resolved is None:
+            checker.error(
+                "config.secret-missing",
+                f"{key!r} reads environment variable {var} which is not set",
+                data.file,
+                data.line_of(key),
+            )
+            return None
+        if secrets.is_secret_key(key):
+            secrets.register(resolved)
+        return resolved
+    if isinstance(value, str) and secrets.is_secret_key(key):
+        secrets.register(value)
+        checker.warn(
+            "config.secret-inline",
+            f"{key!r} is written in the file; use env/VARIABLE so it stays out of git",
+            data.file,
+            data.line_of(key),
+        )
+    return value
+
+
+def _nameservers(data: Mapping, checker: Checker) -> list[Nameserver]:
+    raw = data.get("nameservers")
+    if raw is None:
+        return []
+    if not isinstance(raw, Sequence):
+        checker.error("config.schema", "'nameservers' must be a list", data.file, data.line_of("nameservers"))
+        return []
+    result = []
+    for item, line in zip(raw, raw.item_lines, strict=True):
+        if isinstance(item, str):
+            item_map = Mapping(name=item)
+            item_map.file, item_map.line = data.file, line
+            item = item_map
+        if not isinstance(item, Mapping) or "name" not in item:
+            checker.error(
+                "config.schema",
+                "each nameserver needs a 'name' (as in NS records) and optionally an 'address'",
+                data.file,
+                line,
+            )
+            continue
+        checker.unknown_keys(item, {"name", "address"}, "a nameserver")
+        name = str(item["name"]).lower()
+        if not name.endswith("."):
+            name += "."
+        host, port = None, 53
+        if item.get("address") is not None:
+            try:
+                host, port = parse_address(item["address"])
+            except ValueError as e:
+                checker.error(
+                    "config.schema",
+                    f"nameserver address {item['address']!r} is not host[:port]: {e}",
+                    data.file,
+                    item.line_of("address"),
+                )
+        result.append(Nameserver(name, host, port))
+    return result
+
+
+def load_provider(path: Path, checker: Checker) -> ProviderConfig | None:
+    data = checker.mapping(load_data(path, checker), str(path), f"provider file {path.name}")
+    if data is None:
+        return None
+    file = str(path)
+    if "class" not in data:
+        checker.error("config.schema", "a provider needs a 'class' (e.g. powerdns, rfc2136)", file, 1)
+        return None
+    zones = data.get("zones")
+    if zones is not None:
+        if not isinstance(zones, list) or not all(isinstance(z, str) for z in zones):
+            checker.error("config.schema", "'zones' must be a list of zone names", file, data.line_of("zones"))
+            zones = None
+        else:
+            zones = [zone_name(z) for z in zones]
+    options = {
+        key: resolve_env(value, key, data, checker)
+        for key, value in data.items()
+        if key not in PROVIDER_KEYS
+    }
+    nameservers = _nameservers(data, checker)
+    if not nameservers:
+        checker.error(
+            "config.provider-nameservers",
+            f"provider {path.stem!r} lists no nameservers: add 'nameservers' with the names its"
+            " NS records use, so dnssync can verify what it serves",
+            file,
+            data.line_of("nameservers"),
+        )
+    return ProviderConfig(
+        name=path.stem,
+        cls=str(data["class"]),
+        options=options,
+        nameservers=nameservers,
+        zones=zones,
+        file=file,
+        canary=bool(checker.typed(data, "canary", bool, False)),
+        lines=dict(data.key_lines),
+    )
+
+
+def _policy(data: Mapping | None, checker: Checker) -> Policy:
+    policy = Policy()
+    if data is None:
+        return policy
+    checker.unknown_keys(data, {"update_threshold", "delete_threshold", "parity"}, "policy")
+    for key in ("update_threshold", "delete_threshold"):
+        value = checker.typed(data, key, (int, float), getattr(policy, key))
+        if not 0 <= value <= 1:
+            checker.error("config.schema", f"{key!r} is a share between 0 and 1", data.file, data.line_of(key))
+        else:
+            setattr(policy, key, float(value))
+    parity = data.get("parity", "error")
+    if isinstance(parity, Mapping):
+        checker.unknown_keys(parity, {"default", "zones", "types"}, "policy.parity")
+        policy.parity = str(parity.get("default", "error"))
+        policy.parity_zones = {zone_name(k): str(v) for k, v in (parity.get("zones") or {}).items()}
+        policy.parity_types = {str(k).upper(): str(v) for k, v in (parity.get("types") or {}).items()}
+    else:
+        policy.parity = str(parity)
+    for mode in (policy.parity, *policy.parity_zones.values(), *policy.parity_types.values()):
+        if mode not in PARITY_MODES:
+            checker.error("config.schema", f"parity must be error or warn, got {mode!r}", data.file,
+                          data.line_of("parity"))
+    return policy
+
+
+def _section(data: Mapping, key: str, target: Any, checker: Checker) -> None:
+    """Fill a dataclass of defaults from a mapping of the same keys."""
+    section = data.get(key)
+    if section is None:
+        return
+    section = checker.mapping(section, data.file, key)
+    if section is None:
+        return
+    fields = vars(target)
+    checker.unknown_keys(section, set(fields), key)
+    for name, default in fields.items():
+        kind: Any = (int, float) if isinstance(default, float) else type(default)
+        value = checker.typed(section, name, kind, default)
+        setattr(target, name, type(default)(value))
+
+
+def load_config(path: Path | str = CONFIG_FILE) -> Config:
+    """Read dnssync.yaml (or the dnssync.yaml in a directory) and every provider file."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / CONFIG_FILE
+    checker = Checker()
+    data = checker.mapping(load_data(path, checker), str(path), CONFIG_FILE)
+    if data is None:
+        raise ConfigError(checker.findings)
+    root = path.parent
+    checker.unknown_keys(
+        data,
+        {"zones", "providers", "resolvers", "state", "policy", "defaults", "apex_ns", "parent"},
+        CONFIG_FILE,
+    )
+    zones_dir = root / str(checker.typed(data, "zones", str, "zones"))
+    providers_dir = root / str(checker.typed(data, "providers", str, "providers"))
+    resolvers = checker.typed(data, "resolvers", list, [])
+    config = Config(
+        root=root,
+        file=str(path),
+        zones_dir=zones_dir,
+        providers={},
+        resolvers=[str(r) for r in resolvers],
+        state_dir=root / str(checker.typed(data, "state", str, ".dnssync")),
+        parent=dict(checker.typed(data, "parent", dict, {})),
+    )
+    config.policy = _policy(checker.mapping(data.get("policy"), str(path), "policy"), checker)
+    _section(data, "defaults", config.defaults, checker)
+    _section(data, "apex_ns", config.apex_ns, checker)
+    if not zones_dir.is_dir():
+        checker.error("config.schema", f"zones folder {zones_dir} does not exist", str(path), data.line_of("zones"))
+    if not providers_dir.is_dir():
+        checker.error(
+            "config.schema", f"providers folder {providers_dir} does not exist", str(path),
+            data.line_of("providers"),
+        )
+    else:
+        files = sorted(p for p in providers_dir.iterdir() if p.suffix in (".yaml", ".yml", ".json"))
+        for file in files:
+            provider = load_provider(file, checker)
+            if provider is not None:
+                config.providers[provider.name] = provider
+        if not files:
+            checker.error("config.schema", f"no provider files in {providers_dir}", str(path), None)
+    errors = [f for f in checker.findings if f.severity is Severity.ERROR]
+    if errors:
+        raise ConfigError(checker.findings)
+    config.findings = checker.findings
+    return config

@@ -1,0 +1,91 @@
+"""The one findings model every judging stage produces.
+
+validate, plan (parity), verify, drift and watch all report what they found as
+`Finding`s; reporters render them and the CLI turns them into an exit code.
+Codes are stable identifiers that users grep for and CI dashboards group by, so
+every code lives in `CODES` with a one-line meaning (docs/findings.md lists them).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from enum import StrEnum
+from typing import Any
+
+
+class Severity(StrEnum):
+    ERROR = "error"
+    WARNING = "warning"
+    INFO = "info"
+
+
+#: Every finding code with what it means. Adding a code here documents it.
+CODES: dict[str, str] = {
+    # configuration and zone files (validate; any error here means exit 2)
+    "config.yaml": "A file is not valid YAML/JSON, or has a duplicate key.",
+    "config.schema": "A key is unknown, missing or has the wrong kind of value.",
+    "config.secret-missing": "An `env/VAR` secret names a variable that is not set.",
+    "config.secret-inline": "A secret is written in the file instead of `env/VAR`.",
+    "config.provider-class": "A provider class does not import or does not accept its options.",
+    "config.provider-nameservers": "A provider lists no nameservers, so nothing can verify it.",
+    "config.zone-unserved": "A zone file exists that no provider serves.",
+    "config.zone-unknown": "A provider lists a zone that has no zone file.",
+    "zone.key-order": "Keys are not in octoDNS's natural order (octoDNS itself would refuse).",
+    "zone.record": "octoDNS record validation failed (type, value, name or TTL).",
+    "zone.record-type": "Unknown record type.",
+    "zone.duplicate": "The same name and type is defined twice.",
+    "zone.cname-apex": "A CNAME at the zone apex (RFC 1912 2.4).",
+    "zone.cname-other": "A CNAME beside other data at the same name (RFC 1034 3.6.2).",
+    "zone.ttl-range": "A TTL outside 0 .. 2^31-1 (RFC 2181 8).",
+    "zone.name": "A name with a label over 63 octets or over 253 in all (RFC 1035 2.3.4).",
+    "zone.target": "An NS/MX/SRV/CNAME target that is an address, an alias or missing.",
+    "zone.subzone": "A record that belongs to a sub-zone managed in its own file.",
+    "zone.zone": "The zone as a whole fails octoDNS's zone validation.",
+    "zone.apex-ns": "The zone file's apex NS differs from the union of the providers' nameservers.",
+    # planning
+    "plan.unsupported": "A provider cannot hold a record; it will not serve it.",
+    "plan.adjusted": "A provider will serve a record differently from git (e.g. flattened).",
+    "plan.provider-error": "A provider's live state could not be read.",
+    "plan.unsafe": "A change is over a safety threshold or touches the apex NS; --force needed.",
+}
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One thing a stage found. Only `severity`, `code` and `message` are required;
+    every other field narrows where it was found so reporters can group and
+    CI annotations can point at the file and line."""
+
+    severity: Severity
+    code: str
+    message: str
+    zone: str | None = None
+    name: str | None = None
+    type: str | None = None
+    provider: str | None = None
+    nameserver: str | None = None
+    expected: Any = None
+    observed: Any = None
+    file: str | None = None
+    line: int | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.code not in CODES:
+            raise ValueError(f"undocumented finding code {self.code!r}")
+
+    @property
+    def location(self) -> str:
+        """`file:line` when the finding comes from a file, else ''."""
+        if not self.file:
+            return ""
+        return f"{self.file}:{self.line}" if self.line else self.file
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["severity"] = str(self.severity)
+        return {k: v for k, v in data.items() if v not in (None, {}, [])}
+
+
+def has_errors(findings: list[Finding]) -> bool:
+    return any(f.severity is Severity.ERROR for f in findings)

@@ -1,0 +1,87 @@
+"""Read an existing octoDNS repository's config (`--octodns-config FILE`).
+
+A user with an octoDNS repo can point dnssync at it unchanged: the zones come
+from its YamlProvider source's folder (with its options: default_ttl,
+enforce_order, escaped_semicolons), and its targets become dnssync providers
+serving the zones that list them. octoDNS configs name no nameservers, so
+verify-type commands can only check providers once nameservers are known.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from dnssync.config import (
+    Config,
+    Defaults,
+    ProviderConfig,
+    Checker,
+    load_data,
+    resolve_env,
+    zone_name,
+)
+from dnssync.errors import ConfigError
+from dnssync.findings import Severity
+from dnssync.yamlfile import Mapping
+
+_YAML_SOURCES = ("octodns.provider.yaml.YamlProvider", "octodns.provider.yaml.SplitYamlProvider")
+
+
+def _source_options(options: Mapping, defaults: Defaults) -> None:
+    defaults.default_ttl = int(options.get("default_ttl", defaults.default_ttl))
+    defaults.enforce_order = bool(options.get("enforce_order", True))
+    if options.get("escaped_semicolons") is not None:
+        defaults.escaped_semicolons = bool(options["escaped_semicolons"])
+
+
+def config_from_octodns(path: Path) -> Config:
+    checker = Checker()
+    file = str(path)
+    data = checker.mapping(load_data(path, checker), file, "octoDNS config")
+    if data is None:
+        raise ConfigError(checker.findings)
+    providers = checker.mapping(data.get("providers"), file, "providers") or Mapping()
+    zones = checker.mapping(data.get("zones"), file, "zones") or Mapping()
+    defaults = Defaults()
+    workers = (data.get("manager") or {}).get("max_workers")
+    if isinstance(workers, int):
+        defaults.concurrency = workers
+    zones_dir: Path | None = None
+    targets: dict[str, list[str]] = {}
+    for name, zone in zones.items():
+        if not isinstance(zone, Mapping):
+            checker.error("config.schema", f"zone {name!r} must be a mapping", file, zones.line_of(name))
+            continue
+        for source in zone.get("sources") or []:
+            options = providers.get(source)
+            if options is None:
+                checker.error("config.schema", f"zone {name!r} names unknown source {source!r}", file,
+                              zone.line_of("sources"))
+            elif options.get("class") in _YAML_SOURCES and zones_dir is None:
+                directory = Path(str(options.get("directory", ".")))
+                zones_dir = directory if directory.is_absolute() or directory.exists() else path.parent / directory
+                _source_options(options, defaults)
+        for target in zone.get("targets") or []:
+            if target not in providers:
+                checker.error("config.schema", f"zone {name!r} names unknown target {target!r}", file,
+                              zone.line_of("targets"))
+            targets.setdefault(target, []).append(zone_name(name))
+    if zones_dir is None:
+        checker.error("config.schema", "no zone has a YamlProvider source, so dnssync finds no zone files",
+                      file, data.line_of("zones"))
+    config = Config(root=path.parent, file=file, zones_dir=zones_dir or path.parent, providers={},
+                    defaults=defaults)
+    for target, served in targets.items():
+        options = providers[target]
+        rest = {k: resolve_env(v, k, options, checker) for k, v in options.items() if k != "class"}
+        config.providers[target] = ProviderConfig(
+            name=target, cls=str(options.get("class")), options=rest, nameservers=[], zones=served,
+            file=file, lines={"class": options.line_of("class")},
+        )
+        checker.warn("config.provider-nameservers",
+                     f"octoDNS provider {target!r} names no nameservers; verify cannot check it",
+                     file, providers.line_of(target))
+    if any(f.severity is Severity.ERROR for f in checker.findings):
+        raise ConfigError(checker.findings)
+    config.findings = checker.findings
+    return config

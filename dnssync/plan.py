@@ -1,0 +1,326 @@
+"""The plan: per provider and zone, what apply would change, as data.
+
+Like Terraform's plan, a `Plan` is serialisable (`plan --out plan.json`),
+checksummed, and consumed by apply. It records the desired content it was made
+from and a digest of each provider's live state, so `apply --plan` can apply
+exactly what was reviewed and refuse when a provider changed in between.
+
+Providers are read in parallel (one octoDNS `plan()` per provider and zone);
+each octoDNS plan object stays beside the data (`LivePlan`) for apply to use.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from octodns.processor.base import BaseProcessor
+from octodns.provider.base import BaseProvider
+from octodns.provider.plan import Plan as OctoPlan
+from octodns.provider.plan import UnsafePlan
+from octodns.record import Create, Delete, Record
+from octodns.zone import Zone
+
+from dnssync.errors import UsageError
+from dnssync.findings import Finding, Severity
+from dnssync.secrets import redact
+
+FORMAT_VERSION = 1
+
+
+def rrset_data(record: Record) -> dict[str, Any]:
+    """A record as TTL and sorted presentation-format values: how plans show values."""
+    rrset = record.to_rrset()
+    return {"ttl": rrset.ttl, "values": sorted(rrset.rdatas)}
+
+
+def record_data(record: Record) -> dict[str, Any]:
+    """A record as octoDNS YAML data (type included), JSON-safe, to rebuild it exactly."""
+    data = json.loads(json.dumps(record.data, default=str))
+    data["type"] = record._type
+    return data
+
+
+@dataclass
+class Change:
+    action: str  # create | update | delete
+    name: str  # relative to the zone, '' for the apex
+    type: str
+    existing: dict[str, Any] | None = None  # {"ttl": int, "values": [rdata text]}
+    desired: dict[str, Any] | None = None
+
+    @classmethod
+    def from_octodns(cls, change) -> Change:
+        action = {Create: "create", Delete: "delete"}.get(type(change), "update")
+        return cls(
+            action,
+            change.record.name,
+            change.record._type,
+            rrset_data(change.existing) if change.existing else None,
+            rrset_data(change.new) if change.new else None,
+        )
+
+
+@dataclass
+class Adjustment:
+    """A record a provider will not serve as git says: dropped or served differently."""
+
+    kind: str  # unsupported | adjusted
+    name: str
+    type: str
+    reason: str
+    desired: dict[str, Any]
+    served: dict[str, Any] | None = None
+
+
+@dataclass
+class ProviderPlan:
+    provider: str
+    zone: str
+    exists: bool | None = None
+    changes: list[Change] = field(default_factory=list)
+    adjustments: list[Adjustment] = field(default_factory=list)
+    existing_count: int = 0
+    existing_digest: str | None = None
+    unsafe: str | None = None  # why apply needs --force
+    error: str | None = None
+
+    @property
+    def status(self) -> str:
+        if self.error:
+            return "error"
+        return "changes" if self.changes else "unchanged"
+
+    def counts(self) -> dict[str, int]:
+        counts = {"create": 0, "update": 0, "delete": 0}
+        for change in self.changes:
+            counts[change.action] += 1
+        return counts
+
+
+@dataclass
+class Plan:
+    zones: dict[str, list[dict[str, Any]]]  # zone -> desired records (octoDNS data + name)
+    providers: list[ProviderPlan]
+    findings: list[Finding] = field(default_factory=list)
+    created: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
+    revision: str | None = None
+    format_version: int = FORMAT_VERSION
+
+    @property
+    def has_changes(self) -> bool:
+        return any(p.changes for p in self.providers)
+
+    @property
+    def errors(self) -> list[ProviderPlan]:
+        return [p for p in self.providers if p.error]
+
+    def for_provider(self, provider: str, zone: str) -> ProviderPlan | None:
+        return next((p for p in self.providers if p.provider == provider and p.zone == zone), None)
+
+    def _body(self) -> dict[str, Any]:
+        return {
+            "format_version": self.format_version,
+            "created": self.created,
+            "revision": self.revision,
+            "zones": self.zones,
+            "providers": [asdict(p) for p in self.providers],
+            "findings": [f.to_dict() for f in self.findings],
+        }
+
+    @property
+    def checksum(self) -> str:
+        canonical = json.dumps(self._body(), sort_keys=True, separators=(",", ":"))
+        return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
+
+    def to_json(self) -> str:
+        return json.dumps({**self._body(), "checksum": self.checksum}, indent=2, sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str, source: str = "plan") -> Plan:
+        try:
+            data = json.loads(text)
+            plan = cls(
+                zones=data["zones"],
+                providers=[_provider_plan(p) for p in data["providers"]],
+                findings=[_finding(f) for f in data.get("findings", [])],
+                created=data["created"],
+                revision=data.get("revision"),
+                format_version=data["format_version"],
+            )
+        except (ValueError, KeyError, TypeError) as e:
+            raise UsageError(f"{source} is not a dnssync plan: {type(e).__name__}: {e}") from None
+        if plan.format_version != FORMAT_VERSION:
+            raise UsageError(f"{source} has plan format {plan.format_version}, this dnssync reads"
+                             f" {FORMAT_VERSION}")
+        if data.get("checksum") != plan.checksum:
+            raise UsageError(f"{source} was modified after it was made (checksum mismatch)")
+        return plan
+
+
+def _provider_plan(data: dict[str, Any]) -> ProviderPlan:
+    return ProviderPlan(
+        **{k: v for k, v in data.items() if k not in ("changes", "adjustments")},
+        changes=[Change(**c) for c in data["changes"]],
+        adjustments=[Adjustment(**a) for a in data["adjustments"]],
+    )
+
+
+def _finding(data: dict[str, Any]) -> Finding:
+    return Finding(**{**data, "severity": Severity(data["severity"])})
+
+
+@dataclass
+class LivePlan:
+    """The data plan of one provider and zone, with the octoDNS objects apply needs."""
+
+    data: ProviderPlan
+    provider: BaseProvider
+    desired: Zone
+    existing: Zone | None
+    octo: OctoPlan | None
+    error: BaseException | None = None  # why the live state could not be read
+
+
+class _CaptureExisting(BaseProcessor):
+    """octoDNS processor hook that keeps the provider's live zone as planned against."""
+
+    def __init__(self) -> None:
+        super().__init__("dnssync-capture")
+        self.existing: Zone | None = None
+
+    def process_target_zone(self, existing, target, lenient=False):
+        self.existing = existing
+        return existing
+
+
+def digest(zone: Zone) -> str:
+    """A digest of a zone's records, to notice any change of the provider's live state."""
+    rows = sorted((r.name, r._type, rrset_data(r)["ttl"], rrset_data(r)["values"]) for r in zone.records)
+    return "sha256:" + hashlib.sha256(json.dumps(rows).encode()).hexdigest()
+
+
+def describe_error(error: BaseException) -> str:
+    """A one-line, secret-free description of why a provider failed."""
+    response = getattr(error, "response", None)
+    text = str(error) or type(error).__name__
+    if response is not None and getattr(response, "status_code", None):
+        detail = ""
+        try:
+            detail = response.json().get("error", "")
+        except Exception:  # a non-JSON error body
+            detail = (response.text or "")[:200]
+        text = f"HTTP {response.status_code} from {response.url}" + (f": {detail}" if detail else "")
+    elif type(error).__module__.startswith(("requests", "urllib3")):
+        text = f"{type(error).__name__}: {text}"
+    return redact(" ".join(text.split()))
+
+
+def adjustments(provider: BaseProvider, desired: Zone) -> tuple[list[Adjustment], Zone]:
+    """What `provider` would actually serve of `desired`, and how that differs from git.
+
+    Runs the provider's own octoDNS `_process_desired_zone` (its SUPPORTS flags,
+    dynamic/geo fallbacks, multi-value PTR) on a copy, so what plan shows is
+    what octoDNS will really send, never a silent drop."""
+    served = provider._process_desired_zone(desired.copy())
+    by_key = {(r.name, r._type): r for r in served.records}
+    found = []
+    for record in sorted(desired.records, key=lambda r: (r.name, r._type)):
+        if record.ignored or provider.id in record.excluded or (
+            record.included and provider.id not in record.included
+        ):
+            continue
+        kept = by_key.get((record.name, record._type))
+        reason_of = getattr(provider, "unsupported_reason", None)
+        if kept is None:
+            reason = (reason_of and reason_of(record)) or _why_dropped(provider, record)
+            found.append(Adjustment("unsupported", record.name, record._type, reason, rrset_data(record)))
+        elif kept is not record and record_data(kept) != record_data(record):
+            found.append(Adjustment("adjusted", record.name, record._type,
+                                    _why_adjusted(record, kept), record_data(record), record_data(kept)))
+    return found, served
+
+
+def _why_dropped(provider: BaseProvider, record: Record) -> str:
+    name = type(provider).__name__
+    if record._type not in provider.SUPPORTS:
+        return f"{name} cannot hold {record._type} records"
+    if record.name == "" and record._type == "NS":
+        return f"{name} does not manage the apex NS"
+    return f"{name} drops this record"
+
+
+def _why_adjusted(record: Record, kept: Record) -> str:
+    if getattr(record, "dynamic", None) and not getattr(kept, "dynamic", None):
+        return "dynamic record flattened to its default values (provider lacks dynamic support)"
+    if getattr(record, "geo", None) and not getattr(kept, "geo", None):
+        return "geo record flattened to its default values"
+    if record._type == "PTR" and len(getattr(kept, "values", [])) < len(record.values):
+        return "multi-value PTR reduced to one value"
+    return "served differently from git"
+
+
+def plan_one(name: str, provider: BaseProvider, desired: Zone,
+             update_threshold: float, delete_threshold: float) -> LivePlan:
+    """Plan one provider for one zone. Never raises: a failure is the plan's `error`."""
+    data = ProviderPlan(provider=name, zone=desired.name)
+    provider.update_pcent_threshold = update_threshold
+    provider.delete_pcent_threshold = delete_threshold
+    capture = _CaptureExisting()
+    try:
+        data.adjustments, _ = adjustments(provider, desired)
+        octo = provider.plan(desired, processors=[capture])
+    except Exception as e:  # any provider failure is reported, never fatal to the run
+        data.error = describe_error(e)
+        return LivePlan(data, provider, desired, capture.existing, None, e)
+    existing = capture.existing
+    data.exists = octo.exists if octo else True
+    if existing is not None:
+        data.existing_count = len(existing.records)
+        data.existing_digest = digest(existing)
+    if octo:
+        data.changes = [Change.from_octodns(c) for c in octo.changes]
+        try:
+            octo.raise_if_unsafe()
+        except UnsafePlan as e:
+            data.unsafe = str(e)
+    return LivePlan(data, provider, desired, existing, octo)
+
+
+def make_plan(
+    desired: dict[str, Zone],
+    providers: dict[str, BaseProvider],
+    serves: dict[str, list[str]],
+    update_threshold: float = 0.3,
+    delete_threshold: float = 0.3,
+    concurrency: int = 8,
+) -> tuple[Plan, list[LivePlan]]:
+    """Plan every (provider, zone) pair in parallel. `serves` maps zone -> provider names."""
+    tasks = [(p, desired[z]) for z in sorted(desired) for p in serves[z] if p in providers]
+    with ThreadPoolExecutor(max_workers=max(1, min(concurrency, len(tasks) or 1))) as pool:
+        live = list(pool.map(
+            lambda task: plan_one(task[0], providers[task[0]], task[1], update_threshold,
+                                  delete_threshold),
+            tasks,
+        ))
+    zones = {name: zone_content(zone) for name, zone in sorted(desired.items())}
+    return Plan(zones=zones, providers=[lp.data for lp in live]), live
+
+
+def zone_content(zone: Zone) -> list[dict[str, Any]]:
+    return [{"name": r.name, **record_data(r)}
+            for r in sorted(zone.records, key=lambda r: (r.name, r._type))]
+
+
+def zone_from_content(name: str, content: list[dict[str, Any]], sub_zones: set[str]) -> Zone:
+    """Rebuild a desired zone from a plan file's content (exactly what was reviewed)."""
+    zone = Zone(name, sub_zones)
+    for item in content:
+        data = dict(item)
+        record_name = data.pop("name")
+        zone.add_record(Record.new(zone, record_name, data, lenient=True), lenient=True)
+    return zone

@@ -1,0 +1,102 @@
+"""Provider plugins: octoDNS provider classes, built from providers/*.yaml.
+
+dnssync owns orchestration, not providers: any octoDNS provider class works.
+Short names map to the classes we test against the real servers, and where an
+octoDNS plugin has a known bug the name (even written in full, as an octoDNS
+config would) resolves to dnssync's fixed subclass in this package.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import re
+from typing import Any
+
+from octodns.provider.base import BaseProvider
+
+from dnssync.config import ProviderConfig
+from dnssync.errors import ConfigError
+from dnssync.findings import Finding, Severity
+from dnssync.secrets import redact
+
+log = logging.getLogger(__name__)
+
+SHORT_NAMES = {
+    "powerdns": "octodns_powerdns.PowerDnsProvider",
+    "rfc2136": "dnssync.providers.rfc2136.Rfc2136Provider",
+    "bind": "dnssync.providers.rfc2136.BindProvider",
+    "knot": "dnssync.providers.rfc2136.KnotProvider",
+    "zonefile": "octodns_bind.ZoneFileProvider",
+    "embedded": "dnssync.embedded.provider.EmbeddedProvider",
+    "route53": "octodns_route53.Route53Provider",
+    "cloudflare": "octodns_cloudflare.CloudflareProvider",
+    "yaml": "octodns.provider.yaml.YamlProvider",
+}
+
+#: octoDNS classes whose bugs dnssync's subclasses fix (see each subclass's docstring)
+FIXED = {
+    "octodns_bind.Rfc2136Provider": SHORT_NAMES["rfc2136"],
+    "octodns_bind.BindProvider": SHORT_NAMES["bind"],
+}
+
+
+def class_path(name: str) -> str:
+    path = SHORT_NAMES.get(name, name)
+    return FIXED.get(path, path)
+
+
+def import_class(path: str) -> type:
+    module_name, _, class_name = path.rpartition(".")
+    if not module_name:
+        raise ImportError(f"{path!r} is neither a short name ({', '.join(SHORT_NAMES)}) nor module.Class")
+    module = importlib.import_module(module_name)
+    try:
+        return getattr(module, class_name)
+    except AttributeError:
+        raise ImportError(f"module {module_name} has no class {class_name}") from None
+
+
+def build_provider(config: ProviderConfig) -> BaseProvider:
+    """Instantiate one provider. Constructing does not contact it (octoDNS providers are
+    lazy), so this is safe in `validate`. Any problem is a ConfigError at the right line."""
+
+    def fail(message: str, key: str = "class") -> ConfigError:
+        return ConfigError([Finding(Severity.ERROR, "config.provider-class", redact(message),
+                                    provider=config.name, file=config.file,
+                                    line=config.lines.get(key, 1))])
+
+    path = class_path(config.cls)
+    try:
+        cls = import_class(path)
+    except Exception as e:  # ImportError, or any error raised while importing the plugin
+        raise fail(f"provider class {config.cls!r} does not import: {type(e).__name__}: {e}") from None
+    if not (isinstance(cls, type) and issubclass(cls, BaseProvider)):
+        raise fail(f"{config.cls!r} is not an octoDNS provider class")
+    options: dict[str, Any] = {"strict_supports": False, **config.options}
+    try:
+        return cls(config.name, **options)
+    except TypeError as e:
+        match = re.search(r"unexpected keyword argument '(\w+)'", str(e))
+        if match:
+            raise fail(f"provider {config.name!r} ({config.cls}) has no option {match.group(1)!r}",
+                       match.group(1)) from None
+        match = re.search(r"missing \d+ required positional arguments?: (.+)", str(e))
+        if match:
+            raise fail(f"provider {config.name!r} ({config.cls}) needs option(s) {match.group(1)}") from None
+        raise fail(f"provider {config.name!r} could not be set up: {e}") from None
+    except Exception as e:
+        raise fail(f"provider {config.name!r} could not be set up: {type(e).__name__}: {e}") from None
+
+
+def build_providers(configs: list[ProviderConfig]) -> dict[str, BaseProvider]:
+    """Build every provider, collecting all errors into one ConfigError."""
+    providers, findings = {}, []
+    for config in configs:
+        try:
+            providers[config.name] = build_provider(config)
+        except ConfigError as e:
+            findings.extend(e.findings)
+    if findings:
+        raise ConfigError(findings)
+    return providers

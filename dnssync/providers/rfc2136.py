@@ -1,0 +1,278 @@
+"""RFC 2136 (dynamic update) providers for BIND 9 and Knot, fixing octodns-bind.
+
+octodns-bind's Rfc2136Provider is the plugin; this subclass fixes what breaks
+against real servers (each fix has a test in tests/test_rfc2136_*):
+
+* Order. octodns-bind sends changes sorted by name in batches of 1,000. BIND
+  refuses (REFUSED) an update adding an MX whose in-zone exchange has no A/AAAA
+  yet, so a zone whose MX target sorts later cannot be pushed. We send deletes
+  first, then address records, then everything that may point at them.
+* Size. A batch of 1,000 long TXT records exceeds the 64 KiB DNS message limit;
+  batches here are bounded by wire size as well as by count.
+* Apex NS. Servers ignore a delete of the whole apex NS RRset (RFC 2136 3.4.2.4),
+  so octoDNS's replace leaves the union and plans the same change forever
+  (octodns-bind issue 70). We change the apex NS value by value.
+* Partial failure. When update message k of n fails, the error says how many
+  changes were already applied, so no zone is left half-written silently.
+* Errors. REFUSED, NOTAUTH and TSIG failures become messages that say what to
+  check, and never contain the TSIG secret.
+* Deprecations. Uses octoDNS's Rrset API instead of the deprecated Rr one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import dns.exception
+import dns.message
+import dns.name
+import dns.query
+import dns.rcode
+import dns.rdata
+import dns.rdataclass
+import dns.rdatatype
+import dns.tsig
+import dns.update
+import dns.xfr
+import dns.zone
+from octodns.record import Create, Delete, Record, Update
+from octodns.record.rr import Rrset
+from octodns_bind import Rfc2136Provider as _OctodnsRfc2136Provider
+
+#: bytes kept free in every update message for the header, zone section and TSIG
+_MESSAGE_SLACK = 1024
+_MAX_MESSAGE = 65535
+
+
+class Rfc2136Error(Exception):
+    """An update or transfer failed. `transient` says whether a retry may help;
+    `applied`/`total` count record changes already committed before the failure."""
+
+    def __init__(self, message: str, transient: bool = False, applied: int = 0, total: int = 0):
+        super().__init__(message)
+        self.transient = transient
+        self.applied = applied
+        self.total = total
+
+
+@dataclass(frozen=True)
+class _Op:
+    """One RRset-level operation of an update message."""
+
+    phase: int  # 0 deletes, 1 address adds, 2 other adds (see module docstring)
+    action: str  # add | replace | delete | apex-ns
+    name: str
+    ttl: int
+    rtype: str
+    rdatas: tuple[str, ...]
+    old: tuple[str, ...] = ()  # apex-ns: the values and TTL the server has now
+    old_ttl: int = 0
+
+
+def _tsig_problem(error: Exception) -> str:
+    kind = type(error).__name__
+    hints = {
+        "PeerBadKey": "the server does not know this TSIG key name (BADKEY)",
+        "PeerBadSignature": "the TSIG secret does not match the server's (BADSIG)",
+        "PeerBadTime": "the clocks differ too much for TSIG (BADTIME)",
+        "PeerBadTruncation": "the server rejected the TSIG MAC length (BADTRUNC)",
+    }
+    return hints.get(kind, f"TSIG failure ({kind})")
+
+
+class Rfc2136Provider(_OctodnsRfc2136Provider):
+    """octodns-bind's RFC 2136 provider with ordered, size-bounded, value-by-value updates."""
+
+    #: BIND's check-integrity refuses an MX whose in-zone exchange has no address
+    CHECK_INTEGRITY = False
+
+    def __init__(self, id: str, host: str, *args, check_integrity: bool | None = None,
+                 max_message_size: int = _MAX_MESSAGE, **kwargs):
+        super().__init__(id, host, *args, **kwargs)
+        self.check_integrity = self.CHECK_INTEGRITY if check_integrity is None else check_integrity
+        self.max_message_size = min(int(max_message_size), _MAX_MESSAGE)
+        self._reasons: dict[tuple[str, str], str] = {}
+
+    # -- reading ---------------------------------------------------------------
+
+    def _where(self) -> str:
+        return f"{self.host}:{self.port}" if ":" not in self.host else f"[{self.host}]:{self.port}"
+
+    def transfer(self, zone_name: str) -> dns.zone.Zone:
+        """AXFR the zone (signed with the TSIG key when configured)."""
+        try:
+            return dns.zone.from_xfr(
+                dns.query.xfr(self.host, zone_name, port=self.port, timeout=self.timeout,
+                              lifetime=self.timeout * 4, relativize=False, **self._auth_params()),
+                relativize=False,
+            )
+        except dns.tsig.PeerError as e:
+            raise Rfc2136Error(f"zone transfer of {zone_name} from {self._where()} rejected:"
+                               f" {_tsig_problem(e)}") from None
+        except dns.xfr.TransferError as e:
+            raise Rfc2136Error(f"zone transfer of {zone_name} from {self._where()} refused"
+                               f" ({dns.rcode.to_text(e.rcode)}): is the zone configured there and"
+                               " is transfer allowed for this key?") from None
+        except (dns.exception.Timeout, OSError, EOFError) as e:
+            raise Rfc2136Error(f"zone transfer of {zone_name} from {self._where()} failed:"
+                               f" {type(e).__name__} {e}".rstrip(), transient=True) from None
+        except dns.exception.DNSException as e:
+            raise Rfc2136Error(f"zone transfer of {zone_name} from {self._where()} failed:"
+                               f" {type(e).__name__}: {e}") from None
+
+    def populate(self, zone, target=False, lenient=False):
+        xfr = self.transfer(zone.name)
+        rrsets = []
+        for name, rdataset in xfr.iterate_rdatasets():
+            rtype = dns.rdatatype.to_text(rdataset.rdtype)
+            if rtype in self.SUPPORTS:
+                rdatas = [rdata.to_text() for rdata in rdataset]
+                rrsets.append(Rrset(name.to_text(), rtype, rdataset.ttl, rdatas))
+        for record in Record.from_rrsets(zone, rrsets, lenient=lenient, source=self):
+            zone.add_record(record, lenient=lenient)
+        return True
+
+    # -- planning ----------------------------------------------------------------
+
+    def _process_desired_zone(self, desired):
+        if self.check_integrity:
+            addresses = {r.fqdn.lower() for r in desired.records if r._type in ("A", "AAAA")}
+            for record in list(desired.records):
+                if record._type != "MX":
+                    continue
+                missing = [v.exchange for v in record.values
+                           if v.exchange.lower().endswith(desired.name)
+                           and v.exchange.lower() not in addresses]
+                if missing:
+                    self._reasons[(record.name, record._type)] = (
+                        f"BIND refuses an MX whose in-zone exchange has no A/AAAA record"
+                        f" (check-integrity): {', '.join(missing)}"
+                    )
+                    desired.remove_record(record)
+        return super()._process_desired_zone(desired)
+
+    def unsupported_reason(self, record) -> str | None:
+        """Why this provider will not hold `record`, when it is for a reason of its own."""
+        return self._reasons.get((record.name, record._type))
+
+    # -- writing -------------------------------------------------------------------
+
+    def _operations(self, changes) -> list[_Op]:
+        ops: list[_Op] = []
+        for change in changes:
+            record = (change.new if isinstance(change, Create | Update) else change.existing)
+            rrset = record.to_rrset()
+            add_phase = 1 if rrset._type in ("A", "AAAA") else 2
+            if isinstance(change, Create):
+                ops.append(_Op(add_phase, "add", rrset.name, rrset.ttl, rrset._type, tuple(rrset.rdatas)))
+            elif isinstance(change, Delete):
+                ops.append(_Op(0, "delete", rrset.name, rrset.ttl, rrset._type, tuple(rrset.rdatas)))
+            elif rrset._type == "NS" and record.name == "":
+                old = change.existing.to_rrset()
+                ops.append(_Op(add_phase, "apex-ns", rrset.name, rrset.ttl, rrset._type,
+                               tuple(rrset.rdatas), tuple(old.rdatas), old.ttl))
+            else:
+                ops.append(_Op(add_phase, "replace", rrset.name, rrset.ttl, rrset._type, tuple(rrset.rdatas)))
+        # deletes of what points (MX, CNAME...) before deletes of addresses
+        ops.sort(key=lambda op: (op.phase, op.phase == 0 and op.rtype in ("A", "AAAA"), op.name, op.rtype))
+        return ops
+
+    @staticmethod
+    def _size(op: _Op, rdatas: list) -> int:
+        """An upper bound of the op's bytes in an update message (names uncompressed)."""
+        name = len(dns.name.from_text(op.name).to_wire()) + 10
+        size = sum(name + len(rdata.to_wire()) for rdata in rdatas)
+        if op.action == "apex-ns":  # each value may be deleted and re-added, old ones deleted
+            return 2 * size + len(op.old) * (name + 255)
+        return size + (name if op.action == "replace" else 0)
+
+    def _batches(self, zone_name: str, ops: list[_Op]) -> list[tuple[dns.update.UpdateMessage, int]]:
+        budget = self.max_message_size - _MESSAGE_SLACK
+        batches: list[tuple[dns.update.UpdateMessage, int]] = []
+        update, used, count = None, 0, 0
+        for op in ops:
+            rdatas = [dns.rdata.from_text(dns.rdataclass.IN, op.rtype, t) for t in op.rdatas]
+            size = self._size(op, rdatas)
+            if update is None or used + size > budget or count >= self.update_batch_size:
+                if update is not None:
+                    batches.append((update, count))
+                update, used, count = dns.update.UpdateMessage(zone_name, **self._auth_params()), 0, 0
+            if op.action == "apex-ns":
+                self._apex_ns(update, op, rdatas)
+            elif op.action == "add":
+                update.add(op.name, op.ttl, *rdatas)
+            elif op.action == "replace":
+                update.replace(op.name, op.ttl, *rdatas)
+            else:
+                update.delete(op.name, *rdatas)
+            used += size
+            count += 1
+        if update is not None:
+            batches.append((update, count))
+        return batches
+
+    @staticmethod
+    def _apex_ns(update: dns.update.UpdateMessage, op: _Op, rdatas: list) -> None:
+        """Change the apex NS value by value: servers ignore a delete of the whole RRset.
+
+        A TTL change is made by deleting and re-adding a value (Knot ignores the
+        TTL of an add whose data already exists); gone values are deleted last,
+        so the zone is never without an apex NS."""
+        for text, rdata in zip(op.rdatas, rdatas, strict=True):
+            if text in op.old and op.old_ttl != op.ttl:
+                update.delete(op.name, rdata)
+            update.add(op.name, op.ttl, rdata)
+        for text in sorted(set(op.old) - set(op.rdatas)):
+            update.delete(op.name, dns.rdata.from_text(dns.rdataclass.IN, op.rtype, text))
+
+    def _send(self, update: dns.update.UpdateMessage, zone_name: str) -> None:
+        try:
+            response = dns.query.tcp(update, self.host, port=self.port, timeout=self.timeout)
+        except dns.tsig.PeerError as e:
+            raise Rfc2136Error(f"update of {zone_name} at {self._where()} rejected: {_tsig_problem(e)}") from None
+        except (dns.exception.Timeout, OSError, EOFError) as e:
+            raise Rfc2136Error(f"update of {zone_name} at {self._where()} failed: {type(e).__name__}"
+                               f" {e}".rstrip(), transient=True) from None
+        rcode = response.rcode()
+        if rcode == dns.rcode.NOERROR:
+            return
+        hints = {
+            dns.rcode.REFUSED: "the server refused it: check allow-update / the ACL for this key, and"
+                               " the server's log for the record it objects to",
+            dns.rcode.NOTAUTH: "the server is not authoritative for the zone, or the TSIG key is wrong",
+            dns.rcode.NOTZONE: "a record lies outside the zone",
+            dns.rcode.SERVFAIL: "the server failed internally",
+        }
+        hint = hints.get(rcode, "")
+        raise Rfc2136Error(f"update of {zone_name} at {self._where()} answered {dns.rcode.to_text(rcode)}"
+                           + (f": {hint}" if hint else ""), transient=rcode == dns.rcode.SERVFAIL)
+
+    def _apply(self, plan):
+        zone_name = plan.desired.name
+        ops = self._operations(plan.changes)
+        batches = self._batches(zone_name, ops)
+        applied = 0
+        for index, (update, count) in enumerate(batches):
+            try:
+                self._send(update, zone_name)
+            except Rfc2136Error as e:
+                if index:
+                    e = Rfc2136Error(f"{e} (message {index + 1} of {len(batches)}; {applied} of"
+                                     f" {len(ops)} RRset changes were already applied)",
+                                     e.transient, applied, len(ops))
+                raise e from None
+            applied += count
+            self.log.debug("_apply: zone=%s, message %d/%d, %d rrsets", zone_name, index + 1,
+                           len(batches), count)
+        return True
+
+
+class BindProvider(Rfc2136Provider):
+    """BIND 9: like Rfc2136Provider, and knows BIND's check-integrity (on by default)."""
+
+    CHECK_INTEGRITY = True
+
+
+class KnotProvider(Rfc2136Provider):
+    """Knot DNS: plain RFC 2136."""
+

@@ -1,0 +1,112 @@
+"""A user's repository, loaded: config, desired zones, providers.
+
+Every command starts here, so every command checks input the same way: all
+bad input is found before any provider is contacted (ConfigError, exit 2).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from octodns.provider.base import BaseProvider
+from octodns.zone import Zone
+
+from dnssync import gitrev
+from dnssync.config import Config, load_config, zone_name
+from dnssync.desired import build_desired
+from dnssync.errors import ConfigError, UsageError
+from dnssync.findings import Finding, Severity
+from dnssync.plan import LivePlan, Plan, make_plan, plan_one
+from dnssync.providers import build_providers
+from dnssync.zones import DesiredZone, load_zones
+
+
+def cross_check(config: Config, zones: list[DesiredZone], all_zone_names: list[str]) -> list[Finding]:
+    """Zones no provider serves, and providers naming zones that have no file."""
+    findings = []
+    for desired in zones:
+        if not config.providers_for(desired.name):
+            findings.append(Finding(
+                Severity.ERROR, "config.zone-unserved",
+                f"zone {desired.zone.decoded_name} is served by no provider (check each provider's"
+                " 'zones' list)", zone=desired.name, file=desired.files[0] if desired.files else None,
+                line=1,
+            ))
+    for provider in config.providers.values():
+        for name in provider.zones or []:
+            if name not in all_zone_names:
+                findings.append(Finding(
+                    Severity.ERROR, "config.zone-unknown",
+                    f"provider {provider.name!r} serves {name} but there is no zone file for it in"
+                    f" {config.zones_dir}", provider=provider.name, file=provider.file,
+                    line=provider.lines.get("zones"),
+                ))
+    return findings
+
+
+@dataclass
+class Repository:
+    config: Config
+    zones: list[DesiredZone]
+    desired: dict[str, Zone]
+    findings: list[Finding] = field(default_factory=list)
+    _providers: dict[str, BaseProvider] | None = None
+
+    @classmethod
+    def load(cls, config_path: Path | str, zones: list[str] | None = None,
+             octodns_config: Path | None = None) -> Repository:
+        if octodns_config is not None:
+            from dnssync.octodns_config import config_from_octodns
+
+            config = config_from_octodns(octodns_config)
+        else:
+            config = load_config(config_path)
+        from dnssync.zones import discover
+
+        all_names = list(discover(config.zones_dir))
+        loaded, findings = load_zones(config, zones)
+        problems = cross_check(config, loaded, all_names)
+        if problems:
+            raise ConfigError(config.findings + findings + problems)
+        desired, apex = build_desired(config, loaded)
+        return cls(config, loaded, desired, config.findings + findings + apex)
+
+    @property
+    def revision(self) -> str | None:
+        return gitrev.head_revision(self.config.root)
+
+    def providers(self) -> dict[str, BaseProvider]:
+        """Every configured provider, built once (a ConfigError lists all that fail)."""
+        if self._providers is None:
+            self._providers = build_providers(list(self.config.providers.values()))
+        return self._providers
+
+    def serves(self, providers: list[str] | None = None) -> dict[str, list[str]]:
+        """zone -> the providers (optionally only those named) that serve it."""
+        unknown = set(providers or []) - set(self.config.providers)
+        if unknown:
+            raise UsageError(f"no provider named {', '.join(sorted(unknown))} (known:"
+                             f" {', '.join(sorted(self.config.providers))})")
+        return {
+            zone: [p.name for p in self.config.providers_for(zone) if not providers or p.name in providers]
+            for zone in self.desired
+        }
+
+    def plan(self, providers: list[str] | None = None,
+             desired: dict[str, Zone] | None = None) -> tuple[Plan, list[LivePlan]]:
+        policy, defaults = self.config.policy, self.config.defaults
+        plan, lives = make_plan(desired or self.desired, self.providers(), self.serves(providers),
+                                policy.update_threshold, policy.delete_threshold, defaults.concurrency)
+        plan.revision = self.revision
+        plan.findings = list(self.findings)
+        return plan, lives
+
+    def replan(self, live: LivePlan) -> LivePlan:
+        policy = self.config.policy
+        return plan_one(live.data.provider, live.provider, live.desired, policy.update_threshold,
+                        policy.delete_threshold)
+
+
+def normalise_zones(names: tuple[str, ...] | list[str]) -> list[str] | None:
+    return [zone_name(z) for z in names] or None

@@ -1,0 +1,128 @@
+"""Human output with rich: tables, coloured on a terminal, plain when piped."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from dnssync.apply import ApplyResult
+from dnssync.findings import Finding, Severity
+from dnssync.plan import Change, Plan, ProviderPlan
+
+SEVERITY_STYLE = {Severity.ERROR: "bold red", Severity.WARNING: "yellow", Severity.INFO: "cyan"}
+ACTION_STYLE = {"create": ("+", "green"), "update": ("~", "yellow"), "delete": ("-", "red")}
+STATUS_STYLE = {"applied": "green", "unchanged": "dim", "failed": "bold red", "skipped": "yellow",
+                "changes": "yellow", "error": "bold red"}
+
+
+def _values(data: dict | None) -> str:
+    if not data:
+        return ""
+    return f"{data['ttl']} " + ", ".join(data["values"])
+
+
+def _change_text(change: Change) -> Text:
+    if change.action == "update":
+        old, new = change.existing or {}, change.desired or {}
+        text = Text()
+        if old.get("ttl") != new.get("ttl"):
+            text.append(f"ttl {old.get('ttl')} → {new.get('ttl')}  ")
+        if old.get("values") != new.get("values"):
+            text.append(", ".join(old.get("values", [])), style="red")
+            text.append(" → ")
+            text.append(", ".join(new.get("values", [])), style="green")
+        return text
+    return Text(_values(change.desired or change.existing))
+
+
+def findings_table(findings: Iterable[Finding], title: str | None = None) -> Table:
+    table = Table(title=title, show_lines=False, expand=False)
+    for column in ("severity", "code", "where", "message"):
+        table.add_column(column, overflow="fold")
+    for f in sorted(findings, key=lambda f: (f.zone or "", f.provider or "", f.location, f.code)):
+        where = f.location or " ".join(x for x in (f.zone, f.provider, f.nameserver) if x)
+        message = f.message
+        if f.expected is not None or f.observed is not None:
+            message += f"\n  expected: {f.expected}\n  observed: {f.observed}"
+        table.add_row(Text(str(f.severity), style=SEVERITY_STYLE[f.severity]), f.code, Text(where), Text(message))
+    return table
+
+
+def print_findings(console: Console, findings: list[Finding], title: str | None = None) -> None:
+    if findings:
+        console.print(findings_table(findings, title))
+    errors = sum(f.severity is Severity.ERROR for f in findings)
+    warnings = sum(f.severity is Severity.WARNING for f in findings)
+    style = "bold red" if errors else ("yellow" if warnings else "green")
+    console.print(Text(f"{errors} error(s), {warnings} warning(s)", style=style))
+
+
+def _provider_rows(table: Table, pp: ProviderPlan) -> None:
+    if pp.error:
+        table.add_row(pp.provider, Text("error", style="bold red"), "", "", Text(pp.error, style="red"))
+        return
+    if not pp.changes and not pp.adjustments:
+        table.add_row(pp.provider, Text("no changes", style="dim"), "", "", "")
+    if pp.exists is False:
+        table.add_row(pp.provider, Text("+ create zone", style="green"), "", "", "")
+    for change in pp.changes:
+        symbol, style = ACTION_STYLE[change.action]
+        table.add_row(pp.provider, Text(f"{symbol} {change.action}", style=style), Text(change.name or "@"),
+                      change.type, _change_text(change))
+    for adj in pp.adjustments:
+        label = "cannot hold" if adj.kind == "unsupported" else "adjusted"
+        table.add_row(pp.provider, Text(f"! {label}", style="magenta"), Text(adj.name or "@"), adj.type,
+                      Text(adj.reason, style="magenta"))
+    if pp.unsafe:
+        table.add_row(pp.provider, Text("! needs --force", style="bold red"), "", "", Text(pp.unsafe))
+
+
+def print_plan(console: Console, plan: Plan) -> None:
+    zones = sorted({p.zone for p in plan.providers})
+    for zone in zones:
+        table = Table(title=zone.rstrip(".") or ".", title_justify="left", expand=False)
+        for column in ("provider", "action", "name", "type", "ttl / values"):
+            table.add_column(column, overflow="fold")
+        for pp in (p for p in plan.providers if p.zone == zone):
+            _provider_rows(table, pp)
+        console.print(table)
+    if plan.findings:
+        print_findings(console, plan.findings, "findings")
+    console.print(plan_summary(plan))
+
+
+def plan_summary(plan: Plan) -> Text:
+    counts = {"create": 0, "update": 0, "delete": 0}
+    for pp in plan.providers:
+        for action, n in pp.counts().items():
+            counts[action] += n
+    providers = len({p.provider for p in plan.providers})
+    zones = len({p.zone for p in plan.providers})
+    text = Text(f"Plan: {zones} zone(s) on {providers} provider(s): ")
+    text.append(f"{counts['create']} to create, {counts['update']} to update, {counts['delete']} to delete")
+    if plan.errors:
+        text.append(f"; {len(plan.errors)} provider/zone pair(s) could not be read", style="bold red")
+    if not plan.has_changes and not plan.errors:
+        text = Text("No changes: every provider already serves what git says.", style="green")
+    return text
+
+
+def print_apply(console: Console, result: ApplyResult) -> None:
+    table = Table(title="apply", title_justify="left")
+    for column in ("provider", "zone", "result", "detail"):
+        table.add_column(column, overflow="fold")
+    for o in sorted(result.outcomes, key=lambda o: (o.provider, o.zone)):
+        table.add_row(o.provider, o.zone, Text(o.status, style=STATUS_STYLE.get(o.status, "")), Text(o.detail))
+    console.print(table)
+    failed = [o for o in result.outcomes if o.status == "failed"]
+    if result.snapshot:
+        console.print(f"Snapshot of the previous content: {result.snapshot}"
+                      f" (undo with: dnssync restore {result.snapshot})")
+    if failed:
+        names = ", ".join(sorted({o.provider for o in failed}))
+        console.print(Text(f"Apply FAILED at {names}; the other providers were applied.", style="bold red"))
+    else:
+        console.print(Text("Apply complete.", style="green"))

@@ -1,0 +1,59 @@
+"""Secrets: read only from the environment, and never printed or logged.
+
+Every secret value dnssync resolves is registered here. `redact()` blanks them
+out of any text, and `RedactingFilter` does the same for every log record, so a
+plugin that logs its TSIG secret at debug level (octodns-bind does) or an
+exception that echoes a header still shows nothing under `dnssync --debug`.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import re
+
+#: option names whose values are secrets even when written inline
+SECRET_KEY_RE = re.compile(r"secret|password|passwd|token|api_?key|access_?key|credential", re.I)
+
+_secrets: set[str] = set()
+MASK = "********"
+
+
+def is_secret_key(key: str) -> bool:
+    return bool(SECRET_KEY_RE.search(key))
+
+
+def register(value: object) -> None:
+    """Remember a secret so it is masked wherever it would appear."""
+    text = str(value)
+    if len(text) < 4:  # too short to mask without mangling ordinary text
+        return
+    _secrets.add(text)
+    try:  # a base64 TSIG secret may also appear decoded, e.g. in a repr of the key bytes
+        raw = base64.b64decode(text, validate=True)
+    except ValueError:
+        return
+    if len(raw) >= 4:
+        _secrets.add(repr(raw)[2:-1])
+
+
+def redact(text: str) -> str:
+    for secret in sorted(_secrets, key=len, reverse=True):
+        if secret in text:
+            text = text.replace(secret, MASK)
+    return text
+
+
+class RedactingFilter(logging.Filter):
+    """Masks secrets in every record that passes through a handler."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if _secrets:
+            message = record.getMessage()
+            cleaned = redact(message)
+            if cleaned != message:
+                record.msg, record.args = cleaned, None
+            if record.exc_info and record.exc_info[1] is not None:
+                record.exc_text = redact(logging.Formatter().formatException(record.exc_info))
+                record.exc_info = None
+        return True

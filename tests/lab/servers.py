@@ -1,0 +1,348 @@
+"""Real DNS servers on loopback, started and stopped by the pid we started.
+
+PowerDNS Authoritative (sqlite3 backend, HTTP API), BIND 9 (RFC 2136 + TSIG,
+AXFR with the key) and Knot DNS (RFC 2136 + TSIG) each listen on port 53 of
+their own 127.0.0.x address, so each is a separate provider with its own
+nameserver, as on the internet. Every zone's SOA keeps the negative-cache TTL
+small (5 s) so cache tests run in seconds.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import secrets
+import shutil
+import signal
+import socket
+import sqlite3
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import dns.message
+import dns.query
+import dns.rcode
+import requests
+
+NEGATIVE_TTL = 5
+SOA_TTL = 60
+NS_TTL = 3600  # dnssync's default apex NS TTL, so a fresh zone needs no apex NS change
+PDNS_SCHEMA = Path("/usr/share/pdns-backend-sqlite3/schema/schema.sqlite3.sql")
+
+
+class LabError(RuntimeError):
+    pass
+
+
+def ensure_address(address: str) -> None:
+    """BIND and Knot bind only to configured addresses: add 127.0.0.x to lo if missing."""
+    if address == "127.0.0.1":
+        return
+    shown = subprocess.run(["ip", "-o", "addr", "show", "dev", "lo"], capture_output=True, text=True).stdout
+    if f" {address}/" not in shown:
+        done = subprocess.run(["ip", "addr", "add", f"{address}/32", "dev", "lo"], capture_output=True, text=True)
+        if done.returncode != 0 and "File exists" not in done.stderr:
+            raise LabError(f"cannot add {address} to lo (needs root): {done.stderr.strip()}")
+
+
+def port_free(address: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((address, port))
+        except OSError:
+            return False
+    return True
+
+
+def answers_soa(address: str, port: int, zone: str, timeout: float = 0.5) -> bool:
+    query = dns.message.make_query(zone, "SOA")
+    try:
+        response = dns.query.udp(query, address, port=port, timeout=timeout)
+    except Exception:  # not up yet
+        return False
+    return response.rcode() == dns.rcode.NOERROR and bool(response.answer)
+
+
+def tsig_secret() -> str:
+    return base64.b64encode(secrets.token_bytes(32)).decode()
+
+
+@dataclass
+class Server:
+    """One server process. Subclasses write the config and know the command line."""
+
+    name: str
+    address: str
+    workdir: Path
+    port: int = 53
+    nameserver: str = ""  # its NS-record name, e.g. ns1.bind.lab.
+    process: subprocess.Popen | None = field(default=None, repr=False)
+    zones: dict[str, list[str]] = field(default_factory=dict)  # zone -> apex NS names
+
+    def __post_init__(self) -> None:
+        self.nameserver = self.nameserver or f"ns1.{self.name}.lab."
+
+    def command(self) -> list[str]:
+        raise NotImplementedError
+
+    def write_config(self) -> None:
+        raise NotImplementedError
+
+    def start(self) -> None:
+        ensure_address(self.address)
+        if not port_free(self.address, self.port):
+            raise LabError(f"{self.name}: {self.address}:{self.port} is in use (another lab running?)")
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.write_config()
+        log = open(self.workdir / "server.log", "ab")  # noqa: SIM115 - lives as long as the process
+        self.process = subprocess.Popen(self.command(), stdout=log, stderr=subprocess.STDOUT,
+                                        start_new_session=True)
+        self.wait_ready()
+
+    def wait_ready(self, timeout: float = 20) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process and self.process.poll() is not None:
+                raise LabError(f"{self.name} exited with {self.process.returncode}: {self.log_tail()}")
+            if self.ready():
+                return
+            time.sleep(0.1)
+        raise LabError(f"{self.name} not ready after {timeout}s: {self.log_tail()}")
+
+    def ready(self) -> bool:
+        probe = next(iter(self.zones), None)
+        if probe is None:
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+                return s.connect_ex((self.address, self.port)) == 0
+        return answers_soa(self.address, self.port, probe)
+
+    def log_tail(self, lines: int = 15) -> str:
+        path = self.workdir / "server.log"
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:]) if path.exists() else ""
+
+    def stop(self) -> None:
+        """Stop the process we started (by its pid), politely first."""
+        if self.process is None or self.process.poll() is not None:
+            self.process = None
+            return
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(timeout=5)
+        self.process = None
+
+    @property
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def soa_text(self, zone: str) -> str:
+        return (f"{self.nameserver} hostmaster.{zone} 1 3600 600 604800 {NEGATIVE_TTL}")
+
+    def zone_file(self, zone: str, nameservers: list[str]) -> str:
+        lines = [f"$TTL {SOA_TTL}", f"{zone} IN SOA {self.soa_text(zone)}"]
+        lines += [f"{zone} {NS_TTL} IN NS {ns}" for ns in nameservers]
+        return "\n".join(lines) + "\n"
+
+    def add_zone(self, zone: str, nameservers: list[str]) -> None:
+        raise NotImplementedError
+
+    def wait_zone(self, zone: str, timeout: float = 10) -> None:
+        deadline = time.monotonic() + timeout
+        while not answers_soa(self.address, self.port, zone):
+            if time.monotonic() > deadline:
+                raise LabError(f"{self.name} does not serve {zone}: {self.log_tail()}")
+            time.sleep(0.05)
+
+
+@dataclass
+class PowerDns(Server):
+    api_port: int = 8081
+    api_key: str = field(default_factory=lambda: secrets.token_hex(16))
+
+    def command(self) -> list[str]:
+        return ["pdns_server", f"--config-dir={self.workdir}"]
+
+    def write_config(self) -> None:
+        db = self.workdir / "pdns.sqlite3"
+        if db.exists():
+            db.unlink()
+        with sqlite3.connect(db) as conn:
+            conn.executescript(PDNS_SCHEMA.read_text())
+        (self.workdir / "pdns.conf").write_text("\n".join([
+            "launch=gsqlite3",
+            f"gsqlite3-database={db}",
+            f"local-address={self.address}",
+            f"local-port={self.port}",
+            "api=yes",
+            f"api-key={self.api_key}",
+            "webserver=yes",
+            f"webserver-address={self.address}",
+            f"webserver-port={self.api_port}",
+            "webserver-allow-from=127.0.0.0/8",
+            "daemon=no",
+            "guardian=no",
+            f"socket-dir={self.workdir}",
+            "disable-syslog=yes",
+            "loglevel=4",
+            "cache-ttl=0",
+            "negquery-cache-ttl=0",
+            "query-cache-ttl=0",
+            "disable-axfr=no",
+            "allow-axfr-ips=127.0.0.0/8",
+            f"default-ttl={SOA_TTL}",
+            f"default-soa-content={self.nameserver} hostmaster.@ 0 3600 600 604800 {NEGATIVE_TTL}",
+            "",
+        ]))
+
+    def ready(self) -> bool:
+        try:
+            requests.get(self.api_url(""), headers={"X-API-Key": self.api_key}, timeout=0.5).raise_for_status()
+        except requests.RequestException:
+            return False
+        return super().ready()
+
+    def api_url(self, path: str) -> str:
+        return f"http://{self.address}:{self.api_port}/api/v1/servers/localhost/{path}".rstrip("/")
+
+    def add_zone(self, zone: str, nameservers: list[str]) -> None:
+        response = requests.post(self.api_url("zones"), headers={"X-API-Key": self.api_key}, timeout=5,
+                                 json={"name": zone, "kind": "Native", "nameservers": [], "rrsets": [{
+                                     "name": zone, "type": "NS", "ttl": NS_TTL, "changetype": "REPLACE",
+                                     "records": [{"content": ns, "disabled": False} for ns in nameservers],
+                                 }]})
+        if response.status_code != 201:
+            raise LabError(f"powerdns: creating {zone}: HTTP {response.status_code} {response.text}")
+        self.zones[zone] = nameservers
+        self.wait_zone(zone)
+
+    def provider_options(self) -> dict:
+        return {"class": "powerdns", "host": self.address, "port": self.api_port,
+                "api_key": "env/DNSSYNC_LAB_PDNS_API_KEY", "timeout": 5}
+
+    def env(self) -> dict[str, str]:
+        return {"DNSSYNC_LAB_PDNS_API_KEY": self.api_key}
+
+
+@dataclass
+class _Rfc2136Server(Server):
+    key_name: str = ""
+    key_secret: str = field(default_factory=tsig_secret)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self.key_name = self.key_name or f"dnssync-{self.name}"
+
+    def zones_dir(self) -> Path:
+        return self.workdir / "zones"
+
+    def add_zone(self, zone: str, nameservers: list[str]) -> None:
+        self.zones_dir().mkdir(parents=True, exist_ok=True)
+        (self.zones_dir() / f"{zone}zone").write_text(self.zone_file(zone, nameservers))
+        self.zones[zone] = nameservers
+        if self.running:
+            self.write_config()
+            self.reload()
+            self.wait_zone(zone)
+
+    def reload(self) -> None:
+        raise NotImplementedError
+
+    def env_name(self) -> str:
+        return f"DNSSYNC_LAB_{self.name.upper()}_TSIG"
+
+    def provider_options(self) -> dict:
+        return {"class": self.name, "host": self.address, "port": self.port, "key_name": self.key_name,
+                "key_secret": f"env/{self.env_name()}", "key_algorithm": "hmac-sha256", "timeout": 5}
+
+    def env(self) -> dict[str, str]:
+        return {self.env_name(): self.key_secret}
+
+
+@dataclass
+class Bind(_Rfc2136Server):
+    def command(self) -> list[str]:
+        return ["named", "-g", "-u", "root", "-c", str(self.workdir / "named.conf")]
+
+    def write_config(self) -> None:
+        self.zones_dir().mkdir(parents=True, exist_ok=True)
+        zones = "\n".join(
+            f'zone "{zone}" {{ type primary; file "{self.zones_dir()}/{zone}zone";'
+            f" allow-update {{ key {self.key_name}; }}; allow-transfer {{ key {self.key_name}; }}; }};"
+            for zone in self.zones
+        )
+        (self.workdir / "named.conf").write_text(f"""
+options {{
+  directory "{self.workdir}";
+  listen-on port {self.port} {{ {self.address}; }};
+  listen-on-v6 {{ none; }};
+  pid-file "{self.workdir}/named.pid";
+  session-keyfile "{self.workdir}/session.key";
+  recursion no;
+  dnssec-validation no;
+  notify no;
+  max-journal-size 64m;
+}};
+controls {{ }};
+key "{self.key_name}" {{ algorithm hmac-sha256; secret "{self.key_secret}"; }};
+{zones}
+""")
+
+    def reload(self) -> None:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGHUP)
+
+
+@dataclass
+class Knot(_Rfc2136Server):
+    def command(self) -> list[str]:
+        return ["knotd", "-c", str(self.workdir / "knot.conf")]
+
+    def write_config(self) -> None:
+        self.zones_dir().mkdir(parents=True, exist_ok=True)
+        (self.workdir / "db").mkdir(parents=True, exist_ok=True)
+        zones = "\n".join(f"  - domain: {zone}" for zone in self.zones) or "  []"
+        zone_section = f"zone:\n{zones}\n" if self.zones else ""
+        (self.workdir / "knot.conf").write_text(f"""
+server:
+    listen: {self.address}@{self.port}
+    rundir: {self.workdir}
+    pidfile: {self.workdir}/knot.pid
+log:
+  - target: stderr
+    any: info
+database:
+    storage: {self.workdir}/db
+key:
+  - id: {self.key_name}
+    algorithm: hmac-sha256
+    secret: {self.key_secret}
+acl:
+  - id: dnssync
+    key: {self.key_name}
+    action: [update, transfer]
+template:
+  - id: default
+    storage: {self.zones_dir()}
+    file: "%s.zone"
+    acl: dnssync
+    zonefile-sync: -1
+    journal-content: all
+{zone_section}""")
+
+    def reload(self) -> None:
+        subprocess.run(["knotc", "-s", str(self.workdir / "knot.sock"), "reload"], check=True,
+                       capture_output=True, timeout=10)
+
+
+def require_binaries() -> None:
+    missing = [b for b in ("pdns_server", "named", "knotd", "knotc") if shutil.which(b) is None]
+    if missing:
+        raise LabError(f"missing server binaries {missing}: run `make lab-deps` (apt-get install"
+                       " pdns-server pdns-backend-sqlite3 bind9 knot)")
+    if os.geteuid() != 0:
+        raise LabError("the lab needs root (port 53, loopback addresses)")
