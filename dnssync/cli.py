@@ -32,8 +32,9 @@ def setup_logging(debug: bool) -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.addFilter(RedactingFilter())
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.set_name("dnssync")
     root = logging.getLogger()
-    root.handlers[:] = [handler]
+    root.handlers[:] = [h for h in root.handlers if h.get_name() != "dnssync"] + [handler]
     root.setLevel(logging.DEBUG if debug else logging.ERROR)
     logging.getLogger("dnssync").setLevel(logging.DEBUG if debug else logging.WARNING)
     if not debug:

@@ -357,14 +357,24 @@ def _section(data: Mapping, key: str, target: Any, checker: Checker) -> None:
 
 
 def load_config(path: Path | str = CONFIG_FILE) -> Config:
-    """Read dnssync.yaml (or the dnssync.yaml in a directory) and every provider file."""
+    """Read dnssync.yaml (or the dnssync.yaml in a directory) and every provider file;
+    raise ConfigError with every problem found."""
+    config, findings = read_config(path)
+    if config is None or any(f.severity is Severity.ERROR for f in findings):
+        raise ConfigError(findings)
+    return config
+
+
+def read_config(path: Path | str = CONFIG_FILE) -> tuple[Config | None, list[Finding]]:
+    """Like load_config, but return what could be read with all findings, so a caller can
+    go on to check the zones too and report everything in one run."""
     path = Path(path)
     if path.is_dir():
         path = path / CONFIG_FILE
     checker = Checker()
     data = checker.mapping(load_data(path, checker), str(path), CONFIG_FILE)
     if data is None:
-        raise ConfigError(checker.findings)
+        return None, checker.findings
     root = path.parent
     checker.unknown_keys(
         data,
@@ -401,8 +411,5 @@ def load_config(path: Path | str = CONFIG_FILE) -> Config:
                 config.providers[provider.name] = provider
         if not files:
             checker.error("config.schema", f"no provider files in {providers_dir}", str(path), None)
-    errors = [f for f in checker.findings if f.severity is Severity.ERROR]
-    if errors:
-        raise ConfigError(checker.findings)
     config.findings = checker.findings
-    return config
+    return config, checker.findings

@@ -13,13 +13,13 @@ from octodns.provider.base import BaseProvider
 from octodns.zone import Zone
 
 from dnssync import gitrev
-from dnssync.config import Config, load_config, zone_name
+from dnssync.config import Config, read_config, zone_name
 from dnssync.desired import build_desired
 from dnssync.errors import ConfigError, UsageError
-from dnssync.findings import Finding, Severity
+from dnssync.findings import Finding, Severity, has_errors
 from dnssync.plan import LivePlan, Plan, make_plan, plan_one
 from dnssync.providers import build_providers
-from dnssync.zones import DesiredZone, load_zones
+from dnssync.zones import DesiredZone, discover, load_zones
 
 
 def cross_check(config: Config, zones: list[DesiredZone], all_zone_names: list[str]) -> list[Finding]:
@@ -59,18 +59,20 @@ class Repository:
         if octodns_config is not None:
             from dnssync.octodns_config import config_from_octodns
 
-            config = config_from_octodns(octodns_config)
+            config, findings = config_from_octodns(octodns_config), []
         else:
-            config = load_config(config_path)
-        from dnssync.zones import discover
-
-        all_names = list(discover(config.zones_dir))
-        loaded, findings = load_zones(config, zones)
-        problems = cross_check(config, loaded, all_names)
-        if problems:
-            raise ConfigError(config.findings + findings + problems)
+            config, findings = read_config(config_path)
+        if config is None:
+            raise ConfigError(findings)
+        try:
+            loaded, zone_findings = load_zones(config, zones)
+        except ConfigError as e:  # report config and zone problems together
+            raise ConfigError(findings + e.findings) from None
+        findings = findings + zone_findings + cross_check(config, loaded, list(discover(config.zones_dir)))
+        if has_errors(findings):
+            raise ConfigError(findings)
         desired, apex = build_desired(config, loaded)
-        return cls(config, loaded, desired, config.findings + findings + apex)
+        return cls(config, loaded, desired, findings + apex)
 
     @property
     def revision(self) -> str | None:

@@ -52,8 +52,17 @@ def findings_table(findings: Iterable[Finding], title: str | None = None) -> Tab
 
 
 def print_findings(console: Console, findings: list[Finding], title: str | None = None) -> None:
-    if findings:
-        console.print(findings_table(findings, title))
+    """Findings from files as `file:line: severity code: message` lines (editors and CI
+    logs link them), findings from DNS as a table grouped by zone and provider."""
+    located = [f for f in findings if f.file]
+    others = [f for f in findings if not f.file]
+    for f in sorted(located, key=lambda f: (f.file or "", f.line or 0, f.code)):
+        line = Text(f"{f.location}: ")
+        line.append(str(f.severity), style=SEVERITY_STYLE[f.severity])
+        line.append(f" {f.code}: {f.message}")
+        console.print(line, soft_wrap=True)
+    if others:
+        console.print(findings_table(others, title))
     errors = sum(f.severity is Severity.ERROR for f in findings)
     warnings = sum(f.severity is Severity.WARNING for f in findings)
     style = "bold red" if errors else ("yellow" if warnings else "green")

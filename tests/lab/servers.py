@@ -169,10 +169,9 @@ class PowerDns(Server):
 
     def write_config(self) -> None:
         db = self.workdir / "pdns.sqlite3"
-        if db.exists():
-            db.unlink()
-        with sqlite3.connect(db) as conn:
-            conn.executescript(PDNS_SCHEMA.read_text())
+        if not db.exists():  # a restart keeps the zones, like a real server
+            with sqlite3.connect(db) as conn:
+                conn.executescript(PDNS_SCHEMA.read_text())
         (self.workdir / "pdns.conf").write_text("\n".join([
             "launch=gsqlite3",
             f"gsqlite3-database={db}",
