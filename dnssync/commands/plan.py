@@ -29,7 +29,7 @@ def plan(ctx: Context, zones: tuple[str, ...], providers: tuple[str, ...], fmt: 
     Exit 0 (no changes, or changes without --detailed-exitcode), 1 when a
     provider could not be read, 3 with --detailed-exitcode and changes pending."""
     repo = ctx.repo(zones)
-    result, _ = repo.plan(list(providers) or None)
+    result, _ = repo.plan(list(providers) or None, live=False)
     if out:
         ctx.emit(result.to_json(), out)
     if fmt == "json":
