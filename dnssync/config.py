@@ -2,7 +2,7 @@
 
 The result is plain data (`Config`, `ProviderConfig`); nothing here imports a
 provider class or contacts anything. Every problem becomes a Finding with the
-file and line, and all of them are collected before `ConfigError` is raised, so
+file and line, and all of them are collected (the caller raises ConfigError), so
 the user fixes a file in one pass. Secrets are written `env/VAR`: they are read
 from the environment here and registered for redaction before anything can log.
 """
@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 from dnssync import secrets
-from dnssync.errors import ConfigError
 from dnssync.findings import Finding, Severity
 from dnssync.yamlfile import Mapping, Sequence, YamlError, load_file
 
@@ -110,10 +109,12 @@ class Config:
 
 
 class Checker:
-    """Collects findings while walking a loaded file."""
+    """Collects findings while walking a loaded file. `offline` (reviewing a change
+    without provider access, e.g. a pull request from a fork) tolerates missing secrets."""
 
-    def __init__(self) -> None:
+    def __init__(self, offline: bool = False) -> None:
         self.findings: list[Finding] = []
+        self.offline = offline
 
     def error(self, code: str, message: str, file: str, line: int | None) -> None:
         self.findings.append(Finding(Severity.ERROR, code, message, file=file, line=line))
@@ -211,6 +212,8 @@ def resolve_env(value: Any, key: str, data: Mapping, checker: Checker) -> Any:
     if isinstance(value, str) and value.startswith(ENV_PREFIX):
         var, _, default = value[len(ENV_PREFIX):].partition("/")
         resolved = os.environ.get(var, default or None)
+        if resolved is None and checker.offline:
+            return None
         if resolved is None:
             checker.error(
                 "config.env-missing",
@@ -356,22 +359,14 @@ def _section(data: Mapping, key: str, target: Any, checker: Checker) -> None:
         setattr(target, name, type(default)(value))
 
 
-def load_config(path: Path | str = CONFIG_FILE) -> Config:
-    """Read dnssync.yaml (or the dnssync.yaml in a directory) and every provider file;
-    raise ConfigError with every problem found."""
-    config, findings = read_config(path)
-    if config is None or any(f.severity is Severity.ERROR for f in findings):
-        raise ConfigError(findings)
-    return config
-
-
-def read_config(path: Path | str = CONFIG_FILE) -> tuple[Config | None, list[Finding]]:
-    """Like load_config, but return what could be read with all findings, so a caller can
-    go on to check the zones too and report everything in one run."""
+def read_config(path: Path | str = CONFIG_FILE, offline: bool = False) -> tuple[Config | None, list[Finding]]:
+    """Read dnssync.yaml (or the one in a folder) and every provider file. Returns what
+    could be read with every finding (not only the first), so the caller can go on to
+    check the zones too and report all problems in one run."""
     path = Path(path)
     if path.is_dir():
         path = path / CONFIG_FILE
-    checker = Checker()
+    checker = Checker(offline)
     data = checker.mapping(load_data(path, checker), str(path), CONFIG_FILE)
     if data is None:
         return None, checker.findings

@@ -42,6 +42,8 @@ CODES: dict[str, str] = {
     "zone.subzone": "A record that belongs to a sub-zone managed in its own file.",
     "zone.zone": "The zone as a whole fails octoDNS's zone validation.",
     "zone.apex-ns": "The zone file's apex NS differs from the union of the providers' nameservers.",
+    # git workflow
+    "git.zone-removed": "A zone file was removed: dnssync stops managing the zone; providers keep serving it.",
     # planning
     "plan.unsupported": "A provider cannot hold a record; it will not serve it.",
     "plan.adjusted": "A provider will serve a record differently from git (e.g. flattened).",

@@ -1,18 +1,44 @@
-"""Git revisions of the user's repository (plans and applies record which one)."""
+"""Git revisions of the user's repository: which commit a plan or apply was made from,
+and the zone files as they were at another revision (for `plan --base`)."""
 
 from __future__ import annotations
 
+import io
 import subprocess
+import tarfile
 from pathlib import Path
+
+from dnssync.errors import UsageError
+
+
+def _git(path: Path, *args: str, binary: bool = False) -> str | bytes:
+    result = subprocess.run(["git", "-C", str(path), *args], capture_output=True, timeout=60, check=False)
+    if result.returncode != 0:
+        raise UsageError(f"git {' '.join(args)}: {result.stderr.decode(errors='replace').strip()}")
+    return result.stdout if binary else result.stdout.decode()
 
 
 def head_revision(path: Path) -> str | None:
-    """The commit checked out at `path`, with `+dirty` when zone files are modified."""
+    """The commit checked out at `path`, with `+dirty` when files are modified."""
     try:
-        rev = subprocess.run(["git", "-C", str(path), "rev-parse", "HEAD"], capture_output=True,
-                             text=True, timeout=10, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "-C", str(path), "status", "--porcelain"], capture_output=True,
-                               text=True, timeout=10, check=True).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
+        rev = str(_git(path, "rev-parse", "HEAD")).strip()
+        dirty = str(_git(path, "status", "--porcelain")).strip()
+    except (OSError, subprocess.SubprocessError, UsageError):
         return None
     return rev + ("+dirty" if dirty else "")
+
+
+def export_folder(path: Path, rev: str, folder: Path, target: Path) -> Path:
+    """Write `folder` (inside the repository at `path`) as it was at `rev` below `target`;
+    returns where it landed. A folder that did not exist at `rev` comes back empty."""
+    top = Path(str(_git(path, "rev-parse", "--show-toplevel")).strip())
+    commit = str(_git(path, "rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}")).strip()
+    relative = folder.resolve().relative_to(top.resolve())
+    listed = str(_git(top, "ls-tree", "--name-only", commit, "--", str(relative))).strip()
+    out = target / relative
+    out.mkdir(parents=True, exist_ok=True)
+    if listed:
+        archive = _git(top, "archive", "--format=tar", commit, "--", str(relative), binary=True)
+        with tarfile.open(fileobj=io.BytesIO(archive)) as tar:  # type: ignore[arg-type]
+            tar.extractall(target, filter="data")
+    return out

@@ -54,6 +54,9 @@ class Change:
     type: str
     existing: dict[str, Any] | None = None  # {"ttl": int, "values": [rdata text]}
     desired: dict[str, Any] | None = None
+    # where git defines the record (not part of equality: a reviewed plan is compared by content)
+    file: str | None = field(default=None, compare=False)
+    line: int | None = field(default=None, compare=False)
 
     @classmethod
     def from_octodns(cls, change) -> Change:
@@ -111,6 +114,7 @@ class Plan:
     findings: list[Finding] = field(default_factory=list)
     created: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
     revision: str | None = None
+    base: str | None = None  # `plan --base REV`: the revision the changes are relative to
     format_version: int = FORMAT_VERSION
 
     @property
@@ -129,6 +133,7 @@ class Plan:
             "format_version": self.format_version,
             "created": self.created,
             "revision": self.revision,
+            "base": self.base,
             "zones": self.zones,
             "providers": [asdict(p) for p in self.providers],
             "findings": [f.to_dict() for f in self.findings],
@@ -152,6 +157,7 @@ class Plan:
                 findings=[_finding(f) for f in data.get("findings", [])],
                 created=data["created"],
                 revision=data.get("revision"),
+                base=data.get("base"),
                 format_version=data["format_version"],
             )
         except (ValueError, KeyError, TypeError) as e:

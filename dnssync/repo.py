@@ -6,6 +6,7 @@ bad input is found before any provider is contacted (ConfigError, exit 2).
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -13,7 +14,7 @@ from octodns.provider.base import BaseProvider
 from octodns.zone import Zone
 
 from dnssync import gitrev
-from dnssync.config import Config, read_config, zone_name
+from dnssync.config import Config, read_config
 from dnssync.desired import build_desired
 from dnssync.errors import ConfigError, UsageError
 from dnssync.findings import Finding, Severity, has_errors
@@ -45,6 +46,42 @@ def cross_check(config: Config, zones: list[DesiredZone], all_zone_names: list[s
     return findings
 
 
+@dataclass(frozen=True)
+class Selection:
+    """Which zones a command works on: named zones (`--zone`) and/or one shard of N
+    (`--shard i/N`, how large users spread thousands of zones over a CI matrix).
+    Shards hash the zone name, so a zone stays in its shard when others come and go."""
+
+    zones: tuple[str, ...] = ()
+    shard: tuple[int, int] | None = None
+
+    def wants(self, zone: str) -> bool:
+        if self.zones and zone not in self.zones:
+            return False
+        if self.shard is None:
+            return True
+        index, count = self.shard
+        return int(hashlib.sha256(zone.encode()).hexdigest(), 16) % count == index - 1
+
+    def pick(self, zones: list[str]) -> list[str]:
+        missing = [z for z in self.zones if z not in zones]
+        return [z for z in zones if self.wants(z)] + missing  # a missing named zone is reported
+
+
+def parse_shard(text: str | None) -> tuple[int, int] | None:
+    """`i/N` with 1 <= i <= N."""
+    if not text:
+        return None
+    index, _, count = text.partition("/")
+    try:
+        shard = int(index), int(count)
+    except ValueError:
+        raise UsageError(f"--shard takes i/N (e.g. 2/8), not {text!r}") from None
+    if not 1 <= shard[0] <= shard[1]:
+        raise UsageError(f"--shard {text}: i must be between 1 and N")
+    return shard
+
+
 @dataclass
 class Repository:
     config: Config
@@ -53,26 +90,30 @@ class Repository:
     findings: list[Finding] = field(default_factory=list)
     _providers: dict[str, BaseProvider] | None = None
 
+    selection: Selection = field(default_factory=Selection)
+
     @classmethod
-    def load(cls, config_path: Path | str, zones: list[str] | None = None,
-             octodns_config: Path | None = None) -> Repository:
+    def load(cls, config_path: Path | str, selection: Selection = Selection(),
+             octodns_config: Path | None = None, offline: bool = False) -> Repository:
+        """Load and check everything; `offline` tolerates missing secrets (no provider
+        will be contacted, e.g. reviewing a pull request from a fork)."""
         if octodns_config is not None:
             from dnssync.octodns_config import config_from_octodns
 
             config, findings = config_from_octodns(octodns_config), []
         else:
-            config, findings = read_config(config_path)
+            config, findings = read_config(config_path, offline)
         if config is None:
             raise ConfigError(findings)
         try:
-            loaded, zone_findings = load_zones(config, zones)
+            loaded, zone_findings = load_zones(config, selection.pick(list(discover(config.zones_dir))))
         except ConfigError as e:  # report config and zone problems together
             raise ConfigError(findings + e.findings) from None
         findings = findings + zone_findings + cross_check(config, loaded, list(discover(config.zones_dir)))
         if has_errors(findings):
             raise ConfigError(findings)
         desired, apex = build_desired(config, loaded)
-        return cls(config, loaded, desired, findings + apex)
+        return cls(config, loaded, desired, findings + apex, selection=selection)
 
     @property
     def revision(self) -> str | None:
@@ -103,13 +144,20 @@ class Repository:
                                 policy.update_threshold, policy.delete_threshold, defaults.concurrency, live)
         plan.revision = self.revision
         plan.findings = list(self.findings)
+        self.locate(plan)
         return plan, lives
+
+    def locate(self, plan: Plan) -> None:
+        """Point every planned change at the file and line where git defines the record."""
+        zones = {z.name: z for z in self.zones}
+        for pp in plan.providers:
+            zone = zones.get(pp.zone)
+            if zone is not None:
+                for change in pp.changes:
+                    change.file, change.line = zone.location(change.name, change.type)
 
     def replan(self, live: LivePlan) -> LivePlan:
         policy = self.config.policy
         return plan_one(live.data.provider, live.provider, live.desired, policy.update_threshold,
                         policy.delete_threshold)
 
-
-def normalise_zones(names: tuple[str, ...] | list[str]) -> list[str] | None:
-    return [zone_name(z) for z in names] or None

@@ -13,12 +13,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from octodns.record import Record
-from octodns.yaml import safe_dump
 from octodns.zone import Zone
 
 from dnssync.errors import UsageError
 from dnssync.state import stamp, write_json
 from dnssync.yamlfile import Mapping, YamlError, load_file
+from dnssync.zones import dump_zone
 
 
 @dataclass
@@ -39,15 +39,7 @@ def save(state_dir: Path, zones: list[tuple[str, Zone, bool | None]], revision: 
     folder = snapshots_dir(state_dir) / snapshot_id
     entries = []
     for provider, zone, exists in zones:
-        path = folder / provider / f"{zone.name}yaml"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        data: dict[str, list[dict]] = {}
-        for record in sorted(zone.records, key=lambda r: (r.name, r._type)):
-            item = dict(record.data)
-            item["type"] = record._type
-            data.setdefault(record.name, []).append(item)
-        with open(path, "w") as handle:
-            safe_dump({k: v[0] if len(v) == 1 else v for k, v in data.items()}, handle)
+        dump_zone(zone, folder / provider / f"{zone.name}yaml")
         entries.append(SnapshotEntry(provider, zone.name, exists, len(zone.records)).__dict__)
     write_json(folder / "meta.json", {
         "id": snapshot_id,

@@ -54,6 +54,18 @@ class DesiredZone:
         return sorted(self.zone.records, key=lambda r: (r.name, r._type))
 
 
+def dump_zone(zone: Zone, path: Path) -> None:
+    """Write a zone as an octoDNS YAML zone file (octoDNS's own dumper and key order)."""
+    from octodns.yaml import safe_dump
+
+    data: dict[str, list[dict]] = {}
+    for record in sorted(zone.records, key=lambda r: (r.name, r._type)):
+        data.setdefault(record.name, []).append({**record.data, "type": record._type})
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w") as handle:
+        safe_dump({k: v[0] if len(v) == 1 else v for k, v in data.items()}, handle)
+
+
 def discover(zones_dir: Path) -> dict[str, list[Path]]:
     """Zone name -> its files, in octoDNS's deterministic (sorted) order."""
     found: dict[str, list[Path]] = {}
@@ -110,7 +122,8 @@ class _ZoneBuilder:
         for name, value in data.items():
             line = data.line_of(name)
             items = value if isinstance(value, Sequence) else [value]
-            item_lines = value.item_lines if isinstance(value, Sequence) else [data.value_lines[name]]
+            # a record is at its name's line; in a list of records, at its item's line
+            item_lines = value.item_lines if isinstance(value, Sequence) else [line]
             for item, item_line in zip(items, item_lines, strict=True):
                 self.add_record(str(name) if name is not None else "", item, file, item_line or line)
 
@@ -149,7 +162,8 @@ class _ZoneBuilder:
         except Exception as e:  # octoDNS raises bare Exception for an unknown type
             code = "zone.record-type" if "Unknown record type" in str(e) else "zone.record"
             message = str(e).split(", " + file)[0]
-            self.problem(code, f"{_fqdn(name, self.zone)}: {message}", file, line, name, rtype)
+            self.problem(code, f"{_fqdn(name, self.zone)}: {message}", file, _line_of_reason(message, item, line),
+                         name, rtype)
             return
         try:
             self.zone.add_record(record)
@@ -211,7 +225,7 @@ def load_zones(config: Config, only: list[str] | None = None) -> tuple[list[Desi
     from dnssync.checks import check_zone
 
     sources = discover(config.zones_dir)
-    wanted = [zone_name(z) for z in only] if only else list(sources)
+    wanted = [zone_name(z) for z in only] if only is not None else list(sources)
     findings: list[Finding] = []
     zones: list[DesiredZone] = []
     for name in wanted:

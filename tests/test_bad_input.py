@@ -100,20 +100,20 @@ ZONE_CASES = {
     "invalid-ip": ("www:\n  type: A\n  values:\n    - 192.0.2.1\n    - 192.0.2.300\n",
                    ["example.com.yaml:5", "192.0.2.300"]),
     "cname-apex": ("'':\n  type: CNAME\n  value: other.example.net.\n",
-                   ["example.com.yaml:2", "zone.cname-apex", "root CNAME"]),
+                   ["example.com.yaml:1", "zone.cname-apex", "root CNAME"]),
     "cname-and-a": ("www:\n  - type: A\n    value: 192.0.2.1\n  - type: CNAME\n    value: example.com.\n",
                     ["example.com.yaml", "zone.cname-other", "cannot coexist"]),
     "label-too-long": (f"{'a' * 64}:\n  type: A\n  value: 192.0.2.1\n",
-                       ["example.com.yaml:2", "zone.name", "too long at 64 chars, max is 63"]),
+                       ["example.com.yaml:1", "zone.name", "too long at 64 chars, max is 63"]),
     "name-too-long": ("{}:\n  type: A\n  value: 192.0.2.1\n".format(".".join(["a" * 60] * 4)),
-                      ["example.com.yaml:2", "zone.name", "max is 253"]),
+                      ["example.com.yaml:1", "zone.name", "max is 253"]),
     "ttl-negative": ("www:\n  type: A\n  ttl: -1\n  value: 192.0.2.1\n",
                      ["example.com.yaml:3", "zone.ttl-range"]),
     "ttl-too-big": ("www:\n  type: A\n  ttl: 2147483648\n  value: 192.0.2.1\n",
                     ["example.com.yaml:3", "zone.ttl-range", "2147483647"]),
     "mx-target-cname": ("'':\n  type: MX\n  value:\n    exchange: www.example.com.\n    preference: 10\n"
                         "www:\n  type: CNAME\n  value: example.net.\n",
-                        ["example.com.yaml:2", "zone.target", "RFC 2181"]),
+                        ["example.com.yaml:1", "zone.target", "RFC 2181"]),
 }
 
 

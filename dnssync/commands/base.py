@@ -10,8 +10,9 @@ from typing import Any
 import click
 from rich.console import Console
 
+from dnssync.config import zone_name
 from dnssync.errors import UsageError
-from dnssync.repo import Repository, normalise_zones
+from dnssync.repo import Repository, Selection, parse_shard
 from dnssync.secrets import redact
 
 
@@ -23,10 +24,12 @@ class Context:
     color: bool
     _repo: Repository | None = field(default=None, repr=False)
 
-    def repo(self, zones: tuple[str, ...] | list[str] = ()) -> Repository:
+    def repo(self, zones: tuple[str, ...] | list[str] = (), shard: str | None = None,
+             offline: bool = False) -> Repository:
         """Load the user's repository (raises ConfigError, exit 2, on any bad input)."""
         if self._repo is None:
-            self._repo = Repository.load(self.config_path, normalise_zones(zones), self.octodns_config)
+            selection = Selection(tuple(zone_name(z) for z in zones), parse_shard(shard))
+            self._repo = Repository.load(self.config_path, selection, self.octodns_config, offline)
         return self._repo
 
     @property
@@ -59,6 +62,8 @@ def format_option(*choices: str, default: str = "text") -> Any:
 
 zone_option = click.option("--zone", "zones", multiple=True, metavar="ZONE",
                            help="Only this zone (repeatable).")
+shard_option = click.option("--shard", metavar="I/N",
+                            help="Only shard I of N of the zones (stable; for a CI matrix).")
 provider_option = click.option("--provider", "providers", multiple=True, metavar="NAME",
                                help="Only this provider (repeatable).")
 

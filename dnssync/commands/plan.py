@@ -1,46 +1,81 @@
-"""`dnssync plan`: what apply would change at each provider, read live and in parallel."""
+"""`dnssync plan`: what apply would change at each provider, read live and in parallel;
+with `--base REV`, what a branch changes compared with another revision, offline."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import click
 
-from dnssync.commands.base import Context, format_option, pass_ctx, provider_option, zone_option
+from dnssync.commands.base import (
+    Context,
+    format_option,
+    pass_ctx,
+    provider_option,
+    shard_option,
+    zone_option,
+)
+from dnssync.errors import UsageError
+from dnssync.gitdiff import plan_against
+from dnssync.plan import Plan
+from dnssync.report.github import plan_annotations
 from dnssync.report.markdown import plan_markdown
 from dnssync.report.text import print_plan
 
 EXIT_CHANGES = 3
 
 
+def render(ctx: Context, plans: list[Plan], fmt: str) -> None:
+    if fmt == "json":
+        documents = [json.loads(p.to_json()) for p in plans]
+        ctx.emit(json.dumps(documents[0] if len(documents) == 1 else
+                            {"base": documents[0], "live": documents[1]}, indent=2, sort_keys=True))
+    elif fmt == "markdown":
+        ctx.emit("\n".join(plan_markdown(p) for p in plans))
+    elif fmt == "github":
+        ctx.emit("".join(plan_annotations(p, ctx.config_path) for p in plans))
+    else:
+        for p in plans:
+            print_plan(ctx.out, p)
+
+
 @click.command()
 @zone_option
 @provider_option
-@format_option("text", "json", "markdown")
+@shard_option
+@click.option("--base", metavar="REV", help="Compare the zones with git revision REV (e.g. origin/main),"
+              " contacting no provider and needing no secrets.")
+@click.option("--live", is_flag=True, help="With --base: also plan against the providers.")
+@format_option("text", "json", "markdown", "github")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
-              help="Also save the plan as JSON, for `apply --plan`.")
+              help="Also save the (live) plan as JSON, for `apply --plan`.")
 @click.option("--detailed-exitcode", is_flag=True,
               help=f"Exit {EXIT_CHANGES} when changes are pending, 0 when none.")
 @pass_ctx
-def plan(ctx: Context, zones: tuple[str, ...], providers: tuple[str, ...], fmt: str, out: Path | None,
-         detailed_exitcode: bool) -> None:
+def plan(ctx: Context, zones: tuple[str, ...], providers: tuple[str, ...], shard: str | None, base: str | None,
+         live: bool, fmt: str, out: Path | None, detailed_exitcode: bool) -> None:
     """Show, per zone and provider, the changes apply would make.
 
     Exit 0 (no changes, or changes without --detailed-exitcode), 1 when a
     provider could not be read, 3 with --detailed-exitcode and changes pending."""
-    repo = ctx.repo(zones)
-    result, _ = repo.plan(list(providers) or None, live=False)
-    if out:
-        ctx.emit(result.to_json(), out)
-    if fmt == "json":
-        ctx.emit(result.to_json())
-    elif fmt == "markdown":
-        ctx.emit(plan_markdown(result))
-    else:
-        print_plan(ctx.out, result)
+    if live and not base:
+        raise UsageError("--live goes with --base (a plan without --base is always live)")
+    if out and base and not live:
+        raise UsageError("--out saves a live plan for apply; add --live to --base, or drop --out")
+    repo = ctx.repo(zones, shard, offline=bool(base) and not live)
+    plans = []
+    if base:
+        plans.append(plan_against(repo, base))
+    if live or not base:
+        result, _ = repo.plan(list(providers) or None, live=False)
+        plans.append(result)
         if out:
-            ctx.out.print(f"Saved to {out} (apply exactly this with: dnssync apply --plan {out})")
-    if result.errors:
+            ctx.emit(result.to_json(), out)
+    render(ctx, plans, fmt)
+    if fmt == "text" and out:
+        ctx.out.print(f"Saved to {out} (apply exactly this with: dnssync apply --plan {out})")
+    if any(p.errors for p in plans):
         raise click.exceptions.Exit(1)
-    if detailed_exitcode and result.has_changes:
+    if detailed_exitcode and any(p.has_changes for p in plans):
         raise click.exceptions.Exit(EXIT_CHANGES)

@@ -8,25 +8,33 @@ import click
 
 from dnssync.commands.base import Context, format_option, pass_ctx, zone_option
 from dnssync.errors import ConfigError
+from dnssync.report.github import findings_annotations
 from dnssync.report.text import print_findings
 
 
 @click.command()
 @zone_option
-@format_option("text", "json")
+@format_option("text", "json", "github")
+@click.option("--offline", is_flag=True, help="Do not require env/ secrets (a pull request from a fork has none).")
 @pass_ctx
-def validate(ctx: Context, zones: tuple[str, ...], fmt: str) -> None:
+def validate(ctx: Context, zones: tuple[str, ...], fmt: str, offline: bool) -> None:
     """Check dnssync.yaml, providers/ and zones/ without contacting any provider.
 
     Exit 0 when valid (warnings allowed), 2 with every error's file and line."""
     try:
-        repo = ctx.repo(zones)
+        repo = ctx.repo(zones, offline=offline)
         repo.providers()  # imports each provider class and checks its options
     except ConfigError as e:
-        if fmt != "json":
+        if fmt == "text":
             raise
-        ctx.emit(json.dumps({"valid": False, "findings": [f.to_dict() for f in e.findings]}, indent=2))
+        if fmt == "github":
+            ctx.emit(findings_annotations(e.findings))
+        else:
+            ctx.emit(json.dumps({"valid": False, "findings": [f.to_dict() for f in e.findings]}, indent=2))
         raise click.exceptions.Exit(e.exit_code) from None
+    if fmt == "github":
+        ctx.emit(findings_annotations(repo.findings))
+        return
     if fmt == "json":
         ctx.emit(json.dumps({"valid": True, "zones": sorted(repo.desired),
                              "providers": sorted(repo.config.providers),

@@ -31,7 +31,8 @@ def findings_markdown(findings: list[Finding], title: str = "Findings") -> str:
 
 
 def plan_markdown(plan: Plan) -> str:
-    out = ["## dnssync plan", ""]
+    out = [f"## dnssync plan (compared with `{plan.base}`, no provider contacted)" if plan.base
+           else "## dnssync plan", ""]
     if plan.revision:
         out += [f"Revision `{plan.revision}`", ""]
     for zone in sorted({p.zone for p in plan.providers}):

@@ -1,0 +1,73 @@
+"""`plan --base REV`: the change a branch makes to the zones, with no provider contacted.
+
+A pull request from a fork runs without secrets, and a reviewer wants to see
+what the branch changes before anyone reads a provider. Both sides go through
+the same loading as every other command (octoDNS validation, dnssync's checks,
+the managed apex NS), then octoDNS's own `Zone.changes` compares them, so what
+review shows is exactly what a plan would compute from git alone. Zone files
+that were added, deleted or renamed (file to split folder, or a new zone name)
+are handled by comparing zones, not files.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tempfile
+from pathlib import Path
+
+from octodns.provider.yaml import YamlProvider
+from octodns.zone import Zone
+
+from dnssync.desired import build_desired
+from dnssync.errors import ConfigError, UsageError
+from dnssync.findings import Finding, Severity
+from dnssync.gitrev import export_folder
+from dnssync.plan import Change, Plan, ProviderPlan, zone_content
+from dnssync.repo import Repository
+from dnssync.zones import discover, load_zones
+
+
+def base_label(rev: str) -> str:
+    """The pseudo-provider name that carries a git diff in a Plan."""
+    return f"git:{rev}"
+
+
+def _zones_at(repo: Repository, rev: str) -> dict[str, Zone]:
+    with tempfile.TemporaryDirectory(prefix="dnssync-base-") as tmp:
+        folder = export_folder(repo.config.root, rev, repo.config.zones_dir, Path(tmp))
+        config = dataclasses.replace(repo.config, zones_dir=folder)
+        names = [z for z in discover(folder) if repo.selection.wants(z)]
+        try:
+            zones, _ = load_zones(config, names)
+        except ConfigError as e:
+            problems = "; ".join(f"{f.message}" for f in e.findings if f.severity is Severity.ERROR)
+            raise UsageError(f"the zones at {rev} do not load, so there is nothing to compare with:"
+                             f" {problems}") from None
+        desired, _ = build_desired(config, zones)
+        return desired
+
+
+def plan_against(repo: Repository, rev: str) -> Plan:
+    """A Plan whose one 'provider' per zone is `git:REV`: the changes from REV to now."""
+    base = _zones_at(repo, rev)
+    head = repo.desired
+    label = base_label(rev)
+    # octoDNS's comparison asks its target what it supports; YAML supports every type
+    target = YamlProvider(label, directory=str(repo.config.zones_dir), supports_root_ns=True)
+    plans: list[ProviderPlan] = []
+    findings: list[Finding] = []
+    for name in sorted(set(base) | set(head)):
+        before = base.get(name) or Zone(name, head[name].sub_zones)
+        after = head.get(name) or Zone(name, before.sub_zones)
+        changes = [Change.from_octodns(c) for c in before.changes(after, target)]
+        plans.append(ProviderPlan(provider=label, zone=name, exists=name in base, changes=changes,
+                                  existing_count=len(before.records)))
+        if name not in head:
+            findings.append(Finding(
+                Severity.WARNING, "git.zone-removed",
+                f"zone {name} is no longer in git: dnssync stops managing it, and every provider keeps"
+                " serving its last content until the zone is removed there", zone=name))
+    plan = Plan(zones={n: zone_content(z) for n, z in sorted(head.items())}, providers=plans,
+                findings=findings, revision=repo.revision, base=rev)
+    repo.locate(plan)
+    return plan
