@@ -18,7 +18,8 @@ import socket
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from dnssync.embedded.faults import Faults, FaultError
+from dnssync.embedded.faults import FaultError, Faults
+from dnssync.errors import DnssyncError
 
 if TYPE_CHECKING:
     from dnssync.embedded.server import EmbeddedServer
@@ -27,7 +28,7 @@ if TYPE_CHECKING:
 MAX_PATH = 107
 
 
-class ControlError(RuntimeError):
+class ControlError(DnssyncError):
     """The server could not be reached, or refused the request."""
 
 

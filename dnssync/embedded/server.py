@@ -37,9 +37,11 @@ import dns.update
 from dns.name import Name
 
 from dnssync.embedded.answer import Answer, answer
+from dnssync.embedded.control import serve_control
 from dnssync.embedded.faults import Faults
 from dnssync.embedded.update import UpdateRefused, apply_update
 from dnssync.embedded.zonedata import ZoneData, origin_of, zone_file_name
+from dnssync.errors import DnssyncError
 
 log = logging.getLogger(__name__)
 
@@ -50,8 +52,8 @@ XFR_CHUNK = 16000
 TCP_IDLE = 10.0
 
 
-class ServerError(RuntimeError):
-    """The server could not start (address in use, bad data directory)."""
+class ServerError(DnssyncError):
+    """The server could not start (address in use, bad data directory) or is not running."""
 
 
 def _loopback(peer: Any) -> bool:
@@ -100,6 +102,7 @@ class EmbeddedServer:
         if self.running:
             return self
         self.zones = self._load()
+        self.faults, self._stale, self._lied = Faults(), {}, None  # a server comes back healthy
         started: Future = Future()
         self._thread = threading.Thread(target=self._run, args=(started,), daemon=True,
                                         name=f"dnssync-embedded-{self.address}")
@@ -151,20 +154,18 @@ class EmbeddedServer:
     async def _main(self, started: Future) -> None:
         self._loop = asyncio.get_running_loop()
         self._stop = asyncio.Event()
-        await self._open()
-        if self.control_path is not None:
-            from dnssync.embedded.control import serve_control
-
-            self._control = await serve_control(self, self.control_path)
-        started.set_result(True)
         try:
+            await self._open()
+            if self.control_path is not None:
+                self._control = await serve_control(self, self.control_path)
+            started.set_result(True)
             await self._stop.wait()
         finally:
             await self._close()
             if self._control is not None:
                 self._control.close()
-                self.control_path.unlink(missing_ok=True)
                 self._control = None
+                self.control_path.unlink(missing_ok=True)
 
     async def _open(self) -> None:
         loop = asyncio.get_running_loop()
