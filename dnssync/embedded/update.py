@@ -91,7 +91,7 @@ def _add(work: _Working, rr: dns.rrset.RRset) -> None:
     if rdtype == SOA:
         return  # the server owns the SOA (its serial counts this server's changes)
     others = work.types(name) - {CNAME}
-    if rdtype == CNAME and others or rdtype != CNAME and CNAME in work.types(name):
+    if (rdtype == CNAME and others) or (rdtype != CNAME and CNAME in work.types(name)):
         return  # RFC 2136 3.4.2.2: a CNAME and other data do not mix; ignored like BIND
     if name == origin and rdtype == CNAME:
         return
