@@ -60,12 +60,14 @@ def scratch_copy(config: Config, root: Path) -> Path:
 class Story:
     """Narrates the demo and runs each command in-process, as a user would type it."""
 
-    def __init__(self, out: Console, root: Path, color: bool):
+    def __init__(self, out: Console, root: Path, color: bool, interrupts: Interrupts):
         self.out = out
         self.root = root
         self.color = color
+        self.interrupts = interrupts
 
     def step(self, title: str, *text: str) -> None:
+        self.interrupts.check()
         self.out.print()
         self.out.print(Rule(Text(title, style="bold cyan"), align="left"))
         for paragraph in text:
@@ -87,10 +89,11 @@ class Story:
             except click.ClickException as e:
                 e.show()
                 code = e.exit_code
-            except click.Abort:
-                code = 1
+            except click.Abort:  # click's word for Ctrl-C outside the command itself
+                code = 130
         if code == 130:  # the command was interrupted (Ctrl-C): so is the demo
             raise KeyboardInterrupt
+        self.interrupts.check()
         lines = buffer.getvalue().rstrip("\n").splitlines()
         if len(lines) > head + tail + 3:
             left_out = len(lines) - head - tail
@@ -113,17 +116,32 @@ class _Capture(io.StringIO):
         return self.tty
 
 
-@contextlib.contextmanager
-def _sigterm_interrupts() -> Iterator[None]:
-    """SIGTERM stops the demo the way Ctrl-C does, so the servers are stopped either way."""
-    def interrupt(*_: Any) -> None:
+class Interrupts:
+    """Ctrl-C (SIGINT) and SIGTERM stop the demo, so its servers are stopped either way.
+
+    The signal raises KeyboardInterrupt, and is also remembered: a KeyboardInterrupt
+    that lands in a weakref callback or in a library's broad `except` is swallowed,
+    so the story checks `seen` after every command as well."""
+
+    def __init__(self) -> None:
+        self.seen = False
+
+    def _handler(self, *_: Any) -> None:
+        self.seen = True
         raise KeyboardInterrupt
 
-    previous = signal.signal(signal.SIGTERM, interrupt)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
+    def check(self) -> None:
+        if self.seen:
+            raise KeyboardInterrupt
+
+    @contextlib.contextmanager
+    def installed(self) -> Iterator[Interrupts]:
+        previous = {sig: signal.signal(sig, self._handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            yield self
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
 
 
 def edit_zone(path: Path) -> tuple[str, str, str]:
@@ -253,11 +271,11 @@ def demo(ctx: Context) -> None:
     scratch = Path(tempfile.mkdtemp(prefix="dnssync-demo-"))
     fleet: Fleet | None = None
     try:
-        with _sigterm_interrupts():
+        with Interrupts().installed() as interrupts:
             root = scratch_copy(config, scratch / "repo").parent
             out.print(f"Working on a scratch copy of {config.root.resolve()} in {root}.")
             fleet = Fleet.for_config(load_config(root), scratch / "servers").start()
-            story = Story(out, root, ctx.color)
+            story = Story(out, root, ctx.color, interrupts)
             surprises = tell(story, fleet, discover(root / "zones")[zones[0]][0], zones[0])
     except KeyboardInterrupt:
         out.print(Text("Interrupted: stopping the embedded nameservers.", style="yellow"))

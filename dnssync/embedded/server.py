@@ -84,6 +84,7 @@ class EmbeddedServer:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._stop: asyncio.Event | None = None
+        self._stopping = False
         self._transports: list[Any] = []
         self._control: asyncio.AbstractServer | None = None
 
@@ -103,25 +104,26 @@ class EmbeddedServer:
             return self
         self.zones = self._load()
         self.faults, self._stale, self._lied = Faults(), {}, None  # a server comes back healthy
+        self._stopping = False
         started: Future = Future()
         self._thread = threading.Thread(target=self._run, args=(started,), daemon=True,
                                         name=f"dnssync-embedded-{self.address}")
         self._thread.start()
         try:
             started.result(timeout=10)
-        except BaseException:
-            self._thread.join(timeout=5)
-            self._thread = None
+        except BaseException:  # also Ctrl-C while starting: never leave a server behind
+            self.stop()
             raise
         return self
 
     def stop(self) -> None:
         """Close every socket and end the thread; the zones stay in the data directory."""
+        self._stopping = True  # before reading _loop: a loop starting now sees the flag
         if self._loop is not None and self._stop is not None and self.running:
             self._loop.call_soon_threadsafe(self._stop.set)
         if self._thread is not None:
             self._thread.join(timeout=10)
-        self._thread = None
+        self._thread = self._loop = self._stop = None
 
     def __enter__(self) -> EmbeddedServer:
         return self.start()
@@ -152,14 +154,15 @@ class EmbeddedServer:
                 started.set_exception(e)
 
     async def _main(self, started: Future) -> None:
-        self._loop = asyncio.get_running_loop()
         self._stop = asyncio.Event()
+        self._loop = asyncio.get_running_loop()
         try:
             await self._open()
             if self.control_path is not None:
                 self._control = await serve_control(self, self.control_path)
             started.set_result(True)
-            await self._stop.wait()
+            if not self._stopping:
+                await self._stop.wait()
         finally:
             await self._close()
             if self._control is not None:
