@@ -84,5 +84,6 @@ def ask(port: int, name: str, rtype: str = "A", tcp: bool = False, timeout: floa
 
 
 def values(response: dns.message.Message, rtype: str = "A") -> set[str]:
-    return {rdata.to_text() for rrset in response.answer if dns.rdatatype.to_text(rrset.rdtype) == rtype
+    wanted = dns.rdatatype.from_text(rtype)
+    return {rdata.to_text() for rrset in response.answer if rrset.rdtype == wanted
             for rdata in rrset}

@@ -22,17 +22,18 @@ from dnssync.embedded.server import EmbeddedServer, ServerError
 from tests.embedded_repo import ask, run, values, write_repo
 
 ZONE = "emb.test."
-RECORDS = """\
+BIG = ", ".join(f"'{'t' * 180}-{i}'" for i in range(8))
+RECORDS = f"""\
 '':
   type: MX
-  value: {exchange: mail.emb.test., preference: 10}
+  value: {{exchange: mail.emb.test., preference: 10}}
 mail:
   type: A
   value: 192.0.2.25
 big:
   type: TXT
-  values: [%s]
-""" % ", ".join(f"'{'t' * 180}-{i}'" for i in range(8))
+  values: [{BIG}]
+"""
 
 
 @pytest.fixture
@@ -47,7 +48,7 @@ def pushed(tmp_path):
 
 
 def test_apply_creates_the_zone_and_plan_reads_it_back(pushed):
-    root, ports, fleet = pushed
+    root, ports, _ = pushed
     assert run(root, "plan", "--detailed-exitcode").exit_code == 0
     for port in ports.values():
         response = ask(port, f"mail.{ZONE}")
@@ -172,7 +173,7 @@ def test_large_zone_transfers_in_several_messages(tmp_path):
 
 def test_port_in_use_is_a_clear_error(pushed):
     _, ports, _ = pushed
-    with pytest.raises(ServerError, match="cannot listen on 127.0.0.1:.*in use"):
+    with pytest.raises(ServerError, match=r"cannot listen on 127\.0\.0\.1:.*in use"):
         EmbeddedServer("127.0.0.1", ports["one"]).start()
 
 

@@ -136,7 +136,8 @@ class Interrupts:
 
     @contextlib.contextmanager
     def installed(self) -> Iterator[Interrupts]:
-        previous = {sig: signal.signal(sig, self._handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+        signals = (signal.SIGINT, signal.SIGTERM)
+        previous = {sig: signal.signal(sig, self._handler) for sig in signals}
         try:
             yield self
         finally:
@@ -232,7 +233,8 @@ def tell(story: Story, fleet: Fleet, zone_path: Path, zone: str) -> list[str]:
     expect(code == 1, f"apply retried {victim}, reported it failed, and applied {others} anyway",
            f"apply exited {code} with {victim} down")
     code = story.run("verify")
-    expect(code == 1, f"verify reports {victim}'s nameserver unreachable; {others} answer correctly",
+    expect(code == 1,
+           f"verify reports {victim}'s nameserver unreachable; {others} answer correctly",
            f"verify did not report the outage (exit {code})")
 
     story.step(f"5. {victim} is repaired",
@@ -240,7 +242,8 @@ def tell(story: Story, fleet: Fleet, zone_path: Path, zone: str) -> list[str]:
                " again). Re-running apply converges it:")
     fleet.servers[victim].start()
     code = story.run("apply", "--yes")
-    expect(code == 0, f"only {victim} had changes pending, and now has none", f"apply exited {code}")
+    expect(code == 0, f"only {victim} had changes pending, and now has none",
+           f"apply exited {code}")
     code = story.run("verify")
     expect(code == 0, "zero findings: all providers answer alike again",
            f"verify still finds problems after the repair (exit {code})")
@@ -258,7 +261,8 @@ def demo(ctx: Context) -> None:
     started = time.monotonic()
     config = ctx.repo().config
     if len(embedded_providers(config)) < 2:
-        raise UsageError(f"the demo needs two or more providers of class 'embedded' in {config.file}"
+        raise UsageError("the demo needs two or more providers of class 'embedded' in"
+                         f" {config.file}"
                          " (the repository's own dnssync.yaml has three)")
     zones = list(discover(config.zones_dir))
     if not zones:
@@ -266,8 +270,8 @@ def demo(ctx: Context) -> None:
     victim = embedded_providers(config)[1]
     address = f"{victim.nameservers[0].host} -p {victim.nameservers[0].port}"
     out = ctx.out
-    out.print(Text("dnssync demo: one set of zones in git, several DNS providers, and proof over DNS"
-                   " that they all answer alike.", style="bold"))
+    out.print(Text("dnssync demo: one set of zones in git, several DNS providers, and proof over"
+                   " DNS that they all answer alike.", style="bold"))
     scratch = Path(tempfile.mkdtemp(prefix="dnssync-demo-"))
     fleet: Fleet | None = None
     try:
@@ -286,15 +290,15 @@ def demo(ctx: Context) -> None:
         shutil.rmtree(scratch, ignore_errors=True)
     out.print()
     out.print(Rule(Text("Try it yourself", style="bold cyan"), align="left"))
-    out.print(f"The demo took {time.monotonic() - started:.0f}s and stopped every server it started."
-              " In this repository:")
+    out.print(f"The demo took {time.monotonic() - started:.0f}s and stopped every server it"
+              " started. In this repository:")
     for command, why in (
         ("dnssync serve", "run the embedded nameservers (leave it running in one shell)"),
         ("dnssync plan", "what apply would change, per provider"),
         ("dnssync apply --yes", "push zones/ to every provider"),
         ("dnssync verify", "ask every nameserver and compare with git"),
-        (f"dnssync fault {victim.name} --stale", "break a provider (--lie NAME TYPE VALUE, --rcode SERVFAIL,"
-         " --drop 1, --down; --clear repairs)"),
+        (f"dnssync fault {victim.name} --stale", "break a provider (--lie NAME TYPE VALUE,"
+         " --rcode SERVFAIL, --drop 1, --down; --clear repairs)"),
         (f"dig @{address} {zones[0]} SOA", "ask a nameserver yourself"),
     ):
         out.print(Text.assemble(("  $ " + command, "bold"), f"  # {why}"))

@@ -18,14 +18,19 @@ from dnssync.embedded.fleet import CONTROL_SOCKET, embedded_providers
 
 @click.command()
 @click.argument("provider")
-@click.option("--clear", is_flag=True, help="Repair everything first (then apply any other option).")
-@click.option("--down/--up", default=None, help="Close the server's sockets (an outage), or reopen.")
-@click.option("--drop", type=click.FloatRange(0, 1), help="Share of queries never answered (1: all).")
+@click.option("--clear", is_flag=True,
+              help="Repair everything first (then apply any other option).")
+@click.option("--down/--up", default=None,
+              help="Close the server's sockets (an outage), or reopen them.")
+@click.option("--drop", type=click.FloatRange(0, 1),
+              help="Share of queries never answered (1: all).")
 @click.option("--delay", type=click.FloatRange(0, 60), help="Seconds before each answer.")
-@click.option("--rcode", help="Answer every query with this rcode (SERVFAIL, REFUSED...); '' for none.")
+@click.option("--rcode",
+              help="Answer every query with this rcode (SERVFAIL, REFUSED...); '' for none.")
 @click.option("--stale/--fresh", default=None,
               help="Keep answering from the zones as they are now, while updates still succeed.")
-@click.option("--lie", nargs=3, metavar="NAME TYPE VALUE", help="Answer VALUE for NAME/TYPE instead.")
+@click.option("--lie", nargs=3, metavar="NAME TYPE VALUE",
+              help="Answer VALUE for NAME/TYPE instead of the truth.")
 @click.option("--truncate/--no-truncate", default=None, help="Set TC on every UDP answer.")
 @click.option("--lame/--no-lame", default=None, help="Answer without the AA bit.")
 @pass_ctx
@@ -45,5 +50,6 @@ def fault(ctx: Context, provider: str, clear: bool, lie: tuple[str, str, str] | 
     if clear:
         control.request(path, {"op": "clear"})
     reply = control.request(path, {"op": "set", "faults": changes} if changes else {"op": "get"})
-    zones = ", ".join(f"{zone.rstrip('.')} (serial {serial})" for zone, serial in reply["zones"].items())
+    zones = ", ".join(f"{zone.rstrip('.')} (serial {serial})"
+                      for zone, serial in reply["zones"].items())
     ctx.out.print(f"{provider}: {reply['describe']}; zones: {zones or 'none'}")

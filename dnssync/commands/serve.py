@@ -26,7 +26,8 @@ def data_root(ctx: Context):
 @pass_ctx
 def serve(ctx: Context, providers: tuple[str, ...]) -> None:
     """Run the nameservers of the `embedded` providers until Ctrl-C."""
-    fleet = Fleet.for_config(ctx.repo().config, data_root(ctx), list(providers) or None, control=True)
+    fleet = Fleet.for_config(ctx.repo().config, data_root(ctx), list(providers) or None,
+                             control=True)
     stopped = threading.Event()
     previous = signal.signal(signal.SIGTERM, lambda *_: stopped.set())
     try:

@@ -129,7 +129,7 @@ def _additional(zone: ZoneData, result: Answer, rds) -> None:
 
 def _addresses(zone: ZoneData, targets: list[Name], result: Answer) -> None:
     """A/AAAA of the targets this zone holds (glue included), each once."""
-    present = {(r.name, r.rdtype) for section in (result.answer, result.additional) for r in section}
+    present = {(r.name, r.rdtype) for r in (*result.answer, *result.additional)}
     for target in targets:
         if not target.is_subdomain(zone.origin):
             continue

@@ -90,7 +90,8 @@ class Faults:
             raise FaultError(f"delay is 0 .. 60 seconds, got {self.delay}")
         if self.rcode is not None:
             try:
-                object.__setattr__(self, "rcode", dns.rcode.to_text(dns.rcode.from_text(self.rcode)))
+                rcode = dns.rcode.to_text(dns.rcode.from_text(self.rcode))
+                object.__setattr__(self, "rcode", rcode)
             except dns.rcode.UnknownRcode:
                 raise FaultError(f"unknown rcode {self.rcode!r}") from None
 
@@ -108,7 +109,8 @@ class Faults:
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         if self.lie is not None:
-            data["lie"] = {"name": self.lie.name, "type": self.lie.type, "values": list(self.lie.values)}
+            lie = self.lie
+            data["lie"] = {"name": lie.name, "type": lie.type, "values": list(lie.values)}
         return data
 
     @classmethod
@@ -116,12 +118,14 @@ class Faults:
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:
-            raise FaultError(f"unknown fault {', '.join(unknown)} (known: {', '.join(sorted(known))})")
+            raise FaultError(f"unknown fault {', '.join(unknown)}"
+                             f" (known: {', '.join(sorted(known))})")
         values = dict(data)
         lie = values.get("lie")
         if isinstance(lie, dict):
             try:
-                values["lie"] = Lie(str(lie["name"]), str(lie["type"]), tuple(lie.get("values") or ()))
+                told = tuple(lie.get("values") or ())
+                values["lie"] = Lie(str(lie["name"]), str(lie["type"]), told)
             except KeyError as e:
                 raise FaultError(f"a lie needs a name, a type and values (missing {e})") from None
         try:

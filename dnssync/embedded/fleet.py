@@ -34,7 +34,8 @@ def embedded_providers(config: Config, names: list[str] | None = None) -> list[P
     return found
 
 
-def server_for(provider: ProviderConfig, data_dir: Path | None, control: bool = False) -> EmbeddedServer:
+def server_for(provider: ProviderConfig, data_dir: Path | None,
+               control: bool = False) -> EmbeddedServer:
     """The server an embedded provider pushes to; its nameserver must be that same address."""
     host = str(provider.options.get("host", "127.0.0.1"))
     port = int(provider.options.get("port", 53))

@@ -173,9 +173,11 @@ class EmbeddedServer:
     async def _open(self) -> None:
         loop = asyncio.get_running_loop()
         try:
-            tcp = await asyncio.start_server(self._tcp_client, self.host, self.port, reuse_address=True)
+            tcp = await asyncio.start_server(self._tcp_client, self.host, self.port,
+                                             reuse_address=True)
             self.port = tcp.sockets[0].getsockname()[1]
-            udp, _ = await loop.create_datagram_endpoint(lambda: _Udp(self), local_addr=(self.host, self.port))
+            udp, _ = await loop.create_datagram_endpoint(lambda: _Udp(self),
+                                                         local_addr=(self.host, self.port))
         except OSError as e:
             if "tcp" in locals():
                 tcp.close()
@@ -303,7 +305,8 @@ class EmbeddedServer:
             self._save(changed)
         return response.to_wire()
 
-    def _transfer(self, query: dns.message.Message, origin: Name, peer: Any, tcp: bool) -> list[bytes]:
+    def _transfer(self, query: dns.message.Message, origin: Name, peer: Any,
+                  tcp: bool) -> list[bytes]:
         """AXFR (IXFR is answered with the full zone, RFC 1995 4) over TCP, from loopback."""
         if not tcp or not _loopback(peer):
             return [_rcode(query, dns.rcode.REFUSED).to_wire()]
@@ -335,7 +338,8 @@ class EmbeddedServer:
         try:
             while True:
                 header = await asyncio.wait_for(reader.readexactly(2), TCP_IDLE)
-                wire = await asyncio.wait_for(reader.readexactly(int.from_bytes(header, "big")), TCP_IDLE)
+                length = int.from_bytes(header, "big")
+                wire = await asyncio.wait_for(reader.readexactly(length), TCP_IDLE)
                 for out in await self.respond(wire, peer, tcp=True):
                     writer.write(len(out).to_bytes(2, "big") + out)
                 await writer.drain()

@@ -60,6 +60,10 @@ class _Working:
         self.changes.setdefault(name, {})[rdtype] = rds if rds else None
 
 
+def _type(rdtype: int) -> str:
+    return dns.rdatatype.to_text(rdtype)
+
+
 def _check_prerequisites(work: _Working, message: dns.update.UpdateMessage) -> None:
     values: dict[tuple[Name, int], set] = {}
     for rr in message.prerequisite:
@@ -71,19 +75,19 @@ def _check_prerequisites(work: _Working, message: dns.update.UpdateMessage) -> N
                 raise UpdateRefused(dns.rcode.NXDOMAIN, f"{rr.name} is not in use")
         elif deleting == ANY:
             if work.get(rr.name, rr.rdtype) is None:
-                raise UpdateRefused(dns.rcode.NXRRSET, f"{rr.name} has no {dns.rdatatype.to_text(rr.rdtype)}")
+                raise UpdateRefused(dns.rcode.NXRRSET, f"{rr.name} has no {_type(rr.rdtype)}")
         elif deleting == NONE and rr.rdtype == dns.rdatatype.ANY:
             if work.types(rr.name):
                 raise UpdateRefused(dns.rcode.YXDOMAIN, f"{rr.name} is in use")
         elif deleting == NONE:
             if work.get(rr.name, rr.rdtype) is not None:
-                raise UpdateRefused(dns.rcode.YXRRSET, f"{rr.name} has {dns.rdatatype.to_text(rr.rdtype)}")
+                raise UpdateRefused(dns.rcode.YXRRSET, f"{rr.name} has {_type(rr.rdtype)}")
         else:
             values.setdefault((rr.name, rr.rdtype), set()).update(rr)
     for (name, rdtype), wanted in values.items():
         have = work.get(name, rdtype)
         if have is None or set(have) != wanted:
-            raise UpdateRefused(dns.rcode.NXRRSET, f"{name} {dns.rdatatype.to_text(rdtype)} differs")
+            raise UpdateRefused(dns.rcode.NXRRSET, f"{name} {_type(rdtype)} differs")
 
 
 def _add(work: _Working, rr: dns.rrset.RRset) -> None:
@@ -140,7 +144,7 @@ def apply_update(zone: ZoneData, message: dns.update.UpdateMessage) -> ZoneData:
         if not rr.name.is_subdomain(zone.origin):
             raise UpdateRefused(dns.rcode.NOTZONE, f"{rr.name} is outside {zone.origin}")
         if rr.deleting is None and rr.rdtype in _META:
-            raise UpdateRefused(dns.rcode.FORMERR, f"cannot add a {dns.rdatatype.to_text(rr.rdtype)}")
+            raise UpdateRefused(dns.rcode.FORMERR, f"cannot add a {_type(rr.rdtype)}")
     for rr in message.update:
         if rr.deleting is None:
             _add(work, rr)

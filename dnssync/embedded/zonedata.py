@@ -147,7 +147,8 @@ class ZoneData:
     @classmethod
     def load(cls, path: Path, origin: Name) -> ZoneData:
         zone = dns.zone.from_file(str(path), origin, relativize=False, check_origin=True)
-        nodes = {name: {rds.rdtype: rds for rds in node.rdatasets} for name, node in zone.nodes.items()}
+        nodes = {name: {rds.rdtype: rds for rds in node.rdatasets}
+                 for name, node in zone.nodes.items()}
         return cls(origin, nodes)
 
 
