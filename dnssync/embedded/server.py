@@ -276,7 +276,7 @@ class EmbeddedServer:
             response.flags &= ~dns.flags.AA
         if tcp:
             return [response.to_wire(max_size=65535, prefer_truncation=True)]
-        if faults.truncate:
+        if faults.truncate or question.rdtype == dns.rdatatype.ANY:  # ANY: TCP only, as PowerDNS
             Answer(response.rcode(), bool(response.flags & dns.flags.AA)).fill(response)
             response.flags |= dns.flags.TC
         limit = min(max(512, query.payload), UDP_PAYLOAD) if query.edns >= 0 else 512
