@@ -46,16 +46,27 @@ def test_demo_tells_the_whole_story(demo_run):
              "4. bravo goes down", "5. bravo is repaired", "Try it yourself"]
     positions = [output.index(step) for step in steps]
     assert positions == sorted(positions)
-    assert output.count("✓") == 10
-    # the stale record: the edit, and apply succeeding everywhere while bravo is stale
+    assert output.count("✓") == 8
+    assert output.count("Verify OK") == 2  # after the first push, and after the repair
+    # the stale record: the edit, apply succeeding everywhere, verify finding only that record
     edit = re.search(r"example\.com\.yaml: (\S+) A (\S+) → (\S+)", output)
     assert edit, output
+    name, old, new = edit.groups()
+    stale = output[output.index("3. bravo serves stale data"):output.index("4. bravo goes down")]
+    assert "Apply complete." in stale
+    assert re.search(rf"bravo .*│ error .*│ verify\.values .*│ {name}\.example\.com\. A", stale)
+    assert re.search(rf"expected: \d+ {re.escape(new)} ", stale)
+    assert re.search(rf"observed: \d+ {re.escape(old)} ", stale)
+    assert "1 error(s)" in stale
     # the outage: apply fails at bravo only, and says so
     outage = output[output.index("4. bravo goes down"):output.index("5. bravo is repaired")]
     assert re.search(r"bravo\s+│ example\.com\. │ failed", outage)
     assert re.search(r"alpha\s+│ example\.com\. │ applied", outage)
     assert re.search(r"charlie\s+│ example\.com\. │ applied", outage)
     assert "Apply FAILED at bravo; the other providers were applied." in outage
+    assert len(re.findall(r"bravo .*│ error .*│ verify\.unreachable", outage)) == 2  # both zones
+    verify = outage[outage.index("$ dnssync verify"):]
+    assert "2 error(s)" in verify and not re.search(r"│ (alpha|charlie) ", verify)
     repaired = output[output.index("5. bravo is repaired"):]
     assert re.search(r"bravo\s+│ example\.com\. │ applied", repaired)
     assert "dnssync fault bravo --stale" in output and "dnssync serve" in output

@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
+import os
 import shutil
 import signal
 import sys
@@ -76,13 +78,12 @@ class Story:
     def say(self, text: str, style: str = "") -> None:
         self.out.print(Text(text, style=style))
 
-    def run(self, *args: str, head: int = HEAD, tail: int = TAIL) -> int:
-        """Run `dnssync ARGS` on the scratch repository; show its output; return its exit code."""
+    def _invoke(self, args: tuple[str, ...], tty: bool) -> tuple[int, str]:
+        """`dnssync ARGS` on the scratch repository, in this process: (exit code, output)."""
         from dnssync.cli import main  # cli.py imports this module
 
-        self.out.print(Text(f"$ dnssync {' '.join(args)}", style="bold"))
-        buffer = _Capture(sys.stdout.isatty())
-        options = ["-c", str(self.root)] + ([] if self.color else ["--no-color"])
+        buffer = _Capture(tty)
+        options = ["-c", str(self.root)] + ([] if self.color and tty else ["--no-color"])
         with contextlib.redirect_stdout(buffer), contextlib.redirect_stderr(buffer):
             try:
                 code = main.main([*options, *args], prog_name="dnssync", standalone_mode=False)
@@ -94,14 +95,29 @@ class Story:
         if code == 130:  # the command was interrupted (Ctrl-C): so is the demo
             raise KeyboardInterrupt
         self.interrupts.check()
-        lines = buffer.getvalue().rstrip("\n").splitlines()
+        return code if isinstance(code, int) else 0, buffer.getvalue()
+
+    def run(self, *args: str, head: int = HEAD, tail: int = TAIL) -> int:
+        """Run `dnssync ARGS` as a user would type it; show its output; return its exit code."""
+        self.out.print(Text(f"$ dnssync {' '.join(args)}", style="bold"))
+        code, output = self._invoke(args, sys.stdout.isatty())
+        lines = output.rstrip("\n").splitlines()
         if len(lines) > head + tail + 3:
             left_out = len(lines) - head - tail
             lines = [*lines[:head], f"   [... {left_out} more lines ...]", *lines[-tail:]]
         self.out.print(Text.from_ansi("\n".join(lines)))
-        code = code if isinstance(code, int) else 0
         self.say(f"(exit code {code})", "dim")
         return code
+
+    def verify_errors(self) -> list[dict[str, Any]]:
+        """The error findings of `dnssync verify --format json` (run silently), so the demo
+        can say whether verify found exactly what it broke, and nothing else."""
+        code, output = self._invoke(("verify", "--format", "json"), tty=False)
+        try:
+            findings = json.loads(output)["findings"]
+        except (ValueError, KeyError):
+            return [{"code": "demo.unreadable", "message": f"verify exited {code}: {output[:200]}"}]
+        return [f for f in findings if f.get("severity") == "error"]
 
 
 class _Capture(io.StringIO):
@@ -170,6 +186,18 @@ def add_record(path: Path, name: str, value: str) -> None:
         safe_dump(data, handle)
 
 
+def _program() -> str:
+    """How this dnssync was started, so the commands to try next work as printed
+    (`make demo` runs .venv/bin/dnssync, which is not on PATH)."""
+    argv0 = Path(sys.argv[0])
+    if argv0.name != "dnssync":
+        return "python -m dnssync"
+    found = shutil.which("dnssync")
+    if found and Path(found).resolve() == argv0.resolve():
+        return "dnssync"
+    return os.path.relpath(argv0)
+
+
 def _providers_table(fleet: Fleet) -> Table:
     table = Table(title_justify="left", expand=False)
     for column in ("provider", "nameserver", "listens on"):
@@ -177,6 +205,10 @@ def _providers_table(fleet: Fleet) -> Table:
     for name, server in fleet.servers.items():
         table.add_row(name, str(server.nameserver), server.address)
     return table
+
+
+def _codes(findings: list[dict[str, Any]]) -> str:
+    return ", ".join(f"{f['code']} at {f.get('provider', '?')}" for f in findings) or "nothing"
 
 
 def tell(story: Story, fleet: Fleet, zone_path: Path, zone: str) -> list[str]:
@@ -204,9 +236,10 @@ def tell(story: Story, fleet: Fleet, zone_path: Path, zone: str) -> list[str]:
     story.step("2. Prove it over DNS",
                "apply succeeding is not proof. verify asks every nameserver of every provider for"
                " every record and compares the answers with git and with each other.")
-    code = story.run("verify")
-    expect(code == 0, "zero findings: every nameserver answers exactly what git says",
-           f"verify found problems on a freshly pushed zone (exit {code})")
+    code, errors = story.run("verify"), story.verify_errors()
+    expect(code == 0 and not errors,
+           "zero findings: every nameserver answers exactly what git says",
+           f"verify found problems on a freshly pushed zone: {_codes(errors)}")
 
     story.step(f"3. {victim} serves stale data",
                f"{victim}'s nameserver is frozen: its API still accepts changes, but it keeps"
@@ -219,9 +252,12 @@ def tell(story: Story, fleet: Fleet, zone_path: Path, zone: str) -> list[str]:
     code = story.run("apply", "--yes")
     expect(code == 0, "apply reports success at every provider (each API accepted the change)",
            f"apply exited {code}")
-    code = story.run("verify")
-    expect(code == 1, f"verify found it: {victim} still answers {old} for {fqdn}, the others {new}",
-           f"verify did not report the stale record (exit {code})")
+    code, errors = story.run("verify"), story.verify_errors()
+    stale = [f for f in errors if f["code"] == "verify.values" and f.get("provider") == victim
+             and fqdn in f.get("message", "")]
+    expect(code == 1 and errors == stale and len(stale) == 1,
+           f"verify found exactly that: {victim} still answers {old} for {fqdn}, the others {new}",
+           f"verify should report only {fqdn} at {victim}, found: {_codes(errors)}")
 
     story.step(f"4. {victim} goes down",
                f"{victim}'s nameserver stops (its process is gone). Another change is merged:")
@@ -232,10 +268,12 @@ def tell(story: Story, fleet: Fleet, zone_path: Path, zone: str) -> list[str]:
     code = story.run("apply", "--yes")
     expect(code == 1, f"apply retried {victim}, reported it failed, and applied {others} anyway",
            f"apply exited {code} with {victim} down")
-    code = story.run("verify")
-    expect(code == 1,
+    code, errors = story.run("verify"), story.verify_errors()
+    down = [f for f in errors if f["code"] in ("verify.unreachable", "verify.timeout")
+            and f.get("provider") == victim]
+    expect(code == 1 and bool(down) and errors == down,
            f"verify reports {victim}'s nameserver unreachable; {others} answer correctly",
-           f"verify did not report the outage (exit {code})")
+           f"verify should report only {victim} unreachable, found: {_codes(errors)}")
 
     story.step(f"5. {victim} is repaired",
                f"{victim}'s nameserver is back (its zones were kept on disk, its edge is fresh"
@@ -244,9 +282,9 @@ def tell(story: Story, fleet: Fleet, zone_path: Path, zone: str) -> list[str]:
     code = story.run("apply", "--yes")
     expect(code == 0, f"only {victim} had changes pending, and now has none",
            f"apply exited {code}")
-    code = story.run("verify")
-    expect(code == 0, "zero findings: all providers answer alike again",
-           f"verify still finds problems after the repair (exit {code})")
+    code, errors = story.run("verify"), story.verify_errors()
+    expect(code == 0 and not errors, "zero findings: all providers answer alike again",
+           f"verify still finds problems after the repair: {_codes(errors)}")
     return surprises
 
 
@@ -292,6 +330,9 @@ def demo(ctx: Context) -> None:
     out.print(Rule(Text("Try it yourself", style="bold cyan"), align="left"))
     out.print(f"The demo took {time.monotonic() - started:.0f}s and stopped every server it"
               " started. In this repository:")
+    program = _program()
+    if ctx.config_path != Path("dnssync.yaml"):
+        program += f" -c {ctx.config_path}"
     for command, why in (
         ("dnssync serve", "run the embedded nameservers (leave it running in one shell)"),
         ("dnssync plan", "what apply would change, per provider"),
@@ -301,7 +342,9 @@ def demo(ctx: Context) -> None:
          " --rcode SERVFAIL, --drop 1, --down; --clear repairs)"),
         (f"dig @{address} {zones[0]} SOA", "ask a nameserver yourself"),
     ):
-        out.print(Text.assemble(("  $ " + command, "bold"), f"  # {why}"))
+        if command.startswith("dnssync "):
+            command = program + command[len("dnssync"):]
+        out.print(Text.assemble((f"  $ {command}", "bold"), f"  # {why}"))
     if surprises:
         out.print(Text(f"{len(surprises)} step(s) did not go as expected: " + "; ".join(surprises),
                        style="bold red"))
