@@ -38,7 +38,7 @@ def demo_run(tmp_path_factory):
 
 
 def test_demo_tells_the_whole_story(demo_run):
-    _, _, _, result = demo_run
+    root, _, _, result = demo_run
     output = result.output
     assert result.exit_code == 0, output
     assert "✗" not in output
@@ -69,7 +69,8 @@ def test_demo_tells_the_whole_story(demo_run):
     assert "2 error(s)" in verify and not re.search(r"│ (alpha|charlie) ", verify)
     repaired = output[output.index("5. bravo is repaired"):]
     assert re.search(r"bravo\s+│ example\.com\. │ applied", repaired)
-    assert "dnssync fault bravo --stale" in output and "dnssync serve" in output
+    assert f"dnssync -c {root} fault bravo --stale" in output  # as this demo was started
+    assert f"dnssync -c {root} serve" in output
 
 
 def test_demo_leaves_the_repository_and_ports_alone(demo_run):
