@@ -109,6 +109,12 @@ def test_demo_needs_embedded_providers(tmp_path):
     result = run(tmp_path / "repo", "demo")
     assert result.exit_code == 2
     assert "two or more providers of class 'embedded'" in result.output
+    (tmp_path / "repo" / "providers" / "real.yaml").write_text(
+        "class: powerdns\nhost: 127.0.0.1\napi_key: x-not-used\nnameservers: [ns1.real.example.]\n")
+    result = run(tmp_path / "repo", "demo")
+    assert result.exit_code == 2
+    assert "only where every provider is 'embedded'" in result.output
+    assert "also has real" in result.output
 
 
 def test_repository_default_is_three_embedded_providers():

@@ -298,14 +298,18 @@ def demo(ctx: Context) -> None:
     an outage), and repairs it. Works on a scratch copy: your files are untouched."""
     started = time.monotonic()
     config = ctx.repo().config
-    if len(embedded_providers(config)) < 2:
-        raise UsageError("the demo needs two or more providers of class 'embedded' in"
-                         f" {config.file}"
-                         " (the repository's own dnssync.yaml has three)")
+    embedded = embedded_providers(config)
+    others = sorted(set(config.providers) - {p.name for p in embedded})
+    if others:  # the demo pushes to every provider and breaks one: never a real one
+        raise UsageError(f"the demo runs only where every provider is 'embedded'; {config.file}"
+                         f" also has {', '.join(others)}")
+    if len(embedded) < 2:
+        raise UsageError(f"the demo needs two or more providers of class 'embedded' in"
+                         f" {config.file} (the repository's own dnssync.yaml has three)")
     zones = list(discover(config.zones_dir))
     if not zones:
         raise UsageError(f"the demo needs a zone in {config.zones_dir}")
-    victim = embedded_providers(config)[1]
+    victim = embedded[1]
     address = f"{victim.nameservers[0].host} -p {victim.nameservers[0].port}"
     out = ctx.out
     out.print(Text("dnssync demo: one set of zones in git, several DNS providers, and proof over"

@@ -237,7 +237,15 @@ class EmbeddedServer:
     # -- messages -----------------------------------------------------------------------
 
     async def respond(self, wire: bytes, peer: Any, tcp: bool) -> list[bytes]:
-        """The answer(s) to one message: none (dropped), one, or a zone transfer's many."""
+        """The answer(s) to one message: none (dropped), one, or a zone transfer's many.
+        A bug answers SERVFAIL (and is logged) instead of killing the server."""
+        try:
+            return await self._respond(wire, peer, tcp)
+        except Exception:
+            log.exception("embedded %s: failed to answer a message", self.address)
+            return [_error(wire, dns.rcode.SERVFAIL)] if len(wire) >= 12 else []
+
+    async def _respond(self, wire: bytes, peer: Any, tcp: bool) -> list[bytes]:
         if len(wire) < 12:
             return []
         flags = int.from_bytes(wire[2:4], "big")
