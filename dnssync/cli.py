@@ -18,10 +18,14 @@ import click
 from dnssync import __version__
 from dnssync.commands.apply import apply
 from dnssync.commands.base import Context
+from dnssync.commands.demo import demo
+from dnssync.commands.fault import fault
 from dnssync.commands.import_zone import import_zone
 from dnssync.commands.plan import plan
 from dnssync.commands.restore import restore, snapshots
+from dnssync.commands.serve import serve
 from dnssync.commands.validate import validate
+from dnssync.commands.verify import verify
 from dnssync.errors import ConfigError, DnssyncError
 from dnssync.report.text import print_findings
 from dnssync.secrets import RedactingFilter, redact
@@ -92,5 +96,5 @@ def main(ctx: click.Context, config_path: Path, octodns_config: Path | None, deb
     ctx.obj = Context(config_path, octodns_config, debug, not no_color)
 
 
-for command in (validate, plan, apply, restore, snapshots, import_zone):
+for command in (validate, plan, apply, verify, restore, snapshots, import_zone, demo, serve, fault):
     main.add_command(command)

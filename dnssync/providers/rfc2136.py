@@ -47,13 +47,16 @@ _MAX_MESSAGE = 65535
 
 class Rfc2136Error(Exception):
     """An update or transfer failed. `transient` says whether a retry may help;
-    `applied`/`total` count record changes already committed before the failure."""
+    `applied`/`total` count record changes already committed before the failure;
+    `rcode` is the server's answer when it refused."""
 
-    def __init__(self, message: str, transient: bool = False, applied: int = 0, total: int = 0):
+    def __init__(self, message: str, transient: bool = False, applied: int = 0, total: int = 0,
+                 rcode: int | None = None):
         super().__init__(message)
         self.transient = transient
         self.applied = applied
         self.total = total
+        self.rcode = rcode
 
 
 @dataclass(frozen=True)
@@ -113,7 +116,7 @@ class Rfc2136Provider(_OctodnsRfc2136Provider):
         except axfr.TransferRefused as e:
             raise Rfc2136Error(f"zone transfer of {zone_name} from {self._where()} refused"
                                f" ({dns.rcode.to_text(e.rcode)}): is the zone configured there and"
-                               " is transfer allowed for this key?") from None
+                               " is transfer allowed for this key?", rcode=e.rcode) from None
         except (dns.exception.Timeout, OSError, EOFError) as e:
             raise Rfc2136Error(f"zone transfer of {zone_name} from {self._where()} failed:"
                                f" {type(e).__name__} {e}".rstrip(), transient=True) from None

@@ -1,0 +1,355 @@
+"""`dnssync demo`: the whole story in a minute, on embedded nameservers.
+
+It starts the repository's embedded providers in this process (no root, no DNS
+software, nothing left running afterwards, also on Ctrl-C), works on a scratch
+copy of the repository (the user's files are never touched), and runs the real
+commands, so what it shows is what plan, apply and verify do with any provider:
+
+1. apply pushes the zones to every provider; verify proves over DNS that every
+   nameserver answers what git says;
+2. one provider's nameserver goes stale (its API still accepts changes): a zone
+   edit applies "successfully" everywhere, and verify finds the one stale answer;
+3. the same provider goes down: apply retries it, reports it, and applies the
+   others; verify reports it unreachable;
+4. it comes back: apply converges it and verify finds nothing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+import shutil
+import signal
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import click
+import yaml
+from octodns.yaml import safe_dump
+from rich.console import Console
+from rich.rule import Rule
+from rich.table import Table
+from rich.text import Text
+
+from dnssync.commands.base import Context, pass_ctx
+from dnssync.config import Config, load_config
+from dnssync.embedded.fleet import Fleet, embedded_providers
+from dnssync.errors import UsageError
+from dnssync.zones import discover
+
+#: lines of a long command output shown before and after the part left out
+HEAD, TAIL = 12, 14
+
+
+def scratch_copy(config: Config, root: Path) -> Path:
+    """Copy dnssync.yaml, the provider files and the zones to `root`; return its config."""
+    settings = yaml.safe_load(Path(config.file).read_text()) or {}
+    settings.update({"zones": "zones", "providers": "providers", "state": ".dnssync"})
+    (root / "providers").mkdir(parents=True)
+    shutil.copytree(config.zones_dir, root / "zones")
+    for provider in config.providers.values():
+        shutil.copy(provider.file, root / "providers")
+    (root / "dnssync.yaml").write_text(yaml.safe_dump(settings, sort_keys=False))
+    return root / "dnssync.yaml"
+
+
+class Story:
+    """Narrates the demo and runs each command in-process, as a user would type it."""
+
+    def __init__(self, out: Console, root: Path, color: bool, interrupts: Interrupts):
+        self.out = out
+        self.root = root
+        self.color = color
+        self.interrupts = interrupts
+
+    def step(self, title: str, *text: str) -> None:
+        self.interrupts.check()
+        self.out.print()
+        self.out.print(Rule(Text(title, style="bold cyan"), align="left"))
+        for paragraph in text:
+            self.out.print(paragraph)
+
+    def say(self, text: str, style: str = "") -> None:
+        self.out.print(Text(text, style=style))
+
+    def _invoke(self, args: tuple[str, ...], tty: bool) -> tuple[int, str]:
+        """`dnssync ARGS` on the scratch repository, in this process: (exit code, output)."""
+        from dnssync.cli import main  # cli.py imports this module
+
+        buffer = _Capture(tty)
+        options = ["-c", str(self.root)] + ([] if self.color and tty else ["--no-color"])
+        with contextlib.redirect_stdout(buffer), contextlib.redirect_stderr(buffer):
+            try:
+                code = main.main([*options, *args], prog_name="dnssync", standalone_mode=False)
+            except click.ClickException as e:
+                e.show()
+                code = e.exit_code
+            except click.Abort:  # click's word for Ctrl-C outside the command itself
+                code = 130
+        if code == 130:  # the command was interrupted (Ctrl-C): so is the demo
+            raise KeyboardInterrupt
+        self.interrupts.check()
+        return code if isinstance(code, int) else 0, buffer.getvalue()
+
+    def run(self, *args: str, head: int = HEAD, tail: int = TAIL) -> int:
+        """Run `dnssync ARGS` as a user would type it; show its output; return its exit code."""
+        self.out.print(Text(f"$ dnssync {' '.join(args)}", style="bold"))
+        code, output = self._invoke(args, sys.stdout.isatty())
+        lines = output.rstrip("\n").splitlines()
+        if len(lines) > head + tail + 3:
+            left_out = len(lines) - head - tail
+            lines = [*lines[:head], f"   [... {left_out} more lines ...]", *lines[-tail:]]
+        self.out.print(Text.from_ansi("\n".join(lines)))
+        self.say(f"(exit code {code})", "dim")
+        return code
+
+    def verify_errors(self) -> list[dict[str, Any]]:
+        """The error findings of `dnssync verify --format json` (run silently), so the demo
+        can say whether verify found exactly what it broke, and nothing else."""
+        code, output = self._invoke(("verify", "--format", "json"), tty=False)
+        try:
+            findings = json.loads(output)["findings"]
+        except (ValueError, KeyError):
+            return [{"code": "demo.unreadable", "message": f"verify exited {code}: {output[:200]}"}]
+        return [f for f in findings if f.get("severity") == "error"]
+
+
+class _Capture(io.StringIO):
+    """Captured command output that looks like the demo's own stdout (a terminal or not),
+    so the commands choose the same colours and width as when typed by hand."""
+
+    def __init__(self, tty: bool):
+        super().__init__()
+        self.tty = tty
+
+    def isatty(self) -> bool:
+        return self.tty
+
+
+class Interrupts:
+    """Ctrl-C (SIGINT) and SIGTERM stop the demo, so its servers are stopped either way.
+
+    The signal raises KeyboardInterrupt, and is also remembered: a KeyboardInterrupt
+    that lands in a weakref callback or in a library's broad `except` is swallowed,
+    so the story checks `seen` after every command as well."""
+
+    def __init__(self) -> None:
+        self.seen = False
+
+    def _handler(self, *_: Any) -> None:
+        self.seen = True
+        raise KeyboardInterrupt
+
+    def check(self) -> None:
+        if self.seen:
+            raise KeyboardInterrupt
+
+    @contextlib.contextmanager
+    def installed(self) -> Iterator[Interrupts]:
+        signals = (signal.SIGINT, signal.SIGTERM)
+        previous = {sig: signal.signal(sig, self._handler) for sig in signals}
+        try:
+            yield self
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+
+def edit_zone(path: Path) -> tuple[str, str, str]:
+    """Change one address in a zone file as a pull request would: (name, old, new)."""
+    data = yaml.safe_load(path.read_text()) or {}
+    for name, value in sorted(data.items(), key=lambda item: str(item[0])):
+        if name and "*" not in str(name) and isinstance(value, dict) and value.get("type") == "A" \
+                and "value" in value:
+            old = str(value["value"])
+            head, _, last = old.rpartition(".")
+            value["value"] = new = f"{head}.{(int(last) + 100) % 254 + 1}"
+            break
+    else:
+        name, old, new = "demo-edit", "(none)", "192.0.2.123"
+        data[name] = {"type": "A", "value": new}
+    with open(path, "w") as handle:
+        safe_dump(data, handle)
+    return str(name), old, new
+
+
+def add_record(path: Path, name: str, value: str) -> None:
+    data = yaml.safe_load(path.read_text()) or {}
+    data[name] = {"type": "A", "value": value}
+    with open(path, "w") as handle:
+        safe_dump(data, handle)
+
+
+def _program() -> str:
+    """How this dnssync was started, so the commands to try next work as printed
+    (`make demo` runs .venv/bin/dnssync, which is not on PATH)."""
+    argv0 = Path(sys.argv[0])
+    if argv0.name != "dnssync":
+        return "python -m dnssync"
+    found = shutil.which("dnssync")
+    if found and Path(found).resolve() == argv0.resolve():
+        return "dnssync"
+    return os.path.relpath(argv0)
+
+
+def _providers_table(fleet: Fleet) -> Table:
+    table = Table(title_justify="left", expand=False)
+    for column in ("provider", "nameserver", "listens on"):
+        table.add_column(column)
+    for name, server in fleet.servers.items():
+        table.add_row(name, str(server.nameserver), server.address)
+    return table
+
+
+def _codes(findings: list[dict[str, Any]]) -> str:
+    return ", ".join(f"{f['code']} at {f.get('provider', '?')}" for f in findings) or "nothing"
+
+
+def tell(story: Story, fleet: Fleet, zone_path: Path, zone: str) -> list[str]:
+    """The story itself; returns what did not go as expected (nothing, normally)."""
+    names = list(fleet.servers)
+    victim = names[1]
+    others = ", ".join(n for n in names if n != victim)
+    surprises: list[str] = []
+
+    def expect(ok: bool, good: str, bad: str) -> None:
+        story.say(("✓ " + good) if ok else ("✗ unexpected: " + bad), "green" if ok else "bold red")
+        if not ok:
+            surprises.append(bad)
+
+    story.step(
+        "1. Push the zones to every provider",
+        f"{len(names)} providers, each with its own nameserver running in this process:",
+    )
+    story.out.print(_providers_table(fleet))
+    story.say("They serve nothing yet. apply plans every provider against what it serves and"
+              " pushes to all of them in parallel.")
+    code = story.run("apply", "--yes")
+    expect(code == 0, "every provider now holds the zones", f"the first apply exited {code}")
+
+    story.step("2. Prove it over DNS",
+               "apply succeeding is not proof. verify asks every nameserver of every provider for"
+               " every record and compares the answers with git and with each other.")
+    code, errors = story.run("verify"), story.verify_errors()
+    expect(code == 0 and not errors,
+           "zero findings: every nameserver answers exactly what git says",
+           f"verify found problems on a freshly pushed zone: {_codes(errors)}")
+
+    story.step(f"3. {victim} serves stale data",
+               f"{victim}'s nameserver is frozen: its API still accepts changes, but it keeps"
+               " answering from the zone as it is now (an edge that lost sync with its control"
+               " plane). Meanwhile a pull request changes one record:")
+    fleet.servers[victim].set_faults(stale=True)
+    name, old, new = edit_zone(zone_path)
+    fqdn = f"{name}.{zone}"
+    story.say(f"  {zone_path.name}: {name} A {old} → {new}", "yellow")
+    code = story.run("apply", "--yes")
+    expect(code == 0, "apply reports success at every provider (each API accepted the change)",
+           f"apply exited {code}")
+    code, errors = story.run("verify"), story.verify_errors()
+    stale = [f for f in errors if f["code"] == "verify.values" and f.get("provider") == victim
+             and fqdn in f.get("message", "")]
+    expect(code == 1 and errors == stale and len(stale) == 1,
+           f"verify found exactly that: {victim} still answers {old} for {fqdn}, the others {new}",
+           f"verify should report only {fqdn} at {victim}, found: {_codes(errors)}")
+
+    story.step(f"4. {victim} goes down",
+               f"{victim}'s nameserver stops (its process is gone). Another change is merged:")
+    fleet.servers[victim].stop()
+    added = "added-during-outage"
+    add_record(zone_path, added, "192.0.2.199")
+    story.say(f"  {zone_path.name}: + {added} A 192.0.2.199", "yellow")
+    code = story.run("apply", "--yes")
+    expect(code == 1, f"apply retried {victim}, reported it failed, and applied {others} anyway",
+           f"apply exited {code} with {victim} down")
+    code, errors = story.run("verify"), story.verify_errors()
+    down = [f for f in errors if f["code"] in ("verify.unreachable", "verify.timeout")
+            and f.get("provider") == victim]
+    expect(code == 1 and bool(down) and errors == down,
+           f"verify reports {victim}'s nameserver unreachable; {others} answer correctly",
+           f"verify should report only {victim} unreachable, found: {_codes(errors)}")
+
+    story.step(f"5. {victim} is repaired",
+               f"{victim}'s nameserver is back (its zones were kept on disk, its edge is fresh"
+               " again). Re-running apply converges it:")
+    fleet.servers[victim].start()
+    code = story.run("apply", "--yes")
+    expect(code == 0, f"only {victim} had changes pending, and now has none",
+           f"apply exited {code}")
+    code, errors = story.run("verify"), story.verify_errors()
+    expect(code == 0 and not errors, "zero findings: all providers answer alike again",
+           f"verify still finds problems after the repair: {_codes(errors)}")
+    return surprises
+
+
+@click.command()
+@pass_ctx
+def demo(ctx: Context) -> None:
+    """Show what dnssync is for, in a minute, on embedded nameservers.
+
+    Starts the repository's embedded providers on loopback (no root, no DNS
+    software), pushes the zones, verifies, breaks one provider (stale data, then
+    an outage), and repairs it. Works on a scratch copy: your files are untouched."""
+    started = time.monotonic()
+    config = ctx.repo().config
+    embedded = embedded_providers(config)
+    others = sorted(set(config.providers) - {p.name for p in embedded})
+    if others:  # the demo pushes to every provider and breaks one: never a real one
+        raise UsageError(f"the demo runs only where every provider is 'embedded'; {config.file}"
+                         f" also has {', '.join(others)}")
+    if len(embedded) < 2:
+        raise UsageError(f"the demo needs two or more providers of class 'embedded' in"
+                         f" {config.file} (the repository's own dnssync.yaml has three)")
+    zones = list(discover(config.zones_dir))
+    if not zones:
+        raise UsageError(f"the demo needs a zone in {config.zones_dir}")
+    victim = embedded[1]
+    address = f"{victim.nameservers[0].host} -p {victim.nameservers[0].port}"
+    out = ctx.out
+    out.print(Text("dnssync demo: one set of zones in git, several DNS providers, and proof over"
+                   " DNS that they all answer alike.", style="bold"))
+    scratch = Path(tempfile.mkdtemp(prefix="dnssync-demo-"))
+    fleet: Fleet | None = None
+    try:
+        with Interrupts().installed() as interrupts:
+            root = scratch_copy(config, scratch / "repo").parent
+            out.print(f"Working on a scratch copy of {config.root.resolve()} in {root}.")
+            fleet = Fleet.for_config(load_config(root), scratch / "servers").start()
+            story = Story(out, root, ctx.color, interrupts)
+            surprises = tell(story, fleet, discover(root / "zones")[zones[0]][0], zones[0])
+    except KeyboardInterrupt:
+        out.print(Text("Interrupted: stopping the embedded nameservers.", style="yellow"))
+        raise click.exceptions.Exit(130) from None
+    finally:
+        if fleet is not None:
+            fleet.stop()
+        shutil.rmtree(scratch, ignore_errors=True)
+    out.print()
+    out.print(Rule(Text("Try it yourself", style="bold cyan"), align="left"))
+    out.print(f"The demo took {time.monotonic() - started:.0f}s and stopped every server it"
+              " started. In this repository:")
+    program = _program()
+    if ctx.config_path != Path("dnssync.yaml"):
+        program += f" -c {ctx.config_path}"
+    for command, why in (
+        ("dnssync serve", "run the embedded nameservers (leave it running in one shell)"),
+        ("dnssync plan", "what apply would change, per provider"),
+        ("dnssync apply --yes", "push zones/ to every provider"),
+        ("dnssync verify", "ask every nameserver and compare with git"),
+        (f"dnssync fault {victim.name} --stale", "break a provider (--lie NAME TYPE VALUE,"
+         " --rcode SERVFAIL, --drop 1, --down; --clear repairs)"),
+        (f"dig @{address} {zones[0]} SOA", "ask a nameserver yourself"),
+    ):
+        if command.startswith("dnssync "):
+            command = program + command[len("dnssync"):]
+        out.print(Text.assemble((f"  $ {command}", "bold"), f"  # {why}"))
+    if surprises:
+        out.print(Text(f"{len(surprises)} step(s) did not go as expected: " + "; ".join(surprises),
+                       style="bold red"))
+        raise click.exceptions.Exit(1)

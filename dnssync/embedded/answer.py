@@ -1,0 +1,140 @@
+"""Authoritative answers (RFC 1034 4.3.2, RFC 2308, RFC 4592), as data.
+
+What a verifier checks is exactly where small servers cut corners, so this
+follows the algorithm of the RFCs and the behaviour of PowerDNS (the test
+compares the two answer by answer):
+
+* AA on every answer from a zone the server serves; REFUSED for any other zone.
+* NXDOMAIN when the name does not exist, NODATA (NOERROR, empty answer) when it
+  exists without the type or is an empty non-terminal; both with the zone's SOA
+  in the authority section at the negative-caching TTL.
+* CNAMEs answer every type but CNAME; chains inside the zone are followed, and
+  the rcode is that of the last name (RFC 6604).
+* Wildcards synthesise answers for names below their closest encloser that do
+  not exist (RFC 4592), never for existing names or empty non-terminals.
+* At and below a delegation the answer is a referral: AA clear, the child's NS in
+  authority, glue for in-zone nameservers in additional. DS is the parent's.
+* A/AAAA of in-zone MX, SRV and NS targets go in the additional section.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import dns.flags
+import dns.message
+import dns.rcode
+import dns.rdatatype
+import dns.rrset
+from dns.name import Name
+
+from dnssync.embedded.zonedata import ZoneData, rrset
+
+CNAME = dns.rdatatype.CNAME
+#: the longest CNAME chain followed inside one zone (BIND follows 16)
+MAX_CHAIN = 16
+_ADDRESSES = (dns.rdatatype.A, dns.rdatatype.AAAA)
+
+
+@dataclass
+class Answer:
+    """An authoritative server's answer to one question, before it is put on the wire."""
+
+    rcode: int = dns.rcode.NOERROR
+    authoritative: bool = True
+    answer: list[dns.rrset.RRset] = field(default_factory=list)
+    authority: list[dns.rrset.RRset] = field(default_factory=list)
+    additional: list[dns.rrset.RRset] = field(default_factory=list)
+
+    def fill(self, response: dns.message.Message) -> dns.message.Message:
+        response.set_rcode(self.rcode)
+        if self.authoritative:
+            response.flags |= dns.flags.AA
+        else:
+            response.flags &= ~dns.flags.AA
+        response.answer = list(self.answer)
+        response.authority = list(self.authority)
+        response.additional = list(self.additional)
+        return response
+
+
+def zone_for(zones: Mapping[Name, ZoneData], qname: Name) -> ZoneData | None:
+    """The most specific zone served that contains `qname`."""
+    name = qname
+    while True:
+        if name in zones:
+            return zones[name]
+        if name == dns.name.root:
+            return None
+        name = name.parent()
+
+
+def answer(zones: Mapping[Name, ZoneData], qname: Name, qtype: int) -> Answer:
+    """How an authoritative server for `zones` answers `qname`/`qtype` (class IN)."""
+    zone = zone_for(zones, qname)
+    if zone is None:
+        return Answer(dns.rcode.REFUSED, authoritative=False)
+    result = Answer()
+    seen: set[Name] = set()
+    name = qname
+    while True:
+        cut = zone.cut_at_or_above(name)
+        if cut is not None and not (cut == name and qtype == dns.rdatatype.DS):
+            _referral(zone, cut, result)
+            return result
+        node, owner = zone.nodes.get(name), name
+        if node is None:
+            if name in zone.names:  # an empty non-terminal: the name exists, without data
+                result.authority.append(zone.negative_soa())
+                return result
+            node = zone.nodes.get(Name(("*", *zone.closest_encloser(name).labels)))
+            if node is None:
+                result.rcode = dns.rcode.NXDOMAIN
+                result.authority.append(zone.negative_soa())
+                return result
+        if qtype == dns.rdatatype.ANY:
+            result.answer += [rrset(owner, rds) for _, rds in sorted(node.items())]
+            return result
+        if CNAME in node and qtype != CNAME:
+            result.answer.append(rrset(owner, node[CNAME]))
+            target = node[CNAME][0].target
+            seen.add(name)
+            if target in seen or len(seen) > MAX_CHAIN or not target.is_subdomain(zone.origin):
+                return result
+            name = target
+            continue
+        if qtype in node:
+            result.answer.append(rrset(owner, node[qtype]))
+            _additional(zone, result, node[qtype])
+        else:
+            result.authority.append(zone.negative_soa())
+        return result
+
+
+def _referral(zone: ZoneData, cut: Name, result: Answer) -> None:
+    """Point at the child zone: its NS, and the glue this zone holds for them."""
+    ns = zone.nodes[cut][dns.rdatatype.NS]
+    if not result.answer:
+        result.authoritative = False
+    result.authority.append(rrset(cut, ns))
+    _addresses(zone, [rdata.target for rdata in ns], result)
+
+
+def _additional(zone: ZoneData, result: Answer, rds) -> None:
+    if rds.rdtype in (dns.rdatatype.MX, dns.rdatatype.SRV, dns.rdatatype.NS):
+        targets = [getattr(rdata, "exchange", None) or rdata.target for rdata in rds]
+        _addresses(zone, targets, result)
+
+
+def _addresses(zone: ZoneData, targets: list[Name], result: Answer) -> None:
+    """A/AAAA of the targets this zone holds (glue included), each once."""
+    present = {(r.name, r.rdtype) for r in (*result.answer, *result.additional)}
+    for target in targets:
+        if not target.is_subdomain(zone.origin):
+            continue
+        for rdtype in _ADDRESSES:
+            rds = zone.get(target, rdtype)
+            if rds is not None and (target, rdtype) not in present:
+                result.additional.append(rrset(target, rds))
+                present.add((target, rdtype))

@@ -1,0 +1,83 @@
+"""The embedded servers of a repository: one per provider of kind `embedded`.
+
+`dnssync serve` and `dnssync demo` start them from the same provider files that
+plan and apply read, so the server listens exactly where its provider pushes
+(`host`/`port`) and where verify asks (the provider's nameserver address).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from dnssync.config import Config, ProviderConfig
+from dnssync.embedded.server import EmbeddedServer
+from dnssync.errors import UsageError
+from dnssync.providers import SHORT_NAMES, class_path
+
+CONTROL_SOCKET = "control.sock"
+
+
+def is_embedded(provider: ProviderConfig) -> bool:
+    return class_path(provider.cls) == SHORT_NAMES["embedded"]
+
+
+def embedded_providers(config: Config, names: list[str] | None = None) -> list[ProviderConfig]:
+    """The embedded providers (only those named, when names are given), by name."""
+    found = [p for name, p in sorted(config.providers.items()) if is_embedded(p)]
+    if names:
+        unknown = sorted(set(names) - {p.name for p in found})
+        if unknown:
+            raise UsageError(f"no embedded provider named {', '.join(unknown)} (embedded:"
+                             f" {', '.join(p.name for p in found) or 'none'})")
+        found = [p for p in found if p.name in names]
+    return found
+
+
+def server_for(provider: ProviderConfig, data_dir: Path | None,
+               control: bool = False) -> EmbeddedServer:
+    """The server an embedded provider pushes to; its nameserver must be that same address."""
+    host = str(provider.options.get("host", "127.0.0.1"))
+    port = int(provider.options.get("port", 53))
+    for ns in provider.nameservers:
+        if (ns.host, ns.port) != (host, port):
+            where = f"{ns.host}:{ns.port}" if ns.host else "no address"
+            raise UsageError(f"embedded provider {provider.name!r} ({provider.file}): nameserver"
+                             f" {ns.name} has {where}, but its server listens at {host}:{port};"
+                             f" give it 'address: {host}:{port}'")
+    return EmbeddedServer(host, port, provider.nameservers[0].name, data_dir,
+                          data_dir / CONTROL_SOCKET if control and data_dir else None)
+
+
+@dataclass
+class Fleet:
+    """Servers by provider name, started and stopped together."""
+
+    servers: dict[str, EmbeddedServer] = field(default_factory=dict)
+
+    @classmethod
+    def for_config(cls, config: Config, data_root: Path, names: list[str] | None = None,
+                   control: bool = False) -> Fleet:
+        providers = embedded_providers(config, names)
+        if not providers:
+            raise UsageError(f"{config.file} has no provider of class 'embedded' to run")
+        return cls({p.name: server_for(p, data_root / p.name, control) for p in providers})
+
+    def start(self) -> Fleet:
+        try:
+            for server in self.servers.values():
+                server.start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def stop(self) -> None:
+        for server in self.servers.values():
+            server.stop()
+
+    def __enter__(self) -> Fleet:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

@@ -1,0 +1,124 @@
+"""`dnssync demo` end to end on the repository's own example (moved to free ports): it
+tells the whole story, its output holds the findings it promises, it leaves the user's
+files alone, and it stops every server it started, also when interrupted."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT
+from tests.embedded_repo import copy_example_repo, free_port, run, write_repo
+
+
+def port_free(port: int) -> bool:
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
+        try:
+            udp.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+@pytest.fixture(scope="module")
+def demo_run(tmp_path_factory):
+    root = tmp_path_factory.mktemp("demo") / "repo"
+    ports = copy_example_repo(root)
+    before = {p: p.read_text() for p in (root / "zones").iterdir()}
+    result = run(root, "demo")
+    return root, ports, before, result
+
+
+def test_demo_tells_the_whole_story(demo_run):
+    root, _, _, result = demo_run
+    output = result.output
+    assert result.exit_code == 0, output
+    assert "✗" not in output
+    steps = ["1. Push the zones", "2. Prove it over DNS", "3. bravo serves stale data",
+             "4. bravo goes down", "5. bravo is repaired", "Try it yourself"]
+    positions = [output.index(step) for step in steps]
+    assert positions == sorted(positions)
+    assert output.count("✓") == 8
+    assert output.count("Verify OK") == 2  # after the first push, and after the repair
+    # the stale record: the edit, apply succeeding everywhere, verify finding only that record
+    edit = re.search(r"example\.com\.yaml: (\S+) A (\S+) → (\S+)", output)
+    assert edit, output
+    name, old, new = edit.groups()
+    stale = output[output.index("3. bravo serves stale data"):output.index("4. bravo goes down")]
+    assert "Apply complete." in stale
+    assert re.search(rf"bravo .*│ error .*│ verify\.values .*│ {name}\.example\.com\. A", stale)
+    assert re.search(rf"expected: \d+ {re.escape(new)} ", stale)
+    assert re.search(rf"observed: \d+ {re.escape(old)} ", stale)
+    assert "1 error(s)" in stale
+    # the outage: apply fails at bravo only, and says so
+    outage = output[output.index("4. bravo goes down"):output.index("5. bravo is repaired")]
+    assert re.search(r"bravo\s+│ example\.com\. │ failed", outage)
+    assert re.search(r"alpha\s+│ example\.com\. │ applied", outage)
+    assert re.search(r"charlie\s+│ example\.com\. │ applied", outage)
+    assert "Apply FAILED at bravo; the other providers were applied." in outage
+    assert len(re.findall(r"bravo .*│ error .*│ verify\.unreachable", outage)) == 2  # both zones
+    verify = outage[outage.index("$ dnssync verify"):]
+    assert "2 error(s)" in verify and not re.search(r"│ (alpha|charlie) ", verify)
+    repaired = output[output.index("5. bravo is repaired"):]
+    assert re.search(r"bravo\s+│ example\.com\. │ applied", repaired)
+    assert f"dnssync -c {root} fault bravo --stale" in output  # as this demo was started
+    assert f"dnssync -c {root} serve" in output
+
+
+def test_demo_leaves_the_repository_and_ports_alone(demo_run):
+    root, ports, before, result = demo_run
+    assert {p: p.read_text() for p in (root / "zones").iterdir()} == before
+    assert not (root / ".dnssync").exists()
+    scratch = Path(re.search(r"scratch copy of .* in (\S+)\.\n", result.output).group(1))
+    assert not scratch.exists()
+    assert all(port_free(port) for port in ports.values())
+
+
+def test_demo_interrupted_stops_every_server(tmp_path):
+    root = tmp_path / "repo"
+    ports = copy_example_repo(root)
+    demo = subprocess.Popen([sys.executable, "-m", "dnssync", "-c", str(root), "demo"],
+                            env={**os.environ, "PYTHONPATH": str(ROOT)}, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    try:
+        for line in demo.stdout:
+            if line.startswith("1. Push the zones"):
+                demo.send_signal(signal.SIGINT)  # Ctrl-C, while the servers run
+                break
+        output = line + demo.stdout.read()
+        demo.wait(timeout=20)
+    finally:
+        if demo.poll() is None:
+            demo.kill()
+    assert demo.returncode == 130, output
+    assert "Interrupted: stopping the embedded nameservers." in output
+    assert all(port_free(port) for port in ports.values())
+
+
+def test_demo_needs_embedded_providers(tmp_path):
+    write_repo(tmp_path / "repo", {"example.org.yaml": "www:\n  type: A\n  value: 192.0.2.1\n"},
+               ["only"])
+    result = run(tmp_path / "repo", "demo")
+    assert result.exit_code == 2
+    assert "two or more providers of class 'embedded'" in result.output
+    (tmp_path / "repo" / "providers" / "real.yaml").write_text(
+        "class: powerdns\nhost: 127.0.0.1\napi_key: x-not-used\nnameservers: [ns1.real.example.]\n")
+    result = run(tmp_path / "repo", "demo")
+    assert result.exit_code == 2
+    assert "only where every provider is 'embedded'" in result.output
+    assert "also has real" in result.output
+
+
+def test_repository_default_is_three_embedded_providers():
+    result = run(ROOT, "validate")
+    assert result.exit_code == 0, result.output
+    assert "Valid: 2 zone(s), 3 provider(s)." in result.output
+    assert free_port()  # the helper the other tests rely on finds ports
