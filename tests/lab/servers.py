@@ -95,7 +95,8 @@ class Server:
     @property
     def nameservers(self) -> list[tuple[str, str]]:
         """(NS-record name, address) of every address this server listens on."""
-        extra = [(f"ns{i}.{self.name}.lab.", a) for i, a in enumerate(self.extra_addresses, start=2)]
+        extra = [(f"ns{i}.{self.name}.lab.", address)
+                 for i, address in enumerate(self.extra_addresses, start=2)]
         return [(self.nameserver, self.address), *extra]
 
     def command(self) -> list[str]:
@@ -108,7 +109,8 @@ class Server:
         for address in self.addresses:
             ensure_address(address)
             if not port_free(address, self.port):
-                raise LabError(f"{self.name}: {address}:{self.port} is in use (another lab running?)")
+                raise LabError(f"{self.name}: {address}:{self.port} is in use"
+                               " (another lab running?)")
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.write_config()
         log = open(self.workdir / "server.log", "ab")  # noqa: SIM115 - lives as long as the process
