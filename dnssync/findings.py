@@ -47,6 +47,14 @@ CODES: dict[str, str] = {
     "plan.adjusted": "A provider will serve a record differently from git (e.g. flattened).",
     "plan.provider-error": "A provider's live state could not be read.",
     "plan.unsafe": "A change is over a safety threshold or touches the apex NS; --force needed.",
+    # watch (propagation of an apply)
+    "watch.unwatchable": "A changed record's type has no wire form to compare (e.g. ALIAS).",
+    "watch.apply-failed": "The watched apply failed at a provider; it may never converge.",
+    "watch.unexpected-value": "A nameserver serves neither the old nor the new value of a change.",
+    "watch.lagging": "At the timeout, a nameserver still does not serve a change.",
+    "watch.serial-mismatch": "At the timeout, one provider's nameservers differ in SOA serial.",
+    "watch.timeout": "The change was not fully propagated within --timeout.",
+    "watch.resolver-stale": "A resolver answers the old value after no cache should hold it.",
 }
 
 
