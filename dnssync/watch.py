@@ -18,9 +18,11 @@ the real moment, so the cache-expiry time derived from it is a safe upper bound.
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import dns.exception
@@ -29,6 +31,7 @@ import dns.rdata
 import dns.rdataclass
 import dns.rdatatype
 
+from dnssync.errors import UsageError
 from dnssync.findings import Finding, Severity
 from dnssync.plan import Plan
 
@@ -253,7 +256,7 @@ class Propagation:
         self.auth: dict[tuple[str, str, tuple[str, str]], Seen] = {
             (p, ns, t.key): Seen()
             for t in targets for p in t.providers for ns in self.nameservers[p]}
-        self.soas: dict[tuple[str, str], Soa | str] = {}
+        self.soas: dict[tuple[str, str, str], Soa | str] = {}  # (provider, nameserver, zone)
         self.resolved: dict[tuple[str, tuple[str, str]], Seen] = {
             (r, t.key): Seen() for r in self.resolvers for t in targets}
         self.converged_at: dict[tuple[str, str], float] = {}
@@ -304,13 +307,15 @@ class Propagation:
                            zone=target.zone, name=target.name, type=target.type, state=state,
                            **_reply_fields(reply))]
 
-    def serial(self, now: float, provider: str, nameserver: str, soa: Soa | str) -> list[Event]:
-        if self.soas.get((provider, nameserver)) == soa:
+    def serial(self, now: float, provider: str, nameserver: str, zone: str,
+               soa: Soa | str) -> list[Event]:
+        if self.soas.get((provider, nameserver, zone)) == soa:
             return []
-        self.soas[(provider, nameserver)] = soa
+        self.soas[(provider, nameserver, zone)] = soa
         fields = ({"error": soa} if isinstance(soa, str)
                   else {"serial": soa.serial, "negative_ttl": soa.negative_ttl})
-        return [self.event("serial", now, provider=provider, nameserver=nameserver, **fields)]
+        return [self.event("serial", now, provider=provider, nameserver=nameserver, zone=zone,
+                           **fields)]
 
     def resolver(self, now: float, resolver: str, target: Target, reply: Reply) -> list[Event]:
         seen = self.resolved[(resolver, target.key)]
@@ -339,25 +344,30 @@ class Propagation:
 
     def negative_ttl(self, target: Target) -> int | None:
         """The largest negative-cache TTL among the providers serving the target's zone."""
-        ttls = [s.negative_ttl for (p, _), s in self.soas.items()
-                if p in target.new and isinstance(s, Soa)]
+        ttls = [s.negative_ttl for (p, _, zone), s in self.soas.items()
+                if p in target.new and zone == target.zone and isinstance(s, Soa)]
         return max(ttls) if ttls else None
 
     def converged(self, target: Target) -> bool:
         return all(self.auth[(p, ns, target.key)].state == NEW
                    for p in target.providers for ns in self.nameservers[p])
 
-    def serials(self, provider: str) -> list[int | None]:
-        return [s.serial if isinstance(s := self.soas.get((provider, ns)), Soa) else None
+    def zones(self, provider: str) -> list[str]:
+        return sorted({t.zone for t in self.targets if provider in t.new})
+
+    def serials(self, provider: str, zone: str) -> list[int | None]:
+        """The SOA serial of `zone` at each of the provider's nameservers (None: unknown)."""
+        return [s.serial if isinstance(s := self.soas.get((provider, ns, zone)), Soa) else None
                 for ns in self.nameservers[provider]]
 
     def provider_done(self, provider: str) -> tuple[int, bool]:
-        """(nameservers serving every change, whether all do and agree on the SOA serial)."""
+        """(nameservers serving every change, whether all do and agree on each zone's serial)."""
         names = self.nameservers[provider]
         count = sum(all(self.auth[(provider, ns, t.key)].state == NEW
                         for t in self.targets if provider in t.new) for ns in names)
-        serials = self.serials(provider)
-        return count, count == len(names) and None not in serials and len(set(serials)) == 1
+        agree = all(None not in (serials := self.serials(provider, zone)) and len(set(serials)) == 1
+                    for zone in self.zones(provider))
+        return count, count == len(names) and agree
 
     def expiry(self, target: Target, converged_at: float) -> tuple[float, str] | None:
         """When no resolver can hold the old answer any more, and why; None until the
@@ -403,8 +413,8 @@ class Propagation:
                 self.provider_status[provider] = status
                 events.append(self.event(
                     "provider", now, provider=provider, converged=status[0],
-                    total=len(self.nameservers[provider]), serials=self.serials(provider),
-                    done=status[1]))
+                    total=len(self.nameservers[provider]), done=status[1],
+                    serials={z: self.serials(provider, z) for z in self.zones(provider)}))
         everything = (all(t.key in self.expires_at for t in self.targets)
                       and all(done for _, done in self.provider_status.values()))
         if everything and self.authoritative_at is None:
@@ -481,18 +491,19 @@ class Propagation:
                         type=target.type, provider=provider, nameserver=nameserver,
                         expected=_expected(target, provider),
                         observed=_observed(seen.reply) if seen.reply is not None else None)))
-            serials = self.serials(provider)
-            if count == len(names) and len(set(serials)) > 1:
-                shown = ", ".join(f"{ns} {s}" for ns, s in zip(names, serials, strict=True))
-                problems.append(f"SOA serials differ ({shown})")
-                events.append(self.finding(now, Finding(
-                    Severity.ERROR, "watch.serial-mismatch",
-                    f"{provider}'s nameservers serve different SOA serials: {shown}",
-                    provider=provider, observed=serials)))
-            elif count == len(names) and None in serials:
-                problems.append("SOA unanswered by " + ", ".join(
-                    f"{ns} ({_lag(Seen(ERROR, self.soas.get((provider, ns))))})"
-                    for ns, s in zip(names, serials, strict=True) if s is None))
+            for zone in self.zones(provider) if count == len(names) else []:
+                serials = self.serials(provider, zone)
+                if None in serials:
+                    problems.append(f"SOA of {zone} unanswered by " + ", ".join(
+                        f"{ns} ({_lag(Seen(ERROR, self.soas.get((provider, ns, zone))))})"
+                        for ns, s in zip(names, serials, strict=True) if s is None))
+                elif len(set(serials)) > 1:
+                    shown = ", ".join(f"{ns} {s}" for ns, s in zip(names, serials, strict=True))
+                    problems.append(f"SOA serials of {zone} differ ({shown})")
+                    events.append(self.finding(now, Finding(
+                        Severity.ERROR, "watch.serial-mismatch",
+                        f"{provider}'s nameservers serve different SOA serials of {zone}: {shown}",
+                        zone=zone, provider=provider, observed=serials)))
             if provider in self.failed:
                 problems.append(f"its apply failed: {self.failed[provider]}")
             reasons.append(f"{provider}: {count} of {len(names)} nameserver(s) converged; "
@@ -535,3 +546,32 @@ def _lag(seen: Seen) -> str:
     if isinstance(seen.reply, str):
         return f"no usable answer ({seen.reply})"
     return f"still serves the old value ({seen.reply.describe()})"
+
+
+@dataclass
+class Watched:
+    """What one apply changed, read back from its record."""
+
+    apply_id: str
+    targets: list[Target]
+    failed: dict[str, str]  # provider -> why its apply did not complete
+    findings: list[Finding]
+
+
+def read_apply(path: Path) -> Watched:
+    """An apply record (`<state>/applies/<id>.json`, written by apply.run_apply) as the
+    RRsets to follow; its plan's checksum is checked, so an edited record is refused."""
+    try:
+        record = json.loads(path.read_text())
+        plan = Plan.from_json(record["plan"], f"the plan in {path}")
+        outcomes = list(record["outcomes"])
+        failed: dict[str, str] = {}
+        for outcome in outcomes:
+            if outcome["status"] in ("failed", "skipped"):
+                failed.setdefault(outcome["provider"], outcome.get("error") or outcome["status"])
+    except OSError as e:
+        raise UsageError(f"cannot read apply record {path}: {e.strerror}") from None
+    except (ValueError, KeyError, TypeError) as e:
+        raise UsageError(f"{path} is not a dnssync apply record: {type(e).__name__}: {e}") from None
+    targets, findings = targets_from_plan(plan)
+    return Watched(str(record.get("id") or path.stem), targets, failed, findings)
