@@ -356,6 +356,17 @@ def _section(data: Mapping, key: str, target: Any, checker: Checker) -> None:
         setattr(target, name, type(default)(value))
 
 
+def _check_resolvers(resolvers: list, file: str, line: int | None, checker: Checker) -> None:
+    """Each resolver `watch` observes must be host[:port], so a typo fails before any query."""
+    lines = getattr(resolvers, "item_lines", [])
+    for index, item in enumerate(resolvers):
+        try:
+            parse_address(str(item))
+        except ValueError as e:
+            checker.error("config.schema", f"resolver {item!r} is not host[:port]: {e}", file,
+                          lines[index] if index < len(lines) else line)
+
+
 def load_config(path: Path | str = CONFIG_FILE) -> Config:
     """Read dnssync.yaml (or the dnssync.yaml in a directory) and every provider file;
     raise ConfigError with every problem found."""
@@ -384,6 +395,7 @@ def read_config(path: Path | str = CONFIG_FILE) -> tuple[Config | None, list[Fin
     zones_dir = root / str(checker.typed(data, "zones", str, "zones"))
     providers_dir = root / str(checker.typed(data, "providers", str, "providers"))
     resolvers = checker.typed(data, "resolvers", list, [])
+    _check_resolvers(resolvers, str(path), data.line_of("resolvers"), checker)
     config = Config(
         root=root,
         file=str(path),

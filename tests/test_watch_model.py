@@ -10,17 +10,15 @@ import dns.rdata
 import dns.rdataclass
 
 from dnssync.plan import Change, Plan, ProviderPlan
-from dnssync.watch import (
+from dnssync.watch.changes import Served, Target, targets_from_plan
+from dnssync.watch.propagation import (
     CLOCK_GRANULARITY,
     NEW,
     OLD,
     OTHER,
     Propagation,
-    Served,
     Soa,
-    Target,
     classify_resolved,
-    targets_from_plan,
 )
 
 ZONE = "example.test."
@@ -62,7 +60,7 @@ def feed_all(prop: Propagation, now: float, reply, serial: int = 7, negative_ttl
         for ns in names:
             for target in prop.targets:
                 events += prop.nameserver(now, provider, ns, target, reply)
-            events += prop.serial(now, provider, ns, Soa(serial, negative_ttl))
+            events += prop.serial(now, provider, ns, ZONE, Soa(serial, negative_ttl))
     return events + prop.settle(now)
 
 
@@ -115,8 +113,8 @@ def test_update_converges_then_caches_expire_after_the_old_ttl():
     prop.nameserver(T0 + 1, "a", "ns1.a", target, served("A", 60, "192.0.2.2"))
     events = prop.nameserver(T0 + 1, "b", "ns1.b", target, served("A", 300, "192.0.2.1"))
     assert events[0]["state"] == OLD and events[0]["values"] == ["192.0.2.1"]
-    prop.serial(T0 + 1, "a", "ns1.a", Soa(2, 5))
-    prop.serial(T0 + 1, "b", "ns1.b", Soa(1, 5))
+    prop.serial(T0 + 1, "a", "ns1.a", ZONE, Soa(2, 5))
+    prop.serial(T0 + 1, "b", "ns1.b", ZONE, Soa(1, 5))
     events = prop.settle(T0 + 1)
     assert [(e["provider"], e["converged"], e["done"]) for e in events] == [
         ("a", 1, True), ("b", 0, False)]
@@ -141,8 +139,8 @@ def test_new_name_waits_for_the_largest_negative_ttl_among_providers():
     for provider in ("a", "b"):  # every nameserver serves the new name, but no SOA read yet
         prop.nameserver(T0 + 2, provider, f"ns1.{provider}", target, served("A", 60, "192.0.2.7"))
     assert "converged" not in kinds(prop.settle(T0 + 2))
-    prop.serial(T0 + 3, "a", "ns1.a", Soa(5, 5))
-    prop.serial(T0 + 3, "b", "ns1.b", Soa(9, 30))
+    prop.serial(T0 + 3, "a", "ns1.a", ZONE, Soa(5, 5))
+    prop.serial(T0 + 3, "b", "ns1.b", ZONE, Soa(9, 30))
     converged = next(e for e in prop.settle(T0 + 3) if e["event"] == "converged")
     assert converged["basis"] == "negative TTL 30 s"
     assert prop.expires_at[target.key] == T0 + 2 + 30 + CLOCK_GRANULARITY  # converged at t=2
@@ -187,7 +185,7 @@ def test_timeout_names_each_lagging_nameserver_and_why():
     target = one_target(update())
     prop = watch(target, {"a": ["ns1.a"], "b": ["ns1.b (192.0.2.53)"]}, timeout=10)
     prop.nameserver(T0 + 1, "a", "ns1.a", target, served("A", 300, "192.0.2.2"))
-    prop.serial(T0 + 1, "a", "ns1.a", Soa(3, 5))
+    prop.serial(T0 + 1, "a", "ns1.a", ZONE, Soa(3, 5))
     prop.nameserver(T0 + 1, "b", "ns1.b (192.0.2.53)", target, "timeout: no reply within 3 s")
     prop.settle(T0 + 1)
     assert prop.conclude(T0 + 9.9) == []
@@ -218,17 +216,18 @@ def test_serials_must_agree_within_a_provider():
     prop = watch(target, {"a": ["ns1.a", "ns2.a"]}, timeout=5)
     for ns, serial in (("ns1.a", 4), ("ns2.a", 3)):
         prop.nameserver(T0 + 1, "a", ns, target, served("A", 300, "192.0.2.2"))
-        prop.serial(T0 + 1, "a", ns, Soa(serial, 5))
+        prop.serial(T0 + 1, "a", ns, ZONE, Soa(serial, 5))
     events = prop.settle(T0 + 1)
     assert "authoritative" not in kinds(events)
     provider = next(e for e in events if e["event"] == "provider")
-    assert (provider["converged"], provider["done"], provider["serials"]) == (2, False, [4, 3])
-    prop.serial(T0 + 2, "a", "ns2.a", Soa(4, 5))
+    assert (provider["converged"], provider["done"]) == (2, False)
+    assert provider["serials"] == {ZONE: [4, 3]}
+    prop.serial(T0 + 2, "a", "ns2.a", ZONE, Soa(4, 5))
     assert "authoritative" in kinds(prop.settle(T0 + 2))
-    prop.serial(T0 + 3, "a", "ns2.a", Soa(3, 5))  # a lagging secondary again
+    prop.serial(T0 + 3, "a", "ns2.a", ZONE, Soa(3, 5))  # a lagging secondary again
     prop.settle(T0 + 3)
     done = prop.conclude(T0 + 5)[-1]
-    assert "SOA serials differ (ns1.a 4, ns2.a 3)" in done["message"]
+    assert "SOA serials of example.test. differ (ns1.a 4, ns2.a 3)" in done["message"]
 
 
 def test_regression_resets_convergence():
