@@ -47,7 +47,7 @@ def run_watch(ctx: Context, repo: Repository, record: Path, timeout: float, inte
             return
         if live is not None:
             for event in events:
-                if event["event"] in ("finding", "done", "authoritative"):
+                if event["event"] in ("start", "finding", "done", "authoritative"):
                     live.console.print(event_line(event))
             live.update(live_view(prop), refresh=True)
             return
