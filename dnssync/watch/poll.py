@@ -65,21 +65,21 @@ async def resolver_endpoints(resolvers: list[str]) -> list[Asked]:
 def _failure(answer: Answer) -> str | None:
     if answer.error:
         return f"{answer.error}: {answer.detail}"
-    if answer.referral:
-        return "referral: the server delegates the name instead of answering it (lame)"
-    return None
+    return None if answer.reply is not None else "no reply"
 
 
 def served(answer: Answer) -> Reply:
     """The RRset an answer holds for the question (NXDOMAIN/NODATA as an empty one), or
-    why there is no usable answer."""
+    why there is no usable answer. A delegation's NS RRset and its glue are answered
+    in a referral (authority and additional sections), not authoritatively."""
     failure = _failure(answer)
     if failure or answer.reply is None:
         return failure or "no reply"
     if answer.nxdomain:
         return Served(negative="NXDOMAIN")
     reply = answer.reply
-    records = [rr for rr in reply.answer if rr.owner == reply.qname and rr.rdtype == reply.qtype]
+    section = reply.authority + reply.additional if answer.referral else reply.answer
+    records = [rr for rr in section if rr.owner == reply.qname and rr.rdtype == reply.qtype]
     if not records:
         return Served(negative="NODATA")
     return Served(frozenset(reply.rdata(rr) for rr in records), min(rr.ttl for rr in records))
@@ -90,6 +90,8 @@ def soa(answer: Answer) -> Soa | str:
     failure = _failure(answer)
     if failure or answer.reply is None:
         return failure or "no reply"
+    if answer.referral:
+        return "referral: the server delegates the zone instead of serving it (lame)"
     reply = answer.reply
     for rr in reply.answer:
         if rr.owner == reply.qname and rr.rdtype == SOA:
