@@ -130,3 +130,17 @@ def test_watch_refuses_unknown_apply_and_bad_resolver(make_repo, lab):
     result = repo.run("watch")
     assert result.exit_code == 2
     assert "dnssync.yaml" in result.output and "resolver '127.0.0.1:99999'" in result.output
+
+
+def test_apply_wait_does_not_wait_when_the_apply_failed(make_repo, lab):
+    zone = unique_zone("watch")
+    repo = make_repo({zone: "www:\n  ttl: 5\n  type: A\n  value: 192.0.2.1\n"})
+    lab.knot.stop()
+    try:
+        result = repo.run("apply", "--yes", "--wait", "--timeout", "30")
+    finally:
+        lab.knot.start()
+    assert result.exit_code == 1, result.output
+    assert "Apply FAILED at knot" in result.output
+    assert "Not waiting for propagation: the apply failed." in result.output
+    assert "Watching apply" not in result.output
