@@ -9,7 +9,7 @@ from __future__ import annotations
 import dns.rdata
 import dns.rdataclass
 
-from dnssync.plan import Change, Plan, ProviderPlan
+from dnssync.plan import Adjustment, Change, Plan, ProviderPlan
 from dnssync.watch.changes import Served, Target, targets_from_plan
 from dnssync.watch.propagation import (
     CLOCK_GRANULARITY,
@@ -88,6 +88,14 @@ def test_targets_merge_providers_and_keep_each_old_value():
     assert target.olds("d") == [served("A", 60, "192.0.2.1"), served("A", 3600, "192.0.2.9"), new]
     assert target.old_ttl == 3600
     assert not target.was_absent
+
+
+def test_providers_holding_a_record_their_own_way_are_not_expected_to_serve_it():
+    unsupported = Adjustment("unsupported", "www", "A", "cannot hold A", {"ttl": 300})
+    plan = plan_of(ProviderPlan("a", ZONE, changes=[update()]),
+                   ProviderPlan("b", ZONE, adjustments=[unsupported]))
+    [target], _ = targets_from_plan(plan)
+    assert target.providers == ["a"]
 
 
 def test_targets_create_delete_and_unwatchable_types():

@@ -151,12 +151,17 @@ def targets_from_plan(plan: Plan) -> tuple[list[Target], list[Finding]]:
             target = targets.setdefault((fqdn, change.type), Target(pp.zone, fqdn, change.type))
             target.old[pp.provider], target.new[pp.provider] = old, new
     errors = {(p.provider, p.zone) for p in plan.providers if p.error}
+    # a provider that cannot hold a record, or serves it its own way, is verify's business
+    own_way = {(p.provider, f"{a.name}.{p.zone}" if a.name else p.zone, a.type)
+               for p in plan.providers for a in p.adjustments}
     for target in targets.values():
         common = Counter(target.new.values()).most_common(1)[0][0]
         for provider in zone_providers[target.zone]:
-            if provider not in target.new:  # it already served the new value, or was unreadable
-                target.new[provider] = common
-                target.old[provider] = None if (provider, target.zone) in errors else common
+            if provider in target.new or (provider, target.name, target.type) in own_way:
+                continue
+            # it already served the new value, or its live state was unreadable
+            target.new[provider] = common
+            target.old[provider] = None if (provider, target.zone) in errors else common
     return sorted(targets.values(), key=lambda t: (t.zone, t.name, t.type)), findings
 
 
