@@ -101,7 +101,7 @@ def test_stopped_nameserver_times_out_naming_it(make_repo, lab):
     assert "bind: 1 of 1 nameserver(s) serve every change" in result.output
 
 
-def test_value_changed_outside_dnssync_fails_at_once(make_repo, lab):
+def test_value_changed_outside_dnssync_fails_within_three_polls(make_repo, lab):
     zone = unique_zone("watch")
     repo = make_repo({zone: "www:\n  ttl: 5\n  type: A\n  value: 192.0.2.1\n"})
     assert repo.run("apply", "--yes").exit_code == 0

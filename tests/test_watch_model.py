@@ -16,6 +16,7 @@ from dnssync.watch.propagation import (
     NEW,
     OLD,
     OTHER,
+    OTHER_POLLS,
     Propagation,
     Soa,
     classify_resolved,
@@ -166,9 +167,12 @@ def test_deleted_record_converges_on_nxdomain():
 def test_value_neither_old_nor_new_fails_naming_the_nameserver():
     target = one_target(update())
     prop = watch(target, {"a": ["ns1.a", "ns2.a"], "b": ["ns1.b"]})
-    prop.nameserver(T0 + 1, "a", "ns1.a", target, served("A", 300, "192.0.2.2"))
-    prop.nameserver(T0 + 1, "a", "ns2.a", target, served("A", 300, "198.51.100.1"))
-    events = prop.settle(T0 + 1)
+    for poll in range(1, OTHER_POLLS + 1):
+        prop.nameserver(T0 + poll, "a", "ns1.a", target, served("A", 300, "192.0.2.2"))
+        prop.nameserver(T0 + poll, "a", "ns2.a", target, served("A", 300, "198.51.100.1"))
+        events = prop.settle(T0 + poll)
+        if poll < OTHER_POLLS:
+            assert not prop.findings and prop.outcome is None
     finding = events[0]
     assert finding["code"] == "watch.unexpected-value" and finding["severity"] == "error"
     assert finding["nameserver"] == "ns2.a" and finding["provider"] == "a"
@@ -177,7 +181,17 @@ def test_value_neither_old_nor_new_fails_naming_the_nameserver():
     assert events[-1]["event"] == "done" and events[-1]["outcome"] == "unexpected"
     assert prop.exit_code == 1
     assert prop.auth[("a", "ns2.a", target.key)].state == OTHER
-    assert prop.settle(T0 + 2) == [] and prop.conclude(T0 + 2) == []
+    assert prop.settle(T0 + 9) == [] and prop.conclude(T0 + 9) == []
+
+
+def test_a_passing_gap_during_a_provider_side_update_is_not_fatal():
+    target = one_target(update())
+    prop = watch(target)
+    prop.nameserver(T0 + 1, "a", "ns1.a", target, served("A", None, negative="NODATA"))
+    prop.settle(T0 + 1)
+    feed_all(prop, T0 + 2, served("A", 300, "192.0.2.2"))
+    assert prop.outcome is None and not prop.findings
+    assert prop.conclude(T0 + 303)[0]["outcome"] == "propagated"
 
 
 def test_ttl_counts_an_old_ttl_is_not_the_new_data():

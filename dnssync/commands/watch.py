@@ -77,8 +77,8 @@ def watch(ctx: Context, apply_id: str, timeout: float, interval: float, fmt: str
     of every provider serves it and no resolver can still cache the old answer.
 
     Old values and TTLs come from the apply's record, so this can run later or in
-    another CI job. Exit 0 when fully propagated; 1 on timeout, or as soon as a
-    nameserver serves something that is neither the old nor the new value."""
+    another CI job. Exit 0 when fully propagated; 1 on timeout, or when a nameserver
+    serves something that is neither the old nor the new value (on 3 polls in a row)."""
     repo = ctx.repo()
     code = run_watch(ctx, repo, find_apply(repo.config.state_dir, apply_id), timeout, interval, fmt)
     if code:

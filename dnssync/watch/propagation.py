@@ -43,11 +43,13 @@ Reply = Served | str
 
 @dataclass
 class Seen:
-    """The last state of one nameserver (or resolver) for one target, and since when."""
+    """The last state of one nameserver (or resolver) for one target, since when, and on
+    how many polls in a row."""
 
     state: str = PENDING
     reply: Reply | None = None
     since: float | None = None
+    polls: int = 0
 
 
 def classify(target: Target, provider: str, reply: Reply) -> str:
@@ -78,6 +80,9 @@ def classify_resolved(target: Target, reply: Reply) -> str:
 CLOCK_GRANULARITY = 1
 #: a resolver answering the old value this long after no cache may hold it is stale
 STALE_SLACK = 1.0
+#: polls in a row a value neither old nor new must be seen on before watch fails: a
+#: provider whose API updates an RRset as delete-then-add may show a gap for a moment
+OTHER_POLLS = 3
 
 
 class Propagation:
@@ -113,7 +118,6 @@ class Propagation:
         self.outcome: str | None = None
         self.findings: list[Finding] = []
         self._stale: set[tuple[str, tuple[str, str]]] = set()
-        self._fresh_other: list[tuple[str, str, Target]] = []
 
     # -- events ---------------------------------------------------------------------
 
@@ -144,11 +148,12 @@ class Propagation:
                    reply: Reply) -> list[Event]:
         seen = self.auth[(provider, nameserver, target.key)]
         state = classify(target, provider, reply)
+        seen.polls = seen.polls + 1 if state == seen.state else 1
         if state == seen.state and reply == seen.reply:
             return []
-        seen.state, seen.reply, seen.since = state, reply, now
-        if state == OTHER:
-            self._fresh_other.append((provider, nameserver, target))
+        if state != seen.state:
+            seen.since = now
+        seen.state, seen.reply = state, reply
         return [self.event("nameserver", now, provider=provider, nameserver=nameserver,
                            zone=target.zone, name=target.name, type=target.type, state=state,
                            **_reply_fields(reply))]
@@ -237,7 +242,11 @@ class Propagation:
         if self.outcome:
             return []
         events: list[Event] = []
-        for provider, nameserver, target in self._fresh_other:
+        wrong = [(provider, nameserver, target) for target in self.targets
+                 for provider in target.providers for nameserver in self.nameservers[provider]
+                 if (seen := self.auth[(provider, nameserver, target.key)]).state == OTHER
+                 and seen.polls >= OTHER_POLLS]
+        for provider, nameserver, target in wrong:
             seen = self.auth[(provider, nameserver, target.key)]
             events.append(self.finding(now, Finding(
                 Severity.ERROR, "watch.unexpected-value",
@@ -247,8 +256,7 @@ class Propagation:
                 zone=target.zone, name=target.name, type=target.type, provider=provider,
                 nameserver=nameserver, expected=_expected(target, provider),
                 observed=_observed(seen.reply))))
-        if self._fresh_other:
-            self._fresh_other = []
+        if wrong:
             return events + self.finish(now, "unexpected", "a nameserver serves a value that is"
                                         " neither the old nor the new one")
         for target in self.targets:
