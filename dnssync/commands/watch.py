@@ -38,6 +38,7 @@ def run_watch(ctx: Context, repo: Repository, record: Path, timeout: float, inte
         raise UsageError(f"apply {watched.apply_id} changed providers that are no longer"
                          f" configured: {', '.join(missing)}")
     nameservers = {p: repo.config.providers[p].nameservers for p in providers}
+    out = ctx.out
     live: Live | None = None
 
     def on_events(prop: Propagation, events: list[Event]) -> None:
@@ -45,23 +46,23 @@ def run_watch(ctx: Context, repo: Repository, record: Path, timeout: float, inte
             for event in events:
                 ctx.emit(json.dumps(event, default=str))
             return
-        if live is not None:
-            for event in events:
-                if event["event"] in ("start", "finding", "done", "authoritative"):
-                    live.console.print(event_line(event))
-            live.update(live_view(prop), refresh=True)
-            return
         for event in events:
             line = event_line(event)
-            if line is not None:
-                ctx.out.print(line, soft_wrap=True)
+            if line is None:
+                continue
+            if live is None:
+                out.print(line, soft_wrap=True)
+            elif event["event"] in ("start", "finding", "done", "authoritative"):
+                live.console.print(line)  # the rest shows in the live view
+        if live is not None:
+            live.update(live_view(prop), refresh=True)
 
     async def run() -> int:
         return await follow(watched, nameservers, repo.config.resolvers, on_events, timeout,
                             interval, repo.config.defaults.timeout)
 
-    if fmt == "text" and ctx.out.is_terminal:
-        with Live(console=ctx.out, auto_refresh=False, transient=False) as live:
+    if fmt == "text" and out.is_terminal:
+        with Live(console=out, auto_refresh=False, transient=False) as live:
             return asyncio.run(run())
     return asyncio.run(run())
 
