@@ -300,3 +300,14 @@ def test_nothing_to_watch_is_propagated_at_once():
     prop.start()
     assert prop.settle(T0)[-1]["event"] == "authoritative"
     assert prop.conclude(T0)[-1]["outcome"] == "propagated"
+
+
+def test_txt_split_into_other_strings_is_the_same_text():
+    target = one_target(Change("update", "txt", "TXT", {"ttl": 60, "values": ['"old"']},
+                               {"ttl": 60, "values": ['"v=spf1 include:a.test ~all"']}))
+    prop = watch(target)
+    events = prop.nameserver(T0, "a", "ns1.a", target,
+                             served("TXT", 60, '"v=spf1 " "include:a.test ~all"'))
+    assert events[0]["state"] == NEW
+    events = prop.nameserver(T0, "b", "ns1.b", target, served("TXT", 60, '"v=spf1 other"'))
+    assert events[0]["state"] == OTHER

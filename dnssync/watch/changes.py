@@ -23,20 +23,24 @@ from dnssync.errors import UsageError
 from dnssync.findings import Finding, Severity
 from dnssync.plan import Plan
 
+_TXT_TYPES = (dns.rdatatype.TXT, dns.rdatatype.SPF)
+
 
 @dataclass(frozen=True)
 class Served:
     """An RRset as a server answers it or as the plan expects it. No values means the
     name/type does not exist (NXDOMAIN or NODATA, told apart only in `negative`).
-    Values are dnspython rdata, which compare as DNS does (names case-insensitively)."""
+    Two compare by `key` and TTL: see `match_key`."""
 
-    values: frozenset[dns.rdata.Rdata] = frozenset()
+    values: frozenset[dns.rdata.Rdata] = field(default=frozenset(), compare=False)
     ttl: int | None = None
     negative: str = field(default="", compare=False)  # NXDOMAIN | NODATA, for display
+    key: frozenset[Any] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         if not self.values and self.ttl is not None:
             object.__setattr__(self, "ttl", None)  # a missing RRset has no TTL to compare
+        object.__setattr__(self, "key", frozenset(match_key(v) for v in self.values))
 
     @property
     def absent(self) -> bool:
@@ -54,6 +58,15 @@ class Served:
         if self.absent:
             return {"exists": False, **({"rcode": self.negative} if self.negative else {})}
         return {"ttl": self.ttl, "values": self.texts()}
+
+
+def match_key(rdata: dns.rdata.Rdata) -> Any:
+    """How one RDATA compares: as dnspython compares it (canonically, names case-
+    insensitively), except a TXT/SPF, whose text counts and not how it is split into
+    strings (providers re-split long TXT; verify reports that as a warning only)."""
+    if rdata.rdtype in _TXT_TYPES:
+        return (rdata.rdtype, b"".join(rdata.strings))
+    return rdata
 
 
 def served_from_plan(rtype: str, data: dict[str, Any] | None, origin: str) -> Served:

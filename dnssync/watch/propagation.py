@@ -67,12 +67,12 @@ def classify_resolved(target: Target, reply: Reply) -> str:
     if isinstance(reply, str):
         return ERROR
     old = [o for o in target.old.values() if o is not None]
-    if any(reply.values == n.values for n in target.new.values()):
+    if any(reply.key == n.key for n in target.new.values()):
         new_ttl = max((n.ttl or 0) for n in target.new.values())
-        if any(reply.values == o.values for o in old) and (reply.ttl or 0) > new_ttl:
+        if any(reply.key == o.key for o in old) and (reply.ttl or 0) > new_ttl:
             return OLD
         return NEW
-    return OLD if any(reply.values == o.values for o in old) else OTHER
+    return OLD if any(reply.key == o.key for o in old) else OTHER
 
 
 #: caches count TTLs in whole seconds (Unbound and BIND keep a seconds clock), so an entry
