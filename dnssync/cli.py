@@ -26,6 +26,7 @@ from dnssync.commands.restore import restore, snapshots
 from dnssync.commands.serve import serve
 from dnssync.commands.validate import validate
 from dnssync.commands.verify import verify
+from dnssync.commands.watch import watch
 from dnssync.errors import ConfigError, DnssyncError
 from dnssync.report.text import print_findings
 from dnssync.secrets import RedactingFilter, redact
@@ -96,5 +97,5 @@ def main(ctx: click.Context, config_path: Path, octodns_config: Path | None, deb
     ctx.obj = Context(config_path, octodns_config, debug, not no_color)
 
 
-for command in (validate, plan, apply, verify, restore, snapshots, import_zone, demo, serve, fault):
+for command in (validate, plan, apply, verify, watch, restore, snapshots, import_zone, demo, serve, fault):
     main.add_command(command)

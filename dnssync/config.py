@@ -359,6 +359,17 @@ def _section(data: Mapping, key: str, target: Any, checker: Checker) -> None:
         setattr(target, name, type(default)(value))
 
 
+def _check_resolvers(resolvers: list, file: str, line: int | None, checker: Checker) -> None:
+    """Each resolver `watch` observes must be host[:port], so a typo fails before any query."""
+    lines = getattr(resolvers, "item_lines", [])
+    for index, item in enumerate(resolvers):
+        try:
+            parse_address(str(item))
+        except ValueError as e:
+            checker.error("config.schema", f"resolver {item!r} is not host[:port]: {e}", file,
+                          lines[index] if index < len(lines) else line)
+
+
 def read_config(path: Path | str = CONFIG_FILE, offline: bool = False) -> tuple[Config | None, list[Finding]]:
     """Read dnssync.yaml (or the one in a folder) and every provider file. Returns what
     could be read with every finding (not only the first), so the caller can go on to
@@ -379,6 +390,7 @@ def read_config(path: Path | str = CONFIG_FILE, offline: bool = False) -> tuple[
     zones_dir = root / str(checker.typed(data, "zones", str, "zones"))
     providers_dir = root / str(checker.typed(data, "providers", str, "providers"))
     resolvers = checker.typed(data, "resolvers", list, [])
+    _check_resolvers(resolvers, str(path), data.line_of("resolvers"), checker)
     config = Config(
         root=root,
         file=str(path),

@@ -82,6 +82,14 @@ CODES: dict[str, str] = {
     "verify.unresolvable": "A nameserver has no configured address and its name does not"
                            " resolve.",
     "verify.unverifiable": "A record type that is not a DNS type (ALIAS...): DNS cannot show it.",
+    # watch (propagation of an apply)
+    "watch.unwatchable": "A changed record's type has no wire form to compare (e.g. ALIAS).",
+    "watch.apply-failed": "The watched apply failed at a provider; it may never converge.",
+    "watch.unexpected-value": "A nameserver serves neither the old nor the new value of a change.",
+    "watch.lagging": "At the timeout, a nameserver still does not serve a change.",
+    "watch.serial-mismatch": "At the timeout, one provider's nameservers differ in SOA serial.",
+    "watch.timeout": "The change was not fully propagated within --timeout.",
+    "watch.resolver-stale": "A resolver answers the old value after no cache should hold it.",
 }
 
 

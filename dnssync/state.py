@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from dnssync.errors import LockHeld
+from dnssync.errors import LockHeld, UsageError
 
 
 def stamp() -> str:
@@ -63,3 +63,15 @@ def latest_apply(state_dir: Path) -> Path | None:
     """The record of the most recent apply, which `watch` follows by default."""
     records = sorted(applies_dir(state_dir).glob("*.json"))
     return records[-1] if records else None
+
+
+def find_apply(state_dir: Path, which: str = "latest") -> Path:
+    """The record of apply `which`: 'latest', an id, or a unique prefix of an id."""
+    records = sorted(applies_dir(state_dir).glob("*.json"))
+    ids = [r.stem for r in records]
+    matches = (records[-1:] if which == "latest"
+               else [r for r in records if r.stem.startswith(which)])
+    if len(matches) != 1:
+        known = ", ".join(ids[-5:]) or "none (run dnssync apply first)"
+        raise UsageError(f"no unique apply {which!r} in {applies_dir(state_dir)} (latest: {known})")
+    return matches[0]

@@ -10,10 +10,12 @@ import click
 
 from dnssync.apply import run_apply
 from dnssync.commands.base import Context, confirm, format_option, pass_ctx, provider_option, zone_option
+from dnssync.commands.watch import interval_option, run_watch, timeout_option
 from dnssync.errors import DnssyncError, PlanMismatch, UsageError
 from dnssync.plan import LivePlan, Plan, zone_from_content
 from dnssync.repo import Repository
 from dnssync.report.text import print_apply, print_plan
+from dnssync.state import find_apply
 from dnssync.zones import sub_zones_of
 
 
@@ -53,14 +55,19 @@ def reviewed_plan(repo: Repository, path: Path) -> tuple[Plan, list[LivePlan]]:
               help="Apply exactly this reviewed plan (from `plan --out`).")
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
 @click.option("--force", is_flag=True, help="Apply even over the safety thresholds or an apex NS change.")
+@click.option("--wait", is_flag=True,
+              help="Then watch until fully propagated, as `dnssync watch` does.")
+@timeout_option
+@interval_option
 @format_option("text", "json")
 @pass_ctx
 def apply(ctx: Context, zones: tuple[str, ...], providers: tuple[str, ...], plan_file: Path | None,
-          yes: bool, force: bool, fmt: str) -> None:
+          yes: bool, force: bool, wait: bool, timeout: float, interval: float, fmt: str) -> None:
     """Apply the changes to every provider.
 
     A failing provider is retried when the failure is transient, then reported;
-    the others are still applied. Exit 1 if any provider failed."""
+    the others are still applied. Exit 1 if any provider failed. With --wait,
+    then exit as `dnssync watch` does (0 once fully propagated)."""
     if plan_file and (zones or providers):
         raise UsageError("--plan applies the reviewed plan as it is; drop --zone/--provider")
     repo = ctx.repo(zones)
@@ -76,7 +83,7 @@ def apply(ctx: Context, zones: tuple[str, ...], providers: tuple[str, ...], plan
         print_plan(ctx.out, plan)
     if not plan.has_changes and not plan.errors:
         if fmt == "json":
-            ctx.emit(json.dumps({"plan": json.loads(plan.to_json()), "apply": None}, indent=2))
+            ctx.emit(_document({"plan": json.loads(plan.to_json()), "apply": None}, wait))
         return
     confirm(ctx, "Apply these changes?", yes)
     settings = repo.config.defaults
@@ -84,10 +91,22 @@ def apply(ctx: Context, zones: tuple[str, ...], providers: tuple[str, ...], plan
     result = run_apply(plan, lives, repo.replan, repo.config.state_dir, settings.retries,
                        settings.backoff, canaries)
     if fmt == "json":
-        ctx.emit(json.dumps({"plan": json.loads(plan.to_json()), "apply": {
+        ctx.emit(_document({"plan": json.loads(plan.to_json()), "apply": {
             "id": result.id, "snapshot": result.snapshot,
-            "outcomes": [asdict(o) for o in result.outcomes]}}, indent=2))
+            "outcomes": [asdict(o) for o in result.outcomes]}}, wait))
     else:
         print_apply(ctx.out, result)
     if result.failed:
+        if wait and fmt == "text":
+            ctx.out.print("Not waiting for propagation: the apply failed.")
         raise click.exceptions.Exit(1)
+    if wait:
+        record = find_apply(repo.config.state_dir, result.id)
+        code = run_watch(ctx, repo, record, timeout, interval, fmt)
+        if code:
+            raise click.exceptions.Exit(code)
+
+
+def _document(data: dict, wait: bool) -> str:
+    """apply's JSON; with --wait the first of the watch's one-line events."""
+    return json.dumps({"event": "apply", **data}) if wait else json.dumps(data, indent=2)

@@ -13,6 +13,7 @@ STAGES = {
     "zone": "Zone files (exit 2 for errors, nothing sent)",
     "plan": "Planning",
     "verify": "Verify: what the nameservers answer",
+    "watch": "Watch: propagation of an apply",
 }
 
 

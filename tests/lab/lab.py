@@ -1,10 +1,14 @@
-"""The lab: PowerDNS, BIND and Knot as three providers, and dnssync repositories for them.
+"""The lab: PowerDNS, BIND and Knot as three providers, an Unbound resolver, and dnssync
+repositories for them.
 
 `Lab.start()` starts each server on its own loopback address; `lab.add_zone()`
 creates a zone on every server (as an operator would before the first push:
 RFC 2136 cannot create zones); `lab.write_repo()` writes a dnssync repository
 (dnssync.yaml, providers/, zones/) whose providers are the lab's servers and
-returns the environment holding their secrets.
+returns the environment holding their secrets. The Unbound resolver (`{net}.6`)
+reaches every zone added here through a stub zone. `Lab(second_addresses=True)`
+makes each server listen on a second address too (`{net}.12`-`.14`), so that each
+provider has two nameservers (ns1/ns2.<name>.lab.).
 """
 
 from __future__ import annotations
@@ -15,23 +19,27 @@ from pathlib import Path
 
 import yaml
 
-from tests.lab.servers import Bind, Knot, PowerDns, Server, require_binaries
+from tests.lab.servers import Bind, Knot, PowerDns, Server, Unbound, require_binaries
 
 NET = os.environ.get("DNSSYNC_LAB_NET", "127.0.0")
 
 
 class Lab:
-    def __init__(self, workdir: Path | None = None, net: str = NET):
+    def __init__(self, workdir: Path | None = None, net: str = NET, second_addresses: bool = False):
         self.workdir = Path(workdir or tempfile.mkdtemp(prefix="dnssync-lab-"))
         self.pdns = PowerDns("pdns", f"{net}.2", self.workdir / "pdns")
         self.bind = Bind("bind", f"{net}.3", self.workdir / "bind")
         self.knot = Knot("knot", f"{net}.4", self.workdir / "knot")
         self.servers: dict[str, Server] = {"pdns": self.pdns, "bind": self.bind, "knot": self.knot}
+        if second_addresses:
+            for server, last in zip(self.servers.values(), (12, 13, 14), strict=True):
+                server.extra_addresses = [f"{net}.{last}"]
+        self.unbound = Unbound("unbound", f"{net}.6", self.workdir / "unbound")
 
     def start(self) -> Lab:
         require_binaries()
         try:
-            for server in self.servers.values():
+            for server in [*self.servers.values(), self.unbound]:
                 server.start()
         except BaseException:
             self.stop()
@@ -39,7 +47,7 @@ class Lab:
         return self
 
     def stop(self) -> None:
-        for server in self.servers.values():
+        for server in [*self.servers.values(), self.unbound]:
             server.stop()
 
     def __enter__(self) -> Lab:
@@ -50,16 +58,23 @@ class Lab:
 
     @property
     def nameservers(self) -> list[str]:
-        return sorted(s.nameserver for s in self.servers.values())
+        return sorted(name for s in self.servers.values() for name, _ in s.nameservers)
+
+    @property
+    def resolver(self) -> str:
+        """The Unbound resolver as dnssync.yaml's `resolvers:` lists it."""
+        return f"{self.unbound.address}:{self.unbound.port}"
 
     def add_zone(self, zone: str, providers: list[str] | None = None,
                  nameservers: list[str] | None = None) -> None:
         """Create `zone` (with trailing dot) on the servers; its apex NS defaults to
-        the union of those servers' nameservers, as dnssync will manage it."""
+        the union of those servers' nameservers, as dnssync will manage it. The resolver
+        reaches it at every address of those servers."""
         names = providers or list(self.servers)
-        union = sorted(self.servers[n].nameserver for n in names)
+        union = sorted(ns for name in names for ns, _ in self.servers[name].nameservers)
         for name in names:
             self.servers[name].add_zone(zone, nameservers or union)
+        self.unbound.add_stub(zone, [a for name in names for a in self.servers[name].addresses])
 
     def env(self) -> dict[str, str]:
         env: dict[str, str] = {}
@@ -70,7 +85,8 @@ class Lab:
     def provider_file(self, name: str, zones: list[str] | None = None, **extra: object) -> dict:
         server = self.servers[name]
         data = dict(server.provider_options())
-        data["nameservers"] = [{"name": server.nameserver, "address": f"{server.address}:{server.port}"}]
+        data["nameservers"] = [{"name": ns, "address": f"{address}:{server.port}"}
+                               for ns, address in server.nameservers]
         if zones is not None:
             data["zones"] = zones
         data.update(extra)

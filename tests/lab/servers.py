@@ -81,9 +81,23 @@ class Server:
     nameserver: str = ""  # its NS-record name, e.g. ns1.bind.lab.
     process: subprocess.Popen | None = field(default=None, repr=False)
     zones: dict[str, list[str]] = field(default_factory=dict)  # zone -> apex NS names
+    #: more addresses the same process listens on, each a nameserver of its own
+    #: (ns2.<name>.lab., ...): a provider with several nameservers, as on the internet
+    extra_addresses: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.nameserver = self.nameserver or f"ns1.{self.name}.lab."
+
+    @property
+    def addresses(self) -> list[str]:
+        return [self.address, *self.extra_addresses]
+
+    @property
+    def nameservers(self) -> list[tuple[str, str]]:
+        """(NS-record name, address) of every address this server listens on."""
+        extra = [(f"ns{i}.{self.name}.lab.", address)
+                 for i, address in enumerate(self.extra_addresses, start=2)]
+        return [(self.nameserver, self.address), *extra]
 
     def command(self) -> list[str]:
         raise NotImplementedError
@@ -92,9 +106,11 @@ class Server:
         raise NotImplementedError
 
     def start(self) -> None:
-        ensure_address(self.address)
-        if not port_free(self.address, self.port):
-            raise LabError(f"{self.name}: {self.address}:{self.port} is in use (another lab running?)")
+        for address in self.addresses:
+            ensure_address(address)
+            if not port_free(address, self.port):
+                raise LabError(f"{self.name}: {address}:{self.port} is in use"
+                               " (another lab running?)")
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.write_config()
         log = open(self.workdir / "server.log", "ab")  # noqa: SIM115 - lives as long as the process
@@ -175,7 +191,7 @@ class PowerDns(Server):
         (self.workdir / "pdns.conf").write_text("\n".join([
             "launch=gsqlite3",
             f"gsqlite3-database={db}",
-            f"local-address={self.address}",
+            f"local-address={','.join(self.addresses)}",
             f"local-port={self.port}",
             "api=yes",
             f"api-key={self.api_key}",
@@ -277,7 +293,7 @@ class Bind(_Rfc2136Server):
         (self.workdir / "named.conf").write_text(f"""
 options {{
   directory "{self.workdir}";
-  listen-on port {self.port} {{ {self.address}; }};
+  listen-on port {self.port} {{ {' '.join(a + ';' for a in self.addresses)} }};
   listen-on-v6 {{ none; }};
   pid-file "{self.workdir}/named.pid";
   session-keyfile "{self.workdir}/session.key";
@@ -308,7 +324,7 @@ class Knot(_Rfc2136Server):
         zone_section = f"zone:\n{zones}\n" if self.zones else ""
         (self.workdir / "knot.conf").write_text(f"""
 server:
-    listen: {self.address}@{self.port}
+    listen: [{', '.join(f"{a}@{self.port}" for a in self.addresses)}]
     rundir: {self.workdir}
     pidfile: {self.workdir}/knot.pid
 log:
@@ -338,10 +354,82 @@ template:
                        capture_output=True, timeout=10)
 
 
+@dataclass
+class Unbound(Server):
+    """A real recursive resolver whose cache `dnssync watch` observes.
+
+    It reaches the lab's zones through one stub zone per zone, pointing at the
+    addresses of the servers that serve it (as a delegation would): a stub for
+    the exact zone name wins over NS records Unbound cached from answers, whose
+    names (ns1.bind.lab. ...) it could not resolve. Stubs are added to the running
+    resolver with unbound-control, so tests create zones whenever they like.
+    Caching is left at Unbound's defaults (no prefetch, no serve-expired): the
+    TTL and negative-TTL behaviour watch predicts is what a default resolver does.
+    """
+
+    stubs: dict[str, list[str]] = field(default_factory=dict)  # zone -> server addresses
+
+    def command(self) -> list[str]:
+        return ["unbound", "-d", "-c", str(self.config_path)]
+
+    @property
+    def config_path(self) -> Path:
+        return self.workdir / "unbound.conf"
+
+    def write_config(self) -> None:
+        stubs = "".join(
+            f'stub-zone:\n    name: "{zone}"\n'
+            + "".join(f"    stub-addr: {address}@53\n" for address in addresses)
+            for zone, addresses in self.stubs.items()
+        )
+        self.config_path.write_text(f"""
+server:
+    interface: {self.address}@{self.port}
+    do-ip6: no
+    do-daemonize: no
+    username: ""
+    chroot: ""
+    directory: "{self.workdir}"
+    pidfile: "{self.workdir}/unbound.pid"
+    logfile: ""
+    use-syslog: no
+    verbosity: 1
+    num-threads: 1
+    access-control: 127.0.0.0/8 allow
+    do-not-query-localhost: no
+    module-config: "iterator"
+    local-zone: "test." nodefault
+remote-control:
+    control-enable: yes
+    control-interface: "{self.workdir}/unbound.ctl"
+    control-use-cert: no
+{stubs}""")
+
+    def control(self, *args: str) -> str:
+        done = subprocess.run(["unbound-control", "-c", str(self.config_path), *args],
+                              capture_output=True, text=True, timeout=10)
+        if done.returncode != 0 or done.stdout.startswith("error"):
+            raise LabError(f"unbound-control {' '.join(args)}: {done.stdout.strip()}"
+                           f" {done.stderr.strip()}")
+        return done.stdout
+
+    def add_stub(self, zone: str, addresses: list[str]) -> None:
+        """Let the resolver reach `zone` at these authoritative servers."""
+        self.stubs[zone] = addresses
+        if self.running:
+            self.control("stub_add", zone, *addresses)
+
+    def flush(self, zone: str) -> None:
+        """Forget everything cached under `zone`."""
+        self.control("flush_zone", zone)
+        self.control("flush_requestlist")
+
+
 def require_binaries() -> None:
-    missing = [b for b in ("pdns_server", "named", "knotd", "knotc") if shutil.which(b) is None]
+    missing = [b for b in ("pdns_server", "named", "knotd", "knotc", "unbound", "unbound-control")
+               if shutil.which(b) is None]
     if missing:
         raise LabError(f"missing server binaries {missing}: run `make lab-deps` (apt-get install"
-                       " pdns-server pdns-backend-sqlite3 bind9 knot)")
+                       " pdns-server pdns-backend-sqlite3 bind9 knot unbound)")
     if os.geteuid() != 0:
         raise LabError("the lab needs root (port 53, loopback addresses)")

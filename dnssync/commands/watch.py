@@ -1,0 +1,86 @@
+"""`dnssync watch`: follow an apply until it has propagated everywhere."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+
+import click
+from rich.live import Live
+
+from dnssync.commands.base import Context, format_option, pass_ctx
+from dnssync.errors import UsageError
+from dnssync.repo import Repository
+from dnssync.report.watch import event_line, live_view
+from dnssync.state import find_apply
+from dnssync.watch.changes import read_apply
+from dnssync.watch.poll import follow
+from dnssync.watch.propagation import Event, Propagation
+
+DEFAULT_TIMEOUT = 3600.0
+
+timeout_option = click.option(
+    "--timeout", type=click.FloatRange(min=0), default=DEFAULT_TIMEOUT, show_default=True,
+    help="Give up (exit 1) when not fully propagated after this many seconds.")
+interval_option = click.option(
+    "--interval", type=click.FloatRange(min=0.1), default=1.0, show_default=True,
+    help="Seconds between polls of the nameservers and resolvers.")
+
+
+def run_watch(ctx: Context, repo: Repository, record: Path, timeout: float, interval: float,
+              fmt: str) -> int:
+    """Watch the apply saved in `record`, print as `fmt` asks; returns the exit code."""
+    watched = read_apply(record)
+    providers = sorted({p for t in watched.targets for p in t.new})
+    missing = [p for p in providers if p not in repo.config.providers]
+    if missing:
+        raise UsageError(f"apply {watched.apply_id} changed providers that are no longer"
+                         f" configured: {', '.join(missing)}")
+    nameservers = {p: repo.config.providers[p].nameservers for p in providers}
+    out = ctx.out
+    live: Live | None = None
+
+    def on_events(prop: Propagation, events: list[Event]) -> None:
+        if fmt == "json":
+            for event in events:
+                ctx.emit(json.dumps(event, default=str))
+            return
+        for event in events:
+            line = event_line(event)
+            if line is None:
+                continue
+            if live is None:
+                out.print(line, soft_wrap=True)
+            elif event["event"] in ("start", "finding", "done", "authoritative"):
+                live.console.print(line)  # the rest shows in the live view
+        if live is not None:
+            live.update(live_view(prop), refresh=True)
+
+    async def run() -> int:
+        return await follow(watched, nameservers, repo.config.resolvers, on_events, timeout,
+                            interval, repo.config.defaults.timeout)
+
+    if fmt == "text" and out.is_terminal:
+        with Live(console=out, auto_refresh=False, transient=False) as live:
+            return asyncio.run(run())
+    return asyncio.run(run())
+
+
+@click.command()
+@click.argument("apply_id", default="latest", metavar="[APPLY]")
+@timeout_option
+@interval_option
+@format_option("text", "json")
+@pass_ctx
+def watch(ctx: Context, apply_id: str, timeout: float, interval: float, fmt: str) -> None:
+    """Follow an apply (the latest, or APPLY: an id or its prefix) until every nameserver
+    of every provider serves it and no resolver can still cache the old answer.
+
+    Old values and TTLs come from the apply's record, so this can run later or in
+    another CI job. Exit 0 when fully propagated; 1 on timeout, or when a nameserver
+    serves something that is neither the old nor the new value (on 3 polls in a row)."""
+    repo = ctx.repo()
+    code = run_watch(ctx, repo, find_apply(repo.config.state_dir, apply_id), timeout, interval, fmt)
+    if code:
+        raise click.exceptions.Exit(code)

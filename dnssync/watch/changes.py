@@ -1,0 +1,207 @@
+"""What an apply changed, as the RRsets `watch` follows.
+
+The old values and TTLs come from the plan saved with the apply (its record in
+`<state>/applies/`), never from the live zone: by the time watch runs the live
+zone is already (partly) new, and watch may run later or from another CI job.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import dns.exception
+import dns.name
+import dns.rdata
+import dns.rdataclass
+import dns.rdatatype
+
+from dnssync.errors import UsageError
+from dnssync.findings import Finding, Severity
+from dnssync.plan import Plan
+
+_TXT_TYPES = (dns.rdatatype.TXT, dns.rdatatype.SPF)
+
+
+@dataclass(frozen=True)
+class Served:
+    """An RRset as a server answers it or as the plan expects it. No values means the
+    name/type does not exist (NXDOMAIN or NODATA, told apart only in `negative`).
+    Two compare by `key` and TTL: see `match_key`."""
+
+    values: frozenset[dns.rdata.Rdata] = field(default=frozenset(), compare=False)
+    ttl: int | None = None
+    negative: str = field(default="", compare=False)  # NXDOMAIN | NODATA, for display
+    key: frozenset[Any] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if not self.values and self.ttl is not None:
+            object.__setattr__(self, "ttl", None)  # a missing RRset has no TTL to compare
+        object.__setattr__(self, "key", frozenset(match_key(v) for v in self.values))
+
+    @property
+    def absent(self) -> bool:
+        return not self.values
+
+    def texts(self) -> list[str]:
+        return sorted(v.to_text() for v in self.values)
+
+    def describe(self) -> str:
+        if self.absent:
+            return self.negative or "no such RRset"
+        return f"{self.ttl} " + ", ".join(self.texts())
+
+    def to_json(self) -> dict[str, Any]:
+        if self.absent:
+            return {"exists": False, **({"rcode": self.negative} if self.negative else {})}
+        return {"ttl": self.ttl, "values": self.texts()}
+
+
+def match_key(rdata: dns.rdata.Rdata) -> Any:
+    """How one RDATA compares: as dnspython compares it (canonically, names case-
+    insensitively), except a TXT/SPF, whose text counts and not how it is split into
+    strings (providers re-split long TXT; verify reports that as a warning only)."""
+    if rdata.rdtype in _TXT_TYPES:
+        return (rdata.rdtype, b"".join(rdata.strings))
+    return rdata
+
+
+def served_from_plan(rtype: str, data: dict[str, Any] | None, origin: str) -> Served:
+    """A plan change's `existing`/`desired` ({ttl, values} in presentation format) as `Served`."""
+    if not data:
+        return Served()
+    zone = dns.name.from_text(origin)
+    values = frozenset(dns.rdata.from_text(dns.rdataclass.IN, rtype, text, origin=zone)
+                       for text in data["values"])
+    return Served(values, int(data["ttl"]))
+
+
+@dataclass
+class Target:
+    """One changed RRset and what each provider served before and must serve after.
+
+    A provider that did not change this RRset (it already served the new value)
+    has its new value as its old one. `old[p]` is None when the provider's old
+    content is unknown (its live state could not be read when planning)."""
+
+    zone: str
+    name: str  # absolute, lower case
+    type: str
+    new: dict[str, Served] = field(default_factory=dict)
+    old: dict[str, Served | None] = field(default_factory=dict)
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.name, self.type)
+
+    @property
+    def label(self) -> str:
+        return f"{self.name} {self.type}"
+
+    @property
+    def providers(self) -> list[str]:
+        return sorted(self.new)
+
+    @property
+    def action(self) -> str:
+        olds = [o for o in self.old.values() if o is not None]
+        if olds and all(o.absent for o in olds):
+            return "create"
+        if all(n.absent for n in self.new.values()):
+            return "delete"
+        return "update"
+
+    def olds(self, provider: str) -> list[Served]:
+        """What `provider`'s nameservers may still serve before they converge."""
+        known = self.old.get(provider)
+        if known is not None:
+            return [known]
+        return [o for o in self.old.values() if o is not None]
+
+    @property
+    def old_ttl(self) -> int | None:
+        """The largest TTL any resolver may have cached an old answer with."""
+        ttls = [o.ttl for o in self.old.values() if o is not None and o.ttl is not None]
+        return max(ttls) if ttls else None
+
+    @property
+    def was_absent(self) -> bool:
+        """Whether a resolver may have cached that the name/type did not exist."""
+        return any(o is not None and o.absent for o in self.old.values())
+
+    def to_json(self) -> dict[str, Any]:
+        return {"zone": self.zone, "name": self.name, "type": self.type, "action": self.action,
+                "old": {p: o.to_json() if o is not None else None
+                        for p, o in sorted(self.old.items())},
+                "new": {p: n.to_json() for p, n in sorted(self.new.items())}}
+
+
+def targets_from_plan(plan: Plan) -> tuple[list[Target], list[Finding]]:
+    """Every RRset the plan changed at any provider, with every provider serving its zone.
+
+    Types that do not exist on the wire (octoDNS's ALIAS, which providers serve
+    as A/AAAA) cannot be compared with answers and are reported, not watched."""
+    findings: list[Finding] = []
+    targets: dict[tuple[str, str], Target] = {}
+    zone_providers: dict[str, list[str]] = {}
+    for pp in plan.providers:
+        zone_providers.setdefault(pp.zone, []).append(pp.provider)
+        for change in pp.changes:
+            fqdn = (f"{change.name}.{pp.zone}" if change.name else pp.zone).lower()
+            try:
+                dns.rdatatype.from_text(change.type)
+                old = served_from_plan(change.type, change.existing, pp.zone)
+                new = served_from_plan(change.type, change.desired, pp.zone)
+            except (dns.exception.DNSException, ValueError) as e:
+                findings.append(Finding(
+                    Severity.WARNING, "watch.unwatchable",
+                    f"{change.type} records cannot be compared with DNS answers ({e}); not watched",
+                    zone=pp.zone, name=fqdn, type=change.type, provider=pp.provider))
+                continue
+            target = targets.setdefault((fqdn, change.type), Target(pp.zone, fqdn, change.type))
+            target.old[pp.provider], target.new[pp.provider] = old, new
+    errors = {(p.provider, p.zone) for p in plan.providers if p.error}
+    # a provider that cannot hold a record, or serves it its own way, is verify's business
+    own_way = {(p.provider, f"{a.name}.{p.zone}" if a.name else p.zone, a.type)
+               for p in plan.providers for a in p.adjustments}
+    for target in targets.values():
+        common = Counter(target.new.values()).most_common(1)[0][0]
+        for provider in zone_providers[target.zone]:
+            if provider in target.new or (provider, target.name, target.type) in own_way:
+                continue
+            # it already served the new value, or its live state was unreadable
+            target.new[provider] = common
+            target.old[provider] = None if (provider, target.zone) in errors else common
+    return sorted(targets.values(), key=lambda t: (t.zone, t.name, t.type)), findings
+
+
+@dataclass
+class Watched:
+    """What one apply changed, read back from its record."""
+
+    apply_id: str
+    targets: list[Target]
+    failed: dict[str, str]  # provider -> why its apply did not complete
+    findings: list[Finding]
+
+
+def read_apply(path: Path) -> Watched:
+    """An apply record (`<state>/applies/<id>.json`, written by apply.run_apply) as the
+    RRsets to follow; its plan's checksum is checked, so an edited record is refused."""
+    try:
+        record = json.loads(path.read_text())
+        plan = Plan.from_json(record["plan"], f"the plan in {path}")
+        outcomes = list(record["outcomes"])
+        failed: dict[str, str] = {}
+        for outcome in outcomes:
+            if outcome["status"] in ("failed", "skipped"):
+                failed.setdefault(outcome["provider"], outcome.get("error") or outcome["status"])
+    except OSError as e:
+        raise UsageError(f"cannot read apply record {path}: {e.strerror}") from None
+    except (ValueError, KeyError, TypeError) as e:
+        raise UsageError(f"{path} is not a dnssync apply record: {type(e).__name__}: {e}") from None
+    targets, findings = targets_from_plan(plan)
+    return Watched(str(record.get("id") or path.stem), targets, failed, findings)

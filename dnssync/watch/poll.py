@@ -1,0 +1,161 @@
+"""Ask every nameserver and resolver about every watched change, once per interval.
+
+Questions go through the verify query engine (`dnssync.verify.engine`): one
+asyncio loop, one UDP socket per endpoint, all questions of a round in flight
+at once. A round is a handful of datagrams, so polling every second costs little
+CPU (bench/watch_cpu.py), and a dead nameserver costs one timeout per round, not
+one per question. Authoritative servers are asked with RD=0 and must answer with
+AA set; resolvers are asked with RD=1, as a stub resolver would.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import dns.rdatatype
+
+from dnssync.config import Nameserver, parse_address
+from dnssync.verify.engine import Answer, Endpoint, Engine, resolve
+from dnssync.watch.changes import Served, Target, Watched
+from dnssync.watch.propagation import Event, Propagation, Reply, Soa
+
+SOA = dns.rdatatype.SOA
+
+
+@dataclass(frozen=True)
+class Asked:
+    """One nameserver (or resolver) as watch asks it: its label in events, its provider
+    ('' for a resolver), and its endpoint, or why it has none (its name does not resolve)."""
+
+    provider: str
+    label: str
+    endpoint: Endpoint | None
+    problem: str = ""
+
+
+async def nameserver_endpoints(providers: dict[str, list[Nameserver]]) -> list[Asked]:
+    """Every address of every nameserver; a name with several addresses is several rows."""
+    asked = []
+    for provider, nameservers in providers.items():
+        for nameserver in nameservers:
+            endpoints, problem = await resolve(nameserver)
+            if not endpoints:
+                asked.append(Asked(provider, nameserver.label, None, problem or "no address"))
+            elif len(endpoints) == 1:
+                asked.append(Asked(provider, nameserver.label, endpoints[0]))
+            else:
+                asked += [Asked(provider, e.label, e) for e in endpoints]
+    return asked
+
+
+async def resolver_endpoints(resolvers: list[str]) -> list[Asked]:
+    """The resolvers of dnssync.yaml (host[:port], checked when the config was loaded)."""
+    asked = []
+    for text in resolvers:
+        host, port = parse_address(text)
+        endpoints, problem = await resolve(Nameserver(host, host, port))
+        asked.append(Asked("", text, endpoints[0] if endpoints else None,
+                           problem or "no address"))
+    return asked
+
+
+def _failure(answer: Answer) -> str | None:
+    if answer.error:
+        return f"{answer.error}: {answer.detail}"
+    return None if answer.reply is not None else "no reply"
+
+
+def served(answer: Answer) -> Reply:
+    """The RRset an answer holds for the question (NXDOMAIN/NODATA as an empty one), or
+    why there is no usable answer. A delegation's NS RRset and its glue are answered
+    in a referral (authority and additional sections), not authoritatively."""
+    failure = _failure(answer)
+    if failure or answer.reply is None:
+        return failure or "no reply"
+    if answer.nxdomain:
+        return Served(negative="NXDOMAIN")
+    reply = answer.reply
+    section = reply.authority + reply.additional if answer.referral else reply.answer
+    records = [rr for rr in section if rr.owner == reply.qname and rr.rdtype == reply.qtype]
+    if not records:
+        return Served(negative="NODATA")
+    return Served(frozenset(reply.rdata(rr) for rr in records), min(rr.ttl for rr in records))
+
+
+def soa(answer: Answer) -> Soa | str:
+    """The zone's SOA serial and negative-cache TTL, min(MINIMUM, SOA TTL) (RFC 2308 5)."""
+    failure = _failure(answer)
+    if failure or answer.reply is None:
+        return failure or "no reply"
+    if answer.referral:
+        return "referral: the server delegates the zone instead of serving it (lame)"
+    reply = answer.reply
+    for rr in reply.answer:
+        if rr.owner == reply.qname and rr.rdtype == SOA:
+            rdata = reply.rdata(rr)
+            return Soa(rdata.serial, min(rdata.minimum, rr.ttl))
+    return "no SOA record in the answer (is the zone served there?)"
+
+
+async def poll_round(engine: Engine, prop: Propagation, nameservers: list[Asked],
+                     resolvers: list[Asked], clock: Callable[[], float]) -> list[Event]:
+    """Ask everything once, then feed the model: nameservers, settle, resolvers, conclude.
+    Resolvers are fed after settling so that, within a round, convergence comes first."""
+    auth: list[tuple[Asked, Target]] = [(a, t) for a in nameservers for t in prop.targets
+                                       if a.provider in t.new]
+    zones = [(a, zone) for a in nameservers for zone in prop.zones(a.provider)]
+    recursive = [(r, t) for r in resolvers for t in prop.targets]
+
+    async def ask(asked: Asked, name: str, rdtype: str, recursion: bool = False) -> Answer | str:
+        if asked.endpoint is None:
+            return asked.problem
+        return await engine.ask(asked.endpoint, name, rdtype, recursion=recursion)
+
+    answers = await asyncio.gather(
+        *(ask(a, t.name, t.type) for a, t in auth),
+        *(ask(a, zone, "SOA") for a, zone in zones),
+        *(ask(r, t.name, t.type, recursion=True) for r, t in recursive))
+    now = clock()
+    events: list[Event] = []
+    for (asked, target), answer in zip(auth, answers, strict=False):
+        reply = answer if isinstance(answer, str) else served(answer)
+        events += prop.nameserver(now, asked.provider, asked.label, target, reply)
+    for (asked, zone), answer in zip(zones, answers[len(auth):], strict=False):
+        events += prop.serial(now, asked.provider, asked.label, zone,
+                              answer if isinstance(answer, str) else soa(answer))
+    events += prop.settle(now)
+    if not prop.outcome:
+        for (asked, target), answer in zip(recursive, answers[len(auth) + len(zones):],
+                                           strict=True):
+            reply = answer if isinstance(answer, str) else served(answer)
+            events += prop.resolver(now, asked.label, target, reply)
+    return events + prop.conclude(now)
+
+
+OnEvents = Callable[[Propagation, list[Event]], None]
+
+
+async def follow(watched: Watched, providers: dict[str, list[Nameserver]], resolvers: list[str],
+                 on_events: OnEvents, timeout: float | None, interval: float = 1.0,
+                 query_timeout: float = 3.0, clock: Callable[[], float] = time.time) -> int:
+    """Watch until fully propagated, timed out or wrong; `on_events` gets each round's
+    events (possibly none, so a live view can tick). Returns the exit code."""
+    nameservers = await nameserver_endpoints(
+        {p: providers[p] for p in sorted({p for t in watched.targets for p in t.new})})
+    watched_resolvers = await resolver_endpoints(resolvers)
+    labels: dict[str, list[str]] = {}
+    for asked in nameservers:
+        labels.setdefault(asked.provider, []).append(asked.label)
+    prop = Propagation(watched.apply_id, watched.targets, labels,
+                       [r.label for r in watched_resolvers], clock(), timeout, watched.failed)
+    on_events(prop, prop.start() + [prop.finding(prop.started, f) for f in watched.findings])
+    async with Engine(timeout=query_timeout, retries=2) as engine:
+        while not prop.outcome:
+            began = clock()
+            on_events(prop, await poll_round(engine, prop, nameservers, watched_resolvers, clock))
+            if not prop.outcome:
+                await asyncio.sleep(max(0.0, prop.next_wake(began, interval) - clock()))
+    return prop.exit_code

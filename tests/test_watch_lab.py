@@ -1,0 +1,146 @@
+"""`dnssync watch` and `apply --wait` against the lab's real servers and a real Unbound.
+
+The lab zones' SOA keeps the negative TTL at 5 s and the records here have TTL 5 s,
+so a cache turns over in seconds. Unbound is primed before the apply, so it holds
+the old answer (or the NXDOMAIN) when the watch begins."""
+
+from __future__ import annotations
+
+import json
+
+import dns.message
+import dns.query
+import dns.rcode
+import dns.tsigkeyring
+import dns.update
+
+from tests.conftest import unique_zone
+
+#: a poll round (queries on loopback, one more second of rounding) may end this late
+ROUND = 0.5
+
+
+def resolve(lab, name: str, rtype: str = "A") -> dns.message.Message:
+    """Ask the lab's Unbound (caching the answer there)."""
+    return dns.query.udp(dns.message.make_query(name, rtype), lab.unbound.address, timeout=5)
+
+
+def events_of(output: str) -> list[dict]:
+    return [json.loads(line) for line in output.splitlines() if line.startswith("{")]
+
+
+def first(events: list[dict], **match) -> tuple[int, dict]:
+    for index, event in enumerate(events):
+        if all(event.get(k) == v for k, v in match.items()):
+            return index, event
+    raise AssertionError(f"no event {match} in {json.dumps(events, indent=1)}")
+
+
+def test_update_new_name_and_delete_propagate_no_later_than_the_ttls_allow(make_repo, lab):
+    zone = unique_zone("watch")
+    repo = make_repo({zone: "gone:\n  ttl: 5\n  type: A\n  value: 192.0.2.9\n"
+                            "www:\n  ttl: 5\n  type: A\n  value: 192.0.2.1\n"},
+                     config={"resolvers": [lab.resolver]})
+    assert repo.run("apply", "--yes").exit_code == 0
+    # Unbound caches the old answers, and that `fresh` does not exist
+    assert [r.to_text() for r in resolve(lab, f"www.{zone}").answer[0]] == ["192.0.2.1"]
+    assert resolve(lab, f"gone.{zone}").answer
+    assert resolve(lab, f"fresh.{zone}").rcode() == dns.rcode.NXDOMAIN
+    repo.zone_file(zone).write_text("fresh:\n  ttl: 5\n  type: A\n  value: 192.0.2.7\n"
+                                    "www:\n  ttl: 5\n  type: A\n  value: 192.0.2.2\n")
+    result = repo.run("apply", "--yes", "--wait", "--timeout", "30", "--format", "json")
+    assert result.exit_code == 0, result.output
+    events = events_of(result.stdout)
+    assert events[0]["event"] == "apply" and events[1]["event"] == "start"
+    assert {c["name"]: c["action"] for c in events[1]["changes"]} == {
+        f"fresh.{zone}": "create", f"gone.{zone}": "delete", f"www.{zone}": "update"}
+    authoritative, _ = first(events, event="authoritative")
+    for provider in lab.servers:
+        _, converged = first(events, event="provider", provider=provider, done=True)
+        assert (converged["converged"], converged["total"]) == (1, 1)
+    expected = {"www": (["192.0.2.1"], "old TTL 5 s"), "gone": (["192.0.2.9"], "old TTL 5 s"),
+                "fresh": (None, "negative TTL 5 s")}
+    for label, (old_values, basis) in expected.items():
+        name = f"{label}.{zone}"
+        _, converged = first(events, event="converged", name=name)
+        assert converged["basis"] == basis
+        cached_until = converged["t"] + 5 + 1  # the TTL, and a second of cache clock rounding
+        # the watch reports authoritative convergence first, then Unbound's cached old answer
+        index, old = first(events, event="resolver", name=name, state="old")
+        assert index > authoritative
+        if old_values is None:
+            assert old["rcode"] == "NXDOMAIN"
+        else:
+            assert old["values"] == old_values and 0 <= old["ttl"] <= 5
+        # ... then the new answer, no later than the old TTL allows
+        _, new = first(events, event="resolver", name=name, state="new")
+        assert old["t"] <= new["t"] <= cached_until + ROUND, (old, new, converged)
+        if label == "gone":
+            assert new["rcode"] == "NXDOMAIN"
+    done = events[-1]
+    assert done["event"] == "done" and done["outcome"] == "propagated" and done["exit_code"] == 0
+    assert not [e for e in events if e["event"] == "finding"]
+
+
+def test_stopped_nameserver_times_out_naming_it(make_repo, lab):
+    zone = unique_zone("watch")
+    repo = make_repo({zone: "www:\n  ttl: 5\n  type: A\n  value: 192.0.2.1\n"})
+    assert repo.run("apply", "--yes").exit_code == 0
+    repo.zone_file(zone).write_text("www:\n  ttl: 5\n  type: A\n  value: 192.0.2.2\n")
+    assert repo.run("apply", "--yes").exit_code == 0
+    lab.knot.stop()
+    try:
+        result = repo.run("watch", "--timeout", "2")  # the apply above, from its record
+    finally:
+        lab.knot.start()
+    assert result.exit_code == 1, result.output
+    knot = f"ns1.knot.lab ({lab.knot.address})"
+    assert (f"not propagated within 2.0 s: knot: 0 of 1 nameserver(s) converged; {knot}: www.{zone}"
+            " A no usable answer (unreachable: nothing listens there") in result.output
+    assert f"watch.lagging: {knot} (knot) does not serve the new www.{zone} A" in result.output
+    assert "bind: 1 of 1 nameserver(s) serve every change" in result.output
+
+
+def test_value_changed_outside_dnssync_fails_within_three_polls(make_repo, lab):
+    zone = unique_zone("watch")
+    repo = make_repo({zone: "www:\n  ttl: 5\n  type: A\n  value: 192.0.2.1\n"})
+    assert repo.run("apply", "--yes").exit_code == 0
+    repo.zone_file(zone).write_text("www:\n  ttl: 5\n  type: A\n  value: 192.0.2.2\n")
+    assert repo.run("apply", "--yes").exit_code == 0
+    bind = lab.bind
+    update = dns.update.UpdateMessage(zone, keyring=dns.tsigkeyring.from_text(
+        {bind.key_name: bind.key_secret}), keyalgorithm="hmac-sha256")
+    update.replace(f"www.{zone}", 5, "A", "198.51.100.66")
+    assert dns.query.tcp(update, bind.address, timeout=5).rcode() == dns.rcode.NOERROR
+    result = repo.run("watch", "--timeout", "20", "--format", "json")
+    assert result.exit_code == 1, result.output
+    events = events_of(result.stdout)
+    _, finding = first(events, event="finding", code="watch.unexpected-value")
+    assert finding["nameserver"] == f"ns1.bind.lab ({bind.address})"
+    assert (finding["expected"], finding["observed"]) == ("5 192.0.2.2", "5 198.51.100.66")
+    assert events[-1]["outcome"] == "unexpected" and events[-1]["t"] < 5
+
+
+def test_watch_refuses_unknown_apply_and_bad_resolver(make_repo, lab):
+    zone = unique_zone("watch")
+    repo = make_repo({zone: "www:\n  type: A\n  value: 192.0.2.1\n"})
+    result = repo.run("watch")
+    assert result.exit_code == 2 and "no unique apply 'latest'" in result.output
+    repo = make_repo({unique_zone("watch"): "{}\n"}, config={"resolvers": ["127.0.0.1:99999"]})
+    result = repo.run("watch")
+    assert result.exit_code == 2
+    assert "dnssync.yaml" in result.output and "resolver '127.0.0.1:99999'" in result.output
+
+
+def test_apply_wait_does_not_wait_when_the_apply_failed(make_repo, lab):
+    zone = unique_zone("watch")
+    repo = make_repo({zone: "www:\n  ttl: 5\n  type: A\n  value: 192.0.2.1\n"})
+    lab.knot.stop()
+    try:
+        result = repo.run("apply", "--yes", "--wait", "--timeout", "30")
+    finally:
+        lab.knot.start()
+    assert result.exit_code == 1, result.output
+    assert "Apply FAILED at knot" in result.output
+    assert "Not waiting for propagation: the apply failed." in result.output
+    assert "Watching apply" not in result.output
