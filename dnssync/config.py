@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from dnssync import secrets
+from dnssync.errors import ConfigError
 from dnssync.findings import Finding, Severity
 from dnssync.yamlfile import Mapping, Sequence, YamlError, load_file
 
@@ -368,6 +369,14 @@ def _check_resolvers(resolvers: list, file: str, line: int | None, checker: Chec
         except ValueError as e:
             checker.error("config.schema", f"resolver {item!r} is not host[:port]: {e}", file,
                           lines[index] if index < len(lines) else line)
+
+
+def load_config(path: Path | str = CONFIG_FILE) -> Config:
+    """read_config for callers that need a valid config or nothing: ConfigError otherwise."""
+    config, findings = read_config(path)
+    if config is None or any(f.severity is Severity.ERROR for f in findings):
+        raise ConfigError(findings)
+    return config
 
 
 def read_config(path: Path | str = CONFIG_FILE, offline: bool = False) -> tuple[Config | None, list[Finding]]:
