@@ -24,7 +24,7 @@ from dnssync.yamlfile import Mapping, Sequence, YamlError, load_file
 CONFIG_FILE = "dnssync.yaml"
 ENV_PREFIX = "env/"
 #: keys of a provider file that dnssync reads; every other key is the plugin's option
-PROVIDER_KEYS = {"class", "nameservers", "zones", "canary"}
+PROVIDER_KEYS = {"class", "nameservers", "zones", "canary", "capabilities"}
 PARITY_MODES = ("error", "warn")
 
 
@@ -54,6 +54,7 @@ class ProviderConfig:
     file: str
     canary: bool = False
     lines: dict[str, int] = field(default_factory=dict)
+    capabilities: dict[str, int] = field(default_factory=dict)  # declared normalisations (min_ttl...)
 
     def serves(self, zone: str) -> bool:
         return self.zones is None or zone in self.zones
@@ -273,6 +274,30 @@ def _nameservers(data: Mapping, checker: Checker) -> list[Nameserver]:
     return result
 
 
+def _capabilities(data: Mapping, checker: Checker) -> dict[str, int]:
+    """A provider file's declared normalisations (see providers/capabilities.py)."""
+    from dnssync.providers.capabilities import DECLARABLE
+
+    section = data.get("capabilities")
+    if section is None:
+        return {}
+    section = checker.mapping(section, data.file, "capabilities")
+    if section is None:
+        return {}
+    checker.unknown_keys(section, set(DECLARABLE), "capabilities")
+    result = {}
+    for key, (low, high) in DECLARABLE.items():
+        value = checker.typed(section, key, int, None)
+        if value is None:
+            continue
+        if not low <= value <= high:
+            checker.error("config.schema", f"capabilities.{key} must be between {low} and {high}",
+                          data.file, section.line_of(key))
+        else:
+            result[key] = value
+    return result
+
+
 def load_provider(path: Path, checker: Checker) -> ProviderConfig | None:
     data = checker.mapping(load_data(path, checker), str(path), f"provider file {path.name}")
     if data is None:
@@ -311,6 +336,7 @@ def load_provider(path: Path, checker: Checker) -> ProviderConfig | None:
         file=file,
         canary=bool(checker.typed(data, "canary", bool, False)),
         lines=dict(data.key_lines),
+        capabilities=_capabilities(data, checker),
     )
 
 

@@ -47,6 +47,14 @@ CODES: dict[str, str] = {
     "plan.adjusted": "A provider will serve a record differently from git (e.g. flattened).",
     "plan.provider-error": "A provider's live state could not be read.",
     "plan.unsafe": "A change is over a safety threshold or touches the apex NS; --force needed.",
+    # parity (plan and apply; error or warning by policy.parity)
+    "parity.unsupported": "A provider cannot hold a record git has: it would not serve it, others would.",
+    "parity.adjusted": "A provider would serve a record differently (TTL clamp, flattening, TXT chunks).",
+    # drift (dnssync drift: a provider's live state vs git)
+    "drift.missing": "A record git has is missing at a provider.",
+    "drift.extra": "A provider serves a record git does not have.",
+    "drift.changed": "A provider's record differs from git (values or TTL).",
+    "drift.zone-missing": "A provider does not have the zone at all.",
 }
 
 

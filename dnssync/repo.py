@@ -17,6 +17,7 @@ from dnssync.config import Config, read_config, zone_name
 from dnssync.desired import build_desired
 from dnssync.errors import ConfigError, UsageError
 from dnssync.findings import Finding, Severity, has_errors
+from dnssync.parity import check_plan
 from dnssync.plan import LivePlan, Plan, make_plan, plan_one
 from dnssync.providers import build_providers
 from dnssync.zones import DesiredZone, discover, load_zones
@@ -101,8 +102,13 @@ class Repository:
         plan, lives = make_plan(desired or self.desired, self.providers(), self.serves(providers),
                                 policy.update_threshold, policy.delete_threshold, defaults.concurrency)
         plan.revision = self.revision
-        plan.findings = list(self.findings)
+        plan.findings = list(self.findings) + check_plan(lives, policy, self.locate)
         return plan, lives
+
+    def locate(self, zone: str, name: str, rtype: str) -> tuple[str | None, int | None]:
+        """Where a record is written in git (file, line), for findings to point at."""
+        desired = next((z for z in self.zones if z.name == zone), None)
+        return desired.location(name, rtype) if desired else (None, None)
 
     def replan(self, live: LivePlan) -> LivePlan:
         policy = self.config.policy

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from dnssync.findings import has_errors
 from dnssync.commands.base import Context, format_option, pass_ctx, provider_option, zone_option
 from dnssync.report.markdown import plan_markdown
 from dnssync.report.text import print_plan
@@ -27,7 +28,8 @@ def plan(ctx: Context, zones: tuple[str, ...], providers: tuple[str, ...], fmt: 
     """Show, per zone and provider, the changes apply would make.
 
     Exit 0 (no changes, or changes without --detailed-exitcode), 1 when a
-    provider could not be read, 3 with --detailed-exitcode and changes pending."""
+    provider could not be read or a parity error was found (apply would refuse),
+    3 with --detailed-exitcode and changes pending."""
     repo = ctx.repo(zones)
     result, _ = repo.plan(list(providers) or None)
     if out:
@@ -40,7 +42,7 @@ def plan(ctx: Context, zones: tuple[str, ...], providers: tuple[str, ...], fmt: 
         print_plan(ctx.out, result)
         if out:
             ctx.out.print(f"Saved to {out} (apply exactly this with: dnssync apply --plan {out})")
-    if result.errors:
+    if result.errors or has_errors(result.findings):
         raise click.exceptions.Exit(1)
     if detailed_exitcode and result.has_changes:
         raise click.exceptions.Exit(EXIT_CHANGES)

@@ -1,0 +1,133 @@
+"""The parity gate: will every provider serve what git says, the same way?
+
+A zone on several providers is only redundant if each of them gives the same
+answers: a resolver picks any of them. octoDNS either aborts the whole sync
+(strict_supports) or silently drops a record for one target; here every record
+that some provider would serve differently from git becomes one finding that
+names the record, each provider and what it would serve (its octoDNS processing
+and normalisations, see providers/capabilities.py), before anything is sent.
+
+Severity follows `policy.parity` (per record type, per zone, default): `error`
+makes plan exit 1 and apply refuse; `warn` accepts the difference knowingly.
+Records a zone file keeps from a provider on purpose (octoDNS `excluded` /
+`included`) are not compared for that provider: git already says so.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from octodns.record import Record
+from octodns.zone import Zone
+
+from dnssync.config import Policy
+from dnssync.findings import Finding, Severity
+from dnssync.plan import LivePlan, rrset_data
+from dnssync.providers.capabilities import capabilities_of, rechunk_txt
+
+NOT_SERVED = "not served"
+#: (zone, name, type) -> (file, line) of the record in git
+Locate = Callable[[str, str, str], tuple[str | None, int | None]]
+
+
+def served_rrset(record: Record | None, txt_chunk: int | None) -> dict[str, Any] | None:
+    """The RRset a provider answers for a served record, as TTL and sorted values."""
+    if record is None:
+        return None
+    data = rrset_data(record)
+    if txt_chunk and record._type == "TXT":
+        data["values"] = sorted(rechunk_txt(v, txt_chunk) for v in data["values"])
+    return data
+
+
+def _describe(data: dict[str, Any] | None) -> str:
+    if data is None:
+        return NOT_SERVED
+    return f"{data['ttl']} " + ", ".join(data["values"])
+
+
+def _applies_to(record: Record, provider: str) -> bool:
+    if record.ignored or provider in record.excluded:
+        return False
+    return not record.included or provider in record.included
+
+
+def check_zone(desired: Zone, served: dict[str, Zone], policy: Policy, locate: Locate,
+               reasons: dict[tuple[str, str, str], str] | None = None,
+               txt_chunks: dict[str, int | None] | None = None) -> list[Finding]:
+    """Parity findings for one zone. `served` maps provider -> the zone it will serve;
+    `reasons` (provider, name, type) -> why it differs, shown beside what it serves."""
+    reasons = dict(reasons or {})
+    txt_chunks = txt_chunks or {}
+    by_key = {p: {(r.name, r._type): r for r in z.records} for p, z in served.items()}
+    findings = []
+    for record in sorted(desired.records, key=lambda r: (r.name, r._type)):
+        wanted = rrset_data(record)
+        observed: dict[str, dict[str, Any] | None] = {}
+        for provider in sorted(p for p in served if _applies_to(record, p)):
+            kept = by_key[provider].get((record.name, record._type))
+            observed[provider] = served_rrset(kept, txt_chunks.get(provider))
+            if kept is not None and observed[provider] != rrset_data(kept):
+                reasons.setdefault((provider, record.name, record._type),
+                                   f"re-splits TXT strings at {txt_chunks[provider]} bytes")
+        differing = {p: d for p, d in observed.items() if d != wanted}
+        if not differing:
+            continue
+        findings.append(_finding(desired, record, wanted, observed, differing, policy, locate, reasons))
+    return findings
+
+
+def _finding(desired: Zone, record: Record, wanted: dict[str, Any], observed: dict[str, Any],
+             differing: dict[str, Any], policy: Policy, locate: Locate,
+             reasons: dict[tuple[str, str, str], str]) -> Finding:
+    mode = policy.parity_for(desired.name, record._type)
+    severity = Severity.ERROR if mode == "error" else Severity.WARNING
+    code = "parity.unsupported" if any(d is None for d in differing.values()) else "parity.adjusted"
+    groups: dict[str, list[str]] = {}
+    for provider, data in observed.items():
+        groups.setdefault(_describe(data), []).append(provider)
+    parts = []
+    for served_as, providers in groups.items():
+        why = sorted({reasons[(p, record.name, record._type)] for p in providers
+                      if (p, record.name, record._type) in reasons})
+        parts.append(f"{', '.join(providers)}: {served_as}" + (f" ({'; '.join(why)})" if why else ""))
+    agree = [p for p in observed if p not in differing]
+    lead = (f"{', '.join(sorted(differing))} would serve {record.fqdn} {record._type} differently"
+            f" from git" + (f" and from {', '.join(agree)}" if agree else ""))
+    accept = ("" if mode == "warn" else
+              f"; fix the zone or accept it with policy.parity: warn (or per type: {record._type}: warn)")
+    file, line = locate(desired.name, record.name, record._type)
+    return Finding(
+        severity, code, f"{lead}. Served: " + " | ".join(parts) + accept,
+        zone=desired.decoded_name, name=record.name, type=record._type,
+        provider=",".join(sorted(differing)), expected=_describe(wanted),
+        observed={p: _describe(d) for p, d in observed.items()}, file=file, line=line,
+    )
+
+
+def check_plan(lives: list[LivePlan], policy: Policy, locate: Locate) -> list[Finding]:
+    """Parity findings for every zone of a plan, from each provider's served zone.
+    A provider whose served zone could not be worked out is left out: its plan
+    already carries the error."""
+    by_zone: dict[str, list[LivePlan]] = {}
+    for live in lives:
+        by_zone.setdefault(live.data.zone, []).append(live)
+    findings = []
+    for zone in sorted(by_zone):
+        known = [lp for lp in by_zone[zone] if lp.served is not None]
+        if not known:
+            continue
+        reasons = {(lp.data.provider, a.name, a.type): a.reason for lp in known
+                   for a in lp.data.adjustments}
+        findings += check_zone(
+            known[0].desired, {lp.data.provider: lp.served for lp in known}, policy, locate, reasons,
+            {lp.data.provider: capabilities_of(lp.provider).txt_chunk for lp in known},
+        )
+    return findings
+
+
+def blocking(findings: list[Finding]) -> list[Finding]:
+    """The parity findings that stop an apply (policy error)."""
+    return [f for f in findings if f.code.startswith("parity.") and f.severity is Severity.ERROR]
+
