@@ -24,7 +24,7 @@ import requests
 from dnssync import snapshot
 from dnssync.plan import LivePlan, Plan, describe_error
 from dnssync.providers.rfc2136 import Rfc2136Error
-from dnssync.state import apply_lock, applies_dir, stamp, write_json
+from dnssync.state import applies_dir, apply_lock, stamp, write_json
 
 Replan = Callable[[LivePlan], LivePlan]
 

@@ -214,7 +214,7 @@ def resolve_env(value: Any, key: str, data: Mapping, checker: Checker) -> Any:
         resolved = os.environ.get(var, default or None)
         if resolved is None:
             checker.error(
-                "config.secret-missing",
+                "config.env-missing",
                 f"{key!r} reads environment variable {var} which is not set",
                 data.file,
                 data.line_of(key),

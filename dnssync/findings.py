@@ -24,7 +24,7 @@ CODES: dict[str, str] = {
     # configuration and zone files (validate; any error here means exit 2)
     "config.yaml": "A file is not valid YAML/JSON, or has a duplicate key.",
     "config.schema": "A key is unknown, missing or has the wrong kind of value.",
-    "config.secret-missing": "An `env/VAR` secret names a variable that is not set.",
+    "config.env-missing": "An `env/VAR` value names an environment variable that is not set.",
     "config.secret-inline": "A secret is written in the file instead of `env/VAR`.",
     "config.provider-class": "A provider class does not import or does not accept its options.",
     "config.provider-nameservers": "A provider lists no nameservers, so nothing can verify it.",

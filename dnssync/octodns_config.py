@@ -12,16 +12,17 @@ from __future__ import annotations
 from pathlib import Path
 
 from dnssync.config import (
+    Checker,
     Config,
     Defaults,
     ProviderConfig,
-    Checker,
     load_data,
     resolve_env,
     zone_name,
 )
 from dnssync.errors import ConfigError
 from dnssync.findings import Severity
+from dnssync.providers import class_path, import_class
 from dnssync.yamlfile import Mapping
 
 _YAML_SOURCES = ("octodns.provider.yaml.YamlProvider", "octodns.provider.yaml.SplitYamlProvider")
@@ -46,6 +47,19 @@ def config_from_octodns(path: Path) -> Config:
     workers = (data.get("manager") or {}).get("max_workers")
     if isinstance(workers, int):
         defaults.concurrency = workers
+    resolved = {}
+    for name, options in providers.items():  # octoDNS builds every provider, used or not
+        if not isinstance(options, Mapping) or "class" not in options:
+            checker.error("config.schema", f"provider {name!r} needs a class", file, providers.line_of(name))
+            continue
+        try:
+            import_class(class_path(str(options["class"])))
+        except Exception as e:  # the plugin's own import error, whatever it is
+            checker.error("config.provider-class", f"provider {name!r}: class {options['class']!r} does not"
+                          f" import: {type(e).__name__}: {e}", file, options.line_of("class"))
+        resolved[name] = {k: resolve_env(v, k, options, checker) for k, v in options.items() if k != "class"}
+    if not zones:
+        checker.error("config.schema", "no zones configured", file, data.line_of("zones"))
     zones_dir: Path | None = None
     targets: dict[str, list[str]] = {}
     for name, zone in zones.items():
@@ -58,24 +72,26 @@ def config_from_octodns(path: Path) -> Config:
                 checker.error("config.schema", f"zone {name!r} names unknown source {source!r}", file,
                               zone.line_of("sources"))
             elif options.get("class") in _YAML_SOURCES and zones_dir is None:
-                directory = Path(str(options.get("directory", ".")))
+                directory = Path(str(resolved.get(source, {}).get("directory") or "."))
                 zones_dir = directory if directory.is_absolute() or directory.exists() else path.parent / directory
                 _source_options(options, defaults)
         for target in zone.get("targets") or []:
             if target not in providers:
                 checker.error("config.schema", f"zone {name!r} names unknown target {target!r}", file,
                               zone.line_of("targets"))
-            targets.setdefault(target, []).append(zone_name(name))
-    if zones_dir is None:
+            else:
+                targets.setdefault(target, []).append(zone_name(name))
+    if zones_dir is None and zones:
         checker.error("config.schema", "no zone has a YamlProvider source, so dnssync finds no zone files",
                       file, data.line_of("zones"))
     config = Config(root=path.parent, file=file, zones_dir=zones_dir or path.parent, providers={},
                     defaults=defaults)
     for target, served in targets.items():
         options = providers[target]
-        rest = {k: resolve_env(v, k, options, checker) for k, v in options.items() if k != "class"}
+        if target not in resolved:
+            continue
         config.providers[target] = ProviderConfig(
-            name=target, cls=str(options.get("class")), options=rest, nameservers=[], zones=served,
+            name=target, cls=str(options.get("class")), options=resolved[target], nameservers=[], zones=served,
             file=file, lines={"class": options.line_of("class")},
         )
         checker.warn("config.provider-nameservers",

@@ -6,8 +6,8 @@ import json
 
 import click
 
-from dnssync.errors import ConfigError
 from dnssync.commands.base import Context, format_option, pass_ctx, zone_option
+from dnssync.errors import ConfigError
 from dnssync.report.text import print_findings
 
 

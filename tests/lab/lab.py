@@ -55,9 +55,11 @@ class Lab:
     def add_zone(self, zone: str, providers: list[str] | None = None,
                  nameservers: list[str] | None = None) -> None:
         """Create `zone` (with trailing dot) on the servers; its apex NS defaults to
-        the union of all lab nameservers, as dnssync will manage it."""
-        for name in providers or list(self.servers):
-            self.servers[name].add_zone(zone, nameservers or self.nameservers)
+        the union of those servers' nameservers, as dnssync will manage it."""
+        names = providers or list(self.servers)
+        union = sorted(self.servers[n].nameserver for n in names)
+        for name in names:
+            self.servers[name].add_zone(zone, nameservers or union)
 
     def env(self) -> dict[str, str]:
         env: dict[str, str] = {}

@@ -1,0 +1,104 @@
+"""Unit tests of the pieces that need no server: YAML locations, secrets, plan data,
+RFC 2136 update ordering and sizing."""
+
+from __future__ import annotations
+
+import io
+import logging
+
+import dns.rdatatype
+import pytest
+from octodns.record import Create, Delete, Record, Update
+from octodns.zone import Zone
+
+from dnssync import secrets
+from dnssync.errors import UsageError
+from dnssync.plan import Change, Plan, ProviderPlan
+from dnssync.providers.rfc2136 import KnotProvider
+from dnssync.yamlfile import YamlError, load_file
+
+
+def test_yaml_remembers_lines_and_rejects_duplicates(tmp_path):
+    path = tmp_path / "z.yaml"
+    path.write_text("a:\n  type: A\n  values:\n    - 192.0.2.1\n    - 192.0.2.2\nb: {type: A, value: x}\n")
+    data, problems = load_file(path)
+    assert data.key_lines == {"a": 1, "b": 6}
+    assert data["a"]["values"].item_lines == [4, 5]
+    assert problems == []
+    path.write_text("a: 1\nb:\n  c: 1\n  c: 2\n")
+    with pytest.raises(YamlError, match="duplicate key 'c' \\(first defined at line 3\\)") as error:
+        load_file(path)
+    assert error.value.finding.line == 4
+
+
+def test_yaml_include(tmp_path):
+    (tmp_path / "part.yaml").write_text("type: A\nvalue: 192.0.2.1\n")
+    (tmp_path / "z.yaml").write_text("www: !include part.yaml\n")
+    data, _ = load_file(tmp_path / "z.yaml")
+    assert data["www"] == {"type": "A", "value": "192.0.2.1"}
+
+
+def test_secret_masked_in_logs_including_decoded_form():
+    secret = "c3VwZXItc2VjcmV0LXRzaWc="  # base64 of super-secret-tsig
+    secrets.register(secret)
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.addFilter(secrets.RedactingFilter())
+    log = logging.getLogger("test-plugin")
+    log.addHandler(handler)
+    log.setLevel(logging.DEBUG)
+    log.debug("key_secret=%s raw=%r", secret, b"super-secret-tsig")
+    log.removeHandler(handler)
+    assert secret not in stream.getvalue() and "super-secret-tsig" not in stream.getvalue()
+    assert secrets.MASK in stream.getvalue()
+
+
+def sample_plan() -> Plan:
+    change = Change("update", "www", "A", {"ttl": 300, "values": ["192.0.2.1"]},
+                    {"ttl": 60, "values": ["192.0.2.2"]})
+    return Plan(zones={"example.com.": [{"name": "www", "type": "A", "ttl": 60, "value": "192.0.2.2"}]},
+                providers=[ProviderPlan("pdns", "example.com.", True, [change], existing_count=3,
+                                        existing_digest="sha256:abc")])
+
+
+def test_plan_json_round_trip_and_checksum():
+    plan = sample_plan()
+    again = Plan.from_json(plan.to_json())
+    assert again.providers == plan.providers and again.zones == plan.zones
+    assert again.checksum == plan.checksum
+
+
+def test_tampered_plan_refused():
+    text = sample_plan().to_json().replace("192.0.2.2", "192.0.2.66")
+    with pytest.raises(UsageError, match="checksum"):
+        Plan.from_json(text)
+
+
+def make_record(zone: Zone, name: str, data: dict) -> Record:
+    return Record.new(zone, name, data)
+
+
+def test_rfc2136_orders_deletes_then_addresses_then_pointers():
+    zone = Zone("example.com.", [])
+    provider = KnotProvider("k", "127.0.0.1", strict_supports=False)
+    mx = make_record(zone, "a", {"type": "MX", "ttl": 60, "value": {"exchange": "z.example.com.", "preference": 1}})
+    address = make_record(zone, "z", {"type": "A", "ttl": 60, "value": "192.0.2.1"})
+    gone_cname = make_record(zone, "old", {"type": "CNAME", "ttl": 60, "value": "z.example.com."})
+    gone_address = make_record(zone, "b", {"type": "A", "ttl": 60, "value": "192.0.2.9"})
+    ops = provider._operations([Create(mx), Create(address), Delete(gone_address), Delete(gone_cname)])
+    assert [(op.action, op.name.split(".")[0]) for op in ops] == [
+        ("delete", "old"), ("delete", "b"), ("add", "z"), ("add", "a")]
+
+
+def test_rfc2136_apex_ns_changed_value_by_value():
+    zone = Zone("example.com.", [])
+    provider = KnotProvider("k", "127.0.0.1", strict_supports=False)
+    old = make_record(zone, "", {"type": "NS", "ttl": 60, "values": ["a.ns.", "b.ns."]})
+    new = make_record(zone, "", {"type": "NS", "ttl": 3600, "values": ["b.ns.", "c.ns."]})
+    (update, _count), = provider._batches("example.com.", provider._operations([Update(old, new)]))
+    rrs = [(rrset.deleting, rrset.ttl, sorted(r.to_text() for r in rrset)) for rrset in update.update]
+    assert all(rrset.rdtype == dns.rdatatype.NS for rrset in update.update)
+    # never "delete the whole NS RRset" (servers ignore it); b re-added for the new TTL; a deleted last
+    assert [r for r in rrs if r[0] is not None and not r[2]] == []
+    assert rrs[-1][2] == ["a.ns."] and rrs[-1][0] is not None
+    assert (None, 3600, ["c.ns."]) in rrs and (None, 3600, ["b.ns."]) in rrs
