@@ -6,8 +6,8 @@ from pathlib import Path
 
 import click
 
-from dnssync.findings import has_errors
 from dnssync.commands.base import Context, format_option, pass_ctx, provider_option, zone_option
+from dnssync.findings import has_errors
 from dnssync.report.markdown import plan_markdown
 from dnssync.report.text import print_plan
 
