@@ -18,6 +18,7 @@ import click
 from dnssync import __version__
 from dnssync.commands.apply import apply
 from dnssync.commands.base import Context
+from dnssync.commands.drift import drift
 from dnssync.commands.plan import plan
 from dnssync.commands.restore import restore, snapshots
 from dnssync.commands.validate import validate
@@ -91,5 +92,5 @@ def main(ctx: click.Context, config_path: Path, octodns_config: Path | None, deb
     ctx.obj = Context(config_path, octodns_config, debug, not no_color)
 
 
-for command in (validate, plan, apply, restore, snapshots):
+for command in (validate, plan, apply, restore, snapshots, drift):
     main.add_command(command)
