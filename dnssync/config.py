@@ -92,6 +92,31 @@ class ApexNs:
     ttl: int = 3600
 
 
+#: where a walk from the root starts when no parent is configured (a.-m.root-servers.net)
+ROOT_SERVERS = (
+    "198.41.0.4", "170.247.170.2", "192.33.4.12", "199.7.91.13", "192.203.230.10", "192.5.5.241",
+    "192.112.36.4", "198.97.190.53", "192.36.148.17", "192.58.128.30", "193.0.14.129",
+    "199.7.83.42", "202.12.27.33",
+)
+
+
+@dataclass
+class ParentSettings:
+    """Where the delegation check asks for each zone's delegation (`parent:` in dnssync.yaml).
+
+    By default it walks from the root servers down, as a resolver does; private and
+    test setups name the parent zone's nameservers instead, for every zone or per zone."""
+
+    nameservers: list[Nameserver] = field(default_factory=list)
+    zones: dict[str, list[Nameserver]] = field(default_factory=dict)
+    roots: list[Nameserver] = field(
+        default_factory=lambda: [Nameserver(a, a) for a in ROOT_SERVERS])
+
+    def servers_for(self, zone: str) -> list[Nameserver]:
+        """The configured parent nameservers of `zone` (empty: find them from the root)."""
+        return self.zones.get(zone, self.nameservers)
+
+
 @dataclass
 class Config:
     root: Path
@@ -104,7 +129,7 @@ class Config:
     defaults: Defaults = field(default_factory=Defaults)
     apex_ns: ApexNs = field(default_factory=ApexNs)
     findings: list[Finding] = field(default_factory=list)  # non-fatal (warnings)
-    parent: dict[str, Any] = field(default_factory=dict)
+    parent: ParentSettings = field(default_factory=ParentSettings)
 
     def providers_for(self, zone: str) -> list[ProviderConfig]:
         return [p for p in self.providers.values() if p.serves(zone)]
@@ -366,6 +391,41 @@ def _policy(data: Mapping | None, checker: Checker) -> Policy:
     return policy
 
 
+def _addresses(data: Mapping, key: str, checker: Checker) -> list[Nameserver]:
+    """A list of host[:port] under `key`, as nameservers named by their address."""
+    raw = data.get(key)
+    if not isinstance(raw, list) or not raw:
+        checker.error("config.schema", f"parent {key!r} must be a list of host[:port]", data.file,
+                      data.line_of(key))
+        return []
+    result = []
+    for item in raw:
+        try:
+            host, port = parse_address(str(item))
+        except ValueError as e:
+            checker.error("config.schema", f"parent address {item!r} is not host[:port]: {e}",
+                          data.file, data.line_of(key))
+            continue
+        result.append(Nameserver(str(item), host, port))
+    return result
+
+
+def _parent(data: Mapping | None, checker: Checker) -> ParentSettings:
+    """`parent: {nameservers: [...], zones: {zone: [...]}, roots: [...]}`."""
+    settings = ParentSettings()
+    if data is None:
+        return settings
+    checker.unknown_keys(data, {"nameservers", "zones", "roots"}, "parent")
+    if "nameservers" in data:
+        settings.nameservers = _addresses(data, "nameservers", checker)
+    if "roots" in data:
+        settings.roots = _addresses(data, "roots", checker)
+    zones = checker.mapping(data.get("zones"), data.file, "parent.zones")
+    for zone in zones or {}:
+        settings.zones[zone_name(zone)] = _addresses(zones, zone, checker)
+    return settings
+
+
 def _section(data: Mapping, key: str, target: Any, checker: Checker) -> None:
     """Fill a dataclass of defaults from a mapping of the same keys."""
     section = data.get(key)
@@ -417,8 +477,8 @@ def read_config(path: Path | str = CONFIG_FILE) -> tuple[Config | None, list[Fin
         providers={},
         resolvers=[str(r) for r in resolvers],
         state_dir=root / str(checker.typed(data, "state", str, ".dnssync")),
-        parent=dict(checker.typed(data, "parent", dict, {})),
     )
+    config.parent = _parent(checker.mapping(data.get("parent"), str(path), "parent"), checker)
     config.policy = _policy(checker.mapping(data.get("policy"), str(path), "policy"), checker)
     _section(data, "defaults", config.defaults, checker)
     _section(data, "apex_ns", config.apex_ns, checker)

@@ -14,6 +14,8 @@ from click.testing import CliRunner, Result
 
 from dnssync.cli import main
 from tests.lab import Lab
+from tests.lab.lab import NET
+from tests.lab.parent import ParentServer
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT.parent / "shared" / "corpus"
@@ -25,6 +27,17 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     """PowerDNS, BIND and Knot on 127.0.0.2/.3/.4:53, for the whole session."""
     with Lab(tmp_path_factory.mktemp("lab")) as running:
         yield running
+
+
+@pytest.fixture(scope="session")
+def parent(lab: Lab, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ParentServer]:
+    """The parent zone's server (Knot holding `test.` on {net}.5), for delegation checks."""
+    server = ParentServer("parent", f"{NET}.5", tmp_path_factory.mktemp("parent"))
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
 
 
 def unique_zone(prefix: str = "t") -> str:
