@@ -55,6 +55,13 @@ CODES: dict[str, str] = {
     "drift.extra": "A provider serves a record git does not have.",
     "drift.changed": "A provider's record differs from git (values or TTL).",
     "drift.zone-missing": "A provider does not have the zone at all.",
+    # parent delegation (verify --delegation)
+    "delegation.parent-error": "The parent's nameservers could not be found, or gave no delegation.",
+    "delegation.parent-differ": "The parent's nameservers disagree about the delegation.",
+    "delegation.missing": "The parent's delegation lacks a provider's nameserver.",
+    "delegation.extra": "The parent's delegation lists a nameserver that is no provider's.",
+    "delegation.glue": "Glue missing, or differing from the zone's own A/AAAA for that name.",
+    "delegation.lame": "A delegated nameserver does not answer authoritatively for the zone.",
 }
 
 
