@@ -1,0 +1,555 @@
+"""The DNS query engine: ask nameservers many questions directly, fast, and report
+every outcome as data.
+
+verify, watch and drift all ask DNS servers questions and must never crash or
+stall on a server that is down, lame, slow or lying; so every outcome, good or
+bad, is an `Answer` value, and nothing here raises for a DNS or network failure.
+
+API (stable; other stages build on it)::
+
+    from dnssync.verify.engine import Endpoint, Engine, Question, resolve
+
+    endpoints, problem = await resolve(nameserver)      # config.Nameserver -> [Endpoint]
+    async with Engine(timeout=3.0, retries=2, window=64) as engine:
+        answer = await engine.ask(endpoint, "www.example.com.", "A")
+        await engine.ask_many(endpoint, questions, on_answer)   # streams, bounded memory
+
+* `Endpoint(address, port=53, name=None)`: one address of a nameserver, an IPv4
+  or IPv6 literal; `name` is the NS-record name, for labels.
+* `Question(name, rdtype, tag=None)`: `Question.of("www.example.com.", "A", tag)`
+  accepts text; `tag` is the caller's, returned untouched on the answer.
+* `Answer`: `error` is None when the server gave a usable reply, else one of
+  `ERRORS` (timeout, unreachable, refused, servfail, non-authoritative,
+  id-mismatch, truncated, ...) with a one-line `detail`. Also `rcode`, `flags`,
+  `aa`, `tc`, `nxdomain`, `referral`, `transport` ("udp"/"tcp"), `elapsed`
+  (seconds from first send), `attempts`, and `reply` (a `wire.Reply`: the
+  sections as located records; `reply.message()` gives the dnspython Message).
+  A referral (AA=0, no answer, NS in authority) is not an error: callers that
+  expect authority check `answer.referral`.
+* `Engine.ask(endpoint, name, rdtype, tcp=False, recursion=False)`: one question.
+  RD is off unless `recursion=True` (for asking resolvers); then AA is not required.
+* `Engine.ask_many(endpoint, questions, on_answer, ...)`: every question of an
+  iterable, `on_answer(answer)` called as each completes (in completion order).
+  Questions are pulled lazily, so a 100,000-record zone never sits in memory as
+  100,000 pending queries.
+* `Engine.stats`: counters (queries, udp_sent, retransmits, tcp, stray).
+
+How it behaves on the wire:
+
+* One connected UDP socket per endpoint; at most `window` questions in flight to
+  each endpoint, the rest wait (a bounded window, like a TCP window, so a
+  server is never flooded and a slow one does not slow the others).
+* Lost UDP packets are re-sent (same ID) after a retransmission timeout learned
+  from the endpoint's round-trip times (Jacobson/Karn, as TCP does), doubling
+  each time, at most `retries` times within the per-query `timeout`.
+* A reply with TC set is asked again over TCP (RFC 7766); when that fails too
+  the error is `truncated`. `tcp=True` asks over TCP directly.
+* A reply whose ID or question does not match is ignored (it could be spoofed
+  or stale) but remembered: if no matching reply arrives, the error is
+  `id-mismatch` rather than a bare timeout.
+* ICMP port unreachable (nothing listens) fails the questions in flight at once
+  as `unreachable`. After `BREAKER` consecutive questions without any reply, the
+  endpoint is considered down for `timeout` seconds: questions then fail at once
+  (attempts=0) instead of each waiting out its timeout, so a stopped server
+  costs one timeout, not one per record.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ipaddress
+import random
+import socket
+import struct
+from collections import deque
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+
+import dns.name
+import dns.rcode
+import dns.rdatatype
+
+from dnssync.config import Nameserver
+from dnssync.verify import wire
+from dnssync.verify.wire import Malformed, Reply
+
+#: every `Answer.error` kind with its meaning
+ERRORS: dict[str, str] = {
+    "timeout": "no reply within the timeout, after every retry",
+    "unreachable": "nothing listens there (ICMP port unreachable, or TCP connection refused)",
+    "network": "the network failed (no route, connection reset or closed early)",
+    "id-mismatch": "only replies with the wrong message ID or question came back",
+    "malformed": "the reply does not parse as a DNS message",
+    "truncated": "the UDP reply was truncated (TC) and asking over TCP failed",
+    "refused": "the server answered REFUSED (not configured for the zone, or an ACL)",
+    "servfail": "the server answered SERVFAIL (it failed to load or serve the zone)",
+    "notauth": "the server answered NOTAUTH (not authoritative for the zone)",
+    "formerr": "the server answered FORMERR (it could not parse the query)",
+    "notimp": "the server answered NOTIMP (it does not implement the query)",
+    "rcode": "the server answered another error RCODE",
+    "non-authoritative": "the reply has AA=0 and is not a referral (a lame server)",
+}
+
+_RCODE_ERRORS = {
+    dns.rcode.REFUSED: "refused",
+    dns.rcode.SERVFAIL: "servfail",
+    dns.rcode.NOTAUTH: "notauth",
+    dns.rcode.FORMERR: "formerr",
+    dns.rcode.NOTIMP: "notimp",
+}
+#: errors that say nothing came back from the endpoint (they feed the breaker)
+_SILENT = frozenset({"timeout", "unreachable", "network"})
+BREAKER = 8
+MIN_RTO = 0.2
+INITIAL_RTO = 1.0
+_TCP_LENGTH = struct.Struct("!H")
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoint:
+    """One address (IPv4 or IPv6 literal) and port of a nameserver."""
+
+    address: str
+    port: int = 53
+    name: str | None = None  # the NS-record name, for labels
+
+    @property
+    def label(self) -> str:
+        where = f"[{self.address}]" if ":" in self.address else self.address
+        if self.port != 53 or ":" in self.address:
+            where = f"{where}:{self.port}"
+        return f"{self.name.rstrip('.')} ({where})" if self.name else where
+
+
+class Question(NamedTuple):
+    name: dns.name.Name
+    rdtype: int
+    tag: Any = None  # the caller's, returned on the Answer
+
+    @classmethod
+    def of(cls, name: dns.name.Name | str, rdtype: int | str, tag: Any = None) -> Question:
+        if isinstance(name, str):
+            name = dns.name.from_text(name)
+        if isinstance(rdtype, str):
+            rdtype = dns.rdatatype.from_text(rdtype)
+        return cls(name, int(rdtype), tag)
+
+
+@dataclass(slots=True)
+class Answer:
+    """What one question got from one endpoint: a reply, or why there is none."""
+
+    question: Question
+    endpoint: Endpoint
+    error: str | None
+    detail: str = ""
+    reply: Reply | None = None
+    transport: str = "udp"
+    elapsed: float = 0.0
+    attempts: int = 0
+
+    @property
+    def rcode(self) -> int | None:
+        return self.reply.rcode if self.reply else None
+
+    @property
+    def flags(self) -> int:
+        return self.reply.flags if self.reply else 0
+
+    @property
+    def aa(self) -> bool:
+        return bool(self.flags & wire.AA)
+
+    @property
+    def tc(self) -> bool:
+        return bool(self.flags & wire.TC)
+
+    @property
+    def nxdomain(self) -> bool:
+        return self.rcode == dns.rcode.NXDOMAIN
+
+    @property
+    def referral(self) -> bool:
+        """A delegation: AA=0, an empty answer, and NS records in the authority section."""
+        reply = self.reply
+        return bool(reply and not reply.flags & wire.AA and not reply.answer
+                    and reply.rcode == dns.rcode.NOERROR
+                    and any(rr.rdtype == wire.NS for rr in reply.authority))
+
+
+class _Pending:
+    """One question in flight on a channel."""
+
+    __slots__ = ("attempts", "callback", "deadline", "first_sent", "interval", "mismatches",
+                 "qid", "qname", "question", "recursion", "tcp", "timer", "wire")
+
+    def __init__(self, question: Question, callback: Callable[[Answer], None], tcp: bool,
+                 recursion: bool):
+        self.question = question
+        self.callback = callback
+        self.tcp = tcp
+        self.recursion = recursion
+        self.qname = question.name.to_wire().lower()
+        self.qid = 0
+        self.wire = b""
+        self.attempts = 0
+        self.first_sent = 0.0
+        self.deadline = 0.0
+        self.interval = 0.0
+        self.mismatches = 0
+        self.timer: asyncio.TimerHandle | None = None
+
+
+def _classify(reply: Reply, recursion: bool) -> tuple[str | None, str]:
+    """The error kind of a parsed reply (None: usable), with a detail line."""
+    kind = _RCODE_ERRORS.get(reply.rcode)
+    if kind is None and reply.rcode not in (dns.rcode.NOERROR, dns.rcode.NXDOMAIN):
+        kind = "rcode"
+    if kind:
+        return kind, f"the server answered {dns.rcode.to_text(reply.rcode)}"
+    if not recursion and not reply.flags & wire.AA:
+        referral = (not reply.answer and reply.rcode == dns.rcode.NOERROR
+                    and any(rr.rdtype == wire.NS for rr in reply.authority))
+        if not referral:
+            return "non-authoritative", "the reply is not authoritative (AA=0)"
+    return None, ""
+
+
+class _Channel(asyncio.DatagramProtocol):
+    """Every question to one endpoint: its UDP socket, window, timers and RTT estimate."""
+
+    def __init__(self, engine: Engine, endpoint: Endpoint):
+        self.engine = engine
+        self.endpoint = endpoint
+        self.loop = asyncio.get_running_loop()
+        self.transport: asyncio.DatagramTransport | None = None
+        self.open_error = ""
+        self.pending: dict[int, _Pending] = {}
+        self.waiting: deque[_Pending] = deque()
+        self.in_flight = 0
+        self.srtt: float | None = None
+        self.rttvar = 0.0
+        self.silent = 0  # consecutive questions that got nothing back
+        self.down_until = 0.0
+        self.last_silent = "timeout"
+
+    # -- asyncio protocol --------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def datagram_received(self, data: bytes, addr: Any) -> None:
+        if len(data) < 12:
+            self.engine.stats["stray"] += 1
+            return
+        pending = self.pending.get((data[0] << 8) | data[1])
+        try:
+            reply = wire.parse_reply(data)
+        except Malformed as e:
+            if pending is not None:
+                self._done(pending, "malformed", f"malformed reply: {e}", None, "udp")
+            else:
+                self.engine.stats["stray"] += 1
+            return
+        if pending is None or not reply.flags & wire.QR or reply.qname != pending.qname \
+                or reply.qtype != pending.question.rdtype:
+            self._mismatch(reply)
+            return
+        if pending.attempts == 1:
+            self._sample(self.loop.time() - pending.first_sent)
+        if reply.flags & wire.TC:
+            self._forget(pending)
+            self.engine.stats["truncated"] += 1
+            self.loop.create_task(self._tcp(pending, truncated=True))
+            return
+        kind, detail = _classify(reply, pending.recursion)
+        self._done(pending, kind, detail, reply, "udp")
+
+    def error_received(self, exc: Exception) -> None:
+        # Deferred: asyncio reports a failed send synchronously from inside sendto().
+        self.loop.call_soon(self._fail_all, exc)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.transport = None
+
+    # -- the window --------------------------------------------------------------
+
+    def submit(self, pending: _Pending) -> None:
+        if self.in_flight < self.engine.window:
+            self._start(pending)
+        else:
+            self.waiting.append(pending)
+
+    def _start(self, pending: _Pending) -> None:
+        self.in_flight += 1
+        self.engine.stats["queries"] += 1
+        if self.open_error:
+            self.loop.call_soon(self._done, pending, "network", self.open_error, None, "udp")
+        elif self.down_until and self.loop.time() < self.down_until:
+            self.loop.call_soon(self._done, pending, self.last_silent,
+                                f"not asked: the last {self.silent} questions to this nameserver"
+                                " got no reply", None, "udp")
+        elif pending.tcp or self.transport is None:
+            self.loop.create_task(self._tcp(pending, truncated=False))
+        else:
+            qid = random.getrandbits(16)
+            while qid in self.pending:
+                qid = random.getrandbits(16)
+            pending.qid = qid
+            pending.wire = wire.query_wire(qid, pending.qname, pending.question.rdtype,
+                                           pending.recursion, self.engine.payload)
+            self.pending[qid] = pending
+            now = self.loop.time()
+            pending.first_sent = now
+            pending.deadline = now + self.engine.timeout
+            pending.interval = self.rto()
+            self._send(pending)
+
+    def _send(self, pending: _Pending) -> None:
+        pending.attempts += 1
+        self.engine.stats["udp_sent"] += 1
+        if pending.attempts > 1:
+            self.engine.stats["retransmits"] += 1
+        assert self.transport is not None
+        self.transport.sendto(pending.wire)
+        now = self.loop.time()
+        wait = min(pending.interval, pending.deadline - now)
+        if pending.attempts > self.engine.retries:
+            wait = pending.deadline - now  # the last try waits out the whole timeout
+        pending.timer = self.loop.call_at(now + max(wait, 0.0), self._expired, pending)
+
+    def _expired(self, pending: _Pending) -> None:
+        if self.pending.get(pending.qid) is not pending:
+            return
+        if pending.attempts <= self.engine.retries and self.loop.time() < pending.deadline:
+            pending.interval *= 2
+            self._send(pending)
+            return
+        if pending.mismatches:
+            detail = (f"{pending.mismatches} reply(ies) with the wrong message ID or question,"
+                      f" and no matching reply in {self.engine.timeout:g} s")
+            self._done(pending, "id-mismatch", detail, None, "udp")
+        else:
+            self._done(pending, "timeout", f"no reply in {self.engine.timeout:g} s"
+                       f" ({pending.attempts} tries over UDP)", None, "udp")
+
+    def _mismatch(self, reply: Reply) -> None:
+        for pending in self.pending.values():
+            if pending.qname == reply.qname and pending.question.rdtype == reply.qtype:
+                pending.mismatches += 1
+                return
+        self.engine.stats["stray"] += 1
+
+    def _fail_all(self, exc: Exception) -> None:
+        kind = "unreachable" if isinstance(exc, ConnectionRefusedError) else "network"
+        detail = ("nothing listens there (ICMP port unreachable)" if kind == "unreachable"
+                  else f"{type(exc).__name__}: {exc}")
+        for pending in list(self.pending.values()):
+            self._done(pending, kind, detail, None, "udp")
+
+    def _forget(self, pending: _Pending) -> None:
+        if self.pending.get(pending.qid) is pending:
+            del self.pending[pending.qid]
+        if pending.timer is not None:
+            pending.timer.cancel()
+            pending.timer = None
+
+    def _done(self, pending: _Pending, error: str | None, detail: str, reply: Reply | None,
+              transport: str) -> None:
+        self._forget(pending)
+        self.in_flight -= 1
+        if error in _SILENT:
+            self.silent += 1
+            self.last_silent = error or "timeout"
+            if self.silent >= BREAKER:
+                self.down_until = self.loop.time() + self.engine.timeout
+        elif reply is not None:
+            self.silent = 0
+            self.down_until = 0.0
+        elapsed = self.loop.time() - pending.first_sent if pending.first_sent else 0.0
+        answer = Answer(pending.question, self.endpoint, error, detail, reply, transport, elapsed,
+                        pending.attempts)
+        while self.waiting and self.in_flight < self.engine.window:
+            self._start(self.waiting.popleft())
+        pending.callback(answer)
+
+    # -- retransmission timeout ----------------------------------------------------
+
+    def _sample(self, rtt: float) -> None:
+        if self.srtt is None:
+            self.srtt, self.rttvar = rtt, rtt / 2
+        else:
+            self.rttvar = 0.75 * self.rttvar + 0.25 * abs(self.srtt - rtt)
+            self.srtt = 0.875 * self.srtt + 0.125 * rtt
+
+    def rto(self) -> float:
+        if self.srtt is None:  # no sample yet: leave room for every retry in the timeout
+            return min(INITIAL_RTO, self.engine.timeout / (self.engine.retries + 1))
+        return min(max(self.srtt + 4 * self.rttvar, MIN_RTO), self.engine.timeout)
+
+    # -- TCP -------------------------------------------------------------------------
+
+    async def _tcp(self, pending: _Pending, truncated: bool) -> None:
+        """Ask over TCP (RFC 7766), one connection per question: TCP is the fallback
+        for truncated replies and the reachability check, never the bulk path."""
+        self.engine.stats["tcp"] += 1
+        if not pending.first_sent:
+            pending.first_sent = self.loop.time()
+        pending.attempts += 1
+        qid = random.getrandbits(16)
+        query = wire.query_wire(qid, pending.qname, pending.question.rdtype, pending.recursion,
+                                self.engine.payload)
+        reply = None
+        try:
+            reply = await asyncio.wait_for(self._tcp_exchange(query), self.engine.timeout)
+            if reply.id != qid or reply.qname != pending.qname \
+                    or reply.qtype != pending.question.rdtype:
+                kind, detail = "id-mismatch", "the TCP reply has the wrong message ID or question"
+                reply = None
+            else:
+                kind, detail = _classify(reply, pending.recursion)
+                if kind is None and reply.flags & wire.TC:
+                    kind, detail = "malformed", "the TCP reply has TC set"
+        except TimeoutError:
+            kind, detail = "timeout", f"no reply over TCP in {self.engine.timeout:g} s"
+        except ConnectionRefusedError:
+            kind, detail = "unreachable", "TCP connection refused"
+        except Malformed as e:
+            kind, detail = "malformed", f"malformed reply over TCP: {e}"
+        except (OSError, asyncio.IncompleteReadError) as e:
+            kind, detail = "network", f"TCP failed: {type(e).__name__}: {e}".rstrip(": ")
+        if truncated and kind is not None:
+            detail = f"the UDP reply was truncated; over TCP: {kind}: {detail}"
+            kind = "truncated"
+        self._done(pending, kind, detail, reply, "tcp")
+
+    async def _tcp_exchange(self, query: bytes) -> Reply:
+        reader, writer = await asyncio.open_connection(self.endpoint.address, self.endpoint.port)
+        try:
+            writer.write(_TCP_LENGTH.pack(len(query)) + query)
+            await writer.drain()
+            (length,) = _TCP_LENGTH.unpack(await reader.readexactly(2))
+            return wire.parse_reply(await reader.readexactly(length))
+        finally:
+            writer.close()
+            with contextlib.suppress(OSError):
+                await writer.wait_closed()
+
+
+class Engine:
+    """Asks endpoints questions; one per event loop (use `async with`)."""
+
+    def __init__(self, timeout: float = 3.0, retries: int = 2, window: int = 64,
+                 payload: int = 1232):
+        if not 1 <= window <= 4096:
+            raise ValueError("window must be between 1 and 4096")
+        self.timeout = float(timeout)
+        self.retries = int(retries)
+        self.window = int(window)
+        self.payload = int(payload)
+        self.stats: dict[str, int] = dict.fromkeys(
+            ("queries", "udp_sent", "retransmits", "tcp", "truncated", "stray"), 0)
+        self._channels: dict[Endpoint, asyncio.Future[_Channel]] = {}
+
+    async def __aenter__(self) -> Engine:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        for future in self._channels.values():
+            if future.done() and not future.exception():
+                transport = future.result().transport
+                if transport is not None:
+                    transport.close()
+        self._channels.clear()
+
+    async def _channel(self, endpoint: Endpoint) -> _Channel:
+        future = self._channels.get(endpoint)
+        if future is None:
+            future = asyncio.get_running_loop().create_future()
+            self._channels[endpoint] = future
+            channel = _Channel(self, endpoint)
+            try:
+                await asyncio.get_running_loop().create_datagram_endpoint(
+                    lambda: channel, remote_addr=(endpoint.address, endpoint.port))
+            except OSError as e:
+                channel.open_error = (f"cannot open a UDP socket to {endpoint.label}:"
+                                      f" {e.strerror or e}")
+            future.set_result(channel)
+        return await future
+
+    async def ask(self, endpoint: Endpoint, name: dns.name.Name | str, rdtype: int | str, *,
+                  tcp: bool = False, recursion: bool = False, tag: Any = None) -> Answer:
+        """Ask one question; never raises for a DNS or network failure."""
+        future: asyncio.Future[Answer] = asyncio.get_running_loop().create_future()
+
+        def done(answer: Answer) -> None:
+            if not future.done():
+                future.set_result(answer)
+
+        channel = await self._channel(endpoint)
+        channel.submit(_Pending(Question.of(name, rdtype, tag), done, tcp, recursion))
+        return await future
+
+    async def ask_many(self, endpoint: Endpoint, questions: Iterable[Question],
+                       on_answer: Callable[[Answer], None], *, tcp: bool = False,
+                       recursion: bool = False) -> None:
+        """Ask every question, at most `window` in flight, calling `on_answer` for each
+        as it completes. An exception raised by `on_answer` stops the run and is raised."""
+        channel = await self._channel(endpoint)
+        loop = asyncio.get_running_loop()
+        finished: asyncio.Future[None] = loop.create_future()
+        source = iter(questions)
+        active = 0
+
+        def feed() -> None:
+            nonlocal active
+            while active < self.window and not finished.done():
+                question = next(source, None)
+                if question is None:
+                    break
+                active += 1
+                channel.submit(_Pending(question, got, tcp, recursion))
+            if active == 0 and not finished.done():
+                finished.set_result(None)
+
+        def got(answer: Answer) -> None:
+            nonlocal active
+            active -= 1
+            if finished.done():
+                return
+            try:
+                on_answer(answer)
+            except BaseException as e:  # surfaced to the caller of ask_many
+                finished.set_exception(e)
+                return
+            feed()
+
+        feed()
+        await finished
+
+
+async def resolve(nameserver: Nameserver) -> tuple[list[Endpoint], str | None]:
+    """The endpoints of a configured nameserver: its address when configured (a
+    literal, or a host name to look up), else its NS name looked up. Returns
+    the endpoints and, when there are none, why."""
+    host = nameserver.host or nameserver.name.rstrip(".")
+    try:
+        ipaddress.ip_address(host)
+        return [Endpoint(host, nameserver.port, nameserver.name)], None
+    except ValueError:
+        pass
+    try:
+        infos = await asyncio.get_running_loop().getaddrinfo(
+            host, nameserver.port, type=socket.SOCK_DGRAM)
+    except OSError as e:
+        return [], f"cannot resolve {host}: {e.strerror or e}"
+    seen: dict[str, None] = {}
+    for _family, _type, _proto, _canon, sockaddr in infos:
+        seen.setdefault(str(sockaddr[0]), None)
+    return [Endpoint(address, nameserver.port, nameserver.name) for address in seen], None
+

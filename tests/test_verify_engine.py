@@ -1,0 +1,200 @@
+"""The DNS query engine against a real server (the lab) and against a faulty one:
+every outcome is an Answer with the right error kind, never an exception."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import time
+
+import dns.name
+import dns.rdatatype
+import pytest
+
+from dnssync.config import Nameserver
+from dnssync.verify import wire
+from dnssync.verify.engine import BREAKER, Answer, Endpoint, Engine, Question, resolve
+from tests.conftest import unique_zone
+from tests.faultyns import FaultyNameserver
+
+ORIGIN = "faulty.test."
+ZONE = """
+$TTL 300
+@ SOA ns1.faulty.test. hostmaster.faulty.test. 7 3600 600 604800 5
+@ NS ns1.faulty.test.
+www A 192.0.2.1
+{names}
+""".format(names="\n".join(f"{label} A 192.0.2.{i + 10}" for i, label in enumerate(
+    ("servfail", "refused", "lame", "big", "bigbroken", "wrong", "badid", "drop"))))
+
+
+def ask(endpoint: Endpoint, name: str, rdtype: str = "A", timeout: float = 0.6, **kw) -> Answer:
+    async def go() -> Answer:
+        async with Engine(timeout=timeout, retries=1) as engine:
+            return await engine.ask(endpoint, name, rdtype, **kw)
+
+    return asyncio.run(go())
+
+
+@pytest.fixture(scope="module")
+def faulty():
+    with FaultyNameserver(ORIGIN, ZONE) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def endpoint(faulty) -> Endpoint:
+    return Endpoint("127.0.0.1", faulty.port, "ns1.faulty.test.")
+
+
+def values(answer: Answer) -> set[str]:
+    reply = answer.reply
+    assert reply is not None
+    return {reply.rdata(rr).to_text() for rr in reply.answer}
+
+
+def test_healthy_answer(endpoint):
+    answer = ask(endpoint, "www.faulty.test.")
+    assert answer.error is None and answer.aa and not answer.tc
+    assert answer.transport == "udp" and answer.attempts == 1
+    assert values(answer) == {"192.0.2.1"}
+    assert answer.reply.answer[0].ttl == 300
+    message = answer.reply.message()  # the full dnspython message on demand
+    assert message.answer[0].name == dns.name.from_text("www.faulty.test.")
+
+
+def test_nxdomain_is_not_an_error(endpoint):
+    answer = ask(endpoint, "nope.faulty.test.")
+    assert answer.error is None and answer.nxdomain and answer.aa
+
+
+@pytest.mark.parametrize(("label", "kind"), [
+    ("servfail", "servfail"), ("refused", "refused"), ("lame", "non-authoritative"),
+    ("bigbroken", "truncated"), ("badid", "id-mismatch"), ("drop", "timeout"),
+])
+def test_faults_are_answers_with_their_kind(endpoint, label, kind):
+    answer = ask(endpoint, f"{label}.faulty.test.")
+    assert answer.error == kind, answer.detail
+    assert answer.detail
+
+
+def test_truncation_is_retried_over_tcp(endpoint):
+    answer = ask(endpoint, "big.faulty.test.")
+    assert answer.error is None, answer.detail
+    assert answer.transport == "tcp"
+    assert values(answer) == {"192.0.2.13"}
+
+
+def test_wrong_answer_is_data_not_an_error(endpoint):
+    answer = ask(endpoint, "wrong.faulty.test.")
+    assert answer.error is None and values(answer) == {"192.0.2.254"}
+
+
+def test_lost_packets_are_retried(faulty, endpoint):
+    before = faulty.queries
+    answer = ask(endpoint, "drop.faulty.test.", timeout=0.6)
+    assert answer.error == "timeout" and answer.attempts == 2  # first try + 1 retry
+    assert faulty.queries - before == 2
+
+
+def test_forced_tcp(endpoint):
+    answer = ask(endpoint, "www.faulty.test.", tcp=True)
+    assert answer.error is None and answer.transport == "tcp"
+    assert values(answer) == {"192.0.2.1"}
+
+
+def test_ipv6_endpoint():
+    with FaultyNameserver(ORIGIN, ZONE, host="::1") as server:
+        endpoint = Endpoint("::1", server.port, "ns1.faulty.test.")
+        assert endpoint.label == f"ns1.faulty.test ([::1]:{server.port})"
+        answer = ask(endpoint, "www.faulty.test.")
+        assert answer.error is None and values(answer) == {"192.0.2.1"}
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_nothing_listening_is_unreachable_and_fast():
+    endpoint = Endpoint("127.0.0.1", free_port())
+    start = time.monotonic()
+    answer = ask(endpoint, "www.faulty.test.", timeout=3)
+    assert answer.error == "unreachable"
+    assert time.monotonic() - start < 1
+    assert ask(endpoint, "www.faulty.test.", tcp=True).error == "unreachable"
+
+
+def test_ask_many_window_and_breaker():
+    """A silent server: at most `window` questions are ever in flight, and once the
+    breaker trips the remaining questions fail at once instead of each timing out."""
+    questions = [Question.of(f"q{i}.faulty.test.", "A", i) for i in range(500)]
+    got: list[Answer] = []
+    with FaultyNameserver(ORIGIN, ZONE, mode="drop") as server:
+        endpoint = Endpoint("127.0.0.1", server.port)
+
+        async def go() -> dict[str, int]:
+            async with Engine(timeout=0.5, retries=0, window=16) as engine:
+                await engine.ask_many(endpoint, questions, got.append)
+                return engine.stats
+
+        start = time.monotonic()
+        stats = asyncio.run(go())
+        elapsed = time.monotonic() - start
+        # one window, plus what the first timeouts let in before the breaker tripped
+        assert 16 <= server.queries < 16 + BREAKER
+    assert elapsed < 2
+    assert sorted(a.question.tag for a in got) == list(range(500))
+    assert {a.error for a in got} == {"timeout"}
+    assert sum(a.attempts == 0 for a in got) == 500 - server.queries
+    assert stats["queries"] == 500 and stats["udp_sent"] == server.queries
+
+
+def test_ask_many_streams_every_answer(lab):
+    zone = unique_zone("eng")
+    lab.add_zone(zone, ["pdns"])
+    endpoint = Endpoint(lab.pdns.address, 53, lab.pdns.nameserver)
+    names = [Question.of(f"n{i}.{zone}", "A", i) for i in range(300)] + [Question.of(zone, "SOA")]
+    got: list[Answer] = []
+
+    async def go() -> None:
+        async with Engine(window=32) as engine:
+            await engine.ask_many(endpoint, names, got.append)
+
+    asyncio.run(go())
+    assert len(got) == 301
+    assert all(a.error is None and a.aa for a in got)
+    assert sum(a.nxdomain for a in got) == 300
+    soa = next(a for a in got if a.question.rdtype == dns.rdatatype.SOA)
+    assert soa.reply.answer[0].rdtype == dns.rdatatype.SOA
+
+
+def test_ask_many_raises_what_the_callback_raises(endpoint):
+    def boom(answer: Answer) -> None:
+        raise RuntimeError("callback failed")
+
+    async def go() -> None:
+        async with Engine() as engine:
+            await engine.ask_many(endpoint, [Question.of("www.faulty.test.", "A")], boom)
+
+    with pytest.raises(RuntimeError, match="callback failed"):
+        asyncio.run(go())
+
+
+def test_resolve_nameservers():
+    endpoints, problem = asyncio.run(resolve(Nameserver("ns1.example.", "192.0.2.53", 5300)))
+    assert problem is None and endpoints == [Endpoint("192.0.2.53", 5300, "ns1.example.")]
+    endpoints, problem = asyncio.run(resolve(Nameserver("ns1.example.", "localhost", 53)))
+    assert problem is None and "127.0.0.1" in {e.address for e in endpoints}
+    endpoints, problem = asyncio.run(resolve(Nameserver("ns1.invalid.", None)))
+    assert endpoints == [] and "cannot resolve ns1.invalid" in problem
+
+
+def test_wire_rejects_compression_loops():
+    query = wire.query_wire(1, dns.name.from_text("a.example.").to_wire(), 1)
+    looped = query[:12] + b"\xc0\x0c" + query[-15:]
+    with pytest.raises(wire.Malformed):
+        wire.parse_reply(looped)
+    reply = wire.parse_reply(query)
+    assert reply.qname == b"\x01a\x07example\x00" and reply.qtype == 1 and reply.id == 1
