@@ -62,6 +62,11 @@ CODES: dict[str, str] = {
     "delegation.extra": "The parent's delegation lists a nameserver that is no provider's.",
     "delegation.glue": "Glue missing, or differing from the zone's own A/AAAA for that name.",
     "delegation.lame": "A delegated nameserver does not answer authoritatively for the zone.",
+    # SOA side by side (dnssync soa, verify)
+    "soa.unanswered": "A provider's nameserver gives no authoritative SOA for the zone.",
+    "soa.negative-ttl": "The negative-cache TTL, min(SOA MINIMUM, SOA TTL), differs across providers.",
+    "soa.expire-short": "A provider's SOA EXPIRE is under a day.",
+    "soa.serial-split": "One provider's nameservers serve different SOA serials.",
 }
 
 
