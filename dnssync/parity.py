@@ -36,6 +36,8 @@ def served_rrset(record: Record | None, txt_chunk: int | None) -> dict[str, Any]
     if record is None:
         return None
     data = rrset_data(record)
+    if getattr(record, "dynamic", None):  # answers vary by client; the values are the default
+        data["dynamic"] = True
     if txt_chunk and record._type == "TXT":
         data["values"] = sorted(rechunk_txt(v, txt_chunk) for v in data["values"])
     return data
@@ -44,7 +46,8 @@ def served_rrset(record: Record | None, txt_chunk: int | None) -> dict[str, Any]
 def _describe(data: dict[str, Any] | None) -> str:
     if data is None:
         return NOT_SERVED
-    return f"{data['ttl']} " + ", ".join(data["values"])
+    text = f"{data['ttl']} " + ", ".join(data["values"])
+    return text + " (dynamic: varies by client)" if data.get("dynamic") else text
 
 
 def _applies_to(record: Record, provider: str) -> bool:
@@ -63,12 +66,12 @@ def check_zone(desired: Zone, served: dict[str, Zone], policy: Policy, locate: L
     by_key = {p: {(r.name, r._type): r for r in z.records} for p, z in served.items()}
     findings = []
     for record in sorted(desired.records, key=lambda r: (r.name, r._type)):
-        wanted = rrset_data(record)
+        wanted = served_rrset(record, None)
         observed: dict[str, dict[str, Any] | None] = {}
         for provider in sorted(p for p in served if _applies_to(record, p)):
             kept = by_key[provider].get((record.name, record._type))
             observed[provider] = served_rrset(kept, txt_chunks.get(provider))
-            if kept is not None and observed[provider] != rrset_data(kept):
+            if kept is not None and observed[provider] != served_rrset(kept, None):
                 reasons.setdefault((provider, record.name, record._type),
                                    f"re-splits TXT strings at {txt_chunks[provider]} bytes")
         differing = {p: d for p, d in observed.items() if d != wanted}

@@ -124,3 +124,34 @@ def test_capabilities_are_checked_like_any_input(make_repo):
     assert result.exit_code == 2
     assert "knot.yaml" in result.output and "unknown key 'max_ttl'" in result.output
     assert "capabilities.min_ttl must be between 0" in result.output
+
+
+DYNAMIC = """dyn:
+  dynamic:
+    pools:
+      eu:
+        values:
+        - value: 192.0.2.10
+      us:
+        values:
+        - value: 192.0.2.20
+    rules:
+    - geos: [EU]
+      pool: eu
+    - pool: us
+  type: A
+  value: 192.0.2.1
+"""
+
+
+def test_dynamic_record_flattened_everywhere_is_a_parity_finding(make_repo):
+    """No lab provider serves geo answers (PowerDNS is asked: no Lua records), so every one
+    would flatten the record to its default value; git says the answer varies by client."""
+    repo = make_repo({unique_zone(): DYNAMIC})
+    result = repo.run("plan", "--format", "json")
+    assert result.exit_code == 1
+    [finding] = parity(result)
+    assert finding["code"] == "parity.adjusted" and finding["provider"] == "bind,knot,pdns"
+    assert finding["expected"] == "3600 192.0.2.1 (dynamic: varies by client)"
+    assert set(finding["observed"].values()) == {"3600 192.0.2.1"}
+    assert "dynamic record flattened" in finding["message"]
