@@ -50,10 +50,12 @@ def _describe(data: dict[str, Any] | None) -> str:
     return text + " (dynamic: varies by client)" if data.get("dynamic") else text
 
 
-def _applies_to(record: Record, provider: str) -> bool:
-    if record.ignored or provider in record.excluded:
-        return False
-    return not record.included or provider in record.included
+def _providers_of(record: Record, providers: list[str]) -> list[str]:
+    """The providers `record` is meant for (octoDNS `ignored`, `excluded`, `included`)."""
+    if record.ignored:
+        return []
+    excluded, included = record.excluded, record.included
+    return [p for p in providers if p not in excluded and (not included or p in included)]
 
 
 def check_zone(desired: Zone, served: dict[str, Zone], policy: Policy, locate: Locate,
@@ -64,20 +66,25 @@ def check_zone(desired: Zone, served: dict[str, Zone], policy: Policy, locate: L
     reasons = dict(reasons or {})
     txt_chunks = txt_chunks or {}
     by_key = {p: {(r.name, r._type): r for r in z.records} for p, z in served.items()}
+    names = sorted(served)
     findings = []
     for record in sorted(desired.records, key=lambda r: (r.name, r._type)):
+        providers = _providers_of(record, names)
+        kept = {p: by_key[p].get((record.name, record._type)) for p in providers}
+        if all(kept[p] is record and not (txt_chunks.get(p) and record._type == "TXT")
+               for p in providers):
+            continue  # the very record git has, everywhere (the common case, and cheap)
         wanted = served_rrset(record, None)
         observed: dict[str, dict[str, Any] | None] = {}
-        for provider in sorted(p for p in served if _applies_to(record, p)):
-            kept = by_key[provider].get((record.name, record._type))
-            observed[provider] = served_rrset(kept, txt_chunks.get(provider))
-            if kept is not None and observed[provider] != served_rrset(kept, None):
+        for provider in providers:
+            observed[provider] = served_rrset(kept[provider], txt_chunks.get(provider))
+            if kept[provider] is not None and observed[provider] != served_rrset(kept[provider], None):
                 reasons.setdefault((provider, record.name, record._type),
                                    f"re-splits TXT strings at {txt_chunks[provider]} bytes")
         differing = {p: d for p, d in observed.items() if d != wanted}
-        if not differing:
-            continue
-        findings.append(_finding(desired, record, wanted, observed, differing, policy, locate, reasons))
+        if differing:
+            findings.append(_finding(desired, record, wanted, observed, differing, policy, locate,
+                                     reasons))
     return findings
 
 
