@@ -155,3 +155,13 @@ def test_dynamic_record_flattened_everywhere_is_a_parity_finding(make_repo):
     assert finding["expected"] == "3600 192.0.2.1 (dynamic: varies by client)"
     assert set(finding["observed"].values()) == {"3600 192.0.2.1"}
     assert "dynamic record flattened" in finding["message"]
+
+
+def test_a_reviewed_plan_with_parity_errors_is_refused(make_repo, lab, tmp_path):
+    zone = unique_zone()
+    repo = make_repo({zone: SPF})
+    saved = tmp_path / "plan.json"
+    assert repo.run("plan", "--out", str(saved)).exit_code == 1  # saved all the same, for review
+    result = repo.run("apply", "--yes", "--plan", str(saved))
+    assert result.exit_code == 1 and "parity error" in result.output
+    assert ask(lab, "bind", f"www.{zone}", "A") == set()
