@@ -14,7 +14,6 @@ from click.testing import CliRunner, Result
 
 from dnssync.cli import main
 from tests.lab import Lab
-from tests.lab.lab import NET
 from tests.lab.parent import ParentServer
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -29,15 +28,11 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
         yield running
 
 
-@pytest.fixture(scope="session")
-def parent(lab: Lab, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ParentServer]:
-    """The parent zone's server (Knot holding `test.` on {net}.5), for delegation checks."""
-    server = ParentServer("parent", f"{NET}.5", tmp_path_factory.mktemp("parent"))
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
+@pytest.fixture
+def parent(lab: Lab) -> ParentServer:
+    """The lab's parent zones' server (Knot holding `test.` on {net}.5): every lab zone
+    is delegated there; `parent.delegate()` rewrites a delegation, right or broken."""
+    return lab.parent
 
 
 def unique_zone(prefix: str = "t") -> str:

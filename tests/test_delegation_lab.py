@@ -14,7 +14,7 @@ from tests.conftest import unique_zone
 from tests.lab.lab import NET
 
 ZONE = "www:\n  type: A\n  value: 192.0.2.1\n"
-PARENT = {"parent": {"nameservers": [f"{NET}.5"]}}
+PARENT = {"parent": {"nameservers": [f"{NET}.5"]}}  # as the lab writes it; explicit here
 
 
 def check(repo) -> dict[tuple[str, str | None], dict]:
@@ -26,8 +26,8 @@ def check(repo) -> dict[tuple[str, str | None], dict]:
 
 def test_a_right_delegation_has_no_finding(make_repo, lab, parent):
     zone = unique_zone()
-    repo = make_repo({zone: ZONE}, config=PARENT)
-    parent.delegate(zone, lab.nameservers)
+    repo = make_repo({zone: ZONE})  # the lab delegates every zone it creates, and points repos at it
+    assert parent.delegations[zone] == set(lab.nameservers)
     assert check(repo) == {}
 
 
@@ -94,6 +94,7 @@ def test_parent_found_by_walking_down_from_the_root(make_repo, lab, parent):
     zone, undelegated = unique_zone(), unique_zone()
     repo = make_repo({zone: ZONE, undelegated: ZONE}, config={"parent": {"roots": [f"{NET}.5"]}})
     parent.delegate(zone, [lab.pdns.nameserver, lab.bind.nameserver])
+    parent.undelegate(undelegated)
     found = check(repo)
     assert ("delegation.missing", "ns1.knot.lab.") in found
     [(code, _)] = [k for k, f in found.items() if f["zone"] == undelegated]

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import yaml
 
+from tests.lab.parent import ParentServer
 from tests.lab.servers import Bind, Knot, PowerDns, Server, require_binaries
 
 NET = os.environ.get("DNSSYNC_LAB_NET", "127.0.0")
@@ -27,12 +28,14 @@ class Lab:
         self.bind = Bind("bind", f"{net}.3", self.workdir / "bind")
         self.knot = Knot("knot", f"{net}.4", self.workdir / "knot")
         self.servers: dict[str, Server] = {"pdns": self.pdns, "bind": self.bind, "knot": self.knot}
+        self.parent = ParentServer("parent", f"{net}.5", self.workdir / "parent")  # not a provider
 
     def start(self) -> Lab:
         require_binaries()
         try:
             for server in self.servers.values():
                 server.start()
+            self.parent.start()
         except BaseException:
             self.stop()
             raise
@@ -41,6 +44,7 @@ class Lab:
     def stop(self) -> None:
         for server in self.servers.values():
             server.stop()
+        self.parent.stop()
 
     def __enter__(self) -> Lab:
         return self.start()
@@ -60,6 +64,7 @@ class Lab:
         union = sorted(self.servers[n].nameserver for n in names)
         for name in names:
             self.servers[name].add_zone(zone, nameservers or union)
+        self.parent.delegate_also(zone, nameservers or union)  # as a registrar would
 
     def env(self) -> dict[str, str]:
         env: dict[str, str] = {}
@@ -85,7 +90,8 @@ class Lab:
         for filename, text in zones.items():
             (root / "zones" / filename).write_text(text)
         settings = {"zones": "zones", "providers": "providers",
-                    "defaults": {"timeout": 3, "retries": 2, "backoff": 0.2}}
+                    "defaults": {"timeout": 3, "retries": 2, "backoff": 0.2},
+                    "parent": {"nameservers": [self.parent.address]}}  # never the real root
         settings.update(config or {})
         (root / "dnssync.yaml").write_text(yaml.safe_dump(settings, sort_keys=False))
         for name in providers or list(self.servers):
