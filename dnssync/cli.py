@@ -23,6 +23,7 @@ from dnssync.commands.plan import plan
 from dnssync.commands.restore import restore, snapshots
 from dnssync.commands.soa import soa
 from dnssync.commands.validate import validate
+from dnssync.commands.verify import verify
 from dnssync.errors import ConfigError, DnssyncError
 from dnssync.report.text import print_findings
 from dnssync.secrets import RedactingFilter, redact
@@ -93,5 +94,5 @@ def main(ctx: click.Context, config_path: Path, octodns_config: Path | None, deb
     ctx.obj = Context(config_path, octodns_config, debug, not no_color)
 
 
-for command in (validate, plan, apply, restore, snapshots, drift, soa):
+for command in (validate, plan, apply, restore, snapshots, verify, drift, soa):
     main.add_command(command)

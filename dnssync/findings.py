@@ -62,11 +62,42 @@ CODES: dict[str, str] = {
     "delegation.extra": "The parent's delegation lists a nameserver that is no provider's.",
     "delegation.glue": "Glue missing, or differing from the zone's own A/AAAA for that name.",
     "delegation.lame": "A delegated nameserver does not answer authoritatively for the zone.",
-    # SOA side by side (dnssync soa, verify)
+    # SOA side by side (dnssync soa; serials and negative TTL are verify.* codes)
     "soa.unanswered": "A provider's nameserver gives no authoritative SOA for the zone.",
-    "soa.negative-ttl": "The negative-cache TTL, min(SOA MINIMUM, SOA TTL), differs across providers.",
     "soa.expire-short": "A provider's SOA EXPIRE is under a day.",
-    "soa.serial-split": "One provider's nameservers serve different SOA serials.",
+    # verify: what the nameservers answer, compared with git
+    "verify.values": "A nameserver answers other values than git for a name and type.",
+    "verify.ttl": "A nameserver answers git's values with another TTL.",
+    "verify.txt-split": "A TXT answer has git's text split into different strings (same text).",
+    "verify.nxdomain": "A nameserver says a name does not exist (NXDOMAIN) where git has data.",
+    "verify.nodata": "A name exists but has no RRset of the type git has (NODATA).",
+    "verify.referral": "A delegation is not answered with a referral to git's NS, or data is"
+                       " answered with a referral.",
+    "verify.glue": "A referral's glue (A/AAAA in the additional section) differs from git.",
+    "verify.extra": "A provider serves a name and type that git does not have.",
+    "verify.extra-unchecked": "Neither a zone transfer nor the API listed what a provider"
+                              " serves, so extra records were not looked for.",
+    "verify.apex-ns": "A provider's apex NS differs from the union of every provider's"
+                      " nameservers.",
+    "verify.soa-serial": "The nameservers of one provider answer different SOA serials.",
+    "verify.negative-ttl": "Providers have different negative-cache TTLs, min(SOA MINIMUM, SOA"
+                           " TTL) (RFC 2308).",
+    "verify.tcp": "A nameserver answers over UDP but not over TCP (RFC 7766).",
+    "verify.timeout": "A nameserver did not reply within the timeout, after every retry.",
+    "verify.unreachable": "Nothing listens at a nameserver's address (port unreachable,"
+                          " connection refused).",
+    "verify.network": "The network to a nameserver failed (no route, connection reset).",
+    "verify.refused": "A nameserver answered REFUSED (zone not configured there, or an ACL).",
+    "verify.servfail": "A nameserver answered SERVFAIL (it failed to load or serve the zone).",
+    "verify.rcode": "A nameserver answered another error RCODE (NOTAUTH, FORMERR, NOTIMP...).",
+    "verify.non-authoritative": "A nameserver answered without AA for a zone it must serve"
+                                " (lame).",
+    "verify.truncated": "A UDP answer was truncated and asking over TCP failed.",
+    "verify.id-mismatch": "Only replies with the wrong message ID or question came back.",
+    "verify.malformed": "A reply does not parse as a DNS message.",
+    "verify.unresolvable": "A nameserver has no configured address and its name does not"
+                           " resolve.",
+    "verify.unverifiable": "A record type that is not a DNS type (ALIAS...): DNS cannot show it.",
 }
 
 

@@ -107,3 +107,23 @@ def test_parent_not_answering_is_a_finding(make_repo, lab):
     repo = make_repo({zone: ZONE}, config={"parent": {"nameservers": [f"{NET}.250"]}})
     [(code, where)] = list(check(repo))
     assert code == "delegation.parent-error" and where == f"{NET}.250"
+
+
+def test_verify_delegation_command_and_full_verify(make_repo, lab, parent):
+    zone = unique_zone()
+    repo = make_repo({zone: ZONE})
+    assert repo.run("apply", "--yes").exit_code == 0
+    ok = repo.run("verify", "--delegation")
+    assert ok.exit_code == 0, ok.output
+    assert "Delegation OK: 1 zone(s)" in ok.output
+    assert repo.run("verify").exit_code == 0
+
+    parent.delegate(zone, [lab.pdns.nameserver, lab.bind.nameserver])
+    only = repo.run("verify", "--delegation", "--format", "json")
+    assert only.exit_code == 1
+    codes = {(f["code"], f.get("provider")) for f in json.loads(only.stdout)["findings"]}
+    assert codes == {("delegation.missing", "knot")}
+    full = repo.run("verify", "--format", "json")
+    assert full.exit_code == 1
+    assert ("delegation.missing", "knot") in {(f["code"], f.get("provider"))
+                                              for f in json.loads(full.stdout)["findings"]}

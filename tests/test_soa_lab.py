@@ -36,16 +36,16 @@ def test_negative_ttl_differing_and_short_expire_are_flagged(make_repo, lab):
     result = repo.run("soa", "--format", "json")
     assert result.exit_code == 1, result.output
     found = {f["code"]: f for f in json.loads(result.stdout)["findings"]}
-    assert set(found) == {"soa.negative-ttl", "soa.expire-short"}
-    assert found["soa.negative-ttl"]["severity"] == "error"
-    assert found["soa.negative-ttl"]["observed"] == {"bind": 300, "knot": 5, "pdns": 5}
+    assert set(found) == {"verify.negative-ttl", "soa.expire-short"}
+    assert found["verify.negative-ttl"]["severity"] == "error"
+    assert found["verify.negative-ttl"]["observed"] == {"bind": 300, "knot": 5, "pdns": 5}
     assert (found["soa.expire-short"]["provider"], found["soa.expire-short"]["observed"]) == ("bind", 3600)
     assert found["soa.expire-short"]["severity"] == "warning"
 
     accepted = make_repo({zone: ZONE}, create=False, config={"policy": {"parity": {"types": {"SOA": "warn"}}}})
     result = accepted.run("soa", "--format", "markdown")
     assert result.exit_code == 0, result.output
-    assert "| bind | ns1.bind.lab" in result.output and "`soa.negative-ttl`" in result.output
+    assert "| bind | ns1.bind.lab" in result.output and "`verify.negative-ttl`" in result.output
 
 
 def test_nameserver_not_answering_and_serials_split(make_repo, lab):
@@ -59,5 +59,5 @@ def test_nameserver_not_answering_and_serials_split(make_repo, lab):
     assert found["soa.unanswered"]["provider"] == "pdns"
     assert found["soa.unanswered"]["nameserver"] == f"ns1.pdns.lab ({NET}.250)"
     # "knot" now has a second nameserver that is really BIND: its serial differs from Knot's
-    split = found["soa.serial-split"]
+    split = found["verify.soa-serial"]
     assert split["provider"] == "knot" and len(set(split["observed"].values())) == 2

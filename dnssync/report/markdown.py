@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dnssync.findings import Finding
 from dnssync.plan import Plan
+from dnssync.report.text import show_value
 
 #: plans with more rows than this per zone are folded into <details>
 FOLD_ROWS = 20
@@ -24,8 +25,10 @@ def findings_markdown(findings: list[Finding], title: str = "Findings") -> str:
     for f in findings:
         where = f.location or " ".join(x for x in (f.zone, f.provider, f.nameserver) if x)
         message = f.message
-        if f.expected is not None or f.observed is not None:
-            message += f" (expected `{f.expected}`, observed `{f.observed}`)"
+        if f.expected is not None:
+            message += f"<br>expected: `{show_value(f.expected)}`"
+        if f.observed is not None:
+            message += f"<br>observed: `{show_value(f.observed)}`"
         lines.append(f"| {f.severity} | `{f.code}` | {_cell(where)} | {_cell(message)} |")
     return "\n".join(lines) + "\n"
 
@@ -57,4 +60,23 @@ def plan_markdown(plan: Plan) -> str:
         out.append(findings_markdown(plan.findings))
     changes = sum(len(p.changes) for p in plan.providers)
     out.append(f"**{changes} change(s)** across {len({p.provider for p in plan.providers})} provider(s).")
+    return "\n".join(out) + "\n"
+
+
+def verify_markdown(findings: list[Finding], summary: str) -> str:
+    """A verify run for a PR comment or job summary: the summary line, then the
+    findings of each zone (folded when long)."""
+    out = ["## dnssync verify", "", summary, ""]
+    by_zone: dict[str, list[Finding]] = {}
+    for f in findings:
+        by_zone.setdefault(f.zone or "configuration", []).append(f)
+    for zone, items in sorted(by_zone.items()):
+        table = findings_markdown(sorted(items, key=lambda f: (f.provider or "", f.nameserver or "",
+                                                               f.name or "", f.code)),
+                                  f"`{zone}`")
+        if len(items) > FOLD_ROWS:
+            heading, _, body = table.partition("\n\n")
+            table = (f"{heading}\n\n<details><summary>{len(items)} findings</summary>\n\n"
+                     f"{body}\n</details>\n")
+        out.append(table)
     return "\n".join(out) + "\n"

@@ -135,3 +135,45 @@ def print_apply(console: Console, result: ApplyResult) -> None:
         console.print(Text(f"Apply FAILED at {names}; the other providers were applied.", style="bold red"))
     else:
         console.print(Text("Apply complete.", style="green"))
+
+
+def show_value(value: object) -> str:
+    """Expected/observed values of a finding as one line: `300 192.0.2.1, 192.0.2.2`."""
+    if isinstance(value, dict) and "values" in value:
+        return " ".join(str(x) for x in (value.get("ttl"), ", ".join(value["values"])) if x != "")
+    if isinstance(value, dict):
+        return ", ".join(f"{k}: {show_value(v)}" for k, v in value.items())
+    if isinstance(value, list | tuple):
+        return ", ".join(str(v) for v in value)
+    return str(value)
+
+
+def print_verify(console: Console, findings: list[Finding], summary: Text) -> None:
+    """DNS findings as one table per zone, grouped by provider, then the summary line;
+    findings from files (configuration warnings) first, as file:line lines."""
+    located = [f for f in findings if f.file]
+    if located:
+        print_findings(console, located, "configuration")
+    by_zone: dict[str, list[Finding]] = {}
+    for f in findings:
+        if not f.file:
+            by_zone.setdefault(f.zone or "", []).append(f)
+    for zone, items in sorted(by_zone.items()):
+        table = Table(title=zone or "nameservers", title_justify="left", expand=False)
+        for column in ("provider", "nameserver", "severity", "code", "finding"):
+            table.add_column(column, overflow="fold")
+        provider = None
+        for f in sorted(items, key=lambda f: (f.provider or "", f.nameserver or "", f.name or "",
+                                              f.type or "", f.code)):
+            if provider is not None and f.provider != provider:
+                table.add_section()
+            provider = f.provider
+            message = Text(f.message)
+            if f.expected is not None:
+                message.append(f"\n  expected: {show_value(f.expected)}", style="green")
+            if f.observed is not None:
+                message.append(f"\n  observed: {show_value(f.observed)}", style="red")
+            table.add_row(f.provider or "", f.nameserver or "",
+                          Text(str(f.severity), style=SEVERITY_STYLE[f.severity]), f.code, message)
+        console.print(table)
+    console.print(summary)

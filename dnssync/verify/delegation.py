@@ -150,35 +150,43 @@ def _child_addresses(desired: Zone, name: str) -> set[str] | None:
             for v in r.values}
 
 
-async def _lame(engine: Engine, config: Config, zone: str, delegation: Delegation) -> list[Finding]:
+async def _lame(engine: Engine, config: Config, zone: str, delegation: Delegation,
+                skip_verified: bool) -> list[Finding]:
     """Every delegated nameserver must answer the zone's SOA authoritatively, at the
-    address a resolver would use (glue, else the configured address, else a lookup)."""
-    configured = {ns.name: ns for p in config.providers_for(zone) for ns in p.nameservers}
+    address a resolver would use (glue, else the configured address, else a lookup).
+    `skip_verified`: a full verify already asked each provider's nameserver at its
+    configured address, so only the others (extra names, other glue) are asked here."""
+    configured = {ns.name: (p.name, ns) for p in config.providers_for(zone) for ns in p.nameservers}
     findings = []
     for name in sorted(delegation.ns):
+        provider, nameserver = configured.get(name, (None, Nameserver(name)))
         if delegation.glue.get(name):
             endpoints = [Endpoint(a, 53, name) for a in sorted(delegation.glue[name])]
             problem = None
         else:
-            endpoints, problem = await resolve(configured.get(name, Nameserver(name)))
+            endpoints, problem = await resolve(nameserver)
         if not endpoints:
-            findings.append(_lame_finding(zone, name, problem or "no address"))
+            findings.append(_lame_finding(zone, name, provider, problem or "no address"))
         for endpoint in endpoints:
+            if skip_verified and provider and (endpoint.address, endpoint.port) == (
+                    nameserver.host, nameserver.port):
+                continue
             answer = await engine.ask(endpoint, zone, "SOA")
             message = _message(answer)
             good = (answer.error is None and answer.aa and answer.rcode == dns.rcode.NOERROR
                     and message is not None
                     and any(r.rdtype == dns.rdatatype.SOA for r in message.answer))
             if not good:
-                findings.append(_lame_finding(zone, name, _why(answer), endpoint.label))
+                findings.append(_lame_finding(zone, name, provider, _why(answer), endpoint.label))
     return findings
 
 
-def _lame_finding(zone: str, name: str, why: str, where: str | None = None) -> Finding:
+def _lame_finding(zone: str, name: str, provider: str | None, why: str,
+                  where: str | None = None) -> Finding:
     return Finding(Severity.ERROR, "delegation.lame",
                    f"{name} is delegated {zone} but does not answer for it authoritatively ({why}):"
-                   " resolvers that pick it wait, then try another", zone=zone, nameserver=where or name,
-                   expected="authoritative SOA answer", observed=why)
+                   " resolvers that pick it wait, then try another", zone=zone, provider=provider,
+                   nameserver=where or name, expected="authoritative SOA answer", observed=why)
 
 
 def compare(config: Config, desired: Zone, delegation: Delegation) -> list[Finding]:
@@ -217,7 +225,8 @@ def compare(config: Config, desired: Zone, delegation: Delegation) -> list[Findi
     return findings
 
 
-async def check_zone(engine: Engine, config: Config, desired: Zone) -> list[Finding]:
+async def check_zone(engine: Engine, config: Config, desired: Zone,
+                     skip_verified: bool = False) -> list[Finding]:
     zone = desired.name
     parents, problem = await _parent_servers(engine, config, zone)
     if not parents:
@@ -246,13 +255,17 @@ async def check_zone(engine: Engine, config: Config, desired: Zone) -> list[Find
         for view in views:
             for name, addresses in view.glue.items():
                 merged.glue.setdefault(name, set()).update(addresses)
-        findings += await _lame(engine, config, zone, merged)
+        findings += await _lame(engine, config, zone, merged, skip_verified)
     return findings
 
 
-async def check_delegations(config: Config, desired: dict[str, Zone]) -> list[Finding]:
-    """Delegation findings for every zone, zones checked concurrently."""
+async def check_delegations(config: Config, desired: dict[str, Zone], timeout: float | None = None,
+                            retries: int | None = None, skip_verified: bool = False) -> list[Finding]:
+    """Delegation findings for every zone, zones checked concurrently. `skip_verified`
+    when a full verify has already asked every provider's nameserver itself."""
     defaults = config.defaults
-    async with Engine(timeout=defaults.timeout, retries=defaults.retries) as engine:
-        results = await asyncio.gather(*(check_zone(engine, config, z) for _, z in sorted(desired.items())))
+    async with Engine(timeout=timeout or defaults.timeout,
+                      retries=defaults.retries if retries is None else retries) as engine:
+        results = await asyncio.gather(*(check_zone(engine, config, z, skip_verified)
+                                         for _, z in sorted(desired.items())))
     return [f for found in results for f in found]

@@ -8,9 +8,10 @@ does matter to resolvers and secondaries:
   differs across providers, a name just created is cached as NXDOMAIN for
   different times depending on which provider a resolver asked, so this is
   a parity finding (severity from `policy.parity` for type SOA);
+* serials that differ among one provider's own nameservers (one is behind);
+  these two are verify's own checks (zonechecks), run on the same answers;
 * EXPIRE under a day: a provider's secondaries stop answering soon after they
   lose their primary (RFC 1912 2.2 suggests 2-4 weeks);
-* serials that differ among one provider's own nameservers (one is behind);
 * a nameserver that does not answer the SOA authoritatively.
 """
 
@@ -25,6 +26,7 @@ import dns.rdatatype
 from dnssync.config import Config, Nameserver
 from dnssync.findings import Finding, Severity
 from dnssync.verify.engine import Endpoint, Engine, resolve
+from dnssync.verify.zonechecks import ApexView, zone_findings
 
 ONE_DAY = 86400
 
@@ -89,7 +91,8 @@ async def read_soas(config: Config, zones: list[str]) -> list[SoaView]:
 
 
 def judge(views: list[SoaView], config: Config) -> list[Finding]:
-    """The SOA findings: unanswered, negative TTL differing, EXPIRE short, serials split."""
+    """The SOA findings: unanswered, EXPIRE under a day, and verify's own serial and
+    negative-TTL checks (zonechecks.zone_findings) on the same answers."""
     findings = []
     for zone in sorted({v.zone for v in views}):
         here = [v for v in views if v.zone == zone]
@@ -100,18 +103,14 @@ def judge(views: list[SoaView], config: Config) -> list[Finding]:
                                         zone=zone, type="SOA", provider=v.provider, nameserver=v.nameserver,
                                         observed=v.error))
         answered = [v for v in here if not v.error]
-        negative = {v.provider: v.negative_ttl for v in answered}
-        if len(set(negative.values())) > 1:
-            mode = config.policy.parity_for(zone, "SOA")
-            findings.append(Finding(
-                Severity.ERROR if mode == "error" else Severity.WARNING, "soa.negative-ttl",
-                f"the negative-cache TTL of {zone} differs across providers: a name just created"
-                f" stays NXDOMAIN for up to {max(negative.values())} s at resolvers that asked one"
-                f" provider, {min(negative.values())} s at others", zone=zone, type="SOA",
-                observed=dict(sorted(negative.items()))))
+        parity = config.policy.parity_for(zone, "SOA")
+        apex = [ApexView(v.provider, v.nameserver, serial=v.serial, negative_ttl=v.negative_ttl)
+                for v in answered]
+        findings += zone_findings(zone, apex, [], None,
+                                  Severity.ERROR if parity == "error" else Severity.WARNING)
         for provider in sorted({v.provider for v in answered}):
-            mine = [v for v in answered if v.provider == provider]
-            short = sorted({v.expire for v in mine if v.expire is not None and v.expire < ONE_DAY})
+            short = sorted({v.expire for v in answered
+                            if v.provider == provider and v.expire is not None and v.expire < ONE_DAY})
             if short:
                 findings.append(Finding(
                     Severity.WARNING, "soa.expire-short",
@@ -119,11 +118,4 @@ def judge(views: list[SoaView], config: Config) -> list[Finding]:
                     " secondaries stop answering that soon after losing their primary (RFC 1912"
                     " 2.2 suggests 2-4 weeks)", zone=zone, type="SOA", provider=provider,
                     expected=f">= {ONE_DAY}", observed=short[0]))
-            serials = {v.nameserver: v.serial for v in mine}
-            if len(set(serials.values())) > 1:
-                findings.append(Finding(
-                    Severity.WARNING, "soa.serial-split",
-                    f"{provider}'s nameservers serve different SOA serials for {zone}: one is"
-                    " behind (or still converging)", zone=zone, type="SOA", provider=provider,
-                    observed=serials))
     return findings

@@ -1,0 +1,127 @@
+"""`dnssync verify`: ask every provider's nameservers, directly, whether they serve
+what git says; exit 1 when any error finding exists."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+import time
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.text import Text
+
+from dnssync.commands.base import Context, format_option, pass_ctx, provider_option, zone_option
+from dnssync.findings import Finding, Severity
+from dnssync.report.junit import junit_xml, verify_cases
+from dnssync.report.markdown import verify_markdown
+from dnssync.report.text import print_verify
+from dnssync.verify.delegation import check_delegations
+from dnssync.verify.run import Options, VerifyResult, question_count
+from dnssync.verify.run import verify as run_verify
+
+
+def summary(result: VerifyResult, findings: list[Finding], delegations: int | None = None) -> str:
+    errors = sum(f.severity is Severity.ERROR for f in findings)
+    warnings = sum(f.severity is Severity.WARNING for f in findings)
+    if delegations is not None:
+        return (f"Delegation {'FAILED' if errors else 'OK'}: {delegations} zone(s) checked at their"
+                f" parent: {errors} error(s), {warnings} warning(s).")
+    zones = len({c[0] for c in result.checked})
+    providers = len({c[1] for c in result.checked})
+    stats = result.stats
+    verdict = "FAILED" if errors else "OK"
+    return (f"Verify {verdict}: {zones} zone(s), {providers} provider(s),"
+            f" {len(result.checked)} nameserver check(s), {stats.get('queries', 0)} queries in"
+            f" {stats.get('seconds', 0):.2f} s: {errors} error(s), {warnings} warning(s).")
+
+
+@click.command()
+@zone_option
+@provider_option
+@format_option("text", "json", "junit", "markdown")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write the report to this file; the summary line still goes to stdout.")
+@click.option("--axfr", is_flag=True,
+              help="Compare by zone transfer (one TCP stream per nameserver) where allowed,"
+                   " instead of one query per record.")
+@click.option("--no-extra", is_flag=True, help="Do not look for records git does not have.")
+@click.option("--timeout", type=click.FloatRange(0.05, 600), default=None,
+              help="Seconds per query, retries included (default: defaults.timeout).")
+@click.option("--retries", type=click.IntRange(0, 20), default=None,
+              help="UDP re-sends per query (default: defaults.retries).")
+@click.option("--window", type=click.IntRange(1, 4096), default=64, show_default=True,
+              help="Queries in flight per nameserver address.")
+@click.option("--delegation", "delegation_only", is_flag=True,
+              help="Only check each zone's delegation at its parent (NS, glue, lame servers);"
+                   " a full verify includes this check.")
+@pass_ctx
+def verify(ctx: Context, zones: tuple[str, ...], providers: tuple[str, ...], fmt: str,
+           out: Path | None, axfr: bool, no_extra: bool, timeout: float | None,
+           retries: int | None, window: int, delegation_only: bool) -> None:
+    """Ask every nameserver of every provider whether it answers what git says.
+
+    Every RRset is compared (values as a set, TTL) on every address of every
+    nameserver; delegations as referrals with their glue; plus records git does
+    not have (by AXFR, else the provider's API), SOA serials, negative-cache TTLs,
+    the apex NS and reachability over UDP and TCP, and each zone's delegation at
+    its parent (`parent:` in dnssync.yaml, else found from the root). Exit 1 on
+    any error finding."""
+    repo = ctx.repo(zones)
+    serves = {zone: names for zone, names in repo.serves(list(providers) or None).items() if names}
+    defaults = repo.config.defaults
+    options = Options(timeout=timeout or defaults.timeout,
+                      retries=defaults.retries if retries is None else retries,
+                      window=window, axfr=axfr, extra=not no_extra)
+    delegated = {zone: repo.desired[zone] for zone in serves}
+    if delegation_only:
+        started = time.perf_counter()
+        found = asyncio.run(check_delegations(repo.config, delegated, options.timeout, options.retries))
+        result = VerifyResult(found, [], {"seconds": time.perf_counter() - started})
+    elif sys.stderr.isatty():
+        with Progress(TextColumn("verifying"), BarColumn(), MofNCompleteColumn(),
+                      TimeElapsedColumn(), console=ctx.err, transient=True) as bar:
+            task = bar.add_task("verify", total=question_count(repo, serves))
+            result = run_verify(repo, serves, options, lambda n: bar.advance(task, n))
+    else:
+        result = run_verify(repo, serves, options)
+    if not delegation_only:
+        result.findings += asyncio.run(check_delegations(repo.config, delegated, options.timeout,
+                                                         options.retries, skip_verified=True))
+    findings = list(repo.findings) + result.findings
+    line = summary(result, findings, len(delegated) if delegation_only else None)
+    if fmt == "text":
+        if out:
+            with out.open("w") as handle:
+                console = Console(file=handle, no_color=True, highlight=False, width=200)
+                print_verify(console, findings, Text(line))
+        else:
+            print_verify(ctx.out, findings, _styled(line, findings))
+    else:
+        ctx.emit(render(fmt, result, findings, line), out)
+    if out:
+        ctx.out.print(_styled(line, findings))
+    if any(f.severity is Severity.ERROR for f in findings):
+        raise click.exceptions.Exit(1)
+
+
+def _styled(line: str, findings: list[Finding]) -> Text:
+    errors = any(f.severity is Severity.ERROR for f in findings)
+    return Text(line, style="bold red" if errors else "green")
+
+
+def render(fmt: str, result: VerifyResult, findings: list[Finding], line: str) -> str:
+    if fmt == "json":
+        return json.dumps({
+            "ok": not any(f.severity is Severity.ERROR for f in findings),
+            "summary": line,
+            "stats": result.stats,
+            "checked": [{"zone": z, "provider": p, "nameserver": n} for z, p, n in result.checked],
+            "findings": [f.to_dict() for f in findings],
+        }, indent=2, default=str)
+    if fmt == "junit":
+        return junit_xml(verify_cases(findings, result.checked), "dnssync verify")
+    return verify_markdown(findings, line)

@@ -1,0 +1,90 @@
+"""JUnit XML, the test-report format CI systems show per test case.
+
+One test suite per zone; one test case per thing that was checked (each
+provider's nameserver address, each provider as a whole, the zone across
+providers). An error finding fails its case; warnings and infos go to the
+case's system-out, so a CI report shows every finding without failing on
+warnings.
+"""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass, field
+
+from dnssync.findings import Finding, Severity
+from dnssync.report.text import show_value
+
+ZONE_CASE = "zone"
+
+
+@dataclass
+class Case:
+    suite: str
+    classname: str
+    name: str
+    findings: list[Finding] = field(default_factory=list)
+
+
+def _describe(finding: Finding) -> str:
+    lines = [f"{finding.code}: {finding.message}"]
+    if finding.expected is not None:
+        lines.append(f"  expected: {show_value(finding.expected)}")
+    if finding.observed is not None:
+        lines.append(f"  observed: {show_value(finding.observed)}")
+    return "\n".join(lines)
+
+
+def junit_xml(cases: list[Case], name: str = "dnssync") -> str:
+    root = ET.Element("testsuites", name=name)
+    suites: dict[str, list[Case]] = {}
+    for case in cases:
+        suites.setdefault(case.suite, []).append(case)
+    total_failures = 0
+    for suite_name, members in sorted(suites.items()):
+        failures = sum(any(f.severity is Severity.ERROR for f in c.findings) for c in members)
+        total_failures += failures
+        suite = ET.SubElement(root, "testsuite", name=suite_name, tests=str(len(members)),
+                              failures=str(failures), errors="0", skipped="0")
+        for case in members:
+            element = ET.SubElement(suite, "testcase", classname=case.classname, name=case.name)
+            errors = [f for f in case.findings if f.severity is Severity.ERROR]
+            others = [f for f in case.findings if f.severity is not Severity.ERROR]
+            if errors:
+                failure = ET.SubElement(element, "failure", type=errors[0].code,
+                                        message=f"{len(errors)} error finding(s); first:"
+                                                f" {errors[0].message}")
+                failure.text = "\n".join(_describe(f) for f in errors)
+            if others:
+                ET.SubElement(element, "system-out").text = "\n".join(
+                    f"{f.severity}: {_describe(f)}" for f in others)
+    root.set("tests", str(len(cases)))
+    root.set("failures", str(total_failures))
+    ET.indent(root)
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
+
+
+def verify_cases(findings: list[Finding], checked: list[tuple[str, str, str]]) -> list[Case]:
+    """Cases for a verify run: every (zone, provider, nameserver) checked, plus a case
+    per provider and per zone for the findings that belong to no one nameserver."""
+    cases: dict[tuple[str, str, str], Case] = {}
+
+    def case(zone: str, provider: str, name: str) -> Case:
+        key = (zone, provider, name)
+        if key not in cases:
+            cases[key] = Case(zone.rstrip(".") or ".", f"{zone.rstrip('.')}.{provider}", name)
+        return cases[key]
+
+    for zone, provider, nameserver in checked:
+        case(zone, provider, nameserver)
+    for zone in {c[0] for c in checked}:
+        case(zone, ZONE_CASE, "agreement between providers")
+    for f in findings:
+        zone = f.zone or "configuration"
+        if f.provider and f.nameserver:
+            case(zone, f.provider, f.nameserver).findings.append(f)
+        elif f.provider:
+            case(zone, f.provider, f"{f.provider} (provider)").findings.append(f)
+        else:
+            case(zone, ZONE_CASE, "agreement between providers").findings.append(f)
+    return list(cases.values())

@@ -1,0 +1,253 @@
+"""Judging what a nameserver answered against what git says, and gathering the
+verdicts of every provider into findings that say who agrees with git.
+
+RRsets compare as sets of canonical RDATA (RFC 2181 5, RFC 4034 6.2): order and
+the case of names never matter. TXT strings that join to the same text but are
+split differently are the same data to every consumer, so that is a warning,
+not a mismatch. Verdicts are kept only for what went wrong, so a clean
+100,000-record zone costs no memory here.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import dns.name
+import dns.rdata
+import dns.rdataclass
+import dns.rdatatype
+
+from dnssync.findings import Finding, Severity
+from dnssync.verify import wire
+from dnssync.verify.engine import Answer
+from dnssync.verify.expect import Expected
+from dnssync.verify.wire import RR, Reply
+
+#: engine error kinds -> finding codes
+ERROR_CODES = {
+    "timeout": "verify.timeout",
+    "unreachable": "verify.unreachable",
+    "network": "verify.network",
+    "id-mismatch": "verify.id-mismatch",
+    "malformed": "verify.malformed",
+    "truncated": "verify.truncated",
+    "refused": "verify.refused",
+    "servfail": "verify.servfail",
+    "notauth": "verify.rcode",
+    "formerr": "verify.rcode",
+    "notimp": "verify.rcode",
+    "rcode": "verify.rcode",
+    "non-authoritative": "verify.non-authoritative",
+}
+_TXT_TYPES = (dns.rdatatype.TXT, dns.rdatatype.SPF)
+
+
+@dataclass(slots=True)
+class Observed:
+    """An RRset as a server has it: TTLs (one, unless the server is broken) and
+    canonical RDATA. Canonical RDATA is uncompressed wire, so it parses back."""
+
+    rdtype: int
+    ttls: set[int]
+    keys: set[bytes]
+
+    def values(self) -> dict[str, Any]:
+        texts = sorted(
+            dns.rdata.from_wire(dns.rdataclass.IN, self.rdtype, key, 0, len(key)).to_text()
+            for key in self.keys)
+        ttl: Any = next(iter(self.ttls)) if len(self.ttls) == 1 else sorted(self.ttls)
+        return {"ttl": ttl, "values": texts}
+
+    @classmethod
+    def from_reply(cls, reply: Reply, records: list[RR]) -> Observed:
+        return cls(records[0].rdtype, {rr.ttl for rr in records},
+                   {reply.rdata_key(rr) for rr in records})
+
+
+@dataclass(slots=True)
+class Issue:
+    """One way a nameserver's answer differs from git, about one expected RRset."""
+
+    expected: Expected
+    code: str
+    severity: Severity
+    observed: Any
+    detail: str
+
+
+def _joined(key: bytes) -> bytes:
+    """A TXT RDATA's character-strings joined: the text a consumer reads."""
+    parts, offset = [], 0
+    while offset < len(key):
+        length = key[offset]
+        parts.append(key[offset + 1:offset + 1 + length])
+        offset += 1 + length
+    return b"".join(parts)
+
+
+def compare_rrset(exp: Expected, observed: Observed | None, code: str = "verify.values"
+                  ) -> Issue | None:
+    """Values as a set, then the TTL. `code` names a values mismatch (glue has its own)."""
+    if observed is None:
+        return Issue(exp, "verify.nodata" if code == "verify.values" else code, Severity.ERROR,
+                     None, f"no {exp.type} RRset at {exp.fqdn}")
+    if observed.keys != exp.keys:
+        if exp.rdtype in _TXT_TYPES and {_joined(k) for k in observed.keys} == {
+                _joined(k) for k in exp.keys}:
+            return Issue(exp, "verify.txt-split", Severity.WARNING, observed.values(),
+                         "the same text, split into different strings")
+        return Issue(exp, code, Severity.ERROR, observed.values(), "different values")
+    if observed.ttls != {exp.ttl}:
+        return Issue(exp, "verify.ttl", Severity.ERROR, observed.values(),
+                     f"TTL {observed.values()['ttl']} where git says {exp.ttl}")
+    return None
+
+
+def _select(records: list[RR], owner: bytes, rdtype: int) -> list[RR]:
+    return [rr for rr in records if rr.rdtype == rdtype and rr.owner == owner]
+
+
+def judge(exp: Expected, answer: Answer) -> list[Issue]:
+    """Everything wrong with one answer to one expected RRset (empty: it matches)."""
+    if answer.error:
+        return [Issue(exp, ERROR_CODES[answer.error], Severity.ERROR, None, answer.detail)]
+    reply = answer.reply
+    assert reply is not None
+    if exp.kind == "referral":
+        return _judge_referral(exp, reply)
+    if answer.referral:
+        cut = next(rr.owner for rr in reply.authority if rr.rdtype == wire.NS)
+        return [Issue(exp, "verify.referral", Severity.ERROR, f"referral to {_text(cut)}",
+                      "a referral (a delegation git does not have) where git has data")]
+    if answer.nxdomain:
+        return [Issue(exp, "verify.nxdomain", Severity.ERROR, "NXDOMAIN",
+                      f"NXDOMAIN: the server says {exp.fqdn} does not exist")]
+    records = _select(reply.answer, exp.owner, exp.rdtype)
+    if not records:
+        cname = _select(reply.answer, exp.owner, dns.rdatatype.CNAME)
+        if cname and exp.rdtype != dns.rdatatype.CNAME:
+            observed = Observed.from_reply(reply, cname).values()
+            return [Issue(exp, "verify.values", Severity.ERROR, {"CNAME": observed["values"]},
+                          "a CNAME where git has other data")]
+    issue = compare_rrset(exp, Observed.from_reply(reply, records) if records else None)
+    return [issue] if issue else []
+
+
+def _judge_referral(exp: Expected, reply: Reply) -> list[Issue]:
+    """A delegation: the NS RRset in the authority section (AA=0) and the glue in the
+    additional section. A server that also hosts the child answers the NS with AA=1;
+    that answer is compared too, but it carries no glue to check."""
+    if reply.flags & wire.AA:
+        records = _select(reply.answer, exp.owner, exp.rdtype)
+        if not records:
+            status = "NXDOMAIN" if reply.rcode == 3 else "no NS RRset"
+            return [Issue(exp, "verify.referral", Severity.ERROR, status,
+                          f"an authoritative answer ({status}) where git delegates {exp.fqdn}")]
+        issue = compare_rrset(exp, Observed.from_reply(reply, records))
+        return [issue] if issue else []
+    records = _select(reply.authority, exp.owner, exp.rdtype)
+    if not records:
+        owners = sorted({_text(rr.owner) for rr in reply.authority if rr.rdtype == wire.NS})
+        return [Issue(exp, "verify.referral", Severity.ERROR,
+                      f"referral to {', '.join(owners)}" if owners else "no referral",
+                      f"no referral for {exp.fqdn}")]
+    issues = [compare_rrset(exp, Observed.from_reply(reply, records))]
+    for glue in exp.glue:
+        found = _select(reply.additional, glue.owner, glue.rdtype)
+        issues.append(compare_rrset(glue, Observed.from_reply(reply, found) if found else None,
+                                    "verify.glue"))
+    return [i for i in issues if i is not None]
+
+
+def _text(owner: bytes) -> str:
+    return dns.name.from_wire(owner, 0)[0].to_text()
+
+
+@dataclass
+class Verdicts:
+    """Every issue of one zone, by record and provider, plus each endpoint's tally,
+    turned into findings once every answer is in."""
+
+    zone: str  # decoded, for findings
+    providers: list[str]
+    #: (name, type) -> provider -> [(nameserver, issue)]
+    issues: dict[tuple[str, str], dict[str, list[tuple[str, Issue]]]] = field(default_factory=dict)
+    asked: Counter = field(default_factory=Counter)  # nameserver -> questions
+    failed: dict[str, Counter] = field(default_factory=dict)  # nameserver -> error code -> n
+    provider_of: dict[str, str] = field(default_factory=dict)  # nameserver -> provider
+
+    def add(self, provider: str, nameserver: str, issues: Iterable[Issue], asked: int = 1) -> None:
+        self.provider_of[nameserver] = provider
+        self.asked[nameserver] += asked
+        for issue in issues:
+            key = (issue.expected.name, issue.expected.type)
+            self.issues.setdefault(key, {}).setdefault(provider, []).append((nameserver, issue))
+            if issue.code in ERROR_CODES.values():
+                self.failed.setdefault(nameserver, Counter())[issue.code] += 1
+
+    def count_failure(self, provider: str, nameserver: str, code: str) -> None:
+        """A zone-level question (SOA, NS, TCP) that got no usable answer."""
+        self.provider_of[nameserver] = provider
+        self.asked[nameserver] += 1
+        self.failed.setdefault(nameserver, Counter())[code] += 1
+
+    def count(self, provider: str, nameserver: str) -> None:
+        self.provider_of[nameserver] = provider
+        self.asked[nameserver] += 1
+
+    def mark_down(self, nameserver: str, unasked: int) -> None:
+        """A nameserver given up on before its records were asked: its most common
+        failure stands for all of them."""
+        self.asked[nameserver] += unasked
+        codes = self.failed[nameserver]
+        codes[codes.most_common(1)[0][0]] += unasked
+
+    def down(self) -> dict[str, str]:
+        """Nameservers that answered nothing usable: nameserver -> the most common failure.
+        (Every question failed; a mix of kinds, e.g. UDP timeouts and a refused TCP
+        connection, is still one dead nameserver.)"""
+        result = {}
+        for nameserver, codes in self.failed.items():
+            if sum(codes.values()) == self.asked[nameserver]:
+                result[nameserver] = codes.most_common(1)[0][0]
+        return result
+
+    def findings(self, serves: Callable[[str, str, str], bool],
+                 details: dict[str, str] | None = None) -> list[Finding]:
+        """`serves(provider, name, type)`: whether git expects the provider to serve it
+        (a provider that cannot hold a record neither agrees nor differs)."""
+        down = self.down()
+        findings = [Finding(Severity.ERROR, code,
+                            f"{nameserver} answered none of {self.asked[nameserver]} question(s):"
+                            f" {(details or {}).get(nameserver, code.split('.', 1)[1])}",
+                            zone=self.zone, provider=self.provider_of[nameserver],
+                            nameserver=nameserver, extra={"questions": self.asked[nameserver]})
+                    for nameserver, code in sorted(down.items())]
+        down_providers = {self.provider_of[ns] for ns in down}
+        for (name, rtype), by_provider in sorted(self.issues.items()):
+            serving = [p for p in self.providers if serves(p, name, rtype)]
+            differ = sorted(set(by_provider) | (down_providers & set(serving)))
+            agree = sorted(set(serving) - set(differ))
+            for provider, items in sorted(by_provider.items()):
+                for nameserver, issue in items:
+                    if nameserver in down:
+                        continue
+                    findings.append(self._finding(provider, nameserver, issue, agree, differ))
+        return findings
+
+    def _finding(self, provider: str, nameserver: str, issue: Issue, agree: list[str],
+                 differ: list[str]) -> Finding:
+        exp = issue.expected
+        what = f"{exp.fqdn} {exp.type}"
+        if exp.kind == "glue":
+            what = f"glue {what}"
+        parties = f"agree with git: {', '.join(agree) or 'none'}; differ: {', '.join(differ)}"
+        return Finding(
+            issue.severity, issue.code, f"{what}: {issue.detail} ({parties})",
+            zone=self.zone, name=exp.name, type=exp.type, provider=provider,
+            nameserver=nameserver, expected=exp.values, observed=issue.observed,
+            extra={"agree": agree, "differ": differ, "kind": exp.kind},
+        )

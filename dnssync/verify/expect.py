@@ -1,0 +1,206 @@
+"""What each provider's nameservers must answer, from the same desired zones as plan.
+
+The expectations come from `Repository.desired` (git plus the managed apex NS),
+passed through each provider's own `plan.adjustments` (what it can hold), and
+turned into RDATA by octoDNS's `record.to_rrset()` and dnspython: the very
+values plan and apply send. So verify and plan can never disagree about what
+git says, and a record a provider cannot hold is not reported missing there.
+
+Every expectation says how it is checked:
+
+* `data`: asked directly; the nameserver must answer it with AA=1.
+* `referral`: an NS RRset below the apex is a delegation; the parent's
+  nameservers answer it with a referral (AA=0, NS in the authority section).
+* `glue`: an A/AAAA at or below a delegation is glue; it comes back in the
+  referral's additional section, never as an authoritative answer.
+* `probe`: a wildcard is also asked at a name it must synthesise, because the
+  literal `*` owner answers even where expansion is broken.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import dns.name
+import dns.rdata
+import dns.rdataclass
+import dns.rdatatype
+from octodns.provider.base import BaseProvider
+from octodns.record import Record
+from octodns.zone import Zone
+
+from dnssync.findings import Finding, Severity
+from dnssync.plan import Adjustment, adjustments, rrset_data
+
+#: octoDNS types that are not DNS types: the provider serves something else in their place
+UNVERIFIABLE_TYPES = {"ALIAS", "URLFWD"}
+#: the label asked under a wildcard to see it expand (a name nobody writes in a zone)
+PROBE_LABEL = b"dnssync-wildcard-probe"
+_ADDRESS = (dns.rdatatype.A, dns.rdatatype.AAAA)
+
+
+@dataclass(eq=False, slots=True)
+class Expected:
+    """One RRset a provider's nameservers must serve, in the forms compare needs."""
+
+    record: Record
+    kind: str  # data | referral | glue | probe
+    qname: dns.name.Name  # what is asked (the probe name for a wildcard probe)
+    owner: bytes  # the owner the answer must carry, lower-case wire form
+    rdtype: int
+    ttl: int
+    keys: frozenset[bytes]  # canonical RDATA (RFC 4034 6.2)
+    glue: list[Expected] = field(default_factory=list)  # referral: its in-bailiwick glue
+
+    @property
+    def name(self) -> str:
+        """The record's name relative to the zone ('' for the apex), as git writes it."""
+        return self.record.name
+
+    @property
+    def type(self) -> str:
+        return self.record._type
+
+    @property
+    def values(self) -> dict:
+        """TTL and values as plan shows them, for findings."""
+        return rrset_data(self.record)
+
+    @property
+    def fqdn(self) -> str:
+        return self.qname.to_text() if self.kind == "probe" else self.record.fqdn
+
+
+@dataclass
+class ZoneExpectation:
+    """Everything one provider must serve for one zone."""
+
+    zone: str
+    provider: str
+    items: list[Expected]
+    apex_ns: Record | None  # checked by zonechecks against the union of nameservers
+    skipped: list[Adjustment]  # records this provider cannot hold, as plan shows them
+    known: set[tuple[bytes, int]]  # (owner, type) of every record git has for this provider
+    findings: list[Finding] = field(default_factory=list)
+
+    @property
+    def asked(self) -> list[Expected]:
+        """What is asked in queries mode: glue rides along with its referral."""
+        return [e for e in self.items if e.kind != "glue"]
+
+
+def canonical(record: Record) -> tuple[int, frozenset[bytes]]:
+    """The record's type and its RDATA in canonical wire form, through octoDNS's own
+    `to_rrset()` (the text plan and apply send) and dnspython."""
+    rrset = record.to_rrset()
+    rdtype = dns.rdatatype.from_text(rrset._type)
+    keys = frozenset(dns.rdata.from_text(dns.rdataclass.IN, rdtype, text).to_digestable()
+                     for text in rrset.rdatas)
+    return rdtype, keys
+
+
+def _key(fqdn: str, rtype: str) -> tuple[bytes, int] | None:
+    """(owner wire, type) of a name and octoDNS type; None for a type DNS does not have."""
+    try:
+        rdtype = dns.rdatatype.from_text(rtype)
+    except dns.rdatatype.UnknownRdatatype:
+        return None
+    return dns.name.from_text(fqdn).to_wire().lower(), rdtype
+
+
+def _applies(record: Record, provider: str) -> bool:
+    return not record.ignored and provider not in record.excluded and (
+        not record.included or provider in record.included)
+
+
+class _Builder:
+    """Builds Expected objects once per octoDNS record and shares them between
+    providers that serve the record unchanged (large zones stay small in memory)."""
+
+    def __init__(self, zone: Zone):
+        self.origin = dns.name.from_text(zone.name)
+        self.cuts = {dns.name.from_text(r.fqdn) for r in zone.records if r._type == "NS" and r.name}
+        self.cache: dict[int, list[Expected]] = {}
+
+    def build(self, record: Record) -> list[Expected]:
+        found = self.cache.get(id(record))
+        if found is None:
+            found = self._build(record)
+            self.cache[id(record)] = found
+        return found
+
+    def cut_above(self, name: dns.name.Name) -> dns.name.Name | None:
+        """The delegation point at or above `name`, if any (walks up, never scans)."""
+        while len(name) > len(self.origin):
+            if name in self.cuts:
+                return name
+            name = name.parent()
+        return None
+
+    def _build(self, record: Record) -> list[Expected]:
+        rdtype, keys = canonical(record)
+        qname = dns.name.from_text(record.fqdn)
+        owner = qname.to_wire().lower()
+        cut = self.cut_above(qname)
+        if cut is not None and not (rdtype == dns.rdatatype.DS and qname == cut):
+            if rdtype == dns.rdatatype.NS and qname == cut:
+                return [Expected(record, "referral", qname, owner, rdtype, record.ttl, keys)]
+            if rdtype in _ADDRESS:
+                return [Expected(record, "glue", qname, owner, rdtype, record.ttl, keys)]
+            return []  # occluded: served by the child zone's nameservers, not these
+        found = [Expected(record, "data", qname, owner, rdtype, record.ttl, keys)]
+        if qname.labels[0] == b"*":
+            probe = dns.name.Name((PROBE_LABEL, *qname.labels[1:]))
+            found.append(Expected(record, "probe", probe, probe.to_wire().lower(), rdtype,
+                                  record.ttl, keys))
+        return found
+
+
+def _attach_glue(builder: _Builder, items: list[Expected]) -> list[Expected]:
+    """Hang each glue record on the referral whose NS targets name it; an address
+    below a delegation that no NS names is occluded data and is not asked."""
+    referrals = {e.qname: e for e in items if e.kind == "referral"}
+    targets = {cut: {dns.name.from_text(v) for v in ref.record.values}
+               for cut, ref in referrals.items()}
+    kept = []
+    for item in items:
+        if item.kind == "glue":
+            cut = builder.cut_above(item.qname)
+            if cut not in referrals or item.qname not in targets[cut]:
+                continue
+            if not any(g is item for g in referrals[cut].glue):
+                referrals[cut].glue.append(item)
+        kept.append(item)
+    return kept
+
+
+def expectations(zone: Zone, providers: dict[str, BaseProvider]) -> list[ZoneExpectation]:
+    """For each named provider, what its nameservers must serve of `zone`."""
+    builder = _Builder(zone)
+    result = []
+    for name, provider in providers.items():
+        skipped, served = adjustments(provider, zone)
+        apex_ns = None
+        items: list[Expected] = []
+        findings: list[Finding] = []
+        known = {_key(f"{a.name}.{zone.name}" if a.name else zone.name, a.type) for a in skipped}
+        for record in served.records:
+            if not _applies(record, name):
+                continue
+            built = builder.build(record) if record._type not in UNVERIFIABLE_TYPES else []
+            known.add((built[0].owner, built[0].rdtype) if built
+                      else _key(record.fqdn, record._type))
+            if record._type == "NS" and record.name == "":
+                apex_ns = record
+            elif record._type in UNVERIFIABLE_TYPES:
+                findings.append(Finding(
+                    Severity.INFO, "verify.unverifiable",
+                    f"{record.fqdn} {record._type} is not a DNS type: {name} serves other"
+                    " records in its place, so DNS cannot show whether it matches git",
+                    zone=zone.decoded_name, name=record.name, type=record._type, provider=name))
+            else:
+                items.extend(built)
+        known.discard(None)
+        result.append(ZoneExpectation(zone.name, name, _attach_glue(builder, items), apex_ns,
+                                      skipped, known, findings))  # type: ignore[arg-type]
+    return result

@@ -1,0 +1,131 @@
+"""What a provider really serves, in full: by zone transfer (AXFR) from each
+nameserver, signed with the provider's TSIG key when it has one, or else from
+the provider's API (its octoDNS `populate`). Used to find extra records (names
+and types git does not have) and, with `verify --axfr`, to compare the whole
+zone in one TCP stream per nameserver instead of one query per record.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+
+import dns.asyncquery
+import dns.exception
+import dns.message
+import dns.name
+import dns.rcode
+import dns.rdatatype
+import dns.tsig
+import dns.tsigkeyring
+import dns.xfr
+import dns.zone
+from octodns.provider.base import BaseProvider
+from octodns.zone import Zone
+
+from dnssync.plan import describe_error
+from dnssync.verify.compare import Observed
+from dnssync.verify.engine import Endpoint
+from dnssync.verify.expect import canonical
+
+#: types a server adds by itself (SOA, DNSSEC signing): never "extra"
+SERVER_TYPES = frozenset(dns.rdatatype.from_text(t) for t in (
+    "SOA", "RRSIG", "NSEC", "NSEC3", "NSEC3PARAM", "DNSKEY", "CDS", "CDNSKEY", "ZONEMD",
+    "TYPE65534",  # BIND's private signing-state records
+))
+
+
+@dataclass(frozen=True)
+class TsigKey:
+    name: str
+    secret: str
+    algorithm: str = "hmac-sha256"
+
+
+def tsig_of(provider: BaseProvider) -> TsigKey | None:
+    """The TSIG key an RFC 2136 provider (octodns-bind's options) signs with, if any."""
+    name, secret = getattr(provider, "key_name", None), getattr(provider, "key_secret", None)
+    if not name or not secret:
+        return None
+    return TsigKey(name, secret, getattr(provider, "key_algorithm", None) or "hmac-sha256")
+
+
+@dataclass
+class Served:
+    """A zone as one source holds it: (owner wire, type) -> Observed, or why not."""
+
+    source: str
+    rrsets: dict[tuple[bytes, int], Observed]
+    error: str | None = None
+    elapsed: float = 0.0
+    nameserver: str | None = None  # the endpoint's label for a transfer; None for the API
+
+
+async def transfer(endpoint: Endpoint, zone: str, tsig: TsigKey | None, timeout: float) -> Served:
+    """AXFR `zone` from one nameserver; never raises."""
+    source, label = f"AXFR from {endpoint.label}", endpoint.label
+    origin = dns.name.from_text(zone)
+    query = dns.message.make_query(origin, dns.rdatatype.AXFR)
+    if tsig is not None:
+        query.use_tsig(dns.tsigkeyring.from_text({tsig.name: tsig.secret}), tsig.name,
+                       algorithm=tsig.algorithm)
+    received = dns.zone.Zone(origin, relativize=False)
+    start = time.perf_counter()
+    try:
+        await dns.asyncquery.inbound_xfr(endpoint.address, received, query, port=endpoint.port,
+                                         timeout=timeout, lifetime=timeout * 4)
+    except dns.xfr.TransferError as e:
+        return Served(source, {}, f"transfer refused ({dns.rcode.to_text(e.rcode)})",
+                      nameserver=label)
+    except dns.tsig.PeerError as e:
+        return Served(source, {}, f"TSIG rejected by the server ({type(e).__name__})",
+                      nameserver=label)
+    except (dns.exception.Timeout, TimeoutError):
+        return Served(source, {}, f"no transfer within {timeout * 4:g} s", nameserver=label)
+    except (OSError, EOFError, dns.exception.DNSException) as e:
+        return Served(source, {}, f"transfer failed: {type(e).__name__}: {e}".rstrip(": "),
+                      nameserver=label)
+    rrsets = {}
+    for name, rdataset in received.iterate_rdatasets():
+        rrsets[(name.to_wire().lower(), rdataset.rdtype)] = Observed(
+            rdataset.rdtype, {rdataset.ttl}, {rdata.to_digestable() for rdata in rdataset})
+    return Served(source, rrsets, elapsed=time.perf_counter() - start, nameserver=label)
+
+
+def populate(provider_name: str, provider: BaseProvider, zone: Zone) -> Served:
+    """The zone as the provider's API holds it (octoDNS populate); never raises."""
+    source = f"{provider_name} API"
+    live = Zone(zone.name, zone.sub_zones)
+    start = time.perf_counter()
+    try:
+        provider.populate(live, lenient=True)
+    except Exception as e:  # any provider failure is a finding, never fatal
+        return Served(source, {}, describe_error(e))
+    rrsets = {}
+    for record in live.records:
+        try:
+            rdtype, keys = canonical(record)
+        except (dns.exception.DNSException, ValueError):
+            continue  # not a DNS type (ALIAS...): nothing DNS could show
+        owner = dns.name.from_text(record.fqdn).to_wire().lower()
+        rrsets[(owner, rdtype)] = Observed(rdtype, {record.ttl}, set(keys))
+    return Served(source, rrsets, elapsed=time.perf_counter() - start)
+
+
+async def populate_async(provider_name: str, provider: BaseProvider, zone: Zone) -> Served:
+    return await asyncio.to_thread(populate, provider_name, provider, zone)
+
+
+def extras(served: Served, known: set[tuple[bytes, int]], origin: bytes
+           ) -> list[tuple[str, int, Observed]]:
+    """(owner, type, data) served but not in git; the apex NS and what servers add
+    themselves (SOA, DNSSEC) are left out: zonechecks owns the apex NS."""
+    found = []
+    for (owner, rdtype), observed in served.rrsets.items():
+        if rdtype in SERVER_TYPES or (owner, rdtype) in known:
+            continue
+        if owner == origin and rdtype == dns.rdatatype.NS:
+            continue
+        found.append((dns.name.from_wire(owner, 0)[0].to_text(), rdtype, observed))
+    return sorted(found, key=lambda f: (f[0], f[1]))

@@ -1,0 +1,288 @@
+"""One verify run: every zone, every provider that serves it, every address of
+every nameserver, all at once, and the findings.
+
+Each nameserver is asked in parallel with the others (the engine bounds the
+queries in flight per nameserver), and a failing one never stops the rest: its
+failure is its finding. Answers are judged as they arrive and only what went
+wrong is kept, so memory does not grow with the zone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import dns.name
+import dns.rdatatype
+from octodns.provider.base import BaseProvider
+from octodns.zone import Zone
+
+from dnssync.desired import nameserver_union
+from dnssync.findings import Finding, Severity
+from dnssync.repo import Repository
+from dnssync.verify import compare, extra, zonechecks
+from dnssync.verify.compare import Observed
+from dnssync.verify.engine import Answer, Endpoint, Engine, Question, resolve
+from dnssync.verify.expect import ZoneExpectation, expectations
+
+Progress = Callable[[int], None]
+
+
+@dataclass
+class Options:
+    timeout: float = 3.0
+    retries: int = 2
+    window: int = 64
+    axfr: bool = False  # compare by zone transfer where the nameserver allows it
+    extra: bool = True  # look for records git does not have
+
+
+@dataclass
+class Target:
+    """One address of one nameserver of one provider, for one zone."""
+
+    zone: ZoneExpectation
+    endpoint: Endpoint
+
+    @property
+    def label(self) -> str:
+        return self.endpoint.label
+
+
+@dataclass
+class VerifyResult:
+    findings: list[Finding]
+    #: (zone, provider, nameserver) for everything that was asked, for reporters
+    checked: list[tuple[str, str, str]]
+    stats: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def errors(self) -> int:
+        return sum(f.severity is Severity.ERROR for f in self.findings)
+
+
+class _ZoneRun:
+    """The state of one zone while its answers arrive."""
+
+    def __init__(self, zone: Zone, plans: list[ZoneExpectation], repo: Repository):
+        self.zone = zone
+        self.plans = {p.provider: p for p in plans}
+        self.verdicts = compare.Verdicts(zone.decoded_name, sorted(self.plans))
+        self.views: list[zonechecks.ApexView] = []
+        self.details: dict[str, str] = {}  # nameserver -> detail of its last failure
+        self.listed: dict[str, list[extra.Served]] = {}  # provider -> successful listings
+        self.unlisted: dict[str, list[str]] = {}  # provider -> why listing failed
+        self.union = nameserver_union(repo.config, zone.name)
+        parity = repo.config.policy.parity_for(zone.name, "SOA")
+        self.negative_severity = Severity.ERROR if parity == "error" else Severity.WARNING
+
+    def take(self, target: Target, answer: Answer) -> None:
+        if answer.error:
+            self.details[target.label] = answer.detail
+        self.verdicts.add(target.zone.provider, target.label, compare.judge(answer.question.tag,
+                                                                            answer))
+
+    def take_transfer(self, target: Target, served: extra.Served) -> None:
+        exp_plan = target.zone
+        issues = []
+        for exp in exp_plan.items:
+            if exp.kind == "probe":
+                continue  # a transfer holds the wildcard itself, not what it synthesises
+            issue = compare.compare_rrset(exp, served.rrsets.get((exp.owner, exp.rdtype)),
+                                          "verify.glue" if exp.kind == "glue" else "verify.values")
+            if issue is not None:
+                issues.append(issue)
+        self.verdicts.add(exp_plan.provider, target.label, issues,
+                          asked=sum(e.kind != "probe" for e in exp_plan.items))
+
+    def serves(self, provider: str, name: str, rtype: str) -> bool:
+        plan = self.plans[provider]
+        return not any(a.name == name and a.type == rtype for a in plan.skipped)
+
+    def findings(self) -> list[Finding]:
+        findings = [f for plan in self.plans.values() for f in plan.findings]
+        findings += self.verdicts.findings(self.serves, self.details)
+        down = self.verdicts.down()
+        apex_ns = next((p.apex_ns for p in self.plans.values() if p.apex_ns is not None), None)
+        findings += zonechecks.zone_findings(
+            self.zone.decoded_name, [v for v in self.views if v.nameserver not in down],
+            self.union, apex_ns, self.negative_severity)
+        findings += self._extra_findings()
+        return findings
+
+    def _extra_findings(self) -> list[Finding]:
+        origin = dns.name.from_text(self.zone.name).to_wire().lower()
+        served_by: dict[tuple[str, int], dict[str, list[tuple[extra.Served, Observed]]]] = {}
+        for provider, listings in self.listed.items():
+            known = self.plans[provider].known
+            for served in listings:
+                for owner, rdtype, observed in extra.extras(served, known, origin):
+                    served_by.setdefault((owner, rdtype), {}).setdefault(provider, []).append(
+                        (served, observed))
+        findings = []
+        zone = self.zone.decoded_name
+        for (owner, rdtype), by_provider in sorted(served_by.items()):
+            differ = sorted(by_provider)
+            agree = sorted(set(self.listed) - set(differ))
+            rtype = dns.rdatatype.to_text(rdtype)
+            name = dns.name.from_text(owner).relativize(dns.name.from_text(self.zone.name))
+            relative = "" if name == dns.name.empty else name.to_text()
+            for provider in differ:
+                for served, observed in by_provider[provider]:
+                    findings.append(Finding(
+                        Severity.ERROR, "verify.extra",
+                        f"{owner} {rtype} is served ({served.source}) but git does not have it"
+                        f" (agree with git: {', '.join(agree) or 'none'}; differ:"
+                        f" {', '.join(differ)})",
+                        zone=zone, name=relative, type=rtype, provider=provider,
+                        nameserver=served.nameserver, observed=observed.values(),
+                        extra={"agree": agree, "differ": differ, "source": served.source}))
+        for provider, reasons in sorted(self.unlisted.items()):
+            if provider not in self.listed:
+                findings.append(Finding(
+                    Severity.WARNING, "verify.extra-unchecked",
+                    f"could not list what {provider} serves for {zone}, so records git does not"
+                    f" have were not looked for: {'; '.join(reasons)}",
+                    zone=zone, provider=provider))
+        return findings
+
+
+async def _resolve_all(repo: Repository, names: set[str]
+                       ) -> tuple[dict[str, list[Endpoint]], list[Finding]]:
+    endpoints: dict[str, list[Endpoint]] = {}
+    findings = []
+    for provider in sorted(names):
+        found: list[Endpoint] = []
+        for nameserver in repo.config.providers[provider].nameservers:
+            addresses, problem = await resolve(nameserver)
+            found.extend(addresses)
+            if problem:
+                findings.append(Finding(Severity.ERROR, "verify.unresolvable",
+                                        f"{nameserver.label}: {problem}", provider=provider,
+                                        nameserver=nameserver.name))
+        endpoints[provider] = found
+    return endpoints, findings
+
+
+class Verifier:
+    """Runs the checks of every target and gathers the findings."""
+
+    def __init__(self, repo: Repository, options: Options, progress: Progress | None):
+        self.repo = repo
+        self.options = options
+        self.progress = progress or (lambda n: None)
+        self.providers: dict[str, BaseProvider] = {}
+
+    async def run(self, zones: dict[str, list[str]]) -> VerifyResult:
+        start = time.perf_counter()
+        built = self.repo.providers()
+        used = {p for names in zones.values() for p in names}
+        self.providers = {p: built[p] for p in used}
+        endpoints, findings = await _resolve_all(self.repo, used)
+        runs = []
+        targets = []
+        for name, providers in sorted(zones.items()):
+            zone = self.repo.desired[name]
+            run = _ZoneRun(zone, expectations(zone, {p: self.providers[p] for p in providers}),
+                           self.repo)
+            runs.append(run)
+            targets += [(run, Target(plan, e)) for plan in run.plans.values()
+                        for e in endpoints[plan.provider]]
+        prepared = time.perf_counter()
+        options = self.options
+        async with Engine(options.timeout, options.retries, options.window) as engine:
+            await asyncio.gather(*(self._check(engine, run, target) for run, target in targets))
+            await asyncio.gather(*(self._list_by_api(run) for run in runs))
+            stats = dict(engine.stats)
+        asked = time.perf_counter()
+        for run in runs:
+            findings += run.findings()
+        stats.update(prepare_seconds=round(prepared - start, 3),
+                     query_seconds=round(asked - prepared, 3),
+                     seconds=round(time.perf_counter() - start, 3))
+        if stats["query_seconds"]:
+            stats["queries_per_second"] = round(stats["queries"] / stats["query_seconds"])
+        checked = sorted({(run.zone.decoded_name, t.zone.provider, t.label)
+                          for run, t in targets})
+        return VerifyResult(findings, checked, stats)
+
+    async def _check(self, engine: Engine, run: _ZoneRun, target: Target) -> None:
+        """Everything asked of one nameserver address for one zone."""
+        view = zonechecks.ApexView(target.zone.provider, target.label)
+        run.views.append(view)
+
+        async def apex(question: Question, tcp: bool) -> None:
+            answer = await engine.ask(target.endpoint, question.name, question.rdtype, tcp=tcp,
+                                      tag=question.tag)
+            view.take(answer)
+            if answer.error:
+                run.details[target.label] = answer.detail
+                run.verdicts.count_failure(target.zone.provider, target.label,
+                                           compare.ERROR_CODES[answer.error])
+            else:
+                run.verdicts.count(target.zone.provider, target.label)
+            self.progress(1)
+
+        await asyncio.gather(*(apex(q, tcp) for q, tcp in zonechecks.apex_questions(run.zone.name)))
+        if view.udp_error and view.tcp_error:
+            self._skip(run, target)  # nothing answers there: one finding, not one per record
+            return
+        served = None
+        if self.options.axfr or self.options.extra:
+            served = await extra.transfer(target.endpoint, run.zone.name,
+                                          extra.tsig_of(self.providers[target.zone.provider]),
+                                          self.options.timeout)
+            if served.error:
+                run.unlisted.setdefault(target.zone.provider, []).append(
+                    f"{served.source}: {served.error}")
+            elif self.options.extra:
+                run.listed.setdefault(target.zone.provider, []).append(served)
+        if self.options.axfr and served is not None and not served.error:
+            run.take_transfer(target, served)
+            self.progress(len(target.zone.asked))
+            return
+
+        def on_answer(answer: Answer) -> None:
+            run.take(target, answer)
+            self.progress(1)
+
+        questions = (Question(e.qname, e.rdtype, e) for e in target.zone.asked)
+        await engine.ask_many(target.endpoint, questions, on_answer)
+
+    def _skip(self, run: _ZoneRun, target: Target) -> None:
+        """A nameserver that answers the SOA neither over UDP nor over TCP is not asked
+        for each record: it is one finding, and it costs one timeout, not thousands."""
+        run.verdicts.mark_down(target.label, len(target.zone.asked))
+        self.progress(len(target.zone.asked))
+
+    async def _list_by_api(self, run: _ZoneRun) -> None:
+        """Providers none of whose nameservers allowed a transfer: ask their API."""
+        if not self.options.extra:
+            return
+        for provider in sorted(run.unlisted):
+            if provider in run.listed:
+                continue
+            served = await extra.populate_async(provider, self.providers[provider], run.zone)
+            if served.error:
+                run.unlisted[provider].append(f"{served.source}: {served.error}")
+            else:
+                run.listed[provider] = [served]
+
+
+def question_count(repo: Repository, zones: dict[str, list[str]]) -> int:
+    """An estimate of the questions a run asks, for the progress bar's total."""
+    total = 0
+    for name, providers in zones.items():
+        records = len(repo.desired[name].records)
+        for provider in providers:
+            total += (records + 3) * max(1, len(repo.config.providers[provider].nameservers))
+    return total
+
+
+def verify(repo: Repository, zones: dict[str, list[str]], options: Options,
+           progress: Progress | None = None) -> VerifyResult:
+    """Verify `zones` (zone -> the providers to check) and return the findings."""
+    return asyncio.run(Verifier(repo, options, progress).run(zones))

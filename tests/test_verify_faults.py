@@ -1,0 +1,103 @@
+"""Faults a real server cannot produce on demand, from a small faulty nameserver
+(tests/faultyns.py) serving as a second provider beside the lab's PowerDNS: each
+fault is reported as itself, none crashes the run, PowerDNS is still verified."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import yaml
+
+from tests.conftest import unique_zone
+from tests.faultyns import FAULTS, FaultyNameserver
+
+FAULTY_NS = "ns1.faulty.test."
+LABELS = ["www", *FAULTS]
+
+
+def zone_yaml(labels: list[str]) -> str:
+    return "---\n" + "".join(f"{label}:\n  type: A\n  value: 192.0.2.{i + 1}\n"
+                             for i, label in enumerate(sorted(labels)))
+
+
+def zone_text(zone: str, labels: list[str], nameservers: list[str]) -> str:
+    lines = ["$TTL 3600", f"@ 60 SOA {FAULTY_NS} hostmaster.{zone} 1 3600 600 604800 5"]
+    lines += [f"@ NS {ns}" for ns in nameservers]
+    lines += [f"{label} A 192.0.2.{i + 1}" for i, label in enumerate(sorted(labels))]
+    return "\n".join(lines) + "\n"
+
+
+def faulty_repo(make_repo, lab, tmp_path, labels, host="127.0.0.1", mode=None):
+    """A repository served by PowerDNS and by a faulty nameserver (its 'API' is an
+    octoDNS YAML provider, so the fallback for extra records is exercised too)."""
+    zone = unique_zone("f")
+    repo = make_repo({zone: zone_yaml(labels)}, providers=["pdns"])
+    union = sorted([lab.pdns.nameserver, FAULTY_NS])
+    server = FaultyNameserver(zone, zone_text(zone, labels, union), host=host, mode=mode)
+    lab.parent.delegate(zone, union)  # the parent delegates to both providers, as it must
+    server.__enter__()
+    api = tmp_path / "faulty-api"
+    api.mkdir(exist_ok=True)
+    (repo.root / "providers" / "faulty.yaml").write_text(yaml.safe_dump({
+        "class": "yaml", "directory": str(api),
+        "nameservers": [{"name": FAULTY_NS, "address": server.address}]}))
+    applied = repo.run("apply", "--yes", "--force")
+    assert applied.exit_code == 0, applied.output
+    return repo, zone, server, api
+
+
+@pytest.fixture
+def faulty_setup(make_repo, lab, tmp_path):
+    made = []
+
+    def make(*args, **kwargs):
+        made.append(faulty_repo(make_repo, lab, tmp_path, *args, **kwargs))
+        return made[-1]
+
+    yield make
+    for _, _, server, _ in made:
+        server.__exit__(None, None, None)
+
+
+def test_each_fault_is_reported_as_itself(faulty_setup):
+    repo, zone, _server, api = faulty_setup(LABELS)
+    served = api / f"{zone}yaml"  # the provider's API holds a record git lacks
+    content = yaml.safe_load(served.read_text())
+    content["rogue"] = {"type": "TXT", "value": "not in git"}
+    served.write_text(yaml.safe_dump(content, sort_keys=True))
+    result = repo.run("verify", "--format", "json", "--timeout", "1")
+    assert result.exit_code == 1, result.output
+    data = json.loads(result.stdout)
+    by_name = {(f.get("name"), f["code"]) for f in data["findings"]
+               if f.get("provider") == "faulty"}
+    assert by_name == {
+        ("servfail", "verify.servfail"), ("refused", "verify.refused"),
+        ("lame", "verify.non-authoritative"), ("bigbroken", "verify.truncated"),
+        ("wrong", "verify.values"), ("badid", "verify.id-mismatch"), ("drop", "verify.timeout"),
+        ("rogue", "verify.extra"),
+    }, json.dumps(data["findings"], indent=1)
+    wrong = next(f for f in data["findings"] if f.get("name") == "wrong")
+    assert wrong["observed"]["values"] == ["192.0.2.254"]
+    assert wrong["extra"] == {"agree": ["pdns"], "differ": ["faulty"], "kind": "data"}
+    rogue = next(f for f in data["findings"] if f.get("name") == "rogue")
+    assert "faulty API" in rogue["message"]
+    assert not [f for f in data["findings"] if f.get("provider") == "pdns"]
+    assert data["stats"]["tcp"] >= 3  # SOA over TCP, big and bigbroken after TC
+
+
+def test_silent_nameserver_is_one_timeout(faulty_setup):
+    repo, _zone, _server, _ = faulty_setup(["www", "mail"], mode="drop")
+    result = repo.run("verify", "--format", "json", "--timeout", "0.5", "--no-extra")
+    assert result.exit_code == 1
+    findings = json.loads(result.stdout)["findings"]
+    assert [(f["provider"], f["code"]) for f in findings] == [("faulty", "verify.timeout")]
+    assert "answered none of 5 question(s)" in findings[0]["message"]
+
+
+def test_ipv6_nameserver_with_port(faulty_setup):
+    repo, _zone, server, _ = faulty_setup(["www", "mail"], host="::1")
+    result = repo.run("verify", "--format", "json", "--no-extra")
+    data = json.loads(result.stdout)
+    assert result.exit_code == 0 and data["findings"] == [], data["findings"]
+    assert f"[::1]:{server.port}" in {c["nameserver"].split("(")[1][:-1] for c in data["checked"]}

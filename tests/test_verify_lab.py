@@ -1,0 +1,281 @@
+"""`dnssync verify` against the lab's real servers (PowerDNS, BIND, Knot): a clean
+push verifies with zero findings, and every difference made behind dnssync's back
+is named with its record, provider, expected and observed values."""
+
+from __future__ import annotations
+
+import json
+
+import dns.rcode
+import dns.tsigkeyring
+import dns.update
+import pytest
+import requests
+
+from tests.conftest import ROOT, unique_zone
+
+EXAMPLES = {p.name[: -len("yaml")]: p.read_text() for p in (ROOT / "zones").glob("*.yaml")}
+
+#: every record type the issue lists, plus a delegation with glue
+RICH_ZONE = """---
+'':
+  - type: CAA
+    values:
+    - {flags: 0, tag: issue, value: letsencrypt.org}
+    - {flags: 128, tag: iodef, value: 'mailto:security@example.com'}
+  - type: MX
+    values:
+    - {exchange: mail.%(zone)s, preference: 10}
+  - type: TXT
+    values:
+    - v=spf1 mx -all
+    - %(long)s
+'*.apps':
+  type: A
+  value: 192.0.2.80
+_443._tcp.www:
+  type: TLSA
+  value:
+    certificate_association_data: 0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF
+    certificate_usage: 3
+    matching_type: 1
+    selector: 1
+_sip._udp:
+  type: SRV
+  values:
+  - {port: 5060, priority: 10, target: sip.%(zone)s, weight: 60}
+  - {port: 5060, priority: 20, target: sip2.%(zone)s, weight: 40}
+child:
+  type: NS
+  values: [ns1.child.%(zone)s, ns.elsewhere.example.]
+mail:
+  type: A
+  value: 192.0.2.25
+naptr:
+  type: NAPTR
+  value: {flags: S, order: 10, preference: 100, regexp: '', replacement: _sip._udp.%(zone)s,
+          service: SIP+D2U}
+ns1.child:
+  type: A
+  value: 192.0.2.53
+sip:
+  type: A
+  value: 192.0.2.30
+sip2:
+  type: AAAA
+  value: 2001:db8::30
+ssh:
+  type: SSHFP
+  values:
+  - {algorithm: 4, fingerprint: 3b6ba6110f5ffcd29469fc1ec2ee25d61718badd7d1d2b3b3e0f0a2a6f0d6c3b,
+     fingerprint_type: 2}
+www:
+  type: CNAME
+  value: mail.%(zone)s
+xn--bcher-kva:
+  type: A
+  value: 192.0.2.50
+"""
+
+
+def rich_zone(zone: str) -> str:
+    return RICH_ZONE % {"zone": zone, "long": "k=" + "x" * 400}
+
+
+def verify_json(repo, *args: str) -> tuple[int, dict]:
+    result = repo.run("verify", "--format", "json", *args)
+    assert result.exit_code in (0, 1), result.output
+    return result.exit_code, json.loads(result.stdout)
+
+
+def codes(data: dict) -> list[str]:
+    return sorted(f["code"] for f in data["findings"])
+
+
+def nsupdate(lab, server: str, zone: str, *ops: tuple[str, ...]) -> None:
+    """Change a zone behind dnssync's back, the way an operator with the TSIG key would."""
+    target = lab.servers[server]
+    update = dns.update.UpdateMessage(zone, keyring=dns.tsigkeyring.from_text(
+        {target.key_name: target.key_secret}), keyalgorithm="hmac-sha256")
+    for op, *args in ops:
+        getattr(update, op)(*args)
+    response = dns.query.tcp(update, target.address, timeout=5)
+    assert response.rcode() == dns.rcode.NOERROR, dns.rcode.to_text(response.rcode())
+
+
+@pytest.fixture(scope="module")
+def pushed(tmp_path_factory, lab):
+    """The example zones and a zone of every record type, pushed to all three."""
+    from tests.conftest import Repo
+
+    zone = unique_zone("rich")
+    zones = {**EXAMPLES, zone: rich_zone(zone)}
+    for name in zones:
+        if name not in lab.pdns.zones:
+            lab.add_zone(name)
+    root = tmp_path_factory.mktemp("verify-repo")
+    repo = Repo(root, lab.write_repo(root, {f"{z}yaml": t for z, t in zones.items()}))
+    applied = repo.run("apply", "--yes")
+    assert applied.exit_code == 0, applied.output
+    return repo, zone
+
+
+def test_clean_push_verifies_with_zero_findings(pushed):
+    repo, zone = pushed
+    status, data = verify_json(repo)
+    assert data["findings"] == [], json.dumps(data["findings"], indent=1)
+    assert status == 0 and data["ok"]
+    checked = {(c["zone"], c["provider"]) for c in data["checked"]}
+    assert {(zone, p) for p in ("pdns", "bind", "knot")} <= checked
+    text = repo.run("verify")
+    assert text.exit_code == 0 and "Verify OK" in text.output and "0 error(s)" in text.output
+    axfr = repo.run("verify", "--axfr", "--format", "json")
+    assert axfr.exit_code == 0 and json.loads(axfr.stdout)["findings"] == []
+
+
+
+SMALL = """---
+mail:
+  type: A
+  value: 192.0.2.25
+txt:
+  type: TXT
+  value: abcdefghij
+www:
+  ttl: 300
+  type: A
+  values: [192.0.2.1, 192.0.2.2]
+"""
+
+
+@pytest.fixture
+def small(make_repo):
+    zone = unique_zone("v")
+    repo = make_repo({zone: SMALL})
+    applied = repo.run("apply", "--yes")
+    assert applied.exit_code == 0, applied.output
+    status, data = verify_json(repo)
+    assert status == 0 and data["findings"] == []
+    return repo, zone
+
+
+def only(data: dict, code: str) -> dict:
+    found = [f for f in data["findings"] if f["code"] == code]
+    assert len(found) == 1, json.dumps(data["findings"], indent=1)
+    return found[0]
+
+
+def test_record_changed_behind_our_back_is_named(small, lab):
+    repo, zone = small
+    nsupdate(lab, "bind", zone, ("replace", f"mail.{zone}", 300, "A", "192.0.2.99"))
+    status, data = verify_json(repo)
+    assert status == 1 and not data["ok"]
+    finding = only(data, "verify.values")
+    assert (finding["provider"], finding["name"], finding["type"]) == ("bind", "mail", "A")
+    assert finding["nameserver"].startswith("ns1.bind.lab")
+    assert finding["expected"] == {"ttl": 3600, "values": ["192.0.2.25"]}
+    assert finding["observed"] == {"ttl": 300, "values": ["192.0.2.99"]}
+    assert finding["extra"]["agree"] == ["knot", "pdns"] and finding["extra"]["differ"] == ["bind"]
+    assert codes(data) == ["verify.values"]
+    text = repo.run("verify")
+    assert text.exit_code == 1
+    assert "192.0.2.99" in text.output and "Verify FAILED" in text.output
+
+
+def test_ttl_changed_through_the_powerdns_api(small, lab):
+    repo, zone = small
+    response = requests.patch(lab.pdns.api_url(f"zones/{zone}"), timeout=5,
+                              headers={"X-API-Key": lab.pdns.api_key}, json={"rrsets": [{
+                                  "name": f"www.{zone}", "type": "A", "ttl": 60,
+                                  "changetype": "REPLACE", "records": [
+                                      {"content": "192.0.2.1", "disabled": False},
+                                      {"content": "192.0.2.2", "disabled": False}]}]})
+    assert response.status_code == 204, response.text
+    status, data = verify_json(repo)
+    finding = only(data, "verify.ttl")
+    assert status == 1 and (finding["provider"], finding["name"]) == ("pdns", "www")
+    assert finding["observed"]["ttl"] == 60 and finding["expected"]["ttl"] == 300
+
+
+def test_deleted_extra_and_resplit_records(small, lab):
+    repo, zone = small
+    nsupdate(lab, "knot", zone, ("delete", f"mail.{zone}"),
+             ("add", f"rogue.{zone}", 300, "A", "192.0.2.66"))
+    nsupdate(lab, "bind", zone, ("replace", f"txt.{zone}", 3600, "TXT", '"abcde" "fghij"'))
+    status, data = verify_json(repo)
+    assert status == 1
+    missing = only(data, "verify.nxdomain")
+    assert (missing["provider"], missing["name"]) == ("knot", "mail")
+    assert missing["observed"] == "NXDOMAIN"
+    extra = only(data, "verify.extra")
+    assert (extra["provider"], extra["name"], extra["type"]) == ("knot", "rogue", "A")
+    assert extra["observed"]["values"] == ["192.0.2.66"]
+    assert "AXFR" in extra["message"] and extra["extra"]["agree"] == ["bind", "pdns"]
+    split = only(data, "verify.txt-split")
+    assert split["severity"] == "warning" and split["provider"] == "bind"
+    assert codes(data) == ["verify.extra", "verify.nxdomain", "verify.txt-split"]
+    # without the extra check, the rogue record is not looked for
+    assert "verify.extra" not in codes(verify_json(repo, "--no-extra")[1])
+
+
+def test_apex_soa_and_delegation_checks(make_repo, lab):
+    zone = unique_zone("d")
+    repo = make_repo({zone: rich_zone(zone)})
+    assert repo.run("apply", "--yes").exit_code == 0
+    assert verify_json(repo)[0] == 0
+    nsupdate(lab, "bind", zone, ("add", zone, 3600, "NS", "ns9.rogue.example."),
+             ("replace", f"ns1.child.{zone}", 3600, "A", "192.0.2.54"))
+    soa = f"{lab.knot.nameserver} hostmaster.{zone} 99 3600 600 604800 30"
+    nsupdate(lab, "knot", zone, ("replace", zone, 60, "SOA", soa))
+    status, data = verify_json(repo)
+    assert status == 1
+    apex = only(data, "verify.apex-ns")
+    assert apex["provider"] == "bind" and "ns9.rogue.example." in apex["observed"]
+    assert apex["expected"] == lab.nameservers and apex["extra"]["agree"] == ["knot", "pdns"]
+    glue = only(data, "verify.glue")
+    assert (glue["provider"], glue["name"], glue["type"]) == ("bind", "ns1.child", "A")
+    assert glue["observed"]["values"] == ["192.0.2.54"]
+    negative = only(data, "verify.negative-ttl")
+    assert negative["observed"] == {"bind": 5, "knot": 30, "pdns": 5}
+    assert codes(data) == ["verify.apex-ns", "verify.glue", "verify.negative-ttl"]
+
+
+def test_stopped_server_times_out_alone(small, lab):
+    repo, _zone = small
+    lab.knot.stop()
+    try:
+        result = repo.run("verify", "--format", "json", "--timeout", "1")
+    finally:
+        lab.knot.start()
+    assert result.exit_code == 1, result.output
+    data = json.loads(result.stdout)
+    # nothing listens on the stopped server's address: the kernel says so at once
+    # (ICMP port unreachable); on a real network it is a timeout. Either way, one
+    # finding for its nameserver, none for the servers that answer.
+    down = [f for f in data["findings"] if f["provider"] == "knot"]
+    assert [f["code"] for f in down if f["severity"] == "error"] == ["verify.unreachable"]
+    assert down[0]["nameserver"].startswith("ns1.knot.lab")
+    assert "answered none of" in down[0]["message"]
+    assert not [f for f in data["findings"] if f.get("provider") in ("pdns", "bind")]
+    checked = {c["provider"] for c in data["checked"]}
+    assert checked == {"pdns", "bind", "knot"}
+
+
+def test_formats_junit_and_markdown(small, lab, tmp_path):
+    import xml.etree.ElementTree as ET
+
+    repo, zone = small
+    nsupdate(lab, "bind", zone, ("replace", f"mail.{zone}", 3600, "A", "192.0.2.98"))
+    out = tmp_path / "report.xml"
+    result = repo.run("verify", "--format", "junit", "--out", str(out))
+    assert result.exit_code == 1 and "Verify FAILED" in result.output
+    root = ET.parse(out).getroot()
+    cases = {(c.get("classname"), c.get("name")): c for c in root.iter("testcase")}
+    bind = next(c for (cls, name), c in cases.items() if cls.endswith(".bind"))
+    assert "192.0.2.98" in bind.find("failure").text
+    pdns = next(c for (cls, name), c in cases.items() if cls.endswith(".pdns"))
+    assert pdns.find("failure") is None
+    assert root.get("failures") == "1"
+    markdown = repo.run("verify", "--format", "markdown")
+    assert markdown.exit_code == 1
+    assert "| error | `verify.values` |" in markdown.output and "192.0.2.98" in markdown.output
