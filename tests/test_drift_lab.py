@@ -58,6 +58,9 @@ def test_in_sync_then_out_of_band_changes_are_found_and_left_alone(make_repo, la
 
     text = repo.run("drift")
     assert text.exit_code == 1 and "Drift at knot/" in text.output and "pdns/" in text.output
+    junit = repo.run("drift", "--format", "junit")
+    assert junit.exit_code == 1 and junit.output.count("<failure") == 2
+    assert 'failures="2"' in junit.output
     # drift never changes anything
     assert ask(lab, "knot", f"www.{zone}", "A") == {"192.0.2.66"}
     assert ask(lab, "pdns", f"rogue.{zone}", "TXT") == {'"added by hand"'}
