@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-from concurrent.futures import ThreadPoolExecutor
+import multiprocessing
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -201,9 +203,11 @@ class _CaptureExisting(BaseProcessor):
 
 
 def digest(zone: Zone) -> str:
-    """A digest of a zone's records, to notice any change of the provider's live state."""
-    rows = sorted((r.name, r._type, rrset_data(r)["ttl"], rrset_data(r)["values"]) for r in zone.records)
-    return "sha256:" + hashlib.sha256(json.dumps(rows).encode()).hexdigest()
+    """A digest of a zone's records, to notice any change of the provider's live state.
+    octoDNS keeps values sorted and their reprs are deterministic, so repr is enough and
+    much cheaper than rendering every value as rdata text."""
+    rows = sorted(f"{r.name}\t{r._type}\t{r.ttl}\t{getattr(r, 'values', None) or r.value!r}" for r in zone.records)
+    return "sha256:" + hashlib.sha256("\n".join(rows).encode()).hexdigest()
 
 
 def describe_error(error: BaseException) -> str:
@@ -305,17 +309,52 @@ def make_plan(
     update_threshold: float = 0.3,
     delete_threshold: float = 0.3,
     concurrency: int = 8,
+    live: bool = True,
 ) -> tuple[Plan, list[LivePlan]]:
-    """Plan every (provider, zone) pair in parallel. `serves` maps zone -> provider names."""
-    tasks = [(p, desired[z]) for z in sorted(desired) for p in serves[z] if p in providers]
-    with ThreadPoolExecutor(max_workers=max(1, min(concurrency, len(tasks) or 1))) as pool:
-        live = list(pool.map(
-            lambda task: plan_one(task[0], providers[task[0]], task[1], update_threshold,
-                                  delete_threshold),
-            tasks,
-        ))
+    """Plan every (provider, zone) pair in parallel. `serves` maps zone -> provider names.
+
+    With `live` (apply needs the octoDNS objects) providers are planned in threads.
+    Without it (the `plan` command needs only data) they are planned in forked
+    processes: reading a provider and building its octoDNS records is CPU-bound
+    Python, so threads would take turns on one core while processes use them all."""
+    tasks = [(p, z) for z in sorted(desired) for p in serves[z] if p in providers]
+    thresholds = (update_threshold, delete_threshold)
+    lives: list[LivePlan] = []
+    data: list[ProviderPlan] | None = None
+    if not live and len(tasks) > 1 and "fork" in multiprocessing.get_all_start_methods():
+        data = _plan_in_processes(tasks, desired, providers, thresholds, concurrency)
+    if data is None:
+        with ThreadPoolExecutor(max_workers=max(1, min(concurrency, len(tasks) or 1))) as pool:
+            lives = list(pool.map(lambda t: plan_one(t[0], providers[t[0]], desired[t[1]], *thresholds), tasks))
+        data = [lp.data for lp in lives]
     zones = {name: zone_content(zone) for name, zone in sorted(desired.items())}
-    return Plan(zones=zones, providers=[lp.data for lp in live]), live
+    return Plan(zones=zones, providers=data), lives
+
+
+#: what forked planning workers inherit (desired zones, providers, thresholds): octoDNS
+#: zones and provider objects are not picklable, but a forked child shares them as they are
+_forked: tuple[dict[str, Zone], dict[str, BaseProvider], tuple[float, float]] | None = None
+
+
+def _plan_forked(task: tuple[str, str]) -> ProviderPlan:
+    assert _forked is not None
+    desired, providers, thresholds = _forked
+    return plan_one(task[0], providers[task[0]], desired[task[1]], *thresholds).data
+
+
+def _plan_in_processes(tasks: list[tuple[str, str]], desired: dict[str, Zone], providers: dict[str, BaseProvider],
+                       thresholds: tuple[float, float], concurrency: int) -> list[ProviderPlan] | None:
+    """Plan in forked workers; None when the pool breaks (the caller then uses threads)."""
+    global _forked
+    _forked = (desired, providers, thresholds)
+    workers = max(1, min(concurrency, len(tasks)))
+    try:
+        with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("fork")) as pool:
+            return list(pool.map(_plan_forked, tasks))
+    except BrokenProcessPool:
+        return None
+    finally:
+        _forked = None
 
 
 def zone_content(zone: Zone) -> list[dict[str, Any]]:

@@ -96,11 +96,12 @@ class Repository:
             for zone in self.desired
         }
 
-    def plan(self, providers: list[str] | None = None,
-             desired: dict[str, Zone] | None = None) -> tuple[Plan, list[LivePlan]]:
+    def plan(self, providers: list[str] | None = None, desired: dict[str, Zone] | None = None,
+             live: bool = True) -> tuple[Plan, list[LivePlan]]:
+        """Plan the providers; `live=False` when only the data is needed (see make_plan)."""
         policy, defaults = self.config.policy, self.config.defaults
         plan, lives = make_plan(desired or self.desired, self.providers(), self.serves(providers),
-                                policy.update_threshold, policy.delete_threshold, defaults.concurrency)
+                                policy.update_threshold, policy.delete_threshold, defaults.concurrency, live)
         plan.revision = self.revision
         plan.findings = list(self.findings) + check_plan(lives, policy, self.locate)
         return plan, lives

@@ -132,3 +132,36 @@ def test_rfc2136_error_messages_carry_no_secret(lab):
         bad.populate(Zone(zone, []))
     assert bad.key_secret not in str(error.value)
     assert not error.value.transient
+
+
+def test_axfr_keeps_up_with_knot_when_parsing_is_slow(lab, monkeypatch):
+    """Knot drops a transfer whose reader falls behind. dnspython's xfr (octodns-bind's
+    path) reads each message only after parsing the one before, so a busy process gets
+    EOF; dnssync's transfer drains the socket first and parses behind it."""
+    import time
+
+    import dns.message
+    import dns.query
+    import dns.tsigkeyring
+    import yaml
+
+    from dnssync import axfr
+
+    zone = unique_zone("axfr")
+    lab.add_zone(zone, ["knot"], ["ns1.knot.lab."])
+    desired = desired_zone(zone, yaml.safe_load(long_txt_zone(2000)))
+    knot = provider(KnotProvider, lab, "knot")
+    knot.apply(knot.plan(desired))
+    keyring = dns.tsigkeyring.from_text({lab.knot.key_name: lab.knot.key_secret})
+    parse = dns.message.from_wire
+
+    def busy_parse(*args, **kwargs):  # the same parse, as slow as in a busy process
+        time.sleep(0.1)
+        return parse(*args, **kwargs)
+
+    monkeypatch.setattr(dns.message, "from_wire", busy_parse)
+    with pytest.raises(EOFError):
+        for _ in dns.query.xfr(lab.knot.address, zone, keyring=keyring, keyalgorithm="hmac-sha256", timeout=10):
+            pass
+    rrsets = axfr.transfer(lab.knot.address, zone, keyring=keyring, keyalgorithm="hmac-sha256", timeout=20)
+    assert sum(len(r) for r in rrsets if r.rdtype == dns.rdatatype.TXT) == 2000

@@ -31,7 +31,7 @@ def plan(ctx: Context, zones: tuple[str, ...], providers: tuple[str, ...], fmt: 
     provider could not be read or a parity error was found (apply would refuse),
     3 with --detailed-exitcode and changes pending."""
     repo = ctx.repo(zones)
-    result, _ = repo.plan(list(providers) or None)
+    result, _ = repo.plan(list(providers) or None, live=False)
     if out:
         ctx.emit(result.to_json(), out)
     if fmt == "json":

@@ -31,13 +31,14 @@ import dns.rcode
 import dns.rdata
 import dns.rdataclass
 import dns.rdatatype
+import dns.rrset
 import dns.tsig
 import dns.update
-import dns.xfr
-import dns.zone
 from octodns.record import Create, Delete, Record, Update
 from octodns.record.rr import Rrset
 from octodns_bind import Rfc2136Provider as _OctodnsRfc2136Provider
+
+from dnssync import axfr
 
 #: bytes kept free in every update message for the header, zone section and TSIG
 _MESSAGE_SLACK = 1024
@@ -98,18 +99,18 @@ class Rfc2136Provider(_OctodnsRfc2136Provider):
     def _where(self) -> str:
         return f"{self.host}:{self.port}" if ":" not in self.host else f"[{self.host}]:{self.port}"
 
-    def transfer(self, zone_name: str) -> dns.zone.Zone:
-        """AXFR the zone (signed with the TSIG key when configured)."""
+    def transfer(self, zone_name: str) -> list[dns.rrset.RRset]:
+        """AXFR the zone (TSIG-signed when a key is configured), without falling behind
+        the server (see dnssync.axfr)."""
+        auth = self._auth_params()
         try:
-            return dns.zone.from_xfr(
-                dns.query.xfr(self.host, zone_name, port=self.port, timeout=self.timeout,
-                              lifetime=self.timeout * 4, relativize=False, **self._auth_params()),
-                relativize=False,
-            )
+            return axfr.transfer(self.host, zone_name, port=self.port, keyring=auth.get("keyring"),
+                                 keyalgorithm=auth.get("keyalgorithm", dns.tsig.default_algorithm),
+                                 timeout=self.timeout * 4)
         except dns.tsig.PeerError as e:
             raise Rfc2136Error(f"zone transfer of {zone_name} from {self._where()} rejected:"
                                f" {_tsig_problem(e)}") from None
-        except dns.xfr.TransferError as e:
+        except axfr.TransferRefused as e:
             raise Rfc2136Error(f"zone transfer of {zone_name} from {self._where()} refused"
                                f" ({dns.rcode.to_text(e.rcode)}): is the zone configured there and"
                                " is transfer allowed for this key?") from None
@@ -121,14 +122,17 @@ class Rfc2136Provider(_OctodnsRfc2136Provider):
                                f" {type(e).__name__}: {e}") from None
 
     def populate(self, zone, target=False, lenient=False):
-        xfr = self.transfer(zone.name)
-        rrsets = []
-        for name, rdataset in xfr.iterate_rdatasets():
-            rtype = dns.rdatatype.to_text(rdataset.rdtype)
-            if rtype in self.SUPPORTS:
-                rdatas = [rdata.to_text() for rdata in rdataset]
-                rrsets.append(Rrset(name.to_text(), rtype, rdataset.ttl, rdatas))
-        for record in Record.from_rrsets(zone, rrsets, lenient=lenient, source=self):
+        grouped: dict[tuple[str, str], Rrset] = {}
+        for rrset in self.transfer(zone.name):
+            rtype = dns.rdatatype.to_text(rrset.rdtype)
+            if rtype not in self.SUPPORTS:
+                continue
+            key = (rrset.name.to_text(), rtype)
+            rdatas = [rdata.to_text() for rdata in rrset]
+            if key in grouped:  # one RRset may span two AXFR messages
+                rdatas = grouped[key].rdatas + rdatas
+            grouped[key] = Rrset(key[0], rtype, rrset.ttl, rdatas)
+        for record in Record.from_rrsets(zone, grouped.values(), lenient=lenient, source=self):
             zone.add_record(record, lenient=lenient)
         return True
 
