@@ -18,13 +18,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from octodns.provider.base import BaseProvider
 from octodns.record import Record
 from octodns.zone import Zone
 
 from dnssync.config import Policy
 from dnssync.findings import Finding, Severity
-from dnssync.plan import LivePlan, rrset_data
-from dnssync.providers.capabilities import capabilities_of, rechunk_txt
+from dnssync.plan import Plan, ProviderPlan, rrset_data
+from dnssync.providers.capabilities import capabilities_of, rechunk_txt, served_zone
 
 NOT_SERVED = "not served"
 #: (zone, name, type) -> (file, line) of the record in git
@@ -116,24 +117,29 @@ def _finding(desired: Zone, record: Record, wanted: dict[str, Any], observed: di
     )
 
 
-def check_plan(lives: list[LivePlan], policy: Policy, locate: Locate) -> list[Finding]:
-    """Parity findings for every zone of a plan, from each provider's served zone.
-    A provider whose served zone could not be worked out is left out: its plan
-    already carries the error."""
-    by_zone: dict[str, list[LivePlan]] = {}
-    for live in lives:
-        by_zone.setdefault(live.data.zone, []).append(live)
+def check_plan(plan: Plan, desired: dict[str, Zone], providers: dict[str, BaseProvider],
+               policy: Policy, locate: Locate) -> list[Finding]:
+    """Parity findings for every zone of a plan. Each provider's served zone is worked
+    out here (it needs no live state, and the plan's data may come from forked
+    workers); the plan's adjustments give the reasons. A provider whose served zone
+    cannot be worked out is left out: its plan already carries the error."""
+    by_zone: dict[str, list[ProviderPlan]] = {}
+    for pp in plan.providers:
+        by_zone.setdefault(pp.zone, []).append(pp)
     findings = []
     for zone in sorted(by_zone):
-        known = [lp for lp in by_zone[zone] if lp.served is not None]
-        if not known:
+        served: dict[str, Zone] = {}
+        for pp in by_zone[zone]:
+            try:
+                served[pp.provider] = served_zone(providers[pp.provider], desired[zone])
+            except Exception:  # reported by the provider's plan already
+                continue
+        if not served:
             continue
-        reasons = {(lp.data.provider, a.name, a.type): a.reason for lp in known
-                   for a in lp.data.adjustments}
-        findings += check_zone(
-            known[0].desired, {lp.data.provider: lp.served for lp in known}, policy, locate, reasons,
-            {lp.data.provider: capabilities_of(lp.provider).txt_chunk for lp in known},
-        )
+        reasons = {(pp.provider, a.name, a.type): a.reason for pp in by_zone[zone]
+                   for a in pp.adjustments}
+        chunks = {p: capabilities_of(providers[p]).txt_chunk for p in served}
+        findings += check_zone(desired[zone], served, policy, locate, reasons, chunks)
     return findings
 
 

@@ -187,7 +187,6 @@ class LivePlan:
     existing: Zone | None
     octo: OctoPlan | None
     error: BaseException | None = None  # why the live state could not be read
-    served: Zone | None = None  # what the provider will serve of `desired` (None: unknown)
 
 
 class _CaptureExisting(BaseProcessor):
@@ -279,7 +278,6 @@ def plan_one(name: str, provider: BaseProvider, desired: Zone,
     provider.update_pcent_threshold = update_threshold
     provider.delete_pcent_threshold = delete_threshold
     capture = _CaptureExisting()
-    served = None
     try:
         data.adjustments, served = adjustments(provider, desired)
         # planned against what it will serve, so a TTL clamp converges instead of
@@ -287,7 +285,7 @@ def plan_one(name: str, provider: BaseProvider, desired: Zone,
         octo = provider.plan(served, processors=[capture])
     except Exception as e:  # any provider failure is reported, never fatal to the run
         data.error = describe_error(e)
-        return LivePlan(data, provider, desired, capture.existing, None, e, served)
+        return LivePlan(data, provider, desired, capture.existing, None, e)
     existing = capture.existing
     data.exists = octo.exists if octo else True
     if existing is not None:
@@ -299,7 +297,7 @@ def plan_one(name: str, provider: BaseProvider, desired: Zone,
             octo.raise_if_unsafe()
         except UnsafePlan as e:
             data.unsafe = str(e)
-    return LivePlan(data, provider, desired, existing, octo, served=served)
+    return LivePlan(data, provider, desired, existing, octo)
 
 
 def make_plan(

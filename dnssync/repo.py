@@ -103,7 +103,8 @@ class Repository:
         plan, lives = make_plan(desired or self.desired, self.providers(), self.serves(providers),
                                 policy.update_threshold, policy.delete_threshold, defaults.concurrency, live)
         plan.revision = self.revision
-        plan.findings = list(self.findings) + check_plan(lives, policy, self.locate)
+        plan.findings = list(self.findings) + check_plan(plan, desired or self.desired,
+                                                         self.providers(), policy, self.locate)
         return plan, lives
 
     def locate(self, zone: str, name: str, rtype: str) -> tuple[str | None, int | None]:
