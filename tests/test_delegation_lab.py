@@ -127,3 +127,14 @@ def test_verify_delegation_command_and_full_verify(make_repo, lab, parent):
     assert full.exit_code == 1
     assert ("delegation.missing", "knot") in {(f["code"], f.get("provider"))
                                               for f in json.loads(full.stdout)["findings"]}
+
+
+def test_bad_parent_settings_are_input_errors(make_repo):
+    repo = make_repo({unique_zone(): ZONE}, create=False, config={"parent": {
+        "nameservers": ["[2001:db8::1"], "zones": {"example.com": "not-a-list"}, "root": []}})
+    result = repo.run("verify", "--delegation")
+    assert result.exit_code == 2, result.output
+    for expected in ("dnssync.yaml", "unknown key 'root'", "is not host[:port]",
+                     "parent 'example.com' must be a list"):
+        assert expected in result.output
+    assert "Nothing was sent" in result.output
