@@ -19,11 +19,13 @@ from dnssync import __version__
 from dnssync.commands.apply import apply
 from dnssync.commands.base import Context
 from dnssync.commands.demo import demo
+from dnssync.commands.drift import drift
 from dnssync.commands.fault import fault
 from dnssync.commands.import_zone import import_zone
 from dnssync.commands.plan import plan
 from dnssync.commands.restore import restore, snapshots
 from dnssync.commands.serve import serve
+from dnssync.commands.soa import soa
 from dnssync.commands.validate import validate
 from dnssync.commands.verify import verify
 from dnssync.commands.watch import watch
@@ -97,5 +99,6 @@ def main(ctx: click.Context, config_path: Path, octodns_config: Path | None, deb
     ctx.obj = Context(config_path, octodns_config, debug, not no_color)
 
 
-for command in (validate, plan, apply, verify, watch, restore, snapshots, import_zone, demo, serve, fault):
+for command in (validate, plan, apply, verify, watch, drift, soa, restore, snapshots, import_zone, demo, serve,
+                fault):
     main.add_command(command)

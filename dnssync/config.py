@@ -24,7 +24,7 @@ from dnssync.yamlfile import Mapping, Sequence, YamlError, load_file
 CONFIG_FILE = "dnssync.yaml"
 ENV_PREFIX = "env/"
 #: keys of a provider file that dnssync reads; every other key is the plugin's option
-PROVIDER_KEYS = {"class", "nameservers", "zones", "canary"}
+PROVIDER_KEYS = {"class", "nameservers", "zones", "canary", "capabilities"}
 PARITY_MODES = ("error", "warn")
 
 
@@ -54,6 +54,7 @@ class ProviderConfig:
     file: str
     canary: bool = False
     lines: dict[str, int] = field(default_factory=dict)
+    capabilities: dict[str, int] = field(default_factory=dict)  # declared normalisations (min_ttl...)
 
     def serves(self, zone: str) -> bool:
         return self.zones is None or zone in self.zones
@@ -91,6 +92,34 @@ class ApexNs:
     ttl: int = 3600
 
 
+#: where a walk from the root starts when no parent is configured (a.-m.root-servers.net)
+ROOT_SERVERS = (
+    "198.41.0.4", "170.247.170.2", "192.33.4.12", "199.7.91.13", "192.203.230.10", "192.5.5.241",
+    "192.112.36.4", "198.97.190.53", "192.36.148.17", "192.58.128.30", "193.0.14.129",
+    "199.7.83.42", "202.12.27.33",
+)
+
+
+@dataclass
+class ParentSettings:
+    """Where the delegation check asks for each zone's delegation (`parent:` in dnssync.yaml).
+
+    By default it walks from the root servers down, as a resolver does; private and
+    test setups name the parent zone's nameservers instead, for every zone or per zone.
+    `check: false` leaves the delegation out of a full verify, for setups that have no
+    parent at all (the embedded demo; zones not yet delegated anywhere)."""
+
+    check: bool = True
+    nameservers: list[Nameserver] = field(default_factory=list)
+    zones: dict[str, list[Nameserver]] = field(default_factory=dict)
+    roots: list[Nameserver] = field(
+        default_factory=lambda: [Nameserver(a, a) for a in ROOT_SERVERS])
+
+    def servers_for(self, zone: str) -> list[Nameserver]:
+        """The configured parent nameservers of `zone` (empty: find them from the root)."""
+        return self.zones.get(zone, self.nameservers)
+
+
 @dataclass
 class Config:
     root: Path
@@ -103,7 +132,7 @@ class Config:
     defaults: Defaults = field(default_factory=Defaults)
     apex_ns: ApexNs = field(default_factory=ApexNs)
     findings: list[Finding] = field(default_factory=list)  # non-fatal (warnings)
-    parent: dict[str, Any] = field(default_factory=dict)
+    parent: ParentSettings = field(default_factory=ParentSettings)
 
     def providers_for(self, zone: str) -> list[ProviderConfig]:
         return [p for p in self.providers.values() if p.serves(zone)]
@@ -277,6 +306,30 @@ def _nameservers(data: Mapping, checker: Checker) -> list[Nameserver]:
     return result
 
 
+def _capabilities(data: Mapping, checker: Checker) -> dict[str, int]:
+    """A provider file's declared normalisations (see providers/capabilities.py)."""
+    from dnssync.providers.capabilities import DECLARABLE
+
+    section = data.get("capabilities")
+    if section is None:
+        return {}
+    section = checker.mapping(section, data.file, "capabilities")
+    if section is None:
+        return {}
+    checker.unknown_keys(section, set(DECLARABLE), "capabilities")
+    result = {}
+    for key, (low, high) in DECLARABLE.items():
+        value = checker.typed(section, key, int, None)
+        if value is None:
+            continue
+        if not low <= value <= high:
+            checker.error("config.schema", f"capabilities.{key} must be between {low} and {high}",
+                          data.file, section.line_of(key))
+        else:
+            result[key] = value
+    return result
+
+
 def load_provider(path: Path, checker: Checker) -> ProviderConfig | None:
     data = checker.mapping(load_data(path, checker), str(path), f"provider file {path.name}")
     if data is None:
@@ -315,6 +368,7 @@ def load_provider(path: Path, checker: Checker) -> ProviderConfig | None:
         file=file,
         canary=bool(checker.typed(data, "canary", bool, False)),
         lines=dict(data.key_lines),
+        capabilities=_capabilities(data, checker),
     )
 
 
@@ -342,6 +396,42 @@ def _policy(data: Mapping | None, checker: Checker) -> Policy:
             checker.error("config.schema", f"parity must be error or warn, got {mode!r}", data.file,
                           data.line_of("parity"))
     return policy
+
+
+def _addresses(data: Mapping, key: str, checker: Checker) -> list[Nameserver]:
+    """A list of host[:port] under `key`, as nameservers named by their address."""
+    raw = data.get(key)
+    if not isinstance(raw, list) or not raw:
+        checker.error("config.schema", f"parent {key!r} must be a list of host[:port]", data.file,
+                      data.line_of(key))
+        return []
+    result = []
+    for item in raw:
+        try:
+            host, port = parse_address(str(item))
+        except ValueError as e:
+            checker.error("config.schema", f"parent address {item!r} is not host[:port]: {e}",
+                          data.file, data.line_of(key))
+            continue
+        result.append(Nameserver(str(item), host, port))
+    return result
+
+
+def _parent(data: Mapping | None, checker: Checker) -> ParentSettings:
+    """`parent: {check: bool, nameservers: [...], zones: {zone: [...]}, roots: [...]}`."""
+    settings = ParentSettings()
+    if data is None:
+        return settings
+    checker.unknown_keys(data, {"check", "nameservers", "zones", "roots"}, "parent")
+    settings.check = bool(checker.typed(data, "check", bool, True))
+    if "nameservers" in data:
+        settings.nameservers = _addresses(data, "nameservers", checker)
+    if "roots" in data:
+        settings.roots = _addresses(data, "roots", checker)
+    zones = checker.mapping(data.get("zones"), data.file, "parent.zones")
+    for zone in zones or {}:
+        settings.zones[zone_name(zone)] = _addresses(zones, zone, checker)
+    return settings
 
 
 def _section(data: Mapping, key: str, target: Any, checker: Checker) -> None:
@@ -407,8 +497,8 @@ def read_config(path: Path | str = CONFIG_FILE, offline: bool = False) -> tuple[
         providers={},
         resolvers=[str(r) for r in resolvers],
         state_dir=root / str(checker.typed(data, "state", str, ".dnssync")),
-        parent=dict(checker.typed(data, "parent", dict, {})),
     )
+    config.parent = _parent(checker.mapping(data.get("parent"), str(path), "parent"), checker)
     config.policy = _policy(checker.mapping(data.get("policy"), str(path), "policy"), checker)
     _section(data, "defaults", config.defaults, checker)
     _section(data, "apex_ns", config.apex_ns, checker)

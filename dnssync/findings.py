@@ -49,6 +49,24 @@ CODES: dict[str, str] = {
     "plan.adjusted": "A provider will serve a record differently from git (e.g. flattened).",
     "plan.provider-error": "A provider's live state could not be read.",
     "plan.unsafe": "A change is over a safety threshold or touches the apex NS; --force needed.",
+    # parity (plan and apply; error or warning by policy.parity)
+    "parity.unsupported": "A provider cannot hold a record git has: it would not serve it, others would.",
+    "parity.adjusted": "A provider would serve a record differently (TTL clamp, flattening, TXT chunks).",
+    # drift (dnssync drift: a provider's live state vs git)
+    "drift.missing": "A record git has is missing at a provider.",
+    "drift.extra": "A provider serves a record git does not have.",
+    "drift.changed": "A provider's record differs from git (values or TTL).",
+    "drift.zone-missing": "A provider does not have the zone at all.",
+    # parent delegation (verify --delegation)
+    "delegation.parent-error": "The parent's nameservers could not be found, or gave no delegation.",
+    "delegation.parent-differ": "The parent's nameservers disagree about the delegation.",
+    "delegation.missing": "The parent's delegation lacks a provider's nameserver.",
+    "delegation.extra": "The parent's delegation lists a nameserver that is no provider's.",
+    "delegation.glue": "Glue missing, or differing from the zone's own A/AAAA for that name.",
+    "delegation.lame": "A delegated nameserver does not answer authoritatively for the zone.",
+    # SOA side by side (dnssync soa; serials and negative TTL are verify.* codes)
+    "soa.unanswered": "A provider's nameserver gives no authoritative SOA for the zone.",
+    "soa.expire-short": "A provider's SOA EXPIRE is under a day.",
     # verify: what the nameservers answer, compared with git
     "verify.values": "A nameserver answers other values than git for a name and type.",
     "verify.ttl": "A nameserver answers git's values with another TTL.",

@@ -69,5 +69,5 @@ def plan_against(repo: Repository, rev: str) -> Plan:
                 " serving its last content until the zone is removed there", zone=name))
     plan = Plan(zones={n: zone_content(z) for n, z in sorted(head.items())}, providers=plans,
                 findings=findings, revision=repo.revision, base=rev)
-    repo.locate(plan)
+    repo.locate_changes(plan)
     return plan

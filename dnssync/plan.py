@@ -29,6 +29,7 @@ from octodns.zone import Zone
 
 from dnssync.errors import UsageError
 from dnssync.findings import Finding, Severity
+from dnssync.providers.capabilities import served_zone
 from dnssync.secrets import redact
 
 FORMAT_VERSION = 1
@@ -234,9 +235,9 @@ def adjustments(provider: BaseProvider, desired: Zone) -> tuple[list[Adjustment]
     """What `provider` would actually serve of `desired`, and how that differs from git.
 
     Runs the provider's own octoDNS `_process_desired_zone` (its SUPPORTS flags,
-    dynamic/geo fallbacks, multi-value PTR) on a copy, so what plan shows is
-    what octoDNS will really send, never a silent drop."""
-    served = provider._process_desired_zone(desired.copy())
+    dynamic/geo fallbacks, multi-value PTR) and its normalisations (TTL clamp) on
+    a copy, so what plan shows is what will really be served, never a silent drop."""
+    served = served_zone(provider, desired)
     by_key = {(r.name, r._type): r for r in served.records}
     found = []
     for record in sorted(desired.records, key=lambda r: (r.name, r._type)):
@@ -271,6 +272,8 @@ def _why_adjusted(record: Record, kept: Record) -> str:
         return "geo record flattened to its default values"
     if record._type == "PTR" and len(getattr(kept, "values", [])) < len(record.values):
         return "multi-value PTR reduced to one value"
+    if kept.ttl > record.ttl:
+        return f"TTL {record.ttl} raised to the provider's minimum {kept.ttl}"
     return "served differently from git"
 
 
@@ -282,8 +285,10 @@ def plan_one(name: str, provider: BaseProvider, desired: Zone,
     provider.delete_pcent_threshold = delete_threshold
     capture = _CaptureExisting()
     try:
-        data.adjustments, _ = adjustments(provider, desired)
-        octo = provider.plan(desired, processors=[capture])
+        data.adjustments, served = adjustments(provider, desired)
+        # planned against what it will serve, so a TTL clamp converges instead of
+        # showing the same update forever
+        octo = provider.plan(served, processors=[capture])
     except Exception as e:  # any provider failure is reported, never fatal to the run
         data.error = describe_error(e)
         return LivePlan(data, provider, desired, capture.existing, None, e)

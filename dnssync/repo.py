@@ -18,6 +18,7 @@ from dnssync.config import Config, read_config
 from dnssync.desired import build_desired
 from dnssync.errors import ConfigError, UsageError
 from dnssync.findings import Finding, Severity, has_errors
+from dnssync.parity import check_plan
 from dnssync.plan import LivePlan, Plan, make_plan, plan_one
 from dnssync.providers import build_providers
 from dnssync.zones import DesiredZone, discover, load_zones
@@ -143,18 +144,21 @@ class Repository:
         plan, lives = make_plan(desired or self.desired, self.providers(), self.serves(providers),
                                 policy.update_threshold, policy.delete_threshold, defaults.concurrency, live)
         plan.revision = self.revision
-        plan.findings = list(self.findings)
-        self.locate(plan)
+        plan.findings = list(self.findings) + check_plan(plan, desired or self.desired,
+                                                         self.providers(), policy, self.locate)
+        self.locate_changes(plan)
         return plan, lives
 
-    def locate(self, plan: Plan) -> None:
+    def locate(self, zone: str, name: str, rtype: str) -> tuple[str | None, int | None]:
+        """Where a record is written in git (file, line), for findings to point at."""
+        desired = next((z for z in self.zones if z.name == zone), None)
+        return desired.location(name, rtype) if desired else (None, None)
+
+    def locate_changes(self, plan: Plan) -> None:
         """Point every planned change at the file and line where git defines the record."""
-        zones = {z.name: z for z in self.zones}
         for pp in plan.providers:
-            zone = zones.get(pp.zone)
-            if zone is not None:
-                for change in pp.changes:
-                    change.file, change.line = zone.location(change.name, change.type)
+            for change in pp.changes:
+                change.file, change.line = self.locate(pp.zone, change.name, change.type)
 
     def replan(self, live: LivePlan) -> LivePlan:
         policy = self.config.policy

@@ -14,6 +14,7 @@ from click.testing import CliRunner, Result
 
 from dnssync.cli import main
 from tests.lab import Lab
+from tests.lab.parent import ParentServer
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT.parent / "shared" / "corpus"
@@ -25,6 +26,13 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     """PowerDNS, BIND and Knot on 127.0.0.2/.3/.4:53, for the whole session."""
     with Lab(tmp_path_factory.mktemp("lab")) as running:
         yield running
+
+
+@pytest.fixture
+def parent(lab: Lab) -> ParentServer:
+    """The lab's parent zones' server (Knot holding `test.` on {net}.5): every lab zone
+    is delegated there; `parent.delegate()` rewrites a delegation, right or broken."""
+    return lab.parent
 
 
 def unique_zone(prefix: str = "t") -> str:

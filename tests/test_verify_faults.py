@@ -35,6 +35,7 @@ def faulty_repo(make_repo, lab, tmp_path, labels, host="127.0.0.1", mode=None):
     repo = make_repo({zone: zone_yaml(labels)}, providers=["pdns"])
     union = sorted([lab.pdns.nameserver, FAULTY_NS])
     server = FaultyNameserver(zone, zone_text(zone, labels, union), host=host, mode=mode)
+    lab.parent.delegate(zone, union)  # the parent delegates to both providers, as it must
     server.__enter__()
     api = tmp_path / "faulty-api"
     api.mkdir(exist_ok=True)

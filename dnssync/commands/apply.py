@@ -12,6 +12,7 @@ from dnssync.apply import run_apply
 from dnssync.commands.base import Context, confirm, format_option, pass_ctx, provider_option, zone_option
 from dnssync.commands.watch import interval_option, run_watch, timeout_option
 from dnssync.errors import DnssyncError, PlanMismatch, UsageError
+from dnssync.parity import blocking
 from dnssync.plan import LivePlan, Plan, zone_from_content
 from dnssync.repo import Repository
 from dnssync.report.text import print_apply, print_plan
@@ -43,9 +44,24 @@ def reviewed_plan(repo: Repository, path: Path) -> tuple[Plan, list[LivePlan]]:
     if problems:
         raise PlanMismatch("refusing to apply a stale plan (nothing was sent): " + "; ".join(problems)
                            + ". Make a new plan.")
-    fresh.findings = saved.findings
+    # the reviewed findings, and any parity finding today's capabilities and policy add
+    fresh.findings = saved.findings + [f for f in blocking(fresh.findings) if f not in saved.findings]
     fresh.revision = saved.revision
     return fresh, lives
+
+
+def gate(plan: Plan, force: bool) -> None:
+    """Refuse, before anything is sent, a plan with parity errors (only policy.parity: warn
+    accepts those) or with unsafe changes (apex NS, thresholds) without --force."""
+    parity = blocking(plan.findings)
+    if parity:
+        records = "; ".join(f"{f.name or '@'} {f.type} in {f.zone} ({f.provider})" for f in parity)
+        raise DnssyncError(f"refusing to apply (nothing was sent): {len(parity)} parity error(s): {records}."
+                           " Fix the zone, or accept the difference with policy.parity: warn.")
+    unsafe = [f"{p.provider}/{p.zone}: {p.unsafe}" for p in plan.providers if p.unsafe]
+    if unsafe and not force:
+        raise DnssyncError("refusing to apply (nothing was sent): " + "; ".join(unsafe)
+                           + ". Review the plan, then use --force.")
 
 
 @click.command()
@@ -75,12 +91,9 @@ def apply(ctx: Context, zones: tuple[str, ...], providers: tuple[str, ...], plan
         plan, lives = reviewed_plan(repo, plan_file)
     else:
         plan, lives = repo.plan(list(providers) or None)
-    unsafe = [f"{p.provider}/{p.zone}: {p.unsafe}" for p in plan.providers if p.unsafe]
-    if unsafe and not force:
-        raise DnssyncError("refusing to apply (nothing was sent): " + "; ".join(unsafe)
-                           + ". Review the plan, then use --force.")
     if fmt == "text":
         print_plan(ctx.out, plan)
+    gate(plan, force)
     if not plan.has_changes and not plan.errors:
         if fmt == "json":
             ctx.emit(_document({"plan": json.loads(plan.to_json()), "apply": None}, wait))

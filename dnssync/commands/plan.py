@@ -17,6 +17,7 @@ from dnssync.commands.base import (
     zone_option,
 )
 from dnssync.errors import UsageError
+from dnssync.findings import has_errors
 from dnssync.gitdiff import plan_against
 from dnssync.plan import Plan
 from dnssync.report.github import plan_annotations
@@ -58,7 +59,8 @@ def plan(ctx: Context, zones: tuple[str, ...], providers: tuple[str, ...], shard
     """Show, per zone and provider, the changes apply would make.
 
     Exit 0 (no changes, or changes without --detailed-exitcode), 1 when a
-    provider could not be read, 3 with --detailed-exitcode and changes pending."""
+    provider could not be read or a parity error was found (apply would refuse),
+    3 with --detailed-exitcode and changes pending."""
     if live and not base:
         raise UsageError("--live goes with --base (a plan without --base is always live)")
     if out and base and not live:
@@ -75,7 +77,7 @@ def plan(ctx: Context, zones: tuple[str, ...], providers: tuple[str, ...], shard
     render(ctx, plans, fmt)
     if fmt == "text" and out:
         ctx.out.print(f"Saved to {out} (apply exactly this with: dnssync apply --plan {out})")
-    if any(p.errors for p in plans):
+    if any(p.errors or has_errors(p.findings) for p in plans):
         raise click.exceptions.Exit(1)
     if detailed_exitcode and any(p.has_changes for p in plans):
         raise click.exceptions.Exit(EXIT_CHANGES)

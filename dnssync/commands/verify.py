@@ -3,8 +3,10 @@ what git says; exit 1 when any error finding exists."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sys
+import time
 from pathlib import Path
 
 import click
@@ -17,13 +19,17 @@ from dnssync.findings import Finding, Severity
 from dnssync.report.junit import junit_xml, verify_cases
 from dnssync.report.markdown import verify_markdown
 from dnssync.report.text import print_verify
+from dnssync.verify.delegation import check_delegations
 from dnssync.verify.run import Options, VerifyResult, question_count
 from dnssync.verify.run import verify as run_verify
 
 
-def summary(result: VerifyResult, findings: list[Finding]) -> str:
+def summary(result: VerifyResult, findings: list[Finding], delegations: int | None = None) -> str:
     errors = sum(f.severity is Severity.ERROR for f in findings)
     warnings = sum(f.severity is Severity.WARNING for f in findings)
+    if delegations is not None:
+        return (f"Delegation {'FAILED' if errors else 'OK'}: {delegations} zone(s) checked at their"
+                f" parent: {errors} error(s), {warnings} warning(s).")
     zones = len({c[0] for c in result.checked})
     providers = len({c[1] for c in result.checked})
     stats = result.stats
@@ -49,31 +55,44 @@ def summary(result: VerifyResult, findings: list[Finding]) -> str:
               help="UDP re-sends per query (default: defaults.retries).")
 @click.option("--window", type=click.IntRange(1, 4096), default=64, show_default=True,
               help="Queries in flight per nameserver address.")
+@click.option("--delegation", "delegation_only", is_flag=True,
+              help="Only check each zone's delegation at its parent (NS, glue, lame servers);"
+                   " a full verify includes this check.")
 @pass_ctx
 def verify(ctx: Context, zones: tuple[str, ...], providers: tuple[str, ...], fmt: str,
            out: Path | None, axfr: bool, no_extra: bool, timeout: float | None,
-           retries: int | None, window: int) -> None:
+           retries: int | None, window: int, delegation_only: bool) -> None:
     """Ask every nameserver of every provider whether it answers what git says.
 
     Every RRset is compared (values as a set, TTL) on every address of every
     nameserver; delegations as referrals with their glue; plus records git does
     not have (by AXFR, else the provider's API), SOA serials, negative-cache TTLs,
-    the apex NS and reachability over UDP and TCP. Exit 1 on any error finding."""
+    the apex NS and reachability over UDP and TCP, and each zone's delegation at
+    its parent (`parent:` in dnssync.yaml, else found from the root). Exit 1 on
+    any error finding."""
     repo = ctx.repo(zones)
     serves = {zone: names for zone, names in repo.serves(list(providers) or None).items() if names}
     defaults = repo.config.defaults
     options = Options(timeout=timeout or defaults.timeout,
                       retries=defaults.retries if retries is None else retries,
                       window=window, axfr=axfr, extra=not no_extra)
-    if sys.stderr.isatty():
+    delegated = {zone: repo.desired[zone] for zone in serves}
+    if delegation_only:
+        started = time.perf_counter()
+        found = asyncio.run(check_delegations(repo.config, delegated, options.timeout, options.retries))
+        result = VerifyResult(found, [], {"seconds": time.perf_counter() - started})
+    elif sys.stderr.isatty():
         with Progress(TextColumn("verifying"), BarColumn(), MofNCompleteColumn(),
                       TimeElapsedColumn(), console=ctx.err, transient=True) as bar:
             task = bar.add_task("verify", total=question_count(repo, serves))
             result = run_verify(repo, serves, options, lambda n: bar.advance(task, n))
     else:
         result = run_verify(repo, serves, options)
+    if not delegation_only and repo.config.parent.check:
+        result.findings += asyncio.run(check_delegations(repo.config, delegated, options.timeout,
+                                                         options.retries, skip_verified=True))
     findings = list(repo.findings) + result.findings
-    line = summary(result, findings)
+    line = summary(result, findings, len(delegated) if delegation_only else None)
     if fmt == "text":
         if out:
             with out.open("w") as handle:

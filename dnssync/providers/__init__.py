@@ -18,6 +18,7 @@ from octodns.provider.base import BaseProvider
 from dnssync.config import ProviderConfig
 from dnssync.errors import ConfigError
 from dnssync.findings import Finding, Severity
+from dnssync.providers.capabilities import DECLARED_ATTR
 from dnssync.secrets import redact
 
 log = logging.getLogger(__name__)
@@ -75,7 +76,7 @@ def build_provider(config: ProviderConfig) -> BaseProvider:
         raise fail(f"{config.cls!r} is not an octoDNS provider class")
     options: dict[str, Any] = {"strict_supports": False, **config.options}
     try:
-        return cls(config.name, **options)
+        provider = cls(config.name, **options)
     except TypeError as e:
         match = re.search(r"unexpected keyword argument '(\w+)'", str(e))
         if match:
@@ -87,6 +88,8 @@ def build_provider(config: ProviderConfig) -> BaseProvider:
         raise fail(f"provider {config.name!r} could not be set up: {e}") from None
     except Exception as e:
         raise fail(f"provider {config.name!r} could not be set up: {type(e).__name__}: {e}") from None
+    setattr(provider, DECLARED_ATTR, dict(config.capabilities))
+    return provider
 
 
 def build_providers(configs: list[ProviderConfig]) -> dict[str, BaseProvider]:

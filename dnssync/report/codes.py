@@ -14,6 +14,10 @@ STAGES = {
     "plan": "Planning",
     "verify": "Verify: what the nameservers answer",
     "watch": "Watch: propagation of an apply",
+    "parity": "Parity gate: plan exits 1 and apply refuses on errors (policy.parity)",
+    "drift": "Drift: a provider's live state against git",
+    "delegation": "Delegation at the parent (verify, verify --delegation)",
+    "soa": "SOA side by side (dnssync soa)",
 }
 
 

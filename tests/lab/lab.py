@@ -19,6 +19,7 @@ from pathlib import Path
 
 import yaml
 
+from tests.lab.parent import ParentServer
 from tests.lab.servers import Bind, Knot, PowerDns, Server, Unbound, require_binaries
 
 NET = os.environ.get("DNSSYNC_LAB_NET", "127.0.0")
@@ -35,12 +36,14 @@ class Lab:
             for server, last in zip(self.servers.values(), (12, 13, 14), strict=True):
                 server.extra_addresses = [f"{net}.{last}"]
         self.unbound = Unbound("unbound", f"{net}.6", self.workdir / "unbound")
+        self.parent = ParentServer("parent", f"{net}.5", self.workdir / "parent")  # not a provider
 
     def start(self) -> Lab:
         require_binaries()
         try:
             for server in [*self.servers.values(), self.unbound]:
                 server.start()
+            self.parent.start()
         except BaseException:
             self.stop()
             raise
@@ -49,6 +52,7 @@ class Lab:
     def stop(self) -> None:
         for server in [*self.servers.values(), self.unbound]:
             server.stop()
+        self.parent.stop()
 
     def __enter__(self) -> Lab:
         return self.start()
@@ -75,6 +79,7 @@ class Lab:
         for name in names:
             self.servers[name].add_zone(zone, nameservers or union)
         self.unbound.add_stub(zone, [a for name in names for a in self.servers[name].addresses])
+        self.parent.delegate_also(zone, nameservers or union)  # as a registrar would
 
     def env(self) -> dict[str, str]:
         env: dict[str, str] = {}
@@ -101,7 +106,8 @@ class Lab:
         for filename, text in zones.items():
             (root / "zones" / filename).write_text(text)
         settings = {"zones": "zones", "providers": "providers",
-                    "defaults": {"timeout": 3, "retries": 2, "backoff": 0.2}}
+                    "defaults": {"timeout": 3, "retries": 2, "backoff": 0.2},
+                    "parent": {"nameservers": [self.parent.address]}}  # never the real root
         settings.update(config or {})
         (root / "dnssync.yaml").write_text(yaml.safe_dump(settings, sort_keys=False))
         for name in providers or list(self.servers):

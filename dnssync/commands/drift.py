@@ -1,0 +1,56 @@
+"""`dnssync drift`: does every provider still serve what git says? For scheduled CI.
+
+Reported like verify (the same reporters: tables per zone, JSON, JUnit XML,
+Markdown), so a CI job reads drift and verify results the same way."""
+
+from __future__ import annotations
+
+import json
+
+import click
+from rich.text import Text
+
+from dnssync.commands.base import Context, format_option, pass_ctx, provider_option, zone_option
+from dnssync.drift import drift_findings
+from dnssync.report.junit import junit_xml, verify_cases
+from dnssync.report.markdown import verify_markdown
+from dnssync.report.text import print_verify
+
+#: the junit case name of one provider's live state of one zone
+LIVE_STATE = "live state"
+
+
+@click.command()
+@zone_option
+@provider_option
+@format_option("text", "json", "junit", "markdown")
+@pass_ctx
+def drift(ctx: Context, zones: tuple[str, ...], providers: tuple[str, ...], fmt: str) -> None:
+    """Compare each provider's live state (API, or AXFR) with git. Changes nothing.
+
+    Exit 0 when every provider is in sync, 1 when any drifted or could not be read."""
+    repo = ctx.repo(zones)
+    plan, _ = repo.plan(list(providers) or None)
+    findings = drift_findings(plan, repo.locate)
+    pairs = [(p.provider, p.zone) for p in plan.providers]
+    drifted = sorted({(f.provider or "", f.zone or "") for f in findings})
+    if findings:
+        line = (f"Drift at {', '.join(f'{p}/{z}' for p, z in drifted)}: {len(findings)} finding(s)"
+                f" across {len(pairs)} provider/zone pair(s).")
+    else:
+        line = f"In sync: {len(pairs)} provider/zone pair(s) serve what git says."
+    if fmt == "json":
+        ctx.emit(json.dumps({
+            "in_sync": not findings, "summary": line,
+            "checked": [{"provider": p, "zone": z} for p, z in pairs],
+            "drifted": [{"provider": p, "zone": z} for p, z in drifted],
+            "findings": [f.to_dict() for f in findings]}, indent=2))
+    elif fmt == "junit":
+        checked = [(z, p, LIVE_STATE) for p, z in pairs]
+        ctx.emit(junit_xml(verify_cases(findings, checked), "dnssync drift"))
+    elif fmt == "markdown":
+        ctx.emit(verify_markdown(findings, line).replace("## dnssync verify", "## dnssync drift", 1))
+    else:
+        print_verify(ctx.out, findings, Text(line, style="bold red" if findings else "green"))
+    if findings:
+        raise click.exceptions.Exit(1)

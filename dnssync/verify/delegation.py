@@ -1,0 +1,271 @@
+"""The parent's delegation, checked the way a resolver meets it.
+
+Resolvers find a zone through its parent: a referral (NS in the authority
+section, glue in the additional section). If that delegation lacks a provider,
+resolvers that have not yet seen the child's apex NS never ask that provider;
+an extra or lame nameserver costs timeouts or serves stale data; glue that
+differs from the zone's own A/AAAA sends resolvers elsewhere. So the delegation
+must equal the union of the providers' nameservers (RFC 2181 5.4.1), with
+correct glue, and every listed server must answer authoritatively.
+
+The parent's nameservers come from `parent:` in dnssync.yaml (private and test
+setups), else from a walk down from the root servers, following referrals.
+All queries go through the verify engine; every failure is a finding.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field, replace
+
+import dns.message
+import dns.name
+import dns.rcode
+import dns.rdatatype
+from octodns.zone import Zone
+
+from dnssync.config import Config, Nameserver
+from dnssync.desired import nameserver_union
+from dnssync.findings import Finding, Severity
+from dnssync.verify.engine import Answer, Endpoint, Engine, resolve
+
+MAX_REFERRALS = 16
+_ADDRESS_TYPES = (dns.rdatatype.A, dns.rdatatype.AAAA)
+
+
+@dataclass
+class Delegation:
+    """What one parent nameserver says about the zone."""
+
+    parent: Endpoint
+    ns: set[str] = field(default_factory=set)
+    glue: dict[str, set[str]] = field(default_factory=dict)
+
+
+def _message(answer: Answer) -> dns.message.Message | None:
+    return answer.reply.message() if answer.reply is not None else None
+
+
+def _why(answer: Answer) -> str:
+    if answer.error:
+        return f"{answer.error}{': ' + answer.detail if answer.detail else ''}"
+    rcode = dns.rcode.to_text(answer.rcode) if answer.rcode is not None else "no reply"
+    return f"{rcode}, {'authoritative' if answer.aa else 'not authoritative'}"
+
+
+def _referral(message: dns.message.Message) -> tuple[dns.name.Name | None, set[str], dict[str, set[str]]]:
+    """The cut a referral (or an authoritative NS answer) points to, its NS names and glue."""
+    cut, names = None, set()
+    for rrset in (*message.answer, *message.authority):
+        if rrset.rdtype == dns.rdatatype.NS:
+            cut = rrset.name
+            names = {rdata.target.to_text().lower() for rdata in rrset}
+            break
+    glue: dict[str, set[str]] = {}
+    for rrset in message.additional:
+        owner = rrset.name.to_text().lower()
+        if rrset.rdtype in _ADDRESS_TYPES and owner in names:
+            glue.setdefault(owner, set()).update(rdata.address for rdata in rrset)
+    return cut, names, glue
+
+
+async def _endpoints(names: set[str], glue: dict[str, set[str]]) -> list[Endpoint]:
+    endpoints = []
+    for name in sorted(names):
+        if glue.get(name):
+            endpoints += [Endpoint(a, 53, name) for a in sorted(glue[name])]
+        else:
+            found, _ = await resolve(Nameserver(name))
+            endpoints += found
+    return endpoints
+
+
+async def _first_answer(engine: Engine, servers: list[Endpoint], zone: str) -> Answer | None:
+    """The first usable reply to `zone NS` from `servers`, tried in turn."""
+    last = None
+    for server in servers:
+        last = await engine.ask(server, zone, "NS")
+        if last.error is None:
+            return last
+    return last
+
+
+async def find_parent(engine: Engine, zone: str, roots: list[Endpoint]) -> tuple[list[Endpoint], str | None]:
+    """The parent zone's nameservers, found by following referrals from `roots`."""
+    target = dns.name.from_text(zone)
+    servers = roots
+    seen: set[dns.name.Name] = set()
+    for _ in range(MAX_REFERRALS):
+        answer = await _first_answer(engine, servers, zone)
+        if answer is None or answer.error:
+            return [], ("no server answered while walking down from the root"
+                        + (f" (last: {answer.endpoint.label}: {_why(answer)})" if answer else ""))
+        message = _message(answer)
+        cut, names, glue = _referral(message) if message else (None, set(), {})
+        if answer.referral and cut == target:
+            return servers, None
+        if answer.referral and cut is not None and target.is_subdomain(cut) and cut not in seen:
+            seen.add(cut)
+            servers = await _endpoints(names, glue)
+            if not servers:
+                return [], f"the servers of {cut} could not be found (no glue, no address)"
+            continue
+        if answer.aa and cut == target:
+            return servers, None  # parent and zone on the same servers: they answer from the zone
+        return [], f"{answer.endpoint.label} has no delegation for {zone} ({_why(answer)})"
+    return [], f"more than {MAX_REFERRALS} referrals while walking down from the root"
+
+
+async def _parent_servers(engine: Engine, config: Config, zone: str) -> tuple[list[Endpoint], str | None]:
+    configured = config.parent.servers_for(zone)
+    if configured:
+        endpoints: list[Endpoint] = []
+        for nameserver in configured:  # named by their address: label them by it alone
+            endpoints += [replace(e, name=None) for e in (await resolve(nameserver))[0]]
+        return endpoints, None if endpoints else "the configured parent nameservers have no address"
+    roots: list[Endpoint] = []
+    for nameserver in config.parent.roots:
+        roots += (await resolve(nameserver))[0]
+    return await find_parent(engine, zone, roots)
+
+
+async def read_delegation(engine: Engine, parent: Endpoint, zone: str) -> tuple[Delegation | None, str | None]:
+    """The delegation one parent nameserver gives (a referral), or why there is none."""
+    answer = await engine.ask(parent, zone, "NS")
+    message = _message(answer)
+    if answer.error or message is None:
+        return None, _why(answer)
+    cut, names, glue = _referral(message)
+    if cut != dns.name.from_text(zone) or not names:
+        return None, f"no delegation for {zone} ({_why(answer)})"
+    return Delegation(parent, names, glue), None
+
+
+def _child_addresses(desired: Zone, name: str) -> set[str] | None:
+    """The zone's own A/AAAA for `name`, or None when `name` is not in the zone."""
+    if not dns.name.from_text(name).is_subdomain(dns.name.from_text(desired.name)):
+        return None
+    relative = name[: -len(desired.name)].rstrip(".")
+    return {str(v) for r in desired.records if r.name == relative and r._type in ("A", "AAAA")
+            for v in r.values}
+
+
+async def _lame(engine: Engine, config: Config, zone: str, delegation: Delegation,
+                skip_verified: bool) -> list[Finding]:
+    """Every delegated nameserver must answer the zone's SOA authoritatively, at the
+    address a resolver would use (glue, else the configured address, else a lookup).
+    `skip_verified`: a full verify already asked each provider's nameserver at its
+    configured address, so only the others (extra names, other glue) are asked here."""
+    configured = {ns.name: (p.name, ns) for p in config.providers_for(zone) for ns in p.nameservers}
+    findings = []
+    for name in sorted(delegation.ns):
+        provider, nameserver = configured.get(name, (None, Nameserver(name)))
+        if delegation.glue.get(name):
+            endpoints = [Endpoint(a, 53, name) for a in sorted(delegation.glue[name])]
+            problem = None
+        else:
+            endpoints, problem = await resolve(nameserver)
+        if not endpoints:
+            findings.append(_lame_finding(zone, name, provider, problem or "no address"))
+        for endpoint in endpoints:
+            if skip_verified and provider and (endpoint.address, endpoint.port) == (
+                    nameserver.host, nameserver.port):
+                continue
+            answer = await engine.ask(endpoint, zone, "SOA")
+            message = _message(answer)
+            good = (answer.error is None and answer.aa and answer.rcode == dns.rcode.NOERROR
+                    and message is not None
+                    and any(r.rdtype == dns.rdatatype.SOA for r in message.answer))
+            if not good:
+                findings.append(_lame_finding(zone, name, provider, _why(answer), endpoint.label))
+    return findings
+
+
+def _lame_finding(zone: str, name: str, provider: str | None, why: str,
+                  where: str | None = None) -> Finding:
+    return Finding(Severity.ERROR, "delegation.lame",
+                   f"{name} is delegated {zone} but does not answer for it authoritatively ({why}):"
+                   " resolvers that pick it wait, then try another", zone=zone, provider=provider,
+                   nameserver=where or name, expected="authoritative SOA answer", observed=why)
+
+
+def compare(config: Config, desired: Zone, delegation: Delegation) -> list[Finding]:
+    """The delegation against the union of the providers' nameservers, and its glue
+    against the zone's own A/AAAA."""
+    zone = desired.name
+    union = set(nameserver_union(config, zone))
+    owner = {ns.name: p.name for p in config.providers_for(zone) for ns in p.nameservers}
+    where = delegation.parent.label
+    common = {"zone": zone, "expected": sorted(union), "observed": sorted(delegation.ns)}
+    findings = []
+    for name in sorted(union - delegation.ns):
+        findings.append(Finding(
+            Severity.ERROR, "delegation.missing",
+            f"the parent ({where}) does not delegate {zone} to {name} of provider {owner[name]}:"
+            " resolvers following the parent never ask it", provider=owner[name], nameserver=name,
+            **common))
+    for name in sorted(delegation.ns - union):
+        findings.append(Finding(
+            Severity.ERROR, "delegation.extra",
+            f"the parent ({where}) delegates {zone} to {name}, which is no provider's nameserver",
+            nameserver=name, **common))
+    for name in sorted(delegation.ns):
+        own = _child_addresses(desired, name)
+        glue = delegation.glue.get(name, set())
+        if own is None or own == glue:
+            continue  # out of the zone: glue is not the zone's to check
+        if not glue:
+            message = f"no glue for {name}, which is inside {zone}: resolvers cannot reach it"
+        elif not own:
+            message = f"the parent has glue for {name} but {zone} has no A/AAAA for it"
+        else:
+            message = f"the parent's glue for {name} differs from the zone's own A/AAAA"
+        findings.append(Finding(Severity.ERROR, "delegation.glue", message, zone=zone, nameserver=name,
+                                expected=sorted(own), observed=sorted(glue)))
+    return findings
+
+
+async def check_zone(engine: Engine, config: Config, desired: Zone,
+                     skip_verified: bool = False) -> list[Finding]:
+    zone = desired.name
+    parents, problem = await _parent_servers(engine, config, zone)
+    if not parents:
+        return [Finding(Severity.ERROR, "delegation.parent-error",
+                        f"the parent of {zone} could not be asked: {problem}", zone=zone)]
+    findings: list[Finding] = []
+    views: list[Delegation] = []
+    for parent in parents:
+        delegation, problem = await read_delegation(engine, parent, zone)
+        if delegation is None:
+            findings.append(Finding(Severity.ERROR, "delegation.parent-error",
+                                    f"parent nameserver {parent.label}: {problem}", zone=zone,
+                                    nameserver=parent.label))
+        else:
+            views.append(delegation)
+    distinct = {(frozenset(v.ns), frozenset((k, frozenset(a)) for k, a in v.glue.items())): v for v in views}
+    if len(distinct) > 1:
+        findings.append(Finding(
+            Severity.ERROR, "delegation.parent-differ",
+            f"the parent's nameservers give different delegations for {zone}", zone=zone,
+            observed={v.parent.label: sorted(v.ns) for v in views}))
+    for view in distinct.values():
+        findings += compare(config, desired, view)
+    if views:
+        merged = Delegation(views[0].parent, set().union(*(v.ns for v in views)))
+        for view in views:
+            for name, addresses in view.glue.items():
+                merged.glue.setdefault(name, set()).update(addresses)
+        findings += await _lame(engine, config, zone, merged, skip_verified)
+    return findings
+
+
+async def check_delegations(config: Config, desired: dict[str, Zone], timeout: float | None = None,
+                            retries: int | None = None, skip_verified: bool = False) -> list[Finding]:
+    """Delegation findings for every zone, zones checked concurrently. `skip_verified`
+    when a full verify has already asked every provider's nameserver itself."""
+    defaults = config.defaults
+    async with Engine(timeout=timeout or defaults.timeout,
+                      retries=defaults.retries if retries is None else retries) as engine:
+        results = await asyncio.gather(*(check_zone(engine, config, z, skip_verified)
+                                         for _, z in sorted(desired.items())))
+    return [f for found in results for f in found]
