@@ -79,3 +79,11 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if "lab" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.lab)
+
+
+@pytest.fixture(scope="session")
+def junit_schema(pytestconfig: pytest.Config):
+    """The public JUnit XML schema (see tests/junit_schema.py), fetched once and cached."""
+    from tests.junit_schema import junit_schema as load
+
+    return load(Path(str(pytestconfig.cache.mkdir("junit-schema"))))

@@ -32,7 +32,7 @@ def pdns_add(lab, zone: str, name: str, rtype: str, content: str) -> None:
     assert response.status_code == 204, response.text
 
 
-def test_in_sync_then_out_of_band_changes_are_found_and_left_alone(make_repo, lab):
+def test_in_sync_then_out_of_band_changes_are_found_and_left_alone(make_repo, lab, junit_schema):
     zone = unique_zone()
     repo = make_repo({zone: ZONE})
     assert repo.run("apply", "--yes").exit_code == 0
@@ -60,6 +60,7 @@ def test_in_sync_then_out_of_band_changes_are_found_and_left_alone(make_repo, la
     assert text.exit_code == 1 and "Drift at knot/" in text.output and "pdns/" in text.output
     junit = repo.run("drift", "--format", "junit")
     assert junit.exit_code == 1 and junit.output.count("<failure") == 2
+    junit_schema.validate(junit.stdout)
     assert 'failures="2"' in junit.output
     # drift never changes anything
     assert ask(lab, "knot", f"www.{zone}", "A") == {"192.0.2.66"}

@@ -166,3 +166,17 @@ def test_import_then_plan_shows_no_changes(make_repo, lab, tmp_path):
     assert plan.exit_code == 0, plan.output
     again = fresh.run("import", "--provider", "knot", "--zone", zone)
     assert again.exit_code == 2 and "--force" in again.output
+
+
+def test_plan_junit_validates_against_the_junit_schema(history, junit_schema):
+    root, base = history
+    result = run(root, "plan", "--base", base, "--format", "junit")
+    assert result.exit_code == 0, result.output
+    junit_schema.validate(result.stdout)
+    import xml.etree.ElementTree as ET
+
+    tree = ET.fromstring(result.stdout)
+    suites = {s.get("name") for s in tree.iter("testsuite")}
+    assert {"a.test", "b.test", "c.test", "d.test"} <= suites
+    outputs = "\n".join(e.text or "" for e in tree.iter("system-out"))
+    assert "update www A 60 192.0.2.33" in outputs and "delete old A 3600 192.0.2.2" in outputs

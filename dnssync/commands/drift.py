@@ -10,8 +10,9 @@ import json
 import click
 from rich.text import Text
 
-from dnssync.commands.base import Context, format_option, pass_ctx, provider_option, zone_option
+from dnssync.commands.base import Context, format_option, pass_ctx, provider_option, shard_option, zone_option
 from dnssync.drift import drift_findings
+from dnssync.report.github import findings_annotations
 from dnssync.report.junit import junit_xml, verify_cases
 from dnssync.report.markdown import verify_markdown
 from dnssync.report.text import print_verify
@@ -23,14 +24,15 @@ LIVE_STATE = "live state"
 @click.command()
 @zone_option
 @provider_option
-@format_option("text", "json", "junit", "markdown")
+@shard_option
+@format_option("text", "json", "junit", "markdown", "github")
 @pass_ctx
-def drift(ctx: Context, zones: tuple[str, ...], providers: tuple[str, ...], fmt: str) -> None:
+def drift(ctx: Context, zones: tuple[str, ...], providers: tuple[str, ...], shard: str | None, fmt: str) -> None:
     """Compare each provider's live state (API, or AXFR) with git. Changes nothing.
 
     Exit 0 when every provider is in sync, 1 when any drifted or could not be read."""
-    repo = ctx.repo(zones)
-    plan, _ = repo.plan(list(providers) or None)
+    repo = ctx.repo(zones, shard)
+    plan, _ = repo.plan(list(providers) or None, live=False)
     findings = drift_findings(plan, repo.locate)
     pairs = [(p.provider, p.zone) for p in plan.providers]
     drifted = sorted({(f.provider or "", f.zone or "") for f in findings})
@@ -48,6 +50,8 @@ def drift(ctx: Context, zones: tuple[str, ...], providers: tuple[str, ...], fmt:
     elif fmt == "junit":
         checked = [(z, p, LIVE_STATE) for p, z in pairs]
         ctx.emit(junit_xml(verify_cases(findings, checked), "dnssync drift"))
+    elif fmt == "github":
+        ctx.emit(findings_annotations(findings))
     elif fmt == "markdown":
         ctx.emit(verify_markdown(findings, line).replace("## dnssync verify", "## dnssync drift", 1))
     else:

@@ -21,6 +21,7 @@ from dnssync.findings import has_errors
 from dnssync.gitdiff import plan_against
 from dnssync.plan import Plan
 from dnssync.report.github import plan_annotations
+from dnssync.report.junit import junit_xml, plan_cases
 from dnssync.report.markdown import plan_markdown
 from dnssync.report.text import print_plan
 
@@ -35,7 +36,9 @@ def render(ctx: Context, plans: list[Plan], fmt: str) -> None:
     elif fmt == "markdown":
         ctx.emit("\n".join(plan_markdown(p) for p in plans))
     elif fmt == "github":
-        ctx.emit("".join(plan_annotations(p, ctx.config_path) for p in plans))
+        ctx.emit("".join(plan_annotations(p) for p in plans))
+    elif fmt == "junit":
+        ctx.emit(junit_xml([case for p in plans for case in plan_cases(p)], "dnssync plan"))
     else:
         for p in plans:
             print_plan(ctx.out, p)
@@ -48,7 +51,7 @@ def render(ctx: Context, plans: list[Plan], fmt: str) -> None:
 @click.option("--base", metavar="REV", help="Compare the zones with git revision REV (e.g. origin/main),"
               " contacting no provider and needing no secrets.")
 @click.option("--live", is_flag=True, help="With --base: also plan against the providers.")
-@format_option("text", "json", "markdown", "github")
+@format_option("text", "json", "markdown", "github", "junit")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
               help="Also save the (live) plan as JSON, for `apply --plan`.")
 @click.option("--detailed-exitcode", is_flag=True,

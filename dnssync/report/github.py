@@ -44,7 +44,7 @@ def findings_annotations(findings: list[Finding]) -> str:
     return "".join(annotation(LEVEL[f.severity], f.message, f"dnssync {f.code}", f.file, f.line) for f in findings)
 
 
-def plan_annotations(plan: Plan, config_path: Path | None = None) -> str:
+def plan_annotations(plan: Plan) -> str:
     """Provider errors as errors; each change as a notice on the record's line."""
     out = [findings_annotations(plan.findings)]
     for pp in plan.providers:

@@ -13,6 +13,7 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 
 from dnssync.findings import Finding, Severity
+from dnssync.plan import Plan
 from dnssync.report.text import show_value
 
 ZONE_CASE = "zone"
@@ -24,6 +25,7 @@ class Case:
     classname: str
     name: str
     findings: list[Finding] = field(default_factory=list)
+    output: list[str] = field(default_factory=list)  # more lines for system-out
 
 
 def _describe(finding: Finding) -> str:
@@ -55,9 +57,9 @@ def junit_xml(cases: list[Case], name: str = "dnssync") -> str:
                                         message=f"{len(errors)} error finding(s); first:"
                                                 f" {errors[0].message}")
                 failure.text = "\n".join(_describe(f) for f in errors)
-            if others:
+            if others or case.output:
                 ET.SubElement(element, "system-out").text = "\n".join(
-                    f"{f.severity}: {_describe(f)}" for f in others)
+                    [f"{f.severity}: {_describe(f)}" for f in others] + case.output)
     root.set("tests", str(len(cases)))
     root.set("failures", str(total_failures))
     ET.indent(root)
@@ -87,4 +89,29 @@ def verify_cases(findings: list[Finding], checked: list[tuple[str, str, str]]) -
             case(zone, f.provider, f"{f.provider} (provider)").findings.append(f)
         else:
             case(zone, ZONE_CASE, "agreement between providers").findings.append(f)
+    return list(cases.values())
+
+
+def plan_cases(plan: Plan) -> list[Case]:
+    """Cases for a plan: one per provider and zone, failed when the provider could not be
+    read or a parity error concerns it; the changes apply would make go to system-out."""
+    cases: dict[tuple[str, str], Case] = {}
+    for pp in plan.providers:
+        case = cases[(pp.zone, pp.provider)] = Case(pp.zone.rstrip(".") or ".", f"{pp.zone.rstrip('.')}.{pp.provider}",
+                                                    f"plan {pp.provider}")
+        if pp.error:
+            case.findings.append(Finding(Severity.ERROR, "plan.provider-error", pp.error, zone=pp.zone,
+                                         provider=pp.provider))
+        for c in pp.changes:
+            values = c.desired or c.existing or {}
+            case.output.append(f"{c.action} {c.name or '@'} {c.type} {values.get('ttl', '')} "
+                               f"{', '.join(values.get('values', []))}".rstrip())
+    for f in plan.findings:
+        targets = [c for (zone, provider), c in cases.items()
+                   if zone == f.zone and (not f.provider or provider in f.provider.split(","))]
+        if not targets:  # a finding of no planned pair (e.g. a zone file warning)
+            targets = [cases.setdefault((f.zone or "", "configuration"),
+                                        Case((f.zone or "configuration").rstrip("."), "configuration", "validate"))]
+        for case in targets:
+            case.findings.append(f)
     return list(cases.values())
