@@ -41,9 +41,22 @@ def rrset_data(record: Record) -> dict[str, Any]:
     return {"ttl": rrset.ttl, "values": sorted(rrset.rdatas)}
 
 
+def _plain(value: Any) -> Any:
+    """octoDNS values (dict and str subclasses, tuples) as plain JSON types."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set):
+        return [_plain(v) for v in value]
+    if isinstance(value, str):
+        return str(value)
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    return str(value)
+
+
 def record_data(record: Record) -> dict[str, Any]:
     """A record as octoDNS YAML data (type included), JSON-safe, to rebuild it exactly."""
-    data = json.loads(json.dumps(record.data, default=str))
+    data = _plain(record.data)
     data["type"] = record._type
     return data
 
