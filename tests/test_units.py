@@ -102,3 +102,16 @@ def test_rfc2136_apex_ns_changed_value_by_value():
     assert [r for r in rrs if r[0] is not None and not r[2]] == []
     assert rrs[-1][2] == ["a.ns."] and rrs[-1][0] is not None
     assert (None, 3600, ["c.ns."]) in rrs and (None, 3600, ["b.ns."]) in rrs
+
+
+def test_plan_format_doc_names_every_key():
+    """docs/plan-format.md documents every key a plan has (the format is promised stable)."""
+    import json
+
+    from tests.conftest import ROOT
+
+    doc = (ROOT / "docs" / "plan-format.md").read_text()
+    data = json.loads(sample_plan().to_json())
+    keys = set(data) | set(data["providers"][0]) | set(data["providers"][0]["changes"][0])
+    for key in keys:
+        assert f"`{key}`" in doc or f"`.{key}`" in doc or f"`.{key}[]`" in doc or f"`{key}[]`" in doc, key
