@@ -4,6 +4,7 @@ every outcome is an Answer with the right error kind, never an exception."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import socket
 import time
 
@@ -14,6 +15,7 @@ import pytest
 from dnssync.config import Nameserver
 from dnssync.verify import wire
 from dnssync.verify.engine import BREAKER, Answer, Endpoint, Engine, Question, resolve
+from dnssync.verify.extra import TsigKey, transfer
 from tests.conftest import unique_zone
 from tests.faultyns import FaultyNameserver
 
@@ -198,3 +200,21 @@ def test_wire_rejects_compression_loops():
         wire.parse_reply(looped)
     reply = wire.parse_reply(query)
     assert reply.qname == b"\x01a\x07example\x00" and reply.qtype == 1 and reply.id == 1
+
+
+def test_axfr_with_and_without_the_right_tsig_key(lab):
+    zone = unique_zone("x")
+    lab.add_zone(zone, ["bind", "knot"])
+    for server in (lab.bind, lab.knot):
+        endpoint = Endpoint(server.address, server.port, server.nameserver)
+        right = TsigKey(server.key_name, server.key_secret)
+        served = asyncio.run(transfer(endpoint, zone, right, 2))
+        assert served.error is None, served.error
+        apex = dns.name.from_text(zone).to_wire()
+        assert {t for owner, t in served.rrsets if owner == apex} == {
+            dns.rdatatype.SOA, dns.rdatatype.NS}
+        wrong = TsigKey(server.key_name, base64.b64encode(b"w" * 32).decode())
+        refused = asyncio.run(transfer(endpoint, zone, wrong, 2))
+        assert refused.error and refused.rrsets == {}, server.name
+        unsigned = asyncio.run(transfer(endpoint, zone, None, 2))
+        assert "refused" in unsigned.error, unsigned.error

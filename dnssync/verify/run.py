@@ -175,6 +175,7 @@ class Verifier:
         self.options = options
         self.progress = progress or (lambda n: None)
         self.providers: dict[str, BaseProvider] = {}
+        self.transfers: dict[str, float] = {}  # "zone nameserver" -> seconds of its AXFR
 
     async def run(self, zones: dict[str, list[str]]) -> VerifyResult:
         start = time.perf_counter()
@@ -191,17 +192,17 @@ class Verifier:
             runs.append(run)
             targets += [(run, Target(plan, e)) for plan in run.plans.values()
                         for e in endpoints[plan.provider]]
-        prepared = time.perf_counter()
+        prepared, cpu = time.perf_counter(), time.process_time()
         options = self.options
         async with Engine(options.timeout, options.retries, options.window) as engine:
             await asyncio.gather(*(self._check(engine, run, target) for run, target in targets))
             await asyncio.gather(*(self._list_by_api(run) for run in runs))
             stats = dict(engine.stats)
-        asked = time.perf_counter()
+        asked, cpu = time.perf_counter(), time.process_time() - cpu
         for run in runs:
             findings += run.findings()
-        stats.update(prepare_seconds=round(prepared - start, 3),
-                     query_seconds=round(asked - prepared, 3),
+        stats.update(transfer_seconds=self.transfers, prepare_seconds=round(prepared - start, 3),
+                     query_seconds=round(asked - prepared, 3), query_cpu_seconds=round(cpu, 3),
                      seconds=round(time.perf_counter() - start, 3))
         if stats["query_seconds"]:
             stats["queries_per_second"] = round(stats["queries"] / stats["query_seconds"])
@@ -238,8 +239,10 @@ class Verifier:
             if served.error:
                 run.unlisted.setdefault(target.zone.provider, []).append(
                     f"{served.source}: {served.error}")
-            elif self.options.extra:
-                run.listed.setdefault(target.zone.provider, []).append(served)
+            else:
+                self.transfers[f"{run.zone.name} {target.label}"] = round(served.elapsed, 3)
+                if self.options.extra:
+                    run.listed.setdefault(target.zone.provider, []).append(served)
         if self.options.axfr and served is not None and not served.error:
             run.take_transfer(target, served)
             self.progress(len(target.zone.asked))
@@ -249,7 +252,7 @@ class Verifier:
             run.take(target, answer)
             self.progress(1)
 
-        questions = (Question(e.qname, e.rdtype, e) for e in target.zone.asked)
+        questions = (Question(e.qname, e.rdtype, e, e.owner) for e in target.zone.asked)
         await engine.ask_many(target.endpoint, questions, on_answer)
 
     def _skip(self, run: _ZoneRun, target: Target) -> None:
