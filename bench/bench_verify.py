@@ -7,7 +7,8 @@
 2. A slow, lossy network (bench/relay.py: 40 ms each way, 1% UDP loss): 1,000
    records on 3 providers with 2 nameservers each (target: < 5 s, no findings),
    and octodns-report on the same relays.
-3. A 100,000-record zone: peak memory of `dnssync verify` (target: < 500 MB).
+3. A 100,000-record zone on BIND and Knot: peak memory of `dnssync verify`
+   (target: < 500 MB).
 """
 
 from __future__ import annotations
@@ -127,7 +128,9 @@ def slow_network(lab: Lab, workdir: Path) -> list[Row]:
 
 
 def hundred_thousand(lab: Lab, workdir: Path) -> list[Row]:
-    zone, count, providers = "bench100k.test.", 100_000, ["pdns", "bind"]
+    # BIND and Knot: PowerDNS's API refuses the single 100,000-RRset PATCH that
+    # octodns-powerdns sends (HTTP 400: over its request body limit)
+    zone, count, providers = "bench100k.test.", 100_000, ["bind", "knot"]
     _providers_zone(lab, zone, providers)
     root = workdir / "repo100k"
     env = write_repo(lab, root, {zone: zone_yaml(zone, count)}, providers)

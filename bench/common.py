@@ -47,7 +47,7 @@ def zone_yaml(zone: str, count: int) -> str:
         if kind < 10:
             lines += ["  type: A", f"  value: 10.{i >> 16 & 255}.{i >> 8 & 255}.{i & 255}"]
         elif kind < 13:
-            lines += ["  type: AAAA", f"  value: 2001:db8::{i:x}"]
+            lines += ["  type: AAAA", f"  value: 2001:db8::{i >> 16:x}:{i & 0xFFFF:x}"]
         elif kind < 15:
             lines += ["  type: CNAME", f"  value: h{i - 13:06d}.{zone}"]
         elif kind < 18:

@@ -155,7 +155,7 @@ def _judge_referral(exp: Expected, reply: Reply) -> list[Issue]:
                       f"referral to {', '.join(owners)}" if owners else "no referral",
                       f"no referral for {exp.fqdn}")]
     issues = [compare_rrset(exp, Observed.from_reply(reply, records))]
-    for glue in exp.glue:
+    for glue in exp.glue or ():
         found = _select(reply.additional, glue.owner, glue.rdtype)
         issues.append(compare_rrset(glue, Observed.from_reply(reply, found) if found else None,
                                     "verify.glue"))
@@ -197,13 +197,6 @@ class Verdicts:
     def count(self, provider: str, nameserver: str) -> None:
         self.provider_of[nameserver] = provider
         self.asked[nameserver] += 1
-
-    def mark_down(self, nameserver: str, unasked: int) -> None:
-        """A nameserver given up on before its records were asked: its most common
-        failure stands for all of them."""
-        self.asked[nameserver] += unasked
-        codes = self.failed[nameserver]
-        codes[codes.most_common(1)[0][0]] += unasked
 
     def down(self) -> dict[str, str]:
         """Nameservers that answered nothing usable: nameserver -> the most common failure.

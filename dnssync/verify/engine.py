@@ -10,7 +10,7 @@ API (stable; other stages build on it)::
     from dnssync.verify.engine import Endpoint, Engine, Question, resolve
 
     endpoints, problem = await resolve(nameserver)      # config.Nameserver -> [Endpoint]
-    async with Engine(timeout=3.0, retries=2, window=64) as engine:
+    async with Engine(timeout=3.0, window=64) as engine:
         answer = await engine.ask(endpoint, "www.example.com.", "A")
         await engine.ask_many(endpoint, questions, on_answer)   # streams, bounded memory
 
@@ -18,7 +18,8 @@ API (stable; other stages build on it)::
   or IPv6 literal; `name` is the NS-record name, for labels.
 * `Question(name, rdtype, tag=None, wire=None)`: `Question.of("www.example.com.",
   "A", tag)` accepts text; `tag` is the caller's, returned untouched on the answer;
-  `wire` may carry the name's lower-case wire form when the caller has it.
+  `wire` may carry the name's lower-case wire form when the caller has it (then
+  `name` may be None: a large zone need not hold a dnspython Name per record).
 * `Answer`: `error` is None when the server gave a usable reply, else one of
   `ERRORS` (timeout, unreachable, refused, servfail, non-authoritative,
   id-mismatch, truncated, ...) with a one-line `detail`. Also `rcode`, `flags`,
@@ -42,7 +43,8 @@ How it behaves on the wire:
   server is never flooded and a slow one does not slow the others).
 * Lost UDP packets are re-sent (same ID) after a retransmission timeout learned
   from the endpoint's round-trip times (Jacobson/Karn, as TCP does), doubling
-  each time, at most `retries` times within the per-query `timeout`.
+  each time up to MAX_RTO, until the per-query `timeout`; `retries` caps the
+  re-sends when given. So a lossy path costs a little time, not false findings.
 * A reply with TC set is asked again over TCP (RFC 7766); when that fails too
   the error is `truncated`. `tcp=True` asks over TCP directly.
 * A reply whose ID or question does not match is ignored (it could be spoofed
@@ -105,7 +107,8 @@ _SILENT = frozenset({"timeout", "unreachable", "network"})
 BREAKER = 8
 MIN_RTO = 0.2
 TICK = 0.02  # granularity of re-sends and timeouts
-INITIAL_RTO = 1.0
+MAX_RTO = 1.0
+INITIAL_RTO = 0.5  # before the first round trip is measured
 _TCP_LENGTH = struct.Struct("!H")
 
 
@@ -126,7 +129,7 @@ class Endpoint:
 
 
 class Question(NamedTuple):
-    name: dns.name.Name
+    name: dns.name.Name | None  # None when `wire` is given
     rdtype: int
     tag: Any = None  # the caller's, returned on the Answer
     wire: bytes | None = None  # name.to_wire().lower(), when the caller has it already
@@ -207,7 +210,11 @@ class _Pending:
         self.callback = callback
         self.tcp = tcp
         self.recursion = recursion
-        self.qname = question.wire or question.name.to_wire().lower()
+        if question.wire is not None:
+            self.qname = question.wire
+        else:
+            assert question.name is not None, "a Question needs a name or its wire form"
+            self.qname = question.name.to_wire().lower()
         self.qid = 0
         self.wire = b""
         self.attempts = 0
@@ -371,7 +378,7 @@ class _Channel:
             self.loop.call_soon(self._fail_all, e)  # as we may be inside a callback
         now = self.loop.time()
         wait = min(pending.interval, pending.deadline - now)
-        if pending.attempts > self.engine.retries:
+        if self.engine.retries is not None and pending.attempts > self.engine.retries:
             wait = pending.deadline - now  # the last try waits out the whole timeout
         pending.due = now + max(wait, 0.0)
         if self.tick is None:
@@ -390,8 +397,10 @@ class _Channel:
     def _expired(self, pending: _Pending) -> None:
         if self.pending.get(pending.qid) is not pending:
             return
-        if pending.attempts <= self.engine.retries and self.loop.time() < pending.deadline:
-            pending.interval *= 2
+        retries = self.engine.retries
+        if (retries is None or pending.attempts <= retries) \
+                and self.loop.time() < pending.deadline:
+            pending.interval = min(pending.interval * 2, max(MAX_RTO, pending.interval))
             self._send(pending)
             return
         if pending.mismatches:
@@ -450,7 +459,8 @@ class _Channel:
 
     def rto(self) -> float:
         if self.srtt is None:  # no sample yet: leave room for every retry in the timeout
-            return min(INITIAL_RTO, self.engine.timeout / (self.engine.retries + 1))
+            tries = 3 if self.engine.retries is None else self.engine.retries + 1
+            return min(INITIAL_RTO, self.engine.timeout / tries)
         return min(max(self.srtt + 4 * self.rttvar, MIN_RTO), self.engine.timeout)
 
     # -- TCP -------------------------------------------------------------------------
@@ -505,12 +515,12 @@ class _Channel:
 class Engine:
     """Asks endpoints questions; one per event loop (use `async with`)."""
 
-    def __init__(self, timeout: float = 3.0, retries: int = 2, window: int = 64,
+    def __init__(self, timeout: float = 3.0, retries: int | None = None, window: int = 64,
                  payload: int = 1232):
         if not 1 <= window <= 4096:
             raise ValueError("window must be between 1 and 4096")
         self.timeout = float(timeout)
-        self.retries = int(retries)
+        self.retries = retries
         self.window = int(window)
         self.payload = int(payload)
         self.stats: dict[str, int] = dict.fromkeys(

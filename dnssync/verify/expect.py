@@ -45,12 +45,16 @@ class Expected:
 
     record: Record
     kind: str  # data | referral | glue | probe
-    qname: dns.name.Name  # what is asked (the probe name for a wildcard probe)
-    owner: bytes  # the owner the answer must carry, lower-case wire form
+    owner: bytes  # what is asked and the owner the answer must carry, lower-case wire form
     rdtype: int
     ttl: int
     keys: frozenset[bytes]  # canonical RDATA (RFC 4034 6.2)
-    glue: list[Expected] = field(default_factory=list)  # referral: its in-bailiwick glue
+    glue: list[Expected] | None = None  # referral: its in-bailiwick glue
+
+    @property
+    def qname(self) -> dns.name.Name:
+        """The owner as a dnspython name (made when needed: large zones keep only bytes)."""
+        return dns.name.from_wire(self.owner, 0)[0]
 
     @property
     def name(self) -> str:
@@ -144,15 +148,15 @@ class _Builder:
         cut = self.cut_above(qname)
         if cut is not None and not (rdtype == dns.rdatatype.DS and qname == cut):
             if rdtype == dns.rdatatype.NS and qname == cut:
-                return [Expected(record, "referral", qname, owner, rdtype, record.ttl, keys)]
+                return [Expected(record, "referral", owner, rdtype, record.ttl, keys)]
             if rdtype in _ADDRESS:
-                return [Expected(record, "glue", qname, owner, rdtype, record.ttl, keys)]
+                return [Expected(record, "glue", owner, rdtype, record.ttl, keys)]
             return []  # occluded: served by the child zone's nameservers, not these
-        found = [Expected(record, "data", qname, owner, rdtype, record.ttl, keys)]
+        found = [Expected(record, "data", owner, rdtype, record.ttl, keys)]
         if qname.labels[0] == b"*":
             probe = dns.name.Name((PROBE_LABEL, *qname.labels[1:]))
-            found.append(Expected(record, "probe", probe, probe.to_wire().lower(), rdtype,
-                                  record.ttl, keys))
+            found.append(Expected(record, "probe", probe.to_wire().lower(), rdtype, record.ttl,
+                                  keys))
         return found
 
 
@@ -168,8 +172,11 @@ def _attach_glue(builder: _Builder, items: list[Expected]) -> list[Expected]:
             cut = builder.cut_above(item.qname)
             if cut not in referrals or item.qname not in targets[cut]:
                 continue
-            if not any(g is item for g in referrals[cut].glue):
-                referrals[cut].glue.append(item)
+            referral = referrals[cut]
+            if referral.glue is None:
+                referral.glue = []
+            if not any(g is item for g in referral.glue):
+                referral.glue.append(item)
         kept.append(item)
     return kept
 
@@ -201,6 +208,7 @@ def expectations(zone: Zone, providers: dict[str, BaseProvider]) -> list[ZoneExp
             else:
                 items.extend(built)
         known.discard(None)
+        known = next((r.known for r in result if r.known == known), known)  # share when equal
         result.append(ZoneExpectation(zone.name, name, _attach_glue(builder, items), apex_ns,
                                       skipped, known, findings))  # type: ignore[arg-type]
     return result
