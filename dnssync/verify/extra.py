@@ -132,12 +132,12 @@ async def _axfr(endpoint: Endpoint, zone: str, tsig: TsigKey | None, timeout: fl
                         break
                 elif not soas:
                     raise _Refused("the transfer does not start with the zone's SOA")
-                key = (rr.owner, rr.rdtype)
-                if key in skip:
+                rrset_key = (rr.owner, rr.rdtype)
+                if rrset_key in skip:
                     continue
-                observed = rrsets.get(key)
+                observed = rrsets.get(rrset_key)
                 if observed is None:
-                    observed = rrsets[key] = Observed(rr.rdtype, set(), set())
+                    observed = rrsets[rrset_key] = Observed(rr.rdtype, set(), set())
                 observed.ttls.add(rr.ttl)
                 observed.keys.add(reply.rdata_key(rr))
         if key is not None and not signed:
