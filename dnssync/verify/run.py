@@ -59,10 +59,6 @@ class VerifyResult:
     checked: list[tuple[str, str, str]]
     stats: dict[str, Any] = field(default_factory=dict)
 
-    @property
-    def errors(self) -> int:
-        return sum(f.severity is Severity.ERROR for f in self.findings)
-
 
 class _ZoneRun:
     """The state of one zone while its answers arrive."""
