@@ -606,6 +606,8 @@ async def resolve(nameserver: Nameserver) -> tuple[list[Endpoint], str | None]:
         return [Endpoint(host, nameserver.port, nameserver.name)], None
     except ValueError:
         pass
+    if host.lower() == "invalid" or host.lower().endswith(".invalid"):
+        return [], f"cannot resolve {host}: .invalid names never resolve (RFC 6761 6.4)"
     try:
         infos = await asyncio.get_running_loop().getaddrinfo(
             host, nameserver.port, type=socket.SOCK_DGRAM)
