@@ -292,3 +292,23 @@ def test_formats_junit_and_markdown(small, lab, tmp_path):
     markdown = repo.run("verify", "--format", "markdown")
     assert markdown.exit_code == 1
     assert "| error | `verify.values` |" in markdown.output and "192.0.2.98" in markdown.output
+
+
+def test_parent_and_child_zones_on_the_same_servers(make_repo, lab):
+    """Both zones in git and on every server: each server answers the delegation
+    from the child zone itself (AA=1), which must still match git's NS."""
+    parent = unique_zone("p")
+    child = f"sub.{parent}"
+    names = "".join(f"  - {ns}\n" for ns in lab.nameservers)
+    repo = make_repo({parent: f"sub:\n  type: NS\n  values:\n{names}www:\n  type: A\n"
+                              "  value: 192.0.2.1\n",
+                      child: "www:\n  type: A\n  value: 192.0.2.2\n"})
+    assert repo.run("apply", "--yes").exit_code == 0
+    status, data = verify_json(repo)
+    assert status == 0 and data["findings"] == [], data["findings"]
+    nsupdate(lab, "bind", child, ("add", child, 3600, "NS", "ns9.rogue.example."))
+    status, data = verify_json(repo)
+    assert status == 1
+    found = {(f["zone"], f["code"], f.get("name")) for f in data["findings"]}
+    assert (parent, "verify.values", "sub") in found  # the delegation as bind answers it
+    assert (child, "verify.apex-ns", "") in found

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import dns.name
+import dns.rcode
 import dns.rdata
 import dns.rdataclass
 import dns.rdatatype
@@ -143,7 +144,7 @@ def _judge_referral(exp: Expected, reply: Reply) -> list[Issue]:
     if reply.flags & wire.AA:
         records = _select(reply.answer, exp.owner, exp.rdtype)
         if not records:
-            status = "NXDOMAIN" if reply.rcode == 3 else "no NS RRset"
+            status = "NXDOMAIN" if reply.rcode == dns.rcode.NXDOMAIN else "no NS RRset"
             return [Issue(exp, "verify.referral", Severity.ERROR, status,
                           f"an authoritative answer ({status}) where git delegates {exp.fqdn}")]
         issue = compare_rrset(exp, Observed.from_reply(reply, records))
