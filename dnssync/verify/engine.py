@@ -28,19 +28,23 @@ API (stable; other stages build on it)::
   sections as located records; `reply.message()` gives the dnspython Message).
   A referral (AA=0, no answer, NS in authority) is not an error: callers that
   expect authority check `answer.referral`.
-* `Engine.ask(endpoint, name, rdtype, tcp=False, recursion=False)`: one question.
-  RD is off unless `recursion=True` (for asking resolvers); then AA is not required.
+* `Engine.ask(endpoint, name, rdtype, tcp=False, recursion=False, tag=None)`: one
+  question. RD is off unless `recursion=True` (for asking resolvers); then AA is
+  not required.
 * `Engine.ask_many(endpoint, questions, on_answer, ...)`: every question of an
   iterable, `on_answer(answer)` called as each completes (in completion order).
   Questions are pulled lazily, so a 100,000-record zone never sits in memory as
   100,000 pending queries.
-* `Engine.stats`: counters (queries, udp_sent, retransmits, tcp, stray).
+* `Engine.stats`: counters (queries, udp_sent, retransmits, tcp, truncated, stray).
+* Zone transfers: `dnssync.verify.extra.transfer(endpoint, zone, tsig, timeout)`
+  (AXFR, TSIG-signed when given a key) returns the zone as data the same way.
 
 How it behaves on the wire:
 
-* One connected UDP socket per endpoint; at most `window` questions in flight to
-  each endpoint, the rest wait (a bounded window, like a TCP window, so a
-  server is never flooded and a slow one does not slow the others).
+* One connected UDP socket per endpoint (message IDs are random; the source
+  port is one per endpoint); at most `window` questions in flight to each
+  endpoint, the rest wait (a bounded window, like a TCP window, so a server is
+  never flooded and a slow one does not slow the others).
 * Lost UDP packets are re-sent (same ID) after a retransmission timeout learned
   from the endpoint's round-trip times (Jacobson/Karn, as TCP does), doubling
   each time up to MAX_RTO, until the per-query `timeout`; `retries` caps the
