@@ -27,6 +27,8 @@ test-unit: venv
 	$(BIN)/pytest -q -m "not lab"
 
 bench: venv lab-deps
+	@command -v dnsperf >/dev/null 2>&1 || [ "$$(id -u)" != 0 ] || \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -q dnsperf >/dev/null || true
 	$(BIN)/python bench/run.py
 
 lint: venv

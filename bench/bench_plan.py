@@ -2,34 +2,31 @@
 
 Both tools read the same zone file and plan against the same PowerDNS, BIND and
 Knot servers of the lab, in the same run; each is timed as a whole command
-(start-up included), several times, median taken. Peak memory is the largest
-resident set of the command's processes (os.wait4).
+(start-up included), RUNS times interleaved, median taken. Peak memory is the
+largest resident set of the command's processes (os.wait4). Target (issue 2):
+dnssync takes at most half of octoDNS's wall time.
 
-    python bench/bench_plan.py [--records 10000] [--runs 3]
+    python bench/run.py plan
 """
 
 from __future__ import annotations
 
-import argparse
-import json
 import os
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 import yaml
+from common import Row, lab_net
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from tests.lab import Lab  # noqa: E402
-from tests.lab.zonegen import big_zone  # noqa: E402
+from tests.lab import Lab
+from tests.lab.zonegen import big_zone
 
 BIN = Path(sys.executable).parent
-RESULTS = ROOT / "bench" / "results"
+RECORDS = 10_000
+RUNS = 3
 
 
 def timed(command: list[str], env: dict[str, str]) -> tuple[float, int, int]:
@@ -61,46 +58,36 @@ def octodns_config(lab: Lab, zone: str, zone_dir: Path) -> dict:
     }
 
 
-def main() -> dict:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--records", type=int, default=10_000)
-    parser.add_argument("--runs", type=int, default=3)
-    args = parser.parse_args()
-    work = Path(tempfile.mkdtemp(prefix="dnssync-bench-plan-"))
+def run(workdir: Path) -> list[Row]:
     zone = "big.bench."
-    with Lab(work / "lab", net=os.environ.get("DNSSYNC_LAB_NET", "127.0.8")) as lab:
+    with Lab(workdir / "lab", net=lab_net()) as lab:
         lab.add_zone(zone)
-        text = big_zone(args.records, zone)
-        env = lab.write_repo(work / "repo", {f"{zone}yaml": text})
+        text = big_zone(RECORDS, zone)
+        env = lab.write_repo(workdir / "repo", {f"{zone}yaml": text})
         # set-up, not timed: every provider already holds the zone (octodns-bind cannot push it to BIND)
-        subprocess.run([str(BIN / "dnssync"), "-c", str(work / "repo"), "apply", "--yes"], env=env, check=True,
+        subprocess.run([str(BIN / "dnssync"), "-c", str(workdir / "repo"), "apply", "--yes"], env=env, check=True,
                        capture_output=True)
-        (work / "octo").mkdir()
-        (work / "octo" / f"{zone}yaml").write_text(text)
-        (work / "octodns.yaml").write_text(yaml.safe_dump(octodns_config(lab, zone, work / "octo")))
+        (workdir / "octo").mkdir()
+        (workdir / "octo" / f"{zone}yaml").write_text(text)
+        (workdir / "octodns.yaml").write_text(yaml.safe_dump(octodns_config(lab, zone, workdir / "octo")))
         commands = {
-            "dnssync plan": [str(BIN / "dnssync"), "-c", str(work / "repo"), "plan"],
-            "octodns-sync (dry run)": [str(BIN / "octodns-sync"), "--config-file", str(work / "octodns.yaml")],
+            "dnssync plan": [str(BIN / "dnssync"), "-c", str(workdir / "repo"), "plan"],
+            "octodns-sync": [str(BIN / "octodns-sync"), "--config-file", str(workdir / "octodns.yaml")],
         }
         runs: dict[str, list[tuple[float, int, int]]] = {name: [] for name in commands}
-        for _ in range(args.runs):  # interleaved, so both see the same machine
+        for _ in range(RUNS):  # interleaved, so both see the same machine
             for name, command in commands.items():
                 runs[name].append(timed(command, env))
-    result = {
-        name: {"median_s": round(statistics.median(r[0] for r in rs), 3),
-               "runs_s": [round(r[0], 3) for r in rs], "peak_rss_mib": max(r[1] for r in rs)}
-        for name, rs in runs.items()
-    }
-    ratio = result["dnssync plan"]["median_s"] / result["octodns-sync (dry run)"]["median_s"]
-    summary = {"bench": "plan", "records": args.records, "providers": 3, "results": result,
-               "ratio_dnssync_over_octodns": round(ratio, 3), "target": "<= 0.5", "load": os.getloadavg()}
-    for name, r in result.items():
-        print(f"{name:26s} median {r['median_s']:6.2f} s  runs {r['runs_s']}  peak RSS {r['peak_rss_mib']} MiB")
-    print(f"ratio dnssync/octoDNS: {ratio:.2f} (target <= 0.5)")
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "plan.json").write_text(json.dumps(summary, indent=2))
-    return summary
-
-
-if __name__ == "__main__":
-    main()
+    median = {name: statistics.median(r[0] for r in rs) for name, rs in runs.items()}
+    peak = {name: max(r[1] for r in rs) for name, rs in runs.items()}
+    ratio = median["dnssync plan"] / median["octodns-sync"]
+    detail = {"records": RECORDS, "providers": 3, "runs_s": {n: [round(r[0], 3) for r in rs] for n, rs in runs.items()},
+              "load": os.getloadavg()}
+    return [
+        Row("plan", "dnssync plan, 10k records x 3 providers (median)", round(median["dnssync plan"], 3), "s",
+            detail=detail),
+        Row("plan", "octodns-sync dry run, same zone and servers (median)", round(median["octodns-sync"], 3), "s"),
+        Row("plan", "ratio dnssync / octoDNS", round(ratio, 3), "", "<= 0.5", ratio <= 0.5),
+        Row("plan", "dnssync peak memory (largest process)", peak["dnssync plan"], "MiB"),
+        Row("plan", "octodns-sync peak memory", peak["octodns-sync"], "MiB"),
+    ]

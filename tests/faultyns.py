@@ -6,7 +6,7 @@ It serves one zone from master-file text over UDP and TCP on 127.0.0.1 (or ::1)
 at a free port, in a thread with its own event loop so synchronous tests (click's
 CliRunner) can use it. The fault is chosen by the query name's first label
 (`FAULTS`), so one zone holds healthy and faulty names side by side; `mode`
-applies one fault to every query.
+applies one fault to every query, and `tcp=False` leaves TCP closed.
 """
 
 from __future__ import annotations
@@ -40,11 +40,12 @@ FAULTS = {
 
 class FaultyNameserver:
     def __init__(self, origin: str, zone_text: str, host: str = "127.0.0.1",
-                 mode: str | None = None):
+                 mode: str | None = None, tcp: bool = True):
         self.origin = dns.name.from_text(origin)
         self.zone = dns.zone.from_text(zone_text, origin=self.origin, relativize=False)
         self.host = host
         self.mode = mode
+        self.serve_tcp = tcp  # False: nothing listens on the TCP port
         self.port = 0
         self.queries = 0  # every query received, UDP and TCP
         self._loop = asyncio.new_event_loop()
@@ -77,11 +78,16 @@ class FaultyNameserver:
             udp.bind((self.host, 0))
             port = udp.getsockname()[1]
             try:
-                self._tcp = await asyncio.start_server(self._serve_tcp, self.host, port)
+                probe = await asyncio.start_server(self._serve_tcp, self.host, port)
             except OSError:
                 udp.close()
                 continue
             self.port = port
+            if self.serve_tcp:
+                self._tcp = probe
+            else:
+                probe.close()
+                await probe.wait_closed()
             self._udp, _ = await self._loop.create_datagram_endpoint(
                 lambda: _Udp(self), sock=udp)
             return

@@ -4,16 +4,21 @@ every outcome is an Answer with the right error kind, never an exception."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import socket
 import time
 
 import dns.name
+import dns.query
 import dns.rdatatype
+import dns.tsigkeyring
+import dns.update
 import pytest
 
 from dnssync.config import Nameserver
 from dnssync.verify import wire
 from dnssync.verify.engine import BREAKER, Answer, Endpoint, Engine, Question, resolve
+from dnssync.verify.extra import TsigKey, transfer
 from tests.conftest import unique_zone
 from tests.faultyns import FaultyNameserver
 
@@ -198,3 +203,31 @@ def test_wire_rejects_compression_loops():
         wire.parse_reply(looped)
     reply = wire.parse_reply(query)
     assert reply.qname == b"\x01a\x07example\x00" and reply.qtype == 1 and reply.id == 1
+
+
+def test_axfr_with_and_without_the_right_tsig_key(lab):
+    """A transfer of many messages (TSIG over the whole stream), and refusals."""
+    zone = unique_zone("x")
+    lab.add_zone(zone, ["bind", "knot"])
+    for server in (lab.bind, lab.knot):
+        keyring = dns.tsigkeyring.from_text({server.key_name: server.key_secret})
+        for batch in range(6):
+            update = dns.update.UpdateMessage(zone, keyring=keyring, keyalgorithm="hmac-sha256")
+            for i in range(batch * 500, batch * 500 + 500):
+                update.add(f"t{i}.{zone}", 300, "TXT", f"value-{i}-" + "x" * 40)
+            assert dns.query.tcp(update, server.address, timeout=10).rcode() == 0
+        endpoint = Endpoint(server.address, server.port, server.nameserver)
+        right = TsigKey(server.key_name, server.key_secret)
+        served = asyncio.run(transfer(endpoint, zone, right, 5))
+        assert served.error is None, served.error
+        apex = dns.name.from_text(zone).to_wire()
+        assert {t for owner, t in served.rrsets if owner == apex} == {
+            dns.rdatatype.SOA, dns.rdatatype.NS}
+        assert len(served.rrsets) == 3002  # over 200 kB: many messages, one TSIG stream
+        skipping = asyncio.run(transfer(endpoint, zone, right, 5, skip=set(served.rrsets)))
+        assert skipping.error is None and skipping.rrsets == {}
+        wrong = TsigKey(server.key_name, base64.b64encode(b"w" * 32).decode())
+        refused = asyncio.run(transfer(endpoint, zone, wrong, 2))
+        assert refused.error and refused.rrsets == {}, server.name
+        unsigned = asyncio.run(transfer(endpoint, zone, None, 2))
+        assert "refused" in unsigned.error, unsigned.error

@@ -21,20 +21,20 @@ def zone_yaml(labels: list[str]) -> str:
                              for i, label in enumerate(sorted(labels)))
 
 
-def zone_text(zone: str, labels: list[str], nameservers: list[str]) -> str:
-    lines = ["$TTL 3600", f"@ 60 SOA {FAULTY_NS} hostmaster.{zone} 1 3600 600 604800 5"]
+def zone_text(zone: str, labels: list[str], nameservers: list[str], serial: int = 1) -> str:
+    lines = ["$TTL 3600", f"@ 60 SOA {FAULTY_NS} hostmaster.{zone} {serial} 3600 600 604800 5"]
     lines += [f"@ NS {ns}" for ns in nameservers]
     lines += [f"{label} A 192.0.2.{i + 1}" for i, label in enumerate(sorted(labels))]
     return "\n".join(lines) + "\n"
 
 
-def faulty_repo(make_repo, lab, tmp_path, labels, host="127.0.0.1", mode=None):
+def faulty_repo(make_repo, lab, tmp_path, labels, host="127.0.0.1", mode=None, tcp=True):
     """A repository served by PowerDNS and by a faulty nameserver (its 'API' is an
     octoDNS YAML provider, so the fallback for extra records is exercised too)."""
     zone = unique_zone("f")
     repo = make_repo({zone: zone_yaml(labels)}, providers=["pdns"])
     union = sorted([lab.pdns.nameserver, FAULTY_NS])
-    server = FaultyNameserver(zone, zone_text(zone, labels, union), host=host, mode=mode)
+    server = FaultyNameserver(zone, zone_text(zone, labels, union), host=host, mode=mode, tcp=tcp)
     lab.parent.delegate(zone, union)  # the parent delegates to both providers, as it must
     server.__enter__()
     api = tmp_path / "faulty-api"
@@ -95,9 +95,57 @@ def test_silent_nameserver_is_one_timeout(faulty_setup):
     assert "answered none of 5 question(s)" in findings[0]["message"]
 
 
+def test_nameserver_without_tcp(faulty_setup):
+    repo, _zone, _server, _ = faulty_setup(["www", "mail"], tcp=False)
+    result = repo.run("verify", "--format", "json")
+    findings = json.loads(result.stdout)["findings"]
+    assert result.exit_code == 1
+    assert [(f["code"], f["provider"]) for f in findings] == [("verify.tcp", "faulty")]
+    assert "RFC 7766" in findings[0]["message"] and findings[0]["extra"]["error"] == \
+        "verify.unreachable"
+
+
 def test_ipv6_nameserver_with_port(faulty_setup):
     repo, _zone, server, _ = faulty_setup(["www", "mail"], host="::1")
     result = repo.run("verify", "--format", "json", "--no-extra")
     data = json.loads(result.stdout)
     assert result.exit_code == 0 and data["findings"] == [], data["findings"]
     assert f"[::1]:{server.port}" in {c["nameserver"].split("(")[1][:-1] for c in data["checked"]}
+
+
+def test_nameservers_of_one_provider_disagree_on_the_serial(make_repo, lab, tmp_path):
+    zone = unique_zone("s")
+    labels = ["www"]
+    repo = make_repo({zone: zone_yaml(labels)}, providers=["pdns"])
+    second = "ns2.faulty.test."
+    union = sorted([lab.pdns.nameserver, FAULTY_NS, second])
+    api = tmp_path / "api"
+    api.mkdir()
+    with FaultyNameserver(zone, zone_text(zone, labels, union, serial=7)) as one, \
+            FaultyNameserver(zone, zone_text(zone, labels, union, serial=8)) as two:
+        (repo.root / "providers" / "faulty.yaml").write_text(yaml.safe_dump({
+            "class": "yaml", "directory": str(api), "nameservers": [
+                {"name": FAULTY_NS, "address": one.address},
+                {"name": second, "address": two.address}]}))
+        assert repo.run("apply", "--yes", "--force").exit_code == 0
+        lab.parent.delegate(zone, union)  # the registrar lists both providers
+        result = repo.run("verify", "--format", "json")
+    findings = json.loads(result.stdout)["findings"]
+    assert result.exit_code == 1
+    assert [(f["code"], f["provider"]) for f in findings] == [("verify.soa-serial", "faulty")]
+    assert sorted(findings[0]["observed"].values()) == [7, 8]
+
+
+def test_unresolvable_nameserver_is_a_finding(make_repo, lab, tmp_path):
+    zone = unique_zone("u")
+    repo = make_repo({zone: zone_yaml(["www"])}, providers=["pdns"])
+    (repo.root / "providers" / "lost.yaml").write_text(yaml.safe_dump({
+        "class": "yaml", "directory": str(tmp_path), "nameservers": ["ns1.lost.invalid."]}))
+    assert repo.run("apply", "--yes", "--force").exit_code == 0
+    lab.parent.delegate(zone, sorted([lab.pdns.nameserver, "ns1.lost.invalid."]))
+    result = repo.run("verify", "--format", "json")
+    data = json.loads(result.stdout)
+    assert result.exit_code == 1
+    assert [(f["code"], f["provider"]) for f in data["findings"]] == [
+        ("verify.unresolvable", "lost")]
+    assert {c["provider"] for c in data["checked"]} == {"pdns"}

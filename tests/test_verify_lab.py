@@ -45,6 +45,9 @@ _sip._udp:
   values:
   - {port: 5060, priority: 10, target: sip.%(zone)s, weight: 60}
   - {port: 5060, priority: 20, target: sip2.%(zone)s, weight: 40}
+café:
+  type: A
+  value: 192.0.2.51
 child:
   type: NS
   values: [ns1.child.%(zone)s, ns.elsewhere.example.]
@@ -218,7 +221,7 @@ def test_deleted_extra_and_resplit_records(small, lab):
     assert "verify.extra" not in codes(verify_json(repo, "--no-extra")[1])
 
 
-def test_apex_soa_and_delegation_checks(make_repo, lab):
+def test_apex_soa_delegation_idn_and_wildcard(make_repo, lab):
     zone = unique_zone("d")
     repo = make_repo({zone: rich_zone(zone)})
     assert repo.run("apply", "--yes").exit_code == 0
@@ -226,9 +229,18 @@ def test_apex_soa_and_delegation_checks(make_repo, lab):
     nsupdate(lab, "bind", zone, ("add", zone, 3600, "NS", "ns9.rogue.example."),
              ("replace", f"ns1.child.{zone}", 3600, "A", "192.0.2.54"))
     soa = f"{lab.knot.nameserver} hostmaster.{zone} 99 3600 600 604800 30"
-    nsupdate(lab, "knot", zone, ("replace", zone, 60, "SOA", soa))
+    nsupdate(lab, "knot", zone, ("replace", zone, 60, "SOA", soa),
+             ("replace", f"xn--caf-dma.{zone}", 3600, "A", "192.0.2.52"))
+    nsupdate(lab, "bind", zone, ("delete", f"*.apps.{zone}"))
     status, data = verify_json(repo)
     assert status == 1
+    idn = only(data, "verify.values")  # café, written in Unicode in git
+    assert (idn["provider"], idn["name"], idn["observed"]["values"]) == (
+        "knot", "xn--caf-dma", ["192.0.2.52"])
+    wildcard = [f for f in data["findings"] if f["code"] == "verify.nxdomain"]
+    assert {(f["provider"], f["name"], f["extra"]["kind"]) for f in wildcard} == {
+        ("bind", "*.apps", "data"), ("bind", "*.apps", "probe")}
+    assert any("dnssync-wildcard-probe.apps." in f["message"] for f in wildcard)
     apex = only(data, "verify.apex-ns")
     assert apex["provider"] == "bind" and "ns9.rogue.example." in apex["observed"]
     assert apex["expected"] == lab.nameservers and apex["extra"]["agree"] == ["knot", "pdns"]
@@ -237,7 +249,8 @@ def test_apex_soa_and_delegation_checks(make_repo, lab):
     assert glue["observed"]["values"] == ["192.0.2.54"]
     negative = only(data, "verify.negative-ttl")
     assert negative["observed"] == {"bind": 5, "knot": 30, "pdns": 5}
-    assert codes(data) == ["verify.apex-ns", "verify.glue", "verify.negative-ttl"]
+    assert codes(data) == ["verify.apex-ns", "verify.glue", "verify.negative-ttl",
+                           "verify.nxdomain", "verify.nxdomain", "verify.values"]
 
 
 def test_stopped_server_times_out_alone(small, lab):
@@ -279,3 +292,23 @@ def test_formats_junit_and_markdown(small, lab, tmp_path):
     markdown = repo.run("verify", "--format", "markdown")
     assert markdown.exit_code == 1
     assert "| error | `verify.values` |" in markdown.output and "192.0.2.98" in markdown.output
+
+
+def test_parent_and_child_zones_on_the_same_servers(make_repo, lab):
+    """Both zones in git and on every server: each server answers the delegation
+    from the child zone itself (AA=1), which must still match git's NS."""
+    parent = unique_zone("p")
+    child = f"sub.{parent}"
+    names = "".join(f"  - {ns}\n" for ns in lab.nameservers)
+    repo = make_repo({parent: f"sub:\n  type: NS\n  values:\n{names}www:\n  type: A\n"
+                              "  value: 192.0.2.1\n",
+                      child: "www:\n  type: A\n  value: 192.0.2.2\n"})
+    assert repo.run("apply", "--yes").exit_code == 0
+    status, data = verify_json(repo)
+    assert status == 0 and data["findings"] == [], [f["message"] for f in data["findings"]]
+    nsupdate(lab, "bind", child, ("add", child, 3600, "NS", "ns9.rogue.example."))
+    status, data = verify_json(repo)
+    assert status == 1
+    found = {(f["zone"], f["code"], f.get("name")) for f in data["findings"]}
+    assert (parent, "verify.values", "sub") in found  # the delegation as bind answers it
+    assert (child, "verify.apex-ns", "") in found

@@ -52,7 +52,8 @@ def summary(result: VerifyResult, findings: list[Finding], delegations: int | No
 @click.option("--timeout", type=click.FloatRange(0.05, 600), default=None,
               help="Seconds per query, retries included (default: defaults.timeout).")
 @click.option("--retries", type=click.IntRange(0, 20), default=None,
-              help="UDP re-sends per query (default: defaults.retries).")
+              help="At most this many UDP re-sends per query (default: re-send, backing"
+                   " off, until the timeout).")
 @click.option("--window", type=click.IntRange(1, 4096), default=64, show_default=True,
               help="Queries in flight per nameserver address.")
 @click.option("--delegation", "delegation_only", is_flag=True,
@@ -73,9 +74,8 @@ def verify(ctx: Context, zones: tuple[str, ...], providers: tuple[str, ...], fmt
     repo = ctx.repo(zones)
     serves = {zone: names for zone, names in repo.serves(list(providers) or None).items() if names}
     defaults = repo.config.defaults
-    options = Options(timeout=timeout or defaults.timeout,
-                      retries=defaults.retries if retries is None else retries,
-                      window=window, axfr=axfr, extra=not no_extra)
+    options = Options(timeout=timeout or defaults.timeout, retries=retries, window=window,
+                      axfr=axfr, extra=not no_extra)
     delegated = {zone: repo.desired[zone] for zone in serves}
     if delegation_only:
         started = time.perf_counter()

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import dns.name
+import dns.rcode
 import dns.rdata
 import dns.rdataclass
 import dns.rdatatype
@@ -143,7 +144,7 @@ def _judge_referral(exp: Expected, reply: Reply) -> list[Issue]:
     if reply.flags & wire.AA:
         records = _select(reply.answer, exp.owner, exp.rdtype)
         if not records:
-            status = "NXDOMAIN" if reply.rcode == 3 else "no NS RRset"
+            status = "NXDOMAIN" if reply.rcode == dns.rcode.NXDOMAIN else "no NS RRset"
             return [Issue(exp, "verify.referral", Severity.ERROR, status,
                           f"an authoritative answer ({status}) where git delegates {exp.fqdn}")]
         issue = compare_rrset(exp, Observed.from_reply(reply, records))
@@ -155,7 +156,7 @@ def _judge_referral(exp: Expected, reply: Reply) -> list[Issue]:
                       f"referral to {', '.join(owners)}" if owners else "no referral",
                       f"no referral for {exp.fqdn}")]
     issues = [compare_rrset(exp, Observed.from_reply(reply, records))]
-    for glue in exp.glue:
+    for glue in exp.glue or ():
         found = _select(reply.additional, glue.owner, glue.rdtype)
         issues.append(compare_rrset(glue, Observed.from_reply(reply, found) if found else None,
                                     "verify.glue"))
@@ -197,13 +198,6 @@ class Verdicts:
     def count(self, provider: str, nameserver: str) -> None:
         self.provider_of[nameserver] = provider
         self.asked[nameserver] += 1
-
-    def mark_down(self, nameserver: str, unasked: int) -> None:
-        """A nameserver given up on before its records were asked: its most common
-        failure stands for all of them."""
-        self.asked[nameserver] += unasked
-        codes = self.failed[nameserver]
-        codes[codes.most_common(1)[0][0]] += unasked
 
     def down(self) -> dict[str, str]:
         """Nameservers that answered nothing usable: nameserver -> the most common failure.

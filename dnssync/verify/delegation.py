@@ -28,6 +28,7 @@ from dnssync.config import Config, Nameserver
 from dnssync.desired import nameserver_union
 from dnssync.findings import Finding, Severity
 from dnssync.verify.engine import Answer, Endpoint, Engine, resolve
+from dnssync.zones import discover
 
 MAX_REFERRALS = 16
 _ADDRESS_TYPES = (dns.rdatatype.A, dns.rdatatype.AAAA)
@@ -116,7 +117,29 @@ async def find_parent(engine: Engine, zone: str, roots: list[Endpoint]) -> tuple
     return [], f"more than {MAX_REFERRALS} referrals while walking down from the root"
 
 
+def managed_parent(config: Config, zone: str) -> str | None:
+    """The closest enclosing zone that this repository manages itself, if any: its
+    providers serve the delegation of `zone`, so that is where resolvers meet it."""
+    names = discover(config.zones_dir)
+    labels = zone.split(".")
+    for i in range(1, len(labels) - 1):
+        candidate = ".".join(labels[i:])
+        if candidate in names:
+            return candidate
+    return None
+
+
 async def _parent_servers(engine: Engine, config: Config, zone: str) -> tuple[list[Endpoint], str | None]:
+    """Where to ask for the delegation: the parent named for this zone in `parent.zones`,
+    else the repository's own parent zone's providers, else `parent.nameservers`, else
+    the servers found walking down from the root."""
+    parent_zone = None if zone in config.parent.zones else managed_parent(config, zone)
+    if parent_zone is not None:
+        endpoints = []
+        for provider in config.providers_for(parent_zone):
+            for nameserver in provider.nameservers:
+                endpoints += (await resolve(nameserver))[0]
+        return endpoints, None if endpoints else f"the nameservers of {parent_zone} have no address"
     configured = config.parent.servers_for(zone)
     if configured:
         endpoints: list[Endpoint] = []
@@ -165,7 +188,7 @@ async def _lame(engine: Engine, config: Config, zone: str, delegation: Delegatio
             problem = None
         else:
             endpoints, problem = await resolve(nameserver)
-        if not endpoints:
+        if not endpoints and not (skip_verified and provider):  # else verify reported it unresolvable
             findings.append(_lame_finding(zone, name, provider, problem or "no address"))
         for endpoint in endpoints:
             if skip_verified and provider and (endpoint.address, endpoint.port) == (

@@ -10,14 +10,16 @@ API (stable; other stages build on it)::
     from dnssync.verify.engine import Endpoint, Engine, Question, resolve
 
     endpoints, problem = await resolve(nameserver)      # config.Nameserver -> [Endpoint]
-    async with Engine(timeout=3.0, retries=2, window=64) as engine:
+    async with Engine(timeout=3.0, window=64) as engine:
         answer = await engine.ask(endpoint, "www.example.com.", "A")
         await engine.ask_many(endpoint, questions, on_answer)   # streams, bounded memory
 
 * `Endpoint(address, port=53, name=None)`: one address of a nameserver, an IPv4
   or IPv6 literal; `name` is the NS-record name, for labels.
-* `Question(name, rdtype, tag=None)`: `Question.of("www.example.com.", "A", tag)`
-  accepts text; `tag` is the caller's, returned untouched on the answer.
+* `Question(name, rdtype, tag=None, wire=None)`: `Question.of("www.example.com.",
+  "A", tag)` accepts text; `tag` is the caller's, returned untouched on the answer;
+  `wire` may carry the name's lower-case wire form when the caller has it (then
+  `name` may be None: a large zone need not hold a dnspython Name per record).
 * `Answer`: `error` is None when the server gave a usable reply, else one of
   `ERRORS` (timeout, unreachable, refused, servfail, non-authoritative,
   id-mismatch, truncated, ...) with a one-line `detail`. Also `rcode`, `flags`,
@@ -26,22 +28,27 @@ API (stable; other stages build on it)::
   sections as located records; `reply.message()` gives the dnspython Message).
   A referral (AA=0, no answer, NS in authority) is not an error: callers that
   expect authority check `answer.referral`.
-* `Engine.ask(endpoint, name, rdtype, tcp=False, recursion=False)`: one question.
-  RD is off unless `recursion=True` (for asking resolvers); then AA is not required.
+* `Engine.ask(endpoint, name, rdtype, tcp=False, recursion=False, tag=None)`: one
+  question. RD is off unless `recursion=True` (for asking resolvers); then AA is
+  not required.
 * `Engine.ask_many(endpoint, questions, on_answer, ...)`: every question of an
   iterable, `on_answer(answer)` called as each completes (in completion order).
   Questions are pulled lazily, so a 100,000-record zone never sits in memory as
   100,000 pending queries.
-* `Engine.stats`: counters (queries, udp_sent, retransmits, tcp, stray).
+* `Engine.stats`: counters (queries, udp_sent, retransmits, tcp, truncated, stray).
+* Zone transfers: `dnssync.verify.extra.transfer(endpoint, zone, tsig, timeout)`
+  (AXFR, TSIG-signed when given a key) returns the zone as data the same way.
 
 How it behaves on the wire:
 
-* One connected UDP socket per endpoint; at most `window` questions in flight to
-  each endpoint, the rest wait (a bounded window, like a TCP window, so a
-  server is never flooded and a slow one does not slow the others).
+* One connected UDP socket per endpoint (message IDs are random; the source
+  port is one per endpoint); at most `window` questions in flight to each
+  endpoint, the rest wait (a bounded window, like a TCP window, so a server is
+  never flooded and a slow one does not slow the others).
 * Lost UDP packets are re-sent (same ID) after a retransmission timeout learned
   from the endpoint's round-trip times (Jacobson/Karn, as TCP does), doubling
-  each time, at most `retries` times within the per-query `timeout`.
+  each time up to MAX_RTO, until the per-query `timeout`; `retries` caps the
+  re-sends when given. So a lossy path costs a little time, not false findings.
 * A reply with TC set is asked again over TCP (RFC 7766); when that fails too
   the error is `truncated`. `tcp=True` asks over TCP directly.
 * A reply whose ID or question does not match is ignored (it could be spoofed
@@ -103,7 +110,9 @@ _RCODE_ERRORS = {
 _SILENT = frozenset({"timeout", "unreachable", "network"})
 BREAKER = 8
 MIN_RTO = 0.2
-INITIAL_RTO = 1.0
+TICK = 0.02  # granularity of re-sends and timeouts
+MAX_RTO = 1.0
+INITIAL_RTO = 0.5  # before the first round trip is measured
 _TCP_LENGTH = struct.Struct("!H")
 
 
@@ -124,9 +133,10 @@ class Endpoint:
 
 
 class Question(NamedTuple):
-    name: dns.name.Name
+    name: dns.name.Name | None  # None when `wire` is given
     rdtype: int
     tag: Any = None  # the caller's, returned on the Answer
+    wire: bytes | None = None  # name.to_wire().lower(), when the caller has it already
 
     @classmethod
     def of(cls, name: dns.name.Name | str, rdtype: int | str, tag: Any = None) -> Question:
@@ -182,8 +192,21 @@ class Answer:
 class _Pending:
     """One question in flight on a channel."""
 
-    __slots__ = ("attempts", "callback", "deadline", "first_sent", "interval", "mismatches",
-                 "qid", "qname", "question", "recursion", "tcp", "timer", "wire")
+    __slots__ = (
+        "attempts",
+        "callback",
+        "deadline",
+        "due",
+        "first_sent",
+        "interval",
+        "mismatches",
+        "qid",
+        "qname",
+        "question",
+        "recursion",
+        "tcp",
+        "wire",
+    )
 
     def __init__(self, question: Question, callback: Callable[[Answer], None], tcp: bool,
                  recursion: bool):
@@ -191,7 +214,11 @@ class _Pending:
         self.callback = callback
         self.tcp = tcp
         self.recursion = recursion
-        self.qname = question.name.to_wire().lower()
+        if question.wire is not None:
+            self.qname = question.wire
+        else:
+            assert question.name is not None, "a Question needs a name or its wire form"
+            self.qname = question.name.to_wire().lower()
         self.qid = 0
         self.wire = b""
         self.attempts = 0
@@ -199,7 +226,7 @@ class _Pending:
         self.deadline = 0.0
         self.interval = 0.0
         self.mismatches = 0
-        self.timer: asyncio.TimerHandle | None = None
+        self.due = 0.0  # when to re-send or give up
 
 
 def _classify(reply: Reply, recursion: bool) -> tuple[str | None, str]:
@@ -217,14 +244,20 @@ def _classify(reply: Reply, recursion: bool) -> tuple[str | None, str]:
     return None, ""
 
 
-class _Channel(asyncio.DatagramProtocol):
-    """Every question to one endpoint: its UDP socket, window, timers and RTT estimate."""
+class _Channel:
+    """Every question to one endpoint: its UDP socket, window, timers and RTT estimate.
+
+    The socket is a connected, non-blocking UDP socket read straight from the event
+    loop's selector, draining every datagram that is ready at each wake-up: at tens
+    of thousands of replies a second, one loop iteration per datagram (asyncio's
+    DatagramTransport) costs more than the rest of the work."""
 
     def __init__(self, engine: Engine, endpoint: Endpoint):
         self.engine = engine
         self.endpoint = endpoint
         self.loop = asyncio.get_running_loop()
-        self.transport: asyncio.DatagramTransport | None = None
+        self.sock: socket.socket | None = None
+        self.tick: asyncio.TimerHandle | None = None
         self.open_error = ""
         self.pending: dict[int, _Pending] = {}
         self.waiting: deque[_Pending] = deque()
@@ -235,12 +268,47 @@ class _Channel(asyncio.DatagramProtocol):
         self.down_until = 0.0
         self.last_silent = "timeout"
 
-    # -- asyncio protocol --------------------------------------------------------
+    # -- the socket ----------------------------------------------------------------
 
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]
+    def open(self) -> None:
+        family = socket.AF_INET6 if ":" in self.endpoint.address else socket.AF_INET
+        sock = None
+        try:
+            sock = socket.socket(family, socket.SOCK_DGRAM)
+            sock.setblocking(False)
+            sock.connect((self.endpoint.address, self.endpoint.port))
+        except OSError as e:
+            if sock is not None:
+                sock.close()
+            self.open_error = (f"cannot open a UDP socket to {self.endpoint.label}:"
+                               f" {e.strerror or e}")
+            return
+        self.sock = sock
+        self.loop.add_reader(sock.fileno(), self._readable)
 
-    def datagram_received(self, data: bytes, addr: Any) -> None:
+    def close(self) -> None:
+        if self.tick is not None:
+            self.tick.cancel()
+        if self.sock is not None:
+            self.loop.remove_reader(self.sock.fileno())
+            self.sock.close()
+            self.sock = None
+
+    def _readable(self) -> None:
+        sock = self.sock
+        for _ in range(256):  # bounded, so other endpoints get their turn
+            if sock is None:
+                return
+            try:
+                data = sock.recv(65535)
+            except BlockingIOError:
+                return
+            except OSError as e:  # ICMP errors surface here on a connected socket
+                self._fail_all(e)
+                return
+            self.datagram_received(data)
+
+    def datagram_received(self, data: bytes) -> None:
         if len(data) < 12:
             self.engine.stats["stray"] += 1
             return
@@ -267,13 +335,6 @@ class _Channel(asyncio.DatagramProtocol):
         kind, detail = _classify(reply, pending.recursion)
         self._done(pending, kind, detail, reply, "udp")
 
-    def error_received(self, exc: Exception) -> None:
-        # Deferred: asyncio reports a failed send synchronously from inside sendto().
-        self.loop.call_soon(self._fail_all, exc)
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self.transport = None
-
     # -- the window --------------------------------------------------------------
 
     def submit(self, pending: _Pending) -> None:
@@ -291,7 +352,7 @@ class _Channel(asyncio.DatagramProtocol):
             self.loop.call_soon(self._done, pending, self.last_silent,
                                 f"not asked: the last {self.silent} questions to this nameserver"
                                 " got no reply", None, "udp")
-        elif pending.tcp or self.transport is None:
+        elif pending.tcp or self.sock is None:
             self.loop.create_task(self._tcp(pending, truncated=False))
         else:
             qid = random.getrandbits(16)
@@ -312,19 +373,38 @@ class _Channel(asyncio.DatagramProtocol):
         self.engine.stats["udp_sent"] += 1
         if pending.attempts > 1:
             self.engine.stats["retransmits"] += 1
-        assert self.transport is not None
-        self.transport.sendto(pending.wire)
+        assert self.sock is not None
+        try:
+            self.sock.send(pending.wire)
+        except BlockingIOError:
+            pass  # the send buffer is full: as good as a lost packet, the timer re-sends
+        except OSError as e:  # e.g. an ICMP error from an earlier datagram; deferred,
+            self.loop.call_soon(self._fail_all, e)  # as we may be inside a callback
         now = self.loop.time()
         wait = min(pending.interval, pending.deadline - now)
-        if pending.attempts > self.engine.retries:
+        if self.engine.retries is not None and pending.attempts > self.engine.retries:
             wait = pending.deadline - now  # the last try waits out the whole timeout
-        pending.timer = self.loop.call_at(now + max(wait, 0.0), self._expired, pending)
+        pending.due = now + max(wait, 0.0)
+        if self.tick is None:
+            self.tick = self.loop.call_later(TICK, self._on_tick)
+
+    def _on_tick(self) -> None:
+        """One timer per endpoint, not one per query: it finds the questions due for a
+        re-send or a timeout (to within TICK) while any are in flight."""
+        self.tick = None
+        now = self.loop.time()
+        for pending in [p for p in self.pending.values() if p.due <= now]:
+            self._expired(pending)
+        if self.pending and self.tick is None:
+            self.tick = self.loop.call_later(TICK, self._on_tick)
 
     def _expired(self, pending: _Pending) -> None:
         if self.pending.get(pending.qid) is not pending:
             return
-        if pending.attempts <= self.engine.retries and self.loop.time() < pending.deadline:
-            pending.interval *= 2
+        retries = self.engine.retries
+        if (retries is None or pending.attempts <= retries) \
+                and self.loop.time() < pending.deadline:
+            pending.interval = min(pending.interval * 2, max(MAX_RTO, pending.interval))
             self._send(pending)
             return
         if pending.mismatches:
@@ -352,9 +432,6 @@ class _Channel(asyncio.DatagramProtocol):
     def _forget(self, pending: _Pending) -> None:
         if self.pending.get(pending.qid) is pending:
             del self.pending[pending.qid]
-        if pending.timer is not None:
-            pending.timer.cancel()
-            pending.timer = None
 
     def _done(self, pending: _Pending, error: str | None, detail: str, reply: Reply | None,
               transport: str) -> None:
@@ -386,7 +463,8 @@ class _Channel(asyncio.DatagramProtocol):
 
     def rto(self) -> float:
         if self.srtt is None:  # no sample yet: leave room for every retry in the timeout
-            return min(INITIAL_RTO, self.engine.timeout / (self.engine.retries + 1))
+            tries = 3 if self.engine.retries is None else self.engine.retries + 1
+            return min(INITIAL_RTO, self.engine.timeout / tries)
         return min(max(self.srtt + 4 * self.rttvar, MIN_RTO), self.engine.timeout)
 
     # -- TCP -------------------------------------------------------------------------
@@ -441,17 +519,17 @@ class _Channel(asyncio.DatagramProtocol):
 class Engine:
     """Asks endpoints questions; one per event loop (use `async with`)."""
 
-    def __init__(self, timeout: float = 3.0, retries: int = 2, window: int = 64,
+    def __init__(self, timeout: float = 3.0, retries: int | None = None, window: int = 64,
                  payload: int = 1232):
         if not 1 <= window <= 4096:
             raise ValueError("window must be between 1 and 4096")
         self.timeout = float(timeout)
-        self.retries = int(retries)
+        self.retries = retries
         self.window = int(window)
         self.payload = int(payload)
         self.stats: dict[str, int] = dict.fromkeys(
             ("queries", "udp_sent", "retransmits", "tcp", "truncated", "stray"), 0)
-        self._channels: dict[Endpoint, asyncio.Future[_Channel]] = {}
+        self._channels: dict[Endpoint, _Channel] = {}
 
     async def __aenter__(self) -> Engine:
         return self
@@ -460,27 +538,16 @@ class Engine:
         await self.close()
 
     async def close(self) -> None:
-        for future in self._channels.values():
-            if future.done() and not future.exception():
-                transport = future.result().transport
-                if transport is not None:
-                    transport.close()
+        for channel in self._channels.values():
+            channel.close()
         self._channels.clear()
 
-    async def _channel(self, endpoint: Endpoint) -> _Channel:
-        future = self._channels.get(endpoint)
-        if future is None:
-            future = asyncio.get_running_loop().create_future()
-            self._channels[endpoint] = future
-            channel = _Channel(self, endpoint)
-            try:
-                await asyncio.get_running_loop().create_datagram_endpoint(
-                    lambda: channel, remote_addr=(endpoint.address, endpoint.port))
-            except OSError as e:
-                channel.open_error = (f"cannot open a UDP socket to {endpoint.label}:"
-                                      f" {e.strerror or e}")
-            future.set_result(channel)
-        return await future
+    def _channel(self, endpoint: Endpoint) -> _Channel:
+        channel = self._channels.get(endpoint)
+        if channel is None:
+            channel = self._channels[endpoint] = _Channel(self, endpoint)
+            channel.open()
+        return channel
 
     async def ask(self, endpoint: Endpoint, name: dns.name.Name | str, rdtype: int | str, *,
                   tcp: bool = False, recursion: bool = False, tag: Any = None) -> Answer:
@@ -491,7 +558,7 @@ class Engine:
             if not future.done():
                 future.set_result(answer)
 
-        channel = await self._channel(endpoint)
+        channel = self._channel(endpoint)
         channel.submit(_Pending(Question.of(name, rdtype, tag), done, tcp, recursion))
         return await future
 
@@ -500,7 +567,7 @@ class Engine:
                        recursion: bool = False) -> None:
         """Ask every question, at most `window` in flight, calling `on_answer` for each
         as it completes. An exception raised by `on_answer` stops the run and is raised."""
-        channel = await self._channel(endpoint)
+        channel = self._channel(endpoint)
         loop = asyncio.get_running_loop()
         finished: asyncio.Future[None] = loop.create_future()
         source = iter(questions)
@@ -543,6 +610,8 @@ async def resolve(nameserver: Nameserver) -> tuple[list[Endpoint], str | None]:
         return [Endpoint(host, nameserver.port, nameserver.name)], None
     except ValueError:
         pass
+    if host.lower() == "invalid" or host.lower().endswith(".invalid"):
+        return [], f"cannot resolve {host}: .invalid names never resolve (RFC 6761 6.4)"
     try:
         infos = await asyncio.get_running_loop().getaddrinfo(
             host, nameserver.port, type=socket.SOCK_DGRAM)

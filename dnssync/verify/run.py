@@ -34,7 +34,7 @@ Progress = Callable[[int], None]
 @dataclass
 class Options:
     timeout: float = 3.0
-    retries: int = 2
+    retries: int | None = None  # None: re-send until the timeout
     window: int = 64
     axfr: bool = False  # compare by zone transfer where the nameserver allows it
     extra: bool = True  # look for records git does not have
@@ -58,10 +58,6 @@ class VerifyResult:
     #: (zone, provider, nameserver) for everything that was asked, for reporters
     checked: list[tuple[str, str, str]]
     stats: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def errors(self) -> int:
-        return sum(f.severity is Severity.ERROR for f in self.findings)
 
 
 class _ZoneRun:
@@ -175,6 +171,7 @@ class Verifier:
         self.options = options
         self.progress = progress or (lambda n: None)
         self.providers: dict[str, BaseProvider] = {}
+        self.transfers: dict[str, float] = {}  # "zone nameserver" -> seconds of its AXFR
 
     async def run(self, zones: dict[str, list[str]]) -> VerifyResult:
         start = time.perf_counter()
@@ -191,17 +188,17 @@ class Verifier:
             runs.append(run)
             targets += [(run, Target(plan, e)) for plan in run.plans.values()
                         for e in endpoints[plan.provider]]
-        prepared = time.perf_counter()
+        prepared, cpu = time.perf_counter(), time.process_time()
         options = self.options
         async with Engine(options.timeout, options.retries, options.window) as engine:
             await asyncio.gather(*(self._check(engine, run, target) for run, target in targets))
             await asyncio.gather(*(self._list_by_api(run) for run in runs))
             stats = dict(engine.stats)
-        asked = time.perf_counter()
+        asked, cpu = time.perf_counter(), time.process_time() - cpu
         for run in runs:
             findings += run.findings()
-        stats.update(prepare_seconds=round(prepared - start, 3),
-                     query_seconds=round(asked - prepared, 3),
+        stats.update(transfer_seconds=self.transfers, prepare_seconds=round(prepared - start, 3),
+                     query_seconds=round(asked - prepared, 3), query_cpu_seconds=round(cpu, 3),
                      seconds=round(time.perf_counter() - start, 3))
         if stats["query_seconds"]:
             stats["queries_per_second"] = round(stats["queries"] / stats["query_seconds"])
@@ -226,37 +223,50 @@ class Verifier:
                 run.verdicts.count(target.zone.provider, target.label)
             self.progress(1)
 
-        await asyncio.gather(*(apex(q, tcp) for q, tcp in zonechecks.apex_questions(run.zone.name)))
-        if view.udp_error and view.tcp_error:
-            self._skip(run, target)  # nothing answers there: one finding, not one per record
-            return
-        served = None
-        if self.options.axfr or self.options.extra:
-            served = await extra.transfer(target.endpoint, run.zone.name,
-                                          extra.tsig_of(self.providers[target.zone.provider]),
-                                          self.options.timeout)
-            if served.error:
-                run.unlisted.setdefault(target.zone.provider, []).append(
-                    f"{served.source}: {served.error}")
-            elif self.options.extra:
+        jobs = [apex(q, tcp) for q, tcp in zonechecks.apex_questions(run.zone.name)]
+        if self.options.axfr:
+            jobs.append(self._compare_transfer(engine, run, target))
+        else:
+            jobs.append(self._ask_records(engine, run, target))
+            if self.options.extra:
+                jobs.append(self._transfer(run, target))
+        await asyncio.gather(*jobs)
+
+    async def _transfer(self, run: _ZoneRun, target: Target) -> extra.Served:
+        """AXFR from one nameserver address, filed for the extra-records check."""
+        # comparing needs every RRset; looking for extras only the ones git lacks
+        skip = None if self.options.axfr else target.zone.known
+        served = await extra.transfer(target.endpoint, run.zone.name,
+                                      extra.tsig_of(self.providers[target.zone.provider]),
+                                      self.options.timeout, skip)
+        if served.error:
+            run.unlisted.setdefault(target.zone.provider, []).append(
+                f"{served.source}: {served.error}")
+        else:
+            self.transfers[f"{run.zone.name} {target.label}"] = round(served.elapsed, 3)
+            if self.options.extra:
                 run.listed.setdefault(target.zone.provider, []).append(served)
-        if self.options.axfr and served is not None and not served.error:
+        return served
+
+    async def _compare_transfer(self, engine: Engine, run: _ZoneRun, target: Target) -> None:
+        """--axfr: the whole zone in one stream; per-record queries where it is refused."""
+        served = await self._transfer(run, target)
+        if served.error:
+            await self._ask_records(engine, run, target)
+        else:
             run.take_transfer(target, served)
             self.progress(len(target.zone.asked))
-            return
+
+    async def _ask_records(self, engine: Engine, run: _ZoneRun, target: Target) -> None:
+        """Every expected RRset, asked and judged as the answers stream in. A nameserver
+        that does not answer trips the engine's breaker: one timeout, not thousands."""
 
         def on_answer(answer: Answer) -> None:
             run.take(target, answer)
             self.progress(1)
 
-        questions = (Question(e.qname, e.rdtype, e) for e in target.zone.asked)
+        questions = (Question(None, e.rdtype, e, e.owner) for e in target.zone.asked)
         await engine.ask_many(target.endpoint, questions, on_answer)
-
-    def _skip(self, run: _ZoneRun, target: Target) -> None:
-        """A nameserver that answers the SOA neither over UDP nor over TCP is not asked
-        for each record: it is one finding, and it costs one timeout, not thousands."""
-        run.verdicts.mark_down(target.label, len(target.zone.asked))
-        self.progress(len(target.zone.asked))
 
     async def _list_by_api(self, run: _ZoneRun) -> None:
         """Providers none of whose nameservers allowed a transfer: ask their API."""

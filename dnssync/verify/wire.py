@@ -95,6 +95,7 @@ class RR:
     ttl: int
     offset: int  # where the RDATA starts in the message
     length: int
+    start: int  # where the record (its owner name) starts
 
 
 @dataclass(slots=True)
@@ -132,6 +133,7 @@ def parse_reply(wire: bytes) -> Reply:
     if len(wire) < 12:
         raise Malformed("shorter than a DNS header")
     qid, flags, qdcount, ancount, nscount, arcount = HEADER.unpack_from(wire)
+    size = len(wire)
     offset = 12
     qname = qtype = None
     for _ in range(qdcount):
@@ -144,14 +146,21 @@ def parse_reply(wire: bytes) -> Reply:
     for count in (ancount, nscount, arcount):
         records = []
         for _ in range(count):
-            owner, offset = read_name(wire, offset)
-            if offset + 10 > len(wire):
+            start = offset
+            first = wire[offset] if offset < size else -1
+            if first == 0xC0 and qname is not None and wire[offset + 1] == 12:
+                owner, offset = qname, offset + 2  # the usual pointer to the question name
+            elif first == 0:
+                owner, offset = b"\x00", offset + 1  # the root (an OPT record)
+            else:
+                owner, offset = read_name(wire, offset)
+            if offset + 10 > size:
                 raise Malformed("truncated resource record")
             rdtype, rdclass, ttl, length = _RR_FIXED.unpack_from(wire, offset)
             offset += 10
-            if offset + length > len(wire):
+            if offset + length > size:
                 raise Malformed("RDATA runs past the end of the message")
-            records.append(RR(owner, rdtype, rdclass, ttl, offset, length))
+            records.append(RR(owner, rdtype, rdclass, ttl, offset, length, start))
             offset += length
         sections.append(records)
     rcode = flags & 0x000F

@@ -79,7 +79,11 @@ class Lab:
         for name in names:
             self.servers[name].add_zone(zone, nameservers or union)
         self.unbound.add_stub(zone, [a for name in names for a in self.servers[name].addresses])
-        self.parent.delegate_also(zone, nameservers or union)  # as a registrar would
+        labels = zone.split(".")
+        enclosing = {".".join(labels[i:]) for i in range(1, len(labels) - 1)}
+        if not enclosing & {z for server in self.servers.values() for z in server.zones}:
+            # as a registrar would; a zone below another lab zone is delegated by that zone
+            self.parent.delegate_also(zone, nameservers or union)
 
     def env(self) -> dict[str, str]:
         env: dict[str, str] = {}

@@ -13,7 +13,7 @@ Reference, in the same run: what an operator does without dnssync, a shell loop
 running `dig` against the same 6 nameservers (record + SOA) and the resolver once
 a second for the same duration; its CPU includes every dig it started.
 
-Run: DNSSYNC_LAB_NET=127.0.4 PYTHONPATH=. python bench/watch_cpu.py  (needs root)
+Run: python bench/run.py watch  (needs root)
 """
 
 from __future__ import annotations
@@ -22,18 +22,15 @@ import json
 import os
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from common import ROOT, Row, lab_net
 
-from tests.lab import Lab  # noqa: E402 - the lab lives with the tests
+from tests.lab import Lab
 
 TARGET = 0.05
 TTL = 15
-RESULTS = ROOT / "bench" / "results"
 TICK = os.sysconf("SC_CLK_TCK")
 
 
@@ -91,9 +88,8 @@ def reference_cpu(lab: Lab, zone: str, seconds: float) -> dict[str, float]:
     return {"wall": wall, "cpu": cpu, "share": cpu / wall}
 
 
-def main() -> int:
-    workdir = Path(tempfile.mkdtemp(prefix="dnssync-bench-watch-"))
-    with Lab(workdir / "lab", second_addresses=True) as lab:
+def run(workdir: Path) -> list[Row]:
+    with Lab(workdir / "lab", net=lab_net(), second_addresses=True) as lab:
         zone = f"bench-watch-{os.getpid()}.test."
         lab.add_zone(zone)
         root = workdir / "repo"
@@ -106,7 +102,7 @@ def main() -> int:
                 f"www:\n  ttl: {TTL}\n  type: A\n  value: {value}\n")
             done = dnssync(root, env, "apply", "--yes")
             if done.returncode != 0:
-                raise SystemExit(f"apply failed: {done.stdout}{done.stderr}")
+                raise RuntimeError(f"apply failed: {done.stdout}{done.stderr}")
             if value == "192.0.2.1":
                 subprocess.run(["dig", "+short", f"@{lab.unbound.address}", f"www.{zone}", "A"],
                                capture_output=True, check=True)  # Unbound caches the old value
@@ -114,27 +110,13 @@ def main() -> int:
         watched = watch_cpu(root, env)
         reference = reference_cpu(lab, zone, watched["wall"])
     ratio = watched["share"] / reference["share"] if reference["share"] else float("inf")
-    result = {
-        "benchmark": "watch_cpu",
-        "providers": len(lab.servers), "nameservers": nameservers, "resolvers": 1,
-        "interval_s": 1.0, "ttl_s": TTL,
-        "dnssync": watched, "reference_dig_loop": reference,
-        "ratio_dnssync_to_reference": ratio, "target_share": TARGET,
-        "passed": watched["share"] < TARGET,
-    }
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "watch_cpu.json").write_text(json.dumps(result, indent=2))
-    print(f"watch_cpu: dnssync watch, 1 change, {len(lab.servers)} providers x 2 nameservers"
-          f" + 1 resolver, polling every 1 s:")
-    print(f"  steady state: {watched['cpu']:.3f} s CPU over {watched['wall']:.1f} s wall ="
-          f" {100 * watched['share']:.2f} % of one core (target < {100 * TARGET:.0f} %)")
-    print(f"  whole process incl. start-up: {watched['total_cpu']:.2f} s CPU over"
-          f" {watched['total_wall']:.1f} s = {100 * watched['total_share']:.2f} %")
-    print(f"  reference (dig in a shell loop, same polling): {reference['cpu']:.2f} s CPU over"
-          f" {reference['wall']:.1f} s = {100 * reference['share']:.2f} %")
-    print(f"  ratio dnssync / reference: {ratio:.3f}  ->  {'PASS' if result['passed'] else 'FAIL'}")
-    return 0 if result["passed"] else 1
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+    setup = f"1 change, {len(lab.servers)} providers x 2 nameservers ({nameservers}) + 1 resolver, 1 s polls"
+    return [
+        Row("watch", f"dnssync watch CPU, steady state ({setup})", round(100 * watched["share"], 3),
+            "% of one core", f"< {100 * TARGET:.0f} %", watched["share"] < TARGET, detail=watched),
+        Row("watch", "dnssync watch CPU, whole process incl. start-up", round(100 * watched["total_share"], 3),
+            "% of one core"),
+        Row("watch", "reference: dig in a shell loop, same polling", round(100 * reference["share"], 3),
+            "% of one core", detail=reference),
+        Row("watch", "ratio dnssync / dig loop", round(ratio, 3)),
+    ]

@@ -7,16 +7,15 @@ Both run here on the same 10,000-record zone for PowerDNS, BIND and Knot
 providers (constructed, never contacted: nothing here needs a server), and the
 ratio is printed and saved under bench/results/.
 
-    PYTHONPATH=$PWD python bench/parity.py [records]
+    python bench/run.py parity
 """
 
 from __future__ import annotations
 
-import json
-import sys
 import time
 from pathlib import Path
 
+from common import Row
 from octodns.record import Record
 from octodns.zone import Zone
 from octodns_powerdns import PowerDnsProvider
@@ -28,6 +27,7 @@ from dnssync.providers.rfc2136 import BindProvider, KnotProvider
 from tests.lab.zonegen import big_zone_data
 
 ROUNDS = 5
+RECORDS = 10_000
 
 
 def build(n: int) -> Zone:
@@ -46,9 +46,8 @@ def best(fn) -> float:
     return min(times)
 
 
-def main() -> None:
-    n = int(sys.argv[1]) if len(sys.argv) > 1 else 10_000
-    desired = build(n)
+def run(workdir: Path) -> list[Row]:
+    desired = build(RECORDS)
     providers = {
         "pdns": PowerDnsProvider("pdns", "127.0.0.1", "unused", strict_supports=False),
         "bind": BindProvider("bind", "127.0.0.1", strict_supports=False),
@@ -61,14 +60,9 @@ def main() -> None:
         check_zone(desired, served, Policy(), lambda *_: (None, None))
 
     ours = best(gate)
-    result = {"records": len(desired.records), "providers": len(providers),
-              "octodns_process_s": round(reference, 4), "parity_gate_s": round(ours, 4),
-              "ratio": round(ours / reference, 2), "rounds": ROUNDS}
-    print(json.dumps(result, indent=2))
-    out = Path(__file__).parent / "results"
-    out.mkdir(exist_ok=True)
-    (out / "parity.json").write_text(json.dumps(result, indent=2))
-
-
-if __name__ == "__main__":
-    main()
+    setup = f"{len(desired.records)} records x {len(providers)} providers, best of {ROUNDS}"
+    return [
+        Row("parity", f"parity gate ({setup})", round(ours, 4), "s"),
+        Row("parity", "octoDNS's own per-target processing (reference)", round(reference, 4), "s"),
+        Row("parity", "ratio gate / octoDNS processing", round(ours / reference, 2)),
+    ]
