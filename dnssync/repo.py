@@ -6,6 +6,7 @@ bad input is found before any provider is contacted (ConfigError, exit 2).
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -153,6 +154,13 @@ class Repository:
         """Where a record is written in git (file, line), for findings to point at."""
         desired = next((z for z in self.zones if z.name == zone), None)
         return desired.location(name, rtype) if desired else (None, None)
+
+    def locate_finding(self, finding: Finding) -> Finding:
+        """The finding pointed at the record's file and line in git, when it is about one."""
+        if finding.file or not (finding.zone and finding.type and finding.name is not None):
+            return finding
+        file, line = self.locate(finding.zone, finding.name, finding.type)
+        return dataclasses.replace(finding, file=file, line=line) if line else finding
 
     def locate_changes(self, plan: Plan) -> None:
         """Point every planned change at the file and line where git defines the record."""

@@ -274,7 +274,7 @@ def test_stopped_server_times_out_alone(small, lab):
     assert checked == {"pdns", "bind", "knot"}
 
 
-def test_formats_junit_and_markdown(small, lab, tmp_path):
+def test_formats_junit_and_markdown(small, lab, tmp_path, junit_schema):
     import xml.etree.ElementTree as ET
 
     repo, zone = small
@@ -282,6 +282,7 @@ def test_formats_junit_and_markdown(small, lab, tmp_path):
     out = tmp_path / "report.xml"
     result = repo.run("verify", "--format", "junit", "--out", str(out))
     assert result.exit_code == 1 and "Verify FAILED" in result.output
+    junit_schema.validate(str(out))
     root = ET.parse(out).getroot()
     cases = {(c.get("classname"), c.get("name")): c for c in root.iter("testcase")}
     bind = next(c for (cls, name), c in cases.items() if cls.endswith(".bind"))
@@ -289,6 +290,11 @@ def test_formats_junit_and_markdown(small, lab, tmp_path):
     pdns = next(c for (cls, name), c in cases.items() if cls.endswith(".pdns"))
     assert pdns.find("failure") is None
     assert root.get("failures") == "1"
+    github = repo.run("verify", "--format", "github")
+    assert github.exit_code == 1
+    line = next(n for n, text in enumerate(repo.zone_file(zone).read_text().splitlines(), 1)
+                if text.startswith("mail:"))
+    assert f"{zone}yaml,line={line},title=dnssync verify.values::" in github.output
     markdown = repo.run("verify", "--format", "markdown")
     assert markdown.exit_code == 1
     assert "| error | `verify.values` |" in markdown.output and "192.0.2.98" in markdown.output
@@ -312,3 +318,18 @@ def test_parent_and_child_zones_on_the_same_servers(make_repo, lab):
     found = {(f["zone"], f["code"], f.get("name")) for f in data["findings"]}
     assert (parent, "verify.values", "sub") in found  # the delegation as bind answers it
     assert (child, "verify.apex-ns", "") in found
+
+
+def test_shards_split_the_zones_of_verify_and_drift(make_repo):
+    zones = [unique_zone("sh") for _ in range(4)]
+    repo = make_repo({z: "www:\n  type: A\n  value: 192.0.2.1\n" for z in zones})
+    assert repo.run("apply", "--yes").exit_code == 0
+    verified, drifted = [], []
+    for i in (1, 2, 3):
+        result = repo.run("verify", "--shard", f"{i}/3", "--format", "json")
+        assert result.exit_code == 0, result.output
+        verified += sorted({c["zone"] for c in json.loads(result.stdout)["checked"]})
+        result = repo.run("drift", "--shard", f"{i}/3", "--format", "json")
+        assert result.exit_code == 0, result.output
+        drifted += sorted({c["zone"] for c in json.loads(result.stdout)["checked"]})
+    assert sorted(verified) == sorted(zones) and sorted(drifted) == sorted(zones)  # none lost or doubled

@@ -14,8 +14,9 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.text import Text
 
-from dnssync.commands.base import Context, format_option, pass_ctx, provider_option, zone_option
+from dnssync.commands.base import Context, format_option, pass_ctx, provider_option, shard_option, zone_option
 from dnssync.findings import Finding, Severity
+from dnssync.report.github import findings_annotations
 from dnssync.report.junit import junit_xml, verify_cases
 from dnssync.report.markdown import verify_markdown
 from dnssync.report.text import print_verify
@@ -42,7 +43,8 @@ def summary(result: VerifyResult, findings: list[Finding], delegations: int | No
 @click.command()
 @zone_option
 @provider_option
-@format_option("text", "json", "junit", "markdown")
+@shard_option
+@format_option("text", "json", "junit", "markdown", "github")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
               help="Write the report to this file; the summary line still goes to stdout.")
 @click.option("--axfr", is_flag=True,
@@ -60,7 +62,7 @@ def summary(result: VerifyResult, findings: list[Finding], delegations: int | No
               help="Only check each zone's delegation at its parent (NS, glue, lame servers);"
                    " a full verify includes this check.")
 @pass_ctx
-def verify(ctx: Context, zones: tuple[str, ...], providers: tuple[str, ...], fmt: str,
+def verify(ctx: Context, zones: tuple[str, ...], providers: tuple[str, ...], shard: str | None, fmt: str,
            out: Path | None, axfr: bool, no_extra: bool, timeout: float | None,
            retries: int | None, window: int, delegation_only: bool) -> None:
     """Ask every nameserver of every provider whether it answers what git says.
@@ -71,7 +73,7 @@ def verify(ctx: Context, zones: tuple[str, ...], providers: tuple[str, ...], fmt
     the apex NS and reachability over UDP and TCP, and each zone's delegation at
     its parent (`parent:` in dnssync.yaml, else found from the root). Exit 1 on
     any error finding."""
-    repo = ctx.repo(zones)
+    repo = ctx.repo(zones, shard)
     serves = {zone: names for zone, names in repo.serves(list(providers) or None).items() if names}
     defaults = repo.config.defaults
     options = Options(timeout=timeout or defaults.timeout, retries=retries, window=window,
@@ -91,7 +93,7 @@ def verify(ctx: Context, zones: tuple[str, ...], providers: tuple[str, ...], fmt
     if not delegation_only and repo.config.parent.check:
         result.findings += asyncio.run(check_delegations(repo.config, delegated, options.timeout,
                                                          options.retries, skip_verified=True))
-    findings = list(repo.findings) + result.findings
+    findings = list(repo.findings) + [repo.locate_finding(f) for f in result.findings]
     line = summary(result, findings, len(delegated) if delegation_only else None)
     if fmt == "text":
         if out:
@@ -124,4 +126,6 @@ def render(fmt: str, result: VerifyResult, findings: list[Finding], line: str) -
         }, indent=2, default=str)
     if fmt == "junit":
         return junit_xml(verify_cases(findings, result.checked), "dnssync verify")
+    if fmt == "github":
+        return findings_annotations(findings)
     return verify_markdown(findings, line)
