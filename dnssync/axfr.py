@@ -1,11 +1,18 @@
-"""Zone transfer (AXFR, RFC 5936) that never falls behind the server.
+"""Zone transfer (AXFR, RFC 5936): the one implementation every stage uses.
 
-dnspython's `dns.query.xfr` parses each message before it reads the next. When
-parsing is slow (a large zone, other threads busy) the server's send buffer
-fills and Knot drops the connection after its TCP I/O timeout: the transfer
-ends in EOF. Here a reader thread drains the socket while dnspython parses
-behind it, so the transfer is as fast as the server, whatever the parsing
-costs. Messages, TSIG signing and verification are dnspython's.
+Two things matter with real servers:
+
+* Never fall behind. A transfer parsed message by message (dnspython's
+  `dns.query.xfr`, octodns-bind's path) reads the next message only after parsing
+  the previous one; when the process is busy the server's send buffer fills and
+  Knot drops the connection after its TCP I/O timeout: the transfer ends in EOF.
+  Here a reader thread drains the socket while the caller consumes behind it.
+* Cheap parsing. Replies are framed by `dnssync.wire` (owner, type, TTL and RDATA
+  bytes located, not parsed) and TSIG is checked by dnspython's own
+  `dns.tsig.validate` on every signed message, as dnspython's parser would.
+
+Used by the RFC 2136 providers (reading a zone to plan) and by verify (whole-zone
+comparison, extra records).
 """
 
 from __future__ import annotations
@@ -15,21 +22,25 @@ import socket
 import struct
 import threading
 import time
+from collections.abc import Iterator
+from typing import Any
 
 import dns.exception
 import dns.message
 import dns.name
 import dns.rcode
 import dns.rdatatype
-import dns.rrset
 import dns.tsig
+
+from dnssync import wire
 
 
 class TransferRefused(dns.exception.DNSException):
-    """The server answered the AXFR with an error rcode (REFUSED, NOTAUTH...)."""
+    """The server answered the transfer with an error (`rcode`), or with something that is
+    not a transfer (`rcode` None)."""
 
-    def __init__(self, rcode: int):
-        super().__init__(dns.rcode.to_text(rcode))
+    def __init__(self, message: str, rcode: int | None = None):
+        super().__init__(message)
         self.rcode = rcode
 
 
@@ -49,55 +60,92 @@ def _reader(sock: socket.socket, out: queue.Queue) -> None:
         while True:
             (length,) = struct.unpack("!H", _read_exact(sock, 2))
             out.put(_read_exact(sock, length))
-    except Exception as e:  # EOF, timeout, or the socket closed by the parser when done
+    except Exception as e:  # EOF, timeout, or the socket shut down once the transfer is complete
         out.put(e)
 
 
-def transfer(host: str, zone: str, port: int = 53, keyring=None, keyname=None,
-             keyalgorithm=dns.tsig.default_algorithm, timeout: float = 10.0) -> list[dns.rrset.RRset]:
-    """AXFR `zone` from host:port; the RRsets in transfer order (SOA first, not repeated at the end).
+def _signed(reply: wire.Reply) -> bool:
+    return bool(reply.additional) and reply.additional[-1].rdtype == dns.rdatatype.TSIG
 
-    Raises TransferRefused, dns.tsig.PeerError (TSIG rejected), dns.exception.Timeout,
+
+def _check_tsig(reply: wire.Reply, key: dns.tsig.Key, request_mac: bytes, ctx: Any) -> tuple[Any, bool]:
+    """Validate one message of a signed transfer; returns the running context and
+    whether this message was signed. The first message must be; later ones may be
+    unsigned (RFC 8945 5.3.1), and are then folded into the next signature."""
+    last = reply.additional[-1] if reply.additional else None
+    if last is None or last.rdtype != dns.rdatatype.TSIG:
+        if ctx is None:
+            raise TransferRefused("the transfer is not signed although the query was (TSIG)")
+        ctx.update(reply.wire)
+        return ctx, False
+    owner = dns.name.from_wire(last.owner, 0)[0]
+    if owner != key.name:
+        raise dns.tsig.BadKey
+    return dns.tsig.validate(reply.wire, key, owner, reply.rdata(last), int(time.time()), request_mac,
+                             last.start, ctx, True), True
+
+
+def transfer(host: str, zone: str, port: int = 53, key: dns.tsig.Key | None = None,
+             timeout: float = 20.0) -> Iterator[tuple[wire.Reply, wire.RR]]:
+    """Every record of the transfer of `zone` from host:port, in order: the zone's SOA
+    first, the closing SOA left out. `timeout` bounds the whole transfer.
+
+    Raises TransferRefused, dns.tsig.PeerError (the server rejected the key),
+    dns.tsig.BadSignature (the reply is not signed by the key), dns.exception.Timeout,
     EOFError or OSError."""
-    query = dns.message.make_query(dns.name.from_text(zone), dns.rdatatype.AXFR)
-    if keyring is not None:
-        query.use_tsig(keyring, keyname, algorithm=keyalgorithm)
-    wire = query.to_wire()
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    origin = dns.name.from_text(zone)
+    origin_wire = origin.to_wire().lower()
+    query = dns.message.make_query(origin, dns.rdatatype.AXFR)
+    if key is not None:
+        query.use_tsig(key)
+    request = query.to_wire()
     deadline = time.monotonic() + timeout
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
     with socket.socket(family, socket.SOCK_STREAM) as sock:
         sock.settimeout(timeout)
         sock.connect((host, port))
-        sock.sendall(struct.pack("!H", len(wire)) + wire)
+        sock.sendall(struct.pack("!H", len(request)) + request)
         messages: queue.Queue = queue.Queue()
-        thread = threading.Thread(target=_reader, args=(sock, messages), daemon=True)
-        thread.start()
+        reader = threading.Thread(target=_reader, args=(sock, messages), daemon=True)
+        reader.start()
         try:
-            return _parse(messages, query, deadline)
+            tsig_ctx, signed, soas = None, False, 0
+            while soas < 2:
+                try:
+                    item = messages.get(timeout=max(0.0, deadline - time.monotonic()))
+                except queue.Empty:
+                    raise dns.exception.Timeout from None
+                if isinstance(item, Exception):
+                    raise item
+                reply = wire.parse_reply(item)
+                if reply.id != query.id:
+                    raise TransferRefused("the transfer reply has the wrong message ID")
+                if key is not None and (reply.rcode == dns.rcode.NOERROR or _signed(reply)):
+                    # first, so a refusal says why: BADKEY, BADSIG, BADTIME (dns.tsig.PeerError)
+                    tsig_ctx, signed = _check_tsig(reply, key, query.mac, tsig_ctx)
+                if reply.rcode != dns.rcode.NOERROR:
+                    hint = " (is the TSIG key right?)" if key and reply.rcode == dns.rcode.NOTAUTH else ""
+                    raise TransferRefused(f"transfer refused ({dns.rcode.to_text(reply.rcode)}){hint}", reply.rcode)
+                if not reply.answer and not soas:
+                    raise TransferRefused("the server answered without a zone transfer")
+                for rr in reply.answer:
+                    if rr.rdtype == dns.rdatatype.SOA and rr.owner == origin_wire:
+                        soas += 1
+                        if soas == 2:
+                            break
+                    elif not soas:
+                        raise TransferRefused("the transfer does not start with the zone's SOA")
+                    yield reply, rr
+            if key is not None and not signed:
+                raise TransferRefused("the last message of the transfer is not signed (TSIG)")
         finally:
-            sock.shutdown(socket.SHUT_RDWR) if thread.is_alive() else None
-            thread.join(timeout=1)
+            if reader.is_alive():
+                sock.shutdown(socket.SHUT_RDWR)
+            reader.join(timeout=1)
 
 
-def _parse(messages: queue.Queue, query: dns.message.Message, deadline: float) -> list[dns.rrset.RRset]:
-    rrsets: list[dns.rrset.RRset] = []
-    tsig_ctx = None
-    soa_seen = 0
-    while True:
-        try:
-            item = messages.get(timeout=max(0.0, deadline - time.monotonic()))
-        except queue.Empty:
-            raise dns.exception.Timeout from None
-        if isinstance(item, Exception):
-            raise item
-        message = dns.message.from_wire(item, keyring=query.keyring, request_mac=query.mac, xfr=True,
-                                        tsig_ctx=tsig_ctx, multi=True)
-        tsig_ctx = message.tsig_ctx
-        if message.rcode() != dns.rcode.NOERROR:
-            raise TransferRefused(message.rcode())
-        for rrset in message.answer:
-            if rrset.rdtype == dns.rdatatype.SOA:
-                soa_seen += 1
-                if soa_seen == 2:  # the closing SOA (RFC 5936 2.2)
-                    return rrsets
-            rrsets.append(rrset)
+def tsig_key(name: str | None, secret: str | None, algorithm: str | None = None) -> dns.tsig.Key | None:
+    """A TSIG key from octodns-bind's options (key_name, key_secret, key_algorithm)."""
+    if not name or not secret:
+        return None
+    return dns.tsig.Key(name, secret, algorithm or "hmac-sha256")

@@ -15,10 +15,11 @@ import dns.tsigkeyring
 import dns.update
 import pytest
 
+from dnssync import wire
+from dnssync.axfr import tsig_key
 from dnssync.config import Nameserver
-from dnssync.verify import wire
 from dnssync.verify.engine import BREAKER, Answer, Endpoint, Engine, Question, resolve
-from dnssync.verify.extra import TsigKey, transfer
+from dnssync.verify.extra import transfer
 from tests.conftest import unique_zone
 from tests.faultyns import FaultyNameserver
 
@@ -217,7 +218,7 @@ def test_axfr_with_and_without_the_right_tsig_key(lab):
                 update.add(f"t{i}.{zone}", 300, "TXT", f"value-{i}-" + "x" * 40)
             assert dns.query.tcp(update, server.address, timeout=10).rcode() == 0
         endpoint = Endpoint(server.address, server.port, server.nameserver)
-        right = TsigKey(server.key_name, server.key_secret)
+        right = tsig_key(server.key_name, server.key_secret)
         served = asyncio.run(transfer(endpoint, zone, right, 5))
         assert served.error is None, served.error
         apex = dns.name.from_text(zone).to_wire()
@@ -226,7 +227,7 @@ def test_axfr_with_and_without_the_right_tsig_key(lab):
         assert len(served.rrsets) == 3002  # over 200 kB: many messages, one TSIG stream
         skipping = asyncio.run(transfer(endpoint, zone, right, 5, skip=set(served.rrsets)))
         assert skipping.error is None and skipping.rrsets == {}
-        wrong = TsigKey(server.key_name, base64.b64encode(b"w" * 32).decode())
+        wrong = tsig_key(server.key_name, base64.b64encode(b"w" * 32).decode())
         refused = asyncio.run(transfer(endpoint, zone, wrong, 2))
         assert refused.error and refused.rrsets == {}, server.name
         unsigned = asyncio.run(transfer(endpoint, zone, None, 2))

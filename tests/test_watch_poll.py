@@ -8,9 +8,9 @@ import dns.rcode
 import dns.rrset
 
 from dnssync.verify.engine import Answer, Endpoint, Question
-from dnssync.verify.wire import parse_reply
 from dnssync.watch.poll import served, soa
 from dnssync.watch.propagation import Soa
+from dnssync.wire import parse_reply
 from tests.test_watch_model import served as expected
 
 

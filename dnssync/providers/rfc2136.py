@@ -102,40 +102,37 @@ class Rfc2136Provider(_OctodnsRfc2136Provider):
     def _where(self) -> str:
         return f"{self.host}:{self.port}" if ":" not in self.host else f"[{self.host}]:{self.port}"
 
-    def transfer(self, zone_name: str) -> list[dns.rrset.RRset]:
-        """AXFR the zone (TSIG-signed when a key is configured), without falling behind
-        the server (see dnssync.axfr)."""
-        auth = self._auth_params()
+    def transfer(self, zone_name: str) -> list[Rrset]:
+        """The zone by AXFR (TSIG-signed when a key is configured; see dnssync.axfr),
+        as octoDNS RRsets of the types this provider holds."""
+        key = axfr.tsig_key(self.key_name, self.key_secret, self.key_algorithm)
+        where = f"zone transfer of {zone_name} from {self._where()}"
+        grouped: dict[tuple[bytes, int], list[str]] = {}
+        ttls: dict[tuple[bytes, int], int] = {}
+        supported = {dns.rdatatype.from_text(t) for t in self.SUPPORTS}
         try:
-            return axfr.transfer(self.host, zone_name, port=self.port, keyring=auth.get("keyring"),
-                                 keyalgorithm=auth.get("keyalgorithm", dns.tsig.default_algorithm),
-                                 timeout=self.timeout * 4)
+            for reply, rr in axfr.transfer(self.host, zone_name, self.port, key, self.timeout * 4):
+                if rr.rdtype in supported:
+                    grouped.setdefault((rr.owner, rr.rdtype), []).append(reply.rdata(rr).to_text())
+                    ttls.setdefault((rr.owner, rr.rdtype), rr.ttl)
         except dns.tsig.PeerError as e:
-            raise Rfc2136Error(f"zone transfer of {zone_name} from {self._where()} rejected:"
-                               f" {_tsig_problem(e)}") from None
+            raise Rfc2136Error(f"{where} rejected: {_tsig_problem(e)}") from None
         except axfr.TransferRefused as e:
-            raise Rfc2136Error(f"zone transfer of {zone_name} from {self._where()} refused"
-                               f" ({dns.rcode.to_text(e.rcode)}): is the zone configured there and"
-                               " is transfer allowed for this key?", rcode=e.rcode) from None
+            raise Rfc2136Error(f"{where}: {e}: is the zone configured there and is transfer allowed for"
+                               " this key?", rcode=e.rcode) from None
         except (dns.exception.Timeout, OSError, EOFError) as e:
-            raise Rfc2136Error(f"zone transfer of {zone_name} from {self._where()} failed:"
-                               f" {type(e).__name__} {e}".rstrip(), transient=True) from None
+            raise Rfc2136Error(f"{where} failed: {type(e).__name__} {e}".rstrip(), transient=True) from None
         except dns.exception.DNSException as e:
-            raise Rfc2136Error(f"zone transfer of {zone_name} from {self._where()} failed:"
-                               f" {type(e).__name__}: {e}") from None
+            raise Rfc2136Error(f"{where} failed: {type(e).__name__}: {e}") from None
+        names: dict[bytes, str] = {}
+        rrsets = []
+        for (owner, rdtype), rdatas in grouped.items():
+            name = names.get(owner) or names.setdefault(owner, dns.name.from_wire(owner, 0)[0].to_text())
+            rrsets.append(Rrset(name, dns.rdatatype.to_text(rdtype), ttls[(owner, rdtype)], rdatas))
+        return rrsets
 
     def populate(self, zone, target=False, lenient=False):
-        grouped: dict[tuple[str, str], Rrset] = {}
-        for rrset in self.transfer(zone.name):
-            rtype = dns.rdatatype.to_text(rrset.rdtype)
-            if rtype not in self.SUPPORTS:
-                continue
-            key = (rrset.name.to_text(), rtype)
-            rdatas = [rdata.to_text() for rdata in rrset]
-            if key in grouped:  # one RRset may span two AXFR messages
-                rdatas = grouped[key].rdatas + rdatas
-            grouped[key] = Rrset(key[0], rtype, rrset.ttl, rdatas)
-        for record in Record.from_rrsets(zone, grouped.values(), lenient=lenient, source=self):
+        for record in Record.from_rrsets(zone, self.transfer(zone.name), lenient=lenient, source=self):
             zone.add_record(record, lenient=lenient)
         return True
 

@@ -12,6 +12,8 @@ from dnssync.apply import ApplyResult
 from dnssync.findings import Finding, Severity
 from dnssync.plan import Change, Plan, ProviderPlan
 
+#: findings about files (config and zone files), shown as `file:line` lines, not in DNS tables
+FILE_CODES = ("config.", "zone.", "git.")
 SEVERITY_STYLE = {Severity.ERROR: "bold red", Severity.WARNING: "yellow", Severity.INFO: "cyan"}
 ACTION_STYLE = {"create": ("+", "green"), "update": ("~", "yellow"), "delete": ("-", "red")}
 STATUS_STYLE = {"applied": "green", "unchanged": "dim", "failed": "bold red", "skipped": "yellow",
@@ -60,6 +62,10 @@ def print_findings(console: Console, findings: list[Finding], title: str | None 
         line = Text(f"{f.location}: ")
         line.append(str(f.severity), style=SEVERITY_STYLE[f.severity])
         line.append(f" {f.code}: {f.message}")
+        if f.expected is not None:
+            line.append(f"\n  expected: {show_value(f.expected)}", style="green")
+        if f.observed is not None:
+            line.append(f"\n  observed: {show_value(f.observed)}", style="red")
         console.print(line, soft_wrap=True)
     if others:
         console.print(findings_table(others, title))
@@ -150,13 +156,13 @@ def show_value(value: object) -> str:
 
 def print_verify(console: Console, findings: list[Finding], summary: Text) -> None:
     """DNS findings as one table per zone, grouped by provider, then the summary line;
-    findings from files (configuration warnings) first, as file:line lines."""
-    located = [f for f in findings if f.file]
-    if located:
-        print_findings(console, located, "configuration")
+    findings about the files themselves (configuration warnings) first, as file:line lines."""
+    about_files = [f for f in findings if f.code.startswith(FILE_CODES)]
+    if about_files:
+        print_findings(console, about_files, "configuration")
     by_zone: dict[str, list[Finding]] = {}
     for f in findings:
-        if not f.file:
+        if not f.code.startswith(FILE_CODES):
             by_zone.setdefault(f.zone or "", []).append(f)
     for zone, items in sorted(by_zone.items()):
         table = Table(title=zone or "nameservers", title_justify="left", expand=False)
@@ -173,6 +179,8 @@ def print_verify(console: Console, findings: list[Finding], summary: Text) -> No
                 message.append(f"\n  expected: {show_value(f.expected)}", style="green")
             if f.observed is not None:
                 message.append(f"\n  observed: {show_value(f.observed)}", style="red")
+            if f.location:
+                message.append(f"\n  in git: {f.location}", style="dim")
             table.add_row(f.provider or "", f.nameserver or "",
                           Text(str(f.severity), style=SEVERITY_STYLE[f.severity]), f.code, message)
         console.print(table)

@@ -21,11 +21,11 @@ import dns.rdata
 import dns.rdataclass
 import dns.rdatatype
 
+from dnssync import wire
 from dnssync.findings import Finding, Severity
-from dnssync.verify import wire
 from dnssync.verify.engine import Answer
 from dnssync.verify.expect import Expected
-from dnssync.verify.wire import RR, Reply
+from dnssync.wire import RR, Reply
 
 #: engine error kinds -> finding codes
 ERROR_CODES = {

@@ -36,7 +36,7 @@ API (stable; other stages build on it)::
   Questions are pulled lazily, so a 100,000-record zone never sits in memory as
   100,000 pending queries.
 * `Engine.stats`: counters (queries, udp_sent, retransmits, tcp, truncated, stray).
-* Zone transfers: `dnssync.verify.extra.transfer(endpoint, zone, tsig, timeout)`
+* Zone transfers: `dnssync.verify.extra.transfer(endpoint, zone, tsig, timeout)` (on `dnssync.axfr`)
   (AXFR, TSIG-signed when given a key) returns the zone as data the same way.
 
 How it behaves on the wire:
@@ -78,9 +78,9 @@ import dns.name
 import dns.rcode
 import dns.rdatatype
 
+from dnssync import wire
 from dnssync.config import Nameserver
-from dnssync.verify import wire
-from dnssync.verify.wire import Malformed, Reply
+from dnssync.wire import Malformed, Reply
 
 #: every `Answer.error` kind with its meaning
 ERRORS: dict[str, str] = {
