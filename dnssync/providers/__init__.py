@@ -24,7 +24,7 @@ from dnssync.secrets import redact
 log = logging.getLogger(__name__)
 
 SHORT_NAMES = {
-    "powerdns": "octodns_powerdns.PowerDnsProvider",
+    "powerdns": "dnssync.providers.powerdns.PowerDnsProvider",
     "rfc2136": "dnssync.providers.rfc2136.Rfc2136Provider",
     "bind": "dnssync.providers.rfc2136.BindProvider",
     "knot": "dnssync.providers.rfc2136.KnotProvider",
@@ -37,6 +37,7 @@ SHORT_NAMES = {
 
 #: octoDNS classes whose bugs dnssync's subclasses fix (see each subclass's docstring)
 FIXED = {
+    "octodns_powerdns.PowerDnsProvider": SHORT_NAMES["powerdns"],
     "octodns_bind.Rfc2136Provider": SHORT_NAMES["rfc2136"],
     "octodns_bind.BindProvider": SHORT_NAMES["bind"],
 }

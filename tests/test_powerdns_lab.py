@@ -1,0 +1,54 @@
+"""octodns-powerdns against real PowerDNS with a large zone: the bug shown, and fixed."""
+
+from __future__ import annotations
+
+import pytest
+import requests
+import yaml
+from octodns.record import Record
+from octodns.zone import Zone
+from octodns_powerdns import PowerDnsProvider as OctodnsPowerDnsProvider
+
+from dnssync.providers.powerdns import PowerDnsProvider, chunks
+from tests.conftest import unique_zone
+from tests.lab.zonegen import long_txt_zone
+
+# 2,500 TXT records of 1,000 octets: a request of about 2.7 MB, over PowerDNS's default
+# webserver-max-bodysize of 2 MB
+BIG = yaml.safe_load(long_txt_zone(2500, 1000))
+
+
+def desired(name: str) -> Zone:
+    zone = Zone(name, [])
+    for record_name, item in BIG.items():
+        zone.add_record(Record.new(zone, record_name, item))
+    zone.add_record(Record.new(zone, "", {"type": "NS", "ttl": 3600, "values": ["ns1.pdns.lab."]}))
+    return zone
+
+
+def test_a_large_zone_cannot_be_pushed_with_octodns_powerdns_but_can_with_dnssync(lab):
+    zone = unique_zone("pbig")
+    lab.add_zone(zone, ["pdns"])
+    original = OctodnsPowerDnsProvider("pdns", lab.pdns.address, lab.pdns.api_key, strict_supports=False)
+    with pytest.raises(requests.HTTPError, match="400"):
+        original.apply(original.plan(desired(zone)))
+    ours = PowerDnsProvider("pdns", lab.pdns.address, lab.pdns.api_key, strict_supports=False)
+    ours.apply(ours.plan(desired(zone)))
+    assert ours.plan(desired(zone)) is None  # all 2,500 records are there
+
+
+def test_a_large_new_zone_is_created_then_filled(lab):
+    zone = unique_zone("pnew")  # not created on the server: the provider creates it
+    ours = PowerDnsProvider("pdns", lab.pdns.address, lab.pdns.api_key, strict_supports=False)
+    plan = ours.plan(desired(zone))
+    assert plan.exists is False
+    ours.apply(plan)
+    assert ours.plan(desired(zone)) is None
+
+
+def test_chunks_keep_order_and_size():
+    rrsets = [{"name": f"n{i}.", "type": "TXT", "changetype": "DELETE" if i < 5 else "REPLACE",
+               "records": [{"content": "x" * 500}]} for i in range(40)]
+    parts = chunks(rrsets, 4000)
+    assert [r for part in parts for r in part] == rrsets  # deletes still first, nothing lost
+    assert len(parts) > 1 and all(len(str(part)) < 4000 for part in parts)
