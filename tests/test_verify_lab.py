@@ -255,11 +255,8 @@ def test_apex_soa_delegation_idn_and_wildcard(make_repo, lab):
 
 def test_stopped_server_times_out_alone(small, lab):
     repo, _zone = small
-    lab.knot.stop()
-    try:
+    with lab.stopped("knot"):
         result = repo.run("verify", "--format", "json", "--timeout", "1")
-    finally:
-        lab.knot.start()
     assert result.exit_code == 1, result.output
     data = json.loads(result.stdout)
     # nothing listens on the stopped server's address: the kernel says so at once

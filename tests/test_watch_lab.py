@@ -88,11 +88,8 @@ def test_stopped_nameserver_times_out_naming_it(make_repo, lab):
     assert repo.run("apply", "--yes").exit_code == 0
     repo.zone_file(zone).write_text("www:\n  ttl: 5\n  type: A\n  value: 192.0.2.2\n")
     assert repo.run("apply", "--yes").exit_code == 0
-    lab.knot.stop()
-    try:
+    with lab.stopped("knot"):
         result = repo.run("watch", "--timeout", "2")  # the apply above, from its record
-    finally:
-        lab.knot.start()
     assert result.exit_code == 1, result.output
     knot = f"ns1.knot.lab ({lab.knot.address})"
     assert (f"not propagated within 2.0 s: knot: 0 of 1 nameserver(s) converged; {knot}: www.{zone}"
@@ -135,11 +132,8 @@ def test_watch_refuses_unknown_apply_and_bad_resolver(make_repo, lab):
 def test_apply_wait_does_not_wait_when_the_apply_failed(make_repo, lab):
     zone = unique_zone("watch")
     repo = make_repo({zone: "www:\n  ttl: 5\n  type: A\n  value: 192.0.2.1\n"})
-    lab.knot.stop()
-    try:
+    with lab.stopped("knot"):
         result = repo.run("apply", "--yes", "--wait", "--timeout", "30")
-    finally:
-        lab.knot.start()
     assert result.exit_code == 1, result.output
     assert "Apply FAILED at knot" in result.output
     assert "Not waiting for propagation: the apply failed." in result.output

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import yaml
@@ -53,6 +55,15 @@ class Lab:
         for server in [*self.servers.values(), self.unbound]:
             server.stop()
         self.parent.stop()
+
+    @contextmanager
+    def stopped(self, name: str) -> Iterator[None]:
+        """A provider's server down for the block (an outage), started again after it."""
+        self.servers[name].stop()
+        try:
+            yield
+        finally:
+            self.servers[name].start()
 
     def __enter__(self) -> Lab:
         return self.start()
