@@ -59,12 +59,6 @@ def applies_dir(state_dir: Path) -> Path:
     return state_dir / "applies"
 
 
-def latest_apply(state_dir: Path) -> Path | None:
-    """The record of the most recent apply, which `watch` follows by default."""
-    records = sorted(applies_dir(state_dir).glob("*.json"))
-    return records[-1] if records else None
-
-
 def find_apply(state_dir: Path, which: str = "latest") -> Path:
     """The record of apply `which`: 'latest', an id, or a unique prefix of an id."""
     records = sorted(applies_dir(state_dir).glob("*.json"))

@@ -95,7 +95,6 @@ class _ZoneBuilder:
         self.config = config
         self.desired = DesiredZone(name, self.zone, [])
         self.findings: list[Finding] = []
-        self._value_lines: dict[tuple[str, str], dict[str, int]] = {}
 
     def problem(self, code: str, message: str, file: str, line: int | None,
                 name: str | None = None, rtype: str | None = None,

@@ -43,12 +43,11 @@ Reply = Served | str
 
 @dataclass
 class Seen:
-    """The last state of one nameserver (or resolver) for one target, since when, and on
-    how many polls in a row."""
+    """The last state of one nameserver (or resolver) for one target, and on how many
+    polls in a row it was seen."""
 
     state: str = PENDING
     reply: Reply | None = None
-    since: float | None = None
     polls: int = 0
 
 
@@ -151,8 +150,6 @@ class Propagation:
         seen.polls = seen.polls + 1 if state == seen.state else 1
         if state == seen.state and reply == seen.reply:
             return []
-        if state != seen.state:
-            seen.since = now
         seen.state, seen.reply = state, reply
         return [self.event("nameserver", now, provider=provider, nameserver=nameserver,
                            zone=target.zone, name=target.name, type=target.type, state=state,
@@ -173,7 +170,7 @@ class Propagation:
         state = classify_resolved(target, reply)
         events = []
         if state != seen.state or (isinstance(reply, str) and reply != seen.reply):
-            seen.state, seen.since = state, now
+            seen.state = state
             events.append(self.event("resolver", now, resolver=resolver, zone=target.zone,
                                      name=target.name, type=target.type, state=state,
                                      **_reply_fields(reply)))
