@@ -11,6 +11,7 @@ is sent; the live content is snapshotted before anything is sent.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -24,7 +25,7 @@ import requests
 from dnssync import snapshot
 from dnssync.plan import LivePlan, Plan, describe_error
 from dnssync.providers.rfc2136 import Rfc2136Error
-from dnssync.state import applies_dir, apply_lock, stamp, write_json
+from dnssync.state import applies_dir, stamp, write_json
 
 Replan = Callable[[LivePlan], LivePlan]
 
@@ -84,19 +85,39 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
-def apply_one(live: LivePlan, replan: Replan, retries: int, backoff: float) -> Outcome:
-    """Apply one provider's plan for one zone, with retries; never raises."""
+#: why a (re-)planned pair must not be applied now, or None (see apply_one)
+Check = Callable[[LivePlan], str | None]
+
+
+def apply_one(live: LivePlan, replan: Replan, check: Check, save: Callable[[LivePlan], None],
+              retries: int, backoff: float) -> Outcome:
+    """Apply one provider's plan for one zone, with retries; never raises.
+
+    A retry re-plans (so it picks up from wherever a failure left the zone), and
+    what it re-planned passes `check` again (safety thresholds, a reviewed plan's
+    digest), since it was not what the user saw; a pair first read on a retry is
+    snapshotted (`save`) before anything is sent."""
     outcome = Outcome(live.data.provider, live.data.zone, "unchanged", started=_now())
     planned = len(live.data.changes)
     current = live
+    saved = live.existing is not None
     while True:
         outcome.attempts += 1
         error = current.error
+        if error is None:
+            refusal = check(current)
+            if refusal is not None:
+                outcome.status, outcome.error = "failed", refusal
+                outcome.changes = outcome.pending = len(current.data.changes)
+                break
         if error is None:
             if current.octo is None:
                 outcome.status = "unchanged" if outcome.attempts == 1 else "applied"
                 outcome.changes = 0 if outcome.attempts == 1 else planned
                 break
+            if not saved:
+                save(current)
+                saved = True
             try:
                 current.provider.apply(current.octo)
             except Exception as e:  # isolate: any provider failure becomes this outcome
@@ -117,44 +138,52 @@ def apply_one(live: LivePlan, replan: Replan, retries: int, backoff: float) -> O
     return outcome
 
 
-def _apply_provider(lives: list[LivePlan], replan: Replan, retries: int, backoff: float) -> list[Outcome]:
-    return [apply_one(live, replan, retries, backoff) for live in lives]
-
-
 def run_apply(
     plan: Plan,
     lives: list[LivePlan],
     replan: Replan,
+    check: Check,
     state_dir: Path,
     retries: int = 3,
     backoff: float = 1.0,
     canaries: frozenset[str] = frozenset(),
 ) -> ApplyResult:
-    """Snapshot, then apply every provider in parallel (canaries first); record the apply."""
-    with apply_lock(state_dir):
-        saved = [(lp.data.provider, lp.existing, lp.data.exists) for lp in lives
-                 if lp.existing is not None and lp.octo is not None]
-        snapshot_id = snapshot.save(state_dir, saved, plan.revision) if saved else None
-        result = ApplyResult(id=stamp(), snapshot=snapshot_id)
-        by_provider: dict[str, list[LivePlan]] = {}
-        for lp in lives:
-            by_provider.setdefault(lp.data.provider, []).append(lp)
-        waves = [[p for p in by_provider if p in canaries], [p for p in by_provider if p not in canaries]]
-        for wave in waves:
-            if not wave:
-                continue
-            if result.failed:  # a canary failed: stop before touching the others
-                result.outcomes += [Outcome(lp.data.provider, lp.data.zone, "skipped", changes=len(lp.data.changes),
-                                            error="not applied: a canary provider failed")
-                                    for p in wave for lp in by_provider[p]]
-                continue
-            with ThreadPoolExecutor(max_workers=len(wave)) as pool:
-                for outcomes in pool.map(lambda p: _apply_provider(by_provider[p], replan, retries, backoff), wave):
-                    result.outcomes.extend(outcomes)
-        write_json(applies_dir(state_dir) / f"{result.id}.json", {
-            "id": result.id,
-            "snapshot": snapshot_id,
-            "plan": plan.to_json(),
-            "outcomes": [asdict(o) for o in result.outcomes],
-        })
+    """Snapshot, then apply every provider in parallel (canaries first); record the apply.
+    The caller holds the repository's apply lock (from before it planned)."""
+    result = ApplyResult(id=stamp(), snapshot=None)
+    lock = threading.Lock()
+
+    def save(*pairs: LivePlan) -> None:
+        with lock:
+            result.snapshot = snapshot.save(state_dir, [(lp.data.provider, lp.existing, lp.data.exists)
+                                                        for lp in pairs], plan.revision, result.snapshot)
+
+    readable = [lp for lp in lives if lp.existing is not None and lp.octo is not None]
+    if readable:
+        save(*readable)
+    by_provider: dict[str, list[LivePlan]] = {}
+    for lp in lives:
+        by_provider.setdefault(lp.data.provider, []).append(lp)
+
+    def provider_run(name: str) -> list[Outcome]:
+        return [apply_one(lp, replan, check, save, retries, backoff) for lp in by_provider[name]]
+
+    waves = [[p for p in by_provider if p in canaries], [p for p in by_provider if p not in canaries]]
+    for wave in waves:
+        if not wave:
+            continue
+        if result.failed:  # a canary failed: stop before touching the others
+            result.outcomes += [Outcome(lp.data.provider, lp.data.zone, "skipped", changes=len(lp.data.changes),
+                                        error="not applied: a canary provider failed")
+                                for p in wave for lp in by_provider[p]]
+            continue
+        with ThreadPoolExecutor(max_workers=len(wave)) as pool:
+            for outcomes in pool.map(provider_run, wave):
+                result.outcomes.extend(outcomes)
+    write_json(applies_dir(state_dir) / f"{result.id}.json", {
+        "id": result.id,
+        "snapshot": result.snapshot,
+        "plan": plan.to_json(),
+        "outcomes": [asdict(o) for o in result.outcomes],
+    })
     return result

@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 from dnssync import secrets
-from dnssync.errors import ConfigError
 from dnssync.findings import Finding, Severity
 from dnssync.yamlfile import Mapping, Sequence, YamlError, load_file
 
@@ -131,7 +130,6 @@ class Config:
     policy: Policy = field(default_factory=Policy)
     defaults: Defaults = field(default_factory=Defaults)
     apex_ns: ApexNs = field(default_factory=ApexNs)
-    findings: list[Finding] = field(default_factory=list)  # non-fatal (warnings)
     parent: ParentSettings = field(default_factory=ParentSettings)
 
     def providers_for(self, zone: str) -> list[ProviderConfig]:
@@ -461,14 +459,6 @@ def _check_resolvers(resolvers: list, file: str, line: int | None, checker: Chec
                           lines[index] if index < len(lines) else line)
 
 
-def load_config(path: Path | str = CONFIG_FILE) -> Config:
-    """read_config for callers that need a valid config or nothing: ConfigError otherwise."""
-    config, findings = read_config(path)
-    if config is None or any(f.severity is Severity.ERROR for f in findings):
-        raise ConfigError(findings)
-    return config
-
-
 def read_config(path: Path | str = CONFIG_FILE, offline: bool = False) -> tuple[Config | None, list[Finding]]:
     """Read dnssync.yaml (or the one in a folder) and every provider file. Returns what
     could be read with every finding (not only the first), so the caller can go on to
@@ -517,5 +507,4 @@ def read_config(path: Path | str = CONFIG_FILE, offline: bool = False) -> tuple[
                 config.providers[provider.name] = provider
         if not files:
             checker.error("config.schema", f"no provider files in {providers_dir}", str(path), None)
-    config.findings = checker.findings
     return config, checker.findings

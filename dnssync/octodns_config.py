@@ -20,33 +20,33 @@ from dnssync.config import (
     resolve_env,
     zone_name,
 )
-from dnssync.errors import ConfigError
-from dnssync.findings import Severity
+from dnssync.findings import Finding
 from dnssync.providers import class_path, import_class
+from dnssync.secrets import redact
 from dnssync.yamlfile import Mapping
 
 _YAML_SOURCES = ("octodns.provider.yaml.YamlProvider", "octodns.provider.yaml.SplitYamlProvider")
 
 
-def _source_options(options: Mapping, defaults: Defaults) -> None:
-    defaults.default_ttl = int(options.get("default_ttl", defaults.default_ttl))
+def _source_options(options: Mapping, defaults: Defaults, checker: Checker) -> None:
+    defaults.default_ttl = checker.typed(options, "default_ttl", int, defaults.default_ttl)
     defaults.enforce_order = bool(options.get("enforce_order", True))
     if options.get("escaped_semicolons") is not None:
         defaults.escaped_semicolons = bool(options["escaped_semicolons"])
 
 
-def config_from_octodns(path: Path) -> Config:
-    checker = Checker()
+def config_from_octodns(path: Path, offline: bool = False) -> tuple[Config | None, list[Finding]]:
+    """The octoDNS config as a dnssync Config, and every finding (as read_config)."""
+    checker = Checker(offline)
     file = str(path)
     data = checker.mapping(load_data(path, checker), file, "octoDNS config")
     if data is None:
-        raise ConfigError(checker.findings)
+        return None, checker.findings
     providers = checker.mapping(data.get("providers"), file, "providers") or Mapping()
     zones = checker.mapping(data.get("zones"), file, "zones") or Mapping()
     defaults = Defaults()
-    workers = (data.get("manager") or {}).get("max_workers")
-    if isinstance(workers, int):
-        defaults.concurrency = workers
+    manager = checker.mapping(data.get("manager"), file, "manager") or Mapping()
+    defaults.concurrency = checker.typed(manager, "max_workers", int, defaults.concurrency)
     resolved = {}
     for name, options in providers.items():  # octoDNS builds every provider, used or not
         if not isinstance(options, Mapping) or "class" not in options:
@@ -55,8 +55,8 @@ def config_from_octodns(path: Path) -> Config:
         try:
             import_class(class_path(str(options["class"])))
         except Exception as e:  # the plugin's own import error, whatever it is
-            checker.error("config.provider-class", f"provider {name!r}: class {options['class']!r} does not"
-                          f" import: {type(e).__name__}: {e}", file, options.line_of("class"))
+            checker.error("config.provider-class", redact(f"provider {name!r}: class {options['class']!r} does"
+                          f" not import: {type(e).__name__}: {e}"), file, options.line_of("class"))
         resolved[name] = {k: resolve_env(v, k, options, checker) for k, v in options.items() if k != "class"}
     if not zones:
         checker.error("config.schema", "no zones configured", file, data.line_of("zones"))
@@ -74,7 +74,7 @@ def config_from_octodns(path: Path) -> Config:
             elif options.get("class") in _YAML_SOURCES and zones_dir is None:
                 directory = Path(str(resolved.get(source, {}).get("directory") or "."))
                 zones_dir = directory if directory.is_absolute() or directory.exists() else path.parent / directory
-                _source_options(options, defaults)
+                _source_options(options, defaults, checker)
         for target in zone.get("targets") or []:
             if target not in providers:
                 checker.error("config.schema", f"zone {name!r} names unknown target {target!r}", file,
@@ -97,7 +97,4 @@ def config_from_octodns(path: Path) -> Config:
         checker.warn("config.provider-nameservers",
                      f"octoDNS provider {target!r} names no nameservers; verify cannot check it",
                      file, providers.line_of(target))
-    if any(f.severity is Severity.ERROR for f in checker.findings):
-        raise ConfigError(checker.findings)
-    config.findings = checker.findings
-    return config
+    return config, checker.findings

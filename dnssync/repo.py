@@ -19,6 +19,7 @@ from dnssync.config import Config, read_config
 from dnssync.desired import build_desired
 from dnssync.errors import ConfigError, UsageError
 from dnssync.findings import Finding, Severity, has_errors
+from dnssync.octodns_config import config_from_octodns
 from dnssync.parity import check_plan
 from dnssync.plan import LivePlan, Plan, make_plan, plan_one
 from dnssync.providers import build_providers
@@ -46,6 +47,23 @@ def cross_check(config: Config, zones: list[DesiredZone], all_zone_names: list[s
                     line=provider.lines.get("zones"),
                 ))
     return findings
+
+
+def read_settings(config_path: Path | str, octodns_config: Path | None = None,
+                  offline: bool = False) -> tuple[Config | None, list[Finding]]:
+    """dnssync.yaml and providers/, or an octoDNS config, with every finding."""
+    if octodns_config is not None:
+        return config_from_octodns(octodns_config, offline)
+    return read_config(config_path, offline)
+
+
+def load_settings(config_path: Path | str, octodns_config: Path | None = None) -> Config:
+    """The settings alone (no zone loaded), for commands that do not need the zones
+    (restore, snapshots, import): ConfigError on any error."""
+    config, findings = read_settings(config_path, octodns_config)
+    if config is None or has_errors(findings):
+        raise ConfigError(findings)
+    return config
 
 
 @dataclass(frozen=True)
@@ -99,12 +117,7 @@ class Repository:
              octodns_config: Path | None = None, offline: bool = False) -> Repository:
         """Load and check everything; `offline` tolerates missing secrets (no provider
         will be contacted, e.g. reviewing a pull request from a fork)."""
-        if octodns_config is not None:
-            from dnssync.octodns_config import config_from_octodns
-
-            config, findings = config_from_octodns(octodns_config), []
-        else:
-            config, findings = read_config(config_path, offline)
+        config, findings = read_settings(config_path, octodns_config, offline)
         if config is None:
             raise ConfigError(findings)
         try:
@@ -127,26 +140,28 @@ class Repository:
             self._providers = build_providers(list(self.config.providers.values()))
         return self._providers
 
-    def serves(self, providers: list[str] | None = None) -> dict[str, list[str]]:
-        """zone -> the providers (optionally only those named) that serve it."""
+    def serves(self, providers: list[str] | None = None, zones: list[str] | None = None) -> dict[str, list[str]]:
+        """zone (the repository's, or `zones`) -> the providers that serve it: all of them,
+        or only those named in `providers` (an empty list names none)."""
         unknown = set(providers or []) - set(self.config.providers)
         if unknown:
             raise UsageError(f"no provider named {', '.join(sorted(unknown))} (known:"
                              f" {', '.join(sorted(self.config.providers))})")
         return {
-            zone: [p.name for p in self.config.providers_for(zone) if not providers or p.name in providers]
-            for zone in self.desired
+            zone: [p.name for p in self.config.providers_for(zone) if providers is None or p.name in providers]
+            for zone in (self.desired if zones is None else zones)
         }
 
     def plan(self, providers: list[str] | None = None, desired: dict[str, Zone] | None = None,
              live: bool = True) -> tuple[Plan, list[LivePlan]]:
-        """Plan the providers; `live=False` when only the data is needed (see make_plan)."""
+        """Plan the providers (None: all) for the desired zones (None: the repository's);
+        `live=False` when only the data is needed (see make_plan)."""
         policy, defaults = self.config.policy, self.config.defaults
-        plan, lives = make_plan(desired or self.desired, self.providers(), self.serves(providers),
+        desired = self.desired if desired is None else desired
+        plan, lives = make_plan(desired, self.providers(), self.serves(providers, list(desired)),
                                 policy.update_threshold, policy.delete_threshold, defaults.concurrency, live)
         plan.revision = self.revision
-        plan.findings = list(self.findings) + check_plan(plan, desired or self.desired,
-                                                         self.providers(), policy, self.locate)
+        plan.findings = list(self.findings) + check_plan(plan, desired, self.providers(), policy, self.locate)
         self.locate_changes(plan)
         return plan, lives
 

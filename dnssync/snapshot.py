@@ -8,6 +8,7 @@ it, so whatever an apply did can be undone, provider by provider.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -33,20 +34,20 @@ def snapshots_dir(state_dir: Path) -> Path:
     return state_dir / "snapshots"
 
 
-def save(state_dir: Path, zones: list[tuple[str, Zone, bool | None]], revision: str | None) -> str:
-    """Write (provider, live zone, exists) triples; returns the snapshot id."""
-    snapshot_id = stamp()
+def save(state_dir: Path, zones: list[tuple[str, Zone, bool | None]], revision: str | None,
+         snapshot_id: str | None = None) -> str:
+    """Write (provider, live zone, exists) triples into a new snapshot, or add them to
+    `snapshot_id` (a provider first read on a retry joins its apply's snapshot)."""
+    snapshot_id = snapshot_id or stamp()
     folder = snapshots_dir(state_dir) / snapshot_id
-    entries = []
+    meta_path = folder / "meta.json"
+    meta = json.loads(meta_path.read_text()) if meta_path.exists() else {
+        "id": snapshot_id, "created": datetime.now(UTC).isoformat(timespec="seconds"), "revision": revision,
+        "entries": []}
     for provider, zone, exists in zones:
         dump_zone(zone, folder / provider / f"{zone.name}yaml")
-        entries.append(SnapshotEntry(provider, zone.name, exists, len(zone.records)).__dict__)
-    write_json(folder / "meta.json", {
-        "id": snapshot_id,
-        "created": datetime.now(UTC).isoformat(timespec="seconds"),
-        "revision": revision,
-        "entries": entries,
-    })
+        meta["entries"].append(SnapshotEntry(provider, zone.name, exists, len(zone.records)).__dict__)
+    write_json(meta_path, meta)
     return snapshot_id
 
 

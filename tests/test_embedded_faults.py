@@ -18,10 +18,10 @@ import dns.query
 import dns.rcode
 import pytest
 
-from dnssync.config import load_config
 from dnssync.embedded import control
 from dnssync.embedded.faults import FaultError, Faults
 from dnssync.embedded.fleet import Fleet
+from dnssync.repo import load_settings
 from tests.conftest import ROOT
 from tests.embedded_repo import ask, copy_example_repo, run, values, write_repo
 
@@ -35,7 +35,7 @@ def server(tmp_path):
     (repo root, server)."""
     root = tmp_path / "repo"
     write_repo(root, {f"{ZONE}yaml": RECORDS}, ["solo"])
-    with Fleet.for_config(load_config(root), tmp_path / "data", control=True) as fleet:
+    with Fleet.for_config(load_settings(root), tmp_path / "data", control=True) as fleet:
         assert run(root, "apply", "--yes").exit_code == 0
         yield root, fleet.servers["solo"]
 

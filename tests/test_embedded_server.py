@@ -16,9 +16,9 @@ import dns.update
 import dns.zone
 import pytest
 
-from dnssync.config import load_config
 from dnssync.embedded.fleet import Fleet
 from dnssync.embedded.server import EmbeddedServer, ServerError
+from dnssync.repo import load_settings
 from tests.embedded_repo import ask, run, values, write_repo
 
 ZONE = "emb.test."
@@ -41,7 +41,7 @@ def pushed(tmp_path):
     """Two embedded providers serving ZONE, pushed by `dnssync apply`."""
     root = tmp_path / "repo"
     ports = write_repo(root, {f"{ZONE}yaml": RECORDS}, ["one", "two"])
-    with Fleet.for_config(load_config(root), tmp_path / "data") as fleet:
+    with Fleet.for_config(load_settings(root), tmp_path / "data") as fleet:
         result = run(root, "apply", "--yes")
         assert result.exit_code == 0, result.output
         yield root, ports, fleet

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from dnssync.apply import run_apply
+from dnssync.apply import Check, run_apply
 from dnssync.commands.base import Context, confirm, format_option, pass_ctx, provider_option, zone_option
 from dnssync.commands.watch import interval_option, run_watch, timeout_option
 from dnssync.errors import DnssyncError, PlanMismatch, UsageError
@@ -16,13 +16,15 @@ from dnssync.parity import blocking
 from dnssync.plan import LivePlan, Plan, zone_from_content
 from dnssync.repo import Repository
 from dnssync.report.text import print_apply, print_plan
-from dnssync.state import find_apply
+from dnssync.state import apply_lock, find_apply
 from dnssync.zones import sub_zones_of
 
 
-def reviewed_plan(repo: Repository, path: Path) -> tuple[Plan, list[LivePlan]]:
+def reviewed_plan(repo: Repository, path: Path) -> tuple[Plan, list[LivePlan], Check]:
     """Re-plan against the reviewed plan's own desired content and refuse if any
-    provider's live state (or the resulting changes) differ from what was reviewed."""
+    provider's live state (or the resulting changes) differ from what was reviewed,
+    or the plan would now touch a provider or zone it did not list. Returns the
+    check every retry must pass too: the same digest and changes as reviewed."""
     try:
         saved = Plan.from_json(path.read_text(), str(path))
     except OSError as e:
@@ -30,24 +32,42 @@ def reviewed_plan(repo: Repository, path: Path) -> tuple[Plan, list[LivePlan]]:
     names = list(saved.zones)
     desired = {name: zone_from_content(name, content, sub_zones_of(name, names))
                for name, content in saved.zones.items()}
-    providers = sorted({p.provider for p in saved.providers})
-    fresh, lives = repo.plan(providers, desired)
-    problems = []
-    for old in saved.providers:
-        new = fresh.for_provider(old.provider, old.zone)
-        if new is None:
-            problems.append(f"{old.provider}/{old.zone}: no longer configured")
-        elif new.error:
-            continue  # unreachable now: apply retries it and reports it, like any outage
-        elif new.existing_digest != old.existing_digest or new.changes != old.changes:
-            problems.append(f"{old.provider}/{old.zone}: live state changed since the plan was made")
+    reviewed = {(p.provider, p.zone): p for p in saved.providers}
+    missing = sorted({p for p, _ in reviewed} - set(repo.config.providers))
+    if missing:
+        raise PlanMismatch(f"refusing to apply (nothing was sent): the plan names providers no longer configured:"
+                           f" {', '.join(missing)}. Make a new plan.")
+    fresh, lives = repo.plan(sorted({p for p, _ in reviewed}), desired)
+
+    def check(live: LivePlan) -> str | None:
+        old = reviewed.get((live.data.provider, live.data.zone))
+        if old is None:
+            return "not in the reviewed plan"
+        if old.error:
+            return "could not be read when the plan was made, so its changes were never reviewed: make a new plan"
+        if live.data.existing_digest != old.existing_digest or live.data.changes != old.changes:
+            return "live state changed since the plan was made: make a new plan"
+        return None
+
+    problems = [f"{lp.data.provider}/{lp.data.zone}: {why}" for lp in lives
+                if lp.error is None and (why := check(lp)) and "never reviewed" not in why]
+    problems += [f"{p}/{z}: no longer planned (zone or provider removed)" for p, z in reviewed
+                 if fresh.for_provider(p, z) is None]
     if problems:
-        raise PlanMismatch("refusing to apply a stale plan (nothing was sent): " + "; ".join(problems)
-                           + ". Make a new plan.")
+        raise PlanMismatch("refusing to apply a stale plan (nothing was sent): " + "; ".join(problems))
     # the reviewed findings, and any parity finding today's capabilities and policy add
     fresh.findings = saved.findings + [f for f in blocking(fresh.findings) if f not in saved.findings]
     fresh.revision = saved.revision
-    return fresh, lives
+    return fresh, lives, check
+
+
+def safety_check(force: bool) -> Check:
+    """For a pair re-planned on a retry: the same safety gate as before the apply."""
+    def check(live: LivePlan) -> str | None:
+        if live.data.unsafe and not force:
+            return f"re-read on a retry, it now needs --force: {live.data.unsafe}"
+        return None
+    return check
 
 
 def gate(plan: Plan, force: bool) -> None:
@@ -87,22 +107,24 @@ def apply(ctx: Context, zones: tuple[str, ...], providers: tuple[str, ...], plan
     if plan_file and (zones or providers):
         raise UsageError("--plan applies the reviewed plan as it is; drop --zone/--provider")
     repo = ctx.repo(zones)
-    if plan_file:
-        plan, lives = reviewed_plan(repo, plan_file)
-    else:
-        plan, lives = repo.plan(list(providers) or None)
-    if fmt == "text":
-        print_plan(ctx.out, plan)
-    gate(plan, force)
-    if not plan.has_changes and not plan.errors:
-        if fmt == "json":
-            ctx.emit(_document({"plan": json.loads(plan.to_json()), "apply": None}, wait))
-        return
-    confirm(ctx, "Apply these changes?", yes)
-    settings = repo.config.defaults
-    canaries = frozenset(p.name for p in repo.config.providers.values() if p.canary)
-    result = run_apply(plan, lives, repo.replan, repo.config.state_dir, settings.retries,
-                       settings.backoff, canaries)
+    with apply_lock(repo.config.state_dir):  # from before reading the providers: no plan goes stale under us
+        if plan_file:
+            plan, lives, check = reviewed_plan(repo, plan_file)
+        else:
+            plan, lives = repo.plan(list(providers) or None)
+            check = safety_check(force)
+        if fmt == "text":
+            print_plan(ctx.out, plan)
+        gate(plan, force)
+        if not plan.has_changes and not plan.errors:
+            if fmt == "json":
+                ctx.emit(_document({"plan": json.loads(plan.to_json()), "apply": None}, wait))
+            return
+        confirm(ctx, "Apply these changes?", yes)
+        settings = repo.config.defaults
+        canaries = frozenset(p.name for p in repo.config.providers.values() if p.canary)
+        result = run_apply(plan, lives, repo.replan, check, repo.config.state_dir, settings.retries,
+                           settings.backoff, canaries)
     if fmt == "json":
         ctx.emit(_document({"plan": json.loads(plan.to_json()), "apply": {
             "id": result.id, "snapshot": result.snapshot,

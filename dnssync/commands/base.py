@@ -10,9 +10,9 @@ from typing import Any
 import click
 from rich.console import Console
 
-from dnssync.config import zone_name
+from dnssync.config import Config, zone_name
 from dnssync.errors import UsageError
-from dnssync.repo import Repository, Selection, parse_shard
+from dnssync.repo import Repository, Selection, load_settings, parse_shard
 from dnssync.secrets import redact
 
 
@@ -31,6 +31,10 @@ class Context:
             selection = Selection(tuple(zone_name(z) for z in zones), parse_shard(shard))
             self._repo = Repository.load(self.config_path, selection, self.octodns_config, offline)
         return self._repo
+
+    def settings(self) -> Config:
+        """The settings alone, no zone loaded (restore, snapshots, import)."""
+        return load_settings(self.config_path, self.octodns_config)
 
     @property
     def out(self) -> Console:

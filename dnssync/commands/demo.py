@@ -38,9 +38,10 @@ from rich.table import Table
 from rich.text import Text
 
 from dnssync.commands.base import Context, pass_ctx
-from dnssync.config import Config, load_config
+from dnssync.config import Config
 from dnssync.embedded.fleet import Fleet, embedded_providers
 from dnssync.errors import UsageError
+from dnssync.repo import load_settings
 from dnssync.zones import discover
 
 #: lines of a long command output shown before and after the part left out
@@ -320,7 +321,7 @@ def demo(ctx: Context) -> None:
         with Interrupts().installed() as interrupts:
             root = scratch_copy(config, scratch / "repo").parent
             out.print(f"Working on a scratch copy of {config.root.resolve()} in {root}.")
-            fleet = Fleet.for_config(load_config(root), scratch / "servers").start()
+            fleet = Fleet.for_config(load_settings(root), scratch / "servers").start()
             story = Story(out, root, ctx.color, interrupts)
             surprises = tell(story, fleet, discover(root / "zones")[zones[0]][0], zones[0])
     except KeyboardInterrupt:

@@ -11,9 +11,8 @@ import click
 from octodns.zone import Zone
 
 from dnssync.commands.base import Context, pass_ctx
-from dnssync.config import read_config, zone_name
-from dnssync.errors import ConfigError, UsageError
-from dnssync.findings import has_errors
+from dnssync.config import zone_name
+from dnssync.errors import DnssyncError, UsageError
 from dnssync.plan import describe_error
 from dnssync.providers import build_provider
 from dnssync.zones import discover, dump_zone, sub_zones_of
@@ -26,9 +25,7 @@ from dnssync.zones import discover, dump_zone, sub_zones_of
 @pass_ctx
 def import_zone(ctx: Context, provider_name: str, zone: str, force: bool) -> None:
     """Write provider NAME's current content of ZONE to zones/ in octoDNS YAML."""
-    config, findings = read_config(ctx.config_path)
-    if config is None or has_errors(findings):
-        raise ConfigError(findings)
+    config = ctx.settings()
     if provider_name not in config.providers:
         raise UsageError(f"no provider named {provider_name} (known: {', '.join(sorted(config.providers))})")
     name = zone_name(zone)
@@ -40,8 +37,8 @@ def import_zone(ctx: Context, provider_name: str, zone: str, force: bool) -> Non
     live = Zone(name, sub_zones_of(name, [*existing, name]))
     try:
         exists = provider.populate(live, target=False, lenient=True)
-    except Exception as e:  # whatever the plugin raises: a clear one-line error
-        raise UsageError(f"cannot read {name} from {provider_name}: {describe_error(e)}") from None
+    except Exception as e:  # whatever the plugin raises: a clear one-line error, exit 1 like plan
+        raise DnssyncError(f"cannot read {name} from {provider_name}: {describe_error(e)}") from None
     if exists is False:
         raise UsageError(f"provider {provider_name} has no zone {name}")
     if config.apex_ns.manage and live.root_ns is not None:

@@ -11,8 +11,11 @@ from dnssync.apply import run_apply
 from dnssync.commands.base import Context, confirm, pass_ctx, provider_option, zone_option
 from dnssync.config import zone_name
 from dnssync.errors import UsageError
-from dnssync.plan import Plan, plan_one, zone_content
+from dnssync.gitrev import head_revision
+from dnssync.plan import LivePlan, Plan, plan_one, zone_content
+from dnssync.providers import build_providers
 from dnssync.report.text import print_apply, print_plan
+from dnssync.state import apply_lock
 from dnssync.zones import discover, sub_zones_of
 
 
@@ -28,28 +31,32 @@ def restore(ctx: Context, snapshot_id: str, zones: tuple[str, ...], providers: t
 
     Each provider gets its own saved content, so a restore undoes an apply
     exactly. A restore is deliberate, so it needs no --force."""
-    repo = ctx.repo()
-    names = list(discover(repo.config.zones_dir))
-    saved = snapshot.load(repo.config.state_dir, snapshot_id,
-                          {n: sub_zones_of(n, names) for n in names})
+    config = ctx.settings()  # the zones in the working tree need not load: restore is for bad days
+    names = list(discover(config.zones_dir))
+    saved = snapshot.load(config.state_dir, snapshot_id, {n: sub_zones_of(n, names) for n in names})
     wanted_zones = {zone_name(z) for z in zones}
     selected = {key: zone for key, zone in saved.items()
                 if (not providers or key[0] in providers) and (not wanted_zones or key[1] in wanted_zones)}
     if not selected:
         raise UsageError(f"snapshot {snapshot_id} holds nothing for that provider/zone selection")
-    built = repo.providers()
-    missing = sorted({p for p, _ in selected if p not in built})
+    missing = sorted({p for p, _ in selected if p not in config.providers})
     if missing:
         raise UsageError(f"snapshot names providers that are no longer configured: {', '.join(missing)}")
-    lives = [plan_one(p, built[p], zone, 1.0, 1.0) for (p, _), zone in sorted(selected.items())]
-    plan = Plan(zones={z.name: zone_content(z) for z in selected.values()},
-                providers=[lp.data for lp in lives], revision=repo.revision)
-    print_plan(ctx.out, plan)
-    if not plan.has_changes and not plan.errors:
-        return
-    confirm(ctx, f"Restore snapshot {snapshot_id}?", yes)
-    result = run_apply(plan, lives, repo.replan, repo.config.state_dir, repo.config.defaults.retries,
-                       repo.config.defaults.backoff)
+    built = build_providers([config.providers[p] for p in sorted({p for p, _ in selected})])
+
+    def replan(live: LivePlan) -> LivePlan:  # restoring is deliberate: no safety thresholds
+        return plan_one(live.data.provider, live.provider, live.desired, 1.0, 1.0)
+
+    with apply_lock(config.state_dir):
+        lives = [plan_one(p, built[p], zone, 1.0, 1.0) for (p, _), zone in sorted(selected.items())]
+        plan = Plan(zones={z.name: zone_content(z) for z in selected.values()},
+                    providers=[lp.data for lp in lives], revision=head_revision(config.root))
+        print_plan(ctx.out, plan)
+        if not plan.has_changes and not plan.errors:
+            return
+        confirm(ctx, f"Restore snapshot {snapshot_id}?", yes)
+        result = run_apply(plan, lives, replan, lambda _: None, config.state_dir, config.defaults.retries,
+                           config.defaults.backoff)
     print_apply(ctx.out, result)
     if result.failed:
         raise click.exceptions.Exit(1)
@@ -60,7 +67,7 @@ def restore(ctx: Context, snapshot_id: str, zones: tuple[str, ...], providers: t
 @pass_ctx
 def snapshots(ctx: Context, as_json: bool) -> None:
     """List the saved snapshots, newest last."""
-    state = ctx.repo().config.state_dir
+    state = ctx.settings().state_dir
     metas = [json.loads((snapshot.snapshots_dir(state) / i / "meta.json").read_text())
              for i in snapshot.list_snapshots(state)]
     if as_json:
