@@ -12,6 +12,7 @@ import ipaddress
 from collections.abc import Iterator
 
 from octodns.record import Record
+from octodns.zone import Zone
 
 from dnssync.findings import Finding, Severity
 from dnssync.zones import DesiredZone
@@ -40,16 +41,34 @@ def _looks_like_address(target: str) -> bool:
     return True
 
 
+class Targets:
+    """Where the names a zone's records point at land: in the zone, below one of its
+    delegations (served by the child), and which types exist there. Shared by these
+    checks and by the BIND provider's check-integrity rule, so both judge alike."""
+
+    def __init__(self, zone: Zone):
+        self.zone = zone.name.lower()
+        self.types: dict[str, set[str]] = {}
+        for record in zone.records:
+            self.types.setdefault(record.fqdn.lower(), set()).add(record._type)
+        self.delegations = {r.fqdn.lower() for r in zone.records if r._type == "NS" and r.name}
+
+    def in_zone(self, fqdn: str) -> bool:
+        fqdn = fqdn.lower()
+        return fqdn == self.zone or fqdn.endswith("." + self.zone)
+
+    def below_delegation(self, fqdn: str) -> bool:
+        fqdn = fqdn.lower()
+        return any(fqdn == d or fqdn.endswith("." + d) for d in self.delegations)
+
+    def has_address(self, fqdn: str) -> bool:
+        return bool(self.types.get(fqdn.lower(), set()) & set(_ADDRESS_TYPES))
+
+
 def check_zone(desired: DesiredZone) -> list[Finding]:
     zone = desired.zone
     findings: list[Finding] = []
-    by_name: dict[str, set[str]] = {}
-    for record in zone.records:
-        by_name.setdefault(record.fqdn.lower(), set()).add(record._type)
-    delegations = {r.fqdn.lower() for r in zone.records if r._type == "NS" and r.name}
-
-    def below_delegation(fqdn: str) -> bool:
-        return any(fqdn == d or fqdn.endswith("." + d) for d in delegations)
+    targets = Targets(zone)
 
     def add(record: Record, severity: Severity, message: str) -> None:
         file, line = desired.location(record.name, record._type)
@@ -58,20 +77,18 @@ def check_zone(desired: DesiredZone) -> list[Finding]:
 
     for record in desired.records:
         for target in _targets(record):
-            target_l = target.lower()
             if record._type != "PTR" and _looks_like_address(target):
                 add(record, Severity.WARNING,
                     f"{record.fqdn} {record._type} target {target} is an address, not a host name")
                 continue
-            if not target_l.endswith("." + zone.name) and target_l != zone.name:
+            if not targets.in_zone(target):
                 continue
-            types = by_name.get(target_l, set())
-            if record._type in ("NS", "MX", "SRV") and "CNAME" in types:
+            if record._type in ("NS", "MX", "SRV") and "CNAME" in targets.types.get(target.lower(), set()):
                 add(record, Severity.ERROR,
                     f"{record.fqdn} {record._type} target {target} is a CNAME; it must be the"
                     " canonical name (RFC 2181 10.3)")
-            elif record._type in ("MX", "SRV", "NS") and not types & set(_ADDRESS_TYPES):
-                if record._type != "NS" and below_delegation(target_l):
+            elif record._type in ("MX", "SRV", "NS") and not targets.has_address(target):
+                if record._type != "NS" and targets.below_delegation(target):
                     continue  # served by the child zone, not this one
                 what = "glue (A/AAAA)" if record._type == "NS" else "A/AAAA record"
                 hint = " BIND refuses such an update (check-integrity)." if record._type == "MX" else ""

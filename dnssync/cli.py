@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import sys
+import traceback
 import warnings
 from pathlib import Path
 
@@ -75,10 +76,11 @@ class Group(click.Group):
             ctx.exit(130)
         except Exception as e:
             obj = ctx.find_object(Context)
-            if obj and obj.debug:
-                raise
-            click.echo(f"Internal error: {type(e).__name__}: {redact(str(e))} (run with --debug for"
-                       " the traceback)", err=True)
+            if obj and obj.debug:  # the traceback, through the same mask as everything else
+                click.echo(redact(traceback.format_exc()), err=True)
+            else:
+                click.echo(f"Internal error: {type(e).__name__}: {redact(str(e))} (run with --debug for"
+                           " the traceback)", err=True)
             ctx.exit(1)
 
 

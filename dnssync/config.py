@@ -16,6 +16,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from octodns.record import Record
+from octodns.record.exception import ValidationError
+from octodns.zone import Zone
+
 from dnssync import secrets
 from dnssync.findings import Finding, Severity
 from dnssync.yamlfile import Mapping, Sequence, YamlError, load_file
@@ -174,8 +178,9 @@ class Checker:
         if key not in data:
             return default
         value = data[key]
-        if kind in (int, float) and isinstance(value, bool):
-            value = None  # YAML true is not a number
+        kinds = kind if isinstance(kind, tuple) else (kind,)
+        if isinstance(value, bool) and bool not in kinds:
+            value = None  # YAML `yes` is not a number
         if not isinstance(value, kind):
             name = kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
             self.error(
@@ -264,6 +269,16 @@ def resolve_env(value: Any, key: str, data: Mapping, checker: Checker) -> Any:
     return value
 
 
+def _ns_problem(name: str) -> str | None:
+    """Why `name` cannot be an NS value, by octoDNS's own record validation (it goes into
+    every zone's apex NS), or None."""
+    try:
+        Record.new(Zone("check.invalid.", []), "", {"type": "NS", "ttl": 0, "values": [name]})
+    except ValidationError as e:
+        return str(e.reasons[0])
+    return None
+
+
 def _nameservers(data: Mapping, checker: Checker) -> list[Nameserver]:
     raw = data.get("nameservers")
     if raw is None:
@@ -289,6 +304,11 @@ def _nameservers(data: Mapping, checker: Checker) -> list[Nameserver]:
         name = str(item["name"]).lower()
         if not name.endswith("."):
             name += "."
+        invalid = _ns_problem(name)
+        if invalid:
+            checker.error("config.schema", f"nameserver name {item['name']!r} is not a host name: {invalid}",
+                          data.file, item.line_of("name"))
+            continue
         host, port = None, 53
         if item.get("address") is not None:
             try:
@@ -385,8 +405,10 @@ def _policy(data: Mapping | None, checker: Checker) -> Policy:
     if isinstance(parity, Mapping):
         checker.unknown_keys(parity, {"default", "zones", "types"}, "policy.parity")
         policy.parity = str(parity.get("default", "error"))
-        policy.parity_zones = {zone_name(k): str(v) for k, v in (parity.get("zones") or {}).items()}
-        policy.parity_types = {str(k).upper(): str(v) for k, v in (parity.get("types") or {}).items()}
+        zones = checker.mapping(parity.get("zones"), data.file, "policy.parity.zones") or {}
+        types = checker.mapping(parity.get("types"), data.file, "policy.parity.types") or {}
+        policy.parity_zones = {zone_name(k): str(v) for k, v in zones.items()}
+        policy.parity_types = {str(k).upper(): str(v) for k, v in types.items()}
     else:
         policy.parity = str(parity)
     for mode in (policy.parity, *policy.parity_zones.values(), *policy.parity_types.values()):
@@ -492,6 +514,11 @@ def read_config(path: Path | str = CONFIG_FILE, offline: bool = False) -> tuple[
     config.policy = _policy(checker.mapping(data.get("policy"), str(path), "policy"), checker)
     _section(data, "defaults", config.defaults, checker)
     _section(data, "apex_ns", config.apex_ns, checker)
+    if not 0 <= config.apex_ns.ttl <= 2**31 - 1:
+        section = data["apex_ns"]
+        checker.error("config.schema", f"apex_ns ttl {config.apex_ns.ttl} is outside 0 .. 2147483647 (RFC 2181 8)",
+                      str(path), section.line_of("ttl") if isinstance(section, Mapping) else None)
+        config.apex_ns.ttl = ApexNs.ttl
     if not zones_dir.is_dir():
         checker.error("config.schema", f"zones folder {zones_dir} does not exist", str(path), data.line_of("zones"))
     if not providers_dir.is_dir():

@@ -241,7 +241,7 @@ def describe_error(error: BaseException) -> str:
         text = f"HTTP {response.status_code} from {response.url}" + (f": {detail}" if detail else "")
     elif type(error).__module__.startswith(("requests", "urllib3")):
         text = f"{type(error).__name__}: {text}"
-    return redact(" ".join(text.split()))
+    return " ".join(redact(text).split())  # redact first: a secret may contain white space
 
 
 def adjustments(provider: BaseProvider, desired: Zone) -> tuple[list[Adjustment], Zone]:

@@ -12,25 +12,30 @@ import base64
 import logging
 import re
 
-#: option names whose values are secrets even when written inline
-SECRET_KEY_RE = re.compile(r"secret|password|passwd|token|api_?key|access_?key|credential", re.I)
+#: option names whose values are secrets (api_key, key_secret, password, token, private_key,
+#: consumer_key, auth_key, credentials...), even when written inline
+SECRET_KEY_RE = re.compile(r"secret|passw|token|credential|auth|private|key", re.I)
+#: ...except the names of keys and their algorithms, which error messages should show
+NOT_SECRET_RE = re.compile(r"(_name|_algorithm|_alg|_id)$", re.I)
 
 _secrets: set[str] = set()
 MASK = "********"
 
 
 def is_secret_key(key: str) -> bool:
-    return bool(SECRET_KEY_RE.search(key))
+    return bool(SECRET_KEY_RE.search(key)) and not NOT_SECRET_RE.search(key)
 
 
 def register(value: object) -> None:
-    """Remember a secret so it is masked wherever it would appear."""
+    """Remember a secret so it is masked wherever it would appear: as given, stripped
+    (a secret file or CI variable often ends in a newline), as Python shows it in a
+    repr (`\\n` escaped), and base64-decoded (a TSIG secret in a repr of the key bytes)."""
     text = str(value)
-    if len(text) < 4:  # too short to mask without mangling ordinary text
-        return
-    _secrets.add(text)
-    try:  # a base64 TSIG secret may also appear decoded, e.g. in a repr of the key bytes
-        raw = base64.b64decode(text, validate=True)
+    for form in {text, text.strip(), repr(text)[1:-1], repr(text.strip())[1:-1]}:
+        if len(form) >= 4:  # shorter is too common to mask without mangling ordinary text
+            _secrets.add(form)
+    try:
+        raw = base64.b64decode(text.strip(), validate=True)
     except ValueError:
         return
     if len(raw) >= 4:

@@ -149,6 +149,28 @@ def test_bad_provider(tmp_path, listener, case, command):
     check_rejected(run(root, command), listener, *needles)
 
 
+CONFIG_CASES = {
+    "parity-zones-not-a-mapping": ("policy:\n  parity:\n    zones: [a]\n", "dnssync.yaml:5", "policy.parity.zones"),
+    "threshold-yes": ("policy:\n  delete_threshold: yes\n", "dnssync.yaml:4", "'delete_threshold' must be"),
+    "apex-ttl-negative": ("apex_ns:\n  ttl: -5\n", "dnssync.yaml:4", "apex_ns ttl -5"),
+    "timeout-true": ("defaults:\n  timeout: true\n", "dnssync.yaml:4", "'timeout' must be"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CONFIG_CASES))
+def test_bad_config_values(tmp_path, listener, case):
+    extra, where, needle = CONFIG_CASES[case]
+    root = write_repo(tmp_path, listener.port, config="zones: zones\nproviders: providers\n" + extra)
+    check_rejected(run(root, "plan"), listener, where, needle)
+
+
+def test_nameserver_name_that_is_not_a_host_name(tmp_path, listener):
+    provider = ("class: powerdns\nhost: 127.0.0.1\napi_key: env/TEST_PDNS_KEY\nnameservers:\n"
+                "  - name: bad name.example.\n")
+    root = write_repo(tmp_path, listener.port, provider=provider)
+    check_rejected(run(root, "plan"), listener, "pdns.yaml:5", "not a host name")
+
+
 def test_unknown_config_key(tmp_path, listener):
     root = write_repo(tmp_path, listener.port, config="zones: zones\nproviders: providers\nzonez: x\n")
     check_rejected(run(root, "plan"), listener, "dnssync.yaml:3", "unknown key 'zonez'")

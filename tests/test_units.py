@@ -115,3 +115,44 @@ def test_plan_format_doc_names_every_key():
     keys = set(data) | set(data["providers"][0]) | set(data["providers"][0]["changes"][0])
     for key in keys:
         assert f"`{key}`" in doc or f"`.{key}`" in doc or f"`.{key}[]`" in doc or f"`{key}[]`" in doc, key
+
+
+def test_secret_with_a_trailing_newline_is_masked_in_provider_errors():
+    """A CI variable or secret file often ends in a newline; requests then refuses the
+    header and echoes the value in its error."""
+    import requests
+
+    from dnssync.plan import describe_error
+
+    secrets.register("s3cretKEY-1234\n")
+    error = requests.exceptions.InvalidHeader("Invalid leading whitespace, reserved character(s), or return"
+                                              " character(s) in header value: 's3cretKEY-1234\\n'")
+    assert "s3cretKEY-1234" not in describe_error(error)
+
+
+def test_secret_option_names():
+    for key in ("api_key", "key_secret", "password", "token", "private_key", "consumer_key", "auth_key",
+                "client_secret", "credentials"):
+        assert secrets.is_secret_key(key), key
+    for key in ("key_name", "key_algorithm", "host", "port", "access_key_id"):
+        assert not secrets.is_secret_key(key), key
+
+
+def test_bind_check_integrity_judges_in_zone_by_label():
+    """An MX to mx.foobar.com. is not in zone bar.com.; one to a name below a delegation is
+    the child's business; only an in-zone exchange without an address is refused."""
+    from dnssync.providers.rfc2136 import BindProvider
+
+    zone = Zone("bar.com.", [])
+    for name, data in {
+        "": {"type": "MX", "ttl": 60, "values": [{"exchange": "mx.foobar.com.", "preference": 1},
+                                                   {"exchange": "mx.child.bar.com.", "preference": 2}]},
+        "child": {"type": "NS", "ttl": 60, "value": "ns.example.net."},
+        "bad": {"type": "MX", "ttl": 60, "value": {"exchange": "nowhere.bar.com.", "preference": 1}},
+    }.items():
+        zone.add_record(make_record(zone, name, data))
+    provider = BindProvider("b", "127.0.0.1", strict_supports=False)
+    served = provider._process_desired_zone(zone.copy())
+    assert {(r.name, r._type) for r in served.records} == {("", "MX"), ("child", "NS")}
+    bad = next(r for r in zone.records if r.name == "bad")
+    assert "nowhere.bar.com." in provider.unsupported_reason(bad)

@@ -39,6 +39,7 @@ from octodns.record.rr import Rrset
 from octodns_bind import Rfc2136Provider as _OctodnsRfc2136Provider
 
 from dnssync import axfr
+from dnssync.checks import Targets
 
 #: bytes kept free in every update message for the header, zone section and TSIG
 _MESSAGE_SLACK = 1024
@@ -139,16 +140,15 @@ class Rfc2136Provider(_OctodnsRfc2136Provider):
     # -- planning ----------------------------------------------------------------
 
     def _process_desired_zone(self, desired):
-        if self.check_integrity:
-            addresses = {r.fqdn.lower() for r in desired.records if r._type in ("A", "AAAA")}
+        if self.check_integrity:  # BIND's update.c check_mx: an in-zone exchange needs an address
+            targets = Targets(desired)
             for record in list(desired.records):
                 if record._type != "MX":
                     continue
-                missing = [v.exchange for v in record.values
-                           if v.exchange.lower().endswith(desired.name)
-                           and v.exchange.lower() not in addresses]
+                missing = [v.exchange for v in record.values if targets.in_zone(v.exchange)
+                           and not targets.below_delegation(v.exchange) and not targets.has_address(v.exchange)]
                 if missing:
-                    self._reasons[(record.name, record._type)] = (
+                    self._reasons[(desired.name, record.name, record._type)] = (
                         f"BIND refuses an MX whose in-zone exchange has no A/AAAA record"
                         f" (check-integrity): {', '.join(missing)}"
                     )
@@ -157,7 +157,7 @@ class Rfc2136Provider(_OctodnsRfc2136Provider):
 
     def unsupported_reason(self, record) -> str | None:
         """Why this provider will not hold `record`, when it is for a reason of its own."""
-        return self._reasons.get((record.name, record._type))
+        return self._reasons.get((record.zone.name, record.name, record._type))
 
     # -- writing -------------------------------------------------------------------
 
