@@ -77,8 +77,9 @@ def is_transient(error: BaseException) -> bool:
     if isinstance(error, requests.HTTPError):
         status = error.response.status_code if error.response is not None else 0
         return status >= 500 or status == 429
-    return isinstance(error, requests.ConnectionError | requests.Timeout | dns.exception.Timeout
-                      | OSError | EOFError)
+    if isinstance(error, requests.RequestException):  # also an OSError: only these two pass
+        return isinstance(error, requests.ConnectionError | requests.Timeout)
+    return isinstance(error, dns.exception.Timeout | OSError | EOFError)
 
 
 def _now() -> str:

@@ -22,7 +22,8 @@ def head_revision(path: Path) -> str | None:
     """The commit checked out at `path`, with `+dirty` when files are modified."""
     try:
         rev = str(_git(path, "rev-parse", "HEAD")).strip()
-        dirty = str(_git(path, "status", "--porcelain")).strip()
+        # untracked files (dnssync's own .dnssync/, a plan.json) do not make a revision dirty
+        dirty = str(_git(path, "status", "--porcelain", "--untracked-files=no")).strip()
     except (OSError, subprocess.SubprocessError, UsageError):
         return None
     return rev + ("+dirty" if dirty else "")
@@ -32,7 +33,10 @@ def export_folder(path: Path, rev: str, folder: Path, target: Path) -> Path:
     """Write `folder` (inside the repository at `path`) as it was at `rev` below `target`;
     returns where it landed. A folder that did not exist at `rev` comes back empty."""
     top = Path(str(_git(path, "rev-parse", "--show-toplevel")).strip())
-    commit = str(_git(path, "rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}")).strip()
+    try:
+        commit = str(_git(path, "rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}")).strip()
+    except UsageError:
+        raise UsageError(f"unknown git revision {rev!r} in {top}") from None
     relative = folder.resolve().relative_to(top.resolve())
     listed = str(_git(top, "ls-tree", "--name-only", commit, "--", str(relative))).strip()
     out = target / relative

@@ -74,7 +74,7 @@ def discover(zones_dir: Path) -> dict[str, list[Path]]:
     for entry in sorted(zones_dir.iterdir()):
         if entry.name.startswith("."):
             continue
-        if entry.is_file() and entry.suffix in ZONE_SUFFIXES and entry.stem.count(".") >= 1:
+        if entry.is_file() and entry.suffix in ZONE_SUFFIXES:  # `lan.yaml` is the zone `lan.`
             found.setdefault(zone_name(entry.stem), []).append(entry)
         elif entry.is_dir() and entry.name.endswith("."):
             files = sorted(p for p in entry.iterdir() if p.is_file() and p.suffix in ZONE_SUFFIXES)

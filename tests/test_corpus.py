@@ -67,8 +67,7 @@ def test_octodns_hybrid_layout(tmp_path):
 
 @pytest.mark.parametrize("zone_file", ZONE_FILES, ids=lambda p: p.name)
 def test_octodns_zone_file(tmp_path, zone_file):
-    name = zone_file.name if zone_file.stem.count(".") else f"{zone_file.stem}..yaml"
-    result = CliRunner().invoke(main, ["-c", str(repo_with(tmp_path, {name: zone_file})), "validate"])
+    result = CliRunner().invoke(main, ["-c", str(repo_with(tmp_path, {zone_file.name: zone_file})), "validate"])
     assert_clean(result)
 
 

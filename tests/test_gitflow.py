@@ -99,7 +99,7 @@ def test_plan_base_unknown_revision_is_a_usage_error(history):
     root, _ = history
     result = run(root, "plan", "--base", "no-such-branch")
     assert result.exit_code == 2
-    assert "no-such-branch" in result.output and "Traceback" not in result.output
+    assert "unknown git revision 'no-such-branch'" in result.output and "Traceback" not in result.output
 
 
 def test_plan_base_markdown_structure(history):

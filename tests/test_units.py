@@ -156,3 +156,14 @@ def test_bind_check_integrity_judges_in_zone_by_label():
     assert {(r.name, r._type) for r in served.records} == {("", "MX"), ("child", "NS")}
     bad = next(r for r in zone.records if r.name == "bad")
     assert "nowhere.bar.com." in provider.unsupported_reason(bad)
+
+
+def test_transient_or_not():
+    import requests
+
+    from dnssync.apply import is_transient
+
+    assert is_transient(requests.ConnectionError("refused"))
+    assert is_transient(requests.Timeout("slow"))
+    assert not is_transient(requests.exceptions.InvalidHeader("bad header value"))
+    assert not is_transient(requests.exceptions.MissingSchema("no scheme"))
