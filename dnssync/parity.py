@@ -24,24 +24,16 @@ from octodns.zone import Zone
 
 from dnssync.config import Policy
 from dnssync.findings import Finding, Severity
-from dnssync.plan import Plan, ProviderPlan, rrset_data
-from dnssync.providers.capabilities import capabilities_of, rechunk_txt, served_zone
+from dnssync.plan import Plan, ProviderPlan, served_rrset
+from dnssync.providers.capabilities import capabilities_of, rechunk_txt
 
 NOT_SERVED = "not served"
 #: (zone, name, type) -> (file, line) of the record in git
 Locate = Callable[[str, str, str], tuple[str | None, int | None]]
-
-
-def served_rrset(record: Record | None, txt_chunk: int | None) -> dict[str, Any] | None:
-    """The RRset a provider answers for a served record, as TTL and sorted values."""
-    if record is None:
-        return None
-    data = rrset_data(record)
-    if getattr(record, "dynamic", None):  # answers vary by client; the values are the default
-        data["dynamic"] = True
-    if txt_chunk and record._type == "TXT":
-        data["values"] = sorted(rechunk_txt(v, txt_chunk) for v in data["values"])
-    return data
+#: what a provider serves of a record: AS_GIT, or (its data, None when not served at all; why)
+Observed = tuple[dict[str, Any] | None, str | None] | None
+Observe = Callable[[str, Record], Observed]
+AS_GIT: Observed = None
 
 
 def _describe(data: dict[str, Any] | None) -> str:
@@ -59,39 +51,54 @@ def _providers_of(record: Record, providers: list[str]) -> list[str]:
     return [p for p in providers if p not in excluded and (not included or p in included)]
 
 
-def check_zone(desired: Zone, served: dict[str, Zone], policy: Policy, locate: Locate,
-               reasons: dict[tuple[str, str, str], str] | None = None,
-               txt_chunks: dict[str, int | None] | None = None) -> list[Finding]:
-    """Parity findings for one zone. `served` maps provider -> the zone it will serve;
-    `reasons` (provider, name, type) -> why it differs, shown beside what it serves."""
-    reasons = dict(reasons or {})
-    txt_chunks = txt_chunks or {}
-    by_key = {p: {(r.name, r._type): r for r in z.records} for p, z in served.items()}
-    names = sorted(served)
+def parity_findings(desired: Zone, providers: list[str], observe: Observe, policy: Policy, locate: Locate,
+                    txt_chunks: dict[str, int | None]) -> list[Finding]:
+    """Parity findings for one zone: every record some provider would serve otherwise."""
     findings = []
     for record in sorted(desired.records, key=lambda r: (r.name, r._type)):
-        providers = _providers_of(record, names)
-        kept = {p: by_key[p].get((record.name, record._type)) for p in providers}
-        if all(kept[p] is record and not (txt_chunks.get(p) and record._type == "TXT")
-               for p in providers):
+        meant = _providers_of(record, providers)
+        seen = {p: observe(p, record) for p in meant}
+        chunked = [p for p in meant if txt_chunks.get(p) and record._type == "TXT"]
+        if all(seen[p] is AS_GIT for p in meant) and not chunked:
             continue  # the very record git has, everywhere (the common case, and cheap)
-        wanted = served_rrset(record, None)
+        wanted = served_rrset(record)
         observed: dict[str, dict[str, Any] | None] = {}
-        for provider in providers:
-            observed[provider] = served_rrset(kept[provider], txt_chunks.get(provider))
-            if kept[provider] is not None and observed[provider] != served_rrset(kept[provider], None):
-                reasons.setdefault((provider, record.name, record._type),
-                                   f"re-splits TXT strings at {txt_chunks[provider]} bytes")
+        reasons: dict[str, str] = {}
+        for provider in meant:
+            data, why = seen[provider] if seen[provider] is not AS_GIT else (wanted, None)
+            if data is not None and provider in chunked:
+                resplit = {**data, "values": sorted(rechunk_txt(v, txt_chunks[provider]) for v in data["values"])}
+                if resplit != data:
+                    data, why = resplit, why or f"re-splits TXT strings at {txt_chunks[provider]} bytes"
+            observed[provider] = data
+            if why:
+                reasons[provider] = why
         differing = {p: d for p, d in observed.items() if d != wanted}
         if differing:
-            findings.append(_finding(desired, record, wanted, observed, differing, policy, locate,
-                                     reasons))
+            findings.append(_finding(desired, record, wanted, observed, differing, policy, locate, reasons))
     return findings
 
 
+def check_zone(desired: Zone, served: dict[str, Zone], policy: Policy, locate: Locate,
+               reasons: dict[tuple[str, str, str], str] | None = None,
+               txt_chunks: dict[str, int | None] | None = None) -> list[Finding]:
+    """Parity findings for one zone from each provider's served zone (providers ->
+    `served_zone`); `reasons` (provider, name, type) -> why it differs."""
+    reasons = reasons or {}
+    by_key = {p: {(r.name, r._type): r for r in z.records} for p, z in served.items()}
+
+    def observe(provider: str, record: Record):
+        kept = by_key[provider].get((record.name, record._type))
+        if kept is record:
+            return AS_GIT
+        why = reasons.get((provider, record.name, record._type))
+        return (None, why) if kept is None else (served_rrset(kept), why)
+
+    return parity_findings(desired, sorted(served), observe, policy, locate, txt_chunks or {})
+
+
 def _finding(desired: Zone, record: Record, wanted: dict[str, Any], observed: dict[str, Any],
-             differing: dict[str, Any], policy: Policy, locate: Locate,
-             reasons: dict[tuple[str, str, str], str]) -> Finding:
+             differing: dict[str, Any], policy: Policy, locate: Locate, reasons: dict[str, str]) -> Finding:
     mode = policy.parity_for(desired.name, record._type)
     severity = Severity.ERROR if mode == "error" else Severity.WARNING
     code = "parity.unsupported" if any(d is None for d in differing.values()) else "parity.adjusted"
@@ -100,8 +107,7 @@ def _finding(desired: Zone, record: Record, wanted: dict[str, Any], observed: di
         groups.setdefault(_describe(data), []).append(provider)
     parts = []
     for served_as, providers in groups.items():
-        why = sorted({reasons[(p, record.name, record._type)] for p in providers
-                      if (p, record.name, record._type) in reasons})
+        why = sorted({reasons[p] for p in providers if p in reasons})
         parts.append(f"{', '.join(providers)}: {served_as}" + (f" ({'; '.join(why)})" if why else ""))
     agree = [p for p in observed if p not in differing]
     lead = (f"{', '.join(sorted(differing))} would serve {record.fqdn} {record._type} differently"
@@ -119,27 +125,24 @@ def _finding(desired: Zone, record: Record, wanted: dict[str, Any], observed: di
 
 def check_plan(plan: Plan, desired: dict[str, Zone], providers: dict[str, BaseProvider],
                policy: Policy, locate: Locate) -> list[Finding]:
-    """Parity findings for every zone of a plan. Each provider's served zone is worked
-    out here (it needs no live state, and the plan's data may come from forked
-    workers); the plan's adjustments give the reasons. A provider whose served zone
-    cannot be worked out is left out: its plan already carries the error."""
+    """Parity findings for every zone of a plan, from each provider's adjustments (what
+    plan_one worked out it will serve, also in forked workers): nothing is processed
+    again. A provider whose capabilities could not be read (its plan carries that
+    error) is compared as serving what git says."""
     by_zone: dict[str, list[ProviderPlan]] = {}
     for pp in plan.providers:
         by_zone.setdefault(pp.zone, []).append(pp)
     findings = []
     for zone in sorted(by_zone):
-        served: dict[str, Zone] = {}
-        for pp in by_zone[zone]:
-            try:
-                served[pp.provider] = served_zone(providers[pp.provider], desired[zone])
-            except Exception:  # reported by the provider's plan already
-                continue
-        if not served:
-            continue
-        reasons = {(pp.provider, a.name, a.type): a.reason for pp in by_zone[zone]
-                   for a in pp.adjustments}
-        chunks = {p: capabilities_of(providers[p]).txt_chunk for p in served}
-        findings += check_zone(desired[zone], served, policy, locate, reasons, chunks)
+        adjusted = {(pp.provider, a.name, a.type): a for pp in by_zone[zone] for a in pp.adjustments}
+
+        def observe(provider: str, record: Record, adjusted=adjusted):
+            found = adjusted.get((provider, record.name, record._type))
+            return AS_GIT if found is None else (found.served, found.reason)
+
+        names = sorted(pp.provider for pp in by_zone[zone])
+        chunks = {p: capabilities_of(providers[p]).txt_chunk for p in names}
+        findings += parity_findings(desired[zone], names, observe, policy, locate, chunks)
     return findings
 
 

@@ -54,6 +54,15 @@ def _plain(value: Any) -> Any:
     return str(value)
 
 
+def served_rrset(record: Record) -> dict[str, Any]:
+    """What resolvers get for a record: TTL and sorted values (flagged when dynamic: the
+    answer varies by client and the values are its default)."""
+    data = rrset_data(record)
+    if getattr(record, "dynamic", None):
+        data["dynamic"] = True
+    return data
+
+
 def record_data(record: Record) -> dict[str, Any]:
     """A record as octoDNS YAML data (type included), JSON-safe, to rebuild it exactly."""
     data = _plain(record.data)
@@ -92,8 +101,8 @@ class Adjustment:
     name: str
     type: str
     reason: str
-    desired: dict[str, Any]
-    served: dict[str, Any] | None = None
+    desired: dict[str, Any]  # as git says, {"ttl", "values"[, "dynamic"]}
+    served: dict[str, Any] | None = None  # as the provider will serve it; None: not at all
 
 
 @dataclass
@@ -262,10 +271,10 @@ def adjustments(provider: BaseProvider, desired: Zone) -> tuple[list[Adjustment]
         reason_of = getattr(provider, "unsupported_reason", None)
         if kept is None:
             reason = (reason_of and reason_of(record)) or _why_dropped(provider, record)
-            found.append(Adjustment("unsupported", record.name, record._type, reason, rrset_data(record)))
+            found.append(Adjustment("unsupported", record.name, record._type, reason, served_rrset(record)))
         elif kept is not record and record_data(kept) != record_data(record):
-            found.append(Adjustment("adjusted", record.name, record._type,
-                                    _why_adjusted(record, kept), record_data(record), record_data(kept)))
+            found.append(Adjustment("adjusted", record.name, record._type, _why_adjusted(record, kept),
+                                    served_rrset(record), served_rrset(kept)))
     return found, served
 
 
