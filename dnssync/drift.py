@@ -10,18 +10,13 @@ change into a finding a scheduled CI job can fail on. Nothing is ever sent.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 from dnssync.findings import Finding, Severity
-from dnssync.plan import Change, Plan, ProviderPlan
+from dnssync.plan import Change, Plan, ProviderPlan, rrset_text
 
 Locate = Callable[[str, str, str], tuple[str | None, int | None]]
 
 _CODES = {"create": "drift.missing", "delete": "drift.extra", "update": "drift.changed"}
-
-
-def _values(data: dict[str, Any] | None) -> str | None:
-    return None if data is None else f"{data['ttl']} " + ", ".join(data["values"])
 
 
 def _change_finding(pp: ProviderPlan, change: Change, locate: Locate) -> Finding:
@@ -32,7 +27,7 @@ def _change_finding(pp: ProviderPlan, change: Change, locate: Locate) -> Finding
     return Finding(
         Severity.ERROR, _CODES[change.action], f"{fqdn} {change.type} {what} {pp.provider}{tail}",
         zone=pp.zone, name=change.name, type=change.type, provider=pp.provider,
-        expected=_values(change.desired) or "absent", observed=_values(change.existing) or "absent",
+        expected=rrset_text(change.desired) or "absent", observed=rrset_text(change.existing) or "absent",
         file=file, line=line if change.action != "delete" else None,
     )
 

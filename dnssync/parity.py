@@ -24,7 +24,7 @@ from octodns.zone import Zone
 
 from dnssync.config import Policy
 from dnssync.findings import Finding, Severity
-from dnssync.plan import Plan, ProviderPlan, served_rrset
+from dnssync.plan import Plan, ProviderPlan, rrset_text, served_rrset
 from dnssync.providers.capabilities import capabilities_of, rechunk_txt
 
 NOT_SERVED = "not served"
@@ -39,8 +39,7 @@ AS_GIT: Observed = None
 def _describe(data: dict[str, Any] | None) -> str:
     if data is None:
         return NOT_SERVED
-    text = f"{data['ttl']} " + ", ".join(data["values"])
-    return text + " (dynamic: varies by client)" if data.get("dynamic") else text
+    return rrset_text(data) + (" (dynamic: varies by client)" if data.get("dynamic") else "")
 
 
 def _providers_of(record: Record, providers: list[str]) -> list[str]:

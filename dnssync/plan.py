@@ -54,6 +54,11 @@ def _plain(value: Any) -> Any:
     return str(value)
 
 
+def rrset_text(data: dict[str, Any] | None) -> str:
+    """`{"ttl": 300, "values": [...]}` as one line, `300 192.0.2.1, 192.0.2.2` ('' for None)."""
+    return "" if not data else f"{data['ttl']} " + ", ".join(data["values"])
+
+
 def served_rrset(record: Record) -> dict[str, Any]:
     """What resolvers get for a record: TTL and sorted values (flagged when dynamic: the
     answer varies by client and the values are its default)."""
@@ -80,6 +85,11 @@ class Change:
     # where git defines the record (not part of equality: a reviewed plan is compared by content)
     file: str | None = field(default=None, compare=False)
     line: int | None = field(default=None, compare=False)
+
+    @property
+    def summary(self) -> str:
+        """`update www A 60 192.0.2.2`: the change on one line (annotations, reports)."""
+        return f"{self.action} {self.name or '@'} {self.type} {rrset_text(self.desired or self.existing)}".rstrip()
 
     @classmethod
     def from_octodns(cls, change) -> Change:

@@ -60,6 +60,8 @@ def test_safety_threshold_needs_force(make_repo, lab):
     repo = make_repo({zone: many})
     assert repo.run("apply", "--yes").exit_code == 0
     repo.zone_file(zone).write_text("h00:\n  type: A\n  value: 192.0.2.0\n")  # deletes 19 of 21
+    markdown = repo.run("plan", "--format", "markdown").output  # the PR comment warns too
+    assert "| **needs --force** |" in markdown and "Too many deletes" in markdown
     result = repo.run("apply", "--yes")
     assert result.exit_code == 1
     assert "Too many deletes" in result.output and "nothing was sent" in result.output
@@ -102,6 +104,8 @@ def test_octodns_unit_tests_zone_pushes_to_all_three(make_repo, lab):
               if a["kind"] == "unsupported"}
     assert {("pdns", "dname", "DNAME"), ("pdns", "spf", "SPF"), ("pdns", "urlfwd", "URLFWD"),
             ("bind", "urlfwd", "URLFWD"), ("knot", "urlfwd", "URLFWD"), ("bind", "mx", "MX")} <= cannot
+    markdown = repo.run("plan", "--format", "markdown").output
+    assert "| pdns | **cannot hold** | `dname` | DNAME |" in markdown
     result = repo.run("apply", "--yes")
     assert result.exit_code == 0, result.output
     assert repo.run("plan", "--detailed-exitcode").exit_code == 0

@@ -112,9 +112,9 @@ def test_plan_base_markdown_structure(history):
     assert sections == ["a.test.", "b.test.", "c.test.", "d.test.", "e.test."]
     assert "| provider | action | name | type | existing | desired |" in markdown
     assert "| git:" in markdown and "| update | `www` | A | 3600 192.0.2.3 | 60 192.0.2.33 |" in markdown
-    assert markdown.count("<details>") == 1  # only e.test.'s 31 rows are folded
-    assert "<summary>31 rows</summary>" in markdown
-    assert "`git.zone-removed`" in markdown
+    assert markdown.count("<details>") == 1  # only e.test.'s 32 rows (create zone + 31) are folded
+    assert "<summary>32 rows</summary>" in markdown and "| git:" in markdown and "create zone" in markdown
+    assert "`git.zone-removed`" in markdown and "#### Findings in `b.test.`" in markdown
 
 
 def test_github_annotations_point_at_file_and_line(history, monkeypatch):

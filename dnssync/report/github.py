@@ -51,8 +51,5 @@ def plan_annotations(plan: Plan) -> str:
         if pp.error:
             out.append(annotation("error", pp.error, f"dnssync plan: {pp.provider} {pp.zone}"))
         for c in pp.changes:
-            values = c.desired or c.existing or {}
-            shown = ", ".join(values.get("values", []))
-            detail = f"{c.action} {c.name or '@'} {c.type} {values.get('ttl', '')} {shown}"
-            out.append(annotation("notice", detail.strip(), f"dnssync plan: {pp.provider}", c.file, c.line))
+            out.append(annotation("notice", c.summary, f"dnssync plan: {pp.provider}", c.file, c.line))
     return "".join(out)

@@ -102,10 +102,7 @@ def plan_cases(plan: Plan) -> list[Case]:
         if pp.error:
             case.findings.append(Finding(Severity.ERROR, "plan.provider-error", pp.error, zone=pp.zone,
                                          provider=pp.provider))
-        for c in pp.changes:
-            values = c.desired or c.existing or {}
-            case.output.append(f"{c.action} {c.name or '@'} {c.type} {values.get('ttl', '')} "
-                               f"{', '.join(values.get('values', []))}".rstrip())
+        case.output += [c.summary for c in pp.changes]
     for f in plan.findings:
         targets = [c for (zone, provider), c in cases.items()
                    if zone == f.zone and (not f.provider or provider in f.provider.split(","))]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dnssync.findings import Finding
-from dnssync.plan import Plan
+from dnssync.plan import Plan, rrset_text
 from dnssync.report.text import show_value
 
 #: plans with more rows than this per zone are folded into <details>
@@ -14,14 +14,11 @@ def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", "<br>")
 
 
-def _values(data: dict | None) -> str:
-    return "" if not data else f"{data['ttl']} " + ", ".join(data["values"])
-
-
-def findings_markdown(findings: list[Finding], title: str = "Findings") -> str:
+def findings_markdown(findings: list[Finding], title: str = "Findings", level: int = 3) -> str:
+    heading = "#" * level
     if not findings:
-        return f"### {title}\n\nNo findings.\n"
-    lines = [f"### {title}", "", "| severity | code | where | message |", "|---|---|---|---|"]
+        return f"{heading} {title}\n\nNo findings.\n"
+    lines = [f"{heading} {title}", "", "| severity | code | where | message |", "|---|---|---|---|"]
     for f in findings:
         where = f.location or " ".join(x for x in (f.zone, f.provider, f.nameserver) if x)
         message = f.message
@@ -33,6 +30,47 @@ def findings_markdown(findings: list[Finding], title: str = "Findings") -> str:
     return "\n".join(lines) + "\n"
 
 
+def _plan_rows(pp) -> list[str]:
+    """One provider's rows, as the text report shows them."""
+    rows = []
+    if pp.error:
+        rows.append(f"| {pp.provider} | **error** | | | {_cell(pp.error)} | |")
+    if pp.exists is False:
+        rows.append(f"| {pp.provider} | create zone | | | | |")
+    for c in pp.changes:
+        rows.append(f"| {pp.provider} | {c.action} | `{c.name or '@'}` | {c.type} |"
+                    f" {_cell(rrset_text(c.existing))} | {_cell(rrset_text(c.desired))} |")
+    for a in pp.adjustments:
+        label = "cannot hold" if a.kind == "unsupported" else "adjusted"
+        rows.append(f"| {pp.provider} | **{label}** | `{a.name or '@'}` | {a.type} | {_cell(rrset_text(a.desired))} |"
+                    f" {_cell(a.reason)} |")
+    if pp.unsafe:
+        rows.append(f"| {pp.provider} | **needs --force** | | | | {_cell(pp.unsafe)} |")
+    if not rows:
+        rows.append(f"| {pp.provider} | no changes | | | | |")
+    return rows
+
+
+def _folded(title: str, body: str, count: int, what: str) -> str:
+    if count > FOLD_ROWS:
+        return f"{title}\n\n<details><summary>{count} {what}</summary>\n\n{body}\n\n</details>\n"
+    return f"{title}\n\n{body}\n"
+
+
+def findings_by_zone(findings: list[Finding], label: str = "", level: int = 3) -> list[str]:
+    """One findings table per zone, folded when long (PR comments stay readable)."""
+    by_zone: dict[str, list[Finding]] = {}
+    for f in findings:
+        by_zone.setdefault(f.zone or "configuration", []).append(f)
+    out = []
+    for zone, items in sorted(by_zone.items()):
+        table = findings_markdown(sorted(items, key=lambda f: (f.provider or "", f.nameserver or "",
+                                                               f.name or "", f.code)), f"{label}`{zone}`", level)
+        heading, _, body = table.partition("\n\n")
+        out.append(_folded(heading, body.rstrip("\n"), len(items), "findings"))
+    return out
+
+
 def plan_markdown(plan: Plan) -> str:
     out = [f"## dnssync plan (compared with `{plan.base}`, no provider contacted)" if plan.base
            else "## dnssync plan", ""]
@@ -41,43 +79,16 @@ def plan_markdown(plan: Plan) -> str:
     for zone in sorted({p.zone for p in plan.providers}):
         rows = ["| provider | action | name | type | existing | desired |", "|---|---|---|---|---|---|"]
         for pp in (p for p in plan.providers if p.zone == zone):
-            if pp.error:
-                rows.append(f"| {pp.provider} | **error** | | | {_cell(pp.error)} | |")
-            for c in pp.changes:
-                rows.append(f"| {pp.provider} | {c.action} | `{c.name or '@'}` | {c.type} |"
-                            f" {_cell(_values(c.existing))} | {_cell(_values(c.desired))} |")
-            for a in pp.adjustments:
-                rows.append(f"| {pp.provider} | cannot hold | `{a.name or '@'}` | {a.type} | |"
-                            f" {_cell(a.reason)} |")
-            if not pp.error and not pp.changes and not pp.adjustments:
-                rows.append(f"| {pp.provider} | no changes | | | | |")
-        body = "\n".join(rows)
-        out.append(f"### `{zone}`\n")
-        if len(rows) - 2 > FOLD_ROWS:
-            out.append(f"<details><summary>{len(rows) - 2} rows</summary>\n\n{body}\n\n</details>\n")
-        else:
-            out.append(body + "\n")
+            rows += _plan_rows(pp)
+        out.append(_folded(f"### `{zone}`", "\n".join(rows), len(rows) - 2, "rows"))
     if plan.findings:
-        out.append(findings_markdown(plan.findings))
+        out += findings_by_zone(plan.findings, "Findings in ", 4)
     changes = sum(len(p.changes) for p in plan.providers)
     out.append(f"**{changes} change(s)** across {len({p.provider for p in plan.providers})} provider(s).")
     return "\n".join(out) + "\n"
 
 
-def verify_markdown(findings: list[Finding], summary: str) -> str:
-    """A verify run for a PR comment or job summary: the summary line, then the
+def verify_markdown(findings: list[Finding], summary: str, title: str = "dnssync verify") -> str:
+    """A verify (or drift) run for a PR comment or job summary: the summary line, then the
     findings of each zone (folded when long)."""
-    out = ["## dnssync verify", "", summary, ""]
-    by_zone: dict[str, list[Finding]] = {}
-    for f in findings:
-        by_zone.setdefault(f.zone or "configuration", []).append(f)
-    for zone, items in sorted(by_zone.items()):
-        table = findings_markdown(sorted(items, key=lambda f: (f.provider or "", f.nameserver or "",
-                                                               f.name or "", f.code)),
-                                  f"`{zone}`")
-        if len(items) > FOLD_ROWS:
-            heading, _, body = table.partition("\n\n")
-            table = (f"{heading}\n\n<details><summary>{len(items)} findings</summary>\n\n"
-                     f"{body}\n</details>\n")
-        out.append(table)
-    return "\n".join(out) + "\n"
+    return "\n".join([f"## {title}", "", summary, "", *findings_by_zone(findings)]) + "\n"

@@ -10,7 +10,7 @@ from rich.text import Text
 
 from dnssync.apply import ApplyResult
 from dnssync.findings import Finding, Severity
-from dnssync.plan import Change, Plan, ProviderPlan
+from dnssync.plan import Change, Plan, ProviderPlan, rrset_text
 
 #: findings about files (config and zone files), shown as `file:line` lines, not in DNS tables
 FILE_CODES = ("config.", "zone.", "git.")
@@ -18,12 +18,6 @@ SEVERITY_STYLE = {Severity.ERROR: "bold red", Severity.WARNING: "yellow", Severi
 ACTION_STYLE = {"create": ("+", "green"), "update": ("~", "yellow"), "delete": ("-", "red")}
 STATUS_STYLE = {"applied": "green", "unchanged": "dim", "failed": "bold red", "skipped": "yellow",
                 "changes": "yellow", "error": "bold red"}
-
-
-def _values(data: dict | None) -> str:
-    if not data:
-        return ""
-    return f"{data['ttl']} " + ", ".join(data["values"])
 
 
 def _change_text(change: Change) -> Text:
@@ -37,7 +31,7 @@ def _change_text(change: Change) -> Text:
             text.append(" → ")
             text.append(", ".join(new.get("values", [])), style="green")
         return text
-    return Text(_values(change.desired or change.existing))
+    return Text(rrset_text(change.desired or change.existing))
 
 
 def findings_table(findings: Iterable[Finding], title: str | None = None) -> Table:
@@ -48,7 +42,7 @@ def findings_table(findings: Iterable[Finding], title: str | None = None) -> Tab
         where = f.location or " ".join(x for x in (f.zone, f.provider, f.nameserver) if x)
         message = f.message
         if f.expected is not None or f.observed is not None:
-            message += f"\n  expected: {f.expected}\n  observed: {f.observed}"
+            message += f"\n  expected: {show_value(f.expected)}\n  observed: {show_value(f.observed)}"
         table.add_row(Text(str(f.severity), style=SEVERITY_STYLE[f.severity]), f.code, Text(where), Text(message))
     return table
 
@@ -145,8 +139,8 @@ def print_apply(console: Console, result: ApplyResult) -> None:
 
 def show_value(value: object) -> str:
     """Expected/observed values of a finding as one line: `300 192.0.2.1, 192.0.2.2`."""
-    if isinstance(value, dict) and "values" in value:
-        return " ".join(str(x) for x in (value.get("ttl"), ", ".join(value["values"])) if x != "")
+    if isinstance(value, dict) and "values" in value and "ttl" in value:
+        return rrset_text(value)
     if isinstance(value, dict):
         return ", ".join(f"{k}: {show_value(v)}" for k, v in value.items())
     if isinstance(value, list | tuple):
