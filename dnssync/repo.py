@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 from octodns.provider.base import BaseProvider
@@ -167,8 +168,12 @@ class Repository:
 
     def locate(self, zone: str, name: str, rtype: str) -> tuple[str | None, int | None]:
         """Where a record is written in git (file, line), for findings to point at."""
-        desired = next((z for z in self.zones if z.name == zone), None)
+        desired = self.zones_by_name.get(zone)
         return desired.location(name, rtype) if desired else (None, None)
+
+    @cached_property
+    def zones_by_name(self) -> dict[str, DesiredZone]:
+        return {z.name: z for z in self.zones}
 
     def locate_finding(self, finding: Finding) -> Finding:
         """The finding pointed at the record's file and line in git, when it is about one."""

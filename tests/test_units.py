@@ -167,3 +167,16 @@ def test_transient_or_not():
     assert is_transient(requests.Timeout("slow"))
     assert not is_transient(requests.exceptions.InvalidHeader("bad header value"))
     assert not is_transient(requests.exceptions.MissingSchema("no scheme"))
+
+
+def test_text_output_masks_secrets():
+    """Reports print through Context.out: whatever a provider's error text carries, a
+    registered secret never reaches the terminal."""
+    import io as _io
+
+    from dnssync.commands.base import Redacting
+
+    secrets.register("hunter2-very-secret")
+    buffer = _io.StringIO()
+    Redacting(buffer).write("provider said: bad key hunter2-very-secret\n")
+    assert "hunter2" not in buffer.getvalue() and secrets.MASK in buffer.getvalue()

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import io
 import sys
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import click
 from rich.console import Console
@@ -14,6 +16,24 @@ from dnssync.config import Config, zone_name
 from dnssync.errors import UsageError
 from dnssync.repo import Repository, Selection, load_settings, parse_shard
 from dnssync.secrets import redact
+
+
+class Redacting(io.TextIOBase):
+    """A text stream that masks every registered secret on its way out, so no report
+    (tables, findings, events) can print one, whatever text a provider's error carries."""
+
+    def __init__(self, stream: TextIO):
+        self.stream = stream
+
+    def write(self, text: str) -> int:
+        self.stream.write(redact(text))
+        return len(text)
+
+    def flush(self) -> None:
+        self.stream.flush()
+
+    def isatty(self) -> bool:
+        return self.stream.isatty()
 
 
 @dataclass
@@ -36,15 +56,15 @@ class Context:
         """The settings alone, no zone loaded (restore, snapshots, import)."""
         return load_settings(self.config_path, self.octodns_config)
 
-    @property
+    @cached_property
     def out(self) -> Console:
-        """Where results go (stdout). Colour only on a terminal unless --no-color."""
-        return Console(no_color=not self.color, highlight=False, soft_wrap=False,
+        """Where results go (stdout), secrets masked. Colour only on a terminal unless --no-color."""
+        return Console(file=Redacting(sys.stdout), no_color=not self.color, highlight=False, soft_wrap=False,
                        width=None if sys.stdout.isatty() else 200)
 
-    @property
+    @cached_property
     def err(self) -> Console:
-        return Console(stderr=True, no_color=not self.color, highlight=False,
+        return Console(file=Redacting(sys.stderr), no_color=not self.color, highlight=False,
                        width=None if sys.stderr.isatty() else 200)
 
     def emit(self, text: str, path: Path | None = None) -> None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 
-from dnssync.findings import Finding, Severity
+from dnssync.findings import Finding, Severity, has_errors
 from dnssync.plan import Plan
 from dnssync.report.text import show_value
 
@@ -44,7 +44,7 @@ def junit_xml(cases: list[Case], name: str = "dnssync") -> str:
         suites.setdefault(case.suite, []).append(case)
     total_failures = 0
     for suite_name, members in sorted(suites.items()):
-        failures = sum(any(f.severity is Severity.ERROR for f in c.findings) for c in members)
+        failures = sum(has_errors(c.findings) for c in members)
         total_failures += failures
         suite = ET.SubElement(root, "testsuite", name=suite_name, tests=str(len(members)),
                               failures=str(failures), errors="0", skipped="0")
