@@ -93,8 +93,11 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 @pytest.fixture(scope="session")
-def junit_schema(pytestconfig: pytest.Config):
-    """The public JUnit XML schema (see tests/junit_schema.py), fetched once and cached."""
+def junit_schema(pytestconfig: pytest.Config, tmp_path_factory: pytest.TempPathFactory):
+    """The public JUnit XML schema (see tests/junit_schema.py), fetched once (kept in
+    pytest's cache between runs when the cache is on)."""
     from tests.junit_schema import junit_schema as load
 
-    return load(Path(str(pytestconfig.cache.mkdir("junit-schema"))))
+    cache = getattr(pytestconfig, "cache", None)
+    folder = cache.mkdir("junit-schema") if cache is not None else tmp_path_factory.mktemp("junit-schema")
+    return load(Path(str(folder)))

@@ -138,3 +138,44 @@ def test_octodns_repository_used_as_it_is(lab, tmp_path):
     assert result.returncode == 0, result.stdout + result.stderr
     assert ask(lab, "bind", f"www.{zone}", "A") == {"192.0.2.44"}
     assert "Traceback" not in result.stderr
+
+
+def test_reviewed_plan_applies_only_its_own_providers_and_zones(make_repo, lab, tmp_path):
+    zone = unique_zone()
+    repo = make_repo({zone: "www:\n  type: A\n  value: 192.0.2.1\n"})
+    only_bind = tmp_path / "bind.json"
+    assert repo.run("plan", "--provider", "bind", "--out", str(only_bind)).exit_code == 0
+    assert repo.run("apply", "--yes", "--plan", str(only_bind)).exit_code == 0
+    assert ask(lab, "bind", f"www.{zone}", "A") == {"192.0.2.1"}
+    assert ask(lab, "knot", f"www.{zone}", "A") == set()  # not in the reviewed plan: untouched
+    # an empty shard makes an empty plan: applying it applies nothing (not "everything")
+    empty = tmp_path / "empty.json"
+    shard = next(f"{i}/50" for i in range(1, 51)
+                 if repo.run("plan", "--shard", f"{i}/50", "--format", "json").stdout.count('"zone"') == 0)
+    assert repo.run("plan", "--shard", shard, "--out", str(empty)).exit_code == 0
+    result = repo.run("apply", "--yes", "--plan", str(empty))
+    assert result.exit_code == 0, result.output
+    assert ask(lab, "knot", f"www.{zone}", "A") == set()
+
+
+def test_reviewed_plan_for_a_provider_removed_since_is_refused_cleanly(make_repo, tmp_path):
+    zone = unique_zone()
+    repo = make_repo({zone: "www:\n  type: A\n  value: 192.0.2.1\n"})
+    plan_file = tmp_path / "plan.json"
+    repo.run("plan", "--out", str(plan_file))
+    (repo.root / "providers" / "knot.yaml").unlink()
+    result = repo.run("apply", "--yes", "--plan", str(plan_file))
+    assert result.exit_code == 1
+    assert "no longer configured: knot" in result.output and "nothing was sent" in result.output
+
+
+def test_reviewed_plan_still_applies_after_its_zone_file_is_removed(make_repo, lab, tmp_path):
+    """apply --plan applies the reviewed content, not the working tree (it used to crash)."""
+    zone = unique_zone()
+    repo = make_repo({zone: "www:\n  type: A\n  value: 192.0.2.1\n"})
+    plan_file = tmp_path / "plan.json"
+    repo.run("plan", "--out", str(plan_file))
+    repo.zone_file(zone).unlink()
+    result = repo.run("apply", "--yes", "--plan", str(plan_file))
+    assert result.exit_code == 0, result.output
+    assert ask(lab, "knot", f"www.{zone}", "A") == {"192.0.2.1"}

@@ -180,3 +180,20 @@ def test_plan_junit_validates_against_the_junit_schema(history, junit_schema):
     assert {"a.test", "b.test", "c.test", "d.test"} <= suites
     outputs = "\n".join(e.text or "" for e in tree.iter("system-out"))
     assert "update www A 60 192.0.2.33" in outputs and "delete old A 3600 192.0.2.2" in outputs
+
+
+def test_plan_base_live_shows_the_branch_and_the_providers(make_repo, lab):
+    zone = unique_zone()
+    repo = make_repo({zone: "www:\n  type: A\n  value: 192.0.2.1\n"})
+    assert repo.run("apply", "--yes").exit_code == 0
+    git(repo.root, "init", "-q", "-b", "main")
+    git(repo.root, "-c", "user.email=t@example.com", "-c", "user.name=t", "add", "-A")
+    git(repo.root, "-c", "user.email=t@example.com", "-c", "user.name=t", "commit", "-qm", "base")
+    repo.zone_file(zone).write_text("www:\n  type: A\n  value: 192.0.2.2\n")
+    result = repo.run("plan", "--base", "HEAD", "--live", "--format", "json")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert [(p["provider"], [c["action"] for c in p["changes"]]) for p in data["base"]["providers"]] == [
+        ("git:HEAD", ["update"])]
+    live = {p["provider"]: [c["desired"]["values"] for c in p["changes"]] for p in data["live"]["providers"]}
+    assert live == {"bind": [["192.0.2.2"]], "knot": [["192.0.2.2"]], "pdns": [["192.0.2.2"]]}
