@@ -102,3 +102,22 @@ def test_octodns_manager_config(config, monkeypatch):
     monkeypatch.chdir(CORPUS / "octodns-fixtures")  # octoDNS resolves `directory` from its cwd
     result = CliRunner().invoke(main, ["--octodns-config", str(config), "validate"])
     assert_clean(result)
+
+
+def test_octodns_repository_reviewed_offline_without_secrets(tmp_path, monkeypatch):
+    """A pull request from a fork has no secrets: `validate --offline` and `plan --base`
+    must work on an octoDNS repository too, and its warnings must show."""
+    (tmp_path / "config").mkdir()
+    (tmp_path / "config" / "example.org.yaml").write_text("---\nwww:\n  type: A\n  value: 192.0.2.1\n")
+    (tmp_path / "octodns.yaml").write_text(
+        "providers:\n  config:\n    class: octodns.provider.yaml.YamlProvider\n    directory: ./config\n"
+        "  pdns:\n    class: octodns_powerdns.PowerDnsProvider\n    host: 127.0.0.1\n"
+        "    api_key: env/NOT_SET_IN_A_FORK\n"
+        "zones:\n  example.org.:\n    sources: [config]\n    targets: [pdns]\n")
+    monkeypatch.delenv("NOT_SET_IN_A_FORK", raising=False)
+    run = ["--octodns-config", str(tmp_path / "octodns.yaml"), "validate"]
+    strict = CliRunner().invoke(main, run)
+    assert strict.exit_code == 2 and "NOT_SET_IN_A_FORK" in strict.output
+    offline = CliRunner().invoke(main, [*run, "--offline"])
+    assert offline.exit_code == 0, offline.output
+    assert "names no nameservers" in offline.output  # the octoDNS config's warnings are shown
