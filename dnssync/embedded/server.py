@@ -40,7 +40,7 @@ from dnssync.embedded.answer import Answer, answer
 from dnssync.embedded.control import serve_control
 from dnssync.embedded.faults import Faults
 from dnssync.embedded.update import UpdateRefused, apply_update
-from dnssync.embedded.zonedata import ZoneData, origin_of, zone_file_name
+from dnssync.embedded.zonedata import HOSTED_SOA, SoaSettings, ZoneData, origin_of, zone_file_name
 from dnssync.errors import DnssyncError
 
 log = logging.getLogger(__name__)
@@ -66,14 +66,16 @@ def _loopback(peer: Any) -> bool:
 class EmbeddedServer:
     """One authoritative nameserver at host:port (port 0 picks a free one).
 
-    `nameserver` is its NS-record name (the MNAME of the zones it creates).
-    `set_faults()` and `clear_faults()` break and repair it while it runs."""
+    `nameserver` is its NS-record name (the MNAME of the zones it creates), `soa` the
+    rest of their SOA. `set_faults()` and `clear_faults()` break and repair it while it runs."""
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0, nameserver: str = "ns.embedded.",
-                 data_dir: Path | None = None, control_path: Path | None = None):
+                 data_dir: Path | None = None, control_path: Path | None = None,
+                 soa: SoaSettings = HOSTED_SOA):
         self.host = host
         self.port = port
         self.nameserver = dns.name.from_text(nameserver)
+        self.soa = soa
         self.data_dir = data_dir
         self.control_path = control_path
         self.zones: dict[Name, ZoneData] = {}
@@ -300,7 +302,7 @@ class EmbeddedServer:
             response.set_rcode(dns.rcode.REFUSED)
             return response.to_wire()
         origin = zone_section[0].name
-        zone = self.zones.get(origin) or ZoneData.new(origin, self.nameserver)
+        zone = self.zones.get(origin) or ZoneData.new(origin, self.nameserver, settings=self.soa)
         assert isinstance(query, dns.update.UpdateMessage)
         try:
             changed = apply_update(zone, query)

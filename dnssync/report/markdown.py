@@ -64,10 +64,11 @@ def plan_markdown(plan: Plan) -> str:
     return "\n".join(out) + "\n"
 
 
-def verify_markdown(findings: list[Finding], summary: str) -> str:
-    """A verify run for a PR comment or job summary: the summary line, then the
-    findings of each zone (folded when long)."""
-    out = ["## dnssync verify", "", summary, ""]
+def verify_markdown(findings: list[Finding], summary: str, title: str = "dnssync verify") -> str:
+    """A verify run (or another run reported like one, e.g. drift) for a PR comment or
+    job summary: the title, the summary line, then the findings of each zone (folded
+    when long)."""
+    out = [f"## {title}", "", summary, ""]
     by_zone: dict[str, list[Finding]] = {}
     for f in findings:
         by_zone.setdefault(f.zone or "configuration", []).append(f)
