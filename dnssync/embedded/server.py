@@ -88,6 +88,7 @@ class EmbeddedServer:
         self._stop: asyncio.Event | None = None
         self._stopping = False
         self._transports: list[Any] = []
+        self._udp_closed: asyncio.Future[None] | None = None  # set once the UDP socket is closed
         self._control: asyncio.AbstractServer | None = None
 
     # -- life cycle (any thread) ------------------------------------------------------
@@ -178,22 +179,27 @@ class EmbeddedServer:
             tcp = await asyncio.start_server(self._tcp_client, self.host, self.port,
                                              reuse_address=True)
             self.port = tcp.sockets[0].getsockname()[1]
-            udp, _ = await loop.create_datagram_endpoint(lambda: _Udp(self),
-                                                         local_addr=(self.host, self.port))
+            udp, protocol = await loop.create_datagram_endpoint(lambda: _Udp(self),
+                                                                local_addr=(self.host, self.port))
         except OSError as e:
             if "tcp" in locals():
                 tcp.close()
             raise ServerError(f"cannot listen on {self.address}: {e.strerror or e}"
                               " (is another server using it?)") from None
         self._transports = [tcp, udp]
+        self._udp_closed = protocol.closed
 
     async def _close(self) -> None:
+        """Close both sockets, and return only once they are closed (a `down` fault is
+        an outage from the moment it is set; the address is free for another process)."""
         for transport in self._transports:
             transport.close()
         for transport in self._transports:
             if isinstance(transport, asyncio.AbstractServer):
                 await transport.wait_closed()
-        self._transports = []
+        if self._udp_closed is not None:
+            await self._udp_closed
+        self._transports, self._udp_closed = [], None
 
     async def apply_faults(self, faults: Faults) -> Faults:
         """Switch to `faults` (on the loop): snapshot for `stale`, close or reopen for `down`."""
@@ -364,9 +370,14 @@ class _Udp(asyncio.DatagramProtocol):
         self.server = server
         self.transport: asyncio.DatagramTransport | None = None
         self.tasks: set[asyncio.Task] = set()
+        self.closed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
     def connection_made(self, transport) -> None:
         self.transport = transport
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self.closed.done():
+            self.closed.set_result(None)
 
     def datagram_received(self, data: bytes, addr: Any) -> None:
         task = asyncio.ensure_future(self._answer(data, addr))
