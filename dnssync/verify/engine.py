@@ -7,7 +7,7 @@ bad, is an `Answer` value, and nothing here raises for a DNS or network failure.
 
 API (stable; other stages build on it)::
 
-    from dnssync.verify.engine import Endpoint, Engine, Question, resolve
+    from dnssync.verify.engine import Endpoint, Engine, Question, resolve, resolve_all, soa_of
 
     endpoints, problem = await resolve(nameserver)      # config.Nameserver -> [Endpoint]
     rows = await resolve_all({"provider": [nameserver, ...]})   # -> [Resolved], concurrently
@@ -705,7 +705,6 @@ async def resolve(nameserver: Nameserver) -> tuple[list[Endpoint], str | None]:
     for _family, _type, _proto, _canon, sockaddr in infos:
         seen.setdefault(str(sockaddr[0]), None)
     return [Endpoint(address, nameserver.port, nameserver.name) for address in seen], None
-
 
 
 @dataclass(frozen=True, slots=True)
