@@ -1,9 +1,11 @@
 """`dnssync verify` against octodns-report and dnsperf, on the lab's real servers.
 
 1. A 10,000-record zone on PowerDNS and BIND: dnssync's per-record queries
-   against `octodns-report --concurrency 64` (target: 5x faster), dnsperf as the
-   servers' limit, and the same zone compared by AXFR (target: < 0.5 s per
-   nameserver).
+   against `octodns-report --concurrency 64` (target: 5x faster), with and without
+   the default extra-record AXFR, dnsperf as the servers' limit, the same zone
+   compared by AXFR (target: < 0.5 s per nameserver), and the default verify with
+   one more provider whose nameserver never answers (target: no zone transfer is
+   started towards it, so it costs its breaker's two timeouts, not a transfer's four).
 2. A slow, lossy network (bench/relay.py: 40 ms each way, 1% UDP loss): 1,000
    records on 3 providers with 2 nameservers each (target: < 5 s, no findings),
    and octodns-report on the same relays.
@@ -17,6 +19,7 @@ import subprocess
 import time
 from pathlib import Path
 
+import yaml
 from common import (
     PYTHON,
     ROOT,
@@ -70,6 +73,12 @@ def ten_thousand(lab: Lab, workdir: Path) -> list[Row]:
     wall_extra, data_extra = verify(root, env)
     rows.append(Row(BENCH, "10k: dnssync verify with extra-record AXFR, wall", round(wall_extra, 2),
                     "s", detail=data_extra["stats"]))
+    default = data_extra["stats"]["queries"] / data_extra["stats"]["query_seconds"]
+    rows.append(Row(BENCH, "10k: dnssync verify (default: with extra-record AXFR), queries",
+                    round(default), "queries/s", detail={"findings": len(data_extra["findings"])}))
+    rows.append(Row(BENCH, "10k: speed-up, default mode query phase (dnssync / octodns-report)",
+                    round(default / theirs, 1), "x", ">= 5", default / theirs >= 5))
+    rows.append(silent_provider(root, env, zone, workdir))
     queries = query_file(zone, count, workdir / "queries.txt")
     for provider in providers:
         rate = dnsperf(lab.servers[provider].address, queries)
@@ -84,6 +93,33 @@ def ten_thousand(lab: Lab, workdir: Path) -> list[Row]:
                     detail={"wall": wall_axfr, "transfers": transfers,
                             "findings": len(data_axfr["findings"])}))
     return rows
+
+
+def silent_provider(root: Path, env: dict[str, str], zone: str, workdir: Path) -> Row:
+    """The default verify (extra-record AXFR) with one more provider whose nameserver
+    drops every datagram and holds every TCP connection open without a word."""
+    from tests.faultyns import FaultyNameserver
+
+    timeout = 2.0
+    api = workdir / "silent-api"
+    api.mkdir(exist_ok=True)
+    zone_text = (f"$TTL 60\n@ SOA ns1.silent.test. hostmaster.{zone} 1 3600 600 604800 5\n"
+                 "@ NS ns1.silent.test.\n")
+    provider = root / "providers" / "silent.yaml"
+    with FaultyNameserver(zone, zone_text, mode="drop") as server:
+        provider.write_text(yaml.safe_dump({"class": "yaml", "directory": str(api), "nameservers": [
+            {"name": "ns1.silent.test.", "address": server.address}]}))
+        try:
+            wall, data = verify(root, env, "--timeout", str(timeout))
+        finally:
+            provider.unlink()
+        transfers = server.transfers
+    limit = 4 * timeout  # what one transfer towards it would hold a thread for
+    return Row(BENCH, "10k: default verify with a silent 3rd provider (--timeout 2), wall",
+               round(wall, 2), "s", f"< {limit:g}, no AXFR to it",
+               wall < limit and transfers == 0,
+               detail={"transfers to the silent nameserver": transfers,
+                       "findings": sorted({f["code"] for f in data["findings"]})})
 
 
 def slow_network(lab: Lab, workdir: Path) -> list[Row]:

@@ -80,7 +80,7 @@ def _check_tsig(reply: wire.Reply, key: dns.tsig.Key, request_mac: bytes, ctx: A
         return ctx, False
     owner = dns.name.from_wire(last.owner, 0)[0]
     if owner != key.name:
-        raise dns.tsig.BadKey
+        raise dns.tsig.BadKey(f"{owner}, not {key.name}")
     return dns.tsig.validate(reply.wire, key, owner, reply.rdata(last), int(time.time()), request_mac,
                              last.start, ctx, True), True
 
@@ -91,8 +91,9 @@ def transfer(host: str, zone: str, port: int = 53, key: dns.tsig.Key | None = No
     first, the closing SOA left out. `timeout` bounds the whole transfer.
 
     Raises TransferRefused, dns.tsig.PeerError (the server rejected the key),
-    dns.tsig.BadSignature (the reply is not signed by the key), dns.exception.Timeout,
-    EOFError or OSError."""
+    dns.tsig.BadKey (the reply is signed with another key), dns.tsig.BadSignature (the
+    reply's signature does not verify), wire.Malformed (a message does not parse),
+    dns.exception.Timeout, EOFError or OSError."""
     origin = dns.name.from_text(zone)
     origin_wire = origin.to_wire().lower()
     query = dns.message.make_query(origin, dns.rdatatype.AXFR)

@@ -72,7 +72,7 @@ def check_zone(desired: DesiredZone) -> list[Finding]:
 
     def add(record: Record, severity: Severity, message: str) -> None:
         file, line = desired.location(record.name, record._type)
-        findings.append(Finding(severity, "zone.target", message, zone=zone.decoded_name,
+        findings.append(Finding(severity, "zone.target", message, zone=zone.name,
                                 name=record.name, type=record._type, file=file, line=line))
 
     for record in desired.records:

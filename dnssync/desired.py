@@ -39,7 +39,7 @@ def with_apex_ns(config: Config, desired: DesiredZone) -> tuple[Zone, list[Findi
             Severity.WARNING, "zone.apex-ns",
             "the zone file's apex NS differs from the providers' nameservers; dnssync serves their"
             " union (apex_ns.manage: false keeps the file's)",
-            zone=zone.decoded_name, name="", type="NS", expected=union, observed=written,
+            zone=zone.name, name="", type="NS", expected=union, observed=written,
             file=file, line=line,
         ))
     ttl = current.ttl if current is not None else config.apex_ns.ttl

@@ -9,12 +9,9 @@ change into a finding a scheduled CI job can fail on. Nothing is ever sent.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from dnssync.findings import Finding, Severity
+from dnssync.parity import Locate
 from dnssync.plan import Change, Plan, ProviderPlan, rrset_text
-
-Locate = Callable[[str, str, str], tuple[str | None, int | None]]
 
 _CODES = {"create": "drift.missing", "delete": "drift.extra", "update": "drift.changed"}
 

@@ -45,10 +45,7 @@ CODES: dict[str, str] = {
     # git workflow
     "git.zone-removed": "A zone file was removed: dnssync stops managing the zone; providers keep serving it.",
     # planning
-    "plan.unsupported": "A provider cannot hold a record; it will not serve it.",
-    "plan.adjusted": "A provider will serve a record differently from git (e.g. flattened).",
     "plan.provider-error": "A provider's live state could not be read.",
-    "plan.unsafe": "A change is over a safety threshold or touches the apex NS; --force needed.",
     # parity (plan and apply; error or warning by policy.parity)
     "parity.unsupported": "A provider cannot hold a record git has: it would not serve it, others would.",
     "parity.adjusted": "A provider would serve a record differently (TTL clamp, flattening, TXT chunks).",
@@ -120,7 +117,7 @@ class Finding:
     severity: Severity
     code: str
     message: str
-    zone: str | None = None
+    zone: str | None = None  # as Repository.desired keys it: the IDNA (xn--) form of an IDN zone
     name: str | None = None
     type: str | None = None
     provider: str | None = None
@@ -146,6 +143,11 @@ class Finding:
         data = asdict(self)
         data["severity"] = str(self.severity)
         return {k: v for k, v in data.items() if v not in (None, {}, [])}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Finding:
+        """A finding back from `to_dict()` (e.g. a command's JSON output)."""
+        return cls(**{**data, "severity": Severity(data["severity"])})
 
 
 def has_errors(findings: list[Finding]) -> bool:

@@ -116,7 +116,7 @@ def _finding(desired: Zone, record: Record, wanted: dict[str, Any], observed: di
     file, line = locate(desired.name, record.name, record._type)
     return Finding(
         severity, code, f"{lead}. Served: " + " | ".join(parts) + accept,
-        zone=desired.decoded_name, name=record.name, type=record._type,
+        zone=desired.name, name=record.name, type=record._type,
         provider=",".join(sorted(differing)), expected=_describe(wanted),
         observed={p: _describe(d) for p, d in observed.items()}, file=file, line=line,
     )

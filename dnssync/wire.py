@@ -15,7 +15,9 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass
 
+import dns.exception
 import dns.message
+import dns.rcode
 import dns.rdata
 import dns.rdatatype
 
@@ -36,8 +38,12 @@ PLAIN_TYPES = frozenset(dns.rdatatype.from_text(t) for t in (
 ))
 
 
-class Malformed(ValueError):
-    """A reply that does not frame as a DNS message."""
+class Malformed(dns.exception.FormError):
+    """A reply that does not frame as a DNS message, or whose RDATA does not parse.
+
+    A dnspython FormError ("the DNS message is malformed"), so code that handles
+    dnspython's own parse errors handles these too; every parse of a reply (the
+    framing here, RDATA through `Reply.rdata`) raises this and nothing else."""
 
 
 def query_wire(qid: int, qname: bytes, rdtype: int, recursion: bool = False,
@@ -112,20 +118,57 @@ class Reply:
     authority: list[RR]
     additional: list[RR]
 
+    @property
+    def referral(self) -> bool:
+        """A delegation: AA=0, NOERROR, an empty answer and NS records in the authority
+        section (RFC 1034 4.3.2)."""
+        return (not self.flags & AA and not self.answer and self.rcode == dns.rcode.NOERROR
+                and any(rr.rdtype == NS for rr in self.authority))
+
     def rdata_key(self, rr: RR) -> bytes:
         """The record's RDATA in canonical form (RFC 4034 6.2: names uncompressed,
-        lower case), so equal data compares equal whatever the server's spelling."""
+        lower case), so equal data compares equal whatever the server's spelling.
+        Plain types are not parsed: their bytes are compared with git's as they are,
+        and only RDATA shown in a finding is parsed (Malformed if it does not)."""
         if rr.rdtype in PLAIN_TYPES:
             return self.wire[rr.offset:rr.offset + rr.length]
         return self.rdata(rr).to_digestable()
 
     def rdata(self, rr: RR) -> dns.rdata.Rdata:
-        """The record's RDATA parsed by dnspython (decompresses names)."""
-        return dns.rdata.from_wire(rr.rdclass, rr.rdtype, self.wire, rr.offset, rr.length)
+        """The record's RDATA parsed by dnspython (decompresses names); Malformed when
+        it does not parse (a 3-byte A record, a pointer out of the message...)."""
+        return rdata_from_wire(rr.rdtype, self.wire, rr.offset, rr.length, rr.rdclass)
 
     def message(self) -> dns.message.Message:
         """The whole reply parsed by dnspython, for callers that want its objects."""
-        return dns.message.from_wire(self.wire, ignore_trailing=True)
+        try:
+            return dns.message.from_wire(self.wire, ignore_trailing=True)
+        except (dns.exception.DNSException, ValueError) as e:
+            raise Malformed(f"the reply does not parse: {type(e).__name__}: {e}") from None
+
+
+def rdata_from_wire(rdtype: int, data: bytes, offset: int = 0, length: int | None = None,
+                    rdclass: int = CLASS_IN) -> dns.rdata.Rdata:
+    """RDATA parsed by dnspython from `data`; Malformed, never another error, when it
+    does not parse, so every caller handles a lying or broken server the same way."""
+    if length is None:
+        length = len(data) - offset
+    try:
+        return dns.rdata.from_wire(rdclass, rdtype, data, offset, length)
+    except (dns.exception.DNSException, ValueError) as e:
+        what = dns.rdatatype.to_text(rdtype)
+        raise Malformed(f"{what} RDATA of {length} octets does not parse ({type(e).__name__}: {e})") from None
+
+
+def txt_joined(rdata: bytes) -> bytes:
+    """A TXT/SPF RDATA (wire form) with its character-strings joined: the text a
+    consumer reads, whatever the server's split into strings (RFC 7208 3.3)."""
+    parts, offset = [], 0
+    while offset < len(rdata):
+        length = rdata[offset]
+        parts.append(rdata[offset + 1:offset + 1 + length])
+        offset += 1 + length
+    return b"".join(parts)
 
 
 def parse_reply(wire: bytes) -> Reply:
@@ -148,7 +191,8 @@ def parse_reply(wire: bytes) -> Reply:
         for _ in range(count):
             start = offset
             first = wire[offset] if offset < size else -1
-            if first == 0xC0 and qname is not None and wire[offset + 1] == 12:
+            if first == 0xC0 and qname is not None and offset + 1 < size \
+                    and wire[offset + 1] == 12:
                 owner, offset = qname, offset + 2  # the usual pointer to the question name
             elif first == 0:
                 owner, offset = b"\x00", offset + 1  # the root (an OPT record)

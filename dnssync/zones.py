@@ -99,7 +99,7 @@ class _ZoneBuilder:
     def problem(self, code: str, message: str, file: str, line: int | None,
                 name: str | None = None, rtype: str | None = None,
                 severity: Severity = Severity.ERROR) -> None:
-        self.findings.append(Finding(severity, code, message, zone=self.zone.decoded_name,
+        self.findings.append(Finding(severity, code, message, zone=self.zone.name,
                                      name=name, type=rtype, file=file, line=line))
 
     def add_file(self, path: Path) -> None:

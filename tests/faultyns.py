@@ -1,12 +1,15 @@
 """A small authoritative nameserver that misbehaves on purpose, for the faults a real
 server cannot produce on demand (SERVFAIL, lame answers, forced truncation, wrong
-message IDs, silence).
+message IDs, silence, malformed replies, transfers signed with another key).
 
 It serves one zone from master-file text over UDP and TCP on 127.0.0.1 (or ::1)
 at a free port, in a thread with its own event loop so synchronous tests (click's
 CliRunner) can use it. The fault is chosen by the query name's first label
 (`FAULTS`), so one zone holds healthy and faulty names side by side; `mode`
-applies one fault to every query, and `tcp=False` leaves TCP closed.
+applies one fault to every query (and can be changed while it runs: a server
+that comes back), and `tcp=False` leaves TCP closed. Zone transfers are answered
+only when `transfer` says how (`TRANSFERS`); `keyring` holds the TSIG keys it
+accepts on queries.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ import dns.rcode
 import dns.rdataclass
 import dns.rdatatype
 import dns.rrset
+import dns.tsig
 import dns.zone
 
 #: first label of the query name -> what the server does
@@ -34,20 +38,36 @@ FAULTS = {
     "bigbroken": "TC=1 over UDP, and TCP closes without a reply",
     "wrong": "a wrong value (A 192.0.2.254)",
     "badid": "the reply with message ID + 1",
-    "drop": "no reply at all",
+    "drop": "no reply at all (TCP connections are held open, silent)",
+    "cut": "the reply cut just after the first byte of a compression pointer (0xC0)",
+    "badrdata": "an A record whose RDATA is 3 octets",
 }
+#: how a zone transfer is answered (`transfer=`): None answers without a transfer
+TRANSFERS = {
+    "ok": "the whole zone in one message, signed with the query's key",
+    "malformed": "the transfer message cut just after a compression pointer's first byte",
+    "other-key": "the whole zone, signed with a key of another name",
+}
+#: the key "other-key" signs with
+OTHER_KEY = dns.tsig.Key("other-key.", "b3RoZXItc2VjcmV0LW90aGVyLXNlY3JldC0zMmI=", "hmac-sha256")
+#: respond(): close the TCP connection without a reply
+CLOSE = b""
 
 
 class FaultyNameserver:
     def __init__(self, origin: str, zone_text: str, host: str = "127.0.0.1",
-                 mode: str | None = None, tcp: bool = True):
+                 mode: str | None = None, tcp: bool = True, transfer: str | None = None,
+                 keyring: dict[dns.name.Name, dns.tsig.Key] | None = None):
         self.origin = dns.name.from_text(origin)
         self.zone = dns.zone.from_text(zone_text, origin=self.origin, relativize=False)
         self.host = host
         self.mode = mode
         self.serve_tcp = tcp  # False: nothing listens on the TCP port
+        self.transfer = transfer
+        self.keyring = keyring
         self.port = 0
         self.queries = 0  # every query received, UDP and TCP
+        self.transfers = 0  # zone transfer (AXFR/IXFR) queries received
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
         self._udp: asyncio.DatagramTransport | None = None
@@ -130,13 +150,23 @@ class FaultyNameserver:
         return response
 
     def respond(self, data: bytes, tcp: bool) -> bytes | None:
-        """The bytes to send back for one query (None: stay silent)."""
+        """The bytes to send back for one query (None: stay silent; CLOSE: close TCP)."""
         self.queries += 1
-        query = dns.message.from_wire(data)
+        query = dns.message.from_wire(data, keyring=self.keyring)
+        if query.question[0].rdtype in (dns.rdatatype.AXFR, dns.rdatatype.IXFR):
+            self.transfers += 1
+            if self.transfer is not None and self.mode != "drop":
+                return self.zone_transfer(query)
         fault = self.fault(query)
         response = self.answer(query)
-        if fault == "drop" or (fault == "bigbroken" and tcp):
+        if fault == "drop":
             return None
+        if fault == "bigbroken" and tcp:
+            return CLOSE
+        if fault == "cut":
+            return _cut(response)
+        if fault == "badrdata":
+            return _short_a(query)
         if fault in ("servfail", "refused"):
             response = dns.message.make_response(query)
             response.set_rcode(dns.rcode.SERVFAIL if fault == "servfail" else dns.rcode.REFUSED)
@@ -155,12 +185,33 @@ class FaultyNameserver:
             wire = struct.pack("!H", (response.id + 1) & 0xFFFF) + wire[2:]
         return wire
 
+    def zone_transfer(self, query: dns.message.Message) -> bytes:
+        """The zone in one message: SOA, every other record, SOA (RFC 5936 2.2)."""
+        response = dns.message.make_response(query)
+        response.flags |= dns.flags.AA
+        soa = self.zone.find_rrset(self.origin, dns.rdatatype.SOA)
+        response.answer.append(soa)
+        for name, node in self.zone.nodes.items():
+            for rdataset in node.rdatasets:
+                if not (name == self.origin and rdataset.rdtype == dns.rdatatype.SOA):
+                    rrset = dns.rrset.RRset(name, rdataset.rdclass, rdataset.rdtype)
+                    rrset.update(rdataset)
+                    response.answer.append(rrset)
+        response.answer.append(soa)
+        if self.transfer == "malformed":
+            return _cut(response)
+        if self.transfer == "other-key":
+            response.use_tsig(OTHER_KEY)
+        return response.to_wire()
+
     async def _serve_tcp(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             while True:
                 (length,) = struct.unpack("!H", await reader.readexactly(2))
                 reply = self.respond(await reader.readexactly(length), tcp=True)
                 if reply is None:
+                    continue  # silent: the connection stays open until the client gives up
+                if reply == CLOSE:
                     break
                 writer.write(struct.pack("!H", len(reply)) + reply)
                 await writer.drain()
@@ -168,6 +219,24 @@ class FaultyNameserver:
             pass
         finally:
             writer.close()
+
+
+def _cut(response: dns.message.Message) -> bytes:
+    """The reply's wire form cut after the first byte of its first answer's owner (a
+    compression pointer, 0xC0), its counts left as they were."""
+    data = response.to_wire()
+    qname = response.question[0].name.to_wire()
+    start = 12 + len(qname) + 4  # header, the question's name, type and class
+    assert data[start] == 0xC0, "the first answer's owner is a pointer to the question"
+    return data[:start + 1]
+
+
+def _short_a(query: dns.message.Message) -> bytes:
+    """An authoritative reply holding one A record with 3 octets of RDATA."""
+    header = struct.pack("!HHHHHH", query.id, 0x8000 | 0x0400, 1, 1, 0, 0)
+    question = query.question[0]
+    rr = b"\xc0\x0c" + struct.pack("!HHIH", dns.rdatatype.A, 1, 300, 3) + b"\xc0\x00\x02"
+    return header + question.name.to_wire() + struct.pack("!HH", question.rdtype, 1) + rr
 
 
 class _Udp(asyncio.DatagramProtocol):
@@ -180,5 +249,5 @@ class _Udp(asyncio.DatagramProtocol):
 
     def datagram_received(self, data: bytes, addr: tuple) -> None:
         reply = self.server.respond(data, tcp=False)
-        if reply is not None and self.transport is not None:
+        if reply and self.transport is not None:
             self.transport.sendto(reply, addr)

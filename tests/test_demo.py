@@ -30,10 +30,24 @@ def port_free(port: int) -> bool:
 
 @pytest.fixture(scope="module")
 def demo_run(tmp_path_factory):
+    """The demo, run once for the module; `result.verify_runs` counts the verify runs
+    it made (each verify the story shows must be asked of the servers only once)."""
+    from dnssync.commands import verify as verify_command
+
     root = tmp_path_factory.mktemp("demo") / "repo"
     ports = copy_example_repo(root)
     before = {p: p.read_text() for p in (root / "zones").iterdir()}
-    result = run(root, "demo")
+    runs = []
+    real = verify_command.run_verify
+
+    def counted(*args, **kwargs):
+        runs.append(args)
+        return real(*args, **kwargs)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(verify_command, "run_verify", counted)
+        result = run(root, "demo")
+    result.verify_runs = len(runs)
     return root, ports, before, result
 
 
@@ -48,6 +62,7 @@ def test_demo_tells_the_whole_story(demo_run):
     assert positions == sorted(positions)
     assert output.count("✓") == 8
     assert output.count("Verify OK") == 2  # after the first push, and after the repair
+    assert output.count("$ dnssync verify") == 4 == result.verify_runs  # each shown once, run once
     # the stale record: the edit, apply succeeding everywhere, verify finding only that record
     edit = re.search(r"example\.com\.yaml: (\S+) A (\S+) → (\S+)", output)
     assert edit, output
@@ -69,6 +84,14 @@ def test_demo_tells_the_whole_story(demo_run):
     assert "2 error(s)" in verify and not re.search(r"│ (alpha|charlie) ", verify)
     repaired = output[output.index("5. bravo is repaired"):]
     assert re.search(r"bravo\s+│ example\.com\. │ applied", repaired)
+    # the repair is watched until it has propagated: the new name's negative-cache TTL
+    # (5 s on the demo's servers) is waited out, and the story ends there, in seconds
+    assert "$ dnssync apply --yes --wait --timeout 30 --interval 0.2" in repaired
+    assert "negative TTL 5 s" in repaired
+    assert "fully propagated: every nameserver serves the new data and no cache can hold the old" \
+        in repaired
+    took = int(re.search(r"The demo took (\d+)s", output).group(1))
+    assert took < 60
     assert f"dnssync -c {root} fault bravo --stale" in output  # as this demo was started
     assert f"dnssync -c {root} serve" in output
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import xml.etree.ElementTree as ET
 
 import requests
 import yaml
@@ -62,6 +63,14 @@ def test_in_sync_then_out_of_band_changes_are_found_and_left_alone(make_repo, la
     assert junit.exit_code == 1 and junit.output.count("<failure") == 2
     junit_schema.validate(junit.stdout)
     assert 'failures="2"' in junit.output
+    # one case per provider's live state: the drifted pairs fail their own case, and no
+    # other case (per provider, or "agreement between providers") is made up
+    cases = {c.get("classname"): c for c in ET.fromstring(junit.stdout).iter("testcase")}
+    assert {c.get("name") for c in cases.values()} == {"live state"}
+    assert {cls.rsplit(".", 1)[1]: c.find("failure") is not None for cls, c in cases.items()} == {
+        "bind": False, "knot": True, "pdns": True}
+    markdown = repo.run("drift", "--format", "markdown")
+    assert markdown.output.startswith("## dnssync drift\n") and "dnssync verify" not in markdown.output
     # drift never changes anything
     assert ask(lab, "knot", f"www.{zone}", "A") == {"192.0.2.66"}
     assert ask(lab, "pdns", f"rogue.{zone}", "TXT") == {'"added by hand"'}

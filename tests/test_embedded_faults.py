@@ -201,3 +201,23 @@ def test_serve_and_fault_commands(tmp_path):
     assert "Stopped 3 embedded nameserver(s)" in out
     stopped = run(root, "fault", "bravo", "--stale")
     assert stopped.exit_code == 1 and "is `dnssync serve` running?" in stopped.output
+
+
+def test_control_reports_a_server_that_cannot_come_back_up(server):
+    """`fault --up` while another process holds the address: the client is told why,
+    the server stays down and keeps its control channel, and comes up once it can."""
+    import socket
+
+    _, srv = server
+    path = srv.control_path
+    control.request(path, {"op": "set", "faults": {"down": True}})
+    squatter = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    squatter.bind(("127.0.0.1", srv.port))
+    try:
+        with pytest.raises(control.ControlError, match=f"cannot listen on 127.0.0.1:{srv.port}"):
+            control.request(path, {"op": "set", "faults": {"down": False}})
+        assert control.request(path, {"op": "get"})["faults"]["down"] is True
+    finally:
+        squatter.close()
+    assert control.request(path, {"op": "set", "faults": {"down": False}})["describe"] == "healthy"
+    assert values(www(srv)) == {"192.0.2.1"}

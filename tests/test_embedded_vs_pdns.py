@@ -3,7 +3,10 @@
 One zone is pushed by dnssync to both (PowerDNS over its HTTP API, the embedded
 server over RFC 2136), then the same questions go to both and the answers are
 compared section by section: rcode, flags (AA, TC...), answer, authority and
-additional. Only the SOA record itself may differ (each provider owns its SOA).
+additional. The SOA's names and serial may differ (each provider owns its SOA); its
+TTL and timers are compared, with the embedded server configured as the lab's
+PowerDNS is, so the negative-caching TTL of NXDOMAIN and NODATA answers (the SOA's
+TTL in their authority section, min(SOA TTL, MINIMUM), RFC 2308 3) must agree.
 """
 
 from __future__ import annotations
@@ -17,7 +20,12 @@ import pytest
 import yaml
 
 from dnssync.embedded.server import EmbeddedServer
+from dnssync.embedded.zonedata import SoaSettings
 from tests.conftest import unique_zone
+from tests.lab.servers import NEGATIVE_TTL, SOA_TTL
+
+#: the SOA the lab's PowerDNS gives the zones it creates (default-soa-content, default-ttl)
+PDNS_SOA = SoaSettings(ttl=SOA_TTL, refresh=3600, retry=600, expire=604800, minimum=NEGATIVE_TTL)
 
 ZONE = """\
 '':
@@ -76,7 +84,7 @@ www:
 """
 
 QUESTIONS = [
-    ("", "A"), ("", "MX"), ("", "NS"), ("", "AAAA"), ("", "TXT"),
+    ("", "SOA"), ("", "A"), ("", "MX"), ("", "NS"), ("", "AAAA"), ("", "TXT"),
     ("mail", "A"), ("mail", "TXT"), ("nope", "A"), ("deep.nope", "AAAA"),
     ("www", "A"), ("www", "AAAA"), ("www", "CNAME"), ("www", "TXT"), ("chain", "A"),
     ("out", "A"), ("dangling", "A"),
@@ -92,12 +100,15 @@ QUESTIONS = [
 
 
 def _rrsets(section) -> list[tuple]:
-    """An answer section as comparable rows; the SOA (each provider's own) by name and type."""
+    """A section as comparable rows; the SOA (each provider's own) without MNAME, RNAME and
+    serial, but with its TTL (in a negative answer: the negative-caching TTL) and timers."""
     rows = []
     for rrset in section:
         rtype = dns.rdatatype.to_text(rrset.rdtype)
         if rrset.rdtype == dns.rdatatype.SOA:
-            rows.append((rrset.name.to_text().lower(), rtype))
+            soa = rrset[0]
+            rows.append((rrset.name.to_text().lower(), rtype, rrset.ttl,
+                         (soa.refresh, soa.retry, soa.expire, soa.minimum)))
         else:
             rows.append((rrset.name.to_text().lower(), rtype, rrset.ttl,
                          tuple(sorted(r.to_text().lower() for r in rrset))))
@@ -127,7 +138,8 @@ def both(make_repo, lab, tmp_path):
     PowerDNS's address and the embedded server."""
     zone = unique_zone("cmp")
     big = ", ".join(f"'{'x' * 200}-{i}'" for i in range(10))
-    server = EmbeddedServer("127.0.0.1", 0, "ns1.embedded.lab.", data_dir=tmp_path / "emb").start()
+    server = EmbeddedServer("127.0.0.1", 0, "ns1.embedded.lab.", data_dir=tmp_path / "emb",
+                            soa=PDNS_SOA).start()
     try:
         lab.add_zone(zone, ["pdns"], nameservers=sorted([lab.pdns.nameserver, "ns1.embedded.lab."]))
         repo = make_repo({zone: ZONE.format(zone=zone, big=big)}, providers=["pdns"], create=False)
@@ -174,3 +186,17 @@ def test_zone_not_served_is_refused_like_powerdns(both):
     ours = ask(server.host, server.port, "www.not-served.invalid.", "A")
     assert ours.rcode() == real.rcode() == dns.rcode.REFUSED
     assert shape(ours) == shape(real)
+
+
+def test_negative_answers_carry_the_negative_ttl_like_powerdns(both):
+    """NXDOMAIN and NODATA: the SOA in the authority section has TTL min(SOA TTL, MINIMUM)
+    at both, and the SOA record itself the same TTL and timers."""
+    zone, pdns, server = both
+    for name, rtype in (("nope", "A"), ("mail", "TXT")):
+        for address, port in ((pdns, 53), (server.host, server.port)):
+            response = ask(address, port, f"{name}.{zone}", rtype)
+            [soa] = response.authority
+            assert soa.rdtype == dns.rdatatype.SOA and soa.ttl == min(SOA_TTL, NEGATIVE_TTL), (
+                address, name, soa.ttl)
+    real, ours = (ask(a, p, zone, "SOA").answer[0] for a, p in ((pdns, 53), (server.host, server.port)))
+    assert (real.ttl, real[0].minimum) == (ours.ttl, ours[0].minimum) == (SOA_TTL, NEGATIVE_TTL)

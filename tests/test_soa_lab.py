@@ -55,9 +55,30 @@ def test_nameserver_not_answering_and_serials_split(make_repo, lab):
     pdns = {"nameservers": [{"name": lab.pdns.nameserver, "address": f"{NET}.250"}]}
     repo = make_repo({zone: ZONE}, provider_extra={"knot": knot, "pdns": pdns})
     nsupdate(lab, "bind", f"update add bump.{zone} 60 A 192.0.2.9")  # BIND's serial moves on
-    found = {f["code"]: f for f in json.loads(repo.run("soa", "--format", "json").stdout)["findings"]}
+    result = repo.run("soa", "--format", "json")
+    assert result.exit_code == 1, result.output
+    found = {f["code"]: f for f in json.loads(result.stdout)["findings"]}
     assert found["soa.unanswered"]["provider"] == "pdns"
     assert found["soa.unanswered"]["nameserver"] == f"ns1.pdns.lab ({NET}.250)"
     # "knot" now has a second nameserver that is really BIND: its serial differs from Knot's
     split = found["verify.soa-serial"]
     assert split["provider"] == "knot" and len(set(split["observed"].values())) == 2
+
+
+def test_serials_split_alone_fail_as_the_help_says(make_repo, lab):
+    """Serials that differ among one provider's nameservers: one of them serves an older
+    zone. That is an error (exit 1), in `soa` as in verify, and its help says so."""
+    zone = unique_zone()
+    knot = {"nameservers": [{"name": lab.knot.nameserver, "address": lab.knot.address},
+                            {"name": "ns2.knot.lab.", "address": lab.bind.address}]}
+    repo = make_repo({zone: ZONE}, provider_extra={"knot": knot})
+    nsupdate(lab, "bind", f"update add bump.{zone} 60 A 192.0.2.9")
+    result = repo.run("soa", "--format", "json")
+    assert result.exit_code == 1, result.output
+    findings = json.loads(result.stdout)["findings"]
+    assert [(f["code"], f["severity"], f["provider"]) for f in findings] == [
+        ("verify.soa-serial", "error", "knot")]
+    help_text = " ".join(repo.run("soa", "--help").output.split())
+    assert "Exit 1 when a nameserver does not answer, when one provider's nameservers answer" \
+           " different serials" in help_text
+    assert "serials split" not in help_text

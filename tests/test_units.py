@@ -180,3 +180,33 @@ def test_text_output_masks_secrets():
     buffer = _io.StringIO()
     Redacting(buffer).write("provider said: bad key hunter2-very-secret\n")
     assert "hunter2" not in buffer.getvalue() and secrets.MASK in buffer.getvalue()
+
+
+def test_expectations_builder_never_mistakes_one_record_for_a_freed_one():
+    """Expectations are built once per record object and cached by its id(). A record
+    that builds to nothing (below a delegation) used to be freed after building, so the
+    next record allocated at its address (another provider's adjusted copy) got its empty
+    expectations: silently never asked."""
+    from dnssync.verify.expect import _Builder
+
+    zone = Zone("idreuse.test.", [])
+    zone.add_record(Record.new(zone, "sub", {"type": "NS", "ttl": 60, "values": ["ns1.elsewhere.example."]}))
+    occluded = Record.new(zone, "x.sub", {"type": "TXT", "ttl": 60, "value": "below the cut"})
+    data = Record.new(zone, "www", {"type": "TXT", "ttl": 60, "value": "data"})
+    builder = _Builder(zone)
+    for _ in range(50):
+        copy = occluded.copy()
+        assert builder.build(copy) == []
+        del copy
+        adjusted = data.copy()  # as a provider's clamped copy would be
+        assert [e.kind for e in builder.build(adjusted)] == ["data"]
+        del adjusted
+
+
+def test_managed_parent_is_the_closest_enclosing_zone_of_the_repository():
+    from dnssync.verify.delegation import managed_parent
+
+    names = {"example.test.", "sub.example.test.", "other.test."}
+    assert managed_parent("deep.sub.example.test.", names) == "sub.example.test."
+    assert managed_parent("sub.example.test.", names) == "example.test."
+    assert managed_parent("example.test.", names) is None  # test. itself is not managed

@@ -8,9 +8,11 @@ import base64
 import socket
 import time
 
+import dns.message
 import dns.name
 import dns.query
 import dns.rdatatype
+import dns.rrset
 import dns.tsigkeyring
 import dns.update
 import pytest
@@ -18,10 +20,11 @@ import pytest
 from dnssync import wire
 from dnssync.axfr import tsig_key
 from dnssync.config import Nameserver
+from dnssync.verify.compare import Observed
 from dnssync.verify.engine import BREAKER, Answer, Endpoint, Engine, Question, resolve
 from dnssync.verify.extra import transfer
 from tests.conftest import unique_zone
-from tests.faultyns import FaultyNameserver
+from tests.faultyns import OTHER_KEY, FaultyNameserver
 
 ORIGIN = "faulty.test."
 ZONE = """
@@ -31,7 +34,8 @@ $TTL 300
 www A 192.0.2.1
 {names}
 """.format(names="\n".join(f"{label} A 192.0.2.{i + 10}" for i, label in enumerate(
-    ("servfail", "refused", "lame", "big", "bigbroken", "wrong", "badid", "drop"))))
+    ("servfail", "refused", "lame", "big", "bigbroken", "wrong", "badid", "drop", "cut",
+     "badrdata"))))
 
 
 def ask(endpoint: Endpoint, name: str, rdtype: str = "A", timeout: float = 0.6, **kw) -> Answer:
@@ -148,8 +152,9 @@ def test_ask_many_window_and_breaker():
         start = time.monotonic()
         stats = asyncio.run(go())
         elapsed = time.monotonic() - start
-        # one window, plus what the first timeouts let in before the breaker tripped
-        assert 16 <= server.queries < 16 + BREAKER
+        # one window, plus what the first timeouts let in before the breaker tripped,
+        # plus the one probe sent when it tripped
+        assert 16 <= server.queries <= 16 + BREAKER
     assert elapsed < 2
     assert sorted(a.question.tag for a in got) == list(range(500))
     assert {a.error for a in got} == {"timeout"}
@@ -232,3 +237,135 @@ def test_axfr_with_and_without_the_right_tsig_key(lab):
         assert refused.error and refused.rrsets == {}, server.name
         unsigned = asyncio.run(transfer(endpoint, zone, None, 2))
         assert "refused" in unsigned.error, unsigned.error
+
+
+def test_breaker_lets_a_nameserver_that_comes_back_in():
+    """Watch's case: questions every 0.1 s to a server that stops answering, then comes
+    back. Once the breaker is open its questions fail at once, but they do not keep it
+    open: when its time is up a probe is sent, and the server is asked again."""
+    with FaultyNameserver(ORIGIN, ZONE, mode="drop") as server:
+        endpoint = Endpoint("127.0.0.1", server.port)
+
+        async def go() -> tuple[list[Answer], list[Answer], float]:
+            async with Engine(timeout=0.3, retries=1) as engine:
+                down = await asyncio.gather(*(engine.ask(endpoint, f"q{i}.{ORIGIN}", "A")
+                                              for i in range(BREAKER + 2)))
+                probe = await engine.ask(endpoint, f"www.{ORIGIN}", "A")  # sent: still silent
+                refused = [probe, await engine.ask(endpoint, f"www.{ORIGIN}", "A")]
+                server.mode = None  # it is back
+                back = time.monotonic()
+                polls = []
+                while time.monotonic() - back < 3:
+                    polls.append(await engine.ask(endpoint, f"www.{ORIGIN}", "A"))
+                    if polls[-1].error is None:
+                        break
+                    await asyncio.sleep(0.1)
+                return down + refused, polls, time.monotonic() - back
+
+        failed, polls, waited = asyncio.run(go())
+    assert {a.error for a in failed} == {"timeout"}
+    assert failed[-2].attempts > 0 and failed[-1].attempts == 0  # the probe; then open: not sent
+    assert polls[-1].error is None and values(polls[-1]) == {"192.0.2.1"}, [a.detail for a in polls]
+    assert waited < 1.5  # the open time (0.3 s) and one probe, not forever
+
+
+def test_ask_many_goes_on_when_a_nameserver_recovers_mid_zone():
+    """verify's case: a server silent for a moment early in a large zone trips the
+    breaker; the questions held behind the probe are asked once it answers, instead of
+    every remaining record becoming a false timeout."""
+    questions = [Question.of(f"www.{ORIGIN}", "A", i) for i in range(300)]
+    got: list[Answer] = []
+    with FaultyNameserver(ORIGIN, ZONE, mode="drop") as server:
+        endpoint = Endpoint("127.0.0.1", server.port)
+
+        async def go() -> None:
+            loop = asyncio.get_running_loop()
+            loop.call_later(0.6, setattr, server, "mode", None)  # back after 0.6 s
+            async with Engine(timeout=0.5, window=16) as engine:
+                await engine.ask_many(endpoint, questions, got.append)
+
+        asyncio.run(go())
+    assert sorted(a.question.tag for a in got) == list(range(300))
+    failed = [a for a in got if a.error]
+    # the first window timed out (the server really was silent for longer than the
+    # timeout), and what was sent before the probe; everything after was answered
+    assert 16 <= len(failed) <= 16 + BREAKER, {a.error for a in failed}
+    assert all(a.attempts for a in failed)  # none failed unasked
+
+
+@pytest.mark.parametrize("tcp", [False, True])
+def test_a_reply_cut_inside_a_compression_pointer_is_malformed(endpoint, tcp):
+    """The reply ends with 0xC0 where a record's owner starts: over UDP and over TCP the
+    question ends as `malformed`, never as an exception, a false timeout or a hang."""
+
+    async def go() -> Answer:
+        async with Engine(timeout=1, retries=1) as engine:
+            return await asyncio.wait_for(engine.ask(endpoint, f"cut.{ORIGIN}", "A", tcp=tcp), 5)
+
+    answer = asyncio.run(go())
+    assert answer.error == "malformed", answer.detail
+    assert answer.transport == ("tcp" if tcp else "udp")
+
+
+def test_rdata_that_does_not_parse_is_malformed_not_a_crash(endpoint):
+    answer = ask(endpoint, f"badrdata.{ORIGIN}")
+    assert answer.error is None  # the message frames; its RDATA does not parse
+    reply = answer.reply
+    [rr] = reply.answer
+    with pytest.raises(wire.Malformed, match="A RDATA of 3 octets"):
+        reply.rdata(rr)
+    shown = Observed.from_reply(reply, reply.answer)
+    assert shown.values() == {"ttl": 300, "values": ["\\# 3 c00002"]}  # RFC 3597 form
+    assert "3 octets" in shown.malformed()
+
+
+def test_parse_reply_raises_only_malformed():
+    """Every truncation and thousands of corruptions of a real reply: parse_reply and
+    the RDATA parser fail with wire.Malformed or not at all."""
+    import random
+
+    query = dns.message.make_query("www.example.com.", "MX")
+    response = dns.message.make_response(query)
+    response.answer.append(dns.rrset.from_text("www.example.com.", 300, "IN", "MX",
+                                               "10 mail.example.com.", "20 mx.example.com."))
+    response.authority.append(dns.rrset.from_text("example.com.", 300, "IN", "NS",
+                                                  "ns1.example.com."))
+    response.additional.append(dns.rrset.from_text("ns1.example.com.", 300, "IN", "A",
+                                                   "192.0.2.1"))
+    data = response.to_wire()
+    rnd = random.Random(7)
+    cases = [data[:n] for n in range(len(data))]
+    for _ in range(3000):
+        corrupt = bytearray(data)
+        for _ in range(rnd.randint(1, 4)):
+            corrupt[rnd.randrange(len(corrupt))] = rnd.randrange(256)
+        cases.append(bytes(corrupt))
+    cut = data[:12 + len(b"\x03www\x07example\x03com\x00") + 4 + 1]
+    assert cut[-1] == 0xC0
+    cases.append(cut)
+    for case in cases:
+        try:
+            reply = wire.parse_reply(case)
+            for rr in reply.answer + reply.authority + reply.additional:
+                reply.rdata(rr)
+        except wire.Malformed:
+            pass
+
+
+def test_transfer_with_a_malformed_message_is_an_error_not_a_crash():
+    with FaultyNameserver(ORIGIN, ZONE, transfer="malformed") as server:
+        endpoint = Endpoint("127.0.0.1", server.port)
+        served = asyncio.run(transfer(endpoint, ORIGIN, None, 1))
+    assert served.rrsets == {}
+    assert served.error.startswith("a transfer message is malformed"), served.error
+
+
+def test_transfer_signed_with_another_key_says_so():
+    key = tsig_key("dnssync-test.", base64.b64encode(b"k" * 32).decode())
+    with FaultyNameserver(ORIGIN, ZONE, transfer="ok", keyring={key.name: key}) as server:
+        endpoint = Endpoint("127.0.0.1", server.port)
+        good = asyncio.run(transfer(endpoint, ORIGIN, key, 1))
+        assert good.error is None and len(good.rrsets) == 13  # SOA, NS and 11 A
+        server.transfer = "other-key"
+        served = asyncio.run(transfer(endpoint, ORIGIN, key, 1))
+    assert served.error == f"the reply is signed with another key ({OTHER_KEY.name}, not {key.name})"

@@ -28,13 +28,15 @@ def zone_text(zone: str, labels: list[str], nameservers: list[str], serial: int 
     return "\n".join(lines) + "\n"
 
 
-def faulty_repo(make_repo, lab, tmp_path, labels, host="127.0.0.1", mode=None, tcp=True):
+def faulty_repo(make_repo, lab, tmp_path, labels, host="127.0.0.1", mode=None, tcp=True,
+                transfer=None):
     """A repository served by PowerDNS and by a faulty nameserver (its 'API' is an
     octoDNS YAML provider, so the fallback for extra records is exercised too)."""
     zone = unique_zone("f")
     repo = make_repo({zone: zone_yaml(labels)}, providers=["pdns"])
     union = sorted([lab.pdns.nameserver, FAULTY_NS])
-    server = FaultyNameserver(zone, zone_text(zone, labels, union), host=host, mode=mode, tcp=tcp)
+    server = FaultyNameserver(zone, zone_text(zone, labels, union), host=host, mode=mode, tcp=tcp,
+                              transfer=transfer)
     lab.parent.delegate(zone, union)  # the parent delegates to both providers, as it must
     server.__enter__()
     api = tmp_path / "faulty-api"
@@ -75,8 +77,12 @@ def test_each_fault_is_reported_as_itself(faulty_setup):
         ("servfail", "verify.servfail"), ("refused", "verify.refused"),
         ("lame", "verify.non-authoritative"), ("bigbroken", "verify.truncated"),
         ("wrong", "verify.values"), ("badid", "verify.id-mismatch"), ("drop", "verify.timeout"),
-        ("rogue", "verify.extra"),
+        ("cut", "verify.malformed"), ("badrdata", "verify.malformed"), ("rogue", "verify.extra"),
     }, json.dumps(data["findings"], indent=1)
+    cut = next(f for f in data["findings"] if f.get("name") == "cut")
+    assert "malformed reply" in cut["message"]  # not a timeout: the reply came, broken
+    badrdata = next(f for f in data["findings"] if f.get("name") == "badrdata")
+    assert "A RDATA of 3 octets does not parse" in badrdata["message"]
     wrong = next(f for f in data["findings"] if f.get("name") == "wrong")
     assert wrong["observed"]["values"] == ["192.0.2.254"]
     assert wrong["extra"] == {"agree": ["pdns"], "differ": ["faulty"], "kind": "data"}
@@ -93,6 +99,31 @@ def test_silent_nameserver_is_one_timeout(faulty_setup):
     findings = json.loads(result.stdout)["findings"]
     assert [(f["provider"], f["code"]) for f in findings] == [("faulty", "verify.timeout")]
     assert "answered none of 5 question(s)" in findings[0]["message"]
+
+
+def test_no_zone_transfer_from_a_silent_nameserver(faulty_setup):
+    """A full verify looks for extra records by AXFR, but only from an address that
+    answered the zone's SOA: a transfer from a silent one would hold a thread for four
+    timeouts while the healthy transfers queue behind it."""
+    repo, _zone, server, _ = faulty_setup(["www", "mail"], mode="drop")
+    result = repo.run("verify", "--format", "json", "--timeout", "0.5")
+    assert result.exit_code == 1
+    data = json.loads(result.stdout)
+    assert [(f["provider"], f["code"]) for f in data["findings"]] == [("faulty", "verify.timeout")]
+    assert server.transfers == 0
+    assert server.queries > 0  # it was asked, over UDP and TCP, and stayed silent
+    assert any(name.startswith("ns1.pdns.lab") for name in
+               (key.split(" ", 1)[1] for key in data["stats"]["transfer_seconds"]))
+
+
+def test_a_malformed_zone_transfer_does_not_stop_verify(faulty_setup):
+    """The faulty server answers its AXFR with a message cut inside a name: verify goes
+    on, lists what it serves from its API instead, and finds nothing wrong."""
+    repo, _zone, server, _ = faulty_setup(["www", "mail"], transfer="malformed")
+    result = repo.run("verify", "--format", "json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["findings"] == []
+    assert server.transfers == 1
 
 
 def test_nameserver_without_tcp(faulty_setup):

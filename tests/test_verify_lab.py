@@ -330,3 +330,99 @@ def test_shards_split_the_zones_of_verify_and_drift(make_repo):
         assert result.exit_code == 0, result.output
         drifted += sorted({c["zone"] for c in json.loads(result.stdout)["checked"]})
     assert sorted(verified) == sorted(zones) and sorted(drifted) == sorted(zones)  # none lost or doubled
+
+
+def test_resplit_txt_with_another_ttl_is_both_findings(small, lab):
+    """A provider re-splits a TXT and also serves it with another TTL: the split is a
+    warning, and must not hide the TTL, an error."""
+    repo, zone = small
+    nsupdate(lab, "bind", zone, ("replace", f"txt.{zone}", 60, "TXT", '"abcde" "fghij"'))
+    status, data = verify_json(repo, "--no-extra")
+    assert status == 1
+    assert codes(data) == ["verify.ttl", "verify.txt-split"]
+    ttl = only(data, "verify.ttl")
+    assert (ttl["provider"], ttl["name"], ttl["observed"]["ttl"], ttl["expected"]["ttl"]) == (
+        "bind", "txt", 60, 3600)
+    assert only(data, "verify.txt-split")["severity"] == "warning"
+
+
+def test_nodata_and_referral_answered_by_real_servers(small, lab):
+    """Knot keeps the name but not the type git has (NODATA); BIND gets a delegation git
+    does not have at a name git has data for, and answers it with a referral."""
+    repo, zone = small
+    nsupdate(lab, "knot", zone, ("delete", f"mail.{zone}", "A"),
+             ("add", f"mail.{zone}", 3600, "AAAA", "2001:db8::25"))
+    nsupdate(lab, "bind", zone, ("add", f"www.{zone}", 3600, "NS", "ns.elsewhere.example."))
+    status, data = verify_json(repo, "--no-extra")
+    assert status == 1
+    assert codes(data) == ["verify.nodata", "verify.referral"]
+    nodata = only(data, "verify.nodata")
+    assert (nodata["provider"], nodata["name"], nodata["type"]) == ("knot", "mail", "A")
+    assert nodata["extra"]["agree"] == ["bind", "pdns"]
+    referral = only(data, "verify.referral")
+    assert (referral["provider"], referral["name"], referral["type"]) == ("bind", "www", "A")
+    assert referral["observed"] == f"referral to www.{zone}"
+
+
+def clamped_repo(make_repo, apex_ns_ttl: int):
+    """www with TTL 60 on all three; PowerDNS declares a 300 s minimum TTL, so it serves
+    www (and the apex NS, when its TTL is lower) with TTL 300: an adjustment git accepts."""
+    zone = unique_zone("clamp")
+    repo = make_repo({zone: "www:\n  ttl: 60\n  type: A\n  value: 192.0.2.1\n"},
+                     config={"policy": {"parity": "warn"}, "apex_ns": {"ttl": apex_ns_ttl}},
+                     provider_extra={"pdns": {"capabilities": {"min_ttl": 300}}})
+    applied = repo.run("apply", "--yes", "--force")
+    assert applied.exit_code == 0, applied.output
+    return repo, zone
+
+
+def test_a_provider_that_clamps_a_ttl_still_agrees_with_git(make_repo, lab):
+    """When another provider differs about www, the one serving www clamped still agrees
+    with git: a clamp is not "cannot hold"."""
+    repo, zone = clamped_repo(make_repo, 3600)
+    nsupdate(lab, "knot", zone, ("replace", f"www.{zone}", 60, "A", "192.0.2.99"))
+    status, data = verify_json(repo, "--no-extra")
+    assert status == 1 and codes(data) == ["verify.values"]
+    finding = only(data, "verify.values")
+    assert finding["provider"] == "knot"
+    assert (finding["extra"]["agree"], finding["extra"]["differ"]) == (["bind", "pdns"], ["knot"])
+
+
+def test_each_providers_apex_ns_ttl_is_judged_by_its_own_record(make_repo, lab):
+    """The apex NS TTL is 60 in git and 300 at PowerDNS (clamped): each provider is
+    judged by its own record, so neither side is a false verify.ttl."""
+    repo, _zone = clamped_repo(make_repo, 60)
+    status, data = verify_json(repo, "--no-extra")
+    assert status == 0 and data["findings"] == [], json.dumps(data["findings"], indent=1)
+
+
+def test_an_idn_zone_is_one_zone_in_every_finding(make_repo, lab, parent, junit_schema):
+    """A zone written in Unicode in git: verify, delegation and zone-file findings all
+    name it the same way (its IDNA form, as the repository keys it), so reports group
+    it as one zone."""
+    import xml.etree.ElementTree as ET
+
+    from dnssync.config import zone_name
+
+    unicode_zone = f"bücher-{unique_zone('idn')}"
+    zone = zone_name(unicode_zone)
+    assert zone.startswith("xn--")
+    lab.add_zone(zone)
+    names = "".join(f"  - {ns}\n" for ns in [*lab.nameservers, "ns9.rogue.example."])
+    repo = make_repo({unicode_zone: f"'':\n  type: NS\n  values:\n{names}"
+                                    "www:\n  type: A\n  value: 192.0.2.1\n"}, create=False)
+    assert repo.run("apply", "--yes").exit_code == 0
+    nsupdate(lab, "bind", zone, ("replace", f"www.{zone}", 3600, "A", "192.0.2.99"))
+    parent.delegate(zone, [lab.pdns.nameserver])  # the registrar lost two providers
+    status, data = verify_json(repo)
+    assert status == 1
+    found = {f["code"] for f in data["findings"]}
+    assert {"zone.apex-ns", "verify.values", "delegation.missing"} <= found, found
+    assert {f.get("zone") for f in data["findings"]} == {zone}
+    assert {c["zone"] for c in data["checked"]} == {zone}
+    drift = json.loads(repo.run("drift", "--format", "json").stdout)
+    assert {f["zone"] for f in drift["findings"]} == {zone}
+    junit = repo.run("verify", "--format", "junit")
+    junit_schema.validate(junit.stdout)
+    suites = [s.get("name") for s in ET.fromstring(junit.stdout).iter("testsuite")]
+    assert suites == [zone.rstrip(".")]

@@ -91,6 +91,30 @@ def test_targets_merge_providers_and_keep_each_old_value():
     assert not target.was_absent
 
 
+def test_only_answers_that_changed_can_be_stale_in_a_cache():
+    """A repair apply: b lacked a record the others already served with TTL 3600 (its
+    apply failed while it was down). Caches may hold b's "does not exist" for the
+    negative TTL, but nothing stale from a or c, whose answer did not change: watch
+    waits the negative TTL, not an hour. And a delete where b already lacked the record
+    waits the old TTL only: b's 'does not exist' is the new answer."""
+    create = Change("create", "new", "A", None, {"ttl": 3600, "values": ["192.0.2.7"]})
+    plan = plan_of(ProviderPlan("a", ZONE), ProviderPlan("b", ZONE, changes=[create]),
+                   ProviderPlan("c", ZONE))
+    [target], _ = targets_from_plan(plan)
+    assert target.old["a"] == target.new["a"]  # it already served it
+    assert target.old_ttl is None and target.was_absent
+    prop = watch(target)
+    events = feed_all(prop, T0 + 1, target.new["b"], negative_ttl=5)
+    converged = next(e for e in events if e["event"] == "converged")
+    assert converged["basis"] == "negative TTL 5 s"
+    assert prop.propagated_at == T0 + 1 + 5 + CLOCK_GRANULARITY
+
+    delete = Change("delete", "www", "A", {"ttl": 300, "values": ["192.0.2.1"]}, None)
+    [target], _ = targets_from_plan(plan_of(ProviderPlan("a", ZONE, changes=[delete]),
+                                            ProviderPlan("b", ZONE)))
+    assert target.old_ttl == 300 and not target.was_absent
+
+
 def test_providers_holding_a_record_their_own_way_are_not_expected_to_serve_it():
     unsupported = Adjustment("unsupported", "www", "A", "cannot hold A", {"ttl": 300})
     plan = plan_of(ProviderPlan("a", ZONE, changes=[update()]),

@@ -11,7 +11,8 @@ commands, so what it shows is what plan, apply and verify do with any provider:
    edit applies "successfully" everywhere, and verify finds the one stale answer;
 3. the same provider goes down: apply retries it, reports it, and applies the
    others; verify reports it unreachable;
-4. it comes back: apply converges it and verify finds nothing.
+4. it comes back: apply converges it, watches the change propagate until no
+   cache can hold the old answer, and verify finds nothing.
 """
 
 from __future__ import annotations
@@ -38,14 +39,21 @@ from rich.table import Table
 from rich.text import Text
 
 from dnssync.commands.base import Context, pass_ctx
+from dnssync.commands.verify import styled_summary
 from dnssync.config import Config
 from dnssync.embedded.fleet import Fleet, embedded_providers
+from dnssync.embedded.zonedata import SoaSettings
 from dnssync.errors import UsageError
+from dnssync.findings import Finding
 from dnssync.repo import load_settings
+from dnssync.report.text import print_verify
 from dnssync.zones import discover
 
 #: lines of a long command output shown before and after the part left out
 HEAD, TAIL = 12, 14
+#: the demo's servers create zones with a 5 s negative-cache TTL (a hosted provider's
+#: is minutes), so watching a new name propagate ends within the minute
+DEMO_SOA = SoaSettings(minimum=5)
 
 
 def scratch_copy(config: Config, root: Path) -> Path:
@@ -98,27 +106,43 @@ class Story:
         self.interrupts.check()
         return code if isinstance(code, int) else 0, buffer.getvalue()
 
-    def run(self, *args: str, head: int = HEAD, tail: int = TAIL) -> int:
-        """Run `dnssync ARGS` as a user would type it; show its output; return its exit code."""
+    def run(self, *args: str) -> tuple[int, str]:
+        """Run `dnssync ARGS` as a user would type it; show its output; return its exit
+        code and output."""
         self.out.print(Text(f"$ dnssync {' '.join(args)}", style="bold"))
         code, output = self._invoke(args, sys.stdout.isatty())
-        lines = output.rstrip("\n").splitlines()
-        if len(lines) > head + tail + 3:
-            left_out = len(lines) - head - tail
-            lines = [*lines[:head], f"   [... {left_out} more lines ...]", *lines[-tail:]]
-        self.out.print(Text.from_ansi("\n".join(lines)))
-        self.say(f"(exit code {code})", "dim")
-        return code
+        self._show(output, code)
+        return code, output
 
-    def verify_errors(self) -> list[dict[str, Any]]:
-        """The error findings of `dnssync verify --format json` (run silently), so the demo
-        can say whether verify found exactly what it broke, and nothing else."""
+    def verify(self) -> tuple[int, list[dict[str, Any]]]:
+        """`dnssync verify`, run once: with --format json, whose findings let the demo say
+        whether verify found exactly what it broke and nothing else, and shown as the
+        text report, rendered from that JSON by the reporter `verify` itself uses.
+        Returns the exit code and the error findings."""
+        self.out.print(Text("$ dnssync verify", style="bold"))
         code, output = self._invoke(("verify", "--format", "json"), tty=False)
         try:
-            findings = json.loads(output)["findings"]
-        except (ValueError, KeyError):
-            return [{"code": "demo.unreadable", "message": f"verify exited {code}: {output[:200]}"}]
-        return [f for f in findings if f.get("severity") == "error"]
+            data = json.loads(output)
+            findings = [Finding.from_dict(f) for f in data["findings"]]
+        except (ValueError, KeyError, TypeError):
+            self._show(output, code)
+            return code, [{"code": "demo.unreadable", "message": f"verify exited {code}: {output[:200]}"}]
+        tty = sys.stdout.isatty()
+        report = _Capture(tty)
+        console = Console(file=report, no_color=not (self.color and tty), highlight=False,
+                          soft_wrap=False, width=None if tty else 200)
+        print_verify(console, findings, styled_summary(data["summary"], findings))
+        self._show(report.getvalue(), code)
+        return code, [f for f in data["findings"] if f.get("severity") == "error"]
+
+    def _show(self, output: str, code: int) -> None:
+        """A command's output, its middle left out when long, and its exit code."""
+        lines = output.rstrip("\n").splitlines()
+        if len(lines) > HEAD + TAIL + 3:
+            left_out = len(lines) - HEAD - TAIL
+            lines = [*lines[:HEAD], f"   [... {left_out} more lines ...]", *lines[-TAIL:]]
+        self.out.print(Text.from_ansi("\n".join(lines)))
+        self.say(f"(exit code {code})", "dim")
 
 
 class _Capture(io.StringIO):
@@ -231,13 +255,13 @@ def tell(story: Story, fleet: Fleet, zone_path: Path, zone: str) -> list[str]:
     story.out.print(_providers_table(fleet))
     story.say("They serve nothing yet. apply plans every provider against what it serves and"
               " pushes to all of them in parallel.")
-    code = story.run("apply", "--yes")
+    code, _ = story.run("apply", "--yes")
     expect(code == 0, "every provider now holds the zones", f"the first apply exited {code}")
 
     story.step("2. Prove it over DNS",
                "apply succeeding is not proof. verify asks every nameserver of every provider for"
                " every record and compares the answers with git and with each other.")
-    code, errors = story.run("verify"), story.verify_errors()
+    code, errors = story.verify()
     expect(code == 0 and not errors,
            "zero findings: every nameserver answers exactly what git says",
            f"verify found problems on a freshly pushed zone: {_codes(errors)}")
@@ -250,10 +274,10 @@ def tell(story: Story, fleet: Fleet, zone_path: Path, zone: str) -> list[str]:
     name, old, new = edit_zone(zone_path)
     fqdn = f"{name}.{zone}"
     story.say(f"  {zone_path.name}: {name} A {old} → {new}", "yellow")
-    code = story.run("apply", "--yes")
+    code, _ = story.run("apply", "--yes")
     expect(code == 0, "apply reports success at every provider (each API accepted the change)",
            f"apply exited {code}")
-    code, errors = story.run("verify"), story.verify_errors()
+    code, errors = story.verify()
     stale = [f for f in errors if f["code"] == "verify.values" and f.get("provider") == victim
              and fqdn in f.get("message", "")]
     expect(code == 1 and errors == stale and len(stale) == 1,
@@ -266,10 +290,10 @@ def tell(story: Story, fleet: Fleet, zone_path: Path, zone: str) -> list[str]:
     added = "added-during-outage"
     add_record(zone_path, added, "192.0.2.199")
     story.say(f"  {zone_path.name}: + {added} A 192.0.2.199", "yellow")
-    code = story.run("apply", "--yes")
+    code, _ = story.run("apply", "--yes")
     expect(code == 1, f"apply retried {victim}, reported it failed, and applied {others} anyway",
            f"apply exited {code} with {victim} down")
-    code, errors = story.run("verify"), story.verify_errors()
+    code, errors = story.verify()
     down = [f for f in errors if f["code"] in ("verify.unreachable", "verify.timeout")
             and f.get("provider") == victim]
     expect(code == 1 and bool(down) and errors == down,
@@ -278,12 +302,18 @@ def tell(story: Story, fleet: Fleet, zone_path: Path, zone: str) -> list[str]:
 
     story.step(f"5. {victim} is repaired",
                f"{victim}'s nameserver is back (its zones were kept on disk, its edge is fresh"
-               " again). Re-running apply converges it:")
+               " again). Re-running apply converges it, and --wait watches the change until"
+               f" it has propagated: every nameserver serves {added}, and no resolver can still"
+               " hold the 'does not exist' it may have cached from"
+               f" {victim} before (the negative-cache TTL: {DEMO_SOA.minimum} s on the demo's"
+               " servers, minutes on a hosted provider's):")
     fleet.servers[victim].start()
-    code = story.run("apply", "--yes")
-    expect(code == 0, f"only {victim} had changes pending, and now has none",
-           f"apply exited {code}")
-    code, errors = story.run("verify"), story.verify_errors()
+    code, output = story.run("apply", "--yes", "--wait", "--timeout", "30", "--interval", "0.2")
+    expect(code == 0 and "fully propagated" in output,
+           f"only {victim} had changes pending; it serves them now, and no cache can hold the"
+           " old answer: fully propagated",
+           f"apply --wait exited {code}")
+    code, errors = story.verify()
     expect(code == 0 and not errors, "zero findings: all providers answer alike again",
            f"verify still finds problems after the repair: {_codes(errors)}")
     return surprises
@@ -321,7 +351,7 @@ def demo(ctx: Context) -> None:
         with Interrupts().installed() as interrupts:
             root = scratch_copy(config, scratch / "repo").parent
             out.print(f"Working on a scratch copy of {config.root.resolve()} in {root}.")
-            fleet = Fleet.for_config(load_settings(root), scratch / "servers").start()
+            fleet = Fleet.for_config(load_settings(root), scratch / "servers", soa=DEMO_SOA).start()
             story = Story(out, root, ctx.color, interrupts)
             surprises = tell(story, fleet, discover(root / "zones")[zones[0]][0], zones[0])
     except KeyboardInterrupt:

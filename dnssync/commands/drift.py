@@ -49,11 +49,12 @@ def drift(ctx: Context, zones: tuple[str, ...], providers: tuple[str, ...], shar
             "findings": [f.to_dict() for f in findings]}, indent=2))
     elif fmt == "junit":
         checked = [(z, p, LIVE_STATE) for p, z in pairs]
-        ctx.emit(junit_xml(verify_cases(findings, checked), "dnssync drift"))
+        ctx.emit(junit_xml(verify_cases(findings, checked, LIVE_STATE, agreement=False),
+                           "dnssync drift"))
     elif fmt == "github":
         ctx.emit(findings_annotations(findings))
     elif fmt == "markdown":
-        ctx.emit(verify_markdown(findings, line).replace("## dnssync verify", "## dnssync drift", 1))
+        ctx.emit(verify_markdown(findings, line, "dnssync drift"))
     else:
         print_verify(ctx.out, findings, Text(line, style="bold red" if findings else "green"))
     if findings:

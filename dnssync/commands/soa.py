@@ -30,8 +30,10 @@ from dnssync.verify.soa import judge, read_soas
 def soa(ctx: Context, zones: tuple[str, ...], fmt: str) -> None:
     """Show each provider's SOA side by side, asked of every nameserver.
 
-    Exit 1 when a nameserver does not answer or the negative TTL differs
-    (policy.parity error); warnings (EXPIRE under a day, serials split) exit 0."""
+    Exit 1 when a nameserver does not answer, when one provider's nameservers
+    answer different serials, or when the negative TTL differs between providers
+    (with policy.parity error, the default); an EXPIRE under a day is a warning
+    (exit 0)."""
     repo = ctx.repo(zones)
     views = asyncio.run(read_soas(repo.config, sorted(repo.desired)))
     findings = judge(views, repo.config)

@@ -101,16 +101,17 @@ def verify(ctx: Context, zones: tuple[str, ...], providers: tuple[str, ...], sha
                 console = Console(file=handle, no_color=True, highlight=False, width=200)
                 print_verify(console, findings, Text(line))
         else:
-            print_verify(ctx.out, findings, _styled(line, findings))
+            print_verify(ctx.out, findings, styled_summary(line, findings))
     else:
         ctx.emit(render(fmt, result, findings, line), out)
     if out:
-        ctx.out.print(_styled(line, findings))
+        ctx.out.print(styled_summary(line, findings))
     if any(f.severity is Severity.ERROR for f in findings):
         raise click.exceptions.Exit(1)
 
 
-def _styled(line: str, findings: list[Finding]) -> Text:
+def styled_summary(line: str, findings: list[Finding]) -> Text:
+    """The summary line as the text report shows it: red when any error was found."""
     errors = any(f.severity is Severity.ERROR for f in findings)
     return Text(line, style="bold red" if errors else "green")
 

@@ -62,7 +62,9 @@ async def _handle(server: EmbeddedServer, line: bytes) -> dict[str, Any]:
             await server.apply_faults(Faults())
         elif op != "get":
             raise FaultError(f"unknown op {op!r} (get, set, clear)")
-    except (ValueError, TypeError, AttributeError) as e:  # bad JSON or a bad fault
+    except (ValueError, TypeError, AttributeError, DnssyncError) as e:
+        # bad JSON, a bad fault, or one the server cannot take (--up where another
+        # process took its address meanwhile): the client is told, the server goes on
         return {"ok": False, "error": str(e)}
     return {"ok": True, "faults": server.faults.to_dict(), "describe": server.faults.describe(),
             "zones": {str(origin): zone.serial for origin, zone in sorted(server.zones.items())}}

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from dnssync.config import Config, ProviderConfig
 from dnssync.embedded.server import EmbeddedServer
+from dnssync.embedded.zonedata import HOSTED_SOA, SoaSettings
 from dnssync.errors import UsageError
 from dnssync.providers import SHORT_NAMES, class_path
 
@@ -34,8 +35,8 @@ def embedded_providers(config: Config, names: list[str] | None = None) -> list[P
     return found
 
 
-def server_for(provider: ProviderConfig, data_dir: Path | None,
-               control: bool = False) -> EmbeddedServer:
+def server_for(provider: ProviderConfig, data_dir: Path | None, control: bool = False,
+               soa: SoaSettings = HOSTED_SOA) -> EmbeddedServer:
     """The server an embedded provider pushes to; its nameserver must be that same address."""
     host = str(provider.options.get("host", "127.0.0.1"))
     port = int(provider.options.get("port", 53))
@@ -46,7 +47,7 @@ def server_for(provider: ProviderConfig, data_dir: Path | None,
                              f" {ns.name} has {where}, but its server listens at {host}:{port};"
                              f" give it 'address: {host}:{port}'")
     return EmbeddedServer(host, port, provider.nameservers[0].name, data_dir,
-                          data_dir / CONTROL_SOCKET if control and data_dir else None)
+                          data_dir / CONTROL_SOCKET if control and data_dir else None, soa)
 
 
 @dataclass
@@ -57,11 +58,11 @@ class Fleet:
 
     @classmethod
     def for_config(cls, config: Config, data_root: Path, names: list[str] | None = None,
-                   control: bool = False) -> Fleet:
+                   control: bool = False, soa: SoaSettings = HOSTED_SOA) -> Fleet:
         providers = embedded_providers(config, names)
         if not providers:
             raise UsageError(f"{config.file} has no provider of class 'embedded' to run")
-        return cls({p.name: server_for(p, data_root / p.name, control) for p in providers})
+        return cls({p.name: server_for(p, data_root / p.name, control, soa) for p in providers})
 
     def start(self) -> Fleet:
         try:

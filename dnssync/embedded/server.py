@@ -40,7 +40,7 @@ from dnssync.embedded.answer import Answer, answer
 from dnssync.embedded.control import serve_control
 from dnssync.embedded.faults import Faults
 from dnssync.embedded.update import UpdateRefused, apply_update
-from dnssync.embedded.zonedata import ZoneData, origin_of, zone_file_name
+from dnssync.embedded.zonedata import HOSTED_SOA, SoaSettings, ZoneData, origin_of, zone_file_name
 from dnssync.errors import DnssyncError
 
 log = logging.getLogger(__name__)
@@ -66,14 +66,16 @@ def _loopback(peer: Any) -> bool:
 class EmbeddedServer:
     """One authoritative nameserver at host:port (port 0 picks a free one).
 
-    `nameserver` is its NS-record name (the MNAME of the zones it creates).
-    `set_faults()` and `clear_faults()` break and repair it while it runs."""
+    `nameserver` is its NS-record name (the MNAME of the zones it creates), `soa` the
+    rest of their SOA. `set_faults()` and `clear_faults()` break and repair it while it runs."""
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0, nameserver: str = "ns.embedded.",
-                 data_dir: Path | None = None, control_path: Path | None = None):
+                 data_dir: Path | None = None, control_path: Path | None = None,
+                 soa: SoaSettings = HOSTED_SOA):
         self.host = host
         self.port = port
         self.nameserver = dns.name.from_text(nameserver)
+        self.soa = soa
         self.data_dir = data_dir
         self.control_path = control_path
         self.zones: dict[Name, ZoneData] = {}
@@ -86,6 +88,7 @@ class EmbeddedServer:
         self._stop: asyncio.Event | None = None
         self._stopping = False
         self._transports: list[Any] = []
+        self._udp_closed: asyncio.Future[None] | None = None  # set once the UDP socket is closed
         self._control: asyncio.AbstractServer | None = None
 
     # -- life cycle (any thread) ------------------------------------------------------
@@ -176,22 +179,27 @@ class EmbeddedServer:
             tcp = await asyncio.start_server(self._tcp_client, self.host, self.port,
                                              reuse_address=True)
             self.port = tcp.sockets[0].getsockname()[1]
-            udp, _ = await loop.create_datagram_endpoint(lambda: _Udp(self),
-                                                         local_addr=(self.host, self.port))
+            udp, protocol = await loop.create_datagram_endpoint(lambda: _Udp(self),
+                                                                local_addr=(self.host, self.port))
         except OSError as e:
             if "tcp" in locals():
                 tcp.close()
             raise ServerError(f"cannot listen on {self.address}: {e.strerror or e}"
                               " (is another server using it?)") from None
         self._transports = [tcp, udp]
+        self._udp_closed = protocol.closed
 
     async def _close(self) -> None:
+        """Close both sockets, and return only once they are closed (a `down` fault is
+        an outage from the moment it is set; the address is free for another process)."""
         for transport in self._transports:
             transport.close()
         for transport in self._transports:
             if isinstance(transport, asyncio.AbstractServer):
                 await transport.wait_closed()
-        self._transports = []
+        if self._udp_closed is not None:
+            await self._udp_closed
+        self._transports, self._udp_closed = [], None
 
     async def apply_faults(self, faults: Faults) -> Faults:
         """Switch to `faults` (on the loop): snapshot for `stale`, close or reopen for `down`."""
@@ -300,7 +308,7 @@ class EmbeddedServer:
             response.set_rcode(dns.rcode.REFUSED)
             return response.to_wire()
         origin = zone_section[0].name
-        zone = self.zones.get(origin) or ZoneData.new(origin, self.nameserver)
+        zone = self.zones.get(origin) or ZoneData.new(origin, self.nameserver, settings=self.soa)
         assert isinstance(query, dns.update.UpdateMessage)
         try:
             changed = apply_update(zone, query)
@@ -362,9 +370,14 @@ class _Udp(asyncio.DatagramProtocol):
         self.server = server
         self.transport: asyncio.DatagramTransport | None = None
         self.tasks: set[asyncio.Task] = set()
+        self.closed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
     def connection_made(self, transport) -> None:
         self.transport = transport
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self.closed.done():
+            self.closed.set_result(None)
 
     def datagram_received(self, data: bytes, addr: Any) -> None:
         task = asyncio.ensure_future(self._answer(data, addr))

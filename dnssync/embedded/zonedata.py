@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
@@ -27,9 +28,22 @@ from dns.rdataset import Rdataset
 SOA = dns.rdatatype.SOA
 NS = dns.rdatatype.NS
 
-#: the SOA of a zone the server creates: refresh, retry, expire, minimum (negative TTL), TTL
-SOA_TIMERS = (3600, 600, 604800, 300)
-SOA_TTL = 3600
+
+@dataclass(frozen=True)
+class SoaSettings:
+    """The SOA of the zones a server creates (each provider owns its SOA). The defaults
+    are a hosted provider's; `minimum` with `ttl` makes the negative-cache TTL,
+    min(MINIMUM, SOA TTL) (RFC 2308 5), which the demo shortens to finish in seconds."""
+
+    ttl: int = 3600
+    refresh: int = 3600
+    retry: int = 600
+    expire: int = 604800
+    minimum: int = 300
+
+
+#: the SOA a server gives the zones it creates, unless told otherwise
+HOSTED_SOA = SoaSettings()
 
 Nodes = Mapping[Name, Mapping[int, Rdataset]]
 
@@ -42,14 +56,15 @@ class ZoneData:
         self.nodes = nodes
 
     @classmethod
-    def new(cls, origin: Name, nameserver: Name, serial: int = 1) -> ZoneData:
+    def new(cls, origin: Name, nameserver: Name, serial: int = 1,
+            settings: SoaSettings = HOSTED_SOA) -> ZoneData:
         """An empty zone as a hosted provider creates it: its own SOA and apex NS."""
-        refresh, retry, expire, minimum = SOA_TIMERS
         soa = dns.rdata.from_text(dns.rdataclass.IN, SOA,
-                                  f"{nameserver} hostmaster.{origin} {serial} {refresh} {retry}"
-                                  f" {expire} {minimum}")
+                                  f"{nameserver} hostmaster.{origin} {serial} {settings.refresh}"
+                                  f" {settings.retry} {settings.expire} {settings.minimum}")
         ns = dns.rdata.from_text(dns.rdataclass.IN, NS, str(nameserver))
-        return cls(origin, {origin: {SOA: _rdataset(SOA_TTL, [soa]), NS: _rdataset(SOA_TTL, [ns])}})
+        return cls(origin, {origin: {SOA: _rdataset(settings.ttl, [soa]),
+                                     NS: _rdataset(settings.ttl, [ns])}})
 
     # -- indices -----------------------------------------------------------------
 

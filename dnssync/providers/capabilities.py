@@ -30,6 +30,8 @@ from dns.rdtypes.ANY.TXT import TXT
 from octodns.provider.base import BaseProvider
 from octodns.zone import Zone
 
+from dnssync.wire import txt_joined
+
 #: the attribute under which build_provider keeps a provider file's `capabilities`
 DECLARED_ATTR = "dnssync_capabilities"
 #: capability keys a provider file may declare, with their allowed range
@@ -72,6 +74,6 @@ def served_zone(provider: BaseProvider, desired: Zone) -> Zone:
 def rechunk_txt(rdata_text: str, size: int) -> str:
     """A TXT RDATA (presentation format) with its strings joined and re-split at `size` bytes."""
     rdata = dns.rdata.from_text(dns.rdataclass.IN, dns.rdatatype.TXT, rdata_text)
-    joined = b"".join(rdata.strings)
+    joined = txt_joined(rdata.to_digestable())
     pieces = [joined[i:i + size] for i in range(0, len(joined), size)] or [b""]
     return TXT(dns.rdataclass.IN, dns.rdatatype.TXT, pieces).to_text()

@@ -66,9 +66,20 @@ def junit_xml(cases: list[Case], name: str = "dnssync") -> str:
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
 
 
-def verify_cases(findings: list[Finding], checked: list[tuple[str, str, str]]) -> list[Case]:
+#: the case of a verify run's checks across providers (negative TTL, apex NS...)
+AGREEMENT = "agreement between providers"
+
+
+def verify_cases(findings: list[Finding], checked: list[tuple[str, str, str]],
+                 provider_case: str | None = None, agreement: bool = True) -> list[Case]:
     """Cases for a verify run: every (zone, provider, nameserver) checked, plus a case
-    per provider and per zone for the findings that belong to no one nameserver."""
+    per provider and per zone for the findings that belong to no one nameserver.
+
+    `provider_case` names the case a provider's own findings go to (drift checks each
+    provider as a whole: its checked cases are named so, and a drifted pair fails its
+    own case); by default "<provider> (provider)". `agreement`: whether the run
+    compared providers with each other, so that a passing case says they agree
+    (drift does not; a finding of no provider still gets a case)."""
     cases: dict[tuple[str, str, str], Case] = {}
 
     def case(zone: str, provider: str, name: str) -> Case:
@@ -79,16 +90,17 @@ def verify_cases(findings: list[Finding], checked: list[tuple[str, str, str]]) -
 
     for zone, provider, nameserver in checked:
         case(zone, provider, nameserver)
-    for zone in {c[0] for c in checked}:
-        case(zone, ZONE_CASE, "agreement between providers")
+    if agreement:
+        for zone in {c[0] for c in checked}:
+            case(zone, ZONE_CASE, AGREEMENT)
     for f in findings:
         zone = f.zone or "configuration"
         if f.provider and f.nameserver:
             case(zone, f.provider, f.nameserver).findings.append(f)
         elif f.provider:
-            case(zone, f.provider, f"{f.provider} (provider)").findings.append(f)
+            case(zone, f.provider, provider_case or f"{f.provider} (provider)").findings.append(f)
         else:
-            case(zone, ZONE_CASE, "agreement between providers").findings.append(f)
+            case(zone, ZONE_CASE, AGREEMENT).findings.append(f)
     return list(cases.values())
 
 

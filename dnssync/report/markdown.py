@@ -89,6 +89,7 @@ def plan_markdown(plan: Plan) -> str:
 
 
 def verify_markdown(findings: list[Finding], summary: str, title: str = "dnssync verify") -> str:
-    """A verify (or drift) run for a PR comment or job summary: the summary line, then the
-    findings of each zone (folded when long)."""
+    """A verify run (or another run reported like one, e.g. drift) for a PR comment or
+    job summary: the title, the summary line, then the findings of each zone (folded
+    when long)."""
     return "\n".join([f"## {title}", "", summary, "", *findings_by_zone(findings)]) + "\n"

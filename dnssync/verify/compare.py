@@ -4,8 +4,9 @@ verdicts of every provider into findings that say who agrees with git.
 RRsets compare as sets of canonical RDATA (RFC 2181 5, RFC 4034 6.2): order and
 the case of names never matter. TXT strings that join to the same text but are
 split differently are the same data to every consumer, so that is a warning,
-not a mismatch. Verdicts are kept only for what went wrong, so a clean
-100,000-record zone costs no memory here.
+not a mismatch (its TTL is still checked). RDATA that does not parse is a
+`verify.malformed` finding, never an exception. Verdicts are kept only for what
+went wrong, so a clean 100,000-record zone costs no memory here.
 """
 
 from __future__ import annotations
@@ -17,15 +18,13 @@ from typing import Any
 
 import dns.name
 import dns.rcode
-import dns.rdata
-import dns.rdataclass
 import dns.rdatatype
 
 from dnssync import wire
 from dnssync.findings import Finding, Severity
 from dnssync.verify.engine import Answer
 from dnssync.verify.expect import Expected
-from dnssync.wire import RR, Reply
+from dnssync.wire import RR, Malformed, Reply
 
 #: engine error kinds -> finding codes
 ERROR_CODES = {
@@ -56,11 +55,19 @@ class Observed:
     keys: set[bytes]
 
     def values(self) -> dict[str, Any]:
-        texts = sorted(
-            dns.rdata.from_wire(dns.rdataclass.IN, self.rdtype, key, 0, len(key)).to_text()
-            for key in self.keys)
+        """TTL and values in presentation format; RDATA that does not parse is shown in
+        the generic form of RFC 3597 (`\\# length hex`), so showing never fails."""
         ttl: Any = next(iter(self.ttls)) if len(self.ttls) == 1 else sorted(self.ttls)
-        return {"ttl": ttl, "values": texts}
+        return {"ttl": ttl, "values": sorted(_rdata_text(self.rdtype, key) for key in self.keys)}
+
+    def malformed(self) -> str | None:
+        """Why some RDATA does not parse (None: all of it does)."""
+        for key in self.keys:
+            try:
+                wire.rdata_from_wire(self.rdtype, key)
+            except Malformed as e:
+                return str(e)
+        return None
 
     @classmethod
     def from_reply(cls, reply: Reply, records: list[RR]) -> Observed:
@@ -79,32 +86,36 @@ class Issue:
     detail: str
 
 
-def _joined(key: bytes) -> bytes:
-    """A TXT RDATA's character-strings joined: the text a consumer reads."""
-    parts, offset = [], 0
-    while offset < len(key):
-        length = key[offset]
-        parts.append(key[offset + 1:offset + 1 + length])
-        offset += 1 + length
-    return b"".join(parts)
+def _rdata_text(rdtype: int, key: bytes) -> str:
+    try:
+        return wire.rdata_from_wire(rdtype, key).to_text()
+    except Malformed:
+        return f"\\# {len(key)} {key.hex()}".rstrip()
 
 
 def compare_rrset(exp: Expected, observed: Observed | None, code: str = "verify.values"
-                  ) -> Issue | None:
-    """Values as a set, then the TTL. `code` names a values mismatch (glue has its own)."""
+                  ) -> list[Issue]:
+    """Values as a set, and the TTL: every difference, each its own issue (a re-split
+    TXT must not hide a wrong TTL). `code` names a values mismatch (glue has its own)."""
     if observed is None:
-        return Issue(exp, "verify.nodata" if code == "verify.values" else code, Severity.ERROR,
-                     None, f"no {exp.type} RRset at {exp.fqdn}")
+        return [Issue(exp, "verify.nodata" if code == "verify.values" else code, Severity.ERROR,
+                      None, f"no {exp.type} RRset at {exp.fqdn}")]
+    issues = []
     if observed.keys != exp.keys:
-        if exp.rdtype in _TXT_TYPES and {_joined(k) for k in observed.keys} == {
-                _joined(k) for k in exp.keys}:
-            return Issue(exp, "verify.txt-split", Severity.WARNING, observed.values(),
-                         "the same text, split into different strings")
-        return Issue(exp, code, Severity.ERROR, observed.values(), "different values")
+        broken = observed.malformed()
+        if broken:
+            return [Issue(exp, "verify.malformed", Severity.ERROR, observed.values(),
+                          f"malformed reply: {broken}")]
+        if exp.rdtype in _TXT_TYPES and {wire.txt_joined(k) for k in observed.keys} == {
+                wire.txt_joined(k) for k in exp.keys}:
+            issues.append(Issue(exp, "verify.txt-split", Severity.WARNING, observed.values(),
+                                "the same text, split into different strings"))
+        else:
+            return [Issue(exp, code, Severity.ERROR, observed.values(), "different values")]
     if observed.ttls != {exp.ttl}:
-        return Issue(exp, "verify.ttl", Severity.ERROR, observed.values(),
-                     f"TTL {observed.values()['ttl']} where git says {exp.ttl}")
-    return None
+        issues.append(Issue(exp, "verify.ttl", Severity.ERROR, observed.values(),
+                            f"TTL {observed.values()['ttl']} where git says {exp.ttl}"))
+    return issues
 
 
 def _select(records: list[RR], owner: bytes, rdtype: int) -> list[RR]:
@@ -117,11 +128,18 @@ def judge(exp: Expected, answer: Answer) -> list[Issue]:
         return [Issue(exp, ERROR_CODES[answer.error], Severity.ERROR, None, answer.detail)]
     reply = answer.reply
     assert reply is not None
+    try:
+        return _judge(exp, answer, reply)
+    except Malformed as e:  # RDATA a server got wrong is its finding, never a crash
+        return [Issue(exp, "verify.malformed", Severity.ERROR, None, f"malformed reply: {e}")]
+
+
+def _judge(exp: Expected, answer: Answer, reply: Reply) -> list[Issue]:
     if exp.kind == "referral":
         return _judge_referral(exp, reply)
     if answer.referral:
         cut = next(rr.owner for rr in reply.authority if rr.rdtype == wire.NS)
-        return [Issue(exp, "verify.referral", Severity.ERROR, f"referral to {_text(cut)}",
+        return [Issue(exp, "verify.referral", Severity.ERROR, f"referral to {_name_text(cut)}",
                       "a referral (a delegation git does not have) where git has data")]
     if answer.nxdomain:
         return [Issue(exp, "verify.nxdomain", Severity.ERROR, "NXDOMAIN",
@@ -133,8 +151,7 @@ def judge(exp: Expected, answer: Answer) -> list[Issue]:
             observed = Observed.from_reply(reply, cname).values()
             return [Issue(exp, "verify.values", Severity.ERROR, {"CNAME": observed["values"]},
                           "a CNAME where git has other data")]
-    issue = compare_rrset(exp, Observed.from_reply(reply, records) if records else None)
-    return [issue] if issue else []
+    return compare_rrset(exp, Observed.from_reply(reply, records) if records else None)
 
 
 def _judge_referral(exp: Expected, reply: Reply) -> list[Issue]:
@@ -147,23 +164,22 @@ def _judge_referral(exp: Expected, reply: Reply) -> list[Issue]:
             status = "NXDOMAIN" if reply.rcode == dns.rcode.NXDOMAIN else "no NS RRset"
             return [Issue(exp, "verify.referral", Severity.ERROR, status,
                           f"an authoritative answer ({status}) where git delegates {exp.fqdn}")]
-        issue = compare_rrset(exp, Observed.from_reply(reply, records))
-        return [issue] if issue else []
+        return compare_rrset(exp, Observed.from_reply(reply, records))
     records = _select(reply.authority, exp.owner, exp.rdtype)
     if not records:
-        owners = sorted({_text(rr.owner) for rr in reply.authority if rr.rdtype == wire.NS})
+        owners = sorted({_name_text(rr.owner) for rr in reply.authority if rr.rdtype == wire.NS})
         return [Issue(exp, "verify.referral", Severity.ERROR,
                       f"referral to {', '.join(owners)}" if owners else "no referral",
                       f"no referral for {exp.fqdn}")]
-    issues = [compare_rrset(exp, Observed.from_reply(reply, records))]
+    issues = compare_rrset(exp, Observed.from_reply(reply, records))
     for glue in exp.glue or ():
         found = _select(reply.additional, glue.owner, glue.rdtype)
-        issues.append(compare_rrset(glue, Observed.from_reply(reply, found) if found else None,
-                                    "verify.glue"))
-    return [i for i in issues if i is not None]
+        issues += compare_rrset(glue, Observed.from_reply(reply, found) if found else None,
+                                "verify.glue")
+    return issues
 
 
-def _text(owner: bytes) -> str:
+def _name_text(owner: bytes) -> str:
     return dns.name.from_wire(owner, 0)[0].to_text()
 
 

@@ -16,6 +16,7 @@ All queries go through the verify engine; every failure is a finding.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Collection
 from dataclasses import dataclass, field, replace
 
 import dns.message
@@ -27,7 +28,8 @@ from octodns.zone import Zone
 from dnssync.config import Config, Nameserver
 from dnssync.desired import nameserver_union
 from dnssync.findings import Finding, Severity
-from dnssync.verify.engine import Answer, Endpoint, Engine, resolve
+from dnssync.verify.engine import Answer, Endpoint, Engine, resolve, resolve_all
+from dnssync.wire import Malformed
 from dnssync.zones import discover
 
 MAX_REFERRALS = 16
@@ -44,12 +46,24 @@ class Delegation:
 
 
 def _message(answer: Answer) -> dns.message.Message | None:
-    return answer.reply.message() if answer.reply is not None else None
+    """The reply as a dnspython message; None when there is none or it does not parse
+    (`_why` then says which)."""
+    if answer.reply is None:
+        return None
+    try:
+        return answer.reply.message()
+    except Malformed:
+        return None
 
 
 def _why(answer: Answer) -> str:
     if answer.error:
         return f"{answer.error}{': ' + answer.detail if answer.detail else ''}"
+    if answer.reply is not None:
+        try:
+            answer.reply.message()
+        except Malformed as e:
+            return f"malformed reply: {e}"
     rcode = dns.rcode.to_text(answer.rcode) if answer.rcode is not None else "no reply"
     return f"{rcode}, {'authoritative' if answer.aa else 'not authoritative'}"
 
@@ -117,10 +131,9 @@ async def find_parent(engine: Engine, zone: str, roots: list[Endpoint]) -> tuple
     return [], f"more than {MAX_REFERRALS} referrals while walking down from the root"
 
 
-def managed_parent(config: Config, zone: str) -> str | None:
-    """The closest enclosing zone that this repository manages itself, if any: its
-    providers serve the delegation of `zone`, so that is where resolvers meet it."""
-    names = discover(config.zones_dir)
+def managed_parent(zone: str, names: Collection[str]) -> str | None:
+    """The closest enclosing zone of `names` (every zone this repository manages), if
+    any: its providers serve the delegation of `zone`, so that is where resolvers meet it."""
     labels = zone.split(".")
     for i in range(1, len(labels) - 1):
         candidate = ".".join(labels[i:])
@@ -129,27 +142,26 @@ def managed_parent(config: Config, zone: str) -> str | None:
     return None
 
 
-async def _parent_servers(engine: Engine, config: Config, zone: str) -> tuple[list[Endpoint], str | None]:
+async def _addresses(nameservers: list[Nameserver]) -> list[Endpoint]:
+    return [e for row in await resolve_all({"": nameservers}) for e in row.endpoints]
+
+
+async def _parent_servers(engine: Engine, config: Config, zone: str, managed: Collection[str]
+                          ) -> tuple[list[Endpoint], str | None]:
     """Where to ask for the delegation: the parent named for this zone in `parent.zones`,
-    else the repository's own parent zone's providers, else `parent.nameservers`, else
-    the servers found walking down from the root."""
-    parent_zone = None if zone in config.parent.zones else managed_parent(config, zone)
+    else the repository's own parent zone's providers (`managed`: every zone the
+    repository has), else `parent.nameservers`, else the servers found walking down
+    from the root."""
+    parent_zone = None if zone in config.parent.zones else managed_parent(zone, managed)
     if parent_zone is not None:
-        endpoints = []
-        for provider in config.providers_for(parent_zone):
-            for nameserver in provider.nameservers:
-                endpoints += (await resolve(nameserver))[0]
+        endpoints = await _addresses([ns for p in config.providers_for(parent_zone)
+                                      for ns in p.nameservers])
         return endpoints, None if endpoints else f"the nameservers of {parent_zone} have no address"
     configured = config.parent.servers_for(zone)
-    if configured:
-        endpoints: list[Endpoint] = []
-        for nameserver in configured:  # named by their address: label them by it alone
-            endpoints += [replace(e, name=None) for e in (await resolve(nameserver))[0]]
+    if configured:  # named by their address: label them by it alone
+        endpoints = [replace(e, name=None) for e in await _addresses(configured)]
         return endpoints, None if endpoints else "the configured parent nameservers have no address"
-    roots: list[Endpoint] = []
-    for nameserver in config.parent.roots:
-        roots += (await resolve(nameserver))[0]
-    return await find_parent(engine, zone, roots)
+    return await find_parent(engine, zone, await _addresses(config.parent.roots))
 
 
 async def read_delegation(engine: Engine, parent: Endpoint, zone: str) -> tuple[Delegation | None, str | None]:
@@ -248,10 +260,10 @@ def compare(config: Config, desired: Zone, delegation: Delegation) -> list[Findi
     return findings
 
 
-async def check_zone(engine: Engine, config: Config, desired: Zone,
+async def check_zone(engine: Engine, config: Config, desired: Zone, managed: Collection[str],
                      skip_verified: bool = False) -> list[Finding]:
     zone = desired.name
-    parents, problem = await _parent_servers(engine, config, zone)
+    parents, problem = await _parent_servers(engine, config, zone, managed)
     if not parents:
         return [Finding(Severity.ERROR, "delegation.parent-error",
                         f"the parent of {zone} could not be asked: {problem}", zone=zone)]
@@ -287,8 +299,9 @@ async def check_delegations(config: Config, desired: dict[str, Zone], timeout: f
     """Delegation findings for every zone, zones checked concurrently. `skip_verified`
     when a full verify has already asked every provider's nameserver itself."""
     defaults = config.defaults
+    managed = set(discover(config.zones_dir))  # all of them, not only the ones checked
     async with Engine(timeout=timeout or defaults.timeout,
                       retries=defaults.retries if retries is None else retries) as engine:
-        results = await asyncio.gather(*(check_zone(engine, config, z, skip_verified)
+        results = await asyncio.gather(*(check_zone(engine, config, z, managed, skip_verified)
                                          for _, z in sorted(desired.items())))
     return [f for found in results for f in found]

@@ -7,9 +7,10 @@ bad, is an `Answer` value, and nothing here raises for a DNS or network failure.
 
 API (stable; other stages build on it)::
 
-    from dnssync.verify.engine import Endpoint, Engine, Question, resolve
+    from dnssync.verify.engine import Endpoint, Engine, Question, resolve, resolve_all, soa_of
 
     endpoints, problem = await resolve(nameserver)      # config.Nameserver -> [Endpoint]
+    rows = await resolve_all({"provider": [nameserver, ...]})   # -> [Resolved], concurrently
     async with Engine(timeout=3.0, window=64) as engine:
         answer = await engine.ask(endpoint, "www.example.com.", "A")
         await engine.ask_many(endpoint, questions, on_answer)   # streams, bounded memory
@@ -27,7 +28,9 @@ API (stable; other stages build on it)::
   (seconds from first send), `attempts`, and `reply` (a `wire.Reply`: the
   sections as located records; `reply.message()` gives the dnspython Message).
   A referral (AA=0, no answer, NS in authority) is not an error: callers that
-  expect authority check `answer.referral`.
+  expect authority check `answer.referral`. `soa_of(answer)` gives the SOA record
+  at the question's name (serial, negative-cache TTL), the one way every stage reads it.
+  Parsing RDATA (`reply.rdata(rr)`, `soa_of`) raises `wire.Malformed` and nothing else.
 * `Engine.ask(endpoint, name, rdtype, tcp=False, recursion=False, tag=None)`: one
   question. RD is off unless `recursion=True` (for asking resolvers); then AA is
   not required.
@@ -55,10 +58,15 @@ How it behaves on the wire:
   or stale) but remembered: if no matching reply arrives, the error is
   `id-mismatch` rather than a bare timeout.
 * ICMP port unreachable (nothing listens) fails the questions in flight at once
-  as `unreachable`. After `BREAKER` consecutive questions without any reply, the
-  endpoint is considered down for `timeout` seconds: questions then fail at once
-  (attempts=0) instead of each waiting out its timeout, so a stopped server
-  costs one timeout, not one per record.
+  as `unreachable`.
+* A circuit breaker per endpoint: after `BREAKER` consecutive questions sent without
+  any reply, one question is sent as a probe and the others wait for it. A reply
+  (to the probe or to anything still in flight) closes the breaker and the waiting
+  questions are sent; a probe without a reply opens it for `timeout` seconds, in
+  which questions fail at once (attempts=0, and they do not count: only questions
+  really sent trip or re-open the breaker); then the next question probes again.
+  So a stopped server costs two timeouts, not one per record, and a server that
+  comes back is asked again at the next probe.
 """
 
 from __future__ import annotations
@@ -70,7 +78,7 @@ import random
 import socket
 import struct
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Coroutine, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -182,11 +190,38 @@ class Answer:
 
     @property
     def referral(self) -> bool:
-        """A delegation: AA=0, an empty answer, and NS records in the authority section."""
-        reply = self.reply
-        return bool(reply and not reply.flags & wire.AA and not reply.answer
-                    and reply.rcode == dns.rcode.NOERROR
-                    and any(rr.rdtype == wire.NS for rr in reply.authority))
+        """A delegation (see `wire.Reply.referral`)."""
+        return bool(self.reply and self.reply.referral)
+
+
+@dataclass(frozen=True, slots=True)
+class SoaRecord:
+    """A zone's SOA as one nameserver answered it."""
+
+    ttl: int
+    rdata: Any  # dns.rdtypes.ANY.SOA.SOA
+
+    @property
+    def serial(self) -> int:
+        return self.rdata.serial
+
+    @property
+    def negative_ttl(self) -> int:
+        """How long resolvers cache "no such name" from this server: min(MINIMUM, SOA TTL)
+        (RFC 2308 5)."""
+        return min(self.rdata.minimum, self.ttl)
+
+
+def soa_of(answer: Answer) -> SoaRecord | None:
+    """The SOA at the question's name in the answer section (None: there is none, e.g.
+    NODATA or a referral); raises wire.Malformed when its RDATA does not parse."""
+    reply = answer.reply
+    if reply is None:
+        return None
+    for rr in reply.answer:
+        if rr.rdtype == dns.rdatatype.SOA and rr.owner == reply.qname:
+            return SoaRecord(rr.ttl, reply.rdata(rr))
+    return None
 
 
 class _Pending:
@@ -236,11 +271,8 @@ def _classify(reply: Reply, recursion: bool) -> tuple[str | None, str]:
         kind = "rcode"
     if kind:
         return kind, f"the server answered {dns.rcode.to_text(reply.rcode)}"
-    if not recursion and not reply.flags & wire.AA:
-        referral = (not reply.answer and reply.rcode == dns.rcode.NOERROR
-                    and any(rr.rdtype == wire.NS for rr in reply.authority))
-        if not referral:
-            return "non-authoritative", "the reply is not authoritative (AA=0)"
+    if not recursion and not reply.flags & wire.AA and not reply.referral:
+        return "non-authoritative", "the reply is not authoritative (AA=0)"
     return None, ""
 
 
@@ -264,9 +296,14 @@ class _Channel:
         self.in_flight = 0
         self.srtt: float | None = None
         self.rttvar = 0.0
-        self.silent = 0  # consecutive questions that got nothing back
-        self.down_until = 0.0
+        self.tasks: set[asyncio.Task] = set()  # TCP exchanges in progress
+        # the circuit breaker (see the module docstring)
+        self.silent = 0  # consecutive questions sent that got nothing back
         self.last_silent = "timeout"
+        self.down_until = 0.0  # open until then: questions fail at once
+        self.tripped = False  # half-open: the next question is sent as a probe
+        self.probe: _Pending | None = None  # the probe in flight
+        self.held: list[_Pending] = []  # questions waiting for the probe's outcome
 
     # -- the socket ----------------------------------------------------------------
 
@@ -289,6 +326,8 @@ class _Channel:
     def close(self) -> None:
         if self.tick is not None:
             self.tick.cancel()
+        for task in self.tasks:
+            task.cancel()
         if self.sock is not None:
             self.loop.remove_reader(self.sock.fileno())
             self.sock.close()
@@ -330,7 +369,7 @@ class _Channel:
         if reply.flags & wire.TC:
             self._forget(pending)
             self.engine.stats["truncated"] += 1
-            self.loop.create_task(self._tcp(pending, truncated=True))
+            self._spawn(self._tcp(pending, truncated=True))
             return
         kind, detail = _classify(reply, pending.recursion)
         self._done(pending, kind, detail, reply, "udp")
@@ -348,12 +387,34 @@ class _Channel:
         self.engine.stats["queries"] += 1
         if self.open_error:
             self.loop.call_soon(self._done, pending, "network", self.open_error, None, "udp")
-        elif self.down_until and self.loop.time() < self.down_until:
-            self.loop.call_soon(self._done, pending, self.last_silent,
-                                f"not asked: the last {self.silent} questions to this nameserver"
-                                " got no reply", None, "udp")
-        elif pending.tcp or self.sock is None:
-            self.loop.create_task(self._tcp(pending, truncated=False))
+            return
+        if self.down_until:
+            if self.loop.time() < self.down_until:
+                self._refuse(pending)
+                return
+            self.down_until, self.tripped = 0.0, True  # the open time is over: probe again
+        if self.probe is not None:
+            self.held.append(pending)  # the probe decides whether it is sent
+            return
+        if self.tripped:
+            self.tripped, self.probe = False, pending
+        self._send_first(pending)
+
+    def _refuse(self, pending: _Pending) -> None:
+        """Fail a question without sending it (the breaker is open); it does not count."""
+        self.loop.call_soon(self._done, pending, self.last_silent,
+                            f"not asked: the last {self.silent} questions sent to this"
+                            " nameserver got no reply", None, "udp")
+
+    def _spawn(self, coroutine: Coroutine[Any, Any, None]) -> None:
+        """Run a coroutine as a task that is kept (the loop holds only weak references)."""
+        task = self.loop.create_task(coroutine)
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+    def _send_first(self, pending: _Pending) -> None:
+        if pending.tcp or self.sock is None:
+            self._spawn(self._tcp(pending, truncated=False))
         else:
             qid = random.getrandbits(16)
             while qid in self.pending:
@@ -437,20 +498,39 @@ class _Channel:
               transport: str) -> None:
         self._forget(pending)
         self.in_flight -= 1
-        if error in _SILENT:
-            self.silent += 1
-            self.last_silent = error or "timeout"
-            if self.silent >= BREAKER:
-                self.down_until = self.loop.time() + self.engine.timeout
-        elif reply is not None:
-            self.silent = 0
-            self.down_until = 0.0
+        if pending.attempts:  # only questions really sent tell whether the endpoint answers
+            if error in _SILENT:
+                self._silence(pending, error or "timeout")
+            else:  # something came back, even if wrong (malformed, wrong ID): it answers
+                self._heard()
         elapsed = self.loop.time() - pending.first_sent if pending.first_sent else 0.0
         answer = Answer(pending.question, self.endpoint, error, detail, reply, transport, elapsed,
                         pending.attempts)
         while self.waiting and self.in_flight < self.engine.window:
             self._start(self.waiting.popleft())
         pending.callback(answer)
+
+    # -- the circuit breaker ---------------------------------------------------------
+
+    def _silence(self, pending: _Pending, error: str) -> None:
+        self.silent += 1
+        self.last_silent = error
+        if pending is self.probe:  # still down: open, and fail what waited for the probe
+            self.probe = None
+            self.down_until = self.loop.time() + self.engine.timeout
+            held, self.held = self.held, []
+            for waiting in held:
+                self._refuse(waiting)
+        elif self.silent >= BREAKER and self.probe is None and not self.down_until:
+            self.tripped = True
+
+    def _heard(self) -> None:
+        """Something came back: the endpoint answers. Close the breaker, send what waited."""
+        self.silent = 0
+        self.down_until, self.tripped, self.probe = 0.0, False, None
+        held, self.held = self.held, []
+        for waiting in held:
+            self._send_first(waiting)
 
     # -- retransmission timeout ----------------------------------------------------
 
@@ -480,6 +560,9 @@ class _Channel:
         query = wire.query_wire(qid, pending.qname, pending.question.rdtype, pending.recursion,
                                 self.engine.payload)
         reply = None
+        # whatever happens (even a bug below, or the engine closing), the question ends:
+        # a caller awaiting it must never hang
+        kind, detail = "network", "the TCP exchange ended unexpectedly"
         try:
             reply = await asyncio.wait_for(self._tcp_exchange(query), self.engine.timeout)
             if reply.id != qid or reply.qname != pending.qname \
@@ -498,10 +581,11 @@ class _Channel:
             kind, detail = "malformed", f"malformed reply over TCP: {e}"
         except (OSError, asyncio.IncompleteReadError) as e:
             kind, detail = "network", f"TCP failed: {type(e).__name__}: {e}".rstrip(": ")
-        if truncated and kind is not None:
-            detail = f"the UDP reply was truncated; over TCP: {kind}: {detail}"
-            kind = "truncated"
-        self._done(pending, kind, detail, reply, "tcp")
+        finally:
+            if truncated and kind is not None:
+                detail = f"the UDP reply was truncated; over TCP: {kind}: {detail}"
+                kind = "truncated"
+            self._done(pending, kind, detail, reply, "tcp")
 
     async def _tcp_exchange(self, query: bytes) -> Reply:
         reader, writer = await asyncio.open_connection(self.endpoint.address, self.endpoint.port)
@@ -622,3 +706,25 @@ async def resolve(nameserver: Nameserver) -> tuple[list[Endpoint], str | None]:
         seen.setdefault(str(sockaddr[0]), None)
     return [Endpoint(address, nameserver.port, nameserver.name) for address in seen], None
 
+
+@dataclass(frozen=True, slots=True)
+class Resolved:
+    """One configured nameserver of one provider, with its endpoints or why it has none."""
+
+    provider: str
+    nameserver: Nameserver
+    endpoints: list[Endpoint]
+    problem: str | None
+
+    @property
+    def why(self) -> str:
+        return self.problem or "no address"
+
+
+async def resolve_all(providers: Mapping[str, Iterable[Nameserver]]) -> list[Resolved]:
+    """Every nameserver of every provider (provider -> nameservers) resolved, all
+    lookups at once, in the order given: the one way every stage finds what to ask."""
+    pairs = [(provider, ns) for provider, nameservers in providers.items() for ns in nameservers]
+    found = await asyncio.gather(*(resolve(ns) for _, ns in pairs))
+    return [Resolved(provider, ns, endpoints, problem)
+            for (provider, ns), (endpoints, problem) in zip(pairs, found, strict=True)]

@@ -84,9 +84,16 @@ class ZoneExpectation:
     provider: str
     items: list[Expected]
     apex_ns: Record | None  # checked by zonechecks against the union of nameservers
-    skipped: list[Adjustment]  # records this provider cannot hold, as plan shows them
+    skipped: list[Adjustment]  # records this provider holds otherwise or not at all (plan's)
     known: set[tuple[bytes, int]]  # (owner, type) of every record git has for this provider
     findings: list[Finding] = field(default_factory=list)
+    #: (name, type) of the records this provider cannot hold at all: it neither agrees
+    #: nor differs about them (a record it serves adjusted, e.g. clamped, still does)
+    unsupported: frozenset[tuple[str, str]] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.unsupported = frozenset((a.name, a.type) for a in self.skipped
+                                     if a.kind == "unsupported")
 
     @property
     def asked(self) -> list[Expected]:
@@ -140,14 +147,17 @@ class _Builder:
     def __init__(self, zone: Zone):
         self.origin = owner_wire(zone.name)
         self.cuts = {owner_wire(r.fqdn) for r in zone.records if r._type == "NS" and r.name}
-        self.cache: dict[int, list[Expected]] = {}
+        # keyed by id(): octoDNS records compare equal by name and type alone, so a
+        # provider's adjusted copy (a clamped TTL) would find git's record's entry. Each
+        # entry keeps its record alive: a freed copy's id could be reused by another
+        # provider's copy, which would then get the freed copy's expectations
+        self.cache: dict[int, tuple[Record, list[Expected]]] = {}
 
     def build(self, record: Record) -> list[Expected]:
-        found = self.cache.get(id(record))
-        if found is None:
-            found = self._build(record)
-            self.cache[id(record)] = found
-        return found
+        entry = self.cache.get(id(record))
+        if entry is None:
+            entry = self.cache[id(record)] = (record, self._build(record))
+        return entry[1]
 
     def cut_above(self, owner: bytes) -> bytes | None:
         """The delegation point (wire form) at or above `owner`, if any: walks up label
@@ -220,7 +230,7 @@ def expectations(zone: Zone, providers: dict[str, BaseProvider]) -> list[ZoneExp
                     Severity.INFO, "verify.unverifiable",
                     f"{record.fqdn} {record._type} is not a DNS type: {name} serves other"
                     " records in its place, so DNS cannot show whether it matches git",
-                    zone=zone.decoded_name, name=record.name, type=record._type, provider=name))
+                    zone=zone.name, name=record.name, type=record._type, provider=name))
             else:
                 items.extend(built)
         known.discard(None)

@@ -25,6 +25,7 @@ from dnssync.plan import describe_error
 from dnssync.verify.compare import Observed
 from dnssync.verify.engine import Endpoint
 from dnssync.verify.expect import canonical
+from dnssync.wire import Malformed
 
 #: types a server adds by itself (SOA, DNSSEC signing): never "extra"
 SERVER_TYPES = frozenset(dns.rdatatype.from_text(t) for t in (
@@ -60,15 +61,26 @@ async def transfer(endpoint: Endpoint, zone: str, tsig: dns.tsig.Key | None, tim
     start = time.perf_counter()
     try:
         rrsets = await asyncio.to_thread(_collect, endpoint, zone, tsig, timeout * 4, skip or set())
-    except axfr.TransferRefused as e:
-        return Served(source, {}, str(e), nameserver=label)
-    except dns.tsig.PeerError as e:
-        return Served(source, {}, f"TSIG rejected by the server ({type(e).__name__})", nameserver=label)
-    except dns.exception.Timeout:
-        return Served(source, {}, f"no complete transfer within {timeout * 4:g} s", nameserver=label)
-    except (OSError, EOFError, dns.exception.DNSException) as e:
-        return Served(source, {}, f"transfer failed: {type(e).__name__}: {e}".rstrip(": "), nameserver=label)
+    except (OSError, EOFError, dns.exception.DNSException) as e:  # wire.Malformed is one too
+        return Served(source, {}, _failure(e, timeout * 4), nameserver=label)
     return Served(source, rrsets, elapsed=time.perf_counter() - start, nameserver=label)
+
+
+def _failure(e: OSError | EOFError | dns.exception.DNSException, timeout: float) -> str:
+    """Why a zone transfer (dnssync.axfr) failed, in words."""
+    if isinstance(e, axfr.TransferRefused):
+        return str(e)
+    if isinstance(e, dns.tsig.PeerError):  # the server says so (BADKEY, BADSIG, BADTIME)
+        return f"TSIG rejected by the server ({type(e).__name__})"
+    if isinstance(e, dns.tsig.BadKey):
+        return f"the reply is signed with another key ({e})"
+    if isinstance(e, dns.tsig.BadSignature):
+        return "the reply's TSIG signature does not verify with the key"
+    if isinstance(e, dns.exception.Timeout):
+        return f"no complete transfer within {timeout:g} s"
+    if isinstance(e, Malformed):
+        return f"a transfer message is malformed: {e}"
+    return f"transfer failed: {type(e).__name__}: {e}".rstrip(": ")
 
 
 def _collect(endpoint: Endpoint, zone: str, tsig: dns.tsig.Key | None, timeout: float,

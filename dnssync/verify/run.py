@@ -4,7 +4,8 @@ every nameserver, all at once, and the findings.
 Each nameserver is asked in parallel with the others (the engine bounds the
 queries in flight per nameserver), and a failing one never stops the rest: its
 failure is its finding. Answers are judged as they arrive and only what went
-wrong is kept, so memory does not grow with the zone.
+wrong is kept, so memory does not grow with the zone. Findings name a zone as
+the repository keys it (`Repository.desired`: the IDNA form of an IDN zone).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from dnssync.findings import Finding, Severity
 from dnssync.repo import Repository
 from dnssync.verify import compare, extra, zonechecks
 from dnssync.verify.compare import Observed
-from dnssync.verify.engine import Answer, Endpoint, Engine, Question, resolve
+from dnssync.verify.engine import Answer, Endpoint, Engine, Question, resolve_all
 from dnssync.verify.expect import ZoneExpectation, expectations
 
 Progress = Callable[[int], None]
@@ -66,7 +67,7 @@ class _ZoneRun:
     def __init__(self, zone: Zone, plans: list[ZoneExpectation], repo: Repository):
         self.zone = zone
         self.plans = {p.provider: p for p in plans}
-        self.verdicts = compare.Verdicts(zone.decoded_name, sorted(self.plans))
+        self.verdicts = compare.Verdicts(zone.name, sorted(self.plans))
         self.views: list[zonechecks.ApexView] = []
         self.details: dict[str, str] = {}  # nameserver -> detail of its last failure
         self.listed: dict[str, list[extra.Served]] = {}  # provider -> successful listings
@@ -87,25 +88,24 @@ class _ZoneRun:
         for exp in exp_plan.items:
             if exp.kind == "probe":
                 continue  # a transfer holds the wildcard itself, not what it synthesises
-            issue = compare.compare_rrset(exp, served.rrsets.get((exp.owner, exp.rdtype)),
-                                          "verify.glue" if exp.kind == "glue" else "verify.values")
-            if issue is not None:
-                issues.append(issue)
+            issues += compare.compare_rrset(exp, served.rrsets.get((exp.owner, exp.rdtype)),
+                                            "verify.glue" if exp.kind == "glue" else "verify.values")
         self.verdicts.add(exp_plan.provider, target.label, issues,
                           asked=sum(e.kind != "probe" for e in exp_plan.items))
 
     def serves(self, provider: str, name: str, rtype: str) -> bool:
-        plan = self.plans[provider]
-        return not any(a.name == name and a.type == rtype for a in plan.skipped)
+        """Whether the provider holds the record at all (one it serves adjusted, e.g. with
+        a clamped TTL, still agrees or differs with git)."""
+        return (name, rtype) not in self.plans[provider].unsupported
 
     def findings(self) -> list[Finding]:
         findings = [f for plan in self.plans.values() for f in plan.findings]
         findings += self.verdicts.findings(self.serves, self.details)
         down = self.verdicts.down()
-        apex_ns = next((p.apex_ns for p in self.plans.values() if p.apex_ns is not None), None)
         findings += zonechecks.zone_findings(
-            self.zone.decoded_name, [v for v in self.views if v.nameserver not in down],
-            self.union, apex_ns, self.negative_severity)
+            self.zone.name, [v for v in self.views if v.nameserver not in down],
+            self.union, {p: plan.apex_ns for p, plan in self.plans.items()},
+            self.negative_severity)
         findings += self._extra_findings()
         return findings
 
@@ -119,7 +119,7 @@ class _ZoneRun:
                     served_by.setdefault((owner, rdtype), {}).setdefault(provider, []).append(
                         (served, observed))
         findings = []
-        zone = self.zone.decoded_name
+        zone = self.zone.name
         for (owner, rdtype), by_provider in sorted(served_by.items()):
             differ = sorted(by_provider)
             agree = sorted(set(self.listed) - set(differ))
@@ -146,20 +146,17 @@ class _ZoneRun:
         return findings
 
 
-async def _resolve_all(repo: Repository, names: set[str]
-                       ) -> tuple[dict[str, list[Endpoint]], list[Finding]]:
-    endpoints: dict[str, list[Endpoint]] = {}
+async def _endpoints(repo: Repository, names: set[str]
+                     ) -> tuple[dict[str, list[Endpoint]], list[Finding]]:
+    """Every address of every nameserver of the providers; one that has none is a finding."""
+    endpoints: dict[str, list[Endpoint]] = {name: [] for name in sorted(names)}
     findings = []
-    for provider in sorted(names):
-        found: list[Endpoint] = []
-        for nameserver in repo.config.providers[provider].nameservers:
-            addresses, problem = await resolve(nameserver)
-            found.extend(addresses)
-            if problem:
-                findings.append(Finding(Severity.ERROR, "verify.unresolvable",
-                                        f"{nameserver.label}: {problem}", provider=provider,
-                                        nameserver=nameserver.name))
-        endpoints[provider] = found
+    for row in await resolve_all({p: repo.config.providers[p].nameservers for p in endpoints}):
+        endpoints[row.provider] += row.endpoints
+        if row.problem:
+            findings.append(Finding(Severity.ERROR, "verify.unresolvable",
+                                    f"{row.nameserver.label}: {row.problem}", provider=row.provider,
+                                    nameserver=row.nameserver.name))
     return endpoints, findings
 
 
@@ -178,7 +175,7 @@ class Verifier:
         built = self.repo.providers()
         used = {p for names in zones.values() for p in names}
         self.providers = {p: built[p] for p in used}
-        endpoints, findings = await _resolve_all(self.repo, used)
+        endpoints, findings = await _endpoints(self.repo, used)
         runs = []
         targets = []
         for name, providers in sorted(zones.items()):
@@ -202,19 +199,21 @@ class Verifier:
                      seconds=round(time.perf_counter() - start, 3))
         if stats["query_seconds"]:
             stats["queries_per_second"] = round(stats["queries"] / stats["query_seconds"])
-        checked = sorted({(run.zone.decoded_name, t.zone.provider, t.label)
-                          for run, t in targets})
+        checked = sorted({(run.zone.name, t.zone.provider, t.label) for run, t in targets})
         return VerifyResult(findings, checked, stats)
 
     async def _check(self, engine: Engine, run: _ZoneRun, target: Target) -> None:
         """Everything asked of one nameserver address for one zone."""
         view = zonechecks.ApexView(target.zone.provider, target.label)
         run.views.append(view)
+        soa: asyncio.Future[Answer] = asyncio.get_running_loop().create_future()
 
         async def apex(question: Question, tcp: bool) -> None:
             answer = await engine.ask(target.endpoint, question.name, question.rdtype, tcp=tcp,
                                       tag=question.tag)
             view.take(answer)
+            if question.rdtype == zonechecks.SOA and not tcp:
+                soa.set_result(answer)
             if answer.error:
                 run.details[target.label] = answer.detail
                 run.verdicts.count_failure(target.zone.provider, target.label,
@@ -225,20 +224,30 @@ class Verifier:
 
         jobs = [apex(q, tcp) for q, tcp in zonechecks.apex_questions(run.zone.name)]
         if self.options.axfr:
-            jobs.append(self._compare_transfer(engine, run, target))
+            jobs.append(self._compare_transfer(engine, run, target, soa))
         else:
             jobs.append(self._ask_records(engine, run, target))
             if self.options.extra:
-                jobs.append(self._transfer(run, target))
+                jobs.append(self._transfer(run, target, soa))
         await asyncio.gather(*jobs)
 
-    async def _transfer(self, run: _ZoneRun, target: Target) -> extra.Served:
-        """AXFR from one nameserver address, filed for the extra-records check."""
-        # comparing needs every RRset; looking for extras only the ones git lacks
-        skip = None if self.options.axfr else target.zone.known
-        served = await extra.transfer(target.endpoint, run.zone.name,
-                                      extra.tsig_of(self.providers[target.zone.provider]),
-                                      self.options.timeout, skip)
+    async def _transfer(self, run: _ZoneRun, target: Target, soa: asyncio.Future[Answer]
+                        ) -> extra.Served:
+        """AXFR from one nameserver address, filed for the extra-records check. Started
+        only once the address has answered the zone's SOA: a transfer from a silent
+        address would hold a thread for its whole timeout, and the transfers of the
+        healthy ones would queue behind it."""
+        answered = await soa
+        if answered.error:
+            served = extra.Served(f"AXFR from {target.label}", {},
+                                  f"not attempted: the SOA query got no usable answer"
+                                  f" ({answered.error})", nameserver=target.label)
+        else:
+            # comparing needs every RRset; looking for extras only the ones git lacks
+            skip = None if self.options.axfr else target.zone.known
+            served = await extra.transfer(target.endpoint, run.zone.name,
+                                          extra.tsig_of(self.providers[target.zone.provider]),
+                                          self.options.timeout, skip)
         if served.error:
             run.unlisted.setdefault(target.zone.provider, []).append(
                 f"{served.source}: {served.error}")
@@ -248,9 +257,10 @@ class Verifier:
                 run.listed.setdefault(target.zone.provider, []).append(served)
         return served
 
-    async def _compare_transfer(self, engine: Engine, run: _ZoneRun, target: Target) -> None:
+    async def _compare_transfer(self, engine: Engine, run: _ZoneRun, target: Target,
+                                soa: asyncio.Future[Answer]) -> None:
         """--axfr: the whole zone in one stream; per-record queries where it is refused."""
-        served = await self._transfer(run, target)
+        served = await self._transfer(run, target, soa)
         if served.error:
             await self._ask_records(engine, run, target)
         else:

@@ -8,8 +8,9 @@ does matter to resolvers and secondaries:
   differs across providers, a name just created is cached as NXDOMAIN for
   different times depending on which provider a resolver asked, so this is
   a parity finding (severity from `policy.parity` for type SOA);
-* serials that differ among one provider's own nameservers (one is behind);
-  these two are verify's own checks (zonechecks), run on the same answers;
+* serials that differ among one provider's own nameservers (one is behind:
+  an error, as in verify); these two are verify's own checks (zonechecks), run
+  on the same answers;
 * EXPIRE under a day: a provider's secondaries stop answering soon after they
   lose their primary (RFC 1912 2.2 suggests 2-4 weeks);
 * a nameserver that does not answer the SOA authoritatively.
@@ -21,12 +22,12 @@ import asyncio
 from dataclasses import dataclass
 
 import dns.rcode
-import dns.rdatatype
 
-from dnssync.config import Config, Nameserver
+from dnssync.config import Config
 from dnssync.findings import Finding, Severity
-from dnssync.verify.engine import Endpoint, Engine, resolve
+from dnssync.verify.engine import Endpoint, Engine, Resolved, resolve_all, soa_of
 from dnssync.verify.zonechecks import ApexView, zone_findings
+from dnssync.wire import Malformed
 
 ONE_DAY = 86400
 
@@ -60,33 +61,37 @@ async def _ask(engine: Engine, zone: str, provider: str, endpoint: Endpoint) -> 
     if answer.error:
         view.error = answer.error + (f": {answer.detail}" if answer.detail else "")
         return view
-    message = answer.reply.message() if answer.reply else None
-    rrset = next((r for r in message.answer if r.rdtype == dns.rdatatype.SOA), None) if message else None
-    if not answer.aa or rrset is None:
+    try:
+        soa = soa_of(answer)
+    except Malformed as e:
+        view.error = f"malformed: {e}"
+        return view
+    if not answer.aa or soa is None:
         view.error = (f"{dns.rcode.to_text(answer.rcode or 0)},"
                       f" {'authoritative' if answer.aa else 'not authoritative'}, no SOA")
         return view
-    soa = rrset[0]
-    view.ttl, view.mname, view.rname = rrset.ttl, soa.mname.to_text(), soa.rname.to_text()
-    view.serial, view.refresh, view.retry = soa.serial, soa.refresh, soa.retry
-    view.expire, view.minimum = soa.expire, soa.minimum
+    rdata = soa.rdata
+    view.ttl, view.mname, view.rname = soa.ttl, rdata.mname.to_text(), rdata.rname.to_text()
+    view.serial, view.refresh, view.retry = rdata.serial, rdata.refresh, rdata.retry
+    view.expire, view.minimum = rdata.expire, rdata.minimum
     return view
 
 
-async def _views_of(engine: Engine, zone: str, provider: str, nameserver: Nameserver) -> list[SoaView]:
-    endpoints, problem = await resolve(nameserver)
-    if not endpoints:
-        return [SoaView(zone, provider, nameserver.label, error=problem or "no address")]
-    return list(await asyncio.gather(*(_ask(engine, zone, provider, e) for e in endpoints)))
+async def _views_of(engine: Engine, zone: str, row: Resolved) -> list[SoaView]:
+    if not row.endpoints:
+        return [SoaView(zone, row.provider, row.nameserver.label, error=row.why)]
+    return list(await asyncio.gather(*(_ask(engine, zone, row.provider, e) for e in row.endpoints)))
 
 
 async def read_soas(config: Config, zones: list[str]) -> list[SoaView]:
     """The SOA of every zone at every nameserver of every provider serving it."""
     defaults = config.defaults
+    serving = {zone: {p.name for p in config.providers_for(zone)} for zone in zones}
+    rows = await resolve_all({name: p.nameservers for name, p in sorted(config.providers.items())
+                              if any(name in names for names in serving.values())})
     async with Engine(timeout=defaults.timeout, retries=defaults.retries) as engine:
-        tasks = [_views_of(engine, zone, p.name, ns) for zone in sorted(zones)
-                 for p in config.providers_for(zone) for ns in p.nameservers]
-        results = await asyncio.gather(*tasks)
+        results = await asyncio.gather(*(_views_of(engine, zone, row) for zone in sorted(zones)
+                                         for row in rows if row.provider in serving[zone]))
     return [v for views in results for v in views]
 
 
@@ -106,7 +111,7 @@ def judge(views: list[SoaView], config: Config) -> list[Finding]:
         parity = config.policy.parity_for(zone, "SOA")
         apex = [ApexView(v.provider, v.nameserver, serial=v.serial, negative_ttl=v.negative_ttl)
                 for v in answered]
-        findings += zone_findings(zone, apex, [], None,
+        findings += zone_findings(zone, apex, [], {},
                                   Severity.ERROR if parity == "error" else Severity.WARNING)
         for provider in sorted({v.provider for v in answered}):
             short = sorted({v.expire for v in answered

@@ -12,6 +12,7 @@ resolvers that reach one provider stop using the others.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import dns.name
@@ -20,7 +21,8 @@ from octodns.record import Record
 
 from dnssync.findings import Finding, Severity
 from dnssync.verify.compare import ERROR_CODES
-from dnssync.verify.engine import Answer, Question
+from dnssync.verify.engine import Answer, Question, soa_of
+from dnssync.wire import Malformed
 
 SOA, NS = dns.rdatatype.SOA, dns.rdatatype.NS
 
@@ -52,21 +54,30 @@ class ApexView:
                 if rdtype == SOA:
                     self.udp_error = failure
             return
+        if tcp:
+            return  # over TCP only whether it answers counts
         reply = answer.reply
         assert reply is not None
-        records = [rr for rr in reply.answer if rr.rdtype == rdtype]
-        if tcp or not records:
-            if not records and not tcp:
-                self.errors.append((dns.rdatatype.to_text(rdtype), "verify.nodata",
-                                    f"no {dns.rdatatype.to_text(rdtype)} RRset at the apex"))
+        rtype = dns.rdatatype.to_text(rdtype)
+        try:
+            if rdtype == SOA:
+                soa = soa_of(answer)
+                if soa is not None:
+                    self.serial, self.negative_ttl = soa.serial, soa.negative_ttl
+                    return
+            else:
+                records = [rr for rr in reply.answer if rr.rdtype == rdtype and rr.owner == reply.qname]
+                if records:
+                    self.ns = sorted({reply.rdata(rr).target.to_text().lower() for rr in records})
+                    self.ns_ttl = records[0].ttl
+                    return
+        except Malformed as e:
+            failure = ("verify.malformed", f"malformed reply: {e}")
+            self.errors.append((rtype, *failure))
+            if rdtype == SOA:
+                self.udp_error = failure
             return
-        if rdtype == SOA:
-            soa = reply.rdata(records[0])
-            self.serial = soa.serial
-            self.negative_ttl = min(soa.minimum, records[0].ttl)
-        else:
-            self.ns = sorted({reply.rdata(rr).target.to_text().lower() for rr in records})
-            self.ns_ttl = records[0].ttl
+        self.errors.append((rtype, "verify.nodata", f"no {rtype} RRset at the apex"))
 
 
 def apex_questions(zone: str) -> list[tuple[Question, bool]]:
@@ -76,12 +87,14 @@ def apex_questions(zone: str) -> list[tuple[Question, bool]]:
             (Question(apex, NS, "udp"), False)]
 
 
-def zone_findings(zone: str, views: list[ApexView], union: list[str], apex_ns: Record | None,
-                  negative_ttl_severity: Severity) -> list[Finding]:
-    """Every zone-level finding from the nameservers' apex views."""
+def zone_findings(zone: str, views: list[ApexView], union: list[str],
+                  apex_ns: Mapping[str, Record | None], negative_ttl_severity: Severity
+                  ) -> list[Finding]:
+    """Every zone-level finding from the nameservers' apex views; `apex_ns` is each
+    provider's own apex NS record (its TTL may be adjusted, e.g. clamped)."""
     findings: list[Finding] = []
     for view in views:
-        findings.extend(_view_findings(zone, view, union, apex_ns, views))
+        findings.extend(_view_findings(zone, view, union, apex_ns.get(view.provider), views))
     findings.extend(_serial_findings(zone, views))
     findings.extend(_negative_ttl_findings(zone, views, negative_ttl_severity))
     return findings

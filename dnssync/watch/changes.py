@@ -22,6 +22,7 @@ import dns.rdatatype
 from dnssync.errors import UsageError
 from dnssync.findings import Finding, Severity
 from dnssync.plan import Plan
+from dnssync.wire import txt_joined
 
 _TXT_TYPES = (dns.rdatatype.TXT, dns.rdatatype.SPF)
 
@@ -65,7 +66,7 @@ def match_key(rdata: dns.rdata.Rdata) -> Any:
     insensitively), except a TXT/SPF, whose text counts and not how it is split into
     strings (providers re-split long TXT; verify reports that as a warning only)."""
     if rdata.rdtype in _TXT_TYPES:
-        return (rdata.rdtype, b"".join(rdata.strings))
+        return (rdata.rdtype, txt_joined(rdata.to_digestable()))
     return rdata
 
 
@@ -121,16 +122,23 @@ class Target:
             return [known]
         return [o for o in self.old.values() if o is not None]
 
+    def _outdated(self) -> list[Served]:
+        """The old answers that differ from what their provider serves now: only those
+        can be stale in a cache (a provider that already served the new value, as a
+        repair apply's healthy providers did, leaves nothing stale behind)."""
+        return [o for p, o in self.old.items() if o is not None and o != self.new.get(p)]
+
     @property
     def old_ttl(self) -> int | None:
-        """The largest TTL any resolver may have cached an old answer with."""
-        ttls = [o.ttl for o in self.old.values() if o is not None and o.ttl is not None]
+        """The largest TTL any resolver may have cached an outdated answer with."""
+        ttls = [o.ttl for o in self._outdated() if o.ttl is not None]
         return max(ttls) if ttls else None
 
     @property
     def was_absent(self) -> bool:
-        """Whether a resolver may have cached that the name/type did not exist."""
-        return any(o is not None and o.absent for o in self.old.values())
+        """Whether a resolver may have cached that the name/type did not exist, while
+        it now does at some provider."""
+        return any(o.absent for o in self._outdated())
 
     def to_json(self) -> dict[str, Any]:
         return {"zone": self.zone, "name": self.name, "type": self.type, "action": self.action,

@@ -15,14 +15,11 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import dns.rdatatype
-
 from dnssync.config import Nameserver, parse_address
-from dnssync.verify.engine import Answer, Endpoint, Engine, resolve
+from dnssync.verify.engine import Answer, Endpoint, Engine, resolve_all, soa_of
 from dnssync.watch.changes import Served, Target, Watched
 from dnssync.watch.propagation import Event, Propagation, Reply, Soa
-
-SOA = dns.rdatatype.SOA
+from dnssync.wire import Malformed
 
 
 @dataclass(frozen=True)
@@ -39,27 +36,22 @@ class Asked:
 async def nameserver_endpoints(providers: dict[str, list[Nameserver]]) -> list[Asked]:
     """Every address of every nameserver; a name with several addresses is several rows."""
     asked = []
-    for provider, nameservers in providers.items():
-        for nameserver in nameservers:
-            endpoints, problem = await resolve(nameserver)
-            if not endpoints:
-                asked.append(Asked(provider, nameserver.label, None, problem or "no address"))
-            elif len(endpoints) == 1:
-                asked.append(Asked(provider, nameserver.label, endpoints[0]))
-            else:
-                asked += [Asked(provider, e.label, e) for e in endpoints]
+    for row in await resolve_all(providers):
+        if not row.endpoints:
+            asked.append(Asked(row.provider, row.nameserver.label, None, row.why))
+        elif len(row.endpoints) == 1:
+            asked.append(Asked(row.provider, row.nameserver.label, row.endpoints[0]))
+        else:
+            asked += [Asked(row.provider, e.label, e) for e in row.endpoints]
     return asked
 
 
 async def resolver_endpoints(resolvers: list[str]) -> list[Asked]:
     """The resolvers of dnssync.yaml (host[:port], checked when the config was loaded)."""
-    asked = []
-    for text in resolvers:
-        host, port = parse_address(text)
-        endpoints, problem = await resolve(Nameserver(host, host, port))
-        asked.append(Asked("", text, endpoints[0] if endpoints else None,
-                           problem or "no address"))
-    return asked
+    addresses = [parse_address(text) for text in resolvers]
+    rows = await resolve_all({"": [Nameserver(host, host, port) for host, port in addresses]})
+    return [Asked("", text, row.endpoints[0] if row.endpoints else None, row.why)
+            for text, row in zip(resolvers, rows, strict=True)]
 
 
 def _failure(answer: Answer) -> str | None:
@@ -82,7 +74,11 @@ def served(answer: Answer) -> Reply:
     records = [rr for rr in section if rr.owner == reply.qname and rr.rdtype == reply.qtype]
     if not records:
         return Served(negative="NODATA")
-    return Served(frozenset(reply.rdata(rr) for rr in records), min(rr.ttl for rr in records))
+    try:
+        values = frozenset(reply.rdata(rr) for rr in records)
+    except Malformed as e:
+        return f"malformed: {e}"
+    return Served(values, min(rr.ttl for rr in records))
 
 
 def soa(answer: Answer) -> Soa | str:
@@ -92,12 +88,13 @@ def soa(answer: Answer) -> Soa | str:
         return failure or "no reply"
     if answer.referral:
         return "referral: the server delegates the zone instead of serving it (lame)"
-    reply = answer.reply
-    for rr in reply.answer:
-        if rr.owner == reply.qname and rr.rdtype == SOA:
-            rdata = reply.rdata(rr)
-            return Soa(rdata.serial, min(rdata.minimum, rr.ttl))
-    return "no SOA record in the answer (is the zone served there?)"
+    try:
+        found = soa_of(answer)
+    except Malformed as e:
+        return f"malformed: {e}"
+    if found is None:
+        return "no SOA record in the answer (is the zone served there?)"
+    return Soa(found.serial, found.negative_ttl)
 
 
 async def poll_round(engine: Engine, prop: Propagation, nameservers: list[Asked],
