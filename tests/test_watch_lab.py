@@ -82,12 +82,18 @@ def test_update_new_name_and_delete_propagate_no_later_than_the_ttls_allow(make_
     assert not [e for e in events if e["event"] == "finding"]
 
 
-def test_stopped_nameserver_times_out_naming_it(make_repo, lab):
+def applied_change(make_repo) -> tuple:
+    """A zone pushed, then www changed and applied again: the apply `watch` follows."""
     zone = unique_zone("watch")
     repo = make_repo({zone: "www:\n  ttl: 5\n  type: A\n  value: 192.0.2.1\n"})
     assert repo.run("apply", "--yes").exit_code == 0
     repo.zone_file(zone).write_text("www:\n  ttl: 5\n  type: A\n  value: 192.0.2.2\n")
     assert repo.run("apply", "--yes").exit_code == 0
+    return repo, zone
+
+
+def test_stopped_nameserver_times_out_naming_it(make_repo, lab):
+    repo, zone = applied_change(make_repo)
     with lab.stopped("knot"):
         result = repo.run("watch", "--timeout", "2")  # the apply above, from its record
     assert result.exit_code == 1, result.output
@@ -99,11 +105,7 @@ def test_stopped_nameserver_times_out_naming_it(make_repo, lab):
 
 
 def test_value_changed_outside_dnssync_fails_within_three_polls(make_repo, lab):
-    zone = unique_zone("watch")
-    repo = make_repo({zone: "www:\n  ttl: 5\n  type: A\n  value: 192.0.2.1\n"})
-    assert repo.run("apply", "--yes").exit_code == 0
-    repo.zone_file(zone).write_text("www:\n  ttl: 5\n  type: A\n  value: 192.0.2.2\n")
-    assert repo.run("apply", "--yes").exit_code == 0
+    repo, zone = applied_change(make_repo)
     bind = lab.bind
     update = dns.update.UpdateMessage(zone, keyring=dns.tsigkeyring.from_text(
         {bind.key_name: bind.key_secret}), keyalgorithm="hmac-sha256")
