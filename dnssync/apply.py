@@ -111,7 +111,6 @@ def apply_one(live: LivePlan, replan: Replan, check: Check, save: Callable[[Live
                 outcome.status, outcome.error = "failed", refusal
                 outcome.changes = outcome.pending = len(current.data.changes)
                 break
-        if error is None:
             if current.octo is None:
                 outcome.status = "unchanged" if outcome.attempts == 1 else "applied"
                 outcome.changes = 0 if outcome.attempts == 1 else planned

@@ -49,8 +49,12 @@ def reviewed_plan(repo: Repository, path: Path) -> tuple[Plan, list[LivePlan], C
             return "live state changed since the plan was made: make a new plan"
         return None
 
+    def unreviewed(live: LivePlan) -> bool:  # refused pair by pair at apply time, the others still go
+        old = reviewed.get((live.data.provider, live.data.zone))
+        return old is not None and old.error is not None
+
     problems = [f"{lp.data.provider}/{lp.data.zone}: {why}" for lp in lives
-                if lp.error is None and (why := check(lp)) and "never reviewed" not in why]
+                if lp.error is None and not unreviewed(lp) and (why := check(lp))]
     problems += [f"{p}/{z}: no longer planned (zone or provider removed)" for p, z in reviewed
                  if fresh.for_provider(p, z) is None]
     if problems:

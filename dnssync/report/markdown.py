@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dnssync.findings import Finding
-from dnssync.plan import Plan, rrset_text
+from dnssync.plan import Plan, ProviderPlan, rrset_text
 from dnssync.report.text import show_value
 
 #: plans with more rows than this per zone are folded into <details>
@@ -30,7 +30,7 @@ def findings_markdown(findings: list[Finding], title: str = "Findings", level: i
     return "\n".join(lines) + "\n"
 
 
-def _plan_rows(pp) -> list[str]:
+def _plan_rows(pp: ProviderPlan) -> list[str]:
     """One provider's rows, as the text report shows them."""
     rows = []
     if pp.error:
