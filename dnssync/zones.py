@@ -106,7 +106,7 @@ class _ZoneBuilder:
         file = str(path)
         self.desired.files.append(file)
         try:
-            data, order = load_file(path)
+            data, order = load_file(path, self.config.root)
         except YamlError as e:
             self.findings.append(e.finding)
             return

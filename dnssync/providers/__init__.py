@@ -9,8 +9,10 @@ config would) resolves to dnssync's fixed subclass in this package.
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import logging
 import re
+from pathlib import Path
 from typing import Any
 
 from octodns.provider.base import BaseProvider
@@ -20,6 +22,7 @@ from dnssync.errors import ConfigError
 from dnssync.findings import Finding, Severity
 from dnssync.providers.capabilities import DECLARED_ATTR
 from dnssync.secrets import redact
+from dnssync.yamlfile import inside
 
 log = logging.getLogger(__name__)
 
@@ -48,10 +51,34 @@ def class_path(name: str) -> str:
     return FIXED.get(path, path)
 
 
-def import_class(path: str) -> type:
+def untrusted(module_name: str, trusted: tuple[str, ...], root: Path | None) -> str | None:
+    """Why a provider class must not be imported from `module_name`, or None.
+
+    Importing runs the module's code, during an offline `validate` of a pull request too,
+    so only installed octoDNS provider packages (`octodns`, `octodns_*`) and dnssync are
+    imported, unless dnssync.yaml's `trusted_modules:` names the module (or a parent)."""
+    top = module_name.split(".")[0]
+    if any(module_name == t or module_name.startswith(t + ".") for t in trusted):
+        return None
+    if top == "dnssync":
+        return None
+    if not (top == "octodns" or top.startswith("octodns_")):
+        return (f"module {module_name!r} is not an octoDNS provider package (octodns, octodns_*) nor dnssync;"
+                " if you trust it, list it under trusted_modules: in dnssync.yaml")
+    spec = importlib.util.find_spec(top)  # finds, never runs, a top-level package
+    if spec is not None and root is not None and spec.origin and inside(Path(spec.origin), root):
+        return (f"module {top!r} is a file in the repository ({spec.origin}), not an installed package;"
+                " if you trust it, list it under trusted_modules: in dnssync.yaml")
+    return None
+
+
+def import_class(path: str, trusted: tuple[str, ...] = (), root: Path | None = None) -> type:
     module_name, _, class_name = path.rpartition(".")
     if not module_name:
         raise ImportError(f"{path!r} is neither a short name ({', '.join(SHORT_NAMES)}) nor module.Class")
+    refusal = untrusted(module_name, trusted, root)
+    if refusal:
+        raise ImportError(f"not imported: {refusal}")
     module = importlib.import_module(module_name)
     try:
         return getattr(module, class_name)
@@ -70,7 +97,7 @@ def build_provider(config: ProviderConfig) -> BaseProvider:
 
     path = class_path(config.cls)
     try:
-        cls = import_class(path)
+        cls = import_class(path, config.trusted_modules, config.root)
     except Exception as e:  # ImportError, or any error raised while importing the plugin
         raise fail(f"provider class {config.cls!r} does not import: {type(e).__name__}: {e}") from None
     if not (isinstance(cls, type) and issubclass(cls, BaseProvider)):

@@ -131,10 +131,33 @@ def print_apply(console: Console, result: ApplyResult) -> None:
         console.print(f"Snapshot of the previous content: {result.snapshot}"
                       f" (undo with: dnssync restore {result.snapshot})")
     if failed:
-        names = ", ".join(sorted({o.provider for o in failed}))
-        console.print(Text(f"Apply FAILED at {names}; the other providers were applied.", style="bold red"))
+        console.print(Text(apply_failed_line(result), style="bold red"))
     else:
         console.print(Text("Apply complete.", style="green"))
+
+
+def apply_failed_line(result: ApplyResult) -> str:
+    """Which providers failed, and what became of the others, naming them: "the other
+    providers were applied" is wrong when there are none, or when they were skipped."""
+    failed = sorted({o.provider for o in result.outcomes if o.status == "failed"})
+    others: dict[str, set[str]] = {}
+    for o in result.outcomes:
+        if o.provider not in failed:
+            others.setdefault(o.provider, set()).add(o.status)
+    line = f"Apply FAILED at {', '.join(failed)}"
+    applied = sorted(p for p, s in others.items() if "applied" in s)
+    unchanged = sorted(p for p, s in others.items() if s == {"unchanged"})
+    skipped = sorted(p for p, s in others.items() if "skipped" in s and "applied" not in s)
+    if not others:
+        return line + "; there are no other providers."
+    parts = []
+    if applied:
+        parts.append(f"applied at {', '.join(applied)}")
+    if unchanged:
+        parts.append(f"{', '.join(unchanged)} already matched git")
+    if skipped:
+        parts.append(f"nothing sent to {', '.join(skipped)}")
+    return line + "; " + "; ".join(parts) + "."
 
 
 def show_value(value: object) -> str:
