@@ -45,8 +45,9 @@ def _zones_at(repo: Repository, rev: str) -> dict[str, Zone]:
         names = [z for z in discover(folder) if repo.selection.wants(z)]
         try:
             zones, _ = load_zones(config, names)
-        except ConfigError as e:
-            problems = "; ".join(f"{f.message}" for f in e.findings if f.severity is Severity.ERROR)
+        except ConfigError as e:  # named as REV:path:line, never by the scratch folder
+            problems = "; ".join(f"{rev}:{f.location}: {f.message}".replace(f"{tree}/", "")
+                                 for f in e.findings if f.severity is Severity.ERROR)
             raise UsageError(f"the zones at {rev} do not load, so there is nothing to compare with:"
                              f" {problems}") from None
         desired, _ = build_desired(config, zones)

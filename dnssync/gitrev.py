@@ -49,5 +49,5 @@ def export_folder(path: Path, rev: str, folder: Path, target: Path) -> Path:
             except tarfile.FilterError as e:
                 member = getattr(e, "tarinfo", None)
                 name = member.name if member is not None else "?"
-                raise UsageError(f"{name} at {rev}: refused ({e}); nothing outside the repository is read")
+                raise UsageError(f"{name} at {rev}: refused ({e}); nothing outside the repository is read") from None
     return out

@@ -261,8 +261,7 @@ class _Loader(_BaseLoader):  # type: ignore[misc, valid-type]
         written = self.construct_scalar(node)
         target = Path(self.file).parent / written
         if not inside(target, self.reading.root):
-            raise _problem(self.file, line, f"!include {written}: outside the repository ({self.reading.root}):"
-                                            " refused")
+            raise _problem(self.file, line, f"!include {written}: outside the repository: refused")
         key = target.resolve()
         if key in self.reading.chain:
             loop = " -> ".join(p.name for p in [*self.reading.chain, key])
