@@ -53,6 +53,17 @@ class Mapping(dict):
         return self.key_lines.get(key, self.line)
 
 
+class WrittenInt(int):
+    """An integer YAML 1.1 read from something other than plain decimal (`01234` is octal
+    668, `0x10`, `1_000`, `1:30` is 90): it keeps what was written, so a TTL check can say
+    the file does not mean what it looks like."""
+
+    written: str = ""
+
+
+_PLAIN_INT = re.compile(r"[-+]?(0|[1-9][0-9]*)")
+
+
 class Sequence(list):
     """A list that knows the line of itself and of each item."""
 
@@ -174,7 +185,11 @@ class _Loader(_BaseLoader):  # type: ignore[misc, valid-type]
             tag = self.resolve(yaml.ScalarNode, event.value, event.implicit)
         node = yaml.ScalarNode(tag, event.value, event.start_mark, event.end_mark, event.style)
         constructor = self.yaml_constructors.get(tag, self.yaml_constructors[None])
-        return constructor(self, node)
+        value = constructor(self, node)
+        if type(value) is int and not _PLAIN_INT.fullmatch(event.value):
+            value = WrittenInt(value)
+            value.written = event.value
+        return value
 
     def build_mapping(self, event: yaml.MappingStartEvent) -> Mapping:
         result = Mapping()

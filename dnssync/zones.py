@@ -10,6 +10,7 @@ problem and each later finding can point at it.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,7 @@ from octodns.zone.exception import ValidationError as ZoneValidationError
 from dnssync.config import Config, zone_name
 from dnssync.errors import ConfigError
 from dnssync.findings import Finding, Severity, has_errors
-from dnssync.yamlfile import Mapping, Sequence, YamlError, load_file
+from dnssync.yamlfile import Mapping, Sequence, WrittenInt, YamlError, load_file
 
 ZONE_SUFFIXES = (".yaml", ".yml", ".json")
 
@@ -145,10 +146,7 @@ class _ZoneBuilder:
         if not rtype:
             self.problem("zone.record", f"record {name!r} has no type", file, line, name)
             return
-        ttl = item.get("ttl")
-        if isinstance(ttl, int) and not isinstance(ttl, bool) and not 0 <= ttl <= 2**31 - 1:
-            self.problem("zone.ttl-range", f"TTL {ttl} is outside 0 .. 2147483647 (RFC 2181 8)",
-                         file, item.line_of("ttl"), name, rtype)
+        if "ttl" in item and not self._ttl_ok(item, name, rtype, file):
             return
         try:
             record = Record.new(self.zone, name, self._prepare(item), lenient=False)
@@ -177,6 +175,36 @@ class _ZoneBuilder:
             return
         self.desired.locations[(record.name, rtype)] = (file, line)
 
+    def _ttl_ok(self, item: Mapping, name: str, rtype: str, file: str) -> bool:
+        """octoDNS takes `int(ttl)`: `true` becomes 1, `300.7` 300, the string "3000000000"
+        skips every range check, and YAML 1.1 reads `01234` as octal 668. Refuse what
+        would silently change; take a numeric string as octoDNS does, with a warning."""
+        ttl, line = item["ttl"], item.line_of("ttl")
+
+        def refuse(code: str, message: str) -> bool:
+            self.problem(code, message, file, line, name, rtype)
+            return False
+
+        if isinstance(ttl, bool) or not isinstance(ttl, int | str):
+            shown = str(ttl).lower() if isinstance(ttl, bool) else repr(ttl)
+            return refuse("zone.ttl", f"TTL {shown} is not a whole number of seconds (octoDNS would"
+                                      f" silently use {_int_or(ttl)})")
+        if isinstance(ttl, WrittenInt):
+            return refuse("zone.ttl", f"TTL {ttl.written} is read by YAML as {int(ttl)} (octal, hex or"
+                                      " sexagesimal): write the number in plain decimal")
+        if isinstance(ttl, str):
+            if not _DECIMAL.fullmatch(ttl.strip()):
+                return refuse("zone.ttl", f"TTL {ttl!r} is not a whole number of seconds")
+            if not 0 <= int(ttl) <= 2**31 - 1:
+                return refuse("zone.ttl-range", f"TTL {ttl!r} (a string, so octoDNS checks no range) is"
+                                                " outside 0 .. 2147483647 (RFC 2181 8)")
+            self.problem("zone.ttl", f"TTL {ttl!r} is written as a string; taken as {int(ttl)} as octoDNS"
+                                     " does (write it without quotes)", file, line, name, rtype,
+                         Severity.WARNING)
+        elif not 0 <= ttl <= 2**31 - 1:
+            return refuse("zone.ttl-range", f"TTL {ttl} is outside 0 .. 2147483647 (RFC 2181 8)")
+        return True
+
     def validate_zone(self) -> None:
         try:
             self.zone.validate()
@@ -190,6 +218,32 @@ class _ZoneBuilder:
                 else:
                     file, line, name = (self.desired.files or [None])[0], None, None
                 self.problem(code, str(reason), file or "", line, name)
+
+
+_DECIMAL = re.compile(r"[-+]?[0-9]+")
+
+
+def _int_or(value: Any) -> str:
+    try:
+        return str(int(value))
+    except (TypeError, ValueError):
+        return "nothing: it fails"
+
+
+def zone_name_problem(name: str) -> str | None:
+    """Why a zone name taken from a file name is not a DNS name no server would take
+    (a 64-octet label, an empty label from `..`, white space), or None."""
+    if any(c.isspace() for c in name):
+        return "contains white space"
+    labels = name.rstrip(".").split(".")
+    if name != "." and any(not label for label in labels):
+        return "has an empty label ('..' or a leading dot)"
+    long = [label for label in labels if len(label) > 63]
+    if long:
+        return f"has a label of {len(long[0])} octets, max is 63 (RFC 1035 2.3.4)"
+    if len(name) > 254:
+        return f"is {len(name) - 1} octets long, max is 253 (RFC 1035 2.3.4)"
+    return None
 
 
 def _fqdn(name: str, zone: Zone) -> str:
@@ -232,6 +286,11 @@ def load_zones(config: Config, only: list[str] | None = None) -> tuple[list[Desi
             findings.append(Finding(Severity.ERROR, "config.zone-unknown",
                                     f"no zone file for {name} in {config.zones_dir}", zone=name,
                                     file=str(config.zones_dir)))
+            continue
+        problem = zone_name_problem(name)
+        if problem:
+            findings.append(Finding(Severity.ERROR, "zone.name", f"zone name {name!r} (from the file name) {problem}",
+                                    zone=name, file=str(sources[name][0])))
             continue
         builder = _ZoneBuilder(name, sub_zones_of(name, list(sources)), config)
         for path in sources[name]:

@@ -256,6 +256,38 @@ def test_aliases_of_ordinary_size_still_work(tmp_path, listener):
     assert result.exit_code == 0, result.output
 
 
+# ---- 6. what no server can take -------------------------------------------------------------
+
+@pytest.mark.parametrize("name,why", [(f"{'a' * 64}.com", "label of 64 octets"), ("my zone.com", "white space"),
+                                      ("a..b.com", "empty label")])
+@pytest.mark.parametrize("command", ["validate", "plan"])
+def test_zone_file_name_no_server_takes(tmp_path, listener, name, why, command):
+    root = write_repo(tmp_path / "repo", listener.port)
+    (root / "zones" / "example.com.yaml").rename(root / "zones" / f"{name}.yaml")
+    (root / "providers" / "pdns.yaml").write_text(
+        f"class: powerdns\nhost: 127.0.0.1\nport: {listener.port}\napi_key: env/TEST_PDNS_KEY\n"
+        f"nameservers: [{{name: ns1.example.net., address: '127.0.0.1:{listener.port}'}}]\n")
+    check_rejected(run(root, command), listener, f"{name}.yaml", "zone.name", why)
+
+
+def test_ttl_string_in_range_taken_as_octodns_takes_it_with_a_warning(tmp_path, listener):
+    root = write_repo(tmp_path / "repo", listener.port, zone="www:\n  type: A\n  ttl: '300'\n  value: 192.0.2.1\n")
+    result = run(root, "validate")
+    assert result.exit_code == 0, result.output
+    assert "example.com.yaml:3" in result.output and "written as a string; taken as 300" in result.output
+
+
+def test_huge_rrset_refused_within_bounds(tmp_path, listener):
+    """A 3 MB zone of which one RRset cannot fit any message: refused, quickly and small."""
+    zone = "big:\n  type: TXT\n  values:\n" + "".join(f"    - value-{i:06d}-{'y' * 200}\n" for i in range(15_000))
+    root = write_repo(tmp_path / "repo", listener.port, zone=zone)
+    started = time.monotonic()
+    check_rejected(run(root, "plan"), listener, "example.com.yaml:1", "zone.size")
+    assert time.monotonic() - started < 5
+    code, output, _, peak_mb = run_cli(root, "validate")
+    assert code == 2 and "zone.size" in output and peak_mb < 200, f"{peak_mb:.0f} MB"
+
+
 # ---- 10. secrets echoed in other forms -------------------------------------------------------
 
 class EchoingApi(BaseHTTPRequestHandler):
