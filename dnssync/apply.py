@@ -185,5 +185,5 @@ def run_apply(
         "snapshot": result.snapshot,
         "plan": plan.to_json(),
         "outcomes": [asdict(o) for o in result.outcomes],
-    })
+    }, sealed=True)
     return result

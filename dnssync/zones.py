@@ -10,6 +10,7 @@ problem and each later finding can point at it.
 
 from __future__ import annotations
 
+import io
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -55,16 +56,22 @@ class DesiredZone:
         return sorted(self.zone.records, key=lambda r: (r.name, r._type))
 
 
-def dump_zone(zone: Zone, path: Path) -> None:
-    """Write a zone as an octoDNS YAML zone file (octoDNS's own dumper and key order)."""
+def zone_yaml(zone: Zone) -> str:
+    """A zone as an octoDNS YAML zone file's text (octoDNS's own dumper and key order)."""
     from octodns.yaml import safe_dump
 
     data: dict[str, list[dict]] = {}
     for record in sorted(zone.records, key=lambda r: (r.name, r._type)):
         data.setdefault(record.name, []).append({**record.data, "type": record._type})
+    handle = io.StringIO()
+    safe_dump({k: v[0] if len(v) == 1 else v for k, v in data.items()}, handle)
+    return handle.getvalue()
+
+
+def dump_zone(zone: Zone, path: Path) -> None:
+    """Write a zone as an octoDNS YAML zone file."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w") as handle:
-        safe_dump({k: v[0] if len(v) == 1 else v for k, v in data.items()}, handle)
+    path.write_text(zone_yaml(zone))
 
 
 def discover(zones_dir: Path) -> dict[str, list[Path]]:

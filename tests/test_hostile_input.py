@@ -344,3 +344,6 @@ def test_failed_apply_names_the_providers_that_were_applied_or_skipped():
                       Outcome("delta", "a.", "skipped", changes=2, error="not applied: a canary provider failed"))
     assert ("Apply FAILED at alpha; applied at bravo; charlie already matched git; nothing sent to delta."
             in " ".join(text.split()))
+    text = apply_text(Outcome("alpha", "a.", "failed", changes=2, error="down", pending=2),
+                      Outcome("bravo", "a.", "applied", changes=2), Outcome("charlie", "a.", "applied", changes=2))
+    assert "Apply FAILED at alpha; the other providers (bravo, charlie) were applied." in text

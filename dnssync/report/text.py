@@ -150,6 +150,8 @@ def apply_failed_line(result: ApplyResult) -> str:
     skipped = sorted(p for p, s in others.items() if "skipped" in s and "applied" not in s)
     if not others:
         return line + "; there are no other providers."
+    if applied and not unchanged and not skipped:
+        return line + f"; the other providers ({', '.join(applied)}) were applied."
     parts = []
     if applied:
         parts.append(f"applied at {', '.join(applied)}")
