@@ -16,6 +16,7 @@ from octodns.provider.base import BaseProvider
 from octodns.zone import Zone
 
 from dnssync import gitrev
+from dnssync.binding import repository_digest
 from dnssync.config import Config, read_config
 from dnssync.desired import build_desired
 from dnssync.errors import ConfigError, UsageError
@@ -131,6 +132,12 @@ class Repository:
         desired, apex = build_desired(config, loaded)
         return cls(config, loaded, desired, findings + apex, selection=selection)
 
+    @cached_property
+    def identity(self) -> dict[str, str]:
+        """What a saved plan is bound to (binding.repository_digest): apply --plan refuses
+        a plan made for another repository."""
+        return repository_digest(self.config, list(discover(self.config.zones_dir)))
+
     @property
     def revision(self) -> str | None:
         return gitrev.head_revision(self.config.root)
@@ -162,6 +169,7 @@ class Repository:
         plan, lives = make_plan(desired, self.providers(), self.serves(providers, list(desired)),
                                 policy.update_threshold, policy.delete_threshold, defaults.concurrency, live)
         plan.revision = self.revision
+        plan.repository = self.identity
         plan.findings = list(self.findings) + check_plan(plan, desired, self.providers(), policy, self.locate)
         self.locate_changes(plan)
         return plan, lives

@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from dnssync.apply import Check, run_apply
+from dnssync.binding import binding_problem
 from dnssync.commands.base import Context, confirm, format_option, pass_ctx, provider_option, zone_option
 from dnssync.commands.watch import interval_option, run_watch, timeout_option
 from dnssync.errors import DnssyncError, PlanMismatch, UsageError
@@ -37,6 +38,9 @@ def reviewed_plan(repo: Repository, path: Path) -> tuple[Plan, list[LivePlan], C
     if missing:
         raise PlanMismatch(f"refusing to apply (nothing was sent): the plan names providers no longer configured:"
                            f" {', '.join(missing)}. Make a new plan.")
+    bound = binding_problem(saved.repository, saved.revision, repo.identity, repo.revision)
+    if bound:
+        raise PlanMismatch(f"refusing to apply (nothing was sent): {bound}. Make a new plan here.")
     fresh, lives = repo.plan(sorted({p for p, _ in reviewed}), desired)
 
     def check(live: LivePlan) -> str | None:
