@@ -94,7 +94,8 @@ CODES: dict[str, str] = {
     "verify.non-authoritative": "A nameserver answered without AA for a zone it must serve"
                                 " (lame).",
     "verify.truncated": "A UDP answer was truncated and asking over TCP failed.",
-    "verify.id-mismatch": "Only replies with the wrong message ID or question came back.",
+    "verify.id-mismatch": "Only replies with the wrong message ID came back.",
+    "verify.wrong-question": "A reply with the query's message ID answered another question.",
     "verify.malformed": "A reply does not parse as a DNS message.",
     "verify.unresolvable": "A nameserver has no configured address and its name does not"
                            " resolve.",

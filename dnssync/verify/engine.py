@@ -56,6 +56,7 @@ How it behaves on the wire:
   the error is `truncated`. `tcp=True` asks over TCP directly.
 * A reply whose ID or question does not match is ignored (it could be spoofed
   or stale) but remembered: if no matching reply arrives, the error is
+  `wrong-question` (a reply with the query's ID answered another question) or
   `id-mismatch` rather than a bare timeout.
 * ICMP port unreachable (nothing listens) fails the questions in flight at once
   as `unreachable`.
@@ -82,6 +83,7 @@ from collections.abc import Callable, Coroutine, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
+import dns.exception
 import dns.name
 import dns.rcode
 import dns.rdatatype
@@ -95,7 +97,8 @@ ERRORS: dict[str, str] = {
     "timeout": "no reply within the timeout, after every retry",
     "unreachable": "nothing listens there (ICMP port unreachable, or TCP connection refused)",
     "network": "the network failed (no route, connection reset or closed early)",
-    "id-mismatch": "only replies with the wrong message ID or question came back",
+    "id-mismatch": "only replies with the wrong message ID came back",
+    "wrong-question": "a reply with the query's message ID answered another question",
     "malformed": "the reply does not parse as a DNS message",
     "truncated": "the UDP reply was truncated (TC) and asking over TCP failed",
     "refused": "the server answered REFUSED (not configured for the zone, or an ACL)",
@@ -235,6 +238,7 @@ class _Pending:
         "first_sent",
         "interval",
         "mismatches",
+        "other_question",
         "qid",
         "qname",
         "question",
@@ -261,7 +265,19 @@ class _Pending:
         self.deadline = 0.0
         self.interval = 0.0
         self.mismatches = 0
+        self.other_question = ""
         self.due = 0.0  # when to re-send or give up
+
+
+def _question_text(reply: Reply) -> str:
+    """The question a reply answered, as `name TYPE` (or why it cannot be shown)."""
+    if reply.qname is None or reply.qtype is None:
+        return "no question"
+    try:
+        name = dns.name.from_wire(reply.qname, 0)[0].to_text()
+    except dns.exception.DNSException:
+        name = "(unreadable name)"
+    return f"{name} {dns.rdatatype.to_text(reply.qtype)}"
 
 
 def _classify(reply: Reply, recursion: bool) -> tuple[str | None, str]:
@@ -360,8 +376,11 @@ class _Channel:
             else:
                 self.engine.stats["stray"] += 1
             return
-        if pending is None or not reply.flags & wire.QR or reply.qname != pending.qname \
-                or reply.qtype != pending.question.rdtype:
+        if pending is not None and reply.flags & wire.QR and (reply.qname != pending.qname
+                                                              or reply.qtype != pending.question.rdtype):
+            pending.other_question = _question_text(reply)  # keep waiting: it may be spoofed
+            return
+        if pending is None or not reply.flags & wire.QR:
             self._mismatch(reply)
             return
         if pending.attempts == 1:
@@ -468,8 +487,12 @@ class _Channel:
             pending.interval = min(pending.interval * 2, max(MAX_RTO, pending.interval))
             self._send(pending)
             return
-        if pending.mismatches:
-            detail = (f"{pending.mismatches} reply(ies) with the wrong message ID or question,"
+        if pending.other_question:
+            detail = (f"the reply with this query's message ID answered another question"
+                      f" ({pending.other_question}), and no reply to this one came in {self.engine.timeout:g} s")
+            self._done(pending, "wrong-question", detail, None, "udp")
+        elif pending.mismatches:
+            detail = (f"{pending.mismatches} reply(ies) with the wrong message ID,"
                       f" and no matching reply in {self.engine.timeout:g} s")
             self._done(pending, "id-mismatch", detail, None, "udp")
         else:
@@ -565,9 +588,12 @@ class _Channel:
         kind, detail = "network", "the TCP exchange ended unexpectedly"
         try:
             reply = await asyncio.wait_for(self._tcp_exchange(query), self.engine.timeout)
-            if reply.id != qid or reply.qname != pending.qname \
-                    or reply.qtype != pending.question.rdtype:
-                kind, detail = "id-mismatch", "the TCP reply has the wrong message ID or question"
+            if reply.id != qid:
+                kind, detail = "id-mismatch", "the TCP reply has the wrong message ID"
+                reply = None
+            elif reply.qname != pending.qname or reply.qtype != pending.question.rdtype:
+                kind = "wrong-question"
+                detail = f"the TCP reply answered another question ({_question_text(reply)})"
                 reply = None
             else:
                 kind, detail = _classify(reply, pending.recursion)
