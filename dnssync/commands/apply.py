@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from dnssync import interrupt
 from dnssync.apply import Check, run_apply
 from dnssync.binding import binding_problem
 from dnssync.commands.base import Context, confirm, format_option, pass_ctx, provider_option, zone_option
@@ -131,14 +132,17 @@ def apply(ctx: Context, zones: tuple[str, ...], providers: tuple[str, ...], plan
         confirm(ctx, "Apply these changes?", yes)
         settings = repo.config.defaults
         canaries = frozenset(p.name for p in repo.config.providers.values() if p.canary)
-        result = run_apply(plan, lives, repo.replan, check, repo.config.state_dir, settings.retries,
-                           settings.backoff, canaries)
+        with interrupt.sigint_stops(ctx.say):
+            result = run_apply(plan, lives, repo.replan, check, repo.config.state_dir, settings.retries,
+                               settings.backoff, canaries)
     if fmt == "json":
         ctx.emit(_document({"plan": json.loads(plan.to_json()), "apply": {
             "id": result.id, "snapshot": result.snapshot,
             "outcomes": [asdict(o) for o in result.outcomes]}}, wait))
     else:
         print_apply(ctx.out, result)
+    if result.interrupted:
+        raise click.exceptions.Exit(130)
     if result.failed:
         if wait and fmt == "text":
             ctx.out.print("Not waiting for propagation: the apply failed.")

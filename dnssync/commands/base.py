@@ -67,6 +67,11 @@ class Context:
         return Console(file=Redacting(sys.stderr), no_color=not self.color, highlight=False,
                        width=None if sys.stderr.isatty() else 200)
 
+    def say(self, text: str) -> None:
+        """A notice on stderr, flushed at once (it may come from a signal handler)."""
+        self.err.print(text)
+        sys.stderr.flush()
+
     def emit(self, text: str, path: Path | None = None) -> None:
         """Write machine output (JSON, Markdown, XML) to stdout or a file, secrets masked."""
         text = redact(text)

@@ -19,6 +19,8 @@ from typing import Any
 from octodns_powerdns import PowerDnsProvider as _OctodnsPowerDnsProvider
 from octodns_powerdns import _encode_zone_name
 
+from dnssync import interrupt
+
 #: comfortably under PowerDNS's default webserver-max-bodysize (2 MB)
 MAX_REQUEST_BYTES = 1_000_000
 
@@ -48,10 +50,12 @@ class PowerDnsProvider(_OctodnsPowerDnsProvider):
     def _patch(self, path, data=None):
         rrsets = (data or {}).get("rrsets") or []
         parts = chunks(rrsets, self.max_request_bytes)
+        interrupt.checkpoint()
         if len(parts) == 1:
             return super()._patch(path, data)
         response = None
         for index, part in enumerate(parts):
+            interrupt.checkpoint()  # Ctrl-C stops here, between two whole requests
             response = super()._patch(path, {"rrsets": part})
             self.log.debug("_patch: request %d of %d, %d rrsets", index + 1, len(parts), len(part))
         return response

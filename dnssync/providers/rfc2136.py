@@ -38,7 +38,7 @@ from octodns.record import Create, Delete, Record, Update
 from octodns.record.rr import Rrset
 from octodns_bind import Rfc2136Provider as _OctodnsRfc2136Provider
 
-from dnssync import axfr
+from dnssync import axfr, interrupt
 from dnssync.checks import Targets
 
 #: bytes kept free in every update message for the header, zone section and TSIG
@@ -257,6 +257,7 @@ class Rfc2136Provider(_OctodnsRfc2136Provider):
         batches = self._batches(zone_name, ops)
         applied = 0
         for index, (update, count) in enumerate(batches):
+            interrupt.checkpoint()  # Ctrl-C stops here, between two whole messages
             try:
                 self._send(update, zone_name)
             except Rfc2136Error as e:

@@ -205,7 +205,7 @@ def read_apply(path: Path) -> Watched:
         outcomes = list(record["outcomes"])
         failed: dict[str, str] = {}
         for outcome in outcomes:
-            if outcome["status"] in ("failed", "skipped"):
+            if outcome["status"] in ("failed", "skipped", "interrupted"):
                 failed.setdefault(outcome["provider"], outcome.get("error") or outcome["status"])
     except (ValueError, KeyError, TypeError) as e:
         raise UsageError(f"{path} is not a dnssync apply record: {type(e).__name__}: {e}") from None
