@@ -96,6 +96,7 @@ CODES: dict[str, str] = {
     "verify.truncated": "A UDP answer was truncated and asking over TCP failed.",
     "verify.id-mismatch": "Only replies with the wrong message ID came back.",
     "verify.wrong-question": "A reply with the query's message ID answered another question.",
+    "verify.throttled": "A nameserver was slow or lossy: verify slowed down to it (this run's findings say so).",
     "verify.malformed": "A reply does not parse as a DNS message.",
     "verify.unresolvable": "A nameserver has no configured address and its name does not"
                            " resolve.",
