@@ -327,6 +327,7 @@ class _Channel:
         self.in_flight = 0
         self.srtt: float | None = None
         self.rttvar = 0.0
+        self.min_rtt = float("inf")  # the path's delay without queueing
         self.tasks: set[asyncio.Task] = set()  # TCP exchanges in progress
         # the circuit breaker (see the module docstring)
         self.silent = 0  # consecutive questions sent that got nothing back
@@ -342,6 +343,7 @@ class _Channel:
         self.last_decrease = 0.0
         self.requeued = 0
         self.min_window = engine.window
+        self.earlier_ids: dict[int, _Pending] = {}  # IDs of earlier rounds of questions asked again
         self.expiries: deque[tuple[float, int]] = deque()  # (when, which) questions ran out of time
         self.resends: deque[tuple[float, int]] = deque()  # (when, which) questions were first re-sent
         self.retired: deque[int] = deque()  # IDs of ended questions, newest last
@@ -398,7 +400,13 @@ class _Channel:
         if len(data) < 12:
             self.engine.stats["stray"] += 1
             return
-        pending = self.pending.get((data[0] << 8) | data[1])
+        qid = (data[0] << 8) | data[1]
+        pending = self.pending.get(qid)
+        late = False
+        if pending is None:  # a late reply to an earlier round of a question asked again
+            earlier = self.earlier_ids.get(qid)
+            if earlier is not None and self.pending.get(earlier.qid) is earlier:
+                pending, late = earlier, True
         try:
             reply = wire.parse_reply(data)
         except Malformed as e:
@@ -414,7 +422,7 @@ class _Channel:
         if pending is None or not reply.flags & wire.QR:
             self._mismatch(reply)
             return
-        if pending.attempts == 1:
+        if pending.attempts == 1 and not late:  # Karn: only unambiguous round trips
             self._sample(self.loop.time() - pending.first_sent)
         if reply.flags & wire.TC:
             self._forget(pending)
@@ -517,12 +525,13 @@ class _Channel:
                 and self.loop.time() < pending.deadline:
             pending.interval = min(pending.interval * 2, max(MAX_RTO, pending.interval))
             lost = pending.attempts == 1 and not (pending.mismatches or pending.other_question)
-            if lost and self.last_heard >= pending.first_sent and self._recent(self.resends, pending, 3):
-                self._slow_down(scale=False)  # several questions lost while others were answered
+            queueing = self.srtt is not None and self.srtt > 2 * self.min_rtt + 0.005
+            if lost and queueing and self.last_heard >= pending.first_sent and self._recent(self.resends, pending, 3):
+                self._slow_down(scale=False)  # losses while replies queue up: the server is overloaded
             self._send(pending)
             return
         silent = not (pending.mismatches or pending.other_question)  # else a reply came: not lost
-        if silent and pending.requeues < REQUEUES and self.last_heard >= pending.first_sent:
+        if silent and pending.requeues < REQUEUES and self._alive():
             self._ask_again(pending, self._congestion(pending))  # it answers others: not dead
             return
         if pending.other_question:
@@ -560,6 +569,12 @@ class _Channel:
             if len(self.retired) > RETIRED_IDS:
                 self.retired_set.discard(self.retired.popleft())
 
+    def _alive(self) -> bool:
+        """Whether the endpoint answered anything within the last two (stretched) timeouts:
+        a question lost at the very end of a run, when nothing else is in flight, is a
+        loss, not a dead server."""
+        return self.last_heard >= self.loop.time() - 2 * self.engine.timeout * self.scale
+
     def _recent(self, events: deque[tuple[float, int]], pending: _Pending, at_least: int) -> bool:
         """Note a loss of `pending` now; whether `at_least` different questions were lost
         within one timeout (congestion or a lossy path, not one name a server ignores)."""
@@ -590,7 +605,8 @@ class _Channel:
     def _ask_again(self, pending: _Pending, congested: bool) -> None:
         """A question ran out of time while the endpoint answered others: a loss, or
         congestion, not a dead server. Under congestion slow down first; either way ask
-        it again from the front of the queue."""
+        it again from the front of the queue (a late reply to this round still counts)."""
+        self.earlier_ids[pending.qid] = pending
         self._forget(pending)
         self.in_flight -= 1
         if congested:
@@ -608,6 +624,9 @@ class _Channel:
     def _done(self, pending: _Pending, error: str | None, detail: str, reply: Reply | None,
               transport: str) -> None:
         self._forget(pending)
+        if pending.requeues:
+            for qid in [q for q, p in self.earlier_ids.items() if p is pending]:
+                del self.earlier_ids[qid]
         self.in_flight -= 1
         if pending.attempts:  # only questions really sent tell whether the endpoint answers
             if error in _SILENT:
@@ -634,7 +653,7 @@ class _Channel:
                 self.scale = 1.0
 
     def _silence(self, pending: _Pending, error: str) -> None:
-        if self.last_heard >= pending.first_sent and error == "timeout":
+        if error == "timeout" and self._alive():
             return  # the endpoint answered meanwhile: a lost question, not a dead server
         self.silent += 1
         self.last_silent = error
@@ -658,6 +677,7 @@ class _Channel:
     # -- retransmission timeout ----------------------------------------------------
 
     def _sample(self, rtt: float) -> None:
+        self.min_rtt = min(self.min_rtt, rtt)
         if self.srtt is None:
             self.srtt, self.rttvar = rtt, rtt / 2
         else:
@@ -688,7 +708,7 @@ class _Channel:
         # a caller awaiting it must never hang
         kind, detail = "network", "the TCP exchange ended unexpectedly"
         try:
-            reply = await asyncio.wait_for(self._tcp_exchange(query), self.engine.timeout)
+            reply = await self._tcp_patiently(query)
             if reply.id != qid:
                 kind, detail = "id-mismatch", "the TCP reply has the wrong message ID"
                 reply = None
@@ -713,6 +733,25 @@ class _Channel:
                 detail = f"the UDP reply was truncated; over TCP: {kind}: {detail}"
                 kind = "truncated"
             self._done(pending, kind, detail, reply, "tcp")
+
+    async def _tcp_patiently(self, query: bytes) -> Reply:
+        """One TCP exchange. At an endpoint already slowed down to (congested over UDP) a
+        TCP exchange that runs out of time while UDP replies still come is tried again
+        with twice the time, `REQUEUES` times: a loaded server accepts late. Elsewhere a
+        TCP timeout is the finding (TCP filtered), at once."""
+        timeout = self.engine.timeout * self.scale
+        rounds = 0
+        while True:
+            started = self.loop.time()
+            try:
+                return await asyncio.wait_for(self._tcp_exchange(query), timeout)
+            except TimeoutError:
+                congested = self.scale > 1 or self.cwnd < self.engine.window
+                if rounds == REQUEUES or not congested or self.last_heard < started:
+                    raise
+                rounds += 1
+                self.engine.stats["throttled"] += 1
+                timeout *= 2
 
     async def _tcp_exchange(self, query: bytes) -> Reply:
         reader, writer = await asyncio.open_connection(self.endpoint.address, self.endpoint.port)
