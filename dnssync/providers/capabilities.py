@@ -13,9 +13,15 @@ modelled here as data:
 * `txt_chunk`: the provider re-splits TXT character-strings at this many bytes
   (octoDNS always sends 255-byte strings); resolvers see different RDATA.
 
+* acceptance rules (`acceptance.py`): records the provider's server refuses
+  although DNS allows them (BIND's check-names, max-records-per-type...). The
+  served zone leaves them out, with the rule as the reason, so the plan names
+  them as "cannot hold" and the rest of the zone is applied.
+
 A plugin declares them itself (a `min_ttl` attribute or a `MIN_TTL` constant,
-as octodns-cloudflare does); a provider file can declare them for providers
-whose plugin does not (`capabilities: {min_ttl: 300}`), and that wins.
+as octodns-cloudflare does; `ACCEPTANCE` on dnssync's subclasses); a provider
+file can declare them for providers whose plugin does not (`capabilities:
+{min_ttl: 300}`, `{check_names: false}`), and that wins.
 """
 
 from __future__ import annotations
@@ -28,20 +34,28 @@ import dns.rdataclass
 import dns.rdatatype
 from dns.rdtypes.ANY.TXT import TXT
 from octodns.provider.base import BaseProvider
+from octodns.record import Record
 from octodns.zone import Zone
 
+from dnssync.providers.acceptance import FLAGS, LIMITS, refusal, settings
+from dnssync.sameness import normal_zone
 from dnssync.wire import txt_joined
 
 #: the attribute under which build_provider keeps a provider file's `capabilities`
 DECLARED_ATTR = "dnssync_capabilities"
 #: capability keys a provider file may declare, with their allowed range
-DECLARABLE: dict[str, tuple[int, int]] = {"min_ttl": (0, 2**31 - 1), "txt_chunk": (1, 255)}
+DECLARABLE: dict[str, tuple[int, int]] = {"min_ttl": (0, 2**31 - 1), "txt_chunk": (1, 255), **LIMITS}
+#: capability keys a provider file may turn on or off (acceptance rules)
+DECLARABLE_FLAGS = FLAGS
+#: where served_zone keeps why it left a record out: (zone, name, type) -> reason
+REFUSALS_ATTR = "dnssync_refusals"
 
 
 @dataclass(frozen=True)
 class Capabilities:
     min_ttl: int | None = None
     txt_chunk: int | None = None
+    rules: tuple[tuple[str, Any], ...] = ()  # acceptance rule -> its setting (see acceptance.py)
 
 
 def capabilities_of(provider: BaseProvider) -> Capabilities:
@@ -54,14 +68,29 @@ def capabilities_of(provider: BaseProvider) -> Capabilities:
     return Capabilities(
         min_ttl=int(min_ttl) if isinstance(min_ttl, int) and min_ttl > 0 else None,
         txt_chunk=declared.get("txt_chunk"),
+        rules=tuple(settings(getattr(provider, "ACCEPTANCE", {}), declared).items()),
     )
 
 
 def served_zone(provider: BaseProvider, desired: Zone) -> Zone:
-    """The zone `provider` will serve of `desired`: octoDNS's processing for this
-    provider, then its TTL clamp. `desired` is not modified."""
-    served = provider._process_desired_zone(desired.copy())
-    min_ttl = capabilities_of(provider).min_ttl
+    """The zone `provider` will serve of `desired`: DNS's meaning of its values
+    (sameness.py), octoDNS's processing for this provider, the records its server
+    refuses left out (with the reason, see `refusal_reason`), then its TTL clamp.
+    `desired` is not modified."""
+    served = provider._process_desired_zone(normal_zone(desired).copy())
+    capabilities = capabilities_of(provider)
+    rules = dict(capabilities.rules)
+    if any(rules.values()):
+        refused = getattr(provider, REFUSALS_ATTR, None)
+        if refused is None:
+            refused = {}
+            setattr(provider, REFUSALS_ATTR, refused)
+        for record in list(served.records):
+            why = refusal(record, rules)
+            if why:
+                refused[(served.name, record.name, record._type)] = why
+                served.remove_record(record)
+    min_ttl = capabilities.min_ttl
     if min_ttl:
         for record in list(served.records):
             if record.ttl < min_ttl:
@@ -69,6 +98,11 @@ def served_zone(provider: BaseProvider, desired: Zone) -> Zone:
                 raised.ttl = min_ttl
                 served.add_record(raised, replace=True, lenient=True)
     return served
+
+
+def refusal_reason(provider: BaseProvider, record: Record) -> str | None:
+    """Why `provider`'s server refuses `record`, when served_zone left it out for that."""
+    return (getattr(provider, REFUSALS_ATTR, None) or {}).get((record.zone.name, record.name, record._type))
 
 
 def rechunk_txt(rdata_text: str, size: int) -> str:

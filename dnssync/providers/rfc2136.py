@@ -14,6 +14,13 @@ against real servers (each fix has a test in tests/test_rfc2136_*):
   (octodns-bind issue 70). We change the apex NS value by value.
 * Partial failure. When update message k of n fails, the error says how many
   changes were already applied, so no zone is left half-written silently.
+* Refusals. A message the server refuses for its data (REFUSED, SERVFAIL...) is
+  split until the refused changes are found (providers/refused.py); the rest is
+  applied, and the error names each refused change with the server's answer.
+* Deletes. A record gone from git is deleted as a whole RRset, not value by
+  value: values re-rendered from what was read (a TXT of several strings that
+  octoDNS joins) are not the server's RDATA, and RFC 2136 silently ignores a
+  delete of RDATA that does not exist, so the record stayed forever.
 * Errors. REFUSED, NOTAUTH and TSIG failures become messages that say what to
   check, and never contain the TSIG secret.
 * Deprecations. Uses octoDNS's Rrset API instead of the deprecated Rr one.
@@ -21,6 +28,7 @@ against real servers (each fix has a test in tests/test_rfc2136_*):
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import dns.exception
@@ -40,6 +48,7 @@ from octodns_bind import Rfc2136Provider as _OctodnsRfc2136Provider
 
 from dnssync import axfr
 from dnssync.checks import Targets
+from dnssync.providers.refused import Deterministic, Refused, bisect
 
 #: bytes kept free in every update message for the header, zone section and TSIG
 _MESSAGE_SLACK = 1024
@@ -190,30 +199,38 @@ class Rfc2136Provider(_OctodnsRfc2136Provider):
             return 2 * size + len(op.old) * (name + 255)
         return size + (name if op.action == "replace" else 0)
 
-    def _batches(self, zone_name: str, ops: list[_Op]) -> list[tuple[dns.update.UpdateMessage, int]]:
+    def _batches(self, ops: list[_Op]) -> list[list[_Op]]:
+        """Consecutive runs of `ops`, each fitting one update message (count and size)."""
         budget = self.max_message_size - _MESSAGE_SLACK
-        batches: list[tuple[dns.update.UpdateMessage, int]] = []
-        update, used, count = None, 0, 0
+        batches: list[list[_Op]] = []
+        used = 0
         for op in ops:
-            rdatas = [dns.rdata.from_text(dns.rdataclass.IN, op.rtype, t) for t in op.rdatas]
-            size = self._size(op, rdatas)
-            if update is None or used + size > budget or count >= self.update_batch_size:
-                if update is not None:
-                    batches.append((update, count))
-                update, used, count = dns.update.UpdateMessage(zone_name, **self._auth_params()), 0, 0
+            size = self._size(op, self._rdatas(op))
+            if not batches or used + size > budget or len(batches[-1]) >= self.update_batch_size:
+                batches.append([])
+                used = 0
+            batches[-1].append(op)
+            used += size
+        return batches
+
+    @staticmethod
+    def _rdatas(op: _Op) -> list:
+        return [dns.rdata.from_text(dns.rdataclass.IN, op.rtype, t) for t in op.rdatas]
+
+    def _message(self, zone_name: str, ops: Sequence[_Op]) -> dns.update.UpdateMessage:
+        """One update message carrying `ops`, signed when a key is configured."""
+        update = dns.update.UpdateMessage(zone_name, **self._auth_params())
+        for op in ops:
+            rdatas = self._rdatas(op)
             if op.action == "apex-ns":
                 self._apex_ns(update, op, rdatas)
             elif op.action == "add":
                 update.add(op.name, op.ttl, *rdatas)
             elif op.action == "replace":
                 update.replace(op.name, op.ttl, *rdatas)
-            else:
-                update.delete(op.name, *rdatas)
-            used += size
-            count += 1
-        if update is not None:
-            batches.append((update, count))
-        return batches
+            else:  # the whole RRset, whatever values the server holds (see module docstring)
+                update.delete(op.name, op.rtype)
+        return update
 
     @staticmethod
     def _apex_ns(update: dns.update.UpdateMessage, op: _Op, rdatas: list) -> None:
@@ -249,32 +266,83 @@ class Rfc2136Provider(_OctodnsRfc2136Provider):
         }
         hint = hints.get(rcode, "")
         raise Rfc2136Error(f"update of {zone_name} at {self._where()} answered {dns.rcode.to_text(rcode)}"
-                           + (f": {hint}" if hint else ""), transient=rcode == dns.rcode.SERVFAIL)
+                           + (f": {hint}" if hint else ""), transient=rcode == dns.rcode.SERVFAIL, rcode=rcode)
+
+    def _send_ops(self, zone_name: str, ops: Sequence[_Op]) -> None:
+        """Send `ops` in one message; an answer about the data (see `_DATA_RCODES`) is
+        `Deterministic`, for `bisect` to split."""
+        try:
+            self._send(self._message(zone_name, ops), zone_name)
+        except Rfc2136Error as e:
+            if e.rcode in _DATA_RCODES:
+                raise Deterministic(dns.rcode.to_text(e.rcode)) from None
+            raise
 
     def _apply(self, plan):
+        """Send the changes in ordered, bounded messages. A message the server refuses
+        for its data is split down to the refused changes (providers/refused.py); the
+        rest is applied, and `Refused` names each refused change with the answer."""
         zone_name = plan.desired.name
         ops = self._operations(plan.changes)
-        batches = self._batches(zone_name, ops)
-        applied = 0
-        for index, (update, count) in enumerate(batches):
+        batches = self._batches(ops)
+        applied, refused = 0, []
+        for index, batch in enumerate(batches):
             try:
-                self._send(update, zone_name)
+                done, rejected = bisect(batch, lambda part: self._send_ops(zone_name, part))
             except Rfc2136Error as e:
-                if index:
+                if index or refused:
                     e = Rfc2136Error(f"{e} (message {index + 1} of {len(batches)}; {applied} of"
                                      f" {len(ops)} RRset changes were already applied)",
-                                     e.transient, applied, len(ops))
+                                     e.transient, applied, len(ops), e.rcode)
                 raise e from None
-            applied += count
-            self.log.debug("_apply: zone=%s, message %d/%d, %d rrsets", zone_name, index + 1,
-                           len(batches), count)
+            if rejected and len(rejected) == len(batch) >= _WHOLE_BATCH:
+                self._refused_everything(zone_name, rejected, applied, len(ops))
+            applied += done
+            refused += rejected
+            self.log.debug("_apply: zone=%s, message %d/%d, %d rrsets, %d refused", zone_name, index + 1,
+                           len(batches), done, len(rejected))
+        if refused:
+            raise Refused(f"{self._where()} ({zone_name})",
+                          [(f"{_ACTIONS[op.action]} {_relative(op.name, zone_name)} {op.rtype}",
+                            _REASONS.get(why, why)) for op, why in refused], applied, len(ops))
         return True
+
+    def _refused_everything(self, zone_name: str, rejected: list, applied: int, total: int) -> None:
+        """Every change of a message refused one by one: the key, ACL or server, not the data."""
+        answers = sorted({why for _, why in rejected})
+        raise Rfc2136Error(f"update of {zone_name} at {self._where()}: each of the {len(rejected)} changes"
+                           f" of a message was refused on its own ({', '.join(answers)}): check allow-update"
+                           " / the ACL for this key and the server's log", transient=answers == ["SERVFAIL"],
+                           applied=applied, total=total)
+
+
+#: answers to an update that are about its data: the batch is split to find the change
+#: (a SERVFAIL is split too; one that repeats for a single change is its data's)
+_DATA_RCODES = {dns.rcode.REFUSED, dns.rcode.NOTZONE, dns.rcode.SERVFAIL, dns.rcode.YXDOMAIN,
+                dns.rcode.YXRRSET, dns.rcode.NXRRSET, dns.rcode.FORMERR}
+#: a message at least this long whose every change is refused alone is refused for another reason
+_WHOLE_BATCH = 8
+_ACTIONS = {"add": "create", "replace": "update", "delete": "delete", "apex-ns": "update"}
+_REASONS = {
+    "REFUSED": "REFUSED (the server's own rules: BIND's check-names or check-integrity; its log names the rule)",
+    "SERVFAIL": "SERVFAIL for this record each time it was sent (BIND: max-records-per-type?)",
+    "NOTZONE": "NOTZONE (the record lies outside the zone)",
+}
+
+
+def _relative(name: str, zone_name: str) -> str:
+    """A record's name as zone files write it: `www`, `@` for the apex."""
+    if name.lower() == zone_name.lower():
+        return "@"
+    return name[:-len(zone_name) - 1] if name.lower().endswith("." + zone_name.lower()) else name
 
 
 class BindProvider(Rfc2136Provider):
-    """BIND 9: like Rfc2136Provider, and knows BIND's check-integrity (on by default)."""
+    """BIND 9: like Rfc2136Provider, and knows BIND's check-integrity (on by default)
+    and its other acceptance rules at their defaults (see providers/acceptance.py)."""
 
     CHECK_INTEGRITY = True
+    ACCEPTANCE = {"check_names": True, "max_records_per_type": 100}
 
 
 class KnotProvider(Rfc2136Provider):

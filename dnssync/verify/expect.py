@@ -19,12 +19,9 @@ Every expectation says how it is checked:
 
 from __future__ import annotations
 
-import socket
 from dataclasses import dataclass, field
 
 import dns.name
-import dns.rdata
-import dns.rdataclass
 import dns.rdatatype
 from octodns.provider.base import BaseProvider
 from octodns.record import Record
@@ -32,6 +29,7 @@ from octodns.zone import Zone
 
 from dnssync.findings import Finding, Severity
 from dnssync.plan import Adjustment, adjustments, rrset_data
+from dnssync.sameness import canonical
 
 #: octoDNS types that are not DNS types: the provider serves something else in their place
 UNVERIFIABLE_TYPES = {"ALIAS", "URLFWD"}
@@ -99,24 +97,6 @@ class ZoneExpectation:
     def asked(self) -> list[Expected]:
         """What is asked in queries mode: glue rides along with its referral."""
         return [e for e in self.items if e.kind != "glue"]
-
-
-#: addresses straight to wire form: dnspython's text parser costs ~50 µs a value,
-#: which is most of the time to prepare a 100,000-record zone
-_ADDRESS_WIRE = {dns.rdatatype.A: socket.AF_INET, dns.rdatatype.AAAA: socket.AF_INET6}
-
-
-def canonical(record: Record) -> tuple[int, frozenset[bytes]]:
-    """The record's type and its RDATA in canonical wire form, through octoDNS's own
-    `to_rrset()` (the text plan and apply send) and dnspython."""
-    rrset = record.to_rrset()
-    rdtype = dns.rdatatype.from_text(rrset._type)
-    family = _ADDRESS_WIRE.get(rdtype)
-    if family is not None:
-        return rdtype, frozenset(socket.inet_pton(family, text) for text in rrset.rdatas)
-    keys = frozenset(dns.rdata.from_text(dns.rdataclass.IN, rdtype, text).to_digestable()
-                     for text in rrset.rdatas)
-    return rdtype, keys
 
 
 def owner_wire(fqdn: str) -> bytes:

@@ -22,9 +22,9 @@ from octodns.zone import Zone
 
 from dnssync import axfr
 from dnssync.plan import describe_error
+from dnssync.sameness import canonical
 from dnssync.verify.compare import Observed
 from dnssync.verify.engine import Endpoint
-from dnssync.verify.expect import canonical
 from dnssync.wire import Malformed
 
 #: types a server adds by itself (SOA, DNSSEC signing): never "extra"
