@@ -13,6 +13,9 @@ modelled here as data:
 * `txt_chunk`: the provider re-splits TXT character-strings at this many bytes
   (octoDNS always sends 255-byte strings); resolvers see different RDATA.
 
+* `represents`: record types the provider keeps in a form of its own, which a
+  zone transfer shows (PowerDNS keeps an ALIAS as TYPE65401): verify does not
+  call that form an extra record.
 * acceptance rules (`acceptance.py`): records the provider's server refuses
   although DNS allows them (BIND's check-names, max-records-per-type...). The
   served zone leaves them out, with the rule as the reason, so the plan names
@@ -26,7 +29,7 @@ file can declare them for providers whose plugin does not (`capabilities:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import dns.rdata
@@ -56,6 +59,8 @@ class Capabilities:
     min_ttl: int | None = None
     txt_chunk: int | None = None
     rules: tuple[tuple[str, Any], ...] = ()  # acceptance rule -> its setting (see acceptance.py)
+    #: octoDNS type -> the DNS types the provider keeps it as (PowerDNS: ALIAS as TYPE65401)
+    represents: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 def capabilities_of(provider: BaseProvider) -> Capabilities:
@@ -69,6 +74,7 @@ def capabilities_of(provider: BaseProvider) -> Capabilities:
         min_ttl=int(min_ttl) if isinstance(min_ttl, int) and min_ttl > 0 else None,
         txt_chunk=declared.get("txt_chunk"),
         rules=tuple(settings(getattr(provider, "ACCEPTANCE", {}), declared).items()),
+        represents=dict(getattr(provider, "REPRESENTS", {})),
     )
 
 

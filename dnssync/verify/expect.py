@@ -29,6 +29,7 @@ from octodns.zone import Zone
 
 from dnssync.findings import Finding, Severity
 from dnssync.plan import Adjustment, adjustments, rrset_data
+from dnssync.providers.capabilities import capabilities_of
 from dnssync.sameness import canonical
 
 #: octoDNS types that are not DNS types: the provider serves something else in their place
@@ -197,12 +198,15 @@ def expectations(zone: Zone, providers: dict[str, BaseProvider]) -> list[ZoneExp
         items: list[Expected] = []
         findings: list[Finding] = []
         known = {_key(f"{a.name}.{zone.name}" if a.name else zone.name, a.type) for a in skipped}
+        represents = capabilities_of(provider).represents
         for record in served.records:
             if not _applies(record, name):
                 continue
             built = builder.build(record) if record._type not in UNVERIFIABLE_TYPES else []
             known.add((built[0].owner, built[0].rdtype) if built
                       else _key(record.fqdn, record._type))
+            # the provider's own representation of a record git has is not an extra
+            known.update(_key(record.fqdn, own) for own in represents.get(record._type, ()))
             if record._type == "NS" and record.name == "":
                 apex_ns = record
             elif record._type in UNVERIFIABLE_TYPES:
