@@ -45,6 +45,8 @@ class Outcome:
     #: whether running apply again may help (a transient failure); a refusal of the
     #: data, or data a provider did not store, happens again the same way
     retryable: bool = True
+    #: the provider reported success and reading it back contradicted it
+    contradicted: bool = False
 
     @property
     def detail(self) -> str:
@@ -53,6 +55,8 @@ class Outcome:
         if self.status == "failed":
             if self.pending is None:
                 state = "live state unknown (could not re-read the provider)"
+            elif self.contradicted:
+                state = f"read back: {self.pending} change(s) still pending"
             elif self.pending == 0:
                 state = "yet the zone now matches git"
             elif self.pending == self.changes:
@@ -156,6 +160,7 @@ def read_back(outcome: Outcome, after: LivePlan) -> None:
     missing = after.data.changes
     if missing:
         outcome.status, outcome.pending, outcome.retryable = "failed", len(missing), False
+        outcome.contradicted = True
         listed = "; ".join(c.summary for c in missing[:_LISTED])
         more = f"; and {len(missing) - _LISTED} more" if len(missing) > _LISTED else ""
         outcome.error = (f"applied, but {len(missing)} RRset(s) not stored: the provider reported success,"
