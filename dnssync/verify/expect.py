@@ -34,6 +34,11 @@ from dnssync.sameness import canonical
 
 #: octoDNS types that are not DNS types: the provider serves something else in their place
 UNVERIFIABLE_TYPES = {"ALIAS", "URLFWD"}
+
+
+def unverifiable(rtype: str) -> bool:
+    """Not a DNS type: ALIAS, URLFWD, or a provider's own (`PowerDnsProvider/LUA`)."""
+    return rtype in UNVERIFIABLE_TYPES or "/" in rtype
 #: the label asked under a wildcard to see it expand (a name nobody writes in a zone)
 PROBE_LABEL = b"dnssync-wildcard-probe"
 _ADDRESS = (dns.rdatatype.A, dns.rdatatype.AAAA)
@@ -202,14 +207,14 @@ def expectations(zone: Zone, providers: dict[str, BaseProvider]) -> list[ZoneExp
         for record in served.records:
             if not _applies(record, name):
                 continue
-            built = builder.build(record) if record._type not in UNVERIFIABLE_TYPES else []
+            built = builder.build(record) if not unverifiable(record._type) else []
             known.add((built[0].owner, built[0].rdtype) if built
                       else _key(record.fqdn, record._type))
             # the provider's own representation of a record git has is not an extra
             known.update(_key(record.fqdn, own) for own in represents.get(record._type, ()))
             if record._type == "NS" and record.name == "":
                 apex_ns = record
-            elif record._type in UNVERIFIABLE_TYPES:
+            elif unverifiable(record._type):
                 findings.append(Finding(
                     Severity.INFO, "verify.unverifiable",
                     f"{record.fqdn} {record._type} is not a DNS type: {name} serves other"
