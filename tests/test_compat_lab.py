@@ -181,7 +181,7 @@ def served_rrsets(lab, server: str, zone: str) -> dict[tuple[str, str], set[byte
     if server != "pdns":
         keyring = dns.tsigkeyring.from_text({target.key_name: target.key_secret})
     transferred = dns.zone.from_xfr(dns.query.xfr(target.address, zone, keyring=keyring,
-                                                  keyalgorithm="hmac-sha256"), relativize=False)
+                                                  keyalgorithm="hmac-sha256", relativize=False), relativize=False)
     origin = dns.name.from_text(zone)
     found: dict[tuple[str, str], set[bytes]] = {}
     for owner, rdataset in transferred.iterate_rdatasets():
