@@ -133,7 +133,7 @@ def apply_one(live: LivePlan, replan: Replan, check: Check, save: Callable[[Live
                 error = e
             else:
                 outcome.changes = max(planned, len(current.octo.changes))
-                read_back(outcome, replan(current))
+                read_back(outcome, current, replan(current))
                 break
         outcome.error = describe_error(error)
         if not is_transient(error) or outcome.attempts > retries:
@@ -148,10 +148,12 @@ def apply_one(live: LivePlan, replan: Replan, check: Check, save: Callable[[Live
     return outcome
 
 
-def read_back(outcome: Outcome, after: LivePlan) -> None:
+def read_back(outcome: Outcome, sent: LivePlan, after: LivePlan) -> None:
     """Judge an apply the provider reported as successful by reading it again, the same
     read as plan: a change still pending was not stored, whatever the provider said
-    (a server that silently ignores an update, as RFC 2136 lets it)."""
+    (a server that silently ignores an update, as RFC 2136 lets it). Running apply
+    again helps only if it would send something new (the zone changed meanwhile);
+    sending what was just ignored gets it ignored again."""
     outcome.status = "applied"
     if after.error is not None:
         outcome.status, outcome.pending = "failed", None
@@ -159,8 +161,8 @@ def read_back(outcome: Outcome, after: LivePlan) -> None:
         return
     missing = after.data.changes
     if missing:
-        outcome.status, outcome.pending, outcome.retryable = "failed", len(missing), False
-        outcome.contradicted = True
+        outcome.status, outcome.pending, outcome.contradicted = "failed", len(missing), True
+        outcome.retryable = any(change not in sent.data.changes for change in missing)
         listed = "; ".join(c.summary for c in missing[:_LISTED])
         more = f"; and {len(missing) - _LISTED} more" if len(missing) > _LISTED else ""
         outcome.error = (f"applied, but {len(missing)} RRset(s) not stored: the provider reported success,"
