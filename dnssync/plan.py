@@ -30,7 +30,7 @@ from octodns.zone import Zone
 from dnssync.errors import UsageError
 from dnssync.findings import Finding, Severity
 from dnssync.providers.capabilities import refusal_reason, served_zone
-from dnssync.sameness import normal_zone
+from dnssync.sameness import distinct
 from dnssync.secrets import redact
 
 FORMAT_VERSION = 1
@@ -272,7 +272,6 @@ def adjustments(provider: BaseProvider, desired: Zone) -> tuple[list[Adjustment]
     a copy, so what plan shows is what will really be served, never a silent drop.
     Git's records are taken in DNS's meaning (sameness.py): a value written twice is
     the same record, not a difference."""
-    desired = normal_zone(desired)
     served = served_zone(provider, desired)
     by_key = {(r.name, r._type): r for r in served.records}
     found = []
@@ -287,7 +286,7 @@ def adjustments(provider: BaseProvider, desired: Zone) -> tuple[list[Adjustment]
             reason = (refusal_reason(provider, record) or (reason_of and reason_of(record))
                       or _why_dropped(provider, record))
             found.append(Adjustment("unsupported", record.name, record._type, reason, served_rrset(record)))
-        elif kept is not record and record_data(kept) != record_data(record):
+        elif kept is not record and record_data(kept) != record_data(distinct(record)):
             found.append(Adjustment("adjusted", record.name, record._type, _why_adjusted(record, kept),
                                     served_rrset(record), served_rrset(kept)))
     return found, served

@@ -28,25 +28,35 @@ configuration is the user's.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from octodns.record import Record
 
-_LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$", re.IGNORECASE)
-_TARGET_TYPES = ("MX", "NS", "SRV")
+#: the characters of a host name (RFC 952/1123 as BIND's and PowerDNS's checks read it):
+#: labels of letters, digits and inner hyphens
+_HOST_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-.")
+_TARGET_TYPES = frozenset(("MX", "NS", "SRV"))
+_OWNER_TYPES = frozenset(("A", "AAAA", "MX"))
 
 
-def is_hostname(fqdn: str, wildcard: bool = False) -> bool:
-    """A host name as BIND's and PowerDNS's checks define it (RFC 952/1123 letters,
-    digits and inner hyphens per label); `wildcard` allows a leading `*` label.
-    The root (`.`, a null MX or SRV target) is one."""
-    labels = fqdn.rstrip(".").split(".") if fqdn.rstrip(".") else []
-    if wildcard and labels and labels[0] == "*":
-        labels = labels[1:]
-    return all(_LABEL.match(label) for label in labels)
+def is_hostname(name: str, wildcard: bool = False) -> bool:
+    """A host name as BIND's and PowerDNS's checks define it; `wildcard` allows a
+    leading `*` label. The root (`.`, a null MX or SRV target) and the apex ('') are."""
+    if wildcard and (name == "*" or name.startswith("*.")):
+        name = name[2:]
+    if name.endswith("."):
+        name = name[:-1]
+    # string operations only: this runs for most records of every zone planned for BIND
+    return not name or (_HOST_CHARS.issuperset(name) and ".." not in name and "-." not in name
+                        and ".-" not in name and name[0] not in "-." and name[-1] not in "-.")
+
+
+@lru_cache(maxsize=64)
+def _zone_is_hostname(zone_name: str) -> bool:
+    return is_hostname(zone_name)
 
 
 def _targets(record: Record) -> Iterator[str]:
@@ -59,22 +69,29 @@ def _targets(record: Record) -> Iterator[str]:
 
 
 def _bad_targets(record: Record) -> list[str]:
-    return [t for t in _targets(record) if not is_hostname(t)]
+    return [t for t in _targets(record) if not _target_is_hostname(t)]
+
+
+@lru_cache(maxsize=4096)
+def _target_is_hostname(target: str) -> bool:  # a zone's targets repeat (mail, www...)
+    return is_hostname(target)
 
 
 def _check_names(record: Record, setting: Any) -> str | None:
-    if record._type in ("A", "AAAA", "MX") and not is_hostname(record.fqdn, wildcard=True):
+    if record._type in _OWNER_TYPES and not (is_hostname(record.name, wildcard=True)
+                                             and _zone_is_hostname(record.zone.name)):
         return f"its owner name {record.fqdn} is not a host name"
-    bad = _bad_targets(record)
-    return f"its target {', '.join(bad)} is not a host name" if bad else None
+    return _hostname_targets(record, setting)
 
 
 def _max_records(record: Record, setting: Any) -> str | None:
-    count = len(getattr(record, "values", ()) or ())
+    count = len(record.__dict__.get("values") or ())
     return f"it has {count} records, over the limit of {setting}" if setting and count > setting else None
 
 
 def _hostname_targets(record: Record, setting: Any) -> str | None:
+    if record._type not in _TARGET_TYPES:
+        return None
     bad = _bad_targets(record)
     return f"its target {', '.join(bad)} is not a host name" if bad else None
 
@@ -88,6 +105,7 @@ class Rule:
     answer: str  # what the server answers such an update
     option: str  # the server option that changes it, in words
     judge: Callable[[Record, Any], str | None]  # why `record` is refused, or None
+    types: frozenset[str] | None = None  # the only types it judges (None: all)
 
     def reason(self, record: Record, setting: Any) -> str | None:
         """The plan's "cannot hold" reason for `record` under `setting`, or None."""
@@ -106,12 +124,13 @@ class Rule:
 RULES: dict[str, Rule] = {rule.key: rule for rule in (
     Rule("check_names", "BIND", "REFUSED",
          "`check-names primary ignore;` in named.conf allows it (then set capabilities:"
-         " {check_names: false} in the provider's file)", _check_names),
+         " {check_names: false} in the provider's file)", _check_names, _OWNER_TYPES | _TARGET_TYPES),
     Rule("max_records_per_type", "BIND", "SERVFAIL",
          "raise `max-records-per-type` in named.conf (0: no limit; then set capabilities:"
          " {max_records_per_type: N} in the provider's file)", _max_records),
     Rule("hostname_targets", "PowerDNS", "HTTP 422 non-hostname content",
-         "no PowerDNS setting allows it: point it at a host name", _hostname_targets),
+         "no PowerDNS setting allows it: point it at a host name", _hostname_targets,
+         _TARGET_TYPES),
 )}
 #: capability keys of the rules that are on/off, and those that are a limit (0: none)
 FLAGS = ("check_names", "hostname_targets")
@@ -124,9 +143,10 @@ def settings(defaults: dict[str, Any], declared: dict[str, Any]) -> dict[str, An
 
 
 def refusal(record: Record, rules: dict[str, Any]) -> str | None:
-    """Why a server with these rule settings refuses `record` (the first rule that does)."""
+    """Why a server with these rule settings (the rules that are on) refuses `record`
+    (the first rule that does). Called for every record of every zone: kept lean."""
     for key, setting in rules.items():
-        why = RULES[key].reason(record, setting)
-        if why:
-            return why
+        rule = RULES[key]
+        if (rule.types is None or record._type in rule.types) and rule.judge(record, setting) is not None:
+            return rule.reason(record, setting)
     return None

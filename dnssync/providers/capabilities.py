@@ -79,31 +79,35 @@ def capabilities_of(provider: BaseProvider) -> Capabilities:
 
 
 def served_zone(provider: BaseProvider, desired: Zone) -> Zone:
-    """The zone `provider` will serve of `desired`: DNS's meaning of its values
-    (sameness.py), octoDNS's processing for this provider, the records its server
-    refuses left out (with the reason, see `refusal_reason`), then its TTL clamp.
-    `desired` is not modified."""
+    """The zone `provider` will serve of `desired`: git's values in DNS's meaning
+    (sameness.normal_zone), octoDNS's processing for this provider, then the records
+    its server refuses left out (with the reason, see `refusal_reason`) and its TTL
+    clamp. `desired` is not modified."""
     served = provider._process_desired_zone(normal_zone(desired).copy())
     capabilities = capabilities_of(provider)
-    rules = dict(capabilities.rules)
-    if any(rules.values()):
-        refused = getattr(provider, REFUSALS_ATTR, None)
-        if refused is None:
-            refused = {}
-            setattr(provider, REFUSALS_ATTR, refused)
-        for record in list(served.records):
-            why = refusal(record, rules)
-            if why:
-                refused[(served.name, record.name, record._type)] = why
-                served.remove_record(record)
+    rules = {key: setting for key, setting in capabilities.rules if setting}
     min_ttl = capabilities.min_ttl
-    if min_ttl:
-        for record in list(served.records):
-            if record.ttl < min_ttl:
-                raised = record.copy()
-                raised.ttl = min_ttl
-                served.add_record(raised, replace=True, lenient=True)
+    if not rules and not min_ttl:
+        return served
+    refused = _refusals(provider)
+    for record in list(served.records):
+        why = refusal(record, rules) if rules else None
+        if why:
+            refused[(served.name, record.name, record._type)] = why
+            served.remove_record(record)
+        elif min_ttl and record.ttl < min_ttl:
+            raised = record.copy()
+            raised.ttl = min_ttl
+            served.add_record(raised, replace=True, lenient=True)
     return served
+
+
+def _refusals(provider: BaseProvider) -> dict[tuple[str, str, str], str]:
+    refused = getattr(provider, REFUSALS_ATTR, None)
+    if refused is None:
+        refused = {}
+        setattr(provider, REFUSALS_ATTR, refused)
+    return refused
 
 
 def refusal_reason(provider: BaseProvider, record: Record) -> str | None:
