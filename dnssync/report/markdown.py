@@ -39,7 +39,8 @@ def _plan_rows(pp: ProviderPlan) -> list[str]:
         rows.append(f"| {pp.provider} | create zone | | | | |")
     for c in pp.changes:
         rows.append(f"| {pp.provider} | {c.action} | `{c.name or '@'}` | {c.type} |"
-                    f" {_cell(rrset_text(c.existing))} | {_cell(rrset_text(c.desired))} |")
+                    f" {_cell(rrset_text(c.existing))} | {_cell(rrset_text(c.desired))}"
+                    f"{'<br>' + _cell(c.origin) if c.origin else ''} |")
     for a in pp.adjustments:
         label = "cannot hold" if a.kind == "unsupported" else "adjusted"
         rows.append(f"| {pp.provider} | **{label}** | `{a.name or '@'}` | {a.type} | {_cell(rrset_text(a.desired))} |"

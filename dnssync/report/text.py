@@ -79,8 +79,11 @@ def _provider_rows(table: Table, pp: ProviderPlan) -> None:
         table.add_row(pp.provider, Text("+ create zone", style="green"), "", "", "")
     for change in pp.changes:
         symbol, style = ACTION_STYLE[change.action]
+        values = _change_text(change)
+        if change.origin:
+            values.append(f"\n{change.origin}", style="cyan")
         table.add_row(pp.provider, Text(f"{symbol} {change.action}", style=style), Text(change.name or "@"),
-                      change.type, _change_text(change))
+                      change.type, values)
     for adj in pp.adjustments:
         label = "cannot hold" if adj.kind == "unsupported" else "adjusted"
         table.add_row(pp.provider, Text(f"! {label}", style="magenta"), Text(adj.name or "@"), adj.type,

@@ -68,7 +68,7 @@ def _why(answer: Answer) -> str:
     return f"{rcode}, {'authoritative' if answer.aa else 'not authoritative'}"
 
 
-def _referral(message: dns.message.Message) -> tuple[dns.name.Name | None, set[str], dict[str, set[str]]]:
+def referral_of(message: dns.message.Message) -> tuple[dns.name.Name | None, set[str], dict[str, set[str]]]:
     """The cut a referral (or an authoritative NS answer) points to, its NS names and glue."""
     cut, names = None, set()
     for rrset in (*message.answer, *message.authority):
@@ -84,7 +84,7 @@ def _referral(message: dns.message.Message) -> tuple[dns.name.Name | None, set[s
     return cut, names, glue
 
 
-async def _endpoints(names: set[str], glue: dict[str, set[str]]) -> list[Endpoint]:
+async def servers_of(names: set[str], glue: dict[str, set[str]]) -> list[Endpoint]:
     endpoints = []
     for name in sorted(names):
         if glue.get(name):
@@ -116,12 +116,12 @@ async def find_parent(engine: Engine, zone: str, roots: list[Endpoint]) -> tuple
             return [], ("no server answered while walking down from the root"
                         + (f" (last: {answer.endpoint.label}: {_why(answer)})" if answer else ""))
         message = _message(answer)
-        cut, names, glue = _referral(message) if message else (None, set(), {})
+        cut, names, glue = referral_of(message) if message else (None, set(), {})
         if answer.referral and cut == target:
             return servers, None
         if answer.referral and cut is not None and target.is_subdomain(cut) and cut not in seen:
             seen.add(cut)
-            servers = await _endpoints(names, glue)
+            servers = await servers_of(names, glue)
             if not servers:
                 return [], f"the servers of {cut} could not be found (no glue, no address)"
             continue
@@ -170,7 +170,7 @@ async def read_delegation(engine: Engine, parent: Endpoint, zone: str) -> tuple[
     message = _message(answer)
     if answer.error or message is None:
         return None, _why(answer)
-    cut, names, glue = _referral(message)
+    cut, names, glue = referral_of(message)
     if cut != dns.name.from_text(zone) or not names:
         return None, f"no delegation for {zone} ({_why(answer)})"
     return Delegation(parent, names, glue), None

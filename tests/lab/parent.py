@@ -88,3 +88,30 @@ class ParentServer(Knot):
         response = dns.query.tcp(update, self.address, port=self.port, timeout=5)
         if response.rcode() != dns.rcode.NOERROR:
             raise LabError(f"parent: undelegating {child}: {dns.rcode.to_text(response.rcode())}")
+
+
+@dataclass
+class Cdn:
+    """A zone on the parent's server standing for a CDN: its names' addresses change
+    without any commit in the repositories that point an ALIAS at them."""
+
+    server: ParentServer
+    zone: str
+    ttl: int = 1
+
+    def set(self, name: str, addresses: list[str]) -> str:
+        """Make `name` (relative to the zone) resolve to `addresses`; returns its FQDN."""
+        fqdn = f"{name}.{self.zone}" if name else self.zone
+        keyring = dns.tsigkeyring.from_text({self.server.key_name: self.server.key_secret})
+        update = dns.update.UpdateMessage(self.zone, keyring=keyring, keyname=self.server.key_name,
+                                          keyalgorithm=dns.tsig.HMAC_SHA256)
+        for rtype in ("A", "AAAA"):
+            values = [a for a in addresses if (":" in a) == (rtype == "AAAA")]
+            if values:
+                update.replace(fqdn, self.ttl, rtype, *values)
+            else:
+                update.delete(fqdn, rtype)
+        response = dns.query.tcp(update, self.server.address, port=self.server.port, timeout=5)
+        if response.rcode() != dns.rcode.NOERROR:
+            raise LabError(f"cdn: setting {fqdn}: {dns.rcode.to_text(response.rcode())}")
+        return fqdn

@@ -1,0 +1,268 @@
+"""Resolving ALIAS targets: the A and AAAA sets a target name stands for, right now.
+
+A provider that cannot hold ALIAS gets the target's addresses instead (flatten.py),
+and verify holds every provider's apex answer to a fresh resolution; both need the
+same answer to "what does this target resolve to?", so it is computed here once,
+for many targets at once, through the async query engine (verify/engine.py): 500
+targets cost about one round trip, not 500.
+
+Where the answer comes from, in this order:
+
+* a target inside one of the repository's own zones is read from git's desired
+  zone (what dnssync makes every provider serve), so no network is needed and a
+  zone's first apply can flatten to a name that the same apply creates;
+* otherwise the configured `resolvers` (RD=1);
+* with none, the target's own authoritative servers, found by following
+  referrals from the configured parent nameservers (`parent:`), else the roots.
+
+A chain (the target is itself a CNAME, or an ALIAS in a repository zone) is
+followed up to MAX_CHAIN names; a loop is an error naming the chain. A target
+that does not resolve (NXDOMAIN, SERVFAIL, timeout, no address at all) is an
+error, never an empty set: flattening it would take the site off the air.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import dns.message
+import dns.name
+import dns.rdataclass
+import dns.rdatatype
+from octodns.record import Record
+from octodns.zone import Zone
+
+from dnssync.config import Config, Nameserver, parse_address
+from dnssync.verify.delegation import referral_of, servers_of
+from dnssync.verify.engine import Answer, Endpoint, Engine, resolve
+from dnssync.wire import Malformed
+
+#: the longest chain of names followed from a target (CNAME/ALIAS hops)
+MAX_CHAIN = 8
+#: referrals followed when asking the target's authoritative servers
+MAX_REFERRALS = 16
+ADDRESS_TYPES = ("A", "AAAA")
+
+
+def is_alias(record: Record) -> bool:
+    """An ALIAS-like record: octoDNS's ALIAS or a provider's own (`Route53Provider/ALIAS`)."""
+    return record._type == "ALIAS" or record._type.endswith("/ALIAS")
+
+
+def alias_target(record: Record) -> str | None:
+    """The DNS name an ALIAS-like record points to (lower case, absolute), or None when
+    its value is not a name (a provider-specific value dnssync cannot resolve)."""
+    value = getattr(record, "value", None)
+    if isinstance(value, dict):
+        value = value.get("name") or value.get("dns-name") or value.get("dns_name")
+    if not isinstance(value, str) or not value.strip():
+        return None
+    name = value.strip().lower()
+    return name if name.endswith(".") else name + "."
+
+
+@dataclass
+class Resolution:
+    """What one target resolved to, when and how; `error` set when it did not."""
+
+    target: str
+    values: dict[str, list[str]] = field(default_factory=dict)  # "A"/"AAAA" -> sorted addresses
+    ttl: int | None = None  # the smallest TTL met along the chain
+    via: str = ""
+    at: str = ""
+    chain: list[str] = field(default_factory=list)  # the target, then every name it led to
+    error: str | None = None
+
+    @property
+    def addresses(self) -> set[str]:
+        return {a for values in self.values.values() for a in values}
+
+
+class _Step:
+    """One name looked up: its addresses, or the next name of the chain, or an error."""
+
+    def __init__(self, via: str, values: dict[str, list[str]] | None = None, ttl: int | None = None,
+                 hops: list[str] | None = None, error: str | None = None):
+        self.via, self.values, self.ttl, self.hops, self.error = via, values or {}, ttl, hops or [], error
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def _min(a: int | None, b: int | None) -> int | None:
+    return b if a is None else a if b is None else min(a, b)
+
+
+class TargetResolver:
+    """Resolves many targets concurrently (`resolve_all`), in one engine."""
+
+    def __init__(self, desired: dict[str, Zone], resolvers: list[Endpoint], start: list[Endpoint],
+                 timeout: float = 3.0):
+        self.zones = {name.lower(): zone for name, zone in desired.items()}
+        self.resolvers = resolvers
+        self.start = start
+        self.timeout = timeout
+
+    @classmethod
+    async def for_config(cls, config: Config, desired: dict[str, Zone]) -> TargetResolver:
+        """`resolvers:` when configured, else a walk from `parent:`'s nameservers and roots."""
+        resolvers = [Nameserver(text, *parse_address(text)) for text in config.resolvers]
+        # the parent's nameservers when configured (private and test setups never leave them)
+        start = (config.parent.nameservers or config.parent.roots) if not resolvers else []
+        found = await asyncio.gather(*(resolve(ns) for ns in resolvers or start))
+        endpoints = [e for row, _ in found for e in row]
+        return cls(desired, endpoints if resolvers else [], [] if resolvers else endpoints,
+                   config.defaults.timeout)
+
+    async def resolve_all(self, targets: Iterable[str], engine: Engine | None = None) -> dict[str, Resolution]:
+        """Every target resolved at once, in `engine` (else one of its own)."""
+        names = sorted(set(targets))
+        if not names:
+            return {}
+        if engine is None:
+            async with Engine(self.timeout, window=256) as own:
+                return await self.resolve_all(names, own)
+        results = await asyncio.gather(*(self.resolve(engine, t) for t in names))
+        return dict(zip(names, results, strict=True))
+
+    async def resolve(self, engine: Engine, target: str) -> Resolution:
+        result = Resolution(target, at=_now(), chain=[target])
+        name, vias = target, []
+        while True:
+            step = self._from_git(name) or await self._ask(engine, name)
+            if step.via not in vias:
+                vias.append(step.via)
+            result.via = ", ".join(vias)
+            if step.error:
+                result.error = step.error if name == target else f"{name} (reached from {target}): {step.error}"
+                return result
+            result.ttl = _min(result.ttl, step.ttl)
+            for hop in step.hops:
+                if hop in result.chain:
+                    result.error = "loop: " + " → ".join([*result.chain, hop])
+                    return result
+                result.chain.append(hop)
+                if len(result.chain) > MAX_CHAIN:
+                    result.error = f"chain longer than {MAX_CHAIN} names: " + " → ".join(result.chain)
+                    return result
+            if any(step.values.values()) or not step.hops:
+                break
+            name = step.hops[-1]
+        result.values = {t: sorted(v) for t, v in step.values.items() if v}
+        if not result.values:
+            result.error = f"{result.chain[-1]} has no A or AAAA records"
+        return result
+
+    def _zone_of(self, name: str) -> Zone | None:
+        labels = name.split(".")
+        for i in range(len(labels) - 1):
+            zone = self.zones.get(".".join(labels[i:]))
+            if zone is not None:
+                return zone
+        return None
+
+    def _from_git(self, name: str) -> _Step | None:
+        """The name looked up in the repository's desired zones; None when it is not in
+        one (or is below one of their delegations: the child zone answers for it)."""
+        zone = self._zone_of(name)
+        if zone is None:
+            return None
+        relative = name[: -len(zone.name)].rstrip(".")
+        records = [r for r in zone.records if r.name == relative]
+        below = relative.split(".")
+        cuts = {r.name for r in zone.records if r._type == "NS" and r.name}
+        if any(".".join(below[i:]) in cuts for i in range(len(below))) and relative:
+            return None
+        via = f"git ({zone.decoded_name})"
+        values = {r._type: [str(v) for v in r.values] for r in records if r._type in ADDRESS_TYPES}
+        ttls = [r.ttl for r in records if r._type in ADDRESS_TYPES]
+        if values:
+            return _Step(via, values, min(ttls))
+        for record in records:
+            next_name = (alias_target(record) if is_alias(record)
+                         else str(record.value).lower() if record._type == "CNAME" else None)
+            if next_name:
+                return _Step(via, ttl=record.ttl, hops=[next_name])
+        return _Step(via, error=f"{name} is not in zone {zone.decoded_name} in git" if not records
+                     else f"{name} has no A, AAAA, CNAME or ALIAS record in git")
+
+    async def _ask(self, engine: Engine, name: str) -> _Step:
+        """A and AAAA of `name`, asked at once, through resolvers or authoritatively."""
+        asked = await asyncio.gather(*(self._ask_type(engine, name, t) for t in ADDRESS_TYPES))
+        first = asked[0]
+        for step in asked:
+            if step.error:
+                return step
+        values = {t: s.values.get(t, []) for t, s in zip(ADDRESS_TYPES, asked, strict=True)}
+        ttl = None
+        for step in asked:
+            ttl = _min(ttl, step.ttl)
+        return _Step(first.via, values, ttl, first.hops)
+
+    async def _ask_type(self, engine: Engine, name: str, rtype: str) -> _Step:
+        if self.resolvers:
+            answer = await _first_usable(engine, self.resolvers, name, rtype, recursion=True)
+            return _read(answer, name, rtype, f"resolver {answer.endpoint.label}")
+        servers = self.start
+        for _ in range(MAX_REFERRALS):
+            if not servers:
+                break
+            answer = await _first_usable(engine, servers, name, rtype, recursion=False)
+            message = _message(answer)
+            if answer.error or message is None or not answer.referral:
+                return _read(answer, name, rtype, f"authoritative {answer.endpoint.label}")
+            _, names, glue = referral_of(message)
+            servers = await servers_of(names, glue)
+        return _Step("authoritative", error=f"no authoritative answer for {name} after"
+                     f" {MAX_REFERRALS} referrals")
+
+
+async def _first_usable(engine: Engine, endpoints: list[Endpoint], name: str, rtype: str,
+                        recursion: bool) -> Answer:
+    """The first answer that is not a transport failure or SERVFAIL, each endpoint in turn."""
+    answer = None
+    for endpoint in endpoints:
+        answer = await engine.ask(endpoint, name, rtype, recursion=recursion)
+        if answer.error is None:
+            return answer
+    assert answer is not None
+    return answer
+
+
+def _message(answer: Answer) -> dns.message.Message | None:
+    if answer.reply is None:
+        return None
+    try:
+        return answer.reply.message()
+    except Malformed:
+        return None
+
+
+def _read(answer: Answer, name: str, rtype: str, via: str) -> _Step:
+    """The addresses of `name` in an answer, following the CNAMEs it carries."""
+    if answer.nxdomain:
+        return _Step(via, error=f"{name} does not exist (NXDOMAIN from {answer.endpoint.label})")
+    message = _message(answer)
+    if answer.error or message is None:
+        why = answer.error or "malformed reply"
+        return _Step(via, error=f"{name} {rtype} did not resolve: {why}"
+                     f"{': ' + answer.detail if answer.detail else ''} ({answer.endpoint.label})")
+    owner, hops, ttl = dns.name.from_text(name), [], None
+    rdtype = dns.rdatatype.from_text(rtype)
+    for _ in range(MAX_CHAIN + 1):
+        cname = message.get_rrset(message.answer, owner, dns.rdataclass.IN, dns.rdatatype.CNAME)
+        if cname is None:
+            break
+        ttl = _min(ttl, cname.ttl)
+        owner = cname[0].target
+        hops.append(owner.to_text().lower())
+        if hops.count(hops[-1]) > 1:
+            break
+    found = message.get_rrset(message.answer, owner, dns.rdataclass.IN, rdtype)
+    if found is None:
+        return _Step(via, ttl=ttl, hops=hops)
+    return _Step(via, {rtype: [r.to_text() for r in found]}, _min(ttl, found.ttl), hops)

@@ -1,0 +1,72 @@
+"""ALIAS across providers, against the real lab: an apex ALIAS to a "CDN" (a zone on the
+lab's parent server, outside the repository) is answered alike by PowerDNS (which expands
+it itself, through the lab's Unbound) and by BIND and Knot (which get it flattened); when
+the CDN moves, verify names the stale providers, and `apply --refresh-flattened` fixes
+only those RRsets."""
+
+from __future__ import annotations
+
+import json
+import time
+
+from tests.conftest import unique_zone
+from tests.test_push_lab import ask
+
+OLD = ["192.0.2.71", "192.0.2.72", "2001:db8::71"]
+NEW = ["198.51.100.9", "2001:db8::99"]
+
+
+def alias_zone(target: str, extra: str = "") -> str:
+    return f"'':\n  ttl: 300\n  type: ALIAS\n  value: {target}\n{extra}"
+
+
+def apex_sets(lab, zone: str) -> dict[str, tuple[set[str], set[str]]]:
+    return {name: (ask(lab, name, zone, "A"), ask(lab, name, zone, "AAAA")) for name in lab.servers}
+
+
+def codes(result) -> list[str]:
+    return [f["code"] for f in json.loads(result.stdout)["findings"]]
+
+
+def test_apex_alias_answered_alike_then_stale_then_refreshed(make_repo, lab):
+    cdn = lab.add_cdn(unique_zone("cdn"))
+    target = cdn.set("shop", OLD)
+    zone = unique_zone("alias")
+    www = "www:\n  type: A\n  value: 192.0.2.1\n"
+    repo = make_repo({zone: alias_zone(target, www)}, config={"resolvers": [lab.resolver]})
+
+    applied = repo.run("apply", "--yes")
+    assert applied.exit_code == 0, applied.output
+    assert f"A flattened from ALIAS → {target}" in applied.output
+    seen = apex_sets(lab, zone)
+    assert seen["pdns"] == seen["bind"] == seen["knot"] == ({"192.0.2.71", "192.0.2.72"}, {"2001:db8::71"})
+    verified = repo.run("verify", "--format", "json")
+    assert not [c for c in codes(verified) if c.startswith("alias.")], verified.output
+
+    cdn.set("shop", NEW)  # the CDN moves: no commit anywhere
+    time.sleep(cdn.ttl + 1)  # the resolver's cached answer expires
+    lab.unbound.flush(cdn.zone)
+    stale = repo.run("verify", "--format", "json")
+    assert stale.exit_code == 1
+    found = [f for f in json.loads(stale.stdout)["findings"] if f["code"] == "alias.stale"]
+    assert {f["provider"] for f in found} == {"bind", "knot"}  # pdns expands it afresh itself
+    a = next(f for f in found if f["provider"] == "bind" and f["type"] == "A")
+    assert a["observed"] == ["192.0.2.71", "192.0.2.72"] and a["expected"] == ["198.51.100.9"]
+    assert "bind serves" in a["message"] and "198.51.100.9" in a["message"]
+
+    planned = repo.run("plan", "--format", "json")
+    changes = {(p["provider"], c["type"], c["action"]): c for p in json.loads(planned.stdout)["providers"]
+               for c in p["changes"]}
+    assert set(changes) == {(p, t, "update") for p in ("bind", "knot") for t in ("A", "AAAA")}
+    assert all(c["flattened"]["target"] == target for c in changes.values())
+
+    (repo.zone_file(zone)).write_text(alias_zone(target, www.replace("192.0.2.1", "192.0.2.2")))
+    refreshed = repo.run("apply", "--yes", "--refresh-flattened")
+    assert refreshed.exit_code == 0, refreshed.output
+    seen = apex_sets(lab, zone)
+    assert seen["pdns"] == seen["bind"] == seen["knot"] == ({"198.51.100.9"}, {"2001:db8::99"})
+    for server in lab.servers:  # the pending www change was not applied: only flattened RRsets
+        assert ask(lab, server, f"www.{zone}", "A") == {"192.0.2.1"}
+    (repo.zone_file(zone)).write_text(alias_zone(target, www))
+    clean = repo.run("verify", "--format", "json")
+    assert not [c for c in codes(clean) if c.startswith("alias.")], clean.output
