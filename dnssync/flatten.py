@@ -112,14 +112,16 @@ class Flattening:
                 self.processors.setdefault((provider, zone), []).append(KeepExisting(
                     lambda name, rtype, names=names: not (name in names and rtype in ADDRESS_TYPES)))
 
-    def annotate(self, plan: Any) -> None:
-        """Mark every planned change that a flattening made, with where its values came from."""
+    def annotate(self, plan: Any, locate: Locate) -> None:
+        """Mark every planned change that a flattening made with where its values came from,
+        pointed at the ALIAS record's file and line."""
         by_key = {(f.zone, f.name, p): f for f in self.records if not f.error for p in f.providers}
         for pp in plan.providers:
             for change in pp.changes:
                 found = by_key.get((pp.zone, change.name, pp.provider))
                 if found is not None and change.type in ADDRESS_TYPES:
                     change.flattened = found.origin
+                    change.file, change.line = locate(found.zone, found.name, found.type)
 
 
 def _meant(record: Record, providers: list[str]) -> list[str]:

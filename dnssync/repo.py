@@ -175,7 +175,7 @@ class Repository:
         plan.findings = (list(self.findings) + flat.findings
                          + check_plan(plan, desired, self.providers(), policy, self.locate))
         self.locate_changes(plan)
-        flat.annotate(plan)
+        flat.annotate(plan, self.locate)
         return plan, lives
 
     def locate(self, zone: str, name: str, rtype: str) -> tuple[str | None, int | None]:

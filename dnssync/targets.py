@@ -114,7 +114,7 @@ class TargetResolver:
         # the parent's nameservers when configured (private and test setups never leave them)
         start = (config.parent.nameservers or config.parent.roots) if not resolvers else []
         found = await asyncio.gather(*(resolve(ns) for ns in resolvers or start))
-        endpoints = [e for row, _ in found for e in row]
+        endpoints = [Endpoint(e.address, e.port) for row, _ in found for e in row]  # labelled by address
         return cls(desired, endpoints if resolvers else [], [] if resolvers else endpoints,
                    config.defaults.timeout)
 
@@ -196,12 +196,26 @@ class TargetResolver:
         first = asked[0]
         for step in asked:
             if step.error:
-                return step
+                return await self._loop_in(engine, name) or step
         values = {t: s.values.get(t, []) for t, s in zip(ADDRESS_TYPES, asked, strict=True)}
         ttl = None
         for step in asked:
             ttl = _min(ttl, step.ttl)
         return _Step(first.via, values, ttl, first.hops)
+
+    async def _loop_in(self, engine: Engine, name: str) -> _Step | None:
+        """A CNAME loop behind a failure (resolvers answer SERVFAIL for one): the chain
+        asked link by link (qtype CNAME is answered without following), so the error
+        names it; None when there is no loop."""
+        chain = [name]
+        for _ in range(MAX_CHAIN):
+            step = await self._ask_type(engine, chain[-1], "CNAME")
+            if step.error or not step.values.get("CNAME"):
+                return None
+            chain.append(step.values["CNAME"][0].lower())
+            if chain[-1] in chain[:-1]:
+                return _Step(step.via, error="loop: " + " → ".join(chain))
+        return None
 
     async def _ask_type(self, engine: Engine, name: str, rtype: str) -> _Step:
         if self.resolvers:
@@ -253,7 +267,7 @@ def _read(answer: Answer, name: str, rtype: str, via: str) -> _Step:
                      f"{': ' + answer.detail if answer.detail else ''} ({answer.endpoint.label})")
     owner, hops, ttl = dns.name.from_text(name), [], None
     rdtype = dns.rdatatype.from_text(rtype)
-    for _ in range(MAX_CHAIN + 1):
+    for _ in range(MAX_CHAIN + 1 if rdtype != dns.rdatatype.CNAME else 0):
         cname = message.get_rrset(message.answer, owner, dns.rdataclass.IN, dns.rdatatype.CNAME)
         if cname is None:
             break

@@ -70,3 +70,44 @@ def test_apex_alias_answered_alike_then_stale_then_refreshed(make_repo, lab):
     (repo.zone_file(zone)).write_text(alias_zone(target, www))
     clean = repo.run("verify", "--format", "json")
     assert not [c for c in codes(clean) if c.startswith("alias.")], clean.output
+    # PowerDNS transfers its ALIAS as TYPE65401, which verify reads as an extra record until
+    # the `apply` branch lands; nothing else is left
+    assert set(codes(clean)) <= {"verify.unverifiable", "verify.extra"}, clean.output
+
+
+def test_unresolvable_target_is_refused_with_file_and_line_and_nothing_else_held_back(make_repo, lab):
+    cdn = lab.add_cdn(unique_zone("cdn"))
+    target = cdn.set("shop", OLD)
+    zone = unique_zone("alias")
+    www = "www:\n  type: A\n  value: 192.0.2.1\n"
+    repo = make_repo({zone: alias_zone(target, www)}, config={"resolvers": [lab.resolver]})
+    assert repo.run("apply", "--yes").exit_code == 0
+
+    gone = cdn.fqdn("gone")  # NXDOMAIN
+    repo.zone_file(zone).write_text(alias_zone(gone, www.replace("192.0.2.1", "192.0.2.2")))
+    planned = repo.run("plan")
+    assert planned.exit_code == 1
+    assert (f"{zone}yaml:1: error alias.unresolved: {zone} ALIAS → {gone} did not resolve ({gone} does not"
+            " exist (NXDOMAIN") in planned.output
+    applied = repo.run("apply", "--yes")
+    assert applied.exit_code == 1, applied.output
+    for server in lab.servers:  # everything else applied
+        assert ask(lab, server, f"www.{zone}", "A") == {"192.0.2.2"}
+    for server in ("bind", "knot"):  # never flattened to nothing: the addresses they had stay
+        assert ask(lab, server, zone, "A") == {"192.0.2.71", "192.0.2.72"}
+        assert ask(lab, server, zone, "AAAA") == {"2001:db8::71"}
+
+
+def test_cname_chain_followed_and_loop_named(make_repo, lab):
+    cdn = lab.add_cdn(unique_zone("cdn"))
+    cdn.set("edge", ["192.0.2.80"])
+    chained = cdn.cname("shop", "edge")
+    first, second = cdn.cname("a", "b"), cdn.cname("b", "a")
+    ok, looping = unique_zone("alias"), unique_zone("alias")
+    repo = make_repo({ok: alias_zone(chained), looping: alias_zone(first)}, config={"resolvers": [lab.resolver]})
+    planned = repo.run("plan", "--format", "json")
+    document = json.loads(planned.stdout)
+    flat = {f["zone"]: f for f in document["flattened"]}
+    assert flat[ok]["chain"] == [chained, cdn.fqdn("edge")] and flat[ok]["values"] == {"A": ["192.0.2.80"]}
+    [refused] = [f for f in document["findings"] if f["code"] == "alias.unresolved"]
+    assert refused["zone"] == looping and f"loop: {first} → {second} → {first}" in refused["message"], refused

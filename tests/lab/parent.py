@@ -99,19 +99,33 @@ class Cdn:
     zone: str
     ttl: int = 1
 
+    def fqdn(self, name: str) -> str:
+        return f"{name}.{self.zone}" if name else self.zone
+
     def set(self, name: str, addresses: list[str]) -> str:
         """Make `name` (relative to the zone) resolve to `addresses`; returns its FQDN."""
-        fqdn = f"{name}.{self.zone}" if name else self.zone
-        keyring = dns.tsigkeyring.from_text({self.server.key_name: self.server.key_secret})
-        update = dns.update.UpdateMessage(self.zone, keyring=keyring, keyname=self.server.key_name,
-                                          keyalgorithm=dns.tsig.HMAC_SHA256)
+        update = self._update()
         for rtype in ("A", "AAAA"):
             values = [a for a in addresses if (":" in a) == (rtype == "AAAA")]
             if values:
-                update.replace(fqdn, self.ttl, rtype, *values)
+                update.replace(self.fqdn(name), self.ttl, rtype, *values)
             else:
-                update.delete(fqdn, rtype)
+                update.delete(self.fqdn(name), rtype)
+        return self._send(update, name)
+
+    def cname(self, name: str, target: str) -> str:
+        """Make `name` a CNAME to `target` (a name of this zone, relative); returns its FQDN."""
+        update = self._update()
+        update.replace(self.fqdn(name), self.ttl, "CNAME", self.fqdn(target))
+        return self._send(update, name)
+
+    def _update(self) -> dns.update.UpdateMessage:
+        keyring = dns.tsigkeyring.from_text({self.server.key_name: self.server.key_secret})
+        return dns.update.UpdateMessage(self.zone, keyring=keyring, keyname=self.server.key_name,
+                                        keyalgorithm=dns.tsig.HMAC_SHA256)
+
+    def _send(self, update: dns.update.UpdateMessage, name: str) -> str:
         response = dns.query.tcp(update, self.server.address, port=self.server.port, timeout=5)
         if response.rcode() != dns.rcode.NOERROR:
-            raise LabError(f"cdn: setting {fqdn}: {dns.rcode.to_text(response.rcode())}")
-        return fqdn
+            raise LabError(f"cdn: changing {self.fqdn(name)}: {dns.rcode.to_text(response.rcode())}")
+        return self.fqdn(name)
