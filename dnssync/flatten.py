@@ -65,10 +65,6 @@ class Flattened:
         """What a flattened change carries: where its values came from."""
         return {"from": self.type, "target": self.target, "resolved_at": self.resolved_at, "via": self.via}
 
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Flattened:
-        return cls(**data)
-
 
 class KeepExisting(BaseProcessor):
     """An octoDNS processor: the RRsets `keep` selects are planned as the provider has them

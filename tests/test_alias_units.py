@@ -1,0 +1,141 @@
+"""ALIAS flattening without servers: policy, TTL, targets inside the repository's own
+zones (read from git, so no packet is sent), chains and loops through git, and the plan's
+data and text for a flattened RRset."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+from octodns.record import Record
+from octodns.zone import Zone
+from octodns_powerdns import PowerDnsProvider
+
+from dnssync.config import Config, Policy, read_config
+from dnssync.flatten import flatten_ttl, prepare
+from dnssync.plan import Change
+from dnssync.providers.rfc2136 import Rfc2136Provider
+from dnssync.targets import TargetResolver, alias_target
+
+PROVIDERS = {"pdns": PowerDnsProvider("pdns", host="127.0.0.1", api_key="unused"),
+             "bind": Rfc2136Provider("bind", host="127.0.0.1")}
+
+
+def zone(name: str, *records: tuple[str, dict]) -> Zone:
+    result = Zone(name, [])
+    for record_name, data in records:
+        result.add_record(Record.new(result, record_name, data))
+    return result
+
+
+def nowhere(zone: str, name: str, rtype: str) -> tuple[str, int]:
+    return f"zones/{zone}yaml", 7
+
+
+def offline_config(policy: Policy | None = None) -> Config:
+    """No resolvers and no parent: only targets in the repository's zones can resolve."""
+    config = Config(Path("."), "dnssync.yaml", Path("zones"), {}, policy=policy or Policy())
+    config.parent.roots = []
+    return config
+
+
+SITE = zone("example.com.", ("", {"type": "ALIAS", "ttl": 300, "value": "cdn.example.net."}),
+            ("www", {"type": "A", "ttl": 300, "value": "192.0.2.1"}))
+CDN = zone("example.net.", ("cdn", {"type": "A", "ttl": 20, "values": ["192.0.2.8", "192.0.2.9"]}),
+           ("cdn", {"type": "AAAA", "ttl": 20, "value": "2001:db8::8"}))
+SERVES = {"example.com.": ["bind", "pdns"], "example.net.": ["bind", "pdns"]}
+
+
+def test_flattened_only_where_a_provider_cannot_hold_alias_with_the_floor_ttl():
+    flat = prepare(offline_config(), {"example.com.": SITE, "example.net.": CDN}, PROVIDERS, SERVES, nowhere)
+    assert not flat.findings
+    [record] = flat.records
+    assert (record.providers, record.native, record.ttl, record.target_ttl) == (["bind"], ["pdns"], 60, 20)
+    assert record.values == {"A": ["192.0.2.8", "192.0.2.9"], "AAAA": ["2001:db8::8"]}
+    assert record.via == "git (example.net.)"
+    served = {(r.name, r._type): r for r in flat.zones[("bind", "example.com.")].records}
+    assert set(served) == {("", "A"), ("", "AAAA"), ("www", "A")} and served[("", "A")].ttl == 60
+    assert ("pdns", "example.com.") not in flat.zones  # PowerDNS keeps its ALIAS
+    assert {r._type for r in SITE.records} == {"ALIAS", "A"}  # git's zone untouched
+
+
+def test_ttl_is_the_smaller_of_the_record_and_the_target_never_below_the_floor():
+    assert flatten_ttl(300, 20, 60) == 60
+    assert flatten_ttl(300, 20, 0) == 20
+    assert flatten_ttl(30, 20, 60) == 30  # git's own lower TTL wins
+    assert flatten_ttl(300, 3600, 60) == 300
+
+
+@pytest.mark.parametrize("mode,codes,flattened", [("native-only", [], False), ("error", ["alias.refused"], False)])
+def test_policy_native_only_and_error(mode, codes, flattened):
+    policy = Policy(alias_zones={"example.com.": mode})
+    flat = prepare(offline_config(policy), {"example.com.": SITE, "example.net.": CDN}, PROVIDERS, SERVES, nowhere)
+    assert [f.code for f in flat.findings] == codes
+    assert bool(flat.records) == flattened
+    if codes:
+        assert (flat.findings[0].file, flat.findings[0].line) == ("zones/example.com.yaml", 7)
+
+
+def test_policy_per_record_beats_per_zone(tmp_path):
+    (tmp_path / "zones").mkdir()
+    (tmp_path / "providers").mkdir()
+    (tmp_path / "dnssync.yaml").write_text(
+        "policy:\n  alias:\n    default: error\n    zones: {example.com: native-only}\n"
+        "    records: {example.com: flatten}\n    ttl_floor: 30\n")
+    config, _ = read_config(tmp_path)
+    assert config.policy.alias_for("example.com.", "example.com.") == "flatten"
+    assert config.policy.alias_for("example.com.", "www.example.com.") == "native-only"
+    assert config.policy.alias_for("example.org.", "example.org.") == "error"
+    assert config.policy.alias_ttl_floor == 30
+    (tmp_path / "dnssync.yaml").write_text("policy:\n  alias: flatter\n")
+    _, findings = read_config(tmp_path)
+    assert any("alias must be one of flatten, native-only, error, got 'flatter'" in f.message and f.line == 2
+               for f in findings)
+
+
+def test_loop_through_git_is_an_error_naming_the_chain():
+    one = zone("one.example.", ("", {"type": "ALIAS", "ttl": 60, "value": "two.example."}))
+    two = zone("two.example.", ("", {"type": "ALIAS", "ttl": 60, "value": "one.example."}))
+    flat = prepare(offline_config(), {"one.example.": one, "two.example.": two}, PROVIDERS,
+                   {"one.example.": ["bind"], "two.example.": ["bind"]}, nowhere)
+    messages = sorted(f.message for f in flat.findings)
+    assert [f.code for f in flat.findings] == ["alias.unresolved"] * 2
+    assert "ALIAS → two.example. did not resolve (loop: two.example. → one.example. → two.example.)" in messages[0]
+    assert not flat.zones[("bind", "one.example.")].records  # never flattened to an empty set
+
+
+def test_missing_name_in_a_repository_zone_does_not_resolve():
+    resolver = TargetResolver({"example.net.": CDN}, [], [])
+    found = asyncio.run(resolver.resolve_all(["nope.example.net."]))["nope.example.net."]
+    assert found.error == "nope.example.net. is not in zone example.net. in git" and not found.values
+
+
+def test_route53_style_alias_value_and_plan_text():
+    class Alias:  # a provider-specific ALIAS value: a mapping with the DNS name
+        value = {"name": "LB-1.eu-west-1.elb.amazonaws.com", "type": "A"}
+
+    assert alias_target(Alias()) == "lb-1.eu-west-1.elb.amazonaws.com."  # type: ignore[arg-type]
+    change = Change("update", "", "A", {"ttl": 60, "values": ["192.0.2.1"]}, {"ttl": 60, "values": ["192.0.2.2"]},
+                    flattened={"from": "ALIAS", "target": "cdn.example.net.", "resolved_at": "T", "via": "R"})
+    assert change.origin == "A flattened from ALIAS → cdn.example.net. (resolved at T via R)"
+
+
+def test_plan_format_doc_shows_the_flattened_data_and_text_as_the_code_makes_them():
+    """docs/plan-format.md's example `flattened` entry has exactly the keys a plan writes,
+    and its example text line is what a flattened change renders."""
+    import json
+    import re
+    from dataclasses import fields
+
+    from dnssync.flatten import Flattened
+    from tests.conftest import ROOT
+
+    doc = (ROOT / "docs" / "plan-format.md").read_text()
+    example = json.loads(re.search(r"```json\n(.*?)```", doc, re.S).group(1))
+    [entry] = example["flattened"]
+    assert set(entry) == {f.name for f in fields(Flattened)}
+    record = Flattened(**entry)
+    change = Change("create", "", "A", None, {"ttl": record.ttl, "values": record.values["A"]},
+                    flattened=record.origin)
+    assert f"\n{change.origin}\n" in doc
