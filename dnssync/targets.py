@@ -47,9 +47,13 @@ MAX_REFERRALS = 16
 ADDRESS_TYPES = ("A", "AAAA")
 
 
+def is_alias_type(rtype: str) -> bool:
+    """An ALIAS-like type: octoDNS's ALIAS or a provider's own (`Route53Provider/ALIAS`)."""
+    return rtype == "ALIAS" or rtype.endswith("/ALIAS")
+
+
 def is_alias(record: Record) -> bool:
-    """An ALIAS-like record: octoDNS's ALIAS or a provider's own (`Route53Provider/ALIAS`)."""
-    return record._type == "ALIAS" or record._type.endswith("/ALIAS")
+    return is_alias_type(record._type)
 
 
 def alias_target(record: Record) -> str | None:

@@ -35,9 +35,10 @@ def test_apex_alias_answered_alike_then_stale_then_refreshed(make_repo, lab):
     www = "www:\n  type: A\n  value: 192.0.2.1\n"
     repo = make_repo({zone: alias_zone(target, www)}, config={"resolvers": [lab.resolver]})
 
-    applied = repo.run("apply", "--yes")
-    assert applied.exit_code == 0, applied.output
+    applied = repo.run("apply", "--yes", "--wait", "--timeout", "60", "--interval", "0.5")
+    assert applied.exit_code == 0, applied.output  # watch: converged, PowerDNS's expansion included
     assert f"A flattened from ALIAS → {target}" in applied.output
+    assert "watch.unwatchable" not in applied.output
     seen = apex_sets(lab, zone)
     assert seen["pdns"] == seen["bind"] == seen["knot"] == ({"192.0.2.71", "192.0.2.72"}, {"2001:db8::71"})
     verified = repo.run("verify", "--format", "json")

@@ -32,7 +32,7 @@ from octodns.zone import Zone
 
 from dnssync.findings import Finding, Severity
 from dnssync.plan import Adjustment, adjustments, rrset_data
-from dnssync.targets import ADDRESS_TYPES
+from dnssync.targets import ADDRESS_TYPES, is_alias_type
 
 #: octoDNS types that are not DNS types: the provider serves something else in their place
 UNVERIFIABLE_TYPES = {"ALIAS", "URLFWD"}
@@ -218,7 +218,7 @@ def expectations(zone: Zone, providers: dict[str, BaseProvider]) -> list[ZoneExp
         items: list[Expected] = []
         findings: list[Finding] = []
         known = {_key(f"{a.name}.{zone.name}" if a.name else zone.name, t) for a in skipped
-                 for t in ((a.type, *ADDRESS_TYPES) if a.type == "ALIAS" or a.type.endswith("/ALIAS") else (a.type,))}
+                 for t in ((a.type, *ADDRESS_TYPES) if is_alias_type(a.type) else (a.type,))}
         for record in served.records:
             if not _applies(record, name):
                 continue
