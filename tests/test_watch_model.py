@@ -355,3 +355,8 @@ def test_flattened_alias_converges_when_the_native_provider_serves_the_resolved_
     assert classify(target, "pdns", served("A", 20, "192.0.2.9")) != NEW
     assert classify(target, "bind", served("A", 20, "192.0.2.8")) != NEW  # flattened: the planned TTL
     assert classify(target, "bind", served("A", 60, "192.0.2.8")) == NEW
+    # only the ALIAS itself changed (e.g. its TTL at pdns): nothing on the wire to watch, said so
+    plan.providers = plan.providers[1:]
+    assert [(f.code, f.type) for f in targets_from_plan(plan)[1]] == [("watch.unwatchable", "ALIAS")]
+    plan.providers = [ProviderPlan("bind", ZONE, changes=[update()])]  # the ALIAS untouched: no warning
+    assert targets_from_plan(plan)[1] == []

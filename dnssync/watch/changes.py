@@ -164,11 +164,13 @@ def targets_from_plan(plan: Plan) -> tuple[list[Target], list[Finding]]:
     targets: dict[tuple[str, str], Target] = {}
     zone_providers: dict[str, list[str]] = {}
     flattened = {(f["zone"], f["name"]): f for f in plan.flattened if not f["error"]}
+    aliased: set[tuple[str, str]] = set()  # flattened ALIAS records whose own change was planned
     for pp in plan.providers:
         zone_providers.setdefault(pp.zone, []).append(pp.provider)
         for change in pp.changes:
             fqdn = (f"{change.name}.{pp.zone}" if change.name else pp.zone).lower()
             if is_alias_type(change.type) and (pp.zone, change.name) in flattened:
+                aliased.add((pp.zone, change.name))
                 continue  # watched as the A/AAAA it stands for (_natively_expanded)
             try:
                 dns.rdatatype.from_text(change.type)
@@ -194,11 +196,12 @@ def targets_from_plan(plan: Plan) -> tuple[list[Target], list[Finding]]:
             # it already served the new value, or its live state was unreadable
             target.new[provider] = common
             target.old[provider] = None if (provider, target.zone) in errors else common
-    findings += _natively_expanded(flattened.values(), targets)
+    findings += _natively_expanded(flattened.values(), targets, aliased)
     return sorted(targets.values(), key=lambda t: (t.zone, t.name, t.type)), findings
 
 
-def _natively_expanded(flattened: Iterable[dict[str, Any]], targets: dict[tuple[str, str], Target]) -> list[Finding]:
+def _natively_expanded(flattened: Iterable[dict[str, Any]], targets: dict[tuple[str, str], Target],
+                       aliased: set[tuple[str, str]]) -> list[Finding]:
     """A flattened ALIAS converges when every provider serves the addresses its target
     resolved to at apply time: the flattened ones as planned, and those that expand the
     ALIAS themselves (PowerDNS) the same addresses, with a TTL of their choosing."""
@@ -215,7 +218,7 @@ def _natively_expanded(flattened: Iterable[dict[str, Any]], targets: dict[tuple[
             for provider in f["native"]:
                 target.new[provider] = replace(expected, any_ttl=True)
                 target.old[provider] = None  # it expanded the target on its own schedule
-        if not watched:
+        if not watched and (f["zone"], f["name"]) in aliased:
             findings.append(Finding(
                 Severity.WARNING, "watch.unwatchable",
                 f"{f['type']} records cannot be compared with DNS answers and no flattened A/AAAA"
