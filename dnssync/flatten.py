@@ -205,19 +205,21 @@ def _flatten(result: Flattening, zone: Zone, record: Record, needs: list[str], n
                           resolution.values, None if resolution.error else ttl, resolution.ttl,
                           resolution.at, resolution.via, resolution.chain, resolution.error)
     result.records.append(flattened)
+    # built once, shared by every provider's copy of the zone (they are the zone's records)
+    addresses = [] if resolution.error else [
+        Record.new(zone, record.name, {"type": rtype, "ttl": ttl, "values": values}, lenient=True)
+        for rtype, values in resolution.values.items()]
     for provider in needs:
         key = (provider, zone.name)
         copy = result.zones.get(key)
         if copy is None:
             copy = result.zones[key] = zone.copy()
         copy.remove_record(record)
+        for address in addresses:
+            copy.add_record(address, replace=True, lenient=True)
         if resolution.error:
             result.processors.setdefault(key, []).append(KeepExisting(
                 lambda name, rtype, held=record.name: name == held and rtype in ADDRESS_TYPES))
-            continue
-        for rtype, values in resolution.values.items():
-            copy.add_record(Record.new(copy, record.name, {"type": rtype, "ttl": ttl, "values": values},
-                                       lenient=True), replace=True, lenient=True)
     if resolution.error:
         file, line = locate(zone.name, record.name, record._type)
         result.findings.append(Finding(
