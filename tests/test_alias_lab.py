@@ -112,3 +112,22 @@ def test_cname_chain_followed_and_loop_named(make_repo, lab):
     assert flat[ok]["chain"] == [chained, cdn.fqdn("edge")] and flat[ok]["values"] == {"A": ["192.0.2.80"]}
     [refused] = [f for f in document["findings"] if f["code"] == "alias.unresolved"]
     assert refused["zone"] == looping and f"loop: {first} → {second} → {first}" in refused["message"], refused
+
+
+def test_without_resolvers_the_targets_own_servers_and_a_reviewed_plan_keeps_its_addresses(make_repo, lab, tmp_path):
+    cdn = lab.add_cdn(unique_zone("cdn"))
+    target = cdn.set("shop", OLD)
+    zone = unique_zone("alias")
+    repo = make_repo({zone: alias_zone(target)})  # no `resolvers:`: referrals from the parent
+    saved = tmp_path / "plan.json"
+    planned = repo.run("plan", "--out", str(saved), "--format", "markdown")
+    assert planned.exit_code == 0, planned.output
+    assert f"A flattened from ALIAS → {target}" in planned.output
+    [flat] = json.loads(saved.read_text())["flattened"]
+    assert flat["via"] == f"authoritative {lab.parent.address}" and flat["target_ttl"] == cdn.ttl
+    assert (flat["ttl"], flat["providers"], flat["native"]) == (60, ["bind", "knot"], ["pdns"])
+
+    cdn.set("shop", NEW)  # moved after the review: apply --plan sends what was reviewed
+    applied = repo.run("apply", "--plan", str(saved), "--yes")
+    assert applied.exit_code == 0, applied.output
+    assert ask(lab, "bind", zone, "A") == ask(lab, "knot", zone, "A") == {"192.0.2.71", "192.0.2.72"}
