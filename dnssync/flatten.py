@@ -36,7 +36,7 @@ from octodns.zone import Zone
 
 from dnssync.config import Config
 from dnssync.findings import Finding, Severity
-from dnssync.targets import ADDRESS_TYPES, Resolution, TargetResolver, alias_target, is_alias
+from dnssync.targets import ADDRESS_TYPES, Resolution, TargetResolver, alias_target, alias_types, is_alias
 
 #: (zone, name, type) -> (file, line) of the record in git
 Locate = Callable[[str, str, str], tuple[str | None, int | None]]
@@ -206,9 +206,10 @@ def _flatten(result: Flattening, zone: Zone, record: Record, needs: list[str], n
                           resolution.at, resolution.via, resolution.chain, resolution.error)
     result.records.append(flattened)
     # built once, shared by every provider's copy of the zone (they are the zone's records)
+    wanted = alias_types(record)
     addresses = [] if resolution.error else [
         Record.new(zone, record.name, {"type": rtype, "ttl": ttl, "values": values}, lenient=True)
-        for rtype, values in resolution.values.items()]
+        for rtype, values in resolution.values.items() if rtype in wanted]
     for provider in needs:
         key = (provider, zone.name)
         copy = result.zones.get(key)

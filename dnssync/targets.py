@@ -29,14 +29,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-import dns.message
 import dns.name
 import dns.rdatatype
 from octodns.record import Record
 from octodns.zone import Zone
 
 from dnssync.config import Config, Nameserver, parse_address
-from dnssync.verify.delegation import referral_of, servers_of
+from dnssync.verify.delegation import message_of, referral_of, servers_of
 from dnssync.verify.engine import Answer, Endpoint, Engine, resolve
 from dnssync.wire import Malformed
 
@@ -56,16 +55,31 @@ def is_alias(record: Record) -> bool:
     return is_alias_type(record._type)
 
 
+def _alias_values(record: Record) -> list:
+    values = getattr(record, "values", None)
+    return list(values) if isinstance(values, list | tuple) else [getattr(record, "value", None)]
+
+
 def alias_target(record: Record) -> str | None:
     """The DNS name an ALIAS-like record points to (lower case, absolute), or None when
-    its value is not a name (a provider-specific value dnssync cannot resolve)."""
-    value = getattr(record, "value", None)
+    its value is not a name. Route53's alias values are mappings whose `name` is a
+    service's FQDN (a load balancer) or a name of the same zone ('' for the apex)."""
+    value = _alias_values(record)[0] if _alias_values(record) else None
     if isinstance(value, dict):
-        value = value.get("name") or value.get("dns-name") or value.get("dns_name")
+        value = value.get("name")
+        if isinstance(value, str) and not value.endswith("."):  # same-zone: relative
+            value = f"{value}.{record.zone.name}" if value else record.zone.name
     if not isinstance(value, str) or not value.strip():
         return None
     name = value.strip().lower()
     return name if name.endswith(".") else name + "."
+
+
+def alias_types(record: Record) -> tuple[str, ...]:
+    """The address types the record stands for: both for ALIAS; for Route53's alias, the
+    `type` each of its values names (an alias of type A stands for the A RRset alone)."""
+    named = {v.get("type") for v in _alias_values(record) if isinstance(v, dict)}
+    return tuple(t for t in ADDRESS_TYPES if t in named) if named else ADDRESS_TYPES
 
 
 @dataclass
@@ -230,7 +244,7 @@ class TargetResolver:
             if not servers:
                 break
             answer = await _first_usable(engine, servers, name, rtype, recursion=False)
-            message = _message(answer)
+            message = message_of(answer)
             if answer.error or message is None or not answer.referral:
                 return _read(answer, name, rtype, f"authoritative {answer.endpoint.label}")
             _, names, glue = referral_of(message)
@@ -252,15 +266,6 @@ async def _first_usable(engine: Engine, endpoints: list[Endpoint], name: str, rt
 
 
 _FAMILIES = {dns.rdatatype.A: socket.AF_INET, dns.rdatatype.AAAA: socket.AF_INET6}
-
-
-def _message(answer: Answer) -> dns.message.Message | None:
-    if answer.reply is None:
-        return None
-    try:
-        return answer.reply.message()
-    except Malformed:
-        return None
 
 
 def _read(answer: Answer, name: str, rtype: str, via: str) -> _Step:

@@ -24,16 +24,24 @@ def apex_sets(lab, zone: str) -> dict[str, tuple[set[str], set[str]]]:
     return {name: (ask(lab, name, zone, "A"), ask(lab, name, zone, "AAAA")) for name in lab.servers}
 
 
+WWW = "www:\n  type: A\n  value: 192.0.2.1\n"
+
+
+def cdn_site(make_repo, lab) -> tuple:
+    """A CDN with `shop` at the OLD addresses and a zone whose apex is an ALIAS to it (plus
+    www), resolved through the lab's Unbound: (cdn, target, zone, repo)."""
+    cdn = lab.add_cdn(unique_zone("cdn"))
+    target = cdn.set("shop", OLD)
+    zone = unique_zone("alias")
+    return cdn, target, zone, make_repo({zone: alias_zone(target, WWW)}, config={"resolvers": [lab.resolver]})
+
+
 def codes(result) -> list[str]:
     return [f["code"] for f in json.loads(result.stdout)["findings"]]
 
 
 def test_apex_alias_answered_alike_then_stale_then_refreshed(make_repo, lab):
-    cdn = lab.add_cdn(unique_zone("cdn"))
-    target = cdn.set("shop", OLD)
-    zone = unique_zone("alias")
-    www = "www:\n  type: A\n  value: 192.0.2.1\n"
-    repo = make_repo({zone: alias_zone(target, www)}, config={"resolvers": [lab.resolver]})
+    cdn, target, zone, repo = cdn_site(make_repo, lab)
 
     applied = repo.run("apply", "--yes", "--wait", "--timeout", "60", "--interval", "0.5")
     assert applied.exit_code == 0, applied.output  # watch: converged, PowerDNS's expansion included
@@ -61,14 +69,14 @@ def test_apex_alias_answered_alike_then_stale_then_refreshed(make_repo, lab):
     assert set(changes) == {(p, t, "update") for p in ("bind", "knot") for t in ("A", "AAAA")}
     assert all(c["flattened"]["target"] == target for c in changes.values())
 
-    (repo.zone_file(zone)).write_text(alias_zone(target, www.replace("192.0.2.1", "192.0.2.2")))
+    (repo.zone_file(zone)).write_text(alias_zone(target, WWW.replace("192.0.2.1", "192.0.2.2")))
     refreshed = repo.run("apply", "--yes", "--refresh-flattened")
     assert refreshed.exit_code == 0, refreshed.output
     seen = apex_sets(lab, zone)
     assert seen["pdns"] == seen["bind"] == seen["knot"] == ({"198.51.100.9"}, {"2001:db8::99"})
     for server in lab.servers:  # the pending www change was not applied: only flattened RRsets
         assert ask(lab, server, f"www.{zone}", "A") == {"192.0.2.1"}
-    (repo.zone_file(zone)).write_text(alias_zone(target, www))
+    (repo.zone_file(zone)).write_text(alias_zone(target, WWW))
     clean = repo.run("verify", "--format", "json")
     assert not [c for c in codes(clean) if c.startswith("alias.")], clean.output
     # PowerDNS transfers its ALIAS as TYPE65401, which verify reads as an extra record until
@@ -77,15 +85,11 @@ def test_apex_alias_answered_alike_then_stale_then_refreshed(make_repo, lab):
 
 
 def test_unresolvable_target_is_refused_with_file_and_line_and_nothing_else_held_back(make_repo, lab):
-    cdn = lab.add_cdn(unique_zone("cdn"))
-    target = cdn.set("shop", OLD)
-    zone = unique_zone("alias")
-    www = "www:\n  type: A\n  value: 192.0.2.1\n"
-    repo = make_repo({zone: alias_zone(target, www)}, config={"resolvers": [lab.resolver]})
+    cdn, _, zone, repo = cdn_site(make_repo, lab)
     assert repo.run("apply", "--yes").exit_code == 0
 
     gone = cdn.fqdn("gone")  # NXDOMAIN
-    repo.zone_file(zone).write_text(alias_zone(gone, www.replace("192.0.2.1", "192.0.2.2")))
+    repo.zone_file(zone).write_text(alias_zone(gone, WWW.replace("192.0.2.1", "192.0.2.2")))
     planned = repo.run("plan")
     assert planned.exit_code == 1
     assert (f"{zone}yaml:1: error alias.unresolved: {zone} ALIAS → {gone} did not resolve ({gone} does not"

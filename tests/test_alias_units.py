@@ -111,14 +111,33 @@ def test_missing_name_in_a_repository_zone_does_not_resolve():
     assert found.error == "nope.example.net. is not in zone example.net. in git" and not found.values
 
 
-def test_route53_style_alias_value_and_plan_text():
-    class Alias:  # a provider-specific ALIAS value: a mapping with the DNS name
-        value = {"name": "LB-1.eu-west-1.elb.amazonaws.com", "type": "A"}
+def test_route53_alias_to_a_load_balancer_is_flattened_for_every_other_provider():
+    """A `Route53Provider/ALIAS` (octodns-route53's own record type) of type A to a load
+    balancer: flattened, as A only, for the providers that cannot hold it."""
+    import octodns_route53.record  # noqa: F401  registers the type, as loading the plugin does
 
-    assert alias_target(Alias()) == "lb-1.eu-west-1.elb.amazonaws.com."  # type: ignore[arg-type]
+    lb = "dualstack.lb-1.eu-west-1.elb.amazonaws.com."
+    site = zone("example.com.", ("", {"type": "Route53Provider/ALIAS", "ttl": 300, "values": [
+        {"name": lb, "type": "A", "hosted-zone-id": "Z32O12XQLNTSW2"}]}))
+    elb = zone("elb.amazonaws.com.", ("dualstack.lb-1.eu-west-1", {"type": "A", "ttl": 60, "value": "192.0.2.9"}),
+               ("dualstack.lb-1.eu-west-1", {"type": "AAAA", "ttl": 60, "value": "2001:db8::9"}))
+    [record] = site.records
+    assert alias_target(record) == lb
+    flat = prepare(offline_config(), {"example.com.": site, "elb.amazonaws.com.": elb}, PROVIDERS,
+                   {"example.com.": ["bind", "pdns"], "elb.amazonaws.com.": []}, nowhere)
+    assert [(f.providers, f.native) for f in flat.records] == [(["bind", "pdns"], [])]
+    served = {r._type: r.values for r in flat.zones[("bind", "example.com.")].records}
+    assert served == {"A": ["192.0.2.9"]}  # an alias of type A stands for the A RRset alone
+    same_zone = zone("example.org.", ("www", {"type": "Route53Provider/ALIAS", "ttl": 300,
+                                              "values": [{"name": "", "type": "A"}]}))
+    assert alias_target(next(iter(same_zone.records))) == "example.org."
+
+
+def test_flattened_change_names_its_origin():
     change = Change("update", "", "A", {"ttl": 60, "values": ["192.0.2.1"]}, {"ttl": 60, "values": ["192.0.2.2"]},
                     flattened={"from": "ALIAS", "target": "cdn.example.net.", "resolved_at": "T", "via": "R"})
     assert change.origin == "A flattened from ALIAS → cdn.example.net. (resolved at T via R)"
+    assert Change("update", "www", "A").origin == ""
 
 
 def test_plan_format_doc_shows_the_flattened_data_and_text_as_the_code_makes_them():

@@ -45,7 +45,7 @@ class Delegation:
     glue: dict[str, set[str]] = field(default_factory=dict)
 
 
-def _message(answer: Answer) -> dns.message.Message | None:
+def message_of(answer: Answer) -> dns.message.Message | None:
     """The reply as a dnspython message; None when there is none or it does not parse
     (`_why` then says which)."""
     if answer.reply is None:
@@ -115,7 +115,7 @@ async def find_parent(engine: Engine, zone: str, roots: list[Endpoint]) -> tuple
         if answer is None or answer.error:
             return [], ("no server answered while walking down from the root"
                         + (f" (last: {answer.endpoint.label}: {_why(answer)})" if answer else ""))
-        message = _message(answer)
+        message = message_of(answer)
         cut, names, glue = referral_of(message) if message else (None, set(), {})
         if answer.referral and cut == target:
             return servers, None
@@ -167,7 +167,7 @@ async def _parent_servers(engine: Engine, config: Config, zone: str, managed: Co
 async def read_delegation(engine: Engine, parent: Endpoint, zone: str) -> tuple[Delegation | None, str | None]:
     """The delegation one parent nameserver gives (a referral), or why there is none."""
     answer = await engine.ask(parent, zone, "NS")
-    message = _message(answer)
+    message = message_of(answer)
     if answer.error or message is None:
         return None, _why(answer)
     cut, names, glue = referral_of(message)
@@ -207,7 +207,7 @@ async def _lame(engine: Engine, config: Config, zone: str, delegation: Delegatio
                     nameserver.host, nameserver.port):
                 continue
             answer = await engine.ask(endpoint, zone, "SOA")
-            message = _message(answer)
+            message = message_of(answer)
             good = (answer.error is None and answer.aa and answer.rcode == dns.rcode.NOERROR
                     and message is not None
                     and any(r.rdtype == dns.rdatatype.SOA for r in message.answer))
