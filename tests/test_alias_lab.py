@@ -77,6 +77,9 @@ def test_apex_alias_answered_alike_then_stale_then_refreshed(make_repo, lab):
     for server in lab.servers:  # the pending www change was not applied: only flattened RRsets
         assert ask(lab, server, f"www.{zone}", "A") == {"192.0.2.1"}
     (repo.zone_file(zone)).write_text(alias_zone(target, WWW))
+    unchanged = repo.run("plan")  # nothing to change, and still said where the apex comes from
+    assert "No changes" in unchanged.output and "Flattened ALIAS records:" in unchanged.output
+    assert f"@ {zone} ALIAS → {target}: A 198.51.100.9; AAAA 2001:db8::99 (TTL 60) for bind, knot" in unchanged.output
     clean = repo.run("verify", "--format", "json")
     assert not [c for c in codes(clean) if c.startswith("alias.")], clean.output
     # PowerDNS transfers its ALIAS as TYPE65401, which verify reads as an extra record until
@@ -127,6 +130,8 @@ def test_without_resolvers_the_targets_own_servers_and_a_reviewed_plan_keeps_its
     planned = repo.run("plan", "--out", str(saved), "--format", "markdown")
     assert planned.exit_code == 0, planned.output
     assert f"A flattened from ALIAS → {target}" in planned.output
+    assert (f"#### Flattened ALIAS records\n\n- @ {zone} ALIAS → {target}: A 192.0.2.71, 192.0.2.72; AAAA"
+            f" 2001:db8::71 (TTL 60) for bind, knot; native at pdns") in planned.output
     [flat] = json.loads(saved.read_text())["flattened"]
     assert flat["via"] == f"authoritative {lab.parent.address}" and flat["target_ttl"] == cdn.ttl
     assert (flat["ttl"], flat["providers"], flat["native"]) == (60, ["bind", "knot"], ["pdns"])

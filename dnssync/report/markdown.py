@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dnssync.findings import Finding
 from dnssync.plan import Plan, ProviderPlan, rrset_text
-from dnssync.report.text import show_value
+from dnssync.report.text import flattened_lines, show_value
 
 #: plans with more rows than this per zone are folded into <details>
 FOLD_ROWS = 20
@@ -82,6 +82,9 @@ def plan_markdown(plan: Plan) -> str:
         for pp in (p for p in plan.providers if p.zone == zone):
             rows += _plan_rows(pp)
         out.append(_folded(f"### `{zone}`", "\n".join(rows), len(rows) - 2, "rows"))
+    flattened = flattened_lines(plan)
+    if flattened:
+        out += ["#### Flattened ALIAS records", "", *(f"- {_cell(line)}" for line in flattened), ""]
     if plan.findings:
         out += findings_by_zone(plan.findings, "Findings in ", 4)
     changes = sum(len(p.changes) for p in plan.providers)
