@@ -16,6 +16,7 @@ from dnssync.config import (
     Config,
     Defaults,
     ProviderConfig,
+    ZoneFiles,
     load_data,
     resolve_env,
     zone_name,
@@ -28,11 +29,21 @@ from dnssync.yamlfile import Mapping
 _YAML_SOURCES = ("octodns.provider.yaml.YamlProvider", "octodns.provider.yaml.SplitYamlProvider")
 
 
-def _source_options(options: Mapping, defaults: Defaults, checker: Checker) -> None:
+def _source_options(name: str, options: Mapping, defaults: Defaults, files: ZoneFiles, checker: Checker) -> None:
+    """The YamlProvider source's options that change what its zones contain and which files they are."""
     defaults.default_ttl = checker.typed(options, "default_ttl", int, defaults.default_ttl)
     defaults.enforce_order = bool(options.get("enforce_order", True))
+    files.order_from = (f"enforce_order of YamlProvider {name!r}, {options.file}:{options.line_of('enforce_order')}"
+                        if "enforce_order" in options else
+                        f"octoDNS's default for YamlProvider {name!r}, {options.file}:{options.line}")
     if options.get("escaped_semicolons") is not None:
         defaults.escaped_semicolons = bool(options["escaped_semicolons"])
+    if str(options.get("class")).endswith("SplitYamlProvider"):
+        files.split_extension = str(options.get("extension", "."))
+    else:
+        split = options.get("split_extension")
+        files.split_extension = str(split) if split else None
+    files.suffixes = (".yaml",)  # octoDNS reads no other zone files
 
 
 def config_from_octodns(path: Path, offline: bool = False) -> tuple[Config | None, list[Finding]]:
@@ -45,6 +56,7 @@ def config_from_octodns(path: Path, offline: bool = False) -> tuple[Config | Non
     providers = checker.mapping(data.get("providers"), file, "providers") or Mapping()
     zones = checker.mapping(data.get("zones"), file, "zones") or Mapping()
     defaults = Defaults()
+    files = ZoneFiles(declared=[])
     manager = checker.mapping(data.get("manager"), file, "manager") or Mapping()
     defaults.concurrency = checker.typed(manager, "max_workers", int, defaults.concurrency)
     resolved = {}
@@ -74,7 +86,10 @@ def config_from_octodns(path: Path, offline: bool = False) -> tuple[Config | Non
             elif options.get("class") in _YAML_SOURCES and zones_dir is None:
                 directory = Path(str(resolved.get(source, {}).get("directory") or "."))
                 zones_dir = directory if directory.is_absolute() or directory.exists() else path.parent / directory
-                _source_options(options, defaults, checker)
+                _source_options(str(source), options, defaults, files, checker)
+        files.declared.append(zone_name(name))
+        if zone.get("lenient"):
+            files.lenient.add(zone_name(name))
         for target in zone.get("targets") or []:
             if target not in providers:
                 checker.error("config.schema", f"zone {name!r} names unknown target {target!r}", file,
@@ -85,7 +100,7 @@ def config_from_octodns(path: Path, offline: bool = False) -> tuple[Config | Non
         checker.error("config.schema", "no zone has a YamlProvider source, so dnssync finds no zone files",
                       file, data.line_of("zones"))
     config = Config(root=path.parent, file=file, zones_dir=zones_dir or path.parent, providers={},
-                    defaults=defaults)
+                    defaults=defaults, zone_files=files)
     for target, served in targets.items():
         options = providers[target]
         if target not in resolved:
