@@ -107,6 +107,8 @@ CODES: dict[str, str] = {
     "verify.malformed": "A reply does not parse as a DNS message.",
     "verify.unresolvable": "A nameserver has no configured address and its name does not"
                            " resolve.",
+    "verify.occluded": "A record at or below a delegation in the zone: not asked, the servers answer the"
+                       " referral there (validate reports it as zone.occluded).",
     "verify.unverifiable": "A record type that is not a DNS type (ALIAS...): DNS cannot show it.",
     # watch (propagation of an apply)
     "watch.unwatchable": "A changed record's type has no wire form to compare (e.g. ALIAS).",

@@ -317,6 +317,7 @@ def load_zones(config: Config, only: list[str] | None = None) -> tuple[list[Desi
     Raises ConfigError when any zone has an error; returns the zones and the
     warnings otherwise."""
     from dnssync.checks import check_zone
+    from dnssync.cuts import check_cuts
 
     sources = discover(config.zones_dir, config.zone_files)
     wanted = [zone_name(z) for z in only] if only is not None else list(sources)
@@ -333,7 +334,7 @@ def load_zones(config: Config, only: list[str] | None = None) -> tuple[list[Desi
             builder.add_file(path)
         if not has_errors(builder.findings):
             builder.validate_zone()
-        builder.findings.extend(check_zone(builder.desired))
+        builder.findings.extend(check_zone(builder.desired) + check_cuts(builder.desired))
         findings.extend(builder.findings)
         zones.append(builder.desired)
     if has_errors(findings):
