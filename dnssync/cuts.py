@@ -54,18 +54,19 @@ def check_cuts(desired: DesiredZone) -> list[Finding]:
         cut_fqdn = f"{cut}.{zone.name}"
         cut_file, cut_line = desired.location(cut, "NS")
         file, line = desired.location(record.name, record._type)
+        cut_at = f"line {cut_line}" if cut_file == file else f"{cut_file}:{cut_line}"
         at = "at" if record.name == cut else "below"
         if record._type == "NS":
             findings.append(Finding(
                 Severity.WARNING, "zone.nested-delegation",
-                f"{record.fqdn} NS delegates below the delegation {cut_fqdn} ({cut_file}:{cut_line}): servers"
+                f"{record.fqdn} NS delegates below the delegation {cut_fqdn} ({cut_at}): servers"
                 f" refer every name under {cut_fqdn} there, so this NS is never served from {zone.name}; put it"
                 f" in the zone {cut_fqdn} on its own servers",
                 zone=zone.name, name=record.name, type="NS", file=file, line=line))
             continue
         findings.append(Finding(
             Severity.WARNING, "zone.occluded",
-            f"{record.fqdn} {record._type} is {at} the delegation {cut_fqdn} ({cut_file}:{cut_line}): the"
+            f"{record.fqdn} {record._type} is {at} the delegation {cut_fqdn} ({cut_at}): the"
             f" zone's servers answer it with a referral to {cut_fqdn}'s nameservers, never with this record;"
             f" move it to the zone {cut_fqdn} or remove it",
             zone=zone.name, name=record.name, type=record._type, file=file, line=line))

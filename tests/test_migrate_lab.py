@@ -18,6 +18,13 @@ def findings(result, prefix: str = "") -> list[dict]:
     return [f for f in json.loads(result.stdout)["findings"] if f["code"].startswith(prefix)]
 
 
+def validated(repo, prefix: str) -> list[dict]:
+    """`validate` accepts the repository; its findings whose code starts with `prefix`."""
+    result = repo.run("validate", "--format", "json")
+    assert result.exit_code == 0, result.output
+    return findings(result, prefix)
+
+
 def converged(repo) -> None:
     """Applied, verified clean, and a second plan has nothing to do."""
     applied = repo.run("apply", "--yes")
@@ -36,9 +43,7 @@ def test_relative_targets_are_absolute_on_every_server(make_repo, lab):
             "ptr:\n  type: PTR\n  value: host.example.org\n"
             "www:\n  type: CNAME\n  value: sendgrid.net\n")
     repo = make_repo({zone: text})
-    validated = repo.run("validate", "--format", "json")
-    assert validated.exit_code == 0, validated.output
-    relative = {(f["name"], f["line"]): f["message"] for f in findings(validated, "zone.relative-target")}
+    relative = {(f["name"], f["line"]): f["message"] for f in validated(repo, "zone.relative-target")}
     assert set(relative) == {("_sip._tcp", 3), ("mail", 7), ("ptr", 11), ("www", 14)}
     assert relative[("www", 14)].endswith("every provider serves the absolute name sendgrid.net. (as Route53"
                                           " reads it), never one relative to the zone; write `sendgrid.net.`")
@@ -61,9 +66,7 @@ def test_unquoted_yaml_keys_are_the_labels_written_never_the_apex(make_repo, lab
             "2024-01-01:\n  type: TXT\n  value: dated\n"
             "42:\n  type: A\n  value: 192.0.2.5\n")
     repo = make_repo({zone: text})
-    validated = repo.run("validate", "--format", "json")
-    assert validated.exit_code == 0, validated.output
-    unquoted = {(f["name"], f["line"]) for f in findings(validated, "zone.name-unquoted")}
+    unquoted = {(f["name"], f["line"]) for f in validated(repo, "zone.name-unquoted")}
     assert unquoted == {("null", 4), ("on", 7), ("1.5", 10), ("2024-01-01", 13), ("42", 16)}
     assert f"the name 'null' is unquoted, and YAML reads it as a null: dnssync takes it as written, null.{zone}" \
            " (never the apex); quote it ('null':)" in repo.run("validate").output
@@ -95,10 +98,10 @@ def test_cname_beside_data_is_a_validate_error_at_the_cname(make_repo):
 def test_cname_beside_data_under_lenient_is_named_in_the_plan_and_withheld(make_repo, lab):
     zone = unique_zone()
     repo = make_repo({zone: CNAME_AND_DATA.format(lenient="    octodns: {lenient: true}\n")}, config=WARN)
-    validated = repo.run("validate")
-    assert validated.exit_code == 0, validated.output
+    checked = repo.run("validate")
+    assert checked.exit_code == 0, checked.output
     assert "Under lenient dnssync sends every provider the CNAME alone and withholds the MX, TXT" \
-           in validated.output
+           in checked.output
     plan = repo.run("plan", "--format", "json")
     assert plan.exit_code == 0, plan.output
     withheld = {(f["name"], f["type"]): f for f in findings(plan, "parity.")}
@@ -137,11 +140,11 @@ def test_zone_discovery_skips_what_octodns_would_not_read_and_creates_nothing(ma
         "providers:\n  config:\n    class: octodns.provider.yaml.YamlProvider\n    directory: .\n"
         f"zones:\n  {zone}:\n    sources: [config]\n    targets: [config]\n")
     (folder / "README.md").write_text("notes\n")
-    validated = repo.run("validate", "--format", "json")
-    assert validated.exit_code == 0, validated.output
-    data = json.loads(validated.stdout)
+    checked = repo.run("validate", "--format", "json")
+    assert checked.exit_code == 0, checked.output
+    data = json.loads(checked.stdout)
     assert data["zones"] == [zone]
-    skipped = {f["file"].rsplit("/", 1)[-1]: f for f in findings(validated, "config.zone-skipped")}
+    skipped = {f["file"].rsplit("/", 1)[-1]: f for f in findings(checked, "config.zone-skipped")}
     assert set(skipped) == {f"{base}._0_base.yaml", "production.yaml"}
     assert "its last label '_0_base' is no top-level domain" in skipped[f"{base}._0_base.yaml"]["message"]
     assert f"move it into the split folder {base}./" in skipped[f"{base}._0_base.yaml"]["message"]
@@ -159,10 +162,10 @@ def test_zone_level_lenient_keeps_records_and_lists_what_it_hides(make_repo, lab
     refused = strict.run("validate")
     assert refused.exit_code == 2 and "zone.record" in refused.output
     repo = make_repo({zone: text}, config={"lenient": [zone.rstrip(".")]})
-    validated = repo.run("validate")
-    assert validated.exit_code == 0, validated.output
+    checked = repo.run("validate")
+    assert checked.exit_code == 0, checked.output
     assert f"{zone}yaml:1: warning zone.record: sip.tcp.{zone}: invalid name for SRV record, via: srv-name"\
-           " (accepted: lenient)" in validated.output
+           " (accepted: lenient)" in checked.output
     converged(repo)
     for server in lab.servers:
         assert ask(lab, server, f"sip.tcp.{zone}", "SRV") == {"10 5 5060 sip.example.org."}
@@ -207,11 +210,9 @@ def test_data_at_and_below_a_delegation_is_named_and_verify_refers_at_the_highes
             "  - type: TXT\n    value: beside-the-cut\n"
             "www:\n  type: A\n  value: 192.0.2.1\n")
     repo = make_repo({zone: text})
-    validated = repo.run("validate", "--format", "json")
-    assert validated.exit_code == 0, validated.output
-    occluded = {(f["name"], f["type"], f["line"]) for f in findings(validated, "zone.occluded")}
+    occluded = {(f["name"], f["type"], f["line"]) for f in validated(repo, "zone.occluded")}
     assert occluded == {("deep.sub", "A", 1), ("sub", "MX", 11), ("sub", "TXT", 15)}
-    [nested] = findings(validated, "zone.nested-delegation")
+    [nested] = validated(repo, "zone.nested-delegation")
     assert (nested["name"], nested["line"]) == ("inner.sub", 4)
     assert f"is below the delegation sub.{zone}" in repo.run("validate").output
     applied = repo.run("apply", "--yes")
