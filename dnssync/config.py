@@ -132,6 +132,8 @@ class ZoneFiles:
     split_extension: str | None = "."
     declared: list[str] | None = None
     suffixes: tuple[str, ...] = (".yaml", ".yml", ".json")
+    zonefile: bool = True  # octoDNS's disable_zonefile: false
+    shared: str | None = None  # octoDNS's shared_filename: a file every zone includes
     lenient: set[str] = field(default_factory=set)
     #: where `enforce_order` was set ("file:line" and the setting's name), None: dnssync's default
     order_from: str | None = None

@@ -37,6 +37,16 @@ def _is_relative(text: Any) -> bool:
         and "{" not in text and " " not in text
 
 
+def _pool(pool: Any, fix: Any) -> Any:
+    """A dynamic record's pool with each value's target fixed (`values: [{value: ...}]`)."""
+    values = pool.get("values") if isinstance(pool, Mapping) else None
+    if not isinstance(values, Sequence):
+        return pool
+    fixed = [{**v, "value": fix(v["value"], v.value_lines.get("value", at))}
+             if isinstance(v, Mapping) and "value" in v else v for v, at in zip(values, values.item_lines, strict=True)]
+    return {**pool, "values": fixed}
+
+
 def absolute_targets(item: Mapping, line: int) -> tuple[dict[str, Any], list[Relative]]:
     """The record's data with every relative target made absolute, and those targets.
     Returns `item` itself (unchanged) when there is none: the common case stays free."""
@@ -60,6 +70,9 @@ def absolute_targets(item: Mapping, line: int) -> tuple[dict[str, Any], list[Rel
         return {k: fix(v, lines.get(k, at)) if k in fields else v for k, v in value.items()}
 
     data: dict[str, Any] = dict(item)
+    dynamic = item.get("dynamic")
+    if fields is None and isinstance(dynamic, Mapping) and isinstance(dynamic.get("pools"), Mapping):
+        data["dynamic"] = {**dynamic, "pools": {name: _pool(pool, fix) for name, pool in dynamic["pools"].items()}}
     for key in ("value", "values"):
         if key not in item:
             continue

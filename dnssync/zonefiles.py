@@ -89,6 +89,12 @@ def scan(folder: Path, settings: ZoneFiles | None = None) -> Discovered:
             continue
         if not entry.is_file() or entry.suffix not in (".yaml", ".yml", ".json"):
             continue  # notes, scripts: octoDNS ignores them too
+        if entry.name == settings.shared:
+            found.skip(entry, "it is the shared_filename every zone includes", Severity.INFO)
+            continue
+        if not settings.zonefile:
+            found.skip(entry, "the YamlProvider has disable_zonefile: true (split folders only)", Severity.INFO)
+            continue
         if entry.suffix not in settings.suffixes:
             found.skip(entry, f"octoDNS reads only {' '.join(settings.suffixes)} zone files", Severity.INFO)
             continue
@@ -104,5 +110,6 @@ def scan(folder: Path, settings: ZoneFiles | None = None) -> Discovered:
             found.skip(entry, "the octoDNS config does not list this zone", Severity.INFO)
         else:
             zones.setdefault(name, []).append(entry)
-    found.zones = {name: sorted(files) for name, files in sorted(zones.items())}
+    shared = [folder / settings.shared] if settings.shared and (folder / settings.shared).is_file() else []
+    found.zones = {name: sorted(files + shared) for name, files in sorted(zones.items())}
     return found

@@ -148,3 +148,55 @@ def test_embedded_servers_serve_what_the_lab_serves(tmp_path):
         noted = {(f["code"], f.get("name")) for f in json.loads(verified.stdout)["findings"]}
         assert ("verify.occluded", "sub") in noted
         assert run(root, "plan", "--detailed-exitcode").exit_code == 0
+
+
+def test_every_target_field_is_made_absolute(tmp_path):
+    from dnssync.targetnames import absolute_targets
+
+    path = tmp_path / "z.yaml"
+    path.write_text("a:\n  type: ALIAS\n  value: lb.example.org\n"
+                    "d:\n  type: DNAME\n  value: other.example.org.\n"
+                    "n:\n  type: NS\n  values: [ns1.example.org, ns2.example.org.]\n"
+                    "m:\n  type: MX\n  value: {preference: 0, exchange: .}\n"
+                    "s:\n  type: SRV\n  value: {port: 1, priority: 1, target: '.', weight: 1}\n"
+                    "t:\n  type: TXT\n  value: no.dot.here\n")
+    data, _ = load_file(path)
+    made = {name: absolute_targets(item, item.line) for name, item in data.items()}
+    assert made["a"][0]["value"] == "lb.example.org." and [r.line for r in made["a"][1]] == [3]
+    assert made["n"][0]["values"] == ["ns1.example.org.", "ns2.example.org."]
+    assert [(r.written, r.line) for r in made["n"][1]] == [("ns1.example.org", 9)]
+    for name in ("d", "m", "s", "t"):  # absolute already, the null target ".", or no target at all
+        assert made[name] == (data[name], [])
+
+
+def test_dynamic_cname_pools_are_made_absolute(tmp_path):
+    from dnssync.targetnames import absolute_targets
+
+    path = tmp_path / "z.yaml"
+    path.write_text("www:\n  type: CNAME\n  value: fallback.example.org.\n  dynamic:\n    pools:\n"
+                    "      one:\n        values:\n          - value: one.example.org\n"
+                    "    rules:\n      - pool: one\n")
+    data, _ = load_file(path)
+    fixed, relative = absolute_targets(data["www"], 1)
+    assert fixed["dynamic"]["pools"]["one"]["values"] == [{"value": "one.example.org."}]
+    assert [(r.written, r.line) for r in relative] == [("one.example.org", 8)]
+
+
+def test_octodns_layout_options_shared_file_and_no_zone_files(tmp_path):
+    _touch(tmp_path, "example.com.yaml", "shared.yaml", "example.org./www.yaml")
+    found = scan(tmp_path, ZoneFiles(shared="shared.yaml", suffixes=(".yaml",)))
+    assert {n: sorted(p.name for p in f) for n, f in found.zones.items()} == {
+        "example.com.": ["example.com.yaml", "shared.yaml"], "example.org.": ["shared.yaml", "www.yaml"]}
+    assert [f.message for f in found.skipped] == [
+        "not a zone: shared.yaml: it is the shared_filename every zone includes"]
+    assert list(scan(tmp_path, ZoneFiles(zonefile=False)).zones) == ["example.org."]
+
+
+def test_octodns_dynamic_zones_serve_every_zone_file(tmp_path):
+    config = _octodns(tmp_path, "    enforce_order: false\n")
+    config.write_text(config.read_text().replace("  example.com.:\n", "  '*':\n"))
+    (tmp_path / "zones" / "example.org.yaml").write_text("www:\n  type: A\n  value: 192.0.2.1\n")
+    result = CliRunner().invoke(main, ["--octodns-config", str(config), "validate", "--format", "json"],
+                                catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["zones"] == ["example.com.", "example.org."]
