@@ -19,7 +19,8 @@ from dnssync.zones import DesiredZone
 
 #: what a server does when sent data beside a CNAME, by provider class (seen on the lab)
 _REFUSES = "would refuse the zone's change (HTTP 422 'Conflicts with pre-existing RRset')"
-_DROPS = "would answer NOERROR and keep the CNAME alone, dropping this (RFC 2136 3.4.2.2)"
+_DROPS = ("would answer NOERROR yet keep only one side, the data it already holds or, sent together, the"
+          " CNAME (RFC 2136 3.4.2.2)")
 BESIDE_CNAME = {
     "dnssync.providers.powerdns.PowerDnsProvider": _REFUSES,
     "dnssync.providers.rfc2136.BindProvider": _DROPS,
@@ -44,7 +45,8 @@ def withheld_findings(config: Config, zones: list[DesiredZone]) -> list[Finding]
             findings.append(Finding(
                 Severity.ERROR if mode == "error" else Severity.WARNING, "parity.unsupported",
                 f"no provider will serve {record.fqdn} {record._type}: {why}. dnssync withholds it from"
-                f" {', '.join(names)}; sent, {would}. Remove it or the CNAME to serve both{accept}",
+                f" {', '.join(names)}; if it were sent, {would}. Move it to another name or remove it (a CNAME"
+                f" owns its name alone){accept}",
                 zone=desired.name, name=record.name, type=record._type, provider=",".join(names),
                 expected=rrset_text(served_rrset(record)), observed={p: "not served" for p in names},
                 file=file, line=line,

@@ -109,11 +109,24 @@ def test_cname_beside_data_under_lenient_is_named_in_the_plan_and_withheld(make_
     txt = withheld[("www", "TXT")]
     assert (txt["severity"], txt["line"], txt["provider"]) == ("warning", 8, "bind,knot,pdns")
     assert "pdns would refuse the zone's change (HTTP 422 'Conflicts with pre-existing RRset')" in txt["message"]
-    assert "bind would answer NOERROR and keep the CNAME alone, dropping this" in txt["message"]
+    assert "bind would answer NOERROR yet keep only one side" in txt["message"]
     changes = {(c["name"], c["type"]) for p in json.loads(plan.stdout)["providers"] for c in p["changes"]}
     assert ("www", "CNAME") in changes and ("www", "TXT") not in changes and ("www", "MX") not in changes
     converged(repo)
     for server in lab.servers:  # every provider serves the same: the CNAME, and only it
+        assert ask(lab, server, f"www.{zone}", "CNAME") == {"web.example.org."}
+        assert ask(lab, server, f"www.{zone}", "TXT") == set()
+
+
+def test_lenient_cname_added_beside_served_data_replaces_it_everywhere(make_repo, lab):
+    """A name already served with TXT gains a lenient CNAME: the TXT is withheld, so the plan
+    deletes it and creates the CNAME in one change; no server keeps the old side."""
+    zone = unique_zone()
+    repo = make_repo({zone: "www:\n  type: TXT\n  value: first\n"}, config=WARN)
+    converged(repo)
+    repo.zone_file(zone).write_text(CNAME_AND_DATA.format(lenient="    octodns: {lenient: true}\n"))
+    converged(repo)
+    for server in lab.servers:
         assert ask(lab, server, f"www.{zone}", "CNAME") == {"web.example.org."}
         assert ask(lab, server, f"www.{zone}", "TXT") == set()
 
