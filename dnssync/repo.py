@@ -24,8 +24,10 @@ from dnssync.flatten import as_data, prepare
 from dnssync.octodns_config import config_from_octodns
 from dnssync.parity import check_plan
 from dnssync.plan import LivePlan, Plan, make_plan, plan_one
-from dnssync.providers import build_providers
-from dnssync.zones import DesiredZone, discover, load_zones
+from dnssync.providers import build_providers, import_plugins
+from dnssync.withheld import withheld_findings
+from dnssync.zonefiles import scan
+from dnssync.zones import DesiredZone, load_zones
 
 
 def cross_check(config: Config, zones: list[DesiredZone], all_zone_names: list[str]) -> list[Finding]:
@@ -122,11 +124,14 @@ class Repository:
         config, findings = read_settings(config_path, octodns_config, offline)
         if config is None:
             raise ConfigError(findings)
+        import_plugins(list(config.providers.values()))  # their record types, before any zone
+        found = scan(config.zones_dir, config.zone_files)
+        findings = findings + found.skipped
         try:
-            loaded, zone_findings = load_zones(config, selection.pick(list(discover(config.zones_dir))))
+            loaded, zone_findings = load_zones(config, selection.pick(list(found.zones)))
         except ConfigError as e:  # report config and zone problems together
             raise ConfigError(findings + e.findings) from None
-        findings = findings + zone_findings + cross_check(config, loaded, list(discover(config.zones_dir)))
+        findings = findings + zone_findings + cross_check(config, loaded, list(found.zones))
         if has_errors(findings):
             raise ConfigError(findings)
         desired, apex = build_desired(config, loaded)
@@ -172,7 +177,8 @@ class Repository:
                                 (flat.zones, flat.processors))
         plan.revision = self.revision
         plan.flattened = as_data(flat.records)
-        plan.findings = (list(self.findings) + flat.findings
+        withheld = withheld_findings(self.config, [z for z in self.zones if z.name in desired])
+        plan.findings = (list(self.findings) + withheld + flat.findings
                          + check_plan(plan, desired, self.providers(), policy, self.locate))
         self.locate_changes(plan)
         flat.annotate(plan, self.locate)
