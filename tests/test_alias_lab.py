@@ -140,3 +140,19 @@ def test_without_resolvers_the_targets_own_servers_and_a_reviewed_plan_keeps_its
     applied = repo.run("apply", "--plan", str(saved), "--yes")
     assert applied.exit_code == 0, applied.output
     assert ask(lab, "bind", zone, "A") == ask(lab, "knot", zone, "A") == {"192.0.2.71", "192.0.2.72"}
+
+
+def test_route53_alias_flattened_for_providers_that_cannot_hold_it(make_repo, lab):
+    """octodns-route53's own ALIAS type (loaded from its plugin) of type A: served as the
+    target's A addresses by PowerDNS, BIND and Knot alike."""
+    cdn = lab.add_cdn(unique_zone("cdn"))
+    target = cdn.set("lb", OLD)
+    zone = unique_zone("r53")
+    text = f"'':\n  ttl: 300\n  type: Route53Provider/ALIAS\n  values:\n  - name: {target}\n    type: A\n"
+    repo = make_repo({zone: text}, config={"resolvers": [lab.resolver]})
+    applied = repo.run("apply", "--yes")
+    assert applied.exit_code == 0, applied.output
+    assert f"A flattened from Route53Provider/ALIAS → {target}" in applied.output
+    for server in lab.servers:
+        assert ask(lab, server, zone, "A") == {"192.0.2.71", "192.0.2.72"}
+        assert ask(lab, server, zone, "AAAA") == set()  # an alias of type A stands for A alone
