@@ -94,10 +94,6 @@ class Resolution:
     chain: list[str] = field(default_factory=list)  # the target, then every name it led to
     error: str | None = None
 
-    @property
-    def addresses(self) -> set[str]:
-        return {a for values in self.values.values() for a in values}
-
 
 class _Step:
     """One name looked up: its addresses, or the next name of the chain, or an error."""
