@@ -156,3 +156,21 @@ def test_route53_alias_flattened_for_providers_that_cannot_hold_it(make_repo, la
     for server in lab.servers:
         assert ask(lab, server, zone, "A") == {"192.0.2.71", "192.0.2.72"}
         assert ask(lab, server, zone, "AAAA") == set()  # an alias of type A stands for A alone
+
+
+def test_policy_native_only_and_error_keep_the_parity_gate(make_repo, lab):
+    cdn = lab.add_cdn(unique_zone("cdn"))
+    target = cdn.set("shop", OLD)
+    native, refused = unique_zone("alias"), unique_zone("alias")
+    repo = make_repo({native: alias_zone(target), refused: alias_zone(target)},
+                     config={"resolvers": [lab.resolver], "policy": {
+                         "parity": "warn", "alias": {"zones": {native: "native-only", refused: "error"}}}})
+    planned = repo.run("plan", "--format", "json")
+    document = json.loads(planned.stdout)
+    assert document["flattened"] == []
+    found = {(f["zone"], f["code"]) for f in document["findings"]}
+    assert (native, "parity.unsupported") in found and (refused, "alias.refused") in found
+    applied = repo.run("apply", "--yes")  # parity warn accepts native-only; alias error refuses
+    assert applied.exit_code == 1 and "refusing to apply (nothing was sent)" in applied.output
+    assert f" in {refused} (bind,knot)" in applied.output
+    assert ask(lab, "pdns", native, "A") == set()  # nothing was sent
