@@ -68,6 +68,10 @@ def test_apex_alias_answered_alike_then_stale_then_refreshed(make_repo, lab):
                for c in p["changes"]}
     assert set(changes) == {(p, t, "update") for p in ("bind", "knot") for t in ("A", "AAAA")}
     assert all(c["flattened"]["target"] == target for c in changes.values())
+    drift = [f for f in json.loads(repo.run("drift", "--format", "json").stdout)["findings"]
+             if f["provider"] == "bind" and f["type"] == "A"]
+    assert [f["code"] for f in drift] == ["drift.changed"]
+    assert f"(A flattened from ALIAS → {target} (resolved at" in drift[0]["message"] and drift[0]["line"] == 1
 
     (repo.zone_file(zone)).write_text(alias_zone(target, WWW.replace("192.0.2.1", "192.0.2.2")))
     refreshed = repo.run("apply", "--yes", "--refresh-flattened")
