@@ -158,3 +158,37 @@ def test_plan_format_doc_shows_the_flattened_data_and_text_as_the_code_makes_the
     change = Change("create", "", "A", None, {"ttl": record.ttl, "values": record.values["A"]},
                     flattened=record.origin)
     assert f"\n{change.origin}\n" in doc
+
+
+def test_embedded_server_holds_alias_and_answers_it_itself(tmp_path):
+    """`expand_alias: true`: the embedded provider sends the ALIAS as TYPE65401 (as PowerDNS
+    stores it), reads it back by AXFR (the next plan has no change) and its server answers
+    the target's addresses at the apex; the provider without it gets them flattened."""
+    import yaml
+
+    from dnssync.embedded.fleet import Fleet
+    from dnssync.providers.aliaswire import alias_target_of
+    from dnssync.repo import load_settings
+    from tests.embedded_repo import ask, run, values, write_repo
+
+    site = ("---\n'':\n  ttl: 300\n  type: ALIAS\n  value: edge.alias.test.\nedge:\n- ttl: 60\n  type: A\n"
+            "  value: 192.0.2.80\n- ttl: 60\n  type: AAAA\n  value: 2001:db8::80\n")
+    ports = write_repo(tmp_path, {"alias.test.yaml": site}, ["native", "plain"])
+    provider = tmp_path / "providers" / "native.yaml"
+    provider.write_text(yaml.safe_dump({**yaml.safe_load(provider.read_text()), "expand_alias": True}))
+    settings = tmp_path / "dnssync.yaml"  # no parent to walk to: never a packet off this machine
+    settings.write_text(yaml.safe_dump({**yaml.safe_load(settings.read_text()), "parent": {"check": False}}))
+    with Fleet.for_config(load_settings(tmp_path), tmp_path / "data").start() as _:
+        applied = run(tmp_path, "apply", "--yes")
+        assert applied.exit_code == 0, applied.output
+        assert "A flattened from ALIAS → edge.alias.test. (resolved at" in applied.output
+        for port in ports.values():
+            assert values(ask(port, "alias.test.")) == {"192.0.2.80"}
+            assert values(ask(port, "alias.test.", "AAAA"), "AAAA") == {"2001:db8::80"}
+        [held] = ask(ports["native"], "alias.test.", "TYPE65401").answer  # as PowerDNS stores it
+        assert alias_target_of(held[0]).to_text() == "edge.alias.test."
+        assert not ask(ports["plain"], "alias.test.", "TYPE65401").answer
+        again = run(tmp_path, "plan", "--detailed-exitcode")
+        assert again.exit_code == 0, again.output  # the ALIAS read back as ALIAS
+        verified = run(tmp_path, "verify")
+        assert verified.exit_code == 0, verified.output

@@ -277,9 +277,10 @@ def _codes(findings: list[dict[str, Any]]) -> str:
 
 
 def tell(story: Story, fleet: Fleet, zone_path: Path, zone: str,
-         alias: tuple[str, str] | None = None) -> list[str]:
+         alias: tuple[str, str, list[str]] | None = None) -> list[str]:
     """The story itself; returns what did not go as expected (nothing, normally).
-    `alias`: (zone, target) of an apex ALIAS the story shows answered alike everywhere."""
+    `alias`: (zone, target, providers holding ALIAS) of an apex ALIAS the story shows
+    answered alike everywhere."""
     names = list(fleet.servers)
     victim = names[1]
     others = ", ".join(n for n in names if n != victim)
@@ -308,11 +309,13 @@ def tell(story: Story, fleet: Fleet, zone_path: Path, zone: str,
            "zero findings: every nameserver answers exactly what git says",
            f"verify found problems on a freshly pushed zone: {_codes(errors)}")
     if alias:
-        apex, target = alias
-        story.say(f"{apex}'s apex is an ALIAS to {target}, as a site behind a CDN has it. No DNS"
-                  " server holds ALIAS the same way, so plan resolved the target and flattened it"
-                  " to A/AAAA for providers that cannot hold it (verify checked those against a"
-                  " fresh resolution). Asked directly:")
+        apex, target, native = alias
+        flattened = ", ".join(n for n in names if n not in native) or "none"
+        holds = (f"{', '.join(native)} holds the ALIAS and answers it itself (as PowerDNS does); "
+                 if native else "")
+        story.say(f"{apex}'s apex is an ALIAS to {target}, as a site behind a CDN has it. {holds}for"
+                  f" {flattened}, which cannot hold ALIAS, plan resolved the target and flattened it"
+                  " to A/AAAA. verify held every answer to a fresh resolution. Asked directly:")
         table = apex_answers(fleet, apex)
         story.out.print(table)
         columns = [[str(cell) for cell in column.cells] for column in table.columns[1:]]
@@ -410,7 +413,7 @@ def demo(ctx: Context) -> None:
             files = discover(root / "zones")
             alias = None
             if len(zones) > 1 and (target := alias_apex(files[zones[-1]][0], zones[-1])):
-                alias = (zones[-1], target)
+                alias = (zones[-1], target, [p.name for p in embedded if p.options.get("expand_alias")])
             surprises = tell(story, fleet, files[zones[0]][0], zones[0], alias)
     except KeyboardInterrupt:
         out.print(Text("Interrupted: stopping the embedded nameservers.", style="yellow"))

@@ -32,6 +32,7 @@ from octodns.zone import Zone
 
 from dnssync.findings import Finding, Severity
 from dnssync.plan import Adjustment, adjustments, rrset_data
+from dnssync.providers.aliaswire import wire_type
 from dnssync.targets import ADDRESS_TYPES, alias_target, is_alias_type
 
 #: octoDNS types that are not DNS types: the provider serves something else in their place
@@ -130,7 +131,7 @@ def owner_wire(fqdn: str) -> bytes:
 def _key(fqdn: str, rtype: str) -> tuple[bytes, int] | None:
     """(owner wire, type) of a name and octoDNS type; None for a type DNS does not have."""
     try:
-        rdtype = dns.rdatatype.from_text(rtype)
+        rdtype = wire_type(rtype)  # ALIAS: the TYPE65401 a server holding it transfers
     except dns.rdatatype.UnknownRdatatype:
         return None
     return owner_wire(fqdn), rdtype
