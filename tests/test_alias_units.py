@@ -192,3 +192,28 @@ def test_embedded_server_holds_alias_and_answers_it_itself(tmp_path):
         assert again.exit_code == 0, again.output  # the ALIAS read back as ALIAS
         verified = run(tmp_path, "verify")
         assert verified.exit_code == 0, verified.output
+
+
+def test_embedded_server_answers_servfail_for_an_alias_it_cannot_expand(tmp_path):
+    """A target the server does not serve (it has no resolver), or an ALIAS loop: SERVFAIL,
+    as PowerDNS answers when its resolver fails; never an empty or made-up answer."""
+    import dns.query
+    import dns.rcode
+    import dns.update
+
+    from dnssync.embedded.server import EmbeddedServer
+    from dnssync.providers.aliaswire import rdata_from_text
+    from tests.embedded_repo import ask, values
+
+    with EmbeddedServer(data_dir=tmp_path) as server:
+        for zone, target in (("far.test.", "cdn.elsewhere.example."), ("one.test.", "two.test."),
+                             ("two.test.", "one.test."), ("ok.test.", "www.ok.test.")):
+            update = dns.update.UpdateMessage(zone)
+            update.add(zone, 300, rdata_from_text("ALIAS", target))
+            update.add(f"www.{zone}", 60, "A", "192.0.2.7")
+            assert dns.query.tcp(update, "127.0.0.1", port=server.port, timeout=5).rcode() == 0
+        assert ask(server.port, "far.test.").rcode() == dns.rcode.SERVFAIL
+        assert ask(server.port, "one.test.").rcode() == dns.rcode.SERVFAIL
+        reply = ask(server.port, "ok.test.")
+        assert values(reply) == {"192.0.2.7"} and reply.answer[0].ttl == 60
+        assert values(ask(server.port, "ok.test.", "AAAA"), "AAAA") == set()  # NODATA, like the target
