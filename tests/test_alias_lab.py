@@ -157,6 +157,8 @@ def test_route53_alias_flattened_for_providers_that_cannot_hold_it(make_repo, la
     for server in lab.servers:
         assert ask(lab, server, zone, "A") == {"192.0.2.71", "192.0.2.72"}
         assert ask(lab, server, zone, "AAAA") == set()  # an alias of type A stands for A alone
+    verified = repo.run("verify", "--format", "json")  # AAAA is not asked: the alias is of type A
+    assert verified.exit_code == 0 and codes(verified) == [], verified.output
 
 
 def test_policy_native_only_and_error_keep_the_parity_gate(make_repo, lab):

@@ -22,7 +22,7 @@ from octodns.zone import Zone
 from dnssync.findings import Finding, Severity
 from dnssync.flatten import Flattening, prepare
 from dnssync.repo import Repository
-from dnssync.targets import ADDRESS_TYPES, Resolution, TargetResolver, alias_target, is_alias
+from dnssync.targets import Resolution, TargetResolver, alias_target, alias_types, is_alias
 from dnssync.verify.engine import Answer, Endpoint, Engine
 
 
@@ -44,10 +44,10 @@ async def check(engine: Engine, repo: Repository, zones: dict[str, list[str]],
     if not watched:
         return []
     resolver = await TargetResolver.for_config(repo.config, repo.desired)
-    fresh = await resolver.resolve_all({t for _, _, t, _ in watched}, engine)
+    fresh = await resolver.resolve_all({t for _, _, t, _, _ in watched}, engine)
     findings: list[Finding] = []
     jobs = []
-    for zone, record_name, target, providers in watched:
+    for zone, record_name, target, providers, types in watched:
         resolution = fresh[target]
         fqdn = f"{record_name}.{zone}" if record_name else zone
         if resolution.error:
@@ -59,15 +59,17 @@ async def check(engine: Engine, repo: Repository, zones: dict[str, list[str]],
             continue
         for provider in providers:
             for endpoint in endpoints.get(provider, []):
-                jobs.append(_check_one(engine, zone, record_name, fqdn, provider, endpoint, resolution, findings))
+                jobs.append(_check_one(engine, zone, record_name, fqdn, provider, endpoint, resolution, types,
+                                       findings))
     await asyncio.gather(*jobs)
     return findings
 
 
 def _watched(desired: dict[str, Zone], zones: dict[str, list[str]], providers: dict[str, BaseProvider],
-             flattening: Flattening) -> list[tuple[str, str, str, list[str]]]:
-    """(zone, name, target, providers serving addresses there) of every ALIAS-like record:
-    those that hold it natively and those it is flattened for (not native-only ones)."""
+             flattening: Flattening) -> list[tuple[str, str, str, list[str], tuple[str, ...]]]:
+    """(zone, name, target, providers serving addresses there, the address types it stands
+    for) of every ALIAS-like record: providers that hold it natively and those it is
+    flattened for (not native-only ones)."""
     flattened = {(f.zone, f.name): f.providers for f in flattening.records}
     rows = []
     for zone_name, zone in sorted(desired.items()):
@@ -79,14 +81,14 @@ def _watched(desired: dict[str, Zone], zones: dict[str, list[str]], providers: d
                       and p not in record.excluded and (not record.included or p in record.included)]
             serving = sorted({*native, *flattened.get((zone_name, record.name), [])})
             if serving:
-                rows.append((zone_name, record.name, target, serving))
+                rows.append((zone_name, record.name, target, serving, alias_types(record)))
     return rows
 
 
 async def _check_one(engine: Engine, zone: str, name: str, fqdn: str, provider: str, endpoint: Endpoint,
-                     resolution: Resolution, findings: list[Finding]) -> None:
-    answers = await asyncio.gather(*(engine.ask(endpoint, fqdn, t) for t in ADDRESS_TYPES))
-    for rtype, answer in zip(ADDRESS_TYPES, answers, strict=True):
+                     resolution: Resolution, types: tuple[str, ...], findings: list[Finding]) -> None:
+    answers = await asyncio.gather(*(engine.ask(endpoint, fqdn, t) for t in types))
+    for rtype, answer in zip(types, answers, strict=True):
         served = _served(answer, rtype)
         if served is None:
             continue  # the record comparison reports the failure itself
