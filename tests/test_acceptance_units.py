@@ -56,7 +56,7 @@ def test_rules_come_from_the_class_and_the_provider_file_wins():
     assert settings({"check_names": True}, {"check_names": False})["check_names"] is False
     pdns = PowerDnsProvider("pdns", "127.0.0.1", "key", strict_supports=False)
     assert dict(capabilities_of(pdns).rules)["hostname_targets"] is True
-    assert capabilities_of(pdns).represents["ALIAS"] == ("TYPE65401",)
+    assert capabilities_of(pdns).represents["PowerDnsProvider/LUA"] == ("TYPE65402",)
 
 
 def test_served_zone_leaves_out_what_the_server_refuses_with_the_reason():

@@ -14,8 +14,8 @@ modelled here as data:
   (octoDNS always sends 255-byte strings); resolvers see different RDATA.
 
 * `represents`: record types the provider keeps in a form of its own, which a
-  zone transfer shows (PowerDNS keeps an ALIAS as TYPE65401): verify does not
-  call that form an extra record.
+  zone transfer shows (PowerDNS keeps a LUA record as TYPE65402): verify does
+  not call that form an extra record.
 * acceptance rules (`acceptance.py`): records the provider's server refuses
   although DNS allows them (BIND's check-names, max-records-per-type...). The
   served zone leaves them out, with the rule as the reason, so the plan names
@@ -59,7 +59,7 @@ class Capabilities:
     min_ttl: int | None = None
     txt_chunk: int | None = None
     rules: tuple[tuple[str, Any], ...] = ()  # acceptance rule -> its setting (see acceptance.py)
-    #: octoDNS type -> the DNS types the provider keeps it as (PowerDNS: ALIAS as TYPE65401)
+    #: octoDNS type -> the DNS types the provider keeps it as (PowerDNS: LUA as TYPE65402)
     represents: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
 

@@ -71,9 +71,9 @@ class PowerDnsProvider(_OctodnsPowerDnsProvider):
 
     #: PowerDNS's acceptance rules (see providers/acceptance.py)
     ACCEPTANCE = {"hostname_targets": True}
-    #: PowerDNS keeps an ALIAS and a LUA record as its private types 65401 and 65402, which
-    #: AXFR shows (see capabilities.py)
-    REPRESENTS = {"ALIAS": ("TYPE65401",), "PowerDnsProvider/LUA": ("TYPE65402",)}
+    #: PowerDNS keeps a LUA record as its private type 65402, which AXFR shows (see
+    #: capabilities.py; an ALIAS, TYPE65401, is aliaswire's)
+    REPRESENTS = {"PowerDnsProvider/LUA": ("TYPE65402",)}
 
     def __init__(self, id: str, host: str, api_key: str, *args: Any,
                  max_request_bytes: int = MAX_REQUEST_BYTES, **kwargs: Any):

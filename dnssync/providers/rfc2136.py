@@ -48,6 +48,7 @@ from octodns_bind import Rfc2136Provider as _OctodnsRfc2136Provider
 
 from dnssync import axfr
 from dnssync.checks import Targets
+from dnssync.providers.aliaswire import octodns_type, rdata_from_text, rdata_text, wire_type
 from dnssync.providers.refused import Deterministic, Refused, bisect
 
 #: bytes kept free in every update message for the header, zone section and TSIG
@@ -81,6 +82,10 @@ class _Op:
     rdatas: tuple[str, ...]
     old: tuple[str, ...] = ()  # apex-ns: the values and TTL the server has now
     old_ttl: int = 0
+
+
+#: an operation with its RDATA parsed
+_Sized = tuple[_Op, list]
 
 
 def _tsig_problem(error: Exception) -> str:
@@ -119,11 +124,11 @@ class Rfc2136Provider(_OctodnsRfc2136Provider):
         where = f"zone transfer of {zone_name} from {self._where()}"
         grouped: dict[tuple[bytes, int], list[str]] = {}
         ttls: dict[tuple[bytes, int], int] = {}
-        supported = {dns.rdatatype.from_text(t) for t in self.SUPPORTS}
+        supported = {wire_type(t) for t in self.SUPPORTS}
         try:
             for reply, rr in axfr.transfer(self.host, zone_name, self.port, key, self.timeout * 4):
                 if rr.rdtype in supported:
-                    grouped.setdefault((rr.owner, rr.rdtype), []).append(reply.rdata(rr).to_text())
+                    grouped.setdefault((rr.owner, rr.rdtype), []).append(rdata_text(reply.rdata(rr)))
                     ttls.setdefault((rr.owner, rr.rdtype), rr.ttl)
         except dns.tsig.PeerError as e:
             raise Rfc2136Error(f"{where} rejected: {_tsig_problem(e)}") from None
@@ -138,7 +143,7 @@ class Rfc2136Provider(_OctodnsRfc2136Provider):
         rrsets = []
         for (owner, rdtype), rdatas in grouped.items():
             name = names.get(owner) or names.setdefault(owner, dns.name.from_wire(owner, 0)[0].to_text())
-            rrsets.append(Rrset(name, dns.rdatatype.to_text(rdtype), ttls[(owner, rdtype)], rdatas))
+            rrsets.append(Rrset(name, octodns_type(rdtype), ttls[(owner, rdtype)], rdatas))
         return rrsets
 
     def populate(self, zone, target=False, lenient=False):
@@ -199,29 +204,26 @@ class Rfc2136Provider(_OctodnsRfc2136Provider):
             return 2 * size + len(op.old) * (name + 255)
         return size + (name if op.action == "replace" else 0)
 
-    def _batches(self, ops: list[_Op]) -> list[list[_Op]]:
-        """Consecutive runs of `ops`, each fitting one update message (count and size)."""
+    def _batches(self, ops: list[_Op]) -> list[list[_Sized]]:
+        """Consecutive runs of `ops`, each fitting one update message (count and size),
+        each op with its parsed RDATA (parsed once: dnspython's text parser is the cost)."""
         budget = self.max_message_size - _MESSAGE_SLACK
-        batches: list[list[_Op]] = []
+        batches: list[list[_Sized]] = []
         used = 0
         for op in ops:
-            size = self._size(op, self._rdatas(op))
+            rdatas = [rdata_from_text(op.rtype, t) for t in op.rdatas]
+            size = self._size(op, rdatas)
             if not batches or used + size > budget or len(batches[-1]) >= self.update_batch_size:
                 batches.append([])
                 used = 0
-            batches[-1].append(op)
+            batches[-1].append((op, rdatas))
             used += size
         return batches
 
-    @staticmethod
-    def _rdatas(op: _Op) -> list:
-        return [dns.rdata.from_text(dns.rdataclass.IN, op.rtype, t) for t in op.rdatas]
-
-    def _message(self, zone_name: str, ops: Sequence[_Op]) -> dns.update.UpdateMessage:
-        """One update message carrying `ops`, signed when a key is configured."""
+    def _message(self, zone_name: str, batch: Sequence[_Sized]) -> dns.update.UpdateMessage:
+        """One update message carrying a batch, signed when a key is configured."""
         update = dns.update.UpdateMessage(zone_name, **self._auth_params())
-        for op in ops:
-            rdatas = self._rdatas(op)
+        for op, rdatas in batch:
             if op.action == "apex-ns":
                 self._apex_ns(update, op, rdatas)
             elif op.action == "add":
@@ -229,7 +231,7 @@ class Rfc2136Provider(_OctodnsRfc2136Provider):
             elif op.action == "replace":
                 update.replace(op.name, op.ttl, *rdatas)
             else:  # the whole RRset, whatever values the server holds (see module docstring)
-                update.delete(op.name, op.rtype)
+                update.delete(op.name, wire_type(op.rtype))
         return update
 
     @staticmethod
@@ -268,11 +270,11 @@ class Rfc2136Provider(_OctodnsRfc2136Provider):
         raise Rfc2136Error(f"update of {zone_name} at {self._where()} answered {dns.rcode.to_text(rcode)}"
                            + (f": {hint}" if hint else ""), transient=rcode == dns.rcode.SERVFAIL, rcode=rcode)
 
-    def _send_ops(self, zone_name: str, ops: Sequence[_Op]) -> None:
-        """Send `ops` in one message; an answer about the data (see `_DATA_RCODES`) is
+    def _send_batch(self, zone_name: str, batch: Sequence[_Sized]) -> None:
+        """Send a batch in one message; an answer about the data (see `_DATA_RCODES`) is
         `Deterministic`, for `bisect` to split."""
         try:
-            self._send(self._message(zone_name, ops), zone_name)
+            self._send(self._message(zone_name, batch), zone_name)
         except Rfc2136Error as e:
             if e.rcode in _DATA_RCODES:
                 raise Deterministic(dns.rcode.to_text(e.rcode)) from None
@@ -288,7 +290,7 @@ class Rfc2136Provider(_OctodnsRfc2136Provider):
         applied, refused = 0, []
         for index, batch in enumerate(batches):
             try:
-                done, rejected = bisect(batch, lambda part: self._send_ops(zone_name, part))
+                done, rejected = bisect(batch, lambda part: self._send_batch(zone_name, part))
             except Rfc2136Error as e:
                 if index or refused:
                     e = Rfc2136Error(f"{e} (message {index + 1} of {len(batches)}; {applied} of"
@@ -304,7 +306,7 @@ class Rfc2136Provider(_OctodnsRfc2136Provider):
         if refused:
             raise Refused(f"{self._where()} ({zone_name})",
                           [(f"{_ACTIONS[op.action]} {_relative(op.name, zone_name)} {op.rtype}",
-                            _REASONS.get(why, why)) for op, why in refused], applied, len(ops))
+                            _REASONS.get(why, why)) for (op, _), why in refused], applied, len(ops))
         return True
 
     def _refused_everything(self, zone_name: str, rejected: list, applied: int, total: int) -> None:
