@@ -200,6 +200,18 @@ def test_an_octodns_repository_with_every_class_pushes_cleanly(make_repo, lab):
     validated = repo.run("validate", "--format", "json")
     assert validated.exit_code == 0, validated.output
     assert json.loads(validated.stdout)["zones"] == sorted([zone, lenient_zone])  # 7: no bogus zone
+    reported = {(f["code"], f.get("name")) for f in json.loads(validated.stdout)["findings"]}
+    for expected in [("zone.relative-target", ""), ("zone.relative-target", "www"),  # 1
+                     ("zone.name-unquoted", "1.5"), ("zone.name-unquoted", "null"),  # 2
+                     ("zone.name-unquoted", "on"), ("zone.cname-other", "beside"),  # 2, 3
+                     ("zone.occluded", "deep.sub"), ("zone.occluded", "sub"),  # 9
+                     ("zone.nested-delegation", "inner.sub"), ("zone.record", "sip.tcp")]:  # 9, 7
+        assert expected in reported, expected
+    skipped = sorted(f["file"].rsplit("/", 1)[-1] for f in json.loads(validated.stdout)["findings"]
+                     if f["code"] == "config.zone-skipped")
+    assert skipped == sorted([f"{zone.rstrip('.')}._0_base.yaml", "production.yaml"])  # 7
+    assert "enforce_order" in next(f["message"] for f in json.loads(validated.stdout)["findings"]
+                                   if f["code"] == "zone.key-order")  # 12
 
     planned = repo.run("plan", "--format", "json")
     assert planned.exit_code == 0, planned.output
