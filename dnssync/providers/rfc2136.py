@@ -104,6 +104,8 @@ class Rfc2136Provider(_OctodnsRfc2136Provider):
 
     #: BIND's check-integrity refuses an MX whose in-zone exchange has no address
     CHECK_INTEGRITY = False
+    #: what this server means by an answer to a single refused change (else `_REASONS`)
+    REASONS: dict[str, str] = {}
 
     def __init__(self, id: str, host: str, *args, check_integrity: bool | None = None,
                  max_message_size: int = _MAX_MESSAGE, **kwargs):
@@ -306,7 +308,8 @@ class Rfc2136Provider(_OctodnsRfc2136Provider):
         if refused:
             raise Refused(f"{self._where()} ({zone_name})",
                           [(f"{_ACTIONS[op.action]} {_relative(op.name, zone_name)} {op.rtype}",
-                            _REASONS.get(why, why)) for (op, _), why in refused], applied, len(ops))
+                            self.REASONS.get(why) or _REASONS.get(why, why)) for (op, _), why in refused],
+                          applied, len(ops))
         return True
 
     def _refused_everything(self, zone_name: str, rejected: list, applied: int, total: int) -> None:
@@ -326,8 +329,8 @@ _DATA_RCODES = {dns.rcode.REFUSED, dns.rcode.NOTZONE, dns.rcode.SERVFAIL, dns.rc
 _WHOLE_BATCH = 8
 _ACTIONS = {"add": "create", "replace": "update", "delete": "delete", "apex-ns": "update"}
 _REASONS = {
-    "REFUSED": "REFUSED (the server's own rules: BIND's check-names or check-integrity; its log names the rule)",
-    "SERVFAIL": "SERVFAIL for this record each time it was sent (BIND: max-records-per-type?)",
+    "REFUSED": "REFUSED (a rule of the server's own; its log names it)",
+    "SERVFAIL": "SERVFAIL for this record each time it was sent",
     "NOTZONE": "NOTZONE (the record lies outside the zone)",
 }
 
@@ -345,6 +348,10 @@ class BindProvider(Rfc2136Provider):
 
     CHECK_INTEGRITY = True
     ACCEPTANCE = {"check_names": True, "max_records_per_type": 100}
+    REASONS = {
+        "REFUSED": "REFUSED (BIND's check-names or check-integrity; its log names the rule)",
+        "SERVFAIL": "SERVFAIL for this record each time it was sent (BIND: max-records-per-type?)",
+    }
 
 
 class KnotProvider(Rfc2136Provider):
