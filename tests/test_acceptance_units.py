@@ -45,14 +45,17 @@ def test_rules_judge_owners_targets_and_counts():
     assert "it has 101 records, over the limit of 100" in refusal(many, rules)
     assert refusal(many, {"check_names": True, "max_records_per_type": 0}) is None  # 0: no limit
     assert refusal(mx, {"hostname_targets": True}).startswith("PowerDNS refuses it (HTTP 422")
+    apex = record(zone, "", {"type": "CNAME", "value": "web.example.org."})
+    assert "rule apex-cname): it is a CNAME at the zone apex" in refusal(apex, {"apex_cname": True})
+    assert refusal(record(zone, "www", {"type": "CNAME", "value": "web.example.org."}), {"apex_cname": True}) is None
 
 
 def test_rules_come_from_the_class_and_the_provider_file_wins():
     bind = BindProvider("bind", "127.0.0.1", strict_supports=False)
     assert dict(capabilities_of(bind).rules) == {"check_names": True, "max_records_per_type": 100,
-                                                 "hostname_targets": None}
+                                                 "hostname_targets": None, "apex_cname": True}
     knot = KnotProvider("knot", "127.0.0.1", strict_supports=False)
-    assert not any(v for _, v in capabilities_of(knot).rules)
+    assert [k for k, v in capabilities_of(knot).rules if v] == ["apex_cname"]
     assert settings({"check_names": True}, {"check_names": False})["check_names"] is False
     pdns = PowerDnsProvider("pdns", "127.0.0.1", "key", strict_supports=False)
     assert dict(capabilities_of(pdns).rules)["hostname_targets"] is True

@@ -287,15 +287,32 @@ def test_powerdns_txt_written_the_old_way_is_seen_by_plan_drift_and_verify(make_
     clean_after(repo)
 
 
-def test_a_record_every_server_drops_or_refuses_is_named_after_apply(make_repo, lab):
-    """A CNAME at the apex (octoDNS accepts it as `lenient`, as zones made for providers
-    that flatten it do) beside the SOA and NS no zone can lack: BIND and Knot answer
-    NOERROR and drop it (RFC 2136 3.4.2.2), PowerDNS refuses it. Nothing predicts it,
-    so the read-back names it at BIND and Knot, and the split request at PowerDNS;
-    sending it again would be ignored again, so apply does not say "re-run"."""
+APEX_CNAME = ("'':\n  octodns: {lenient: true}\n  type: CNAME\n  value: web.example.org.\n"
+              "www:\n  type: A\n  value: 192.0.2.1\n")
+
+
+def test_an_apex_cname_is_named_in_the_plan_at_every_server(make_repo, lab):
+    """A CNAME at the apex (octoDNS takes it as `lenient`, as zones made for providers
+    that flatten it have) sits beside the SOA and NS: no server in the lab holds it."""
     zone = unique_zone("rb")
-    repo = make_repo({zone: "'':\n  octodns: {lenient: true}\n  type: CNAME\n  value: web.example.org.\n"
-                            "www:\n  type: A\n  value: 192.0.2.1\n"}, config=WARN)
+    repo = make_repo({zone: APEX_CNAME}, config=WARN)
+    [apex] = [f for f in plan_json(repo)["findings"] if f["code"] == "parity.unsupported"]
+    assert (apex["name"], apex["type"], apex["provider"]) == ("", "CNAME", "bind,knot,pdns")
+    assert "rule apex-cname): it is a CNAME at the zone apex" in apex["message"]
+    applied = repo.run("apply", "--yes")
+    assert applied.exit_code == 0, applied.output
+    clean_after(repo)
+
+
+def test_a_record_every_server_drops_or_refuses_is_named_after_apply(make_repo, lab):
+    """The apex CNAME again, with the rule switched off in every provider file (as if
+    the servers held it): nothing predicts it now. BIND and Knot answer NOERROR and drop
+    it (RFC 2136 3.4.2.2), PowerDNS refuses it. The read-back names it at BIND and Knot,
+    the split request at PowerDNS; sending it again would be ignored again, so apply
+    does not say "re-run"."""
+    zone = unique_zone("rb")
+    off = {"capabilities": {"apex_cname": False}}
+    repo = make_repo({zone: APEX_CNAME}, config=WARN, provider_extra={"bind": off, "knot": off, "pdns": off})
     result = repo.run("apply", "--yes", "--format", "json")
     assert result.exit_code == 1
     outcomes = {o["provider"]: o for o in json.loads(result.stdout)["apply"]["outcomes"]}

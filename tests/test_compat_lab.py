@@ -101,8 +101,10 @@ alpha:
   value: 192.0.2.98
 """
 
-#: a zone loaded lenient as a whole (7): an SRV name octoDNS's strict validation refuses
-LENIENT_ZONE = "sip.tcp:\n  type: SRV\n  value: {port: 5060, priority: 10, target: sip.example.org., weight: 5}\n"
+#: a zone loaded lenient as a whole (7): an SRV name octoDNS's strict validation refuses,
+#: and a CNAME at the apex (5: no server holds it beside the SOA and NS)
+LENIENT_ZONE = ("'':\n  type: CNAME\n  value: web.example.org.\n"
+                "sip.tcp:\n  type: SRV\n  value: {port: 5060, priority: 10, target: sip.example.org., weight: 5}\n")
 
 #: (name, type) of each record some provider cannot hold, as the plan must name it
 CANNOT_HOLD = {("_acme-challenge.docs", "A"), ("legacy_cas_acp", "A"), ("mail", "MX"),
@@ -219,6 +221,7 @@ def test_an_octodns_repository_with_every_class_pushes_cleanly(make_repo, lab):
     named = {(f["zone"], f["name"], f["type"]): f for f in plan["findings"] if f.get("type")}
     cannot = {(n, t) for (z, n, t), f in named.items() if z == zone and f["code"].startswith("parity.")}
     assert cannot >= CANNOT_HOLD, CANNOT_HOLD - cannot
+    assert named[(lenient_zone, "", "CNAME")]["code"] == "parity.unsupported"
     for finding in named.values():  # each with its file:line
         if finding["code"].startswith("parity."):
             assert finding["file"] and finding["line"], finding

@@ -18,8 +18,12 @@ The rules were found against the lab's real servers (tests/test_acceptance_lab.p
   with more records is refused with SERVFAIL. Option: `max-records-per-type`.
 * `hostname_targets` (PowerDNS 4.5 and later): an MX, NS or SRV whose target is
   not a host name is refused with HTTP 422 "non-hostname content". No option.
+* `apex_cname` (every server in the lab): a CNAME at the zone apex, which octoDNS
+  takes under `lenient` (zones written for providers that flatten it), sits beside
+  the SOA and NS. BIND, Knot and the embedded server answer NOERROR and drop it
+  (RFC 2136 3.4.2.2); PowerDNS refuses it with HTTP 422.
 
-Knot 3.2 accepted all of the above. A provider class lists the rules its server
+Knot 3.2 accepted all of the above but the apex CNAME. A provider class lists the rules its server
 applies (`ACCEPTANCE`, with the server's default); a provider file overrides or
 adds them under `capabilities:` (`check_names: false` once named.conf says
 `check-names primary ignore;`, `max_records_per_type: 500`), since the server's
@@ -84,6 +88,10 @@ def _check_names(record: Record, setting: Any) -> str | None:
     return _hostname_targets(record, setting)
 
 
+def _apex_cname(record: Record, setting: Any) -> str | None:
+    return "it is a CNAME at the zone apex, beside the SOA and NS every zone has" if record.name == "" else None
+
+
 def _max_records(record: Record, setting: Any) -> str | None:
     count = len(record.__dict__.get("values") or ())
     return f"it has {count} records, over the limit of {setting}" if setting and count > setting else None
@@ -128,12 +136,15 @@ RULES: dict[str, Rule] = {rule.key: rule for rule in (
     Rule("max_records_per_type", "BIND", "SERVFAIL",
          "raise `max-records-per-type` in named.conf (0: no limit; then set capabilities:"
          " {max_records_per_type: N} in the provider's file)", _max_records),
+    Rule("apex_cname", "every DNS server", "BIND, Knot and the embedded server answer NOERROR and keep the SOA and"
+         " NS; PowerDNS answers HTTP 422", "no server setting allows it (RFC 1034 3.6.2): use an ALIAS, which"
+         " dnssync flattens where a provider cannot hold it", _apex_cname, frozenset(("CNAME",))),
     Rule("hostname_targets", "PowerDNS", "HTTP 422 non-hostname content",
          "no PowerDNS setting allows it: point it at a host name", _hostname_targets,
          _TARGET_TYPES),
 )}
 #: capability keys of the rules that are on/off, and those that are a limit (0: none)
-FLAGS = ("check_names", "hostname_targets")
+FLAGS = ("check_names", "hostname_targets", "apex_cname")
 LIMITS = {"max_records_per_type": (0, 2**31 - 1)}
 
 

@@ -70,7 +70,7 @@ class PowerDnsProvider(_OctodnsPowerDnsProvider):
     """octodns-powerdns's provider with requests bounded in size."""
 
     #: PowerDNS's acceptance rules (see providers/acceptance.py)
-    ACCEPTANCE = {"hostname_targets": True}
+    ACCEPTANCE = {"hostname_targets": True, "apex_cname": True}
     #: PowerDNS keeps a LUA record as its private type 65402, which AXFR shows (see
     #: capabilities.py; an ALIAS, TYPE65401, is aliaswire's)
     REPRESENTS = {"PowerDnsProvider/LUA": ("TYPE65402",)}

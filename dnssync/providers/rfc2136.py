@@ -106,6 +106,8 @@ class Rfc2136Provider(_OctodnsRfc2136Provider):
     CHECK_INTEGRITY = False
     #: what this server means by an answer to a single refused change (else `_REASONS`)
     REASONS: dict[str, str] = {}
+    #: the acceptance rules every RFC 2136 server applies (see providers/acceptance.py)
+    ACCEPTANCE = {"apex_cname": True}
 
     def __init__(self, id: str, host: str, *args, check_integrity: bool | None = None,
                  max_message_size: int = _MAX_MESSAGE, **kwargs):
@@ -347,7 +349,7 @@ class BindProvider(Rfc2136Provider):
     and its other acceptance rules at their defaults (see providers/acceptance.py)."""
 
     CHECK_INTEGRITY = True
-    ACCEPTANCE = {"check_names": True, "max_records_per_type": 100}
+    ACCEPTANCE = {**Rfc2136Provider.ACCEPTANCE, "check_names": True, "max_records_per_type": 100}
     REASONS = {
         "REFUSED": "REFUSED (BIND's check-names or check-integrity; its log names the rule)",
         "SERVFAIL": "SERVFAIL for this record each time it was sent (BIND: max-records-per-type?)",
