@@ -142,25 +142,28 @@ def test_apply_wait_does_not_wait_when_the_apply_failed(make_repo, lab):
     assert "Watching apply" not in result.output
 
 
-def name_valued(version: int) -> str:
+def name_valued(version: int, zone: str, address: str) -> str:
     """A zone whose every record of every name-valued type the lab servers hold (and a
-    TXT, SSHFP and TLSA) changes value between version 1 and 2. ALIAS-flattened is not
-    here: how watch follows a flattened ALIAS is being built on its own."""
+    TXT, SSHFP and TLSA) changes value between version 1 and 2. The names are in the zone
+    itself, as most are (a name relativised to the zone is where watch went wrong).
+    ALIAS-flattened is not here: how watch follows a flattened ALIAS is being built on its own."""
     v = version
     hex_ = str(v) * 64
     return (f"'':\n  - ttl: 5\n    type: CAA\n    value: {{flags: 0, tag: issue, value: ca{v}.example.net}}\n"
-            f"  - ttl: 5\n    type: MX\n    value: {{exchange: mx{v}.example.net., preference: 10}}\n"
+            f"  - ttl: 5\n    type: MX\n    value: {{exchange: mx{v}.{zone}, preference: 10}}\n"
             f"  - ttl: 5\n    type: NAPTR\n    value: {{flags: S, order: 10, preference: 100, regexp: '',"
-            f" replacement: _sip._udp.sip{v}.example.net., service: SIP+D2U}}\n"
+            f" replacement: _sip._udp.sip{v}.{zone}, service: SIP+D2U}}\n"
             f"  - ttl: 5\n    type: TXT\n    value: v=spf{v} -all\n"
             f"_443._tcp:\n  ttl: 5\n  type: TLSA\n  value: {{certificate_association_data: '{hex_}',"
             f" certificate_usage: 3, matching_type: 1, selector: 1}}\n"
             f"_sip._tcp:\n  ttl: 5\n  type: SRV\n  value: {{port: 5060, priority: 10,"
-            f" target: sip{v}.example.net., weight: 20}}\n"
-            f"cname:\n  ttl: 5\n  type: CNAME\n  value: web{v}.example.net.\n"
-            f"ptr:\n  ttl: 5\n  type: PTR\n  value: host{v}.example.net.\n"
+            f" target: sip{v}.{zone}, weight: 20}}\n"
+            f"cname:\n  ttl: 5\n  type: CNAME\n  value: web{v}.{zone}\n"
+            # addresses for BIND's check-integrity; a lab server's, so Unbound fails fast on `sub`
+            + "".join(f"{host}:\n  ttl: 5\n  type: A\n  value: {address}\n" for host in ("mx1", "mx2", "ns1", "ns2"))
+            + f"ptr:\n  ttl: 5\n  type: PTR\n  value: host{v}.{zone}\n"
             f"ssh:\n  ttl: 5\n  type: SSHFP\n  value: {{algorithm: 4, fingerprint: '{hex_}', fingerprint_type: 2}}\n"
-            f"sub:\n  ttl: 5\n  type: NS\n  value: ns{v}.example.net.\n")
+            f"sub:\n  ttl: 5\n  type: NS\n  value: ns{v}.{zone}\n")
 
 
 NAME_VALUED = {"cname": "CNAME", "": "MX", "_sip._tcp": "SRV", "sub": "NS", "ptr": "PTR", "ssh": "SSHFP",
@@ -172,13 +175,13 @@ def test_name_valued_changes_propagate_through_every_server_and_unbound(make_rep
     CAA, TXT, SSHFP and TLSA. Watch once compared the plan's values relativised to the
     zone with the absolute names on the wire and called the new value unexpected."""
     zone = unique_zone("names")
-    repo = make_repo({zone: name_valued(1)}, config={"resolvers": [lab.resolver]})
+    repo = make_repo({zone: name_valued(1, zone, lab.pdns.address)}, config={"resolvers": [lab.resolver]})
     result = repo.run("apply", "--yes")
     assert result.exit_code == 0, result.output
     types = list(NAME_VALUED.items()) + [("", "CAA"), ("", "TXT"), ("", "NAPTR")]
     for name, rtype in types:  # Unbound caches every old answer
         resolve(lab, f"{name}.{zone}" if name else zone, rtype)
-    repo.zone_file(zone).write_text(name_valued(2))
+    repo.zone_file(zone).write_text(name_valued(2, zone, lab.pdns.address))
     result = repo.run("apply", "--yes", "--force", "--wait", "--timeout", "30", "--format", "json")
     assert result.exit_code == 0, result.output
     events = events_of(result.stdout)
