@@ -60,8 +60,9 @@ def event_line(event: Event) -> Text | None:
         return stamp + Text(f"{_change(event)}: a nameserver no longer serves the new data",
                             style="yellow")
     if kind == "authoritative":
-        return stamp + Text("Every nameserver of every provider serves the change; fully"
-                            f" propagated at {event['fully_propagated_at']}", style="green")
+        # not a success yet: a timeout may still come before the caches have expired
+        return stamp + Text("Every nameserver of every provider serves the change; caches may hold"
+                            f" old answers until {event['fully_propagated_at']}", style="green")
     if kind == "resolver":
         return stamp + Text(f"resolver {event['resolver']}: {_change(event)} ") \
             + Text(event["state"], style=STATE_STYLE[event["state"]]) \
@@ -116,9 +117,14 @@ def live_view(prop: Propagation, now: float | None = None) -> RenderableType:
                               Text(seen.state, style=STATE_STYLE.get(seen.state, "")),
                               "" if ttl is None else str(ttl))
         parts.append(resolvers)
-    if prop.propagated_at is not None:
-        parts.append(Text(f"Fully propagated at {_countdown(prop.propagated_at, now)}",
-                          style="green"))
+    if prop.outcome == "propagated":
+        parts.append(Text(f"Fully propagated at {iso(prop.propagated_at or now)}", style="green"))
+    elif prop.outcome:
+        parts.append(Text(prop.message[:1].upper() + prop.message[1:], style="bold red"))
+    elif prop.propagated_at is not None:
+        deadline = f"; timeout at {_countdown(prop.deadline, now)}" if prop.deadline is not None else ""
+        parts.append(Text("Every nameserver serves the change; caches may hold old answers until"
+                          f" {_countdown(prop.propagated_at, now)}{deadline}", style="yellow"))
     elif prop.deadline is not None:
         parts.append(Text(f"Waiting for nameservers; timeout at {_countdown(prop.deadline, now)}",
                           style="yellow"))

@@ -115,6 +115,7 @@ class Propagation:
         self.authoritative_at: float | None = None
         self.propagated_at: float | None = None
         self.outcome: str | None = None
+        self.message = ""  # why it ended, once `outcome` is set
         self.findings: list[Finding] = []
         self._stale: set[tuple[str, tuple[str, str]]] = set()
 
@@ -309,7 +310,7 @@ class Propagation:
                            basis=expiry[1])]
 
     def finish(self, now: float, outcome: str, message: str) -> list[Event]:
-        self.outcome = outcome
+        self.outcome, self.message = outcome, message
         extra = ({"fully_propagated_at": iso(self.propagated_at)}
                  if outcome == "propagated" and self.propagated_at is not None else {})
         return [self.event("done", now, outcome=outcome, exit_code=self.exit_code, message=message,
@@ -359,15 +360,24 @@ class Propagation:
                 problems.append(f"its apply failed: {self.failed[provider]}")
             reasons.append(f"{provider}: {count} of {len(names)} nameserver(s) converged; "
                            + "; ".join(problems))
-        if not reasons:
-            late = max(self.expires_at.items(), key=lambda item: item[1], default=None)
-            if late is not None:
-                target = next(t for t in self.targets if t.key == late[0])
-                reasons.append(f"every nameserver serves the new data, but resolvers may cache the"
-                               f" old {target.label} until {iso(late[1])}")
+        reasons += self.cached(now)
         message = f"not propagated within {waited} s: " + " | ".join(reasons)
         events.append(self.finding(now, Finding(Severity.ERROR, "watch.timeout", message)))
         return events + self.finish(now, "timeout", message)
+
+    def cached(self, now: float) -> list[str]:
+        """Which old answers resolvers may still hold, and until when: every change served
+        by every nameserver whose old answer has not yet expired, naming the watched
+        resolvers seen answering the old value (a timeout prints these, never a success)."""
+        pending = []
+        for target in self.targets:
+            until = self.expires_at.get(target.key)
+            if until is None or until <= now:
+                continue
+            holding = [r for r in self.resolvers if self.resolved[(r, target.key)].state == OLD]
+            seen = f" ({', '.join(holding)} still answer(s) the old value)" if holding else ""
+            pending.append(f"caches may hold the old {target.label} until {iso(until)}{seen}")
+        return pending
 
     def next_wake(self, now: float, interval: float) -> float:
         """When to poll next: every `interval`, and exactly at full propagation and deadline."""
