@@ -103,7 +103,7 @@ CODES: dict[str, str] = {
     "watch.unexpected-value": "A nameserver serves neither the old nor the new value of a change.",
     "watch.lagging": "At the timeout, a nameserver still does not serve a change.",
     "watch.serial-mismatch": "At the timeout, one provider's nameservers differ in SOA serial.",
-    "watch.timeout": "The change was not fully propagated within --timeout.",
+    "watch.timeout": "The change was not fully propagated within --deadline (watch, apply --wait).",
     "watch.resolver-stale": "A resolver answers the old value after no cache should hold it.",
 }
 

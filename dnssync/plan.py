@@ -1,6 +1,6 @@
 """The plan: per provider and zone, what apply would change, as data.
 
-Like Terraform's plan, a `Plan` is serialisable (`plan --out plan.json`),
+Like Terraform's plan, a `Plan` is serialisable (`plan --save-plan plan.json`),
 checksummed, and consumed by apply. It records the desired content it was made
 from and a digest of each provider's live state, so `apply --plan` can apply
 exactly what was reviewed and refuse when a provider changed in between.

@@ -86,7 +86,7 @@ def test_demo_tells_the_whole_story(demo_run):
     assert re.search(r"bravo\s+│ example\.com\. │ applied", repaired)
     # the repair is watched until it has propagated: the new name's negative-cache TTL
     # (5 s on the demo's servers) is waited out, and the story ends there, in seconds
-    assert "$ dnssync apply --yes --wait --timeout 30 --interval 0.2" in repaired
+    assert "$ dnssync apply --yes --wait --deadline 30 --interval 0.2" in repaired
     assert "negative TTL 5 s" in repaired
     assert "fully propagated: every nameserver serves the new data and no cache can hold the old" \
         in repaired

@@ -4,11 +4,15 @@ the lab and embedded-server parts live beside their subjects."""
 
 from __future__ import annotations
 
+import shlex
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
+import yaml
 from click.testing import CliRunner
 
 from dnssync.cli import main
+from tests.conftest import ROOT
 from tests.embedded_repo import write_repo
 
 GLOBAL = ("-c", "--config", "--octodns-config", "--debug", "--no-color")
@@ -28,7 +32,7 @@ def small_repo(root: Path) -> Path:
 
 
 def test_every_command_takes_the_global_options_after_it_too(tmp_path):
-    for name, command in main.commands.items():
+    for name in main.commands:
         shown = invoke(name, "--help").output
         assert all(option in shown for option in GLOBAL), (name, shown)
     root = small_repo(tmp_path / "repo")
@@ -38,3 +42,63 @@ def test_every_command_takes_the_global_options_after_it_too(tmp_path):
     result = invoke("validate", f"--config={root}", "--debug")
     assert result.exit_code == 0 and " DEBUG " in result.output
     assert invoke("validate", "--no-colr").exit_code == 2
+
+
+def secret_repo(root: Path) -> Path:
+    """A repository whose provider takes its API key from an environment variable that
+    is not set: a laptop without the CI secrets."""
+    small_repo(root)
+    (root / "providers" / "pdns.yaml").write_text(
+        "class: powerdns\nhost: 127.0.0.1\nport: 9\napi_key: env/DNSSYNC_FIRST_HOUR_UNSET\n"
+        "nameservers: [{name: ns1.pdns.example., address: '127.0.0.1:9'}]\n")
+    return root
+
+
+def test_local_work_needs_no_provider_secrets(tmp_path):
+    root = secret_repo(tmp_path / "repo")
+    hooks = yaml.safe_load((ROOT / ".pre-commit-hooks.yaml").read_text())
+    entry = shlex.split(next(h["entry"] for h in hooks if h["id"] == "dnssync-validate"))
+    assert entry[0] == "dnssync"
+    result = invoke("-c", str(root), *entry[1:])  # the shipped pre-commit hook, as it runs
+    assert result.exit_code == 0, result.output
+    result = invoke("-c", str(root), "snapshots")
+    assert result.exit_code == 0, result.output
+    assert "No snapshots yet" in result.output
+    assert invoke("-c", str(root), "snapshots", "--format", "json").output.strip() == "[]"
+    # a command that contacts providers still names what is missing
+    result = invoke("-c", str(root), "validate")
+    assert result.exit_code == 2 and "config.env-missing" in result.output
+
+
+def test_one_vocabulary_across_commands(tmp_path):
+    outs = {name: option.help for name, command in main.commands.items() for option in command.params
+            if option.name == "out"}
+    assert set(outs) >= {"plan", "verify", "drift", "validate"}
+    assert len(set(outs.values())) == 1, outs  # one meaning of --out
+    formats = {name for name, command in main.commands.items() for option in command.params
+               if option.name == "fmt"}
+    assert formats >= {"validate", "plan", "apply", "verify", "watch", "drift", "soa", "snapshots"}
+    per_query = {o.name: o.help for o in main.commands["verify"].params if o.name == "query_timeout"}
+    total = {o.name: o.help for c in ("watch", "apply") for o in main.commands[c].params if o.name == "deadline"}
+    assert "per query" in per_query["query_timeout"] and "in all" in total["deadline"]
+    # the old spellings still work, and say what to type instead
+    root = small_repo(tmp_path / "repo")
+    result = invoke("-c", str(root), "snapshots", "--json")
+    assert result.exit_code == 0 and "Note: snapshots --json is deprecated; use --format json" in result.output
+    result = invoke("-c", str(root), "watch", "--timeout", "5")
+    assert "Note: watch --timeout is deprecated; use --deadline" in result.output
+
+
+def test_validate_takes_provider_shard_and_junit_like_the_others(tmp_path):
+    root = small_repo(tmp_path / "repo")
+    (root / "zones" / "bad.test.yaml").write_text("www:\n  type: A\n  value: not-an-address\n")
+    out = tmp_path / "validate.xml"
+    result = invoke("-c", str(root), "validate", "--provider", "alpha", "--format", "junit", "--out", str(out))
+    assert result.exit_code == 2
+    xml = ET.parse(out).getroot()
+    failed = [case.get("classname") for case in xml.iter("testcase") if case.find("failure") is not None]
+    assert failed == ["bad.test"]
+    result = invoke("-c", str(root), "validate", "--zone", "example.test", "--shard", "1/1", "--format", "junit")
+    assert result.exit_code == 0 and 'failures="0"' in result.output
+    result = invoke("-c", str(root), "validate", "--zone", "example.test", "--provider", "nobody")
+    assert result.exit_code == 2 and "no provider named nobody" in result.output

@@ -48,7 +48,7 @@ def test_update_new_name_and_delete_propagate_no_later_than_the_ttls_allow(make_
     assert resolve(lab, f"fresh.{zone}").rcode() == dns.rcode.NXDOMAIN
     repo.zone_file(zone).write_text("fresh:\n  ttl: 5\n  type: A\n  value: 192.0.2.7\n"
                                     "www:\n  ttl: 5\n  type: A\n  value: 192.0.2.2\n")
-    result = repo.run("apply", "--yes", "--wait", "--timeout", "30", "--format", "json")
+    result = repo.run("apply", "--yes", "--wait", "--deadline", "30", "--format", "json")
     assert result.exit_code == 0, result.output
     events = events_of(result.stdout)
     assert events[0]["event"] == "apply" and events[1]["event"] == "start"
@@ -95,7 +95,7 @@ def applied_change(make_repo) -> tuple:
 def test_stopped_nameserver_times_out_naming_it(make_repo, lab):
     repo, zone = applied_change(make_repo)
     with lab.stopped("knot"):
-        result = repo.run("watch", "--timeout", "2")  # the apply above, from its record
+        result = repo.run("watch", "--deadline", "2")  # the apply above, from its record
     assert result.exit_code == 1, result.output
     knot = f"ns1.knot.lab ({lab.knot.address})"
     assert (f"not propagated within 2.0 s: knot: 0 of 1 nameserver(s) converged; {knot}: www.{zone}"
@@ -111,7 +111,7 @@ def test_value_changed_outside_dnssync_fails_within_three_polls(make_repo, lab):
         {bind.key_name: bind.key_secret}), keyalgorithm="hmac-sha256")
     update.replace(f"www.{zone}", 5, "A", "198.51.100.66")
     assert dns.query.tcp(update, bind.address, timeout=5).rcode() == dns.rcode.NOERROR
-    result = repo.run("watch", "--timeout", "20", "--format", "json")
+    result = repo.run("watch", "--deadline", "20", "--format", "json")
     assert result.exit_code == 1, result.output
     events = events_of(result.stdout)
     _, finding = first(events, event="finding", code="watch.unexpected-value")
@@ -135,7 +135,7 @@ def test_apply_wait_does_not_wait_when_the_apply_failed(make_repo, lab):
     zone = unique_zone("watch")
     repo = make_repo({zone: "www:\n  ttl: 5\n  type: A\n  value: 192.0.2.1\n"})
     with lab.stopped("knot"):
-        result = repo.run("apply", "--yes", "--wait", "--timeout", "30")
+        result = repo.run("apply", "--yes", "--wait", "--deadline", "30")
     assert result.exit_code == 1, result.output
     assert "Apply FAILED at knot" in result.output
     assert "Not waiting for propagation: the apply failed." in result.output
@@ -178,11 +178,11 @@ def test_name_valued_changes_propagate_through_every_server_and_unbound(make_rep
     repo = make_repo({zone: name_valued(1, zone, lab.pdns.address)}, config={"resolvers": [lab.resolver]})
     result = repo.run("apply", "--yes")
     assert result.exit_code == 0, result.output
-    types = list(NAME_VALUED.items()) + [("", "CAA"), ("", "TXT"), ("", "NAPTR")]
+    types = [*NAME_VALUED.items(), ("", "CAA"), ("", "TXT"), ("", "NAPTR")]
     for name, rtype in types:  # Unbound caches every old answer
         resolve(lab, f"{name}.{zone}" if name else zone, rtype)
     repo.zone_file(zone).write_text(name_valued(2, zone, lab.pdns.address))
-    result = repo.run("apply", "--yes", "--force", "--wait", "--timeout", "30", "--format", "json")
+    result = repo.run("apply", "--yes", "--force", "--wait", "--deadline", "30", "--format", "json")
     assert result.exit_code == 0, result.output
     events = events_of(result.stdout)
     assert not [e for e in events if e["event"] == "finding"], result.output

@@ -308,7 +308,7 @@ def tell(story: Story, fleet: Fleet, zone_path: Path, zone: str) -> list[str]:
                f" {victim} before (the negative-cache TTL: {DEMO_SOA.minimum} s on the demo's"
                " servers, minutes on a hosted provider's):")
     fleet.servers[victim].start()
-    code, output = story.run("apply", "--yes", "--wait", "--timeout", "30", "--interval", "0.2")
+    code, output = story.run("apply", "--yes", "--wait", "--deadline", "30", "--interval", "0.2")
     expect(code == 0 and "fully propagated" in output,
            f"only {victim} had changes pending; it serves them now, and no cache can hold the"
            " old answer: fully propagated",

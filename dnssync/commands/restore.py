@@ -8,7 +8,7 @@ import click
 
 from dnssync import snapshot
 from dnssync.apply import run_apply
-from dnssync.commands.base import Context, confirm, pass_ctx, provider_option, zone_option
+from dnssync.commands.base import Context, confirm, deprecated, format_option, pass_ctx, provider_option, zone_option
 from dnssync.config import zone_name
 from dnssync.errors import UsageError
 from dnssync.gitrev import head_revision
@@ -63,14 +63,17 @@ def restore(ctx: Context, snapshot_id: str, zones: tuple[str, ...], providers: t
 
 
 @click.command()
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@format_option("text", "json")
+@click.option("--json", "as_json", is_flag=True, hidden=True)  # the old spelling of --format json
 @pass_ctx
-def snapshots(ctx: Context, as_json: bool) -> None:
-    """List the saved snapshots, newest last."""
-    state = ctx.settings().state_dir
+def snapshots(ctx: Context, fmt: str, as_json: bool) -> None:
+    """List the saved snapshots, newest last. Reads local files only: no secret needed."""
+    if as_json:
+        deprecated("snapshots --json", "--format json")
+    state = ctx.settings(offline=True).state_dir
     metas = [json.loads((snapshot.snapshots_dir(state) / i / "meta.json").read_text())
              for i in snapshot.list_snapshots(state)]
-    if as_json:
+    if as_json or fmt == "json":
         ctx.emit(json.dumps(metas, indent=2))
         return
     for meta in metas:
