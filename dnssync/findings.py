@@ -56,6 +56,8 @@ CODES: dict[str, str] = {
     "drift.zone-missing": "A provider does not have the zone at all.",
     # parent delegation (verify --delegation)
     "delegation.parent-error": "The parent's nameservers could not be found, or gave no delegation.",
+    "delegation.special-use": "The zone is under a special-use name (test., example., local. ...):"
+                              " no public parent exists, so its delegation is not checked.",
     "delegation.parent-differ": "The parent's nameservers disagree about the delegation.",
     "delegation.missing": "The parent's delegation lacks a provider's nameserver.",
     "delegation.extra": "The parent's delegation lists a nameserver that is no provider's.",

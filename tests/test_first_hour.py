@@ -4,14 +4,21 @@ the lab and embedded-server parts live beside their subjects."""
 
 from __future__ import annotations
 
+import json
 import shlex
+import socket
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+import pytest
 import yaml
 from click.testing import CliRunner
 
 from dnssync.cli import main
+from dnssync.findings import Finding, Severity
+from dnssync.plan import Change, Plan, ProviderPlan
+from dnssync.report.github import findings_annotations
+from dnssync.report.markdown import plan_markdown
 from tests.conftest import ROOT
 from tests.embedded_repo import write_repo
 
@@ -102,3 +109,52 @@ def test_validate_takes_provider_shard_and_junit_like_the_others(tmp_path):
     assert result.exit_code == 0 and 'failures="0"' in result.output
     result = invoke("-c", str(root), "validate", "--zone", "example.test", "--provider", "nobody")
     assert result.exit_code == 2 and "no provider named nobody" in result.output
+
+
+def test_markdown_plan_shows_a_change_made_alike_at_several_providers_once():
+    same = Change("update", "www", "A", {"ttl": 300, "values": ["192.0.2.1"]}, {"ttl": 300, "values": ["192.0.2.2"]})
+    other = Change("create", "new", "A", None, {"ttl": 300, "values": ["192.0.2.9"]})
+    plan = Plan(zones={}, providers=[ProviderPlan("alpha", "example.test.", changes=[same]),
+                                     ProviderPlan("bravo", "example.test.", changes=[same, other]),
+                                     ProviderPlan("charlie", "example.test.", changes=[same]),
+                                     ProviderPlan("delta", "example.test."), ProviderPlan("echo", "example.test.")])
+    rows = [line for line in plan_markdown(plan).splitlines() if line.startswith("| ") and "---" not in line][1:]
+    assert rows == ["| alpha, bravo, charlie | update | `www` | A | 300 192.0.2.1 | 300 192.0.2.2 |",
+                    "| bravo | create | `new` | A |  | 300 192.0.2.9 |",
+                    "| delta, echo | no changes |  |  |  |  |"]
+
+
+def test_github_annotations_carry_expected_and_observed():
+    finding = Finding(Severity.ERROR, "verify.values", "ns1.b serves www.example.test. A differently",
+                      zone="example.test.", expected="300 192.0.2.2", observed="300 192.0.2.66",
+                      file="zones/example.test.yaml", line=3)
+    assert findings_annotations([finding]) == (
+        "::error file=zones/example.test.yaml,line=3,title=dnssync verify.values::ns1.b serves"
+        " www.example.test. A differently%0Aexpected: 300 192.0.2.2%0Aobserved: 300 192.0.2.66\n")
+
+
+def test_special_use_zones_report_no_public_parent_and_never_ask_the_root(tmp_path):
+    """RFC 6761/6762/8375 names: verify says no public parent exists; the root servers
+    (here a socket standing in for them, via parent.roots) get no packet."""
+    zones = ["a.test.", "b.example.", "c.invalid.", "d.localhost.", "e.local.", "f.home.arpa."]
+    root = tmp_path / "repo"
+    write_repo(root, {f"{z}yaml": "" for z in [*zones, "notatest."]}, ["alpha"])
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as fake_root:
+        fake_root.bind(("127.0.0.1", 0))
+        config = yaml.safe_load((root / "dnssync.yaml").read_text())
+        config["parent"] = {"roots": [f"127.0.0.1:{fake_root.getsockname()[1]}"]}
+        (root / "dnssync.yaml").write_text(yaml.safe_dump(config))
+        result = invoke("-c", str(root), "verify", "--delegation", "--format", "json",
+                        *(f"--zone={z}" for z in zones))
+        fake_root.setblocking(False)
+        with pytest.raises(BlockingIOError):
+            fake_root.recv(512)
+        assert result.exit_code == 0, result.output
+        findings = json.loads(result.output)["findings"]
+        assert sorted((f["zone"], f["code"], f["severity"]) for f in findings) == sorted(
+            (z, "delegation.special-use", "info") for z in zones)
+        # an ordinary name is walked from the root as before (the stand-in root hears it)
+        fake_root.setblocking(True)
+        fake_root.settimeout(5)
+        result = invoke("-c", str(root), "verify", "--delegation", "--zone", "notatest.")
+        assert b"notatest" in fake_root.recv(512).lower()
