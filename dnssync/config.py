@@ -481,13 +481,30 @@ def _check_resolvers(resolvers: list, file: str, line: int | None, checker: Chec
                           lines[index] if index < len(lines) else line)
 
 
+def find_config(path: Path) -> Path:
+    """Where dnssync.yaml is: `path`, or in the folder `path`; the bare default name is
+    looked for in this folder and then in every parent folder, as git finds its
+    repository, so a command works from any folder inside the repository. Returns
+    `path` unchanged when there is none."""
+    if path.is_dir():
+        return path / CONFIG_FILE
+    if path != Path(CONFIG_FILE) or path.exists():
+        return path
+    for folder in Path.cwd().parents:
+        if (folder / CONFIG_FILE).is_file():
+            return folder / CONFIG_FILE
+    return path
+
+
 def read_config(path: Path | str = CONFIG_FILE, offline: bool = False) -> tuple[Config | None, list[Finding]]:
     """Read dnssync.yaml (or the one in a folder) and every provider file. Returns what
     could be read with every finding (not only the first), so the caller can go on to
     check the zones too and report all problems in one run."""
-    path = Path(path)
-    if path.is_dir():
-        path = path / CONFIG_FILE
+    path = find_config(Path(path))
+    if not path.is_file():
+        return None, [Finding(Severity.ERROR, "config.no-repository", f"not a dnssync repository (no {CONFIG_FILE}"
+                              " here or in any parent folder)" if path.name == CONFIG_FILE and not path.parent.name
+                              else f"no such file: {path}", file=str(path))]
     checker = Checker(offline)
     data = checker.mapping(load_data(path, checker), str(path), CONFIG_FILE)
     if data is None:

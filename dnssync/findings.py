@@ -22,6 +22,7 @@ class Severity(StrEnum):
 #: Every finding code with what it means. Adding a code here documents it.
 CODES: dict[str, str] = {
     # configuration and zone files (validate; any error here means exit 2)
+    "config.no-repository": "No dnssync.yaml at the given path, or (by default) here or in any parent folder.",
     "config.yaml": "A file is not valid YAML/JSON, or has a duplicate key.",
     "config.schema": "A key is unknown, missing or has the wrong kind of value.",
     "config.env-missing": "An `env/VAR` value names an environment variable that is not set.",

@@ -94,6 +94,10 @@ def test_snapshot_then_restore_puts_providers_back(make_repo, lab):
     for server in lab.servers:
         assert ask(lab, server, f"www.{zone}", "A") == {"192.0.2.1"}
         assert ask(lab, server, f"new.{zone}", "A") == set()
+    again = repo.run("restore", snapshot, "--yes")  # nothing left to do: said as it is
+    assert again.exit_code == 0
+    assert f"No changes: the providers already hold the content of snapshot {snapshot}." in again.output
+    assert "git" not in again.output
 
 
 def test_octodns_unit_tests_zone_pushes_to_all_three(make_repo, lab):

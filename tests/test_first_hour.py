@@ -158,3 +158,27 @@ def test_special_use_zones_report_no_public_parent_and_never_ask_the_root(tmp_pa
         fake_root.settimeout(5)
         result = invoke("-c", str(root), "verify", "--delegation", "--zone", "notatest.")
         assert b"notatest" in fake_root.recv(512).lower()
+
+
+def test_empty_and_wrong_places_say_so_plainly(tmp_path, monkeypatch):
+    root = small_repo(tmp_path / "repo")
+    result = invoke("-c", str(root), "watch")
+    assert result.exit_code == 2
+    assert "nothing to watch: no apply has been made from this repository yet" in result.output
+    result = invoke("-c", str(root), "restore", "latest", "--yes")
+    assert result.exit_code == 2
+    assert "nothing to restore: no snapshots yet (apply saves one before it changes anything" in result.output
+    # outside a repository: the cause alone, first
+    (tmp_path / "elsewhere" / "deep").mkdir(parents=True)
+    monkeypatch.chdir(tmp_path / "elsewhere" / "deep")
+    result = invoke("validate")
+    assert result.exit_code == 2
+    assert result.output.splitlines()[0].endswith(
+        "config.no-repository: not a dnssync repository (no dnssync.yaml here or in any parent folder)")
+    assert "1 error(s)" in result.output
+    # inside one, any folder finds it, as git does
+    monkeypatch.chdir(root / "zones")
+    result = invoke("validate")
+    assert result.exit_code == 0 and "Valid: 1 zone(s)" in result.output, result.output
+    result = invoke("-c", str(tmp_path / "missing.yaml"), "validate")
+    assert result.exit_code == 2 and "no such file: " in result.output

@@ -124,7 +124,7 @@ def test_watch_refuses_unknown_apply_and_bad_resolver(make_repo, lab):
     zone = unique_zone("watch")
     repo = make_repo({zone: "www:\n  type: A\n  value: 192.0.2.1\n"})
     result = repo.run("watch")
-    assert result.exit_code == 2 and "no unique apply 'latest'" in result.output
+    assert result.exit_code == 2 and "nothing to watch: no apply has been made" in result.output
     repo = make_repo({unique_zone("watch"): "{}\n"}, config={"resolvers": ["127.0.0.1:99999"]})
     result = repo.run("watch")
     assert result.exit_code == 2

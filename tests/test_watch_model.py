@@ -336,3 +336,12 @@ def test_txt_split_into_other_strings_is_the_same_text():
     assert events[0]["state"] == NEW
     events = prop.nameserver(T0, "b", "ns1.b", target, served("TXT", 60, '"v=spf1 other"'))
     assert events[0]["state"] == OTHER
+
+
+def test_a_down_nameserver_is_reported_once_not_at_every_poll():
+    target = one_target(update())
+    prop = watch(target)
+    first = prop.nameserver(T0 + 1, "a", "ns1.a", target, "unreachable: nothing listens there")
+    again = prop.nameserver(T0 + 2, "a", "ns1.a", target, "unreachable: not asked: the last 13 questions got no reply")
+    other = prop.nameserver(T0 + 3, "a", "ns1.a", target, "timeout: no reply within 3 s")
+    assert (len(first), len(again), len(other)) == (1, 0, 1)

@@ -51,7 +51,7 @@ def restore(ctx: Context, snapshot_id: str, zones: tuple[str, ...], providers: t
         lives = [plan_one(p, built[p], zone, 1.0, 1.0) for (p, _), zone in sorted(selected.items())]
         plan = Plan(zones={z.name: zone_content(z) for z in selected.values()},
                     providers=[lp.data for lp in lives], revision=head_revision(config.root))
-        print_plan(ctx.out, plan)
+        print_plan(ctx.out, plan, f"the providers already hold the content of snapshot {snapshot_id}")
         if not plan.has_changes and not plan.errors:
             return
         confirm(ctx, f"Restore snapshot {snapshot_id}?", yes)

@@ -89,7 +89,11 @@ def _provider_rows(table: Table, pp: ProviderPlan) -> None:
         table.add_row(pp.provider, Text("! needs --force", style="bold red"), "", "", Text(pp.unsafe))
 
 
-def print_plan(console: Console, plan: Plan) -> None:
+#: what a plan without changes means, unless told otherwise (restore: the snapshot's content)
+IN_SYNC = "every provider already serves what git says"
+
+
+def print_plan(console: Console, plan: Plan, in_sync: str = IN_SYNC) -> None:
     zones = sorted({p.zone for p in plan.providers})
     for zone in zones:
         table = Table(title=zone.rstrip(".") or ".", title_justify="left", expand=False)
@@ -100,10 +104,10 @@ def print_plan(console: Console, plan: Plan) -> None:
         console.print(table)
     if plan.findings:
         print_findings(console, plan.findings, "findings")
-    console.print(plan_summary(plan))
+    console.print(plan_summary(plan, in_sync))
 
 
-def plan_summary(plan: Plan) -> Text:
+def plan_summary(plan: Plan, in_sync: str = IN_SYNC) -> Text:
     counts = {"create": 0, "update": 0, "delete": 0}
     for pp in plan.providers:
         for action, n in pp.counts().items():
@@ -115,7 +119,7 @@ def plan_summary(plan: Plan) -> Text:
     if plan.errors:
         text.append(f"; {len(plan.errors)} provider/zone pair(s) could not be read", style="bold red")
     if not plan.has_changes and not plan.errors:
-        text = Text("No changes: every provider already serves what git says.", style="green")
+        text = Text(f"No changes: {in_sync}.", style="green")
     return text
 
 

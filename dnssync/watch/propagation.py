@@ -149,7 +149,10 @@ class Propagation:
         seen = self.auth[(provider, nameserver, target.key)]
         state = classify(target, provider, reply)
         seen.polls = seen.polls + 1 if state == seen.state else 1
-        if state == seen.state and reply == seen.reply:
+        same = reply == seen.reply or (isinstance(reply, str) and isinstance(seen.reply, str)
+                                       and _error_kind(reply) == _error_kind(seen.reply))
+        if state == seen.state and same:
+            seen.reply = reply  # a down server's error text varies poll by poll: one line is enough
             return []
         seen.state, seen.reply = state, reply
         return [self.event("nameserver", now, provider=provider, nameserver=nameserver,
@@ -384,6 +387,12 @@ class Propagation:
         moments = [now + interval]
         moments += [m for m in (self.propagated_at, self.deadline) if m is not None and m > now]
         return min(moments)
+
+
+def _error_kind(error: str) -> str:
+    """What kind of error a reply is ("unreachable", "timeout", "servfail"...), without its
+    details: the log says once that a server is unreachable, not at every poll."""
+    return error.split(":", 1)[0]
 
 
 def _reply_fields(reply: Reply) -> dict[str, Any]:
