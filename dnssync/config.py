@@ -58,6 +58,7 @@ class ProviderConfig:
     canary: bool = False
     lines: dict[str, int] = field(default_factory=dict)
     capabilities: dict[str, int] = field(default_factory=dict)  # declared normalisations (min_ttl...)
+    env: dict[str, str] = field(default_factory=dict)  # option -> the environment variable it reads
 
     def serves(self, zone: str) -> bool:
         return self.zones is None or zone in self.zones
@@ -387,6 +388,8 @@ def load_provider(path: Path, checker: Checker) -> ProviderConfig | None:
         canary=bool(checker.typed(data, "canary", bool, False)),
         lines=dict(data.key_lines),
         capabilities=_capabilities(data, checker),
+        env={key: value[len(ENV_PREFIX):].partition("/")[0] for key, value in data.items()
+             if isinstance(value, str) and value.startswith(ENV_PREFIX)},
     )
 
 

@@ -23,6 +23,7 @@ from octodns.zone.exception import ValidationError as ZoneValidationError
 from dnssync.config import Config, zone_name
 from dnssync.errors import ConfigError
 from dnssync.findings import Finding, Severity, has_errors
+from dnssync.suggest import did_you_mean
 from dnssync.yamlfile import Mapping, Sequence, YamlError, load_file
 
 ZONE_SUFFIXES = (".yaml", ".yml", ".json")
@@ -161,6 +162,8 @@ class _ZoneBuilder:
         except Exception as e:  # octoDNS raises bare Exception for an unknown type
             code = "zone.record-type" if "Unknown record type" in str(e) else "zone.record"
             message = str(e).split(", " + file)[0]
+            if code == "zone.record-type":
+                message += did_you_mean(str(rtype), sorted(Record.registered_types()))
             self.problem(code, f"{_fqdn(name, self.zone)}: {message}", file, _line_of_reason(message, item, line),
                          name, rtype)
             return

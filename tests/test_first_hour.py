@@ -17,6 +17,7 @@ from click.testing import CliRunner
 from dnssync.cli import main
 from dnssync.findings import Finding, Severity
 from dnssync.plan import Change, Plan, ProviderPlan
+from dnssync.providers.hints import install_hint
 from dnssync.report.github import findings_annotations
 from dnssync.report.markdown import plan_markdown
 from tests.conftest import ROOT
@@ -182,3 +183,32 @@ def test_empty_and_wrong_places_say_so_plainly(tmp_path, monkeypatch):
     assert result.exit_code == 0 and "Valid: 1 zone(s)" in result.output, result.output
     result = invoke("-c", str(tmp_path / "missing.yaml"), "validate")
     assert result.exit_code == 2 and "no such file: " in result.output
+
+
+def provider_file(root: Path, cls: str) -> None:
+    (root / "providers" / "other.yaml").write_text(
+        f"class: {cls}\nnameservers: [{{name: ns1.other.example., address: '127.0.0.1:9'}}]\n")
+
+
+def test_errors_say_what_to_do(tmp_path):
+    root = small_repo(tmp_path / "repo")
+    port = yaml.safe_load((root / "providers" / "alpha.yaml").read_text())["port"]
+    result = invoke("-c", str(root), "plan")  # nobody ran `dnssync serve`
+    assert result.exit_code == 1
+    assert (f"provider alpha (embedded) at 127.0.0.1:{port}: connection refused: is the server at"
+            f" 127.0.0.1:{port} running? (for the embedded providers: `dnssync serve`)") in result.output
+    expected = {
+        "octodns_ns1.Ns1Provider": "does not import: no module named 'octodns_ns1': pip install octodns-ns1",
+        "octodns_route53_x.Route53Provider": "pip install octodns-route53-x",
+        "powerdsn": "did you mean 'powerdns'?",
+        "octodns_powerdns.PowerDNSProvider": "has no class PowerDNSProvider; did you mean 'PowerDnsProvider'?",
+    }
+    for cls, message in expected.items():
+        provider_file(root, cls)
+        result = invoke("-c", str(root), "validate", "--offline")
+        assert result.exit_code == 2 and message in result.output, (cls, result.output)
+    assert install_hint("octodns_route53") == "pip install octodns-route53 (or dnssync-verified[route53])"
+    (root / "providers" / "other.yaml").unlink()
+    (root / "zones" / "example.test.yaml").write_text("www:\n  type: CNMAE\n  value: example.test.\n")
+    result = invoke("-c", str(root), "validate")
+    assert """Unknown record type: "CNMAE"; did you mean 'CNAME'?""" in result.output
