@@ -4,15 +4,18 @@ the lab and embedded-server parts live beside their subjects."""
 
 from __future__ import annotations
 
+import io
 import json
 import shlex
 import socket
+import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
 import yaml
 from click.testing import CliRunner
+from rich.console import Console
 
 from dnssync.cli import main
 from dnssync.findings import Finding, Severity
@@ -20,6 +23,7 @@ from dnssync.plan import Change, Plan, ProviderPlan
 from dnssync.providers.hints import install_hint
 from dnssync.report.github import findings_annotations
 from dnssync.report.markdown import plan_markdown
+from dnssync.report.text import FULL_ROWS, print_plan
 from tests.conftest import ROOT
 from tests.embedded_repo import write_repo
 
@@ -212,3 +216,24 @@ def test_errors_say_what_to_do(tmp_path):
     (root / "zones" / "example.test.yaml").write_text("www:\n  type: CNMAE\n  value: example.test.\n")
     result = invoke("-c", str(root), "validate")
     assert """Unknown record type: "CNMAE"; did you mean 'CNAME'?""" in result.output
+
+
+def test_a_big_plan_is_summarised_and_prints_in_under_a_second():
+    changes = [Change("create", f"host{i}", "A", None, {"ttl": 300, "values": [f"10.0.{i // 250}.{i % 250}"]})
+               for i in range(20_000)]
+    plan = Plan(zones={}, providers=[ProviderPlan(p, "big.test.", changes=changes, exists=False)
+                                     for p in ("bind", "knot", "pdns")])
+    console = Console(file=io.StringIO(), width=80, no_color=True)
+    started = time.perf_counter()
+    print_plan(console, plan)
+    elapsed = time.perf_counter() - started
+    shown = console.file.getvalue()
+    assert elapsed < 1.0, elapsed
+    assert "│ knot     │ big.test. │ 20,000 │      0 │      0 │ + create zone │" in shown
+    assert "│ bind     │ big.test. │ + create      │ host0  │ A    │ 300 10.0.0.0  │" in shown
+    assert "… and 59,973 more (see --format json / --out)" in shown
+    assert len(shown.splitlines()) < 60 and max(map(len, shown.splitlines())) <= 80
+    small = Plan(zones={}, providers=[ProviderPlan("bind", "big.test.", changes=changes[:FULL_ROWS])])
+    console = Console(file=io.StringIO(), width=80, no_color=True)
+    print_plan(console, small)  # a plan that fits is shown whole
+    assert f"host{FULL_ROWS - 1} " in console.file.getvalue() and "more (see" not in console.file.getvalue()

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import itertools
+from collections.abc import Iterable, Iterator
 
-from rich.console import Console
+from rich.console import Console, RenderableType
 from rich.table import Table
 from rich.text import Text
 
@@ -69,42 +70,86 @@ def print_findings(console: Console, findings: list[Finding], title: str | None 
     console.print(Text(f"{errors} error(s), {warnings} warning(s)", style=style))
 
 
-def _provider_rows(table: Table, pp: ProviderPlan) -> None:
+def _provider_cells(pp: ProviderPlan) -> Iterator[tuple[RenderableType, ...]]:
+    """One provider's rows of a plan table (action, name, type, ttl / values), lazily:
+    a summarised plan takes only its first few."""
     if pp.error:
-        table.add_row(pp.provider, Text("error", style="bold red"), "", "", Text(pp.error, style="red"))
+        yield Text("error", style="bold red"), "", "", Text(pp.error, style="red")
         return
     if not pp.changes and not pp.adjustments:
-        table.add_row(pp.provider, Text("no changes", style="dim"), "", "", "")
+        yield Text("no changes", style="dim"), "", "", ""
     if pp.exists is False:
-        table.add_row(pp.provider, Text("+ create zone", style="green"), "", "", "")
+        yield Text("+ create zone", style="green"), "", "", ""
     for change in pp.changes:
         symbol, style = ACTION_STYLE[change.action]
-        table.add_row(pp.provider, Text(f"{symbol} {change.action}", style=style), Text(change.name or "@"),
-                      change.type, _change_text(change))
+        yield Text(f"{symbol} {change.action}", style=style), Text(change.name or "@"), change.type, \
+            _change_text(change)
     for adj in pp.adjustments:
         label = "cannot hold" if adj.kind == "unsupported" else "adjusted"
-        table.add_row(pp.provider, Text(f"! {label}", style="magenta"), Text(adj.name or "@"), adj.type,
-                      Text(adj.reason, style="magenta"))
+        yield Text(f"! {label}", style="magenta"), Text(adj.name or "@"), adj.type, Text(adj.reason, style="magenta")
     if pp.unsafe:
-        table.add_row(pp.provider, Text("! needs --force", style="bold red"), "", "", Text(pp.unsafe))
+        yield Text("! needs --force", style="bold red"), "", "", Text(pp.unsafe)
+
+
+def _row_count(pp: ProviderPlan) -> int:
+    if pp.error:
+        return 1
+    return (len(pp.changes) + len(pp.adjustments) + (pp.exists is False) + bool(pp.unsafe)) or 1
 
 
 #: what a plan without changes means, unless told otherwise (restore: the snapshot's content)
 IN_SYNC = "every provider already serves what git says"
+#: past this many rows the text plan summarises: a rich table costs most of a millisecond
+#: a row, and a 69,000-row table once held back a first push for half a minute
+FULL_ROWS = 300
+#: the rows (and provider/zone pairs) a summarised plan still shows
+FIRST_ROWS = 30
 
 
 def print_plan(console: Console, plan: Plan, in_sync: str = IN_SYNC) -> None:
-    zones = sorted({p.zone for p in plan.providers})
-    for zone in zones:
-        table = Table(title=zone.rstrip(".") or ".", title_justify="left", expand=False)
-        for column in ("provider", "action", "name", "type", "ttl / values"):
-            table.add_column(column, overflow="fold")
-        for pp in (p for p in plan.providers if p.zone == zone):
-            _provider_rows(table, pp)
-        console.print(table)
+    rows = sum(_row_count(pp) for pp in plan.providers)
+    if rows > FULL_ROWS:
+        _print_summarised(console, plan, rows)
+    else:
+        for zone in sorted({p.zone for p in plan.providers}):
+            table = Table(title=zone.rstrip(".") or ".", title_justify="left", expand=False)
+            for column in ("provider", "action", "name", "type", "ttl / values"):
+                table.add_column(column, overflow="fold")
+            for pp in (p for p in plan.providers if p.zone == zone):
+                for cells in _provider_cells(pp):
+                    table.add_row(pp.provider, *cells)
+            console.print(table)
     if plan.findings:
         print_findings(console, plan.findings, "findings")
     console.print(plan_summary(plan, in_sync))
+
+
+def _print_summarised(console: Console, plan: Plan, rows: int) -> None:
+    """A big plan: counts per provider and zone, the first rows, and where the rest is."""
+    ordered = sorted(plan.providers, key=lambda p: (p.zone, p.provider))
+    pairs = Table(title=f"plan summary: {rows:,} rows in {len(ordered):,} provider/zone pair(s)",
+                  title_justify="left", expand=False)
+    for column in ("provider", "zone", "create", "update", "delete", "other"):
+        pairs.add_column(column, overflow="fold", justify="left" if column in ("provider", "zone", "other") else "right")
+    for pp in ordered[:FIRST_ROWS]:
+        counts = pp.counts()
+        other = [what for what, present in (
+            (Text("error", style="bold red"), pp.error), (Text("+ create zone", style="green"), pp.exists is False),
+            (Text(f"{len(pp.adjustments)} cannot hold/adjusted", style="magenta"), pp.adjustments),
+            (Text("needs --force", style="bold red"), pp.unsafe)) if present]
+        pairs.add_row(pp.provider, pp.zone, *(f"{counts[a]:,}" for a in ("create", "update", "delete")),
+                      Text(", ").join(other))
+    console.print(pairs)
+    if len(ordered) > FIRST_ROWS:
+        console.print(Text(f"… and {len(ordered) - FIRST_ROWS:,} more provider/zone pairs", style="dim"))
+    first = Table(title=f"the first {FIRST_ROWS} rows", title_justify="left", expand=False)
+    for column in ("provider", "zone", "action", "name", "type", "ttl / values"):
+        first.add_column(column, overflow="fold")
+    cells = ((pp.provider, pp.zone, *row) for pp in ordered for row in _provider_cells(pp))
+    for row in itertools.islice(cells, FIRST_ROWS):
+        first.add_row(*row)
+    console.print(first)
+    console.print(Text(f"… and {rows - FIRST_ROWS:,} more (see --format json / --out)", style="bold"))
 
 
 def plan_summary(plan: Plan, in_sync: str = IN_SYNC) -> Text:
