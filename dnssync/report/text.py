@@ -130,7 +130,8 @@ def _print_summarised(console: Console, plan: Plan, rows: int) -> None:
     pairs = Table(title=f"plan summary: {rows:,} rows in {len(ordered):,} provider/zone pair(s)",
                   title_justify="left", expand=False)
     for column in ("provider", "zone", "create", "update", "delete", "other"):
-        pairs.add_column(column, overflow="fold", justify="left" if column in ("provider", "zone", "other") else "right")
+        pairs.add_column(column, overflow="fold",
+                         justify="right" if column in ("create", "update", "delete") else "left")
     for pp in ordered[:FIRST_ROWS]:
         counts = pp.counts()
         other = [what for what, present in (
