@@ -16,11 +16,13 @@ import pytest
 import yaml
 from click.testing import CliRunner
 from rich.console import Console
+from rich.table import Table
 
 from dnssync.cli import main
 from dnssync.findings import Finding, Severity
 from dnssync.plan import Change, Plan, ProviderPlan
 from dnssync.providers.hints import install_hint
+from dnssync.report.fit import Fitted
 from dnssync.report.github import findings_annotations
 from dnssync.report.markdown import plan_markdown
 from dnssync.report.text import FULL_ROWS, print_plan
@@ -237,3 +239,18 @@ def test_a_big_plan_is_summarised_and_prints_in_under_a_second():
     console = Console(file=io.StringIO(), width=80, no_color=True)
     print_plan(console, small)  # a plan that fits is shown whole
     assert f"host{FULL_ROWS - 1} " in console.file.getvalue() and "more (see" not in console.file.getvalue()
+
+
+def test_tables_never_break_a_word():
+    table = Table(title="example.com")
+    for column in ("provider", "action", "name", "type", "ttl / values"):
+        table.add_column(column, overflow="fold")
+    table.add_row("alpha", "+ create", "added-during-outage", "CAA",
+                  '3600 0 iodef "mailto:security@example.com", 0 issue "letsencrypt.org"')
+    for width, as_table in ((120, True), (60, False)):
+        console = Console(file=io.StringIO(), width=width, no_color=True)
+        console.print(Fitted(table))
+        shown = console.file.getvalue()
+        assert ("┃ provider" in shown) is as_table
+        assert '"mailto:security@example.com",' in shown and "added-during-outage" in shown
+        assert max(map(len, shown.splitlines())) <= width

@@ -15,6 +15,7 @@ from rich.table import Table
 
 from dnssync.commands.base import Context, pass_ctx, provider_option
 from dnssync.embedded.fleet import Fleet
+from dnssync.report.fit import Fitted
 
 
 def data_root(ctx: Context):
@@ -38,7 +39,7 @@ def serve(ctx: Context, providers: tuple[str, ...]) -> None:
             for name, server in fleet.servers.items():
                 zones = ", ".join(str(z).rstrip(".") for z in sorted(server.zones)) or "none yet"
                 table.add_row(name, str(server.nameserver), server.address, zones)
-            ctx.out.print(table)
+            ctx.out.print(Fitted(table))
             ctx.out.print("Serving. In another shell: dnssync plan / apply / verify, dnssync fault"
                           " NAME --help. Ctrl-C stops.")
             try:

@@ -17,6 +17,7 @@ import click
 
 from dnssync.commands.base import Context, format_option, pass_ctx, zone_option
 from dnssync.findings import has_errors
+from dnssync.report.fit import Fitted
 from dnssync.report.markdown import findings_markdown
 from dnssync.report.soa import soa_markdown, soa_tables
 from dnssync.report.text import print_findings
@@ -44,7 +45,7 @@ def soa(ctx: Context, zones: tuple[str, ...], fmt: str) -> None:
         ctx.emit(soa_markdown(views) + "\n" + findings_markdown(findings, "SOA findings"))
     else:
         for table in soa_tables(views):
-            ctx.out.print(table)
+            ctx.out.print(Fitted(table))
         print_findings(ctx.out, findings)
     if has_errors(findings):
         raise click.exceptions.Exit(1)

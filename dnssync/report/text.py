@@ -12,6 +12,7 @@ from rich.text import Text
 from dnssync.apply import ApplyResult
 from dnssync.findings import Finding, Severity
 from dnssync.plan import Change, Plan, ProviderPlan, rrset_text
+from dnssync.report.fit import Fitted
 
 #: findings about files (config and zone files), shown as `file:line` lines, not in DNS tables
 FILE_CODES = ("config.", "zone.", "git.")
@@ -63,7 +64,7 @@ def print_findings(console: Console, findings: list[Finding], title: str | None 
             line.append(f"\n  observed: {show_value(f.observed)}", style="red")
         console.print(line, soft_wrap=True)
     if others:
-        console.print(findings_table(others, title))
+        console.print(Fitted(findings_table(others, title)))
     errors = sum(f.severity is Severity.ERROR for f in findings)
     warnings = sum(f.severity is Severity.WARNING for f in findings)
     style = "bold red" if errors else ("yellow" if warnings else "green")
@@ -118,7 +119,7 @@ def print_plan(console: Console, plan: Plan, in_sync: str = IN_SYNC) -> None:
             for pp in (p for p in plan.providers if p.zone == zone):
                 for cells in _provider_cells(pp):
                     table.add_row(pp.provider, *cells)
-            console.print(table)
+            console.print(Fitted(table))
     if plan.findings:
         print_findings(console, plan.findings, "findings")
     console.print(plan_summary(plan, in_sync))
@@ -140,7 +141,7 @@ def _print_summarised(console: Console, plan: Plan, rows: int) -> None:
             (Text("needs --force", style="bold red"), pp.unsafe)) if present]
         pairs.add_row(pp.provider, pp.zone, *(f"{counts[a]:,}" for a in ("create", "update", "delete")),
                       Text(", ").join(other))
-    console.print(pairs)
+    console.print(Fitted(pairs))
     if len(ordered) > FIRST_ROWS:
         console.print(Text(f"… and {len(ordered) - FIRST_ROWS:,} more provider/zone pairs", style="dim"))
     first = Table(title=f"the first {FIRST_ROWS} rows", title_justify="left", expand=False)
@@ -149,7 +150,7 @@ def _print_summarised(console: Console, plan: Plan, rows: int) -> None:
     cells = ((pp.provider, pp.zone, *row) for pp in ordered for row in _provider_cells(pp))
     for row in itertools.islice(cells, FIRST_ROWS):
         first.add_row(*row)
-    console.print(first)
+    console.print(Fitted(first))
     console.print(Text(f"… and {rows - FIRST_ROWS:,} more (see --format json / --out)", style="bold"))
 
 
@@ -175,7 +176,7 @@ def print_apply(console: Console, result: ApplyResult) -> None:
         table.add_column(column, overflow="fold")
     for o in sorted(result.outcomes, key=lambda o: (o.provider, o.zone)):
         table.add_row(o.provider, o.zone, Text(o.status, style=STATUS_STYLE.get(o.status, "")), Text(o.detail))
-    console.print(table)
+    console.print(Fitted(table))
     failed = [o for o in result.outcomes if o.status == "failed"]
     if result.snapshot:
         console.print(f"Snapshot of the previous content: {result.snapshot}"
@@ -227,5 +228,5 @@ def print_verify(console: Console, findings: list[Finding], summary: Text) -> No
                 message.append(f"\n  in git: {f.location}", style="dim")
             table.add_row(f.provider or "", f.nameserver or "",
                           Text(str(f.severity), style=SEVERITY_STYLE[f.severity]), f.code, message)
-        console.print(table)
+        console.print(Fitted(table))
     console.print(summary)

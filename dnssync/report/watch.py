@@ -9,6 +9,7 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
+from dnssync.report.fit import Fitted
 from dnssync.watch.propagation import ERROR, NEW, OLD, OTHER, Event, Propagation, iso
 
 STATE_STYLE = {NEW: "green", OLD: "yellow", OTHER: "bold red", ERROR: "red", "pending": "dim"}
@@ -106,7 +107,7 @@ def live_view(prop: Propagation, now: float | None = None) -> RenderableType:
         expires = prop.expires_at.get(target.key)
         changes.add_row(target.label, target.action, f"{states.count(NEW)}/{len(states)} new",
                         _countdown(expires, now) if expires else Text("converging", style="yellow"))
-    parts: list[RenderableType] = [providers, changes]
+    parts: list[RenderableType] = [Fitted(providers), Fitted(changes)]
     if prop.resolvers:
         resolvers = Table(title="resolvers", title_justify="left")
         for column in ("resolver", "change", "answers", "TTL"):
@@ -116,7 +117,7 @@ def live_view(prop: Propagation, now: float | None = None) -> RenderableType:
             resolvers.add_row(resolver, f"{key[0]} {key[1]}",
                               Text(seen.state, style=STATE_STYLE.get(seen.state, "")),
                               "" if ttl is None else str(ttl))
-        parts.append(resolvers)
+        parts.append(Fitted(resolvers))
     if prop.outcome == "propagated":
         parts.append(Text(f"Fully propagated at {iso(prop.propagated_at or now)}", style="green"))
     elif prop.outcome:
