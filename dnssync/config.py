@@ -484,6 +484,18 @@ def _check_resolvers(resolvers: list, file: str, line: int | None, checker: Chec
                           lines[index] if index < len(lines) else line)
 
 
+def missing_secrets(config: Config) -> list[Finding]:
+    """A warning for every `env/VAR` a provider file reads that is not set, for commands
+    that contact no provider (validate, a pre-commit hook): they never need the secrets,
+    but say which ones plan, apply, verify and drift will. Needs `config` read offline."""
+    return [Finding(Severity.WARNING, "config.env-missing",
+                    f"{key!r} reads environment variable {var}, which is not set: plan, apply, verify"
+                    f" and drift need it (validate contacts no provider)", provider=provider.name,
+                    file=provider.file, line=provider.lines.get(key))
+            for provider in config.providers.values() for key, var in sorted(provider.env.items())
+            if provider.options.get(key) is None]
+
+
 def find_config(path: Path) -> Path:
     """Where dnssync.yaml is: `path`, or in the folder `path`; the bare default name is
     looked for in this folder and then in every parent folder, as git finds its

@@ -341,7 +341,7 @@ def demo(ctx: Context) -> None:
     software), pushes the zones, verifies, breaks one provider (stale data, then
     an outage), and repairs it. Works on a scratch copy: your files are untouched."""
     started = time.monotonic()
-    config = ctx.repo().config
+    config = ctx.repo(offline=True).config
     embedded = embedded_providers(config)
     others = sorted(set(config.providers) - {p.name for p in embedded})
     if others:  # the demo pushes to every provider and breaks one: never a real one

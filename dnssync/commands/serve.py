@@ -19,7 +19,7 @@ from dnssync.report.fit import Fitted
 
 
 def data_root(ctx: Context):
-    return ctx.repo().config.state_dir / "embedded"
+    return ctx.repo(offline=True).config.state_dir / "embedded"
 
 
 @click.command()
@@ -27,7 +27,7 @@ def data_root(ctx: Context):
 @pass_ctx
 def serve(ctx: Context, providers: tuple[str, ...]) -> None:
     """Run the nameservers of the `embedded` providers until Ctrl-C."""
-    fleet = Fleet.for_config(ctx.repo().config, data_root(ctx), list(providers) or None,
+    fleet = Fleet.for_config(ctx.repo(offline=True).config, data_root(ctx), list(providers) or None,
                              control=True)
     stopped = threading.Event()
     previous = signal.signal(signal.SIGTERM, lambda *_: stopped.set())

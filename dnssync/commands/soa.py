@@ -35,7 +35,7 @@ def soa(ctx: Context, zones: tuple[str, ...], fmt: str) -> None:
     answer different serials, or when the negative TTL differs between providers
     (with policy.parity error, the default); an EXPIRE under a day is a warning
     (exit 0)."""
-    repo = ctx.repo(zones)
+    repo = ctx.repo(zones, offline=True)  # asks nameservers over DNS only: no secret needed
     views = asyncio.run(read_soas(repo.config, sorted(repo.desired)))
     findings = judge(views, repo.config)
     if fmt == "json":

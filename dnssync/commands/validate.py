@@ -16,6 +16,7 @@ from dnssync.commands.base import (
     shard_option,
     zone_option,
 )
+from dnssync.config import missing_secrets
 from dnssync.errors import ConfigError
 from dnssync.findings import Finding
 from dnssync.providers import build_providers
@@ -30,15 +31,17 @@ from dnssync.report.text import print_findings
 @shard_option
 @format_option("text", "json", "github", "junit")
 @out_option()
-@click.option("--offline", is_flag=True, help="Do not require env/ secrets (a pull request from a fork has none).")
+@click.option("--offline", is_flag=True, help="Do not mention missing env/ secrets either (a pull request from a"
+              " fork has none).")
 @pass_ctx
 def validate(ctx: Context, zones: tuple[str, ...], providers: tuple[str, ...], shard: str | None, fmt: str,
              out: Path | None, offline: bool) -> None:
     """Check dnssync.yaml, providers/ and zones/ without contacting any provider.
 
-    Exit 0 when valid (warnings allowed), 2 with every error's file and line."""
+    Exit 0 when valid (warnings allowed), 2 with every error's file and line. Secrets
+    are not needed: an unset env/ variable is a warning (plan and apply need it)."""
     try:
-        repo = ctx.repo(zones, shard, offline=offline)
+        repo = ctx.repo(zones, shard, offline=True)
         repo.serves(list(providers) or None)  # an unknown --provider is a usage error
         # imports each provider class and checks its options (only those named, if any)
         build_providers([c for name, c in repo.config.providers.items() if not providers or name in providers])
@@ -47,11 +50,12 @@ def validate(ctx: Context, zones: tuple[str, ...], providers: tuple[str, ...], s
             raise
         ctx.emit(render(fmt, False, e.findings, [], []), out)
         raise click.exceptions.Exit(e.exit_code) from None
+    findings = repo.findings + ([] if offline else missing_secrets(repo.config))
     if fmt != "text":
-        ctx.emit(render(fmt, True, repo.findings, sorted(repo.desired), sorted(repo.config.providers)), out)
+        ctx.emit(render(fmt, True, findings, sorted(repo.desired), sorted(repo.config.providers)), out)
         return
     with ctx.text_report(out) as console:
-        print_findings(console, repo.findings)
+        print_findings(console, findings)
         console.print(f"Valid: {len(repo.desired)} zone(s), {len(repo.config.providers)} provider(s).")
 
 

@@ -98,7 +98,7 @@ def watch(ctx: Context, apply_id: str, deadline: float | None, old_timeout: floa
     another CI job. Exit 0 when fully propagated; 1 on timeout, or when a nameserver
     serves something that is neither the old nor the new value (on 3 polls in a row)."""
     timeout = deadline_of("watch", deadline, old_timeout)
-    repo = ctx.repo()
+    repo = ctx.repo(offline=True)  # asks nameservers and resolvers only: no secret needed
     code = run_watch(ctx, repo, find_apply(repo.config.state_dir, apply_id), timeout, interval, fmt)
     if code:
         raise click.exceptions.Exit(code)
