@@ -118,6 +118,7 @@ class ParentSettings:
     zones: dict[str, list[Nameserver]] = field(default_factory=dict)
     roots: list[Nameserver] = field(
         default_factory=lambda: [Nameserver(a, a) for a in ROOT_SERVERS])
+    own_roots: bool = False  # `roots:` given: a private root, which may hold any name
 
     def servers_for(self, zone: str) -> list[Nameserver]:
         """The configured parent nameservers of `zone` (empty: find them from the root)."""
@@ -388,9 +389,14 @@ def load_provider(path: Path, checker: Checker) -> ProviderConfig | None:
         canary=bool(checker.typed(data, "canary", bool, False)),
         lines=dict(data.key_lines),
         capabilities=_capabilities(data, checker),
-        env={key: value[len(ENV_PREFIX):].partition("/")[0] for key, value in data.items()
-             if isinstance(value, str) and value.startswith(ENV_PREFIX)},
+        env=env_names(data),
     )
+
+
+def env_names(options: Mapping) -> dict[str, str]:
+    """option -> the environment variable its `env/VAR` value reads."""
+    return {key: value[len(ENV_PREFIX):].partition("/")[0] for key, value in options.items()
+            if isinstance(value, str) and value.startswith(ENV_PREFIX)}
 
 
 def _policy(data: Mapping | None, checker: Checker) -> Policy:
@@ -451,6 +457,7 @@ def _parent(data: Mapping | None, checker: Checker) -> ParentSettings:
         settings.nameservers = _addresses(data, "nameservers", checker)
     if "roots" in data:
         settings.roots = _addresses(data, "roots", checker)
+        settings.own_roots = True
     zones = checker.mapping(data.get("zones"), data.file, "parent.zones")
     for zone in zones or {}:
         settings.zones[zone_name(zone)] = _addresses(zones, zone, checker)
@@ -493,7 +500,7 @@ def missing_secrets(config: Config) -> list[Finding]:
                     f" and drift need it (validate contacts no provider)", provider=provider.name,
                     file=provider.file, line=provider.lines.get(key))
             for provider in config.providers.values() for key, var in sorted(provider.env.items())
-            if provider.options.get(key) is None]
+            if provider.options.get(key) is None and var not in os.environ]
 
 
 def find_config(path: Path) -> Path:
@@ -519,7 +526,7 @@ def read_config(path: Path | str = CONFIG_FILE, offline: bool = False) -> tuple[
     if not path.is_file():
         return None, [Finding(Severity.ERROR, "config.no-repository", f"not a dnssync repository (no {CONFIG_FILE}"
                               " here or in any parent folder)" if path.name == CONFIG_FILE and not path.parent.name
-                              else f"no such file: {path}", file=str(path))]
+                              else f"file not found: {path}", file=str(path))]
     checker = Checker(offline)
     data = checker.mapping(load_data(path, checker), str(path), CONFIG_FILE)
     if data is None:

@@ -16,6 +16,7 @@ from dnssync.config import (
     Config,
     Defaults,
     ProviderConfig,
+    env_names,
     load_data,
     resolve_env,
     zone_name,
@@ -92,7 +93,7 @@ def config_from_octodns(path: Path, offline: bool = False) -> tuple[Config | Non
             continue
         config.providers[target] = ProviderConfig(
             name=target, cls=str(options.get("class")), options=resolved[target], nameservers=[], zones=served,
-            file=file, lines={"class": options.line_of("class")},
+            file=file, lines={"class": options.line_of("class")}, env=env_names(options),
         )
         checker.warn("config.provider-nameservers",
                      f"octoDNS provider {target!r} names no nameservers; verify cannot check it",

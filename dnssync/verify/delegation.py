@@ -276,7 +276,7 @@ async def check_zone(engine: Engine, config: Config, desired: Zone, managed: Col
     zone = desired.name
     reserved = special_use(zone)
     if (reserved and zone not in config.parent.zones and not config.parent.nameservers
-            and managed_parent(zone, managed) is None):
+            and not config.parent.own_roots and managed_parent(zone, managed) is None):
         return [Finding(Severity.INFO, "delegation.special-use",
                         f"{zone} is under the special-use name {reserved}: no public parent exists, so"
                         " its delegation was not checked (nothing asked of the root servers). To"
