@@ -29,6 +29,9 @@ ENV_PREFIX = "env/"
 #: keys of a provider file that dnssync reads; every other key is the plugin's option
 PROVIDER_KEYS = {"class", "nameservers", "zones", "canary", "capabilities"}
 PARITY_MODES = ("error", "warn")
+#: policy.alias: flatten ALIAS to A/AAAA where a provider cannot hold it (see flatten.py),
+#: leave it to the parity gate, or refuse ALIAS records a provider cannot hold
+ALIAS_MODES = ("flatten", "native-only", "error")
 
 
 @dataclass(frozen=True)
@@ -71,6 +74,16 @@ class Policy:
     parity: str = "error"
     parity_zones: dict[str, str] = field(default_factory=dict)
     parity_types: dict[str, str] = field(default_factory=dict)
+    alias: str = "flatten"
+    alias_zones: dict[str, str] = field(default_factory=dict)
+    alias_records: dict[str, str] = field(default_factory=dict)  # record FQDN -> mode
+    #: flattened TTL = min(record TTL, max(target TTL, floor)): a CDN's 20 s TTL does not
+    #: become the zone's unless the floor says so
+    alias_ttl_floor: int = 60
+
+    def alias_for(self, zone: str, fqdn: str) -> str:
+        """The ALIAS mode for one record: per record beats per zone beats the default."""
+        return self.alias_records.get(fqdn.lower(), self.alias_zones.get(zone, self.alias))
 
     def parity_for(self, zone: str, rtype: str) -> str:
         """The parity mode for one record: per type beats per zone beats the default."""
@@ -126,6 +139,25 @@ class ParentSettings:
 
 
 @dataclass
+class ZoneFiles:
+    """How zone files are found and read: octoDNS YamlProvider's layout options, which
+    zones are declared (an octoDNS config lists them; dnssync.yaml: every zone file)
+    and which are lenient (`lenient: [zone, "*"]`, octoDNS's per-zone `lenient: true`)."""
+
+    split_extension: str | None = "."
+    declared: list[str] | None = None
+    suffixes: tuple[str, ...] = (".yaml", ".yml", ".json")
+    zonefile: bool = True  # octoDNS's disable_zonefile: false
+    shared: str | None = None  # octoDNS's shared_filename: a file every zone includes
+    lenient: set[str] = field(default_factory=set)
+    #: where `enforce_order` was set ("file:line" and the setting's name), None: dnssync's default
+    order_from: str | None = None
+
+    def is_lenient(self, zone: str) -> bool:
+        return "*" in self.lenient or zone in self.lenient
+
+
+@dataclass
 class Config:
     root: Path
     file: str
@@ -137,6 +169,7 @@ class Config:
     defaults: Defaults = field(default_factory=Defaults)
     apex_ns: ApexNs = field(default_factory=ApexNs)
     parent: ParentSettings = field(default_factory=ParentSettings)
+    zone_files: ZoneFiles = field(default_factory=ZoneFiles)
 
     def providers_for(self, zone: str) -> list[ProviderConfig]:
         return [p for p in self.providers.values() if p.serves(zone)]
@@ -403,7 +436,7 @@ def _policy(data: Mapping | None, checker: Checker) -> Policy:
     policy = Policy()
     if data is None:
         return policy
-    checker.unknown_keys(data, {"update_threshold", "delete_threshold", "parity"}, "policy")
+    checker.unknown_keys(data, {"update_threshold", "delete_threshold", "parity", "alias"}, "policy")
     for key in ("update_threshold", "delete_threshold"):
         value = checker.typed(data, key, (int, float), getattr(policy, key))
         if not 0 <= value <= 1:
@@ -424,7 +457,32 @@ def _policy(data: Mapping | None, checker: Checker) -> Policy:
         if mode not in PARITY_MODES:
             checker.error("config.schema", f"parity must be error or warn, got {mode!r}", data.file,
                           data.line_of("parity"))
+    _alias_policy(data, policy, checker)
     return policy
+
+
+def _alias_policy(data: Mapping, policy: Policy, checker: Checker) -> None:
+    """`policy.alias: flatten` or `{default, zones: {zone: mode}, records: {fqdn: mode}, ttl_floor}`."""
+    alias = data.get("alias", "flatten")
+    if isinstance(alias, Mapping):
+        checker.unknown_keys(alias, {"default", "zones", "records", "ttl_floor"}, "policy.alias")
+        policy.alias = str(alias.get("default", "flatten"))
+        zones = checker.mapping(alias.get("zones"), data.file, "policy.alias.zones") or {}
+        records = checker.mapping(alias.get("records"), data.file, "policy.alias.records") or {}
+        policy.alias_zones = {zone_name(k): str(v) for k, v in zones.items()}
+        policy.alias_records = {zone_name(k): str(v) for k, v in records.items()}
+        floor = checker.typed(alias, "ttl_floor", int, policy.alias_ttl_floor)
+        if not 0 <= floor <= 2**31 - 1:
+            checker.error("config.schema", "policy.alias.ttl_floor must be between 0 and 2147483647",
+                          data.file, alias.line_of("ttl_floor"))
+        else:
+            policy.alias_ttl_floor = floor
+    else:
+        policy.alias = str(alias)
+    for mode in (policy.alias, *policy.alias_zones.values(), *policy.alias_records.values()):
+        if mode not in ALIAS_MODES:
+            checker.error("config.schema", f"alias must be one of {', '.join(ALIAS_MODES)}, got {mode!r}",
+                          data.file, data.line_of("alias"))
 
 
 def _addresses(data: Mapping, key: str, checker: Checker) -> list[Nameserver]:
@@ -478,6 +536,20 @@ def _section(data: Mapping, key: str, target: Any, checker: Checker) -> None:
         kind: Any = (int, float) if isinstance(default, float) else type(default)
         value = checker.typed(section, name, kind, default)
         setattr(target, name, type(default)(value))
+
+
+def _lenient(data: Mapping, checker: Checker) -> set[str]:
+    """`lenient: [example.com, ...]` or `lenient: "*"`: zones loaded as octoDNS's
+    `lenient: true` does (what it hides is still reported, as warnings)."""
+    value = data.get("lenient")
+    if value is None:
+        return set()
+    names = [value] if isinstance(value, str) else value
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        checker.error("config.schema", "'lenient' is a list of zone names, or \"*\" for every zone",
+                      data.file, data.line_of("lenient"))
+        return set()
+    return {n if n == "*" else zone_name(n) for n in names}
 
 
 def _check_resolvers(resolvers: list, file: str, line: int | None, checker: Checker) -> None:
@@ -534,7 +606,7 @@ def read_config(path: Path | str = CONFIG_FILE, offline: bool = False) -> tuple[
     root = path.parent
     checker.unknown_keys(
         data,
-        {"zones", "providers", "resolvers", "state", "policy", "defaults", "apex_ns", "parent"},
+        {"zones", "providers", "resolvers", "state", "policy", "defaults", "apex_ns", "parent", "lenient"},
         CONFIG_FILE,
     )
     zones_dir = root / str(checker.typed(data, "zones", str, "zones"))
@@ -552,6 +624,10 @@ def read_config(path: Path | str = CONFIG_FILE, offline: bool = False) -> tuple[
     config.parent = _parent(checker.mapping(data.get("parent"), str(path), "parent"), checker)
     config.policy = _policy(checker.mapping(data.get("policy"), str(path), "policy"), checker)
     _section(data, "defaults", config.defaults, checker)
+    config.zone_files.lenient = _lenient(data, checker)
+    section = data.get("defaults")
+    if isinstance(section, Mapping) and "enforce_order" in section:
+        config.zone_files.order_from = f"defaults.enforce_order in {path}:{section.line_of('enforce_order')}"
     _section(data, "apex_ns", config.apex_ns, checker)
     if not 0 <= config.apex_ns.ttl <= 2**31 - 1:
         section = data["apex_ns"]

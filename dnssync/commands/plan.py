@@ -44,7 +44,7 @@ def render(ctx: Context, plans: list[Plan], fmt: str, out: Path | None = None) -
     else:
         with ctx.text_report(out) as console:
             for p in plans:
-                print_plan(console, p)
+                print_plan(console, p, flattened=True)
 
 
 @click.command()

@@ -83,13 +83,29 @@ def _provider_cells(pp: ProviderPlan) -> Iterator[tuple[RenderableType, ...]]:
         yield Text("+ create zone", style="green"), "", "", ""
     for change in pp.changes:
         symbol, style = ACTION_STYLE[change.action]
-        yield Text(f"{symbol} {change.action}", style=style), Text(change.name or "@"), change.type, \
-            _change_text(change)
+        values = _change_text(change)
+        if change.origin:
+            values.append(f"\n{change.origin}", style="cyan")
+        yield Text(f"{symbol} {change.action}", style=style), Text(change.name or "@"), change.type, values
     for adj in pp.adjustments:
         label = "cannot hold" if adj.kind == "unsupported" else "adjusted"
         yield Text(f"! {label}", style="magenta"), Text(adj.name or "@"), adj.type, Text(adj.reason, style="magenta")
     if pp.unsafe:
         yield Text("! needs --force", style="bold red"), "", "", Text(pp.unsafe)
+
+
+def flattened_lines(plan: Plan) -> list[str]:
+    """One line per ALIAS flattened by the plan, changed or not: what each provider that
+    cannot hold it serves instead, and where the addresses came from."""
+    lines = []
+    for f in plan.flattened:
+        if f["error"]:
+            continue
+        values = "; ".join(f"{t} {', '.join(v)}" for t, v in sorted(f["values"].items()))
+        native = f"; native at {', '.join(f['native'])}" if f["native"] else ""
+        lines.append(f"{f['name'] or '@'} {f['zone']} {f['type']} → {f['target']}: {values} (TTL {f['ttl']})"
+                     f" for {', '.join(f['providers'])}{native}; resolved at {f['resolved_at']} via {f['via']}")
+    return lines
 
 
 def _row_count(pp: ProviderPlan) -> int:
@@ -107,7 +123,9 @@ FULL_ROWS = 300
 FIRST_ROWS = 30
 
 
-def print_plan(console: Console, plan: Plan, in_sync: str = IN_SYNC) -> None:
+def print_plan(console: Console, plan: Plan, in_sync: str = IN_SYNC, flattened: bool = False) -> None:
+    """The plan as tables (summarised when big); `flattened` adds every flattened ALIAS,
+    changed or not (`plan`)."""
     rows = sum(_row_count(pp) for pp in plan.providers)
     if rows > FULL_ROWS:
         _print_summarised(console, plan, rows)
@@ -120,6 +138,10 @@ def print_plan(console: Console, plan: Plan, in_sync: str = IN_SYNC) -> None:
                 for cells in _provider_cells(pp):
                     table.add_row(pp.provider, *cells)
             console.print(Fitted(table))
+    if flattened and plan.flattened:
+        console.print(Text("Flattened ALIAS records:", style="cyan"))
+        for line in flattened_lines(plan):
+            console.print(Text(f"  {line}"), soft_wrap=True)
     if plan.findings:
         print_findings(console, plan.findings, "findings")
     console.print(plan_summary(plan, in_sync))
