@@ -269,3 +269,17 @@ def test_tables_never_break_a_word():
         assert ("┃ provider" in shown) is as_table
         assert '"mailto:security@example.com",' in shown and "added-during-outage" in shown
         assert max(map(len, shown.splitlines())) <= width
+
+
+def test_plan_out_writes_the_report_and_save_plan_the_plan(tmp_path):
+    """Against a provider that cannot be read (nothing listens): the plan still has a
+    row per provider, which is all --out and --save-plan need to show their meaning."""
+    root = small_repo(tmp_path / "repo")
+    report, saved, old = tmp_path / "plan.txt", tmp_path / "plan.json", tmp_path / "old.json"
+    result = invoke("-c", str(root), "plan", "--format", "text", "--out", str(report), "--save-plan", str(saved))
+    assert "alpha" in report.read_text() and "│ error" in report.read_text()
+    assert json.loads(saved.read_text())["providers"][0]["provider"] == "alpha"
+    assert f"Wrote the text plan to {report}." in result.output
+    result = invoke("-c", str(root), "plan", "--out", str(old))  # the old spelling: the plan to apply
+    assert json.loads(old.read_text())["providers"][0]["provider"] == "alpha"
+    assert "Note: plan --out FILE (with the text report) for the plan to apply is deprecated" in result.output

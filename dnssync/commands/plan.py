@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import click
+from click.core import ParameterSource
 
 from dnssync.commands.base import (
     Context,
@@ -68,7 +69,8 @@ def plan(ctx: Context, zones: tuple[str, ...], providers: tuple[str, ...], shard
     Exit 0 (no changes, or changes without --detailed-exitcode), 1 when a
     provider could not be read or a parity error was found (apply would refuse),
     3 with --detailed-exitcode and changes pending."""
-    if out and fmt == "text" and not save_plan:  # the old meaning of `plan --out`, which still works
+    explicit = click.get_current_context().get_parameter_source("fmt") is not ParameterSource.DEFAULT
+    if out and not explicit and not save_plan:  # the old meaning of `plan --out FILE`, which still works
         deprecated("plan --out FILE (with the text report) for the plan to apply", "--save-plan FILE")
         out, save_plan = None, out
     if live and not base:
