@@ -78,6 +78,8 @@ def test_local_work_needs_no_provider_secrets(tmp_path):
     result = invoke("-c", str(root), "snapshots")
     assert result.exit_code == 0, result.output
     assert "No snapshots yet" in result.output
+    result = invoke("-c", str(root), "restore", "latest", "--yes")  # the cause, not the secret
+    assert result.exit_code == 2 and "nothing to restore: no snapshots yet" in result.output
     assert invoke("-c", str(root), "snapshots", "--format", "json").output.strip() == "[]"
     # validate contacts no provider: it only says which secret plan and apply will need
     result = invoke("-c", str(root), "validate")

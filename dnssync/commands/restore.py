@@ -31,9 +31,12 @@ def restore(ctx: Context, snapshot_id: str, zones: tuple[str, ...], providers: t
 
     Each provider gets its own saved content, so a restore undoes an apply
     exactly. A restore is deliberate, so it needs no --force."""
-    config = ctx.settings()  # the zones in the working tree need not load: restore is for bad days
+    # the zones in the working tree need not load: restore is for bad days; and what the
+    # snapshot holds is read before any secret is asked for (none needed to say there is none)
+    config = ctx.settings(offline=True)
     names = list(discover(config.zones_dir, config.zone_files))
     saved = snapshot.load(config.state_dir, snapshot_id, {n: sub_zones_of(n, names) for n in names})
+    config = ctx.settings()
     wanted_zones = {zone_name(z) for z in zones}
     selected = {key: zone for key, zone in saved.items()
                 if (not providers or key[0] in providers) and (not wanted_zones or key[1] in wanted_zones)}
