@@ -135,7 +135,7 @@ def apply_one(live: LivePlan, replan: Replan, check: Check, save: Callable[[Live
                 outcome.changes = max(planned, len(current.octo.changes))
                 read_back(outcome, current, replan(current))
                 break
-        outcome.error = describe_error(error)
+        outcome.error = describe_error(error, current.provider)
         if not is_transient(error) or outcome.attempts > retries:
             outcome.status, outcome.retryable = "failed", is_transient(error)
             outcome.changes = planned or len(current.data.changes)
