@@ -327,3 +327,23 @@ def test_a_record_every_server_drops_or_refuses_is_named_after_apply(make_repo, 
         assert ask(lab, server, f"www.{zone}", "A") == {"192.0.2.1"}
     text = repo.run("apply", "--yes")
     assert text.exit_code == 1 and "re-run apply" not in text.output
+
+
+def test_a_server_that_refuses_every_update_is_not_blamed_on_records(make_repo, lab, monkeypatch):
+    """BIND's allow-update names the key; an unsigned update (the provider's key dropped
+    after it was read) is refused whatever it carries. One empty update shows that, so
+    apply says the server refuses this client, splits nothing and names no record."""
+    zone = unique_zone("rb")
+    repo = make_repo({zone: "".join(f"h{i}:\n  type: A\n  value: 192.0.2.{i}\n" for i in range(1, 7))},
+                     providers=["bind"])
+    for key, value in lab.env().items():
+        monkeypatch.setenv(key, value)
+    loaded = Repository.load(repo.root)
+    plan, lives = loaded.plan()
+    lives[0].provider.key_name = None  # unsigned from here on
+    [outcome] = run_apply(plan, lives, loaded.replan, safety_check(False), loaded.config.state_dir,
+                          retries=0, backoff=0).outcomes
+    assert outcome.status == "failed" and outcome.attempts == 1 and not outcome.retryable
+    assert "answered REFUSED" in outcome.error
+    assert "(even to an update that changes nothing, so no record is to blame)" in outcome.error
+    assert "refused 6 of 6" not in outcome.error and "re-run" not in outcome.detail

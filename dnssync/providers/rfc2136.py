@@ -274,15 +274,29 @@ class Rfc2136Provider(_OctodnsRfc2136Provider):
         raise Rfc2136Error(f"update of {zone_name} at {self._where()} answered {dns.rcode.to_text(rcode)}"
                            + (f": {hint}" if hint else ""), transient=rcode == dns.rcode.SERVFAIL, rcode=rcode)
 
-    def _send_batch(self, zone_name: str, batch: Sequence[_Sized]) -> None:
+    def _send_batch(self, zone_name: str, batch: Sequence[_Sized], probed: list[bool]) -> None:
         """Send a batch in one message; an answer about the data (see `_DATA_RCODES`) is
-        `Deterministic`, for `bisect` to split."""
+        `Deterministic`, for `bisect` to split. The first such answer of an apply is
+        checked once against an empty update (`_refuses_any_update`): a server that
+        refuses even that refuses the key or is failing, and nothing is split."""
         try:
             self._send(self._message(zone_name, batch), zone_name)
         except Rfc2136Error as e:
-            if e.rcode in _DATA_RCODES:
-                raise Deterministic(dns.rcode.to_text(e.rcode)) from None
-            raise
+            if e.rcode not in _DATA_RCODES:
+                raise
+            if not probed:
+                probed.append(True)
+                self._refuses_any_update(zone_name)
+            raise Deterministic(dns.rcode.to_text(e.rcode)) from None
+
+    def _refuses_any_update(self, zone_name: str) -> None:
+        """Raise when the server refuses even an update that changes nothing (its ACL
+        refuses this key, or it is failing): then no record is to blame."""
+        try:
+            self._send(dns.update.UpdateMessage(zone_name, **self._auth_params()), zone_name)
+        except Rfc2136Error as e:
+            raise Rfc2136Error(f"{e} (even to an update that changes nothing, so no record is to blame)",
+                               e.transient, rcode=e.rcode) from None
 
     def _apply(self, plan):
         """Send the changes in ordered, bounded messages. A message the server refuses
@@ -291,18 +305,16 @@ class Rfc2136Provider(_OctodnsRfc2136Provider):
         zone_name = plan.desired.name
         ops = self._operations(plan.changes)
         batches = self._batches(ops)
-        applied, refused = 0, []
+        applied, refused, probed = 0, [], []
         for index, batch in enumerate(batches):
             try:
-                done, rejected = bisect(batch, lambda part: self._send_batch(zone_name, part))
+                done, rejected = bisect(batch, lambda part: self._send_batch(zone_name, part, probed))
             except Rfc2136Error as e:
                 if index or refused:
                     e = Rfc2136Error(f"{e} (message {index + 1} of {len(batches)}; {applied} of"
                                      f" {len(ops)} RRset changes were already applied)",
                                      e.transient, applied, len(ops), e.rcode)
                 raise e from None
-            if rejected and len(rejected) == len(batch) >= _WHOLE_BATCH:
-                self._refused_everything(zone_name, rejected, applied, len(ops))
             applied += done
             refused += rejected
             self.log.debug("_apply: zone=%s, message %d/%d, %d rrsets, %d refused", zone_name, index + 1,
@@ -314,21 +326,11 @@ class Rfc2136Provider(_OctodnsRfc2136Provider):
                           applied, len(ops))
         return True
 
-    def _refused_everything(self, zone_name: str, rejected: list, applied: int, total: int) -> None:
-        """Every change of a message refused one by one: the key, ACL or server, not the data."""
-        answers = sorted({why for _, why in rejected})
-        raise Rfc2136Error(f"update of {zone_name} at {self._where()}: each of the {len(rejected)} changes"
-                           f" of a message was refused on its own ({', '.join(answers)}): check allow-update"
-                           " / the ACL for this key and the server's log", transient=answers == ["SERVFAIL"],
-                           applied=applied, total=total)
-
 
 #: answers to an update that are about its data: the batch is split to find the change
 #: (a SERVFAIL is split too; one that repeats for a single change is its data's)
 _DATA_RCODES = {dns.rcode.REFUSED, dns.rcode.NOTZONE, dns.rcode.SERVFAIL, dns.rcode.YXDOMAIN,
                 dns.rcode.YXRRSET, dns.rcode.NXRRSET, dns.rcode.FORMERR}
-#: a message at least this long whose every change is refused alone is refused for another reason
-_WHOLE_BATCH = 8
 _ACTIONS = {"add": "create", "replace": "update", "delete": "delete", "apex-ns": "update"}
 _REASONS = {
     "REFUSED": "REFUSED (a rule of the server's own; its log names it)",
