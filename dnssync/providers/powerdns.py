@@ -28,8 +28,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from octodns.record.chunked import _ChunkedValue
 from octodns.record.rr import RdataParseError
+from octodns.record.txt import TxtValue
 from octodns_powerdns import PowerDnsProvider as _OctodnsPowerDnsProvider
 from octodns_powerdns import _encode_zone_name
 from requests import HTTPError
@@ -61,13 +61,14 @@ def _quoted_value(content: str) -> str:
     """A TXT/SPF content as PowerDNS stores it (presentation format) as octoDNS's value;
     content octoDNS cannot parse is kept as octodns-powerdns read it (quotes stripped)."""
     try:
-        return _ChunkedValue.from_rdata_text(content)
+        return TxtValue.from_rdata_text(content)  # SPF's values parse the same way
     except RdataParseError:
         return content[1:-1]
 
 
 class PowerDnsProvider(_OctodnsPowerDnsProvider):
-    """octodns-powerdns's provider with requests bounded in size."""
+    """octodns-powerdns's provider with requests bounded in size, a refused request split
+    to the refused RRsets, and TXT/SPF stored as octoDNS means them."""
 
     #: PowerDNS's acceptance rules (see providers/acceptance.py)
     ACCEPTANCE = {"hostname_targets": True, "apex_cname": True}
