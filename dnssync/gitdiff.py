@@ -42,7 +42,7 @@ def _zones_at(repo: Repository, rev: str) -> dict[str, Zone]:
         tree = export_folder(repo.config.root, rev, root, Path(tmp))
         folder = tree / zones.resolve().relative_to(root.resolve())
         config = dataclasses.replace(repo.config, root=tree, zones_dir=folder)
-        names = [z for z in discover(folder) if repo.selection.wants(z)]
+        names = [z for z in discover(folder, repo.config.zone_files) if repo.selection.wants(z)]
         try:
             zones, _ = load_zones(config, names)
         except ConfigError as e:  # named as REV:path:line, never by the scratch folder
