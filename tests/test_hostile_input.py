@@ -23,17 +23,12 @@ from rich.console import Console
 from dnssync.apply import ApplyResult, Outcome
 from dnssync.report.text import print_apply
 from dnssync.yamlfile import MAX_DEPTH
-from tests.test_bad_input import SECRET, Listener, check_rejected, run, write_repo
+from tests import test_bad_input
+from tests.test_bad_input import SECRET, check_rejected, run, write_repo
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+listener = test_bad_input.listener  # the same fixture: a socket that counts connections
 OUTSIDE = "TOP-SECRET-FILE-CONTENT-of-the-runner"
-
-
-@pytest.fixture
-def listener():
-    server = Listener()
-    yield server
-    server.sock.close()
 
 
 @pytest.fixture

@@ -51,11 +51,17 @@ def pending(repo) -> int:
     return sum(len(p["changes"]) for p in json.loads(result.stdout)["providers"])
 
 
-def test_ctrl_c_stops_at_a_batch_boundary_reports_and_converges(make_repo, lab):
+def apply_in_flight(make_repo, lab):
+    """A repository with the big zone, and its apply running, sending to every server."""
     zone = unique_zone()
     repo = make_repo({zone: big_zone()}, provider_extra=SMALL_BATCHES)
     process, out = start_apply(repo)
     wait_until_sending(lab, zone, process)
+    return repo, process, out
+
+
+def test_ctrl_c_stops_at_a_batch_boundary_reports_and_converges(make_repo, lab):
+    repo, process, out = apply_in_flight(make_repo, lab)
     process.send_signal(signal.SIGINT)
     interrupted = time.monotonic()
     time.sleep(2.5)  # "within a second or two": whatever is live now must stay as it is
@@ -92,10 +98,7 @@ def test_ctrl_c_stops_at_a_batch_boundary_reports_and_converges(make_repo, lab):
 
 
 def test_second_ctrl_c_stops_at_once_and_says_what_is_unknown(make_repo, lab):
-    zone = unique_zone()
-    repo = make_repo({zone: big_zone()}, provider_extra=SMALL_BATCHES)
-    process, out = start_apply(repo)
-    wait_until_sending(lab, zone, process)
+    _, process, out = apply_in_flight(make_repo, lab)
     process.send_signal(signal.SIGINT)
     time.sleep(0.1)
     process.send_signal(signal.SIGINT)
