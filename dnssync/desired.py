@@ -19,7 +19,7 @@ from dnssync.zones import DesiredZone
 
 def nameserver_union(config: Config, zone: str) -> list[str]:
     """Every nameserver name of every provider that serves `zone`, sorted."""
-    return sorted({ns.name for p in config.providers_for(zone) for ns in p.nameservers})
+    return sorted({ns.name for p in config.providers_for(zone) for ns in p.nameservers_for(zone)})
 
 
 def with_apex_ns(config: Config, desired: DesiredZone) -> tuple[Zone, list[Finding]]:
