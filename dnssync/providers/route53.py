@@ -22,6 +22,10 @@ real HTTP server speaking Route53's API):
   provider object's life, so a re-plan after an apply (dnssync's retries, its
   "how much is still pending") saw the records from before. The cache is dropped
   after every apply.
+* Geo. The plugin says it supports octoDNS's legacy `geo` records
+  (SUPPORTS_GEO) but writes only their plain values (it writes `dynamic`
+  records, not `geo`), so a zone with one plans the same update forever. Here
+  geo is not claimed: octoDNS serves the plain values, and plan says so.
 * Endpoint. `endpoint_url` (or boto3's own AWS_ENDPOINT_URL_ROUTE_53 /
   AWS_ENDPOINT_URL) points it at an emulator; Route53 is a global service
   signed in us-east-1, so `region` defaults to that (boto3 has no region for a
@@ -138,12 +142,15 @@ class Route53Provider(_OctodnsRoute53Provider):
     """octodns-route53's provider with requests within Route53's limits, rejected RRsets
     named while the rest goes, transient errors marked, fresh reads and an endpoint."""
 
+    SUPPORTS_GEO = False  # see the module docstring: the plugin never writes geo
+
     def __init__(self, id: str, *args: Any, endpoint_url: str | None = None, region: str = DEFAULT_REGION,
                  max_value_chars: int = MAX_VALUE_CHARS, **kwargs: Any):
         self.endpoint_url = endpoint_url
         self.region = region
         self.max_value_chars = int(max_value_chars)
         self._sent = _Sent()
+        self._created: set[str] = set()  # hosted zones zone_nameservers(create=True) made
         super().__init__(id, *args, **kwargs)
 
     def client(self, *args: Any, **kwargs: Any):
@@ -164,10 +171,14 @@ class Route53Provider(_OctodnsRoute53Provider):
     # -- reading ---------------------------------------------------------------
 
     def populate(self, zone, target=False, lenient=False):
+        """As the plugin's; a hosted zone this run created (for `nameservers: auto`) and
+        never applied to counts as new, as it would had apply created it: its apex NS
+        is written without the root-NS-change gate meant for live zones."""
         try:
-            return super().populate(zone, target, lenient)
+            exists = super().populate(zone, target, lenient)
         except (ClientError, BotoCoreError) as e:
             raise describe(e, self.where) from None
+        return exists and zone.name not in self._created
 
     def list_zones(self):
         try:
@@ -180,7 +191,10 @@ class Route53Provider(_OctodnsRoute53Provider):
         for a zone it does not host yet: the reusable delegation set's when one is
         configured, else (with `create`) those of the hosted zone created now, else None."""
         try:
-            zone_id = self._get_zone_id(zone_name, create=create)
+            zone_id = self._get_zone_id(zone_name)
+            if not zone_id and create:
+                zone_id = self._get_zone_id(zone_name, create=True)
+                self._created.add(zone_name)
             if zone_id:
                 found = self._conn.get_hosted_zone(Id=zone_id)["DelegationSet"]["NameServers"]
             elif self.delegation_set_id:
@@ -198,6 +212,7 @@ class Route53Provider(_OctodnsRoute53Provider):
         self._sent = _Sent()
         try:
             super()._apply(plan)
+            self._created.discard(plan.desired.name)
         except (ClientError, BotoCoreError) as e:
             raise describe(e, self.where) from None
         finally:

@@ -1,0 +1,133 @@
+"""Route53 for real: moto's server (Route53's API over HTTP, started by the harness) next
+to the lab's real PowerDNS, BIND and Knot, in the same runs of dnssync."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import yaml
+
+from tests.conftest import CORPUS, ROOT, unique_zone
+from tests.lab.moto import MotoServer
+from tests.route53_repo import MOTO_NS, route53_repo, rrsets, upsert
+from tests.test_push_lab import ask
+
+UNIT_TESTS = CORPUS / "octodns-fixtures" / "tests" / "config" / "unit.tests.yaml"
+EXAMPLE_COM = (ROOT / "zones" / "example.com.yaml").read_text()
+EXAMPLE_NET = (ROOT / "zones" / "example.net.yaml").read_text()
+
+
+def test_example_zones_and_octodns_fixtures_with_the_lab_in_one_apply(make_repo, lab, moto):
+    """The example zones and octoDNS's unit fixture zone (under names of their own, as the
+    lab is shared), pushed to Route53, PowerDNS, BIND and Knot in one apply, which
+    creates the hosted zones; then a second plan is clean."""
+    com, net, unit = unique_zone("excom"), unique_zone("exnet"), unique_zone("unit")
+    repo = route53_repo(make_repo, lab, moto, {com: EXAMPLE_COM, net: EXAMPLE_NET, unit: UNIT_TESTS.read_text()},
+                        config={"policy": {"parity": "warn"}})
+    assert repo.run("validate").exit_code == 0
+    planned = repo.run("plan", "--format", "json")
+    assert planned.exit_code == 0, planned.output
+    plan = json.loads(planned.stdout)
+    # no hosted zone yet: plan says its nameservers come once apply has created it
+    pending = {(f["code"], f["zone"]) for f in plan["findings"] if f["code"].startswith("plan.nameservers")}
+    assert pending == {("plan.nameservers-pending", z) for z in (com, net, unit)}
+    cannot = {(a["name"], a["type"]) for p in plan["providers"] if p["provider"] == "route53"
+              for a in p["adjustments"] if a["kind"] == "unsupported"}
+    assert {("loc", "LOC"), ("dname", "DNAME"), ("urlfwd", "URLFWD")} <= cannot
+
+    result = repo.run("apply", "--yes")
+    assert result.exit_code == 0, result.output
+    hosted = {z["Name"] for z in moto.client().list_hosted_zones()["HostedZones"]}
+    assert {com, net, unit} <= hosted  # the hosted zones were created
+    second = repo.run("plan", "--detailed-exitcode", "--format", "json")
+    assert second.exit_code == 0, [(p["provider"], p["zone"], p["changes"]) for p in json.loads(second.stdout)[
+        "providers"] if p["changes"]]
+
+    # read back from Route53's API and from the real servers over DNS
+    held = rrsets(moto, com)
+    assert held[(com, "MX")] == {"10 mail1.example.com.", "20 mail2.example.com."}
+    assert held[(com, "A")] == {"192.0.2.10", "192.0.2.11"}
+    assert held[(com, "NS")] >= {ns.rstrip(".") + "." for ns in MOTO_NS} | set(lab.nameservers)
+    assert rrsets(moto, unit)[(f"_srv._tcp.{unit}", "SRV")] == {
+        "10 20 30 foo-1.unit.tests.", "12 20 30 foo-2.unit.tests."}
+    for server in lab.servers:  # every provider's apex NS lists Route53's own four
+        assert ask(lab, server, com, "NS") >= set(MOTO_NS)
+        assert ask(lab, server, f"_srv._tcp.{unit}", "SRV") == {
+            "10 20 30 foo-1.unit.tests.", "12 20 30 foo-2.unit.tests."}
+
+
+def test_drift_import_snapshot_restore(make_repo, lab, moto, tmp_path):
+    zone = unique_zone("r53d")
+    repo = route53_repo(make_repo, lab, moto, {zone: "www:\n  type: A\n  value: 192.0.2.1\n"})
+    assert repo.run("apply", "--yes").exit_code == 0
+    assert repo.run("drift").exit_code == 0
+
+    # drift: an out-of-band change made with boto3
+    upsert(moto, zone, f"www.{zone}", "A", ["192.0.2.66"], ttl=3600)
+    result = repo.run("drift", "--format", "json")
+    assert result.exit_code == 1, result.output
+    found = {(f["code"], f["provider"], f["name"], f["type"]): f for f in json.loads(result.stdout)["findings"]}
+    assert set(found) == {("drift.changed", "route53", "www", "A")}
+    assert found[("drift.changed", "route53", "www", "A")]["observed"] == "3600 192.0.2.66"
+
+    # import: Route53's zone into zones/, as octoDNS YAML
+    onboard = tmp_path / "onboard"
+    (onboard / "providers").mkdir(parents=True)
+    (onboard / "zones").mkdir()
+    (onboard / "dnssync.yaml").write_text(yaml.safe_dump({"zones": "zones", "providers": "providers",
+                                                          "parent": {"check": False}}))
+    (onboard / "providers" / "route53.yaml").write_text((repo.root / "providers" / "route53.yaml").read_text())
+    imported = repo.run("-c", str(onboard), "import", "--provider", "route53", "--zone", zone)
+    assert imported.exit_code == 0, imported.output
+    data = yaml.safe_load((onboard / "zones" / f"{zone}yaml").read_text())
+    assert data["www"] == {"ttl": 3600, "type": "A", "value": "192.0.2.66"}
+    assert "" not in data  # the apex NS is dnssync's to manage
+
+    # snapshot then restore: apply takes a snapshot of Route53 too, restore puts it back
+    repo.zone_file(zone).write_text("www:\n  type: A\n  value: 192.0.2.2\nnew:\n  type: A\n  value: 192.0.2.3\n")
+    applied = repo.run("apply", "--yes", "--force")
+    assert applied.exit_code == 0, applied.output
+    assert rrsets(moto, zone)[(f"www.{zone}", "A")] == {"192.0.2.2"}
+    snapshot = applied.output.split("dnssync restore ")[1].split(")")[0]
+    assert "route53/" in repo.run("snapshots").output
+    restored = repo.run("restore", snapshot, "--provider", "route53", "--yes")
+    assert restored.exit_code == 0, restored.output
+    held = rrsets(moto, zone)
+    assert held[(f"www.{zone}", "A")] == {"192.0.2.66"} and (f"new.{zone}", "A") not in held
+    assert ask(lab, "bind", f"new.{zone}", "A") == {"192.0.2.3"}  # only route53 was restored
+
+
+def test_route53_outage_while_the_others_are_applied(make_repo, lab, tmp_path):
+    """moto's server stopped (its own instance: a stop loses its state) while PowerDNS,
+    BIND and Knot are still applied; the next run converges once it is back."""
+    with MotoServer(tmp_path / "moto") as own:
+        zone = unique_zone("r53o")
+        repo = route53_repo(make_repo, lab, own, {zone: "www:\n  type: A\n  value: 192.0.2.1\n"},
+                            client_max_attempts=2)
+        assert repo.run("apply", "--yes").exit_code == 0
+        repo.zone_file(zone).write_text("www:\n  type: A\n  value: 192.0.2.9\n")
+        own.stop()
+        result = repo.run("apply", "--yes")
+        assert result.exit_code == 1
+        assert "route53" in result.output and "unreachable" in result.output
+        assert "Traceback" not in result.output
+        assert "plan.nameservers-unreadable" in result.output  # and so no apex NS is touched
+        for server in lab.servers:
+            assert ask(lab, server, f"www.{zone}", "A") == {"192.0.2.9"}
+        own.start()  # an empty Route53 again: the next apply creates the zone and converges
+        again = repo.run("apply", "--yes")
+        assert again.exit_code == 0, again.output
+        assert rrsets(own, zone)[(f"www.{zone}", "A")] == {"192.0.2.9"}
+        assert repo.run("plan", "--detailed-exitcode").exit_code == 0
+
+
+def test_nameservers_auto_is_a_config_error_where_the_plugin_has_no_list(make_repo, lab):
+    repo = make_repo({unique_zone(): "www:\n  type: A\n  value: 192.0.2.1\n"}, providers=["bind"])
+    path = repo.root / "providers" / "bind.yaml"
+    data = yaml.safe_load(path.read_text())
+    path.write_text(yaml.safe_dump({**data, "nameservers": "auto"}))
+    result = repo.run("validate")
+    assert result.exit_code == 2
+    assert "provider 'bind'" in result.output and "'nameservers: auto' does not work for it" in result.output
+    assert Path(str(path)).name in result.output
