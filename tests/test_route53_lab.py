@@ -9,6 +9,7 @@ from pathlib import Path
 import yaml
 
 from tests.conftest import CORPUS, ROOT, unique_zone
+from tests.httpfault import FaultyProxy
 from tests.lab.moto import MotoServer
 from tests.route53_repo import MOTO_NS, route53_repo, rrsets, upsert
 from tests.test_push_lab import ask
@@ -131,3 +132,41 @@ def test_nameservers_auto_is_a_config_error_where_the_plugin_has_no_list(make_re
     assert result.exit_code == 2
     assert "provider 'bind'" in result.output and "'nameservers: auto' does not work for it" in result.output
     assert Path(str(path)).name in result.output
+
+
+THROTTLED = (b'<?xml version="1.0"?><ErrorResponse xmlns="https://route53.amazonaws.com/doc/2013-04-01/">'
+             b"<Error><Type>Sender</Type><Code>Throttling</Code><Message>Rate exceeded</Message></Error>"
+             b"<RequestId>1</RequestId></ErrorResponse>")
+
+
+def test_throttling_is_retried_by_apply_never_a_failure(make_repo, lab, moto):
+    """The fault-injecting proxy in front of moto throttles the first three change requests:
+    botocore retries once here (client_max_attempts: 1) with backoff, then gives up with an
+    error dnssync knows to be transient, and apply retries (re-planning): two attempts."""
+    zone = unique_zone("r53t")
+
+    def decide(method: str, path: str, seen: int):
+        return (400, THROTTLED) if method == "POST" and path.endswith("/rrset/") and seen < 3 else None
+
+    with FaultyProxy(moto.url, decide) as proxy:
+        repo = route53_repo(make_repo, lab, moto, {zone: "www:\n  type: A\n  value: 192.0.2.1\n"},
+                            url=f"http://127.0.0.1:{proxy.port}", client_max_attempts=1,
+                            config={"defaults": {"retries": 4, "backoff": 0.1}})
+        result = repo.run("apply", "--yes")
+    assert result.exit_code == 0, result.output
+    assert "after 2 attempts" in result.output and "failed" not in result.output
+    assert [s for m, p, s in proxy.log if p.endswith("/rrset/")] == [400, 400, 400, 200]
+    assert rrsets(moto, zone)[(f"www.{zone}", "A")] == {"192.0.2.1"}
+
+
+def test_a_change_route53_rejects_is_named_and_the_rest_goes(make_repo, lab, moto):
+    zone = unique_zone("r53r")
+    big = "big:\n  type: A\n  ttl: 60\n  values:\n" + "".join(f"  - 10.0.{i // 250}.{i % 250 + 1}\n" for i in range(600))
+    repo = route53_repo(make_repo, lab, moto, {zone: big}, providers=[])
+    assert repo.run("apply", "--yes").exit_code == 0
+    repo.zone_file(zone).write_text(big.replace("ttl: 60", "ttl: 120") + "new:\n  type: A\n  value: 192.0.2.5\n")
+    result = repo.run("apply", "--yes", "--force")
+    assert result.exit_code == 1
+    assert (f"Route53 rejected 1 RRset change(s) (the other 1 went): big.{zone} A: Number of records limit of"
+            " 1000 exceeded.") in " ".join(result.output.split())
+    assert rrsets(moto, zone)[(f"new.{zone}", "A")] == {"192.0.2.5"}

@@ -101,7 +101,7 @@ def requests_within_limits(mods: list[dict[str, Any]], max_records: int = MAX_RE
         yield batch
 
 
-def _paging_complete(parsed: dict[str, Any], **_: Any) -> None:
+def paging_complete(parsed: dict[str, Any], **_: Any) -> None:
     """Route53 always says whether ListHealthChecks is truncated; moto's server (the
     emulator the tests use) leaves IsTruncated out, and the plugin's paging loop then
     raises KeyError. A missing IsTruncated means the list is complete."""
@@ -159,7 +159,7 @@ class Route53Provider(_OctodnsRoute53Provider):
         if self.endpoint_url and service == "route53":  # not the STS client of role_arn
             kwargs.setdefault("endpoint_url", self.endpoint_url)
         client = super().client(*args, **kwargs)
-        client.meta.events.register("after-call.route53.ListHealthChecks", _paging_complete)
+        client.meta.events.register("after-call.route53.ListHealthChecks", paging_complete)
         return client
 
     @property
