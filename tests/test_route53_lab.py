@@ -161,7 +161,8 @@ def test_throttling_is_retried_by_apply_never_a_failure(make_repo, lab, moto):
 
 def test_a_change_route53_rejects_is_named_and_the_rest_goes(make_repo, lab, moto):
     zone = unique_zone("r53r")
-    big = "big:\n  type: A\n  ttl: 60\n  values:\n" + "".join(f"  - 10.0.{i // 250}.{i % 250 + 1}\n" for i in range(600))
+    values = "".join(f"  - 10.0.{i // 250}.{i % 250 + 1}\n" for i in range(600))
+    big = "big:\n  type: A\n  ttl: 60\n  values:\n" + values
     repo = route53_repo(make_repo, lab, moto, {zone: big}, providers=[])
     assert repo.run("apply", "--yes").exit_code == 0
     repo.zone_file(zone).write_text(big.replace("ttl: 60", "ttl: 120") + "new:\n  type: A\n  value: 192.0.2.5\n")

@@ -86,7 +86,7 @@ def test_upserts_count_twice_the_plugin_is_refused_whole(moto, plugin):
     (1,200 by Route53's count), which Route53 refuses whole; dnssync's go."""
     name = zone_name()
     push(plugin(), zone_of(name, a_records(600)))
-    with pytest.raises(ClientError, match="InvalidChangeBatch.*limit of 1000"):
+    with pytest.raises(ClientError, match=r"InvalidChangeBatch.*limit of 1000"):
         push(plugin(), zone_of(name, a_records(600, ttl=120)))
     assert ours(moto.url).plan(zone_of(name, a_records(600, ttl=120))) is not None  # nothing changed
     with FaultyProxy(moto.url, lambda *_: None) as proxy:
