@@ -50,3 +50,34 @@ def upsert(moto: MotoServer, zone: str, name: str, rtype: str, values: list[str]
     client.change_resource_record_sets(HostedZoneId=zone_id, ChangeBatch={"Changes": [{
         "Action": "UPSERT", "ResourceRecordSet": {
             "Name": name, "Type": rtype, "TTL": ttl, "ResourceRecords": [{"Value": v} for v in values]}}]})
+
+
+def route53_soa(moto: MotoServer, zone: str):
+    """The SOA moto holds for `zone` (read through the API), as the stand-in serves it."""
+    from dnssync.embedded.zonedata import SoaSettings
+
+    client = moto.client()
+    zone_id = next(z["Id"] for z in client.list_hosted_zones()["HostedZones"] if z["Name"] == zone)
+    soa = client.list_resource_record_sets(HostedZoneId=zone_id, StartRecordName=zone, StartRecordType="SOA",
+                                           MaxItems="1")["ResourceRecordSets"][0]
+    refresh, retry, expire, minimum = (int(v) for v in soa["ResourceRecords"][0]["Value"].split()[3:7])
+    return SoaSettings(int(soa["TTL"]), refresh, retry, expire, minimum)
+
+
+def load_stand_in(moto: MotoServer, zone: str, edge_port: int) -> None:
+    """Load the zone moto holds, read through Route53's API by dnssync's provider, into the
+    embedded server on 127.0.0.1:`edge_port` that stands in for Route53's DNS edge (there is
+    none on this machine: moto speaks the API only)."""
+    from octodns.zone import Zone
+
+    from dnssync.embedded.provider import EmbeddedProvider
+    from dnssync.providers.route53 import Route53Provider
+
+    live = Zone(zone, [])
+    api = Route53Provider("route53", access_key_id=CREDENTIALS["AWS_ACCESS_KEY_ID"],
+                          secret_access_key=CREDENTIALS["AWS_SECRET_ACCESS_KEY"], endpoint_url=moto.url)
+    assert api.populate(live)
+    edge = EmbeddedProvider("edge", port=edge_port, strict_supports=False)
+    plan = edge.plan(live)
+    if plan:
+        edge.apply(plan)

@@ -8,10 +8,12 @@ from pathlib import Path
 
 import yaml
 
+from dnssync.embedded.server import EmbeddedServer
 from tests.conftest import CORPUS, ROOT, unique_zone
+from tests.embedded_repo import free_port
 from tests.httpfault import FaultyProxy
 from tests.lab.moto import MotoServer
-from tests.route53_repo import MOTO_NS, route53_repo, rrsets, upsert
+from tests.route53_repo import MOTO_NS, load_stand_in, route53_repo, route53_soa, rrsets, upsert
 from tests.test_push_lab import ask
 
 UNIT_TESTS = CORPUS / "octodns-fixtures" / "tests" / "config" / "unit.tests.yaml"
@@ -171,3 +173,35 @@ def test_a_change_route53_rejects_is_named_and_the_rest_goes(make_repo, lab, mot
     assert (f"Route53 rejected 1 RRset change(s) (the other 1 went): big.{zone} A: Number of records limit of"
             " 1000 exceeded.") in " ".join(result.output.split())
     assert rrsets(moto, zone)[(f"new.{zone}", "A")] == {"192.0.2.5"}
+
+
+def test_verify_route53_hosted_zone_through_a_stand_in_edge(make_repo, lab, moto):
+    """verify asks every nameserver of every provider over DNS. Route53's nameservers are
+    AWS's edge, and there is none here (moto speaks Route53's API, not DNS), so an embedded
+    dnssync server loaded from the zone moto holds (read through the API) STANDS IN FOR
+    ROUTE53'S EDGE: the provider file gives it as the address of the four names that
+    `nameservers: auto` reads from the hosted zone's delegation set. What this covers is
+    what Route53's API holds, served over DNS; not AWS's own DNS servers."""
+    zone = unique_zone("r53v")
+    port = free_port()
+    repo = route53_repo(make_repo, lab, moto, {zone: "www:\n  type: A\n  value: 192.0.2.1\n"},
+                        nameservers={"auto": True, "address": f"127.0.0.1:{port}"})
+    assert repo.run("apply", "--yes").exit_code == 0
+    with EmbeddedServer("127.0.0.1", port, MOTO_NS[0], soa=route53_soa(moto, zone)):
+        load_stand_in(moto, zone, port)
+        result = repo.run("verify", "--format", "json")
+        report = json.loads(result.stdout)
+        checked = {c["nameserver"] for c in report["checked"] if c["provider"] == "route53"}
+        assert checked == {f"{ns.rstrip('.')} (127.0.0.1:{port})" for ns in MOTO_NS}
+        # Route53's SOA (as moto holds it: TTL 900, MINIMUM 86400) makes resolvers cache a
+        # "does not exist" for 900 s, the lab's servers for 5 s: a real difference, reported
+        [finding] = [f for f in report["findings"] if f["severity"] == "error"]
+        assert finding["code"] == "verify.negative-ttl" and finding["observed"]["route53"] == 900
+
+        upsert(moto, zone, f"www.{zone}", "A", ["192.0.2.66"], ttl=3600)  # out of band, at Route53
+        load_stand_in(moto, zone, port)
+        drifted = repo.run("verify", "--format", "json")
+        assert drifted.exit_code == 1
+        found = {(f["code"], f.get("provider"), f.get("name")) for f in json.loads(drifted.stdout)["findings"]
+                 if f["severity"] == "error" and f["code"] != "verify.negative-ttl"}
+        assert found and all(p == "route53" and n == "www" for _, p, n in found), found
