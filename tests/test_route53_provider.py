@@ -9,16 +9,18 @@ import re
 from itertools import count
 
 import pytest
+import yaml
 from botocore.exceptions import ClientError
 from octodns.record import Record
 from octodns.zone import Zone
 from octodns_route53 import Route53Provider as PluginProvider
 
 from dnssync.apply import is_transient
+from dnssync.config import read_config
 from dnssync.providers.route53 import Route53Error, Route53Provider, paging_complete, requests_within_limits, weight
 from tests.httpfault import FaultyProxy
 from tests.lab.moto import CREDENTIALS
-from tests.route53_repo import rrsets
+from tests.route53_repo import MOTO_NS, rrsets
 
 _zones = count(1)
 KEYS = {"access_key_id": CREDENTIALS["AWS_ACCESS_KEY_ID"], "secret_access_key": CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
@@ -192,3 +194,43 @@ def test_limits_arithmetic():
     assert [len(b) for b in requests_within_limits([alias] * 2500)] == [1000, 1000, 500]
     # a single change over a limit goes alone (Route53 then names it), never dropped
     assert [len(b) for b in requests_within_limits([create, upsert, create], max_records=5)] == [1, 1, 1]
+
+
+def test_endpoint_from_boto3s_environment(moto, monkeypatch):
+    """No endpoint_url: boto3's AWS_ENDPOINT_URL_ROUTE_53 points dnssync's provider too."""
+    monkeypatch.setenv("AWS_ENDPOINT_URL_ROUTE_53", moto.url)
+    provider = Route53Provider("route53", **KEYS)
+    name = zone_name()
+    push(provider, zone_of(name, a_records(1)))
+    assert provider.zone_nameservers(name) == sorted(MOTO_NS)
+    assert rrsets(moto, name)[(f"h0.{name}", "A")] == {"192.0.2.1"}
+
+
+@pytest.mark.parametrize(("nameservers", "message"), [
+    ("automatic", "'nameservers' must be a list"),
+    ({"auto": True, "address": "127.0.0.1:notaport"}, "nameserver address '127.0.0.1:notaport' is not host[:port]"),
+    ({"auto": True, "where": "x"}, "where"),
+    ({"auto": False}, "'nameservers' is a list of names, 'auto', or {auto: true, address: ...}"),
+])
+def test_nameservers_auto_config_errors(tmp_path, nameservers, message):
+    (tmp_path / "providers").mkdir()
+    (tmp_path / "zones").mkdir()
+    (tmp_path / "dnssync.yaml").write_text("zones: zones\nproviders: providers\n")
+    (tmp_path / "providers" / "route53.yaml").write_text(yaml.safe_dump(
+        {"class": "route53", "nameservers": nameservers}))
+    _, findings = read_config(tmp_path)
+    errors = [f for f in findings if f.severity == "error"]
+    assert errors and message in errors[0].message, findings
+    assert errors[0].file.endswith("route53.yaml") and errors[0].line
+
+
+def test_nameservers_auto_with_an_address(tmp_path):
+    (tmp_path / "providers").mkdir()
+    (tmp_path / "zones").mkdir()
+    (tmp_path / "dnssync.yaml").write_text("zones: zones\nproviders: providers\n")
+    (tmp_path / "providers" / "route53.yaml").write_text(
+        "class: route53\nnameservers: {auto: true, address: '127.0.0.1:5353'}\n")
+    config, findings = read_config(tmp_path)
+    assert not findings and config is not None
+    route53 = config.providers["route53"]
+    assert (route53.auto_nameservers, route53.auto_address, route53.nameservers) == (True, ("127.0.0.1", 5353), [])
