@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import yaml
 
 from tests.conftest import Repo
@@ -60,7 +62,8 @@ def route53_soa(moto: MotoServer, zone: str):
     zone_id = next(z["Id"] for z in client.list_hosted_zones()["HostedZones"] if z["Name"] == zone)
     soa = client.list_resource_record_sets(HostedZoneId=zone_id, StartRecordName=zone, StartRecordType="SOA",
                                            MaxItems="1")["ResourceRecordSets"][0]
-    refresh, retry, expire, minimum = (int(v) for v in soa["ResourceRecords"][0]["Value"].split()[3:7])
+    # "MNAME RNAME serial refresh retry expire minimum" (moto wraps it in a repr of a dict)
+    refresh, retry, expire, minimum = (int(v) for v in re.findall(r"\b\d+\b", soa["ResourceRecords"][0]["Value"])[-4:])
     return SoaSettings(int(soa["TTL"]), refresh, retry, expire, minimum)
 
 

@@ -12,7 +12,7 @@ from dnssync.embedded.server import EmbeddedServer
 from tests.conftest import CORPUS, ROOT, unique_zone
 from tests.embedded_repo import free_port
 from tests.httpfault import FaultyProxy
-from tests.lab.moto import MotoServer
+from tests.lab.moto import CREDENTIALS, MotoServer
 from tests.route53_repo import MOTO_NS, load_stand_in, route53_repo, route53_soa, rrsets, upsert
 from tests.test_push_lab import ask
 
@@ -63,7 +63,9 @@ def test_example_zones_and_octodns_fixtures_with_the_lab_in_one_apply(make_repo,
 def test_drift_import_snapshot_restore(make_repo, lab, moto, tmp_path):
     zone = unique_zone("r53d")
     repo = route53_repo(make_repo, lab, moto, {zone: "www:\n  type: A\n  value: 192.0.2.1\n"})
-    assert repo.run("apply", "--yes").exit_code == 0
+    applied = repo.run("--debug", "apply", "--yes")  # boto3's and the plugin's debug logs too
+    assert applied.exit_code == 0
+    assert CREDENTIALS["AWS_SECRET_ACCESS_KEY"] not in applied.output + (applied.stderr or "")
     assert repo.run("drift").exit_code == 0
 
     # drift: an out-of-band change made with boto3
@@ -197,6 +199,10 @@ def test_verify_route53_hosted_zone_through_a_stand_in_edge(make_repo, lab, moto
         # "does not exist" for 900 s, the lab's servers for 5 s: a real difference, reported
         [finding] = [f for f in report["findings"] if f["severity"] == "error"]
         assert finding["code"] == "verify.negative-ttl" and finding["observed"]["route53"] == 900
+        soa = json.loads(repo.run("soa", "--format", "json").stdout)["soa"]
+        route53 = [v for v in soa if v["provider"] == "route53"]
+        assert len(route53) == 4 and {v["minimum"] for v in route53} == {86400}
+        assert {v["mname"] for v in route53} == {MOTO_NS[0]}
 
         upsert(moto, zone, f"www.{zone}", "A", ["192.0.2.66"], ttl=3600)  # out of band, at Route53
         load_stand_in(moto, zone, port)

@@ -234,3 +234,25 @@ def test_nameservers_auto_with_an_address(tmp_path):
     assert not findings and config is not None
     route53 = config.providers["route53"]
     assert (route53.auto_nameservers, route53.auto_address, route53.nameservers) == (True, ("127.0.0.1", 5353), [])
+
+
+def test_route53_alias_stays_native(moto):
+    """`Route53Provider/ALIAS` is written as Route53's own alias (an AliasTarget, no TTL) and
+    read back the same, so a second plan is clean. What the ALIAS flattening for the other
+    providers needs from it: the record's values name the target (`name`, relative to the
+    zone for a same-zone alias) and its `type`."""
+    name = zone_name()
+    zone = zone_of(name, {"": {"type": "Route53Provider/ALIAS", "ttl": 60, "values": [
+        {"name": "www", "type": "A"}]}, "www": {"type": "A", "ttl": 60, "value": "192.0.2.7"}})
+    provider = ours(moto.url)
+    push(provider, zone)
+    client = moto.client()
+    zone_id = next(z["Id"] for z in client.list_hosted_zones()["HostedZones"] if z["Name"] == name)
+    apex = [r for r in client.list_resource_record_sets(HostedZoneId=zone_id)["ResourceRecordSets"]
+            if r["Name"] == name and r["Type"] == "A"]
+    assert [r["AliasTarget"]["DNSName"] for r in apex] == [f"www.{name}"] and "TTL" not in apex[0]
+    live = Zone(name, [])
+    ours(moto.url).populate(live)
+    [alias] = [r for r in live.records if r._type == "Route53Provider/ALIAS"]
+    assert [(v.name, v._type) for v in alias.values] == [("www", "A")]
+    assert ours(moto.url).plan(zone) is None

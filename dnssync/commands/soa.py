@@ -35,6 +35,7 @@ def soa(ctx: Context, zones: tuple[str, ...], fmt: str) -> None:
     (with policy.parity error, the default); an EXPIRE under a day is a warning
     (exit 0)."""
     repo = ctx.repo(zones)
+    repo.read_nameservers()  # `nameservers: auto`
     views = asyncio.run(read_soas(repo.config, sorted(repo.desired)))
     findings = judge(views, repo.config)
     if fmt == "json":

@@ -74,6 +74,7 @@ def verify(ctx: Context, zones: tuple[str, ...], providers: tuple[str, ...], sha
     its parent (`parent:` in dnssync.yaml, else found from the root). Exit 1 on
     any error finding."""
     repo = ctx.repo(zones, shard)
+    repo.read_nameservers()  # `nameservers: auto`
     serves = {zone: names for zone, names in repo.serves(list(providers) or None).items() if names}
     defaults = repo.config.defaults
     options = Options(timeout=timeout or defaults.timeout, retries=retries, window=window,

@@ -173,7 +173,6 @@ class Verifier:
     async def run(self, zones: dict[str, list[str]]) -> VerifyResult:
         start = time.perf_counter()
         built = self.repo.providers()
-        self.repo.read_nameservers()
         used = {p for names in zones.values() for p in names}
         self.providers = {p: built[p] for p in used}
         endpoints, findings = await _endpoints(self.repo, used)
