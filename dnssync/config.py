@@ -133,6 +133,25 @@ class ParentSettings:
 
 
 @dataclass
+class ZoneFiles:
+    """How zone files are found and read: octoDNS YamlProvider's layout options, which
+    zones are declared (an octoDNS config lists them; dnssync.yaml: every zone file)
+    and which are lenient (`lenient: [zone, "*"]`, octoDNS's per-zone `lenient: true`)."""
+
+    split_extension: str | None = "."
+    declared: list[str] | None = None
+    suffixes: tuple[str, ...] = (".yaml", ".yml", ".json")
+    zonefile: bool = True  # octoDNS's disable_zonefile: false
+    shared: str | None = None  # octoDNS's shared_filename: a file every zone includes
+    lenient: set[str] = field(default_factory=set)
+    #: where `enforce_order` was set ("file:line" and the setting's name), None: dnssync's default
+    order_from: str | None = None
+
+    def is_lenient(self, zone: str) -> bool:
+        return "*" in self.lenient or zone in self.lenient
+
+
+@dataclass
 class Config:
     root: Path
     file: str
@@ -144,6 +163,7 @@ class Config:
     defaults: Defaults = field(default_factory=Defaults)
     apex_ns: ApexNs = field(default_factory=ApexNs)
     parent: ParentSettings = field(default_factory=ParentSettings)
+    zone_files: ZoneFiles = field(default_factory=ZoneFiles)
 
     def providers_for(self, zone: str) -> list[ProviderConfig]:
         return [p for p in self.providers.values() if p.serves(zone)]
@@ -505,6 +525,20 @@ def _section(data: Mapping, key: str, target: Any, checker: Checker) -> None:
         setattr(target, name, type(default)(value))
 
 
+def _lenient(data: Mapping, checker: Checker) -> set[str]:
+    """`lenient: [example.com, ...]` or `lenient: "*"`: zones loaded as octoDNS's
+    `lenient: true` does (what it hides is still reported, as warnings)."""
+    value = data.get("lenient")
+    if value is None:
+        return set()
+    names = [value] if isinstance(value, str) else value
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        checker.error("config.schema", "'lenient' is a list of zone names, or \"*\" for every zone",
+                      data.file, data.line_of("lenient"))
+        return set()
+    return {n if n == "*" else zone_name(n) for n in names}
+
+
 def _check_resolvers(resolvers: list, file: str, line: int | None, checker: Checker) -> None:
     """Each resolver `watch` observes must be host[:port], so a typo fails before any query."""
     lines = getattr(resolvers, "item_lines", [])
@@ -530,7 +564,7 @@ def read_config(path: Path | str = CONFIG_FILE, offline: bool = False) -> tuple[
     root = path.parent
     checker.unknown_keys(
         data,
-        {"zones", "providers", "resolvers", "state", "policy", "defaults", "apex_ns", "parent"},
+        {"zones", "providers", "resolvers", "state", "policy", "defaults", "apex_ns", "parent", "lenient"},
         CONFIG_FILE,
     )
     zones_dir = root / str(checker.typed(data, "zones", str, "zones"))
@@ -548,6 +582,10 @@ def read_config(path: Path | str = CONFIG_FILE, offline: bool = False) -> tuple[
     config.parent = _parent(checker.mapping(data.get("parent"), str(path), "parent"), checker)
     config.policy = _policy(checker.mapping(data.get("policy"), str(path), "policy"), checker)
     _section(data, "defaults", config.defaults, checker)
+    config.zone_files.lenient = _lenient(data, checker)
+    section = data.get("defaults")
+    if isinstance(section, Mapping) and "enforce_order" in section:
+        config.zone_files.order_from = f"defaults.enforce_order in {path}:{section.line_of('enforce_order')}"
     _section(data, "apex_ns", config.apex_ns, checker)
     if not 0 <= config.apex_ns.ttl <= 2**31 - 1:
         section = data["apex_ns"]

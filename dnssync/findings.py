@@ -30,7 +30,14 @@ CODES: dict[str, str] = {
     "config.provider-nameservers": "A provider lists no nameservers, so nothing can verify it.",
     "config.zone-unserved": "A zone file exists that no provider serves.",
     "config.zone-unknown": "A provider lists a zone that has no zone file.",
-    "zone.key-order": "Keys are not in octoDNS's natural order (octoDNS itself would refuse).",
+    "config.zone-skipped": "A file or folder in the zones folder is not a zone (as octoDNS reads it): not"
+                           " loaded, with why (an octoDNS config, a fragment, an undeclared zone).",
+    "zone.key-order": "Keys are not in octoDNS's natural order: an error when enforce_order is true (octoDNS's"
+                      " default), else a warning naming the setting.",
+    "zone.name-unquoted": "A name written as an unquoted YAML null/boolean/number/date (`on:`): read as"
+                          " written, never the apex; quote it.",
+    "zone.relative-target": "A CNAME/MX/NS/SRV/PTR/ALIAS/DNAME target without a trailing dot: served as"
+                            " the absolute name on every provider; write the dot.",
     "zone.record": "octoDNS record validation failed (type, value, name or TTL).",
     "zone.record-type": "Unknown record type.",
     "zone.duplicate": "The same name and type is defined twice.",
@@ -40,6 +47,10 @@ CODES: dict[str, str] = {
     "zone.name": "A name with a label over 63 octets or over 253 in all (RFC 1035 2.3.4).",
     "zone.target": "An NS/MX/SRV/CNAME target that is an address, an alias or missing.",
     "zone.subzone": "A record that belongs to a sub-zone managed in its own file.",
+    "zone.occluded": "A record at or below a delegation inside the zone (not NS/DS at the cut, not glue):"
+                     " no nameserver answers it authoritatively.",
+    "zone.nested-delegation": "An NS delegation below another delegation in the same zone: the upper cut"
+                              " hides it, servers refer at the upper one.",
     "zone.zone": "The zone as a whole fails octoDNS's zone validation.",
     "zone.apex-ns": "The zone file's apex NS differs from the union of the providers' nameservers.",
     # git workflow
@@ -99,6 +110,8 @@ CODES: dict[str, str] = {
     "verify.malformed": "A reply does not parse as a DNS message.",
     "verify.unresolvable": "A nameserver has no configured address and its name does not"
                            " resolve.",
+    "verify.occluded": "A record at or below a delegation in the zone: not asked, the servers answer the"
+                       " referral there (validate reports it as zone.occluded).",
     "verify.unverifiable": "A record type that is not a DNS type (ALIAS...): DNS cannot show it.",
     # watch (propagation of an apply)
     "watch.unwatchable": "A changed record's type has no wire form to compare (e.g. ALIAS).",

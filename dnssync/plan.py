@@ -36,8 +36,14 @@ FORMAT_VERSION = 1
 
 
 def rrset_data(record: Record) -> dict[str, Any]:
-    """A record as TTL and sorted presentation-format values: how plans show values."""
-    rrset = record.to_rrset()
+    """A record as TTL and sorted presentation-format values: how plans show values. A
+    plugin's own type (`PowerDnsProvider/LUA`) may have no presentation format: its
+    values are shown as JSON."""
+    try:
+        rrset = record.to_rrset()
+    except AttributeError:  # octoDNS's value_to_rdata_text: a value class without rdata_text
+        values = getattr(record, "values", None) or [getattr(record, "value", None)]
+        return {"ttl": record.ttl, "values": sorted(json.dumps(_plain(v), sort_keys=True) for v in values)}
     return {"ttl": rrset.ttl, "values": sorted(rrset.rdatas)}
 
 

@@ -24,8 +24,10 @@ from dnssync.nameservers import read_auto
 from dnssync.octodns_config import config_from_octodns
 from dnssync.parity import check_plan
 from dnssync.plan import LivePlan, Plan, make_plan, plan_one
-from dnssync.providers import build_providers
-from dnssync.zones import DesiredZone, discover, load_zones
+from dnssync.providers import build_providers, import_plugins
+from dnssync.withheld import withheld_findings
+from dnssync.zonefiles import scan
+from dnssync.zones import DesiredZone, load_zones
 
 
 def cross_check(config: Config, zones: list[DesiredZone], all_zone_names: list[str]) -> list[Finding]:
@@ -124,11 +126,14 @@ class Repository:
         config, findings = read_settings(config_path, octodns_config, offline)
         if config is None:
             raise ConfigError(findings)
+        import_plugins(list(config.providers.values()))  # their record types, before any zone
+        found = scan(config.zones_dir, config.zone_files)
+        findings = findings + found.skipped
         try:
-            loaded, zone_findings = load_zones(config, selection.pick(list(discover(config.zones_dir))))
+            loaded, zone_findings = load_zones(config, selection.pick(list(found.zones)))
         except ConfigError as e:  # report config and zone problems together
             raise ConfigError(findings + e.findings) from None
-        findings = findings + zone_findings + cross_check(config, loaded, list(discover(config.zones_dir)))
+        findings = findings + zone_findings + cross_check(config, loaded, list(found.zones))
         if has_errors(findings):
             raise ConfigError(findings)
         desired, apex = build_desired(config, loaded)
@@ -177,7 +182,9 @@ class Repository:
         plan, lives = make_plan(desired, self.providers(), self.serves(providers, list(desired)),
                                 policy.update_threshold, policy.delete_threshold, defaults.concurrency, live)
         plan.revision = self.revision
-        plan.findings = list(self.findings) + check_plan(plan, desired, self.providers(), policy, self.locate)
+        withheld = withheld_findings(self.config, [z for z in self.zones if z.name in desired])
+        plan.findings = list(self.findings) + withheld + check_plan(plan, desired, self.providers(), policy,
+                                                                    self.locate)
         self.locate_changes(plan)
         return plan, lives
 

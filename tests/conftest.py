@@ -19,17 +19,6 @@ from tests.lab.parent import ParentServer
 
 ROOT = Path(__file__).resolve().parent.parent
 
-def _corpus() -> Path:
-    """The shared compatibility corpus: $DNSSYNC_CORPUS, or ../shared/corpus beside the
-    checkout, or the workplace's /work/shared/corpus (CI clones main elsewhere)."""
-    candidates = [os.environ.get("DNSSYNC_CORPUS"), ROOT.parent / "shared" / "corpus", "/work/shared/corpus"]
-    for candidate in candidates:
-        if candidate and (Path(candidate) / "octodns-fixtures").is_dir():
-            return Path(candidate)
-    raise RuntimeError(f"the compatibility corpus is not at any of {candidates[1:]}; set DNSSYNC_CORPUS")
-
-
-CORPUS = _corpus()
 _counter = itertools.count(1)
 
 

@@ -7,13 +7,13 @@ import json
 import subprocess
 import sys
 
+import pytest
 import yaml
 
 from dnssync.state import apply_lock
-from tests.conftest import CORPUS, ROOT, unique_zone
+from tests.conftest import ROOT, unique_zone
+from tests.corpus import FIXTURES, MISSING
 from tests.test_push_lab import ask
-
-UNIT_TESTS = CORPUS / "octodns-fixtures" / "tests" / "config" / "unit.tests.yaml"
 
 
 def test_apply_reviewed_plan_exactly(make_repo, lab, tmp_path):
@@ -96,9 +96,10 @@ def test_snapshot_then_restore_puts_providers_back(make_repo, lab):
         assert ask(lab, server, f"new.{zone}", "A") == set()
 
 
+@pytest.mark.skipif(FIXTURES is None, reason=MISSING)
 def test_octodns_unit_tests_zone_pushes_to_all_three(make_repo, lab):
     """octoDNS's own fixture zone: what a provider cannot hold is listed, never silently dropped."""
-    repo = make_repo({"unit.tests.": UNIT_TESTS.read_text()}, config={"policy": {"parity": "warn"}})
+    repo = make_repo({"unit.tests.": (FIXTURES / "unit.tests.yaml").read_text()}, config={"policy": {"parity": "warn"}})
     plan = json.loads(repo.run("plan", "--format", "json").stdout)
     cannot = {(p["provider"], a["name"], a["type"]) for p in plan["providers"] for a in p["adjustments"]
               if a["kind"] == "unsupported"}

@@ -102,7 +102,7 @@ ZONE_CASES = {
     "cname-apex": ("'':\n  type: CNAME\n  value: other.example.net.\n",
                    ["example.com.yaml:1", "zone.cname-apex", "root CNAME"]),
     "cname-and-a": ("www:\n  - type: A\n    value: 192.0.2.1\n  - type: CNAME\n    value: example.com.\n",
-                    ["example.com.yaml", "zone.cname-other", "cannot coexist"]),
+                    ["example.com.yaml:4", "zone.cname-other", "CNAME beside A at the same name is invalid DNS"]),
     "label-too-long": (f"{'a' * 64}:\n  type: A\n  value: 192.0.2.1\n",
                        ["example.com.yaml:1", "zone.name", "too long at 64 chars, max is 63"]),
     "name-too-long": ("{}:\n  type: A\n  value: 192.0.2.1\n".format(".".join(["a" * 60] * 4)),

@@ -337,7 +337,7 @@ def demo(ctx: Context) -> None:
     if len(embedded) < 2:
         raise UsageError(f"the demo needs two or more providers of class 'embedded' in"
                          f" {config.file} (the repository's own dnssync.yaml has three)")
-    zones = list(discover(config.zones_dir))
+    zones = list(discover(config.zones_dir, config.zone_files))
     if not zones:
         raise UsageError(f"the demo needs a zone in {config.zones_dir}")
     victim = embedded[1]

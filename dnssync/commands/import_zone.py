@@ -29,7 +29,7 @@ def import_zone(ctx: Context, provider_name: str, zone: str, force: bool) -> Non
     if provider_name not in config.providers:
         raise UsageError(f"no provider named {provider_name} (known: {', '.join(sorted(config.providers))})")
     name = zone_name(zone)
-    existing = discover(config.zones_dir)
+    existing = discover(config.zones_dir, config.zone_files)
     path = config.zones_dir / f"{name}yaml"
     if name in existing and not force:
         raise UsageError(f"zones already has {name} ({', '.join(map(str, existing[name]))}); --force overwrites")

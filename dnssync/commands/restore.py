@@ -32,7 +32,7 @@ def restore(ctx: Context, snapshot_id: str, zones: tuple[str, ...], providers: t
     Each provider gets its own saved content, so a restore undoes an apply
     exactly. A restore is deliberate, so it needs no --force."""
     config = ctx.settings()  # the zones in the working tree need not load: restore is for bad days
-    names = list(discover(config.zones_dir))
+    names = list(discover(config.zones_dir, config.zone_files))
     saved = snapshot.load(config.state_dir, snapshot_id, {n: sub_zones_of(n, names) for n in names})
     wanted_zones = {zone_name(z) for z in zones}
     selected = {key: zone for key, zone in saved.items()

@@ -60,6 +60,37 @@ def import_class(path: str) -> type:
         raise ImportError(f"module {module_name} has no class {class_name}") from None
 
 
+def import_plugins(configs: list[ProviderConfig]) -> None:
+    """Import every configured provider's class before zones are loaded: octoDNS plugins
+    register their own record types (`PowerDnsProvider/LUA`) when imported, as an
+    octoDNS config's providers are built before its zones. A class that does not import
+    is reported (file:line) by build_provider; here it only registers nothing."""
+    for config in configs:
+        try:
+            import_class(class_path(config.cls))
+        except Exception:  # build_provider reports it with the file and line
+            log.debug("provider class %s does not import", config.cls)
+
+
+def plugin_for_type(rtype: str) -> str | None:
+    """A provider-specific type (`Route53Provider/ALIAS`) registered by importing its plugin,
+    octoDNS's `octodns_<name>` module (octodns_route53): None once registered, else why not."""
+    provider, _, _ = rtype.partition("/")
+    if not provider.endswith("Provider") or provider == "Provider":
+        return "not a record type octoDNS or any plugin knows"
+    module = "octodns_" + provider[: -len("Provider")].lower()
+    try:
+        importlib.import_module(module)
+    except ImportError:
+        return (f"its plugin, {module} ({provider}), is not installed: pip install {module.replace('_', '-')}"
+                f" (or remove the record)")
+    except Exception as e:  # a plugin's own import error, whatever it is
+        return f"its plugin {module} does not import: {type(e).__name__}: {e}"
+    from octodns.record import Record
+
+    return None if rtype in Record.registered_types() else f"{module} registers no type {rtype!r}"
+
+
 def build_provider(config: ProviderConfig) -> BaseProvider:
     """Instantiate one provider. Constructing does not contact it (octoDNS providers are
     lazy), so this is safe in `validate`. Any problem is a ConfigError at the right line."""

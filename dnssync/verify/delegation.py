@@ -299,7 +299,7 @@ async def check_delegations(config: Config, desired: dict[str, Zone], timeout: f
     """Delegation findings for every zone, zones checked concurrently. `skip_verified`
     when a full verify has already asked every provider's nameserver itself."""
     defaults = config.defaults
-    managed = set(discover(config.zones_dir))  # all of them, not only the ones checked
+    managed = set(discover(config.zones_dir, config.zone_files))  # all of them, not only the ones checked
     async with Engine(timeout=timeout or defaults.timeout,
                       retries=defaults.retries if retries is None else retries) as engine:
         results = await asyncio.gather(*(check_zone(engine, config, z, managed, skip_verified)

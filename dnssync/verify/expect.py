@@ -160,15 +160,27 @@ class _Builder:
         return entry[1]
 
     def cut_above(self, owner: bytes) -> bytes | None:
-        """The delegation point (wire form) at or above `owner`, if any: walks up label
-        by label, never scans the cuts."""
+        """The highest delegation point (wire form) at or above `owner`, if any: servers
+        refer there, and a cut below it is hidden by it. Walks up label by label, never
+        scans the cuts."""
         if not self.cuts:
             return None
+        found = None
         while len(owner) > len(self.origin):
             if owner in self.cuts:
-                return owner
+                found = owner
             owner = owner[owner[0] + 1:]
-        return None
+        return found
+
+    def occluded(self, item: Expected | Record, provider: str, zone: str) -> Finding:
+        """The note for a record verify does not ask: a delegation hides it."""
+        record = item.record if isinstance(item, Expected) else item
+        cut = self.cut_above(owner_wire(record.fqdn))
+        where = dns.name.from_wire(cut, 0)[0].to_text() if cut else "?"
+        return Finding(Severity.INFO, "verify.occluded",
+                       f"{record.fqdn} {record._type} is at or below the delegation {where}: not asked, as"
+                       f" {provider}'s servers answer it with the referral there (see zone.occluded)",
+                       zone=zone, name=record.name, type=record._type, provider=provider)
 
     def _build(self, record: Record) -> list[Expected]:
         rdtype, keys = canonical(record)
@@ -187,16 +199,17 @@ class _Builder:
         return found
 
 
-def _attach_glue(builder: _Builder, items: list[Expected]) -> list[Expected]:
+def _attach_glue(builder: _Builder, items: list[Expected]) -> tuple[list[Expected], list[Expected]]:
     """Hang each glue record on the referral whose NS targets name it; an address
-    below a delegation that no NS names is occluded data and is not asked."""
+    below a delegation that no NS names is occluded data: not asked, returned apart."""
     referrals = {e.owner: e for e in items if e.kind == "referral"}
     targets = {cut: {owner_wire(v) for v in ref.record.values} for cut, ref in referrals.items()}
-    kept = []
+    kept, occluded = [], []
     for item in items:
         if item.kind == "glue":
             cut = builder.cut_above(item.owner)
             if cut not in referrals or item.owner not in targets[cut]:
+                occluded.append(item)
                 continue
             referral = referrals[cut]
             if referral.glue is None:
@@ -204,7 +217,7 @@ def _attach_glue(builder: _Builder, items: list[Expected]) -> list[Expected]:
             if not any(g is item for g in referral.glue):
                 referral.glue.append(item)
         kept.append(item)
-    return kept
+    return kept, occluded
 
 
 def expectations(zone: Zone, providers: dict[str, BaseProvider]) -> list[ZoneExpectation]:
@@ -231,10 +244,14 @@ def expectations(zone: Zone, providers: dict[str, BaseProvider]) -> list[ZoneExp
                     f"{record.fqdn} {record._type} is not a DNS type: {name} serves other"
                     " records in its place, so DNS cannot show whether it matches git",
                     zone=zone.name, name=record.name, type=record._type, provider=name))
+            elif not built:
+                findings.append(builder.occluded(record, name, zone.name))
             else:
                 items.extend(built)
         known.discard(None)
         known = next((r.known for r in result if r.known == known), known)  # share when equal
-        result.append(ZoneExpectation(zone.name, name, _attach_glue(builder, items), apex_ns,
+        asked, occluded = _attach_glue(builder, items)
+        findings.extend(builder.occluded(item, name, zone.name) for item in occluded)
+        result.append(ZoneExpectation(zone.name, name, asked, apex_ns,
                                       skipped, known, findings))  # type: ignore[arg-type]
     return result
