@@ -6,27 +6,30 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 import yaml
 
 from dnssync.embedded.server import EmbeddedServer
-from tests.conftest import CORPUS, ROOT, unique_zone
+from tests.conftest import ROOT, unique_zone
+from tests.corpus import FIXTURES, MISSING
 from tests.embedded_repo import free_port
 from tests.httpfault import FaultyProxy
 from tests.lab.moto import CREDENTIALS, MotoServer
 from tests.route53_repo import MOTO_NS, load_stand_in, route53_repo, route53_soa, rrsets, upsert
 from tests.test_push_lab import ask
 
-UNIT_TESTS = CORPUS / "octodns-fixtures" / "tests" / "config" / "unit.tests.yaml"
 EXAMPLE_COM = (ROOT / "zones" / "example.com.yaml").read_text()
 EXAMPLE_NET = (ROOT / "zones" / "example.net.yaml").read_text()
 
 
+@pytest.mark.skipif(FIXTURES is None, reason=MISSING)
 def test_example_zones_and_octodns_fixtures_with_the_lab_in_one_apply(make_repo, lab, moto):
     """The example zones and octoDNS's unit fixture zone (under names of their own, as the
     lab is shared), pushed to Route53, PowerDNS, BIND and Knot in one apply, which
     creates the hosted zones; then a second plan is clean."""
     com, net, unit = unique_zone("excom"), unique_zone("exnet"), unique_zone("unit")
-    repo = route53_repo(make_repo, lab, moto, {com: EXAMPLE_COM, net: EXAMPLE_NET, unit: UNIT_TESTS.read_text()},
+    unit_tests = (FIXTURES / "unit.tests.yaml").read_text()
+    repo = route53_repo(make_repo, lab, moto, {com: EXAMPLE_COM, net: EXAMPLE_NET, unit: unit_tests},
                         config={"policy": {"parity": "warn"}})
     assert repo.run("validate").exit_code == 0
     planned = repo.run("plan", "--format", "json")
