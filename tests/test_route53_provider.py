@@ -5,6 +5,7 @@ moto with boto3's own AWS_ENDPOINT_URL_ROUTE_53, which dnssync's subclass honour
 
 from __future__ import annotations
 
+import os
 import re
 from itertools import count
 
@@ -256,3 +257,19 @@ def test_route53_alias_stays_native(moto):
     [alias] = [r for r in live.records if r._type == "Route53Provider/ALIAS"]
     assert [(v.name, v._type) for v in alias.values] == [("www", "A")]
     assert ours(moto.url).plan(zone) is None
+
+
+def test_a_forked_child_does_not_share_the_parents_connections(moto):
+    """dnssync plans in forked workers after `nameservers: auto` read Route53 in the parent:
+    a child starts with no pooled connection (it opens its own), the parent keeps its."""
+    provider = ours(moto.url)
+    provider.list_zones()
+    pools = provider._conn._endpoint.http_session._manager.pools
+    assert len(pools) == 1
+    pid = os.fork()
+    if pid == 0:  # the child: exit status says what it found
+        os._exit(0 if len(provider._conn._endpoint.http_session._manager.pools) == 0 else 1)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert len(pools) == 1
+    provider.list_zones()  # the parent's connection still works

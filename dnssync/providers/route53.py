@@ -31,6 +31,11 @@ real HTTP server speaking Route53's API):
   signed in us-east-1, so `region` defaults to that (boto3 has no region for a
   custom endpoint otherwise, and refuses to sign).
 
+Forks. dnssync plans in forked workers; `nameservers: auto` has read Route53 in
+the parent before, so the children would inherit its open keep-alive connections
+and two processes could read one socket. Each child drops the connections it
+inherited (the parent keeps its own); new ones open on demand.
+
 It also reports each hosted zone's nameservers (its delegation set) for
 `nameservers: auto` (see dnssync/nameservers.py).
 
@@ -43,6 +48,8 @@ dnssync's ALIAS and validate mechanisms, not this module's.
 
 from __future__ import annotations
 
+import os
+import weakref
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -130,6 +137,22 @@ def describe(error: BaseException, where: str) -> Route53Error:
     return Route53Error(f"Route53 at {where}: {type(error).__name__}: {error}", transient=False)
 
 
+#: every provider of this process, for the fork handler below
+_instances: weakref.WeakSet = weakref.WeakSet()
+
+
+def _forget_inherited_connections() -> None:
+    """In a forked child: close the child's copies of the parent's pooled connections
+    (closing a copy sends nothing; the parent's stay open), so no socket is shared."""
+    for provider in list(_instances):
+        conn = getattr(provider, "_conn", None)
+        if conn is not None:
+            conn._endpoint.http_session.close()
+
+
+os.register_at_fork(after_in_child=_forget_inherited_connections)
+
+
 @dataclass
 class _Sent:
     """What one apply sent: RRset changes applied, and those Route53 rejected."""
@@ -152,6 +175,7 @@ class Route53Provider(_OctodnsRoute53Provider):
         self._sent = _Sent()
         self._created: set[str] = set()  # hosted zones zone_nameservers(create=True) made
         super().__init__(id, *args, **kwargs)
+        _instances.add(self)
 
     def client(self, *args: Any, **kwargs: Any):
         kwargs.setdefault("region_name", self.region)
