@@ -29,6 +29,9 @@ ENV_PREFIX = "env/"
 #: keys of a provider file that dnssync reads; every other key is the plugin's option
 PROVIDER_KEYS = {"class", "nameservers", "zones", "canary", "capabilities"}
 PARITY_MODES = ("error", "warn")
+#: policy.alias: flatten ALIAS to A/AAAA where a provider cannot hold it (see flatten.py),
+#: leave it to the parity gate, or refuse ALIAS records a provider cannot hold
+ALIAS_MODES = ("flatten", "native-only", "error")
 
 
 @dataclass(frozen=True)
@@ -79,6 +82,16 @@ class Policy:
     parity: str = "error"
     parity_zones: dict[str, str] = field(default_factory=dict)
     parity_types: dict[str, str] = field(default_factory=dict)
+    alias: str = "flatten"
+    alias_zones: dict[str, str] = field(default_factory=dict)
+    alias_records: dict[str, str] = field(default_factory=dict)  # record FQDN -> mode
+    #: flattened TTL = min(record TTL, max(target TTL, floor)): a CDN's 20 s TTL does not
+    #: become the zone's unless the floor says so
+    alias_ttl_floor: int = 60
+
+    def alias_for(self, zone: str, fqdn: str) -> str:
+        """The ALIAS mode for one record: per record beats per zone beats the default."""
+        return self.alias_records.get(fqdn.lower(), self.alias_zones.get(zone, self.alias))
 
     def parity_for(self, zone: str, rtype: str) -> str:
         """The parity mode for one record: per type beats per zone beats the default."""
@@ -449,7 +462,7 @@ def _policy(data: Mapping | None, checker: Checker) -> Policy:
     policy = Policy()
     if data is None:
         return policy
-    checker.unknown_keys(data, {"update_threshold", "delete_threshold", "parity"}, "policy")
+    checker.unknown_keys(data, {"update_threshold", "delete_threshold", "parity", "alias"}, "policy")
     for key in ("update_threshold", "delete_threshold"):
         value = checker.typed(data, key, (int, float), getattr(policy, key))
         if not 0 <= value <= 1:
@@ -470,7 +483,32 @@ def _policy(data: Mapping | None, checker: Checker) -> Policy:
         if mode not in PARITY_MODES:
             checker.error("config.schema", f"parity must be error or warn, got {mode!r}", data.file,
                           data.line_of("parity"))
+    _alias_policy(data, policy, checker)
     return policy
+
+
+def _alias_policy(data: Mapping, policy: Policy, checker: Checker) -> None:
+    """`policy.alias: flatten` or `{default, zones: {zone: mode}, records: {fqdn: mode}, ttl_floor}`."""
+    alias = data.get("alias", "flatten")
+    if isinstance(alias, Mapping):
+        checker.unknown_keys(alias, {"default", "zones", "records", "ttl_floor"}, "policy.alias")
+        policy.alias = str(alias.get("default", "flatten"))
+        zones = checker.mapping(alias.get("zones"), data.file, "policy.alias.zones") or {}
+        records = checker.mapping(alias.get("records"), data.file, "policy.alias.records") or {}
+        policy.alias_zones = {zone_name(k): str(v) for k, v in zones.items()}
+        policy.alias_records = {zone_name(k): str(v) for k, v in records.items()}
+        floor = checker.typed(alias, "ttl_floor", int, policy.alias_ttl_floor)
+        if not 0 <= floor <= 2**31 - 1:
+            checker.error("config.schema", "policy.alias.ttl_floor must be between 0 and 2147483647",
+                          data.file, alias.line_of("ttl_floor"))
+        else:
+            policy.alias_ttl_floor = floor
+    else:
+        policy.alias = str(alias)
+    for mode in (policy.alias, *policy.alias_zones.values(), *policy.alias_records.values()):
+        if mode not in ALIAS_MODES:
+            checker.error("config.schema", f"alias must be one of {', '.join(ALIAS_MODES)}, got {mode!r}",
+                          data.file, data.line_of("alias"))
 
 
 def _addresses(data: Mapping, key: str, checker: Checker) -> list[Nameserver]:

@@ -63,6 +63,12 @@ CODES: dict[str, str] = {
     # parity (plan and apply; error or warning by policy.parity)
     "parity.unsupported": "A provider cannot hold a record git has: it would not serve it, others would.",
     "parity.adjusted": "A provider would serve a record differently (TTL clamp, flattening, TXT chunks).",
+    # ALIAS across providers (plan: flattening; verify: freshness)
+    "alias.unresolved": "An ALIAS target did not resolve (NXDOMAIN, SERVFAIL, timeout, loop): refused, not flattened.",
+    "alias.refused": "policy.alias is error and a provider cannot hold this ALIAS record.",
+    "alias.conflict": "An ALIAS record cannot be flattened (A/AAAA beside it in git, or no DNS name).",
+    "alias.stale": "A provider serves addresses at an ALIAS name that the target no longer resolves to.",
+    "alias.unchecked": "An ALIAS target did not resolve when verifying, so its addresses were not checked.",
     # drift (dnssync drift: a provider's live state vs git)
     "drift.missing": "A record git has is missing at a provider.",
     "drift.extra": "A provider serves a record git does not have.",

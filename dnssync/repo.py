@@ -20,6 +20,7 @@ from dnssync.config import Config, read_config
 from dnssync.desired import build_desired
 from dnssync.errors import ConfigError, UsageError
 from dnssync.findings import Finding, Severity, has_errors
+from dnssync.flatten import as_data, prepare
 from dnssync.nameservers import read_auto
 from dnssync.octodns_config import config_from_octodns
 from dnssync.parity import check_plan
@@ -173,19 +174,29 @@ class Repository:
         }
 
     def plan(self, providers: list[str] | None = None, desired: dict[str, Zone] | None = None,
-             live: bool = True) -> tuple[Plan, list[LivePlan]]:
+             live: bool = True, flattened: list[dict] | None = None,
+             refresh_flattened: bool = False) -> tuple[Plan, list[LivePlan]]:
         """Plan the providers (None: all) for the desired zones (None: the repository's);
-        `live=False` when only the data is needed (see make_plan)."""
+        `live=False` when only the data is needed (see make_plan). ALIAS records are
+        flattened where a provider cannot hold them (flatten.py), from `flattened` (a
+        reviewed plan's) when given; `refresh_flattened` plans only those RRsets."""
         policy, defaults = self.config.policy, self.config.defaults
         self.read_nameservers()
         desired = self.desired if desired is None else desired
-        plan, lives = make_plan(desired, self.providers(), self.serves(providers, list(desired)),
-                                policy.update_threshold, policy.delete_threshold, defaults.concurrency, live)
+        serves = self.serves(providers, list(desired))
+        flat = prepare(self.config, desired, self.providers(), serves, self.locate, flattened)
+        if refresh_flattened:
+            flat.refresh_only(serves)
+        plan, lives = make_plan(desired, self.providers(), serves, policy.update_threshold,
+                                policy.delete_threshold, defaults.concurrency, live,
+                                (flat.zones, flat.processors))
         plan.revision = self.revision
+        plan.flattened = as_data(flat.records)
         withheld = withheld_findings(self.config, [z for z in self.zones if z.name in desired])
-        plan.findings = list(self.findings) + withheld + check_plan(plan, desired, self.providers(), policy,
-                                                                    self.locate)
+        plan.findings = (list(self.findings) + withheld + flat.findings
+                         + check_plan(plan, desired, self.providers(), policy, self.locate))
         self.locate_changes(plan)
+        flat.annotate(plan, self.locate)
         return plan, lives
 
     def locate(self, zone: str, name: str, rtype: str) -> tuple[str | None, int | None]:
@@ -213,5 +224,5 @@ class Repository:
     def replan(self, live: LivePlan) -> LivePlan:
         policy = self.config.policy
         return plan_one(live.data.provider, live.provider, live.desired, policy.update_threshold,
-                        policy.delete_threshold)
+                        policy.delete_threshold, live.processors)
 

@@ -56,11 +56,15 @@ def test_demo_tells_the_whole_story(demo_run):
     output = result.output
     assert result.exit_code == 0, output
     assert "✗" not in output
+    # an apex ALIAS (to a name the demo's own zone serves: no internet) answered alike
+    assert "example.net.'s apex is an ALIAS to edge.example.net., as a site behind a CDN has it. alpha holds" in output
+    assert re.search(r"alpha +│ 198\.51\.100\.1 +│ 2001:db8:1::80 ", output), output
+    assert "✓ every provider answers the same A and AAAA at example.net." in output
     steps = ["1. Push the zones", "2. Prove it over DNS", "3. bravo serves stale data",
              "4. bravo goes down", "5. bravo is repaired", "Try it yourself"]
     positions = [output.index(step) for step in steps]
     assert positions == sorted(positions)
-    assert output.count("✓") == 8
+    assert output.count("✓") == 9
     assert output.count("Verify OK") == 2  # after the first push, and after the repair
     assert output.count("$ dnssync verify") == 4 == result.verify_runs  # each shown once, run once
     # the stale record: the edit, apply succeeding everywhere, verify finding only that record

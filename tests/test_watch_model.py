@@ -19,6 +19,7 @@ from dnssync.watch.propagation import (
     OTHER_POLLS,
     Propagation,
     Soa,
+    classify,
     classify_resolved,
 )
 
@@ -335,3 +336,27 @@ def test_txt_split_into_other_strings_is_the_same_text():
     assert events[0]["state"] == NEW
     events = prop.nameserver(T0, "b", "ns1.b", target, served("TXT", 60, '"v=spf1 other"'))
     assert events[0]["state"] == OTHER
+
+
+def test_flattened_alias_converges_when_the_native_provider_serves_the_resolved_addresses():
+    """bind got the ALIAS flattened, pdns expands it itself: both must serve the addresses
+    the target resolved to at apply time; pdns's TTL is its own."""
+    flat = {"zone": ZONE, "name": "", "type": "ALIAS", "target": "cdn.example.net.", "providers": ["bind"],
+            "native": ["pdns"], "values": {"A": ["192.0.2.8"]}, "ttl": 60, "target_ttl": 20,
+            "resolved_at": "T", "via": "R", "chain": ["cdn.example.net."], "error": None}
+    created = Change("create", "", "A", None, {"ttl": 60, "values": ["192.0.2.8"]})
+    plan = plan_of(ProviderPlan("bind", ZONE, changes=[created]),
+                   ProviderPlan("pdns", ZONE, changes=[Change("create", "", "ALIAS", None,
+                                                             {"ttl": 300, "values": ["cdn.example.net."]})]))
+    plan.flattened = [flat]
+    [target], findings = targets_from_plan(plan)
+    assert findings == [] and target.providers == ["bind", "pdns"]
+    assert classify(target, "pdns", served("A", 20, "192.0.2.8")) == NEW  # any TTL
+    assert classify(target, "pdns", served("A", 20, "192.0.2.9")) != NEW
+    assert classify(target, "bind", served("A", 20, "192.0.2.8")) != NEW  # flattened: the planned TTL
+    assert classify(target, "bind", served("A", 60, "192.0.2.8")) == NEW
+    # only the ALIAS itself changed (e.g. its TTL at pdns): nothing on the wire to watch, said so
+    plan.providers = plan.providers[1:]
+    assert [(f.code, f.type) for f in targets_from_plan(plan)[1]] == [("watch.unwatchable", "ALIAS")]
+    plan.providers = [ProviderPlan("bind", ZONE, changes=[update()])]  # the ALIAS untouched: no warning
+    assert targets_from_plan(plan)[1] == []

@@ -31,6 +31,10 @@ from pathlib import Path
 from typing import Any
 
 import click
+import dns.exception
+import dns.message
+import dns.query
+import dns.rdatatype
 import yaml
 from octodns.yaml import safe_dump
 from rich.console import Console
@@ -211,6 +215,42 @@ def add_record(path: Path, name: str, value: str) -> None:
         safe_dump(data, handle)
 
 
+def alias_apex(path: Path, zone: str) -> str | None:
+    """Make the zone's apex an ALIAS (as a site behind a CDN has it) to a name of the same
+    zone holding the apex's addresses, so the target is served locally and the demo needs
+    no internet; returns the target, or None when the apex is not one plain A record."""
+    data = yaml.safe_load(path.read_text()) or {}
+    apex = data.get("")
+    if not (isinstance(apex, dict) and apex.get("type") == "A") or "edge" in data:
+        return None
+    target = f"edge.{zone}"
+    ttl = apex.get("ttl", 3600)
+    data["edge"] = [{"type": "A", "ttl": ttl, "values": apex.get("values") or [apex["value"]]},
+                    {"type": "AAAA", "ttl": ttl, "value": "2001:db8:1::80"}]
+    data[""] = {"type": "ALIAS", "ttl": ttl, "value": target}
+    with open(path, "w") as handle:
+        safe_dump(data, handle)
+    return target
+
+
+def apex_answers(fleet: Fleet, zone: str) -> Table:
+    """What each provider's nameserver answers for the apex A and AAAA, asked directly."""
+    table = Table(title_justify="left", expand=False)
+    for column in ("provider", f"{zone} A", f"{zone} AAAA"):
+        table.add_column(column)
+    for name, server in fleet.servers.items():
+        cells = []
+        for rtype in ("A", "AAAA"):
+            try:
+                reply = dns.query.udp(dns.message.make_query(zone, rtype), server.host, port=server.port, timeout=2)
+                cells.append(", ".join(sorted(r.to_text() for rrset in reply.answer for r in rrset
+                                              if rrset.rdtype == dns.rdatatype.from_text(rtype))) or "-")
+            except (OSError, dns.exception.DNSException) as e:
+                cells.append(f"no answer ({type(e).__name__})")
+        table.add_row(name, *cells)
+    return table
+
+
 def _program() -> str:
     """How this dnssync was started, so the commands to try next work as printed
     (`make demo` runs .venv/bin/dnssync, which is not on PATH)."""
@@ -236,8 +276,11 @@ def _codes(findings: list[dict[str, Any]]) -> str:
     return ", ".join(f"{f['code']} at {f.get('provider', '?')}" for f in findings) or "nothing"
 
 
-def tell(story: Story, fleet: Fleet, zone_path: Path, zone: str) -> list[str]:
-    """The story itself; returns what did not go as expected (nothing, normally)."""
+def tell(story: Story, fleet: Fleet, zone_path: Path, zone: str,
+         alias: tuple[str, str, list[str]] | None = None) -> list[str]:
+    """The story itself; returns what did not go as expected (nothing, normally).
+    `alias`: (zone, target, providers holding ALIAS) of an apex ALIAS the story shows
+    answered alike everywhere."""
     names = list(fleet.servers)
     victim = names[1]
     others = ", ".join(n for n in names if n != victim)
@@ -265,6 +308,20 @@ def tell(story: Story, fleet: Fleet, zone_path: Path, zone: str) -> list[str]:
     expect(code == 0 and not errors,
            "zero findings: every nameserver answers exactly what git says",
            f"verify found problems on a freshly pushed zone: {_codes(errors)}")
+    if alias:
+        apex, target, native = alias
+        flattened = ", ".join(n for n in names if n not in native) or "none"
+        holds = (f"{', '.join(native)} holds the ALIAS and answers it itself (as PowerDNS does); "
+                 if native else "")
+        story.say(f"{apex}'s apex is an ALIAS to {target}, as a site behind a CDN has it. {holds}for"
+                  f" {flattened}, which cannot hold ALIAS, plan resolved the target and flattened it"
+                  " to A/AAAA. verify held every answer to a fresh resolution. Asked directly:")
+        table = apex_answers(fleet, apex)
+        story.out.print(table)
+        columns = [[str(cell) for cell in column.cells] for column in table.columns[1:]]
+        alike = all(len(set(cells)) == 1 for cells in columns) and columns[0][0] != "-"
+        expect(alike, f"every provider answers the same A and AAAA at {apex}",
+               f"the providers answer {apex} differently")
 
     story.step(f"3. {victim} serves stale data",
                f"{victim}'s nameserver is frozen: its API still accepts changes, but it keeps"
@@ -353,7 +410,11 @@ def demo(ctx: Context) -> None:
             out.print(f"Working on a scratch copy of {config.root.resolve()} in {root}.")
             fleet = Fleet.for_config(load_settings(root), scratch / "servers", soa=DEMO_SOA).start()
             story = Story(out, root, ctx.color, interrupts)
-            surprises = tell(story, fleet, discover(root / "zones")[zones[0]][0], zones[0])
+            files = discover(root / "zones")
+            alias = None
+            if len(zones) > 1 and (target := alias_apex(files[zones[-1]][0], zones[-1])):
+                alias = (zones[-1], target, [p.name for p in embedded if p.options.get("expand_alias")])
+            surprises = tell(story, fleet, files[zones[0]][0], zones[0], alias)
     except KeyboardInterrupt:
         out.print(Text("Interrupted: stopping the embedded nameservers.", style="yellow"))
         raise click.exceptions.Exit(130) from None

@@ -41,7 +41,7 @@ def render(ctx: Context, plans: list[Plan], fmt: str) -> None:
         ctx.emit(junit_xml([case for p in plans for case in plan_cases(p)], "dnssync plan"))
     else:
         for p in plans:
-            print_plan(ctx.out, p)
+            print_plan(ctx.out, p, flattened=True)
 
 
 @click.command()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dnssync.findings import Finding
 from dnssync.plan import Plan, ProviderPlan, rrset_text
-from dnssync.report.text import show_value
+from dnssync.report.text import flattened_lines, show_value
 
 #: plans with more rows than this per zone are folded into <details>
 FOLD_ROWS = 20
@@ -39,7 +39,8 @@ def _plan_rows(pp: ProviderPlan) -> list[str]:
         rows.append(f"| {pp.provider} | create zone | | | | |")
     for c in pp.changes:
         rows.append(f"| {pp.provider} | {c.action} | `{c.name or '@'}` | {c.type} |"
-                    f" {_cell(rrset_text(c.existing))} | {_cell(rrset_text(c.desired))} |")
+                    f" {_cell(rrset_text(c.existing))} | {_cell(rrset_text(c.desired))}"
+                    f"{'<br>' + _cell(c.origin) if c.origin else ''} |")
     for a in pp.adjustments:
         label = "cannot hold" if a.kind == "unsupported" else "adjusted"
         rows.append(f"| {pp.provider} | **{label}** | `{a.name or '@'}` | {a.type} | {_cell(rrset_text(a.desired))} |"
@@ -81,6 +82,9 @@ def plan_markdown(plan: Plan) -> str:
         for pp in (p for p in plan.providers if p.zone == zone):
             rows += _plan_rows(pp)
         out.append(_folded(f"### `{zone}`", "\n".join(rows), len(rows) - 2, "rows"))
+    flattened = flattened_lines(plan)
+    if flattened:
+        out += ["#### Flattened ALIAS records", "", *(f"- {_cell(line)}" for line in flattened), ""]
     if plan.findings:
         out += findings_by_zone(plan.findings, "Findings in ", 4)
     changes = sum(len(p.changes) for p in plan.providers)

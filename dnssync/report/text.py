@@ -79,8 +79,11 @@ def _provider_rows(table: Table, pp: ProviderPlan) -> None:
         table.add_row(pp.provider, Text("+ create zone", style="green"), "", "", "")
     for change in pp.changes:
         symbol, style = ACTION_STYLE[change.action]
+        values = _change_text(change)
+        if change.origin:
+            values.append(f"\n{change.origin}", style="cyan")
         table.add_row(pp.provider, Text(f"{symbol} {change.action}", style=style), Text(change.name or "@"),
-                      change.type, _change_text(change))
+                      change.type, values)
     for adj in pp.adjustments:
         label = "cannot hold" if adj.kind == "unsupported" else "adjusted"
         table.add_row(pp.provider, Text(f"! {label}", style="magenta"), Text(adj.name or "@"), adj.type,
@@ -89,7 +92,22 @@ def _provider_rows(table: Table, pp: ProviderPlan) -> None:
         table.add_row(pp.provider, Text("! needs --force", style="bold red"), "", "", Text(pp.unsafe))
 
 
-def print_plan(console: Console, plan: Plan) -> None:
+def flattened_lines(plan: Plan) -> list[str]:
+    """One line per ALIAS flattened by the plan, changed or not: what each provider that
+    cannot hold it serves instead, and where the addresses came from."""
+    lines = []
+    for f in plan.flattened:
+        if f["error"]:
+            continue
+        values = "; ".join(f"{t} {', '.join(v)}" for t, v in sorted(f["values"].items()))
+        native = f"; native at {', '.join(f['native'])}" if f["native"] else ""
+        lines.append(f"{f['name'] or '@'} {f['zone']} {f['type']} → {f['target']}: {values} (TTL {f['ttl']})"
+                     f" for {', '.join(f['providers'])}{native}; resolved at {f['resolved_at']} via {f['via']}")
+    return lines
+
+
+def print_plan(console: Console, plan: Plan, flattened: bool = False) -> None:
+    """The plan as tables; `flattened` adds every flattened ALIAS, changed or not (`plan`)."""
     zones = sorted({p.zone for p in plan.providers})
     for zone in zones:
         table = Table(title=zone.rstrip(".") or ".", title_justify="left", expand=False)
@@ -98,6 +116,10 @@ def print_plan(console: Console, plan: Plan) -> None:
         for pp in (p for p in plan.providers if p.zone == zone):
             _provider_rows(table, pp)
         console.print(table)
+    if flattened and plan.flattened:
+        console.print(Text("Flattened ALIAS records:", style="cyan"))
+        for line in flattened_lines(plan):
+            console.print(Text(f"  {line}"), soft_wrap=True)
     if plan.findings:
         print_findings(console, plan.findings, "findings")
     console.print(plan_summary(plan))

@@ -55,7 +55,7 @@ def classify(target: Target, provider: str, reply: Reply) -> str:
     """An authoritative answer: the provider's new RRset (TTL included), its old one, or other."""
     if isinstance(reply, str):
         return ERROR
-    if reply == target.new[provider]:
+    if target.new[provider].matches(reply):
         return NEW
     return OLD if reply in target.olds(provider) else OTHER
 
