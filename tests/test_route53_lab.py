@@ -216,20 +216,23 @@ def test_verify_route53_hosted_zone_through_a_stand_in_edge(make_repo, lab, moto
         assert found and all(p == "route53" and n == "www" for _, p, n in found), found
 
 
-def test_a_zone_written_for_route53_keeps_its_alias_native_there(make_repo, lab, moto):
-    """`Route53Provider/ALIAS` in a zone file (the type registers when the plugin is
-    imported) is written to Route53 as its own alias record, and read back unchanged.
-    What the other providers serve for it is the ALIAS flattening's business (not this
-    test's: parity is only warned here)."""
+def test_a_zone_written_for_route53_works_unchanged_beside_the_lab(make_repo, lab, moto):
+    """`Route53Provider/ALIAS` in a zone file (its type registers when the plugin is
+    imported) is written to Route53 as its own alias record and read back unchanged, while
+    PowerDNS, BIND and Knot serve it flattened (the ALIAS mechanism, flatten.py): one apply,
+    the default parity policy, and a clean second plan."""
     zone = unique_zone("r53a")
     text = ("'':\n  type: Route53Provider/ALIAS\n  value:\n    name: www\n    type: A\n"
             "www:\n  type: A\n  value: 192.0.2.7\n")
-    repo = route53_repo(make_repo, lab, moto, {zone: text}, config={"policy": {"parity": "warn"}})
-    assert repo.run("apply", "--yes").exit_code == 0
+    repo = route53_repo(make_repo, lab, moto, {zone: text})
+    applied = repo.run("apply", "--yes")
+    assert applied.exit_code == 0, applied.output
     client = moto.client()
     zone_id = next(z["Id"] for z in client.list_hosted_zones()["HostedZones"] if z["Name"] == zone)
     apex = [r for r in client.list_resource_record_sets(HostedZoneId=zone_id)["ResourceRecordSets"]
             if r["Name"] == zone and r["Type"] == "A"]
     assert [r["AliasTarget"]["DNSName"] for r in apex] == [f"www.{zone}"]
-    plan = json.loads(repo.run("plan", "--format", "json", "--provider", "route53").stdout)
-    assert [p["changes"] for p in plan["providers"]] == [[]]
+    for server in lab.servers:
+        assert ask(lab, server, zone, "A") == {"192.0.2.7"}
+    second = repo.run("plan", "--detailed-exitcode")
+    assert second.exit_code == 0, second.output
