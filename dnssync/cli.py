@@ -101,6 +101,39 @@ def main(ctx: click.Context, config_path: Path, octodns_config: Path | None, deb
     ctx.obj = Context(config_path, octodns_config, debug, not no_color)
 
 
+def _late_global(ctx: click.Context, param: click.Parameter, value: object) -> None:
+    """A global option typed after the command (`dnssync validate --no-color`): it
+    overrides what was given before the command, as people expect."""
+    obj = ctx.find_object(Context)
+    if obj is None or value in (None, False):
+        return
+    if param.name == "config_path":
+        obj.config_path = value  # type: ignore[assignment]
+    elif param.name == "octodns_config":
+        obj.octodns_config = value  # type: ignore[assignment]
+    elif param.name == "debug":
+        obj.debug = True
+        setup_logging(True)
+    elif param.name == "no_color":
+        obj.color = False
+
+
+def global_options() -> list[click.Parameter]:
+    """The group's own options, again for every command (people type them after the
+    command too, and read the command's --help), each applied by `_late_global`."""
+    options = []
+    for option in main.params:
+        if not isinstance(option, click.Option) or option.name not in (
+                "config_path", "octodns_config", "debug", "no_color"):
+            continue
+        late = click.Option([*option.opts, option.name], type=option.type, is_flag=option.is_flag,
+                            default=None if not option.is_flag else False, expose_value=False,
+                            help=f"{option.help} (also accepted before the command)", callback=_late_global)
+        options.append(late)
+    return options
+
+
 for command in (validate, plan, apply, verify, watch, drift, soa, restore, snapshots, import_zone, demo, serve,
                 fault):
+    command.params.extend(global_options())
     main.add_command(command)

@@ -61,6 +61,7 @@ class ProviderConfig:
     canary: bool = False
     lines: dict[str, int] = field(default_factory=dict)
     capabilities: dict[str, int] = field(default_factory=dict)  # declared normalisations (min_ttl...)
+    env: dict[str, str] = field(default_factory=dict)  # option -> the environment variable it reads
     #: `nameservers: auto`: the names come from the provider's API per zone (dnssync/nameservers.py),
     #: asked at `auto_address` when given, else wherever the names resolve
     auto_nameservers: bool = False
@@ -139,6 +140,7 @@ class ParentSettings:
     zones: dict[str, list[Nameserver]] = field(default_factory=dict)
     roots: list[Nameserver] = field(
         default_factory=lambda: [Nameserver(a, a) for a in ROOT_SERVERS])
+    own_roots: bool = False  # `roots:` given: a private root, which may hold any name
 
     def servers_for(self, zone: str) -> list[Nameserver]:
         """The configured parent nameservers of `zone` (empty: find them from the root)."""
@@ -453,9 +455,16 @@ def load_provider(path: Path, checker: Checker) -> ProviderConfig | None:
         canary=bool(checker.typed(data, "canary", bool, False)),
         lines=dict(data.key_lines),
         capabilities=_capabilities(data, checker),
+        env=env_names(data),
         auto_nameservers=auto,
         auto_address=auto_address,
     )
+
+
+def env_names(options: Mapping) -> dict[str, str]:
+    """option -> the environment variable its `env/VAR` value reads."""
+    return {key: value[len(ENV_PREFIX):].partition("/")[0] for key, value in options.items()
+            if isinstance(value, str) and value.startswith(ENV_PREFIX)}
 
 
 def _policy(data: Mapping | None, checker: Checker) -> Policy:
@@ -541,6 +550,7 @@ def _parent(data: Mapping | None, checker: Checker) -> ParentSettings:
         settings.nameservers = _addresses(data, "nameservers", checker)
     if "roots" in data:
         settings.roots = _addresses(data, "roots", checker)
+        settings.own_roots = True
     zones = checker.mapping(data.get("zones"), data.file, "parent.zones")
     for zone in zones or {}:
         settings.zones[zone_name(zone)] = _addresses(zones, zone, checker)
@@ -588,13 +598,42 @@ def _check_resolvers(resolvers: list, file: str, line: int | None, checker: Chec
                           lines[index] if index < len(lines) else line)
 
 
+def missing_secrets(config: Config) -> list[Finding]:
+    """A warning for every `env/VAR` a provider file reads that is not set, for commands
+    that contact no provider (validate, a pre-commit hook): they never need the secrets,
+    but say which ones plan, apply, verify and drift will. Needs `config` read offline."""
+    return [Finding(Severity.WARNING, "config.env-missing",
+                    f"{key!r} reads environment variable {var}, which is not set: plan, apply, verify"
+                    f" and drift need it (validate contacts no provider)", provider=provider.name,
+                    file=provider.file, line=provider.lines.get(key))
+            for provider in config.providers.values() for key, var in sorted(provider.env.items())
+            if provider.options.get(key) is None and var not in os.environ]
+
+
+def find_config(path: Path) -> Path:
+    """Where dnssync.yaml is: `path`, or in the folder `path`; the bare default name is
+    looked for in this folder and then in every parent folder, as git finds its
+    repository, so a command works from any folder inside the repository. Returns
+    `path` unchanged when there is none."""
+    if path.is_dir():
+        return path / CONFIG_FILE
+    if path != Path(CONFIG_FILE) or path.exists():
+        return path
+    for folder in Path.cwd().parents:
+        if (folder / CONFIG_FILE).is_file():
+            return folder / CONFIG_FILE
+    return path
+
+
 def read_config(path: Path | str = CONFIG_FILE, offline: bool = False) -> tuple[Config | None, list[Finding]]:
     """Read dnssync.yaml (or the one in a folder) and every provider file. Returns what
     could be read with every finding (not only the first), so the caller can go on to
     check the zones too and report all problems in one run."""
-    path = Path(path)
-    if path.is_dir():
-        path = path / CONFIG_FILE
+    path = find_config(Path(path))
+    if not path.is_file():
+        return None, [Finding(Severity.ERROR, "config.no-repository", f"not a dnssync repository (no {CONFIG_FILE}"
+                              " here or in any parent folder)" if path.name == CONFIG_FILE and not path.parent.name
+                              else f"file not found: {path}", file=str(path))]
     checker = Checker(offline)
     data = checker.mapping(load_data(path, checker), str(path), CONFIG_FILE)
     if data is None:

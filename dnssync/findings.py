@@ -22,6 +22,7 @@ class Severity(StrEnum):
 #: Every finding code with what it means. Adding a code here documents it.
 CODES: dict[str, str] = {
     # configuration and zone files (validate; any error here means exit 2)
+    "config.no-repository": "No dnssync.yaml at the given path, or (by default) here or in any parent folder.",
     "config.yaml": "A file is not valid YAML/JSON, or has a duplicate key.",
     "config.schema": "A key is unknown, missing or has the wrong kind of value.",
     "config.env-missing": "An `env/VAR` value names an environment variable that is not set.",
@@ -76,6 +77,8 @@ CODES: dict[str, str] = {
     "drift.zone-missing": "A provider does not have the zone at all.",
     # parent delegation (verify --delegation)
     "delegation.parent-error": "The parent's nameservers could not be found, or gave no delegation.",
+    "delegation.special-use": "The zone is under a special-use name (test., example., local. ...):"
+                              " no public parent exists, so its delegation is not checked.",
     "delegation.parent-differ": "The parent's nameservers disagree about the delegation.",
     "delegation.missing": "The parent's delegation lacks a provider's nameserver.",
     "delegation.extra": "The parent's delegation lists a nameserver that is no provider's.",
@@ -125,7 +128,7 @@ CODES: dict[str, str] = {
     "watch.unexpected-value": "A nameserver serves neither the old nor the new value of a change.",
     "watch.lagging": "At the timeout, a nameserver still does not serve a change.",
     "watch.serial-mismatch": "At the timeout, one provider's nameservers differ in SOA serial.",
-    "watch.timeout": "The change was not fully propagated within --timeout.",
+    "watch.timeout": "The change was not fully propagated within --deadline (watch, apply --wait).",
     "watch.resolver-stale": "A resolver answers the old value after no cache should hold it.",
 }
 

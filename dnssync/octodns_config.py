@@ -17,6 +17,7 @@ from dnssync.config import (
     Defaults,
     ProviderConfig,
     ZoneFiles,
+    env_names,
     load_data,
     resolve_env,
     zone_name,
@@ -121,7 +122,7 @@ def config_from_octodns(path: Path, offline: bool = False) -> tuple[Config | Non
         config.providers[target] = ProviderConfig(
             name=target, cls=str(options.get("class")), options=resolved[target], nameservers=[],
             zones=None if target in every else served,
-            file=file, lines={"class": options.line_of("class")},
+            file=file, lines={"class": options.line_of("class")}, env=env_names(options),
         )
         checker.warn("config.provider-nameservers",
                      f"octoDNS provider {target!r} names no nameservers; verify cannot check it",

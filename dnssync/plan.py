@@ -1,6 +1,6 @@
 """The plan: per provider and zone, what apply would change, as data.
 
-Like Terraform's plan, a `Plan` is serialisable (`plan --out plan.json`),
+Like Terraform's plan, a `Plan` is serialisable (`plan --save-plan plan.json`),
 checksummed, and consumed by apply. It records the desired content it was made
 from and a digest of each provider's live state, so `apply --plan` can apply
 exactly what was reviewed and refuse when a provider changed in between.
@@ -30,6 +30,7 @@ from octodns.zone import Zone
 from dnssync.errors import UsageError
 from dnssync.findings import Finding, Severity
 from dnssync.providers.capabilities import served_zone
+from dnssync.providers.hints import explain
 from dnssync.secrets import redact
 
 FORMAT_VERSION = 1
@@ -267,8 +268,12 @@ def digest(zone: Zone) -> str:
     return "sha256:" + hashlib.sha256("\n".join(rows).encode()).hexdigest()
 
 
-def describe_error(error: BaseException) -> str:
-    """A one-line, secret-free description of why a provider failed."""
+def describe_error(error: BaseException, provider: BaseProvider | None = None) -> str:
+    """A one-line, secret-free description of why a provider failed; with what to do
+    about it where that is known (see providers/hints.py)."""
+    explained = explain(error, provider)
+    if explained:
+        return " ".join(redact(explained).split())
     response = getattr(error, "response", None)
     text = str(error) or type(error).__name__
     if response is not None and getattr(response, "status_code", None):
@@ -345,7 +350,7 @@ def plan_one(name: str, provider: BaseProvider, desired: Zone,
         # showing the same update forever
         octo = provider.plan(served, processors=[capture, *processors])
     except Exception as e:  # any provider failure is reported, never fatal to the run
-        data.error = describe_error(e)
+        data.error = describe_error(e, provider)
         return LivePlan(data, provider, desired, capture.existing, None, e, processors)
     existing = capture.existing
     data.exists = octo.exists if octo else True

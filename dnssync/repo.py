@@ -62,10 +62,11 @@ def read_settings(config_path: Path | str, octodns_config: Path | None = None,
     return read_config(config_path, offline)
 
 
-def load_settings(config_path: Path | str, octodns_config: Path | None = None) -> Config:
+def load_settings(config_path: Path | str, octodns_config: Path | None = None, offline: bool = False) -> Config:
     """The settings alone (no zone loaded), for commands that do not need the zones
-    (restore, snapshots, import): ConfigError on any error."""
-    config, findings = read_settings(config_path, octodns_config)
+    (restore, snapshots, import): ConfigError on any error. `offline`: no provider
+    will be contacted, so missing secrets are no error (`snapshots` lists files)."""
+    config, findings = read_settings(config_path, octodns_config, offline)
     if config is None or has_errors(findings):
         raise ConfigError(findings)
     return config

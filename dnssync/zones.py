@@ -23,6 +23,7 @@ from dnssync.config import Config, ZoneFiles, zone_name
 from dnssync.errors import ConfigError
 from dnssync.findings import Finding, Severity, has_errors
 from dnssync.providers import plugin_for_type
+from dnssync.suggest import did_you_mean
 from dnssync.targetnames import absolute_targets
 from dnssync.yamlfile import Mapping, Sequence, YamlError, load_file
 from dnssync.zonefiles import scan
@@ -199,6 +200,8 @@ class _ZoneBuilder:
                 if why is None:
                     return self._new_record(name, item, file, line)
                 message = f"record type {rtype!r}: {why}"
+            elif code == "zone.record-type":
+                message += did_you_mean(rtype, sorted(Record.registered_types()))
             self.problem(code, f"{_fqdn(name, self.zone)}: {message}", file, _line_of_reason(message, item, line),
                          name, rtype)
             return None

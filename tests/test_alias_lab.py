@@ -43,7 +43,7 @@ def codes(result) -> list[str]:
 def test_apex_alias_answered_alike_then_stale_then_refreshed(make_repo, lab):
     cdn, target, zone, repo = cdn_site(make_repo, lab)
 
-    applied = repo.run("apply", "--yes", "--wait", "--timeout", "60", "--interval", "0.5")
+    applied = repo.run("apply", "--yes", "--wait", "--deadline", "60", "--interval", "0.5")
     assert applied.exit_code == 0, applied.output  # watch: converged, PowerDNS's expansion included
     assert f"A flattened from ALIAS → {target}" in applied.output
     assert "watch.unwatchable" not in applied.output
@@ -128,7 +128,7 @@ def test_without_resolvers_the_targets_own_servers_and_a_reviewed_plan_keeps_its
     zone = unique_zone("alias")
     repo = make_repo({zone: alias_zone(target)})  # no `resolvers:`: referrals from the parent
     saved = tmp_path / "plan.json"
-    planned = repo.run("plan", "--out", str(saved), "--format", "markdown")
+    planned = repo.run("plan", "--save-plan", str(saved), "--format", "markdown")
     assert planned.exit_code == 0, planned.output
     assert f"A flattened from ALIAS → {target}" in planned.output
     assert (f"#### Flattened ALIAS records\n\n- @ {zone} ALIAS → {target}: A 192.0.2.71, 192.0.2.72; AAAA"

@@ -141,8 +141,10 @@ PROVIDER_CASES = {
 }
 
 
-@pytest.mark.parametrize("case", sorted(PROVIDER_CASES))
-@pytest.mark.parametrize("command", ["validate", "plan"])
+@pytest.mark.parametrize(("case", "command"), [
+    (case, command) for case in sorted(PROVIDER_CASES) for command in ("validate", "plan")
+    # validate contacts no provider: a missing secret is a warning there (tests/test_first_hour.py)
+    if (case, command) != ("missing-secret", "validate")])
 def test_bad_provider(tmp_path, listener, case, command):
     provider, extra, needles = PROVIDER_CASES[case]
     root = write_repo(tmp_path, listener.port, provider=provider, extra_files=extra)

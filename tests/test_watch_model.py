@@ -255,7 +255,8 @@ def test_timeout_after_convergence_says_caches_may_still_hold_the_old_answer():
     feed_all(prop, T0 + 1, served("A", 300, "192.0.2.2"))
     done = prop.conclude(T0 + 30)[-1]
     assert done["outcome"] == "timeout"
-    assert "every nameserver serves the new data, but resolvers may cache" in done["message"]
+    assert done["message"] == ("not propagated within 30.0 s: caches may hold the old www.example.test. A"
+                               " until 1970-01-12T14:46:42.000Z")
 
 
 def test_serials_must_agree_within_a_provider():
@@ -336,6 +337,15 @@ def test_txt_split_into_other_strings_is_the_same_text():
     assert events[0]["state"] == NEW
     events = prop.nameserver(T0, "b", "ns1.b", target, served("TXT", 60, '"v=spf1 other"'))
     assert events[0]["state"] == OTHER
+
+
+def test_a_down_nameserver_is_reported_once_not_at_every_poll():
+    target = one_target(update())
+    prop = watch(target)
+    first = prop.nameserver(T0 + 1, "a", "ns1.a", target, "unreachable: nothing listens there")
+    again = prop.nameserver(T0 + 2, "a", "ns1.a", target, "unreachable: not asked: the last 13 questions got no reply")
+    other = prop.nameserver(T0 + 3, "a", "ns1.a", target, "timeout: no reply within 3 s")
+    assert (len(first), len(again), len(other)) == (1, 0, 1)
 
 
 def test_flattened_alias_converges_when_the_native_provider_serves_the_resolved_addresses():

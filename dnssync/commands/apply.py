@@ -10,7 +10,7 @@ import click
 
 from dnssync.apply import Check, run_apply
 from dnssync.commands.base import Context, confirm, format_option, pass_ctx, provider_option, zone_option
-from dnssync.commands.watch import interval_option, run_watch, timeout_option
+from dnssync.commands.watch import deadline_of, deadline_options, interval_option, run_watch
 from dnssync.errors import DnssyncError, PlanMismatch, UsageError
 from dnssync.parity import blocking
 from dnssync.plan import LivePlan, Plan, zone_from_content
@@ -92,7 +92,7 @@ def gate(plan: Plan, force: bool) -> None:
 @zone_option
 @provider_option
 @click.option("--plan", "plan_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="Apply exactly this reviewed plan (from `plan --out`).")
+              help="Apply exactly this reviewed plan (from `plan --save-plan`).")
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
 @click.option("--force", is_flag=True, help="Apply even over the safety thresholds or an apex NS change.")
 @click.option("--refresh-flattened", is_flag=True,
@@ -100,18 +100,20 @@ def gate(plan: Plan, force: bool) -> None:
                    " safe for a scheduled job.")
 @click.option("--wait", is_flag=True,
               help="Then watch until fully propagated, as `dnssync watch` does.")
-@timeout_option
+@deadline_options
 @interval_option
 @format_option("text", "json")
 @pass_ctx
 def apply(ctx: Context, zones: tuple[str, ...], providers: tuple[str, ...], plan_file: Path | None,
-          yes: bool, force: bool, refresh_flattened: bool, wait: bool, timeout: float, interval: float,
+          yes: bool, force: bool, refresh_flattened: bool, wait: bool, deadline: float | None,
+          old_timeout: float | None, interval: float,
           fmt: str) -> None:
     """Apply the changes to every provider.
 
     A failing provider is retried when the failure is transient, then reported;
     the others are still applied. Exit 1 if any provider failed. With --wait,
     then exit as `dnssync watch` does (0 once fully propagated)."""
+    timeout = deadline_of("apply", deadline, old_timeout)
     if plan_file and (zones or providers or refresh_flattened):
         raise UsageError("--plan applies the reviewed plan as it is; drop --zone/--provider/--refresh-flattened")
     repo = ctx.repo(zones)

@@ -19,7 +19,9 @@ from dnssync.config import ProviderConfig
 from dnssync.errors import ConfigError
 from dnssync.findings import Finding, Severity
 from dnssync.providers.capabilities import DECLARED_ATTR
+from dnssync.providers.hints import HINTS_ATTR, Hints, install_hint
 from dnssync.secrets import redact
+from dnssync.suggest import did_you_mean
 
 log = logging.getLogger(__name__)
 
@@ -50,14 +52,24 @@ def class_path(name: str) -> str:
 
 
 def import_class(path: str) -> type:
+    """The class at `path` (module.Class); ImportError says what to install or type instead."""
     module_name, _, class_name = path.rpartition(".")
     if not module_name:
-        raise ImportError(f"{path!r} is neither a short name ({', '.join(SHORT_NAMES)}) nor module.Class")
-    module = importlib.import_module(module_name)
+        raise ImportError(f"{path!r} is neither a short name ({', '.join(SHORT_NAMES)}) nor module.Class"
+                          + did_you_mean(path, list(SHORT_NAMES)))
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as e:
+        missing = e.name or module_name
+        install = install_hint(missing)
+        raise ImportError(f"no module named {missing!r}" + (f": {install}" if install else "")
+                          + ("" if install else did_you_mean(module_name, [p.rpartition(".")[0] for p in
+                                                                           SHORT_NAMES.values()]))) from None
     try:
         return getattr(module, class_name)
     except AttributeError:
-        raise ImportError(f"module {module_name} has no class {class_name}") from None
+        raise ImportError(f"module {module_name} has no class {class_name}"
+                          + did_you_mean(class_name, [n for n in dir(module) if n.endswith("Provider")])) from None
 
 
 def import_plugins(configs: list[ProviderConfig]) -> None:
@@ -103,7 +115,9 @@ def build_provider(config: ProviderConfig) -> BaseProvider:
     path = class_path(config.cls)
     try:
         cls = import_class(path)
-    except Exception as e:  # ImportError, or any error raised while importing the plugin
+    except ImportError as e:
+        raise fail(f"provider class {config.cls!r} does not import: {e}") from None
+    except Exception as e:  # any error raised while importing the plugin
         raise fail(f"provider class {config.cls!r} does not import: {type(e).__name__}: {e}") from None
     if not (isinstance(cls, type) and issubclass(cls, BaseProvider)):
         raise fail(f"{config.cls!r} is not an octoDNS provider class")
@@ -125,6 +139,8 @@ def build_provider(config: ProviderConfig) -> BaseProvider:
         raise fail(f"provider {config.name!r} ({config.cls}) cannot read its nameservers from its API, so"
                    " 'nameservers: auto' does not work for it: list them (name and address)", "nameservers")
     setattr(provider, DECLARED_ATTR, dict(config.capabilities))
+    setattr(provider, HINTS_ATTR, Hints(config.name, config.cls, config.options.get("host"),
+                                        config.options.get("port"), dict(config.env)))
     return provider
 
 

@@ -260,9 +260,28 @@ def compare(config: Config, desired: Zone, delegation: Delegation) -> list[Findi
     return findings
 
 
+#: special-use names no public parent delegates (RFC 6761 §6, RFC 6762 local., RFC 8375
+#: home.arpa., RFC 7686 onion.): a walk from the root could only end in NXDOMAIN
+SPECIAL_USE = ("test.", "example.", "invalid.", "localhost.", "local.", "home.arpa.", "onion.")
+
+
+def special_use(zone: str) -> str | None:
+    """The special-use name `zone` is (or is under), if any."""
+    zone = zone.lower()
+    return next((name for name in SPECIAL_USE if zone == name or zone.endswith("." + name)), None)
+
+
 async def check_zone(engine: Engine, config: Config, desired: Zone, managed: Collection[str],
                      skip_verified: bool = False) -> list[Finding]:
     zone = desired.name
+    reserved = special_use(zone)
+    if (reserved and zone not in config.parent.zones and not config.parent.nameservers
+            and not config.parent.own_roots and managed_parent(zone, managed) is None):
+        return [Finding(Severity.INFO, "delegation.special-use",
+                        f"{zone} is under the special-use name {reserved}: no public parent exists, so"
+                        " its delegation was not checked (nothing asked of the root servers). To"
+                        " check it at a parent of your own, set parent: {nameservers: [...]} in"
+                        " dnssync.yaml", zone=zone)]
     parents, problem = await _parent_servers(engine, config, zone, managed)
     if not parents:
         return [Finding(Severity.ERROR, "delegation.parent-error",

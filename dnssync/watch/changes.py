@@ -79,11 +79,14 @@ def match_key(rdata: dns.rdata.Rdata) -> Any:
 
 
 def served_from_plan(rtype: str, data: dict[str, Any] | None, origin: str) -> Served:
-    """A plan change's `existing`/`desired` ({ttl, values} in presentation format) as `Served`."""
+    """A plan change's `existing`/`desired` ({ttl, values} in presentation format) as `Served`.
+
+    Names stay absolute (`relativize=False`): they are compared with names read off the
+    wire, and a CNAME target relativised to the zone would match no answer at all."""
     if not data:
         return Served()
     zone = dns.name.from_text(origin)
-    values = frozenset(dns.rdata.from_text(dns.rdataclass.IN, rtype, text, origin=zone)
+    values = frozenset(dns.rdata.from_text(dns.rdataclass.IN, rtype, text, origin=zone, relativize=False)
                        for text in data["values"])
     return Served(values, int(data["ttl"]))
 
