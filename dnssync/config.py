@@ -60,7 +60,7 @@ class ProviderConfig:
     file: str
     canary: bool = False
     lines: dict[str, int] = field(default_factory=dict)
-    capabilities: dict[str, int] = field(default_factory=dict)  # declared normalisations (min_ttl...)
+    capabilities: dict[str, int] = field(default_factory=dict)  # declared normalisations, rules (min_ttl...)
     env: dict[str, str] = field(default_factory=dict)  # option -> the environment variable it reads
     #: `nameservers: auto`: the names come from the provider's API per zone (dnssync/nameservers.py),
     #: asked at `auto_address` when given, else wherever the names resolve
@@ -393,7 +393,7 @@ def _auto_nameservers(data: Mapping, checker: Checker) -> tuple[bool, tuple[str,
 
 def _capabilities(data: Mapping, checker: Checker) -> dict[str, int]:
     """A provider file's declared normalisations (see providers/capabilities.py)."""
-    from dnssync.providers.capabilities import DECLARABLE
+    from dnssync.providers.capabilities import DECLARABLE, DECLARABLE_FLAGS
 
     section = data.get("capabilities")
     if section is None:
@@ -401,8 +401,12 @@ def _capabilities(data: Mapping, checker: Checker) -> dict[str, int]:
     section = checker.mapping(section, data.file, "capabilities")
     if section is None:
         return {}
-    checker.unknown_keys(section, set(DECLARABLE), "capabilities")
-    result = {}
+    checker.unknown_keys(section, set(DECLARABLE) | set(DECLARABLE_FLAGS), "capabilities")
+    result: dict[str, int] = {}
+    for key in DECLARABLE_FLAGS:  # acceptance rules a server's configuration turns on or off
+        flag = checker.typed(section, key, bool, None)
+        if flag is not None:
+            result[key] = flag
     for key, (low, high) in DECLARABLE.items():
         value = checker.typed(section, key, int, None)
         if value is None:

@@ -19,12 +19,9 @@ Every expectation says how it is checked:
 
 from __future__ import annotations
 
-import socket
 from dataclasses import dataclass, field
 
 import dns.name
-import dns.rdata
-import dns.rdataclass
 import dns.rdatatype
 from octodns.provider.base import BaseProvider
 from octodns.record import Record
@@ -33,10 +30,19 @@ from octodns.zone import Zone
 from dnssync.findings import Finding, Severity
 from dnssync.plan import Adjustment, adjustments, rrset_data
 from dnssync.providers.aliaswire import wire_type
+from dnssync.providers.capabilities import capabilities_of
+from dnssync.sameness import canonical
 from dnssync.targets import ADDRESS_TYPES, alias_target, is_alias_type
 
 #: octoDNS types that are not DNS types: the provider serves something else in their place
 UNVERIFIABLE_TYPES = {"ALIAS", "URLFWD"}
+
+
+def unverifiable(rtype: str) -> bool:
+    """Not a DNS type: ALIAS, URLFWD, or a provider's own (`PowerDnsProvider/LUA`)."""
+    return rtype in UNVERIFIABLE_TYPES or "/" in rtype
+
+
 #: the label asked under a wildcard to see it expand (a name nobody writes in a zone)
 PROBE_LABEL = b"dnssync-wildcard-probe"
 _ADDRESS = (dns.rdatatype.A, dns.rdatatype.AAAA)
@@ -101,24 +107,6 @@ class ZoneExpectation:
     def asked(self) -> list[Expected]:
         """What is asked in queries mode: glue rides along with its referral."""
         return [e for e in self.items if e.kind != "glue"]
-
-
-#: addresses straight to wire form: dnspython's text parser costs ~50 µs a value,
-#: which is most of the time to prepare a 100,000-record zone
-_ADDRESS_WIRE = {dns.rdatatype.A: socket.AF_INET, dns.rdatatype.AAAA: socket.AF_INET6}
-
-
-def canonical(record: Record) -> tuple[int, frozenset[bytes]]:
-    """The record's type and its RDATA in canonical wire form, through octoDNS's own
-    `to_rrset()` (the text plan and apply send) and dnspython."""
-    rrset = record.to_rrset()
-    rdtype = dns.rdatatype.from_text(rrset._type)
-    family = _ADDRESS_WIRE.get(rdtype)
-    if family is not None:
-        return rdtype, frozenset(socket.inet_pton(family, text) for text in rrset.rdatas)
-    keys = frozenset(dns.rdata.from_text(dns.rdataclass.IN, rdtype, text).to_digestable()
-                     for text in rrset.rdatas)
-    return rdtype, keys
 
 
 def owner_wire(fqdn: str) -> bytes:
@@ -233,15 +221,18 @@ def expectations(zone: Zone, providers: dict[str, BaseProvider]) -> list[ZoneExp
         findings: list[Finding] = []
         known = {_key(f"{a.name}.{zone.name}" if a.name else zone.name, t) for a in skipped
                  for t in ((a.type, *ADDRESS_TYPES) if is_alias_type(a.type) else (a.type,))}
+        represents = capabilities_of(provider).represents
         for record in served.records:
             if not _applies(record, name):
                 continue
-            built = builder.build(record) if record._type not in UNVERIFIABLE_TYPES else []
+            built = builder.build(record) if not unverifiable(record._type) else []
             known.add((built[0].owner, built[0].rdtype) if built
                       else _key(record.fqdn, record._type))
+            # the provider's own representation of a record git has is not an extra
+            known.update(_key(record.fqdn, own) for own in represents.get(record._type, ()))
             if record._type == "NS" and record.name == "":
                 apex_ns = record
-            elif record._type in UNVERIFIABLE_TYPES:
+            elif unverifiable(record._type):
                 if is_alias_type(record._type) and alias_target(record):
                     continue  # its answers are held to a fresh resolution (verify/aliases.py)
                 findings.append(Finding(
