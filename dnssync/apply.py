@@ -23,8 +23,6 @@ import requests
 
 from dnssync import interrupt, snapshot
 from dnssync.plan import LivePlan, Plan, describe_error
-from dnssync.providers.refused import Refused
-from dnssync.providers.rfc2136 import Rfc2136Error
 from dnssync.state import applies_dir, stamp, write_json
 
 Replan = Callable[[LivePlan], LivePlan]
@@ -94,9 +92,11 @@ class ApplyResult:
 
 
 def is_transient(error: BaseException) -> bool:
-    """Whether trying again later may succeed (network, timeouts, 5xx), or not (4xx, REFUSED)."""
-    if isinstance(error, Rfc2136Error | Refused):
-        return error.transient
+    """Whether trying again later may succeed (network, timeouts, 5xx), or not (4xx, REFUSED).
+    A provider's own error says so in its `transient` attribute (Rfc2136Error, Refused,
+    Route53Error)."""
+    if isinstance(getattr(error, "transient", None), bool):
+        return error.transient  # type: ignore[attr-defined]
     if isinstance(error, requests.HTTPError):
         status = error.response.status_code if error.response is not None else 0
         return status >= 500 or status == 429

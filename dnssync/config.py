@@ -65,9 +65,18 @@ class ProviderConfig:
     #: where provider classes may come from beyond octoDNS's packages and dnssync (`trusted_modules:`)
     trusted_modules: tuple[str, ...] = ()
     root: Path | None = None  # the repository: a provider module found inside it is not installed
+    #: `nameservers: auto`: the names come from the provider's API per zone (dnssync/nameservers.py),
+    #: asked at `auto_address` when given, else wherever the names resolve
+    auto_nameservers: bool = False
+    auto_address: tuple[str, int] | None = None
+    zone_nameservers: dict[str, list[Nameserver]] = field(default_factory=dict)
 
     def serves(self, zone: str) -> bool:
         return self.zones is None or zone in self.zones
+
+    def nameservers_for(self, zone: str) -> list[Nameserver]:
+        """This provider's nameservers for `zone` (read from its API with `auto`)."""
+        return self.zone_nameservers.get(zone, self.nameservers)
 
 
 @dataclass
@@ -363,6 +372,29 @@ def _nameservers(data: Mapping, checker: Checker) -> list[Nameserver]:
     return result
 
 
+def _auto_nameservers(data: Mapping, checker: Checker) -> tuple[bool, tuple[str, int] | None]:
+    """`nameservers: auto`, or `nameservers: {auto: true, address: HOST[:PORT]}` (where to
+    ask the names the API gives, e.g. a stand-in for a cloud provider's edge in tests)."""
+    raw = data.get("nameservers")
+    if raw == "auto":
+        return True, None
+    if not isinstance(raw, Mapping):
+        return False, None
+    checker.unknown_keys(raw, {"auto", "address"}, "nameservers")
+    if raw.get("auto") is not True:
+        checker.error("config.schema", "'nameservers' is a list of names, 'auto', or {auto: true, address: ...}",
+                      data.file, data.line_of("nameservers"))
+        return False, None
+    if raw.get("address") is None:
+        return True, None
+    try:
+        return True, parse_address(str(raw["address"]))
+    except ValueError as e:
+        checker.error("config.schema", f"nameserver address {raw['address']!r} is not host[:port]: {e}",
+                      data.file, raw.line_of("address"))
+        return True, None
+
+
 def _capabilities(data: Mapping, checker: Checker) -> dict[str, int]:
     """A provider file's declared normalisations (see providers/capabilities.py)."""
     from dnssync.providers.capabilities import DECLARABLE, DECLARABLE_FLAGS
@@ -411,8 +443,9 @@ def load_provider(path: Path, checker: Checker) -> ProviderConfig | None:
         for key, value in data.items()
         if key not in PROVIDER_KEYS
     }
-    nameservers = _nameservers(data, checker)
-    if not nameservers:
+    auto, auto_address = _auto_nameservers(data, checker)
+    nameservers = [] if auto or isinstance(data.get("nameservers"), Mapping) else _nameservers(data, checker)
+    if not nameservers and not auto:
         checker.error(
             "config.provider-nameservers",
             f"provider {path.stem!r} lists no nameservers: add 'nameservers' with the names its"
@@ -431,6 +464,8 @@ def load_provider(path: Path, checker: Checker) -> ProviderConfig | None:
         lines=dict(data.key_lines),
         capabilities=_capabilities(data, checker),
         env=env_names(data),
+        auto_nameservers=auto,
+        auto_address=auto_address,
     )
 
 
