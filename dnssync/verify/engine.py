@@ -525,8 +525,8 @@ class _Channel:
                 and self.loop.time() < pending.deadline:
             pending.interval = min(pending.interval * 2, max(MAX_RTO, pending.interval))
             lost = pending.attempts == 1 and not (pending.mismatches or pending.other_question)
-            queueing = self.srtt is not None and self.srtt > 2 * self.min_rtt + 0.005
-            if lost and queueing and self.last_heard >= pending.first_sent and self._recent(self.resends, pending, 3):
+            lost = lost and self.last_heard >= pending.first_sent
+            if lost and self._queueing() and self._recent(self.resends, pending, 3):
                 self._slow_down(scale=False)  # losses while replies queue up: the server is overloaded
             self._send(pending)
             return
@@ -568,6 +568,14 @@ class _Channel:
             self.retired_set.add(pending.qid)
             if len(self.retired) > RETIRED_IDS:
                 self.retired_set.discard(self.retired.popleft())
+
+    def _queueing(self) -> bool:
+        """Replies take well over the path's own delay: they wait in the server's queue."""
+        return self.srtt is not None and self.srtt > 2 * self.min_rtt + 0.005
+
+    def _loaded(self) -> bool:
+        """Slowed down to already, or replies queueing: a TCP timeout may be load, not a filter."""
+        return self.scale > 1 or self.cwnd < self.engine.window or self._queueing()
 
     def _alive(self) -> bool:
         """Whether the endpoint answered anything within the last two (stretched) timeouts:
@@ -735,10 +743,10 @@ class _Channel:
             self._done(pending, kind, detail, reply, "tcp")
 
     async def _tcp_patiently(self, query: bytes) -> Reply:
-        """One TCP exchange. At an endpoint already slowed down to (congested over UDP) a
-        TCP exchange that runs out of time while UDP replies still come is tried again
-        with twice the time, `REQUEUES` times: a loaded server accepts late. Elsewhere a
-        TCP timeout is the finding (TCP filtered), at once."""
+        """One TCP exchange. At a loaded endpoint (slowed down to, or its UDP replies
+        queueing) a TCP exchange that runs out of time while UDP replies still come is
+        tried again with twice the time, `REQUEUES` times: a loaded server accepts late.
+        Elsewhere a TCP timeout is the finding (TCP filtered), at once."""
         timeout = self.engine.timeout * self.scale
         rounds = 0
         while True:
@@ -746,8 +754,7 @@ class _Channel:
             try:
                 return await asyncio.wait_for(self._tcp_exchange(query), timeout)
             except TimeoutError:
-                congested = self.scale > 1 or self.cwnd < self.engine.window
-                if rounds == REQUEUES or not congested or self.last_heard < started:
+                if rounds == REQUEUES or not self._loaded() or self.last_heard < started:
                     raise
                 rounds += 1
                 self.engine.stats["throttled"] += 1
