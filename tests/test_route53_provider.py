@@ -11,6 +11,8 @@ from itertools import count
 
 import pytest
 import yaml
+
+pytest.importorskip("octodns_route53", reason="octodns-route53 and boto3 are in the [test] extra")
 from botocore.exceptions import ClientError
 from octodns.record import Record
 from octodns.zone import Zone
