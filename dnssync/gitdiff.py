@@ -23,8 +23,8 @@ from dnssync.errors import ConfigError, UsageError
 from dnssync.findings import Finding, Severity
 from dnssync.gitrev import export_folder
 from dnssync.plan import Change, Plan, ProviderPlan, zone_content
-from dnssync.repo import Repository
-from dnssync.zones import discover, load_zones
+from dnssync.repo import Repository, checked_zones
+from dnssync.zones import discover
 
 
 def base_label(rev: str) -> str:
@@ -44,7 +44,7 @@ def _zones_at(repo: Repository, rev: str) -> dict[str, Zone]:
         config = dataclasses.replace(repo.config, root=tree, zones_dir=folder)
         names = [z for z in discover(folder, repo.config.zone_files) if repo.selection.wants(z)]
         try:
-            zones, _ = load_zones(config, names)
+            zones, _ = checked_zones(config, names)
         except ConfigError as e:  # named as REV:path:line, never by the scratch folder
             problems = "; ".join(f"{rev}:{f.location}: {f.message}".replace(f"{tree}/", "")
                                  for f in e.findings if f.severity is Severity.ERROR)

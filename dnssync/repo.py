@@ -17,7 +17,9 @@ from octodns.zone import Zone
 
 from dnssync import gitrev
 from dnssync.binding import repository_digest
+from dnssync.checks import check_zone
 from dnssync.config import Config, read_config
+from dnssync.cuts import check_cuts
 from dnssync.desired import build_desired
 from dnssync.errors import ConfigError, UsageError
 from dnssync.findings import Finding, Severity, has_errors
@@ -26,7 +28,7 @@ from dnssync.nameservers import read_auto
 from dnssync.octodns_config import config_from_octodns
 from dnssync.parity import check_plan
 from dnssync.plan import LivePlan, Plan, make_plan, plan_one
-from dnssync.providers import build_providers, import_plugins
+from dnssync.providers import build_providers, import_plugins, plugin_for_type
 from dnssync.withheld import withheld_findings
 from dnssync.zonefiles import scan
 from dnssync.zones import DesiredZone, load_zones
@@ -53,6 +55,12 @@ def cross_check(config: Config, zones: list[DesiredZone], all_zone_names: list[s
                     line=provider.lines.get("zones"),
                 ))
     return findings
+
+
+def checked_zones(config: Config, only: list[str] | None = None) -> tuple[list[DesiredZone], list[Finding]]:
+    """The zones loaded with dnssync's checks and the installed plugins' record types: the
+    repository layer joins the zone loader with them, so zones.py imports neither."""
+    return load_zones(config, only, (check_zone, check_cuts), plugin_for_type)
 
 
 def read_settings(config_path: Path | str, octodns_config: Path | None = None,
@@ -133,7 +141,7 @@ class Repository:
         found = scan(config.zones_dir, config.zone_files)
         findings = findings + found.skipped
         try:
-            loaded, zone_findings = load_zones(config, selection.pick(list(found.zones)))
+            loaded, zone_findings = checked_zones(config, selection.pick(list(found.zones)))
         except ConfigError as e:  # report config and zone problems together
             raise ConfigError(findings + e.findings) from None
         findings = findings + zone_findings + cross_check(config, loaded, list(found.zones))

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import io
 import re
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,7 +25,6 @@ from octodns.zone.base import DuplicateRecordException
 from dnssync.config import Config, ZoneFiles, zone_name
 from dnssync.errors import ConfigError
 from dnssync.findings import Finding, Severity, has_errors
-from dnssync.providers import plugin_for_type
 from dnssync.suggest import did_you_mean
 from dnssync.targetnames import absolute_targets
 from dnssync.yamlfile import Mapping, Sequence, WrittenInt, YamlError, load_file
@@ -109,10 +109,19 @@ def _strict(data: dict[str, Any]) -> dict[str, Any]:
     return {**data, "octodns": octodns}
 
 
+#: why a plugin's record type (`Route53Provider/ALIAS`) is not registered, or None once
+#: importing its plugin registered it. Passed in (providers.plugin_for_type) so that the
+#: zone loader does not import the provider layer above it.
+TypeResolver = Callable[[str, Path | None], str | None]
+#: a check of a loaded zone (checks.check_zone, cuts.check_cuts): passed in for the same reason
+ZoneCheck = Callable[[DesiredZone], list[Finding]]
+
+
 class _ZoneBuilder:
-    def __init__(self, name: str, sub_zones: set[str], config: Config):
+    def __init__(self, name: str, sub_zones: set[str], config: Config, type_resolver: TypeResolver | None = None):
         self.zone = Zone(name, sub_zones)
         self.config = config
+        self.type_resolver = type_resolver
         self.desired = DesiredZone(name, self.zone, [])
         self.findings: list[Finding] = []
         self.lenient = config.zone_files.is_lenient(name)
@@ -203,8 +212,8 @@ class _ZoneBuilder:
         except Exception as e:  # octoDNS raises bare Exception for an unknown type
             code = "zone.record-type" if "Unknown record type" in str(e) else "zone.record"
             message = str(e).split(", " + file)[0]
-            if code == "zone.record-type" and "/" in rtype:  # a plugin's type: its plugin registers it
-                why = plugin_for_type(rtype, self.config.root)
+            if code == "zone.record-type" and "/" in rtype and self.type_resolver:  # its plugin registers it
+                why = self.type_resolver(rtype, self.config.root)
                 if why is None:
                     return self._new_record(name, item, file, line)
                 message = f"record type {rtype!r}: {why}"
@@ -375,14 +384,13 @@ def _line_of_reason(reason: str, item: Mapping, default: int) -> int:
     return walk(item, default) or default
 
 
-def load_zones(config: Config, only: list[str] | None = None) -> tuple[list[DesiredZone], list[Finding]]:
-    """Load every zone in the repository (or only the named ones) with dnssync's checks.
+def load_zones(config: Config, only: list[str] | None = None, checks: Iterable[ZoneCheck] = (),
+               type_resolver: TypeResolver | None = None) -> tuple[list[DesiredZone], list[Finding]]:
+    """Load every zone in the repository (or only the named ones), each checked by `checks`
+    (repo.checked_zones passes dnssync's), a plugin's record type registered by `type_resolver`.
 
     Raises ConfigError when any zone has an error; returns the zones and the
     warnings otherwise."""
-    from dnssync.checks import check_zone
-    from dnssync.cuts import check_cuts
-
     sources = discover(config.zones_dir, config.zone_files)
     wanted = [zone_name(z) for z in only] if only is not None else list(sources)
     findings: list[Finding] = []
@@ -398,12 +406,13 @@ def load_zones(config: Config, only: list[str] | None = None) -> tuple[list[Desi
             findings.append(Finding(Severity.ERROR, "zone.name", f"zone name {name!r} (from the file name) {problem}",
                                     zone=name, file=str(sources[name][0])))
             continue
-        builder = _ZoneBuilder(name, sub_zones_of(name, list(sources)), config)
+        builder = _ZoneBuilder(name, sub_zones_of(name, list(sources)), config, type_resolver)
         for path in sources[name]:
             builder.add_file(path)
         if not has_errors(builder.findings):
             builder.validate_zone()
-        builder.findings.extend(check_zone(builder.desired) + check_cuts(builder.desired))
+        for check in checks:
+            builder.findings.extend(check(builder.desired))
         findings.extend(builder.findings)
         zones.append(builder.desired)
     if has_errors(findings):
