@@ -120,10 +120,18 @@ class Flattening:
                     change.file, change.line = locate(found.zone, found.name, found.type)
 
 
-def _meant(record: Record, providers: list[str]) -> list[str]:
+def meant_providers(record: Record, names: list[str]) -> list[str]:
+    """Which of the providers `names` the record is meant for: none when octoDNS ignores it,
+    else those its `octodns: {included, excluded}` leave (one rule for plan and verify)."""
     if record.ignored:
         return []
-    return [p for p in providers if p not in record.excluded and (not record.included or p in record.included)]
+    return [p for p in names if p not in record.excluded and (not record.included or p in record.included)]
+
+
+def split_native(record: Record, meant: list[str], providers: dict[str, BaseProvider]) -> tuple[list[str], list[str]]:
+    """(providers that hold the ALIAS-like record themselves, those it is flattened for)."""
+    native = [p for p in meant if record._type in providers[p].SUPPORTS]
+    return native, [p for p in meant if p not in native]
 
 
 def flatten_ttl(record_ttl: int, target_ttl: int | None, floor: int) -> int:
@@ -147,8 +155,7 @@ def prepare(config: Config, desired: dict[str, Zone], providers: dict[str, BaseP
         for record in sorted(zone.records, key=lambda r: (r.name, r._type)):
             if not is_alias(record):
                 continue
-            meant = _meant(record, names)
-            needs = [p for p in meant if record._type not in providers[p].SUPPORTS]
+            native, needs = split_native(record, meant_providers(record, names), providers)
             mode = policy.alias_for(zone_name, record.fqdn)
             if not needs or mode == "native-only":
                 continue
@@ -169,7 +176,7 @@ def prepare(config: Config, desired: dict[str, Zone], providers: dict[str, BaseP
                 result.findings.append(Finding(Severity.ERROR, "alias.conflict",
                                                f"{record.fqdn} {record._type} cannot be flattened: {why}", **where))
                 continue
-            todo.append((zone_name, record, needs, [p for p in meant if p not in needs]))
+            todo.append((zone_name, record, needs, native))
     if not todo:
         return result
     resolutions = _resolutions(config, desired, {alias_target(r) for _, r, _, _ in todo}, reviewed)

@@ -177,3 +177,20 @@ def test_policy_native_only_and_error_keep_the_parity_gate(make_repo, lab):
     assert applied.exit_code == 1 and "refusing to apply (nothing was sent)" in applied.output
     assert f" in {refused} (bind,knot)" in applied.output
     assert ask(lab, "pdns", native, "A") == set()  # nothing was sent
+
+
+def test_ignored_alias_is_not_checked_at_any_provider(make_repo, lab):
+    """An ALIAS that octoDNS ignores (`octodns: {ignored: true}`) is sent to no provider, so
+    no provider serves its target's addresses. verify held PowerDNS (which holds ALIAS
+    natively) to it anyway and reported a false alias.stale (exit 1)."""
+    cdn = lab.add_cdn(unique_zone("cdn"))
+    target = cdn.set("shop", OLD)
+    zone = unique_zone("alias")
+    repo = make_repo({zone: alias_zone(target, WWW).replace("  ttl: 300\n", "  octodns:\n    ignored: true\n"
+                                                            "  ttl: 300\n", 1)},
+                     config={"resolvers": [lab.resolver]})
+    applied = repo.run("apply", "--yes")
+    assert applied.exit_code == 0, applied.output
+    assert {name: ask(lab, name, zone, "A") for name in lab.servers} == {name: set() for name in lab.servers}
+    verified = repo.run("verify", "--format", "json")
+    assert verified.exit_code == 0 and codes(verified) == [], verified.output

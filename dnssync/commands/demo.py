@@ -75,7 +75,8 @@ def scratch_copy(config: Config, root: Path) -> Path:
 class Story:
     """Narrates the demo and runs each command in-process, as a user would type it."""
 
-    def __init__(self, out: Console, root: Path, color: bool, interrupts: Interrupts):
+    def __init__(self, out: Console, root: Path, color: bool, interrupts: Interrupts, program: click.Command):
+        self.program = program  # dnssync's root command: given, as cli.py imports this module
         self.out = out
         self.root = root
         self.color = color
@@ -99,11 +100,9 @@ class Story:
         return code, buffer.getvalue()
 
     def _call(self, args: tuple[str, ...], tty: bool) -> int:
-        from dnssync.cli import main  # cli.py imports this module
-
         options = ["-c", str(self.root)] + ([] if self.color and tty else ["--no-color"])
         try:
-            code = main.main([*options, *args], prog_name="dnssync", standalone_mode=False)
+            code = self.program.main([*options, *args], prog_name="dnssync", standalone_mode=False)
         except click.ClickException as e:
             e.show()
             code = e.exit_code
@@ -422,7 +421,7 @@ def demo(ctx: Context) -> None:
             root = scratch_copy(config, scratch / "repo").parent
             out.print(f"Working on a scratch copy of {config.root.resolve()} in {root}.")
             fleet = Fleet.for_config(load_settings(root), scratch / "servers", soa=DEMO_SOA).start()
-            story = Story(out, root, ctx.color, interrupts)
+            story = Story(out, root, ctx.color, interrupts, click.get_current_context().find_root().command)
             files = discover(root / "zones")
             alias = None
             if len(zones) > 1 and (target := alias_apex(files[zones[-1]][0], zones[-1])):

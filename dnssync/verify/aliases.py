@@ -20,7 +20,7 @@ from octodns.provider.base import BaseProvider
 from octodns.zone import Zone
 
 from dnssync.findings import Finding, Severity
-from dnssync.flatten import Flattening, prepare
+from dnssync.flatten import Flattening, meant_providers, prepare, split_native
 from dnssync.repo import Repository
 from dnssync.targets import Resolution, TargetResolver, alias_target, alias_types, is_alias
 from dnssync.verify.engine import Answer, Endpoint, Engine
@@ -77,8 +77,7 @@ def _watched(desired: dict[str, Zone], zones: dict[str, list[str]], providers: d
             target = alias_target(record) if is_alias(record) else None
             if target is None:
                 continue
-            native = [p for p in zones[zone_name] if record._type in providers[p].SUPPORTS
-                      and p not in record.excluded and (not record.included or p in record.included)]
+            native, _ = split_native(record, meant_providers(record, zones[zone_name]), providers)
             serving = sorted({*native, *flattened.get((zone_name, record.name), [])})
             if serving:
                 rows.append((zone_name, record.name, target, serving, alias_types(record)))
