@@ -35,6 +35,7 @@ from octodns.record import Record
 from octodns.zone import Zone
 
 from dnssync.config import Config, Nameserver, parse_address
+from dnssync.cuts import Cuts
 from dnssync.verify.delegation import message_of, referral_of, servers_of
 from dnssync.verify.engine import Answer, Endpoint, Engine, resolve
 from dnssync.wire import Malformed
@@ -186,11 +187,9 @@ class TargetResolver:
         if zone is None:
             return None
         relative = name[: -len(zone.name)].rstrip(".")
-        records = [r for r in zone.records if r.name == relative]
-        below = relative.split(".")
-        cuts = {r.name for r in zone.records if r._type == "NS" and r.name}
-        if any(".".join(below[i:]) in cuts for i in range(len(below))) and relative:
+        if Cuts(zone).highest(relative) is not None:
             return None
+        records = [r for r in zone.records if r.name == relative]
         via = f"git ({zone.decoded_name})"
         values = {r._type: [str(v) for v in r.values] for r in records if r._type in ADDRESS_TYPES}
         ttls = [r.ttl for r in records if r._type in ADDRESS_TYPES]

@@ -111,6 +111,19 @@ def test_missing_name_in_a_repository_zone_does_not_resolve():
     assert found.error == "nope.example.net. is not in zone example.net. in git" and not found.values
 
 
+def test_a_name_at_or_below_a_delegation_is_not_answered_from_git():
+    """The child zone's servers answer there (cuts.Cuts, as validate's zone.occluded), not
+    the data the parent zone stores beside or below the cut."""
+    parent = zone("example.org.", ("sub", {"type": "NS", "ttl": 300, "value": "ns.elsewhere.example."}),
+                  ("sub", {"type": "A", "ttl": 300, "value": "192.0.2.50"}),
+                  ("www.sub", {"type": "A", "ttl": 300, "value": "192.0.2.51"}),
+                  ("www", {"type": "A", "ttl": 300, "value": "192.0.2.52"}))
+    resolver = TargetResolver({"example.org.": parent}, [], [])
+    assert resolver._from_git("sub.example.org.") is None
+    assert resolver._from_git("www.sub.example.org.") is None
+    assert resolver._from_git("www.example.org.").values == {"A": ["192.0.2.52"]}
+
+
 def test_route53_alias_to_a_load_balancer_is_flattened_for_every_other_provider():
     """A `Route53Provider/ALIAS` (octodns-route53's own record type) of type A to a load
     balancer: flattened, as A only, for the providers that cannot hold it."""
