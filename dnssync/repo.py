@@ -209,7 +209,7 @@ class Repository:
         plan.revision = self.revision
         plan.repository = self.identity
         plan.flattened = as_data(flat.records)
-        withheld = withheld_findings(self.config, [z for z in self.zones if z.name in desired])
+        withheld = withheld_findings(self.config, [z for z in self.zones if z.name in desired], self.providers())
         plan.findings = (list(self.findings) + withheld + flat.findings
                          + check_plan(plan, desired, self.providers(), policy, self.locate))
         self.locate_changes(plan)

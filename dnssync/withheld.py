@@ -11,35 +11,25 @@ plan tells the truth before anything is sent (policy.parity decides error or war
 
 from __future__ import annotations
 
+from octodns.provider.base import BaseProvider
+
 from dnssync.config import Config
 from dnssync.findings import Finding, Severity
 from dnssync.plan import rrset_text, served_rrset
-from dnssync.providers import class_path
+from dnssync.providers.capabilities import capabilities_of
 from dnssync.zones import DesiredZone
 
-#: what a server does when sent data beside a CNAME, by provider class (seen on the lab)
-_REFUSES = "would refuse the zone's change (HTTP 422 'Conflicts with pre-existing RRset')"
-_DROPS = ("would answer NOERROR yet keep only one side, the data it already holds or, sent together, the"
-          " CNAME (RFC 2136 3.4.2.2)")
-BESIDE_CNAME = {
-    "dnssync.providers.powerdns.PowerDnsProvider": _REFUSES,
-    "dnssync.providers.rfc2136.BindProvider": _DROPS,
-    "dnssync.providers.rfc2136.KnotProvider": _DROPS,
-    "dnssync.providers.rfc2136.Rfc2136Provider": _DROPS,
-    "dnssync.embedded.provider.EmbeddedProvider": _DROPS,
-}
 
-
-def withheld_findings(config: Config, zones: list[DesiredZone]) -> list[Finding]:
-    """One parity finding per withheld record, severity by policy.parity."""
+def withheld_findings(config: Config, zones: list[DesiredZone], built: dict[str, BaseProvider]) -> list[Finding]:
+    """One parity finding per withheld record, severity by policy.parity; what each of the
+    `built` providers would do with it is its capability data (`BESIDE_CNAME`)."""
     findings = []
     for desired in zones:
         providers = config.providers_for(desired.name)
         names = sorted(p.name for p in providers)
         for record, why in desired.withheld:
             mode = config.policy.parity_for(desired.name, record._type)
-            would = "; ".join(f"{p.name} {BESIDE_CNAME.get(class_path(p.cls), 'behaviour not known to dnssync')}"
-                              for p in sorted(providers, key=lambda p: p.name))
+            would = "; ".join(f"{name} {beside_cname(built.get(name))}" for name in names)
             file, line = desired.location(record.name, record._type)
             accept = "" if mode == "warn" else f"; accept it with policy.parity: warn (or {record._type}: warn)"
             findings.append(Finding(
@@ -52,3 +42,9 @@ def withheld_findings(config: Config, zones: list[DesiredZone]) -> list[Finding]
                 file=file, line=line,
             ))
     return findings
+
+
+def beside_cname(provider: BaseProvider | None) -> str:
+    """What the provider's server does when sent data beside a CNAME, as its capability data says."""
+    known = capabilities_of(provider).beside_cname if provider is not None else None
+    return known or "behaviour not known to dnssync"

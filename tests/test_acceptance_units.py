@@ -3,7 +3,10 @@ the split of a refused batch, and one meaning of "the same value"."""
 
 from __future__ import annotations
 
+import logging
+
 import pytest
+from octodns.provider.base import BaseProvider
 from octodns.record import Record
 from octodns.zone import Zone
 
@@ -13,6 +16,7 @@ from dnssync.providers.powerdns import PowerDnsProvider
 from dnssync.providers.refused import Deterministic, bisect
 from dnssync.providers.rfc2136 import BindProvider, KnotProvider
 from dnssync.sameness import canonical, normal_zone
+from dnssync.withheld import beside_cname
 
 
 def record(zone: Zone, name: str, data: dict) -> Record:
@@ -131,3 +135,25 @@ def test_a_wrong_rule_setting_in_a_provider_file_is_bad_input(tmp_path):
     assert "capabilities.max_records_per_type must be between 0 and" in result.output
     assert "unknown key 'check_name' in capabilities" in result.output
     assert "Traceback" not in result.output
+
+
+def test_what_a_server_does_beside_a_cname_is_capability_data_a_subclass_inherits():
+    """It was a table keyed by dnssync's own class paths: a subclass (a site's own
+    provider class) was "behaviour not known"."""
+
+    class SiteBind(BindProvider):
+        pass
+
+    class Unknown(BaseProvider):
+        SUPPORTS = {"A"}
+        SUPPORTS_GEO = False
+        log = logging.getLogger("Unknown")
+
+    bind = BindProvider("bind", host="127.0.0.1")
+    assert capabilities_of(bind).beside_cname.startswith("would answer NOERROR yet keep only one side")
+    assert beside_cname(SiteBind("site", host="127.0.0.1")) == beside_cname(bind)
+    assert beside_cname(KnotProvider("knot", host="127.0.0.1")) == beside_cname(bind)
+    assert beside_cname(PowerDnsProvider("pdns", host="127.0.0.1", api_key="unused")).startswith(
+        "would refuse the zone's change (HTTP 422")
+    assert beside_cname(Unknown("other")) == "behaviour not known to dnssync"
+    assert beside_cname(None) == "behaviour not known to dnssync"

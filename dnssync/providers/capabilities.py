@@ -16,6 +16,8 @@ modelled here as data:
 * `represents`: record types the provider keeps in a form of its own, which a
   zone transfer shows (PowerDNS keeps a LUA record as TYPE65402): verify does
   not call that form an extra record.
+* `beside_cname`: what the server does with data sent beside a CNAME (PowerDNS
+  refuses the change, BIND and Knot keep one side): the plan says it (withheld.py).
 * acceptance rules (`acceptance.py`): records the provider's server refuses
   although DNS allows them (BIND's check-names, max-records-per-type...). The
   served zone leaves them out, with the rule as the reason, so the plan names
@@ -61,6 +63,9 @@ class Capabilities:
     rules: tuple[tuple[str, Any], ...] = ()  # acceptance rule -> its setting (see acceptance.py)
     #: octoDNS type -> the DNS types the provider keeps it as (PowerDNS: LUA as TYPE65402)
     represents: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    #: what the server does when sent data beside a CNAME, said after "if it were sent,
+    #: <provider> ..." (withheld.py); None when dnssync does not know
+    beside_cname: str | None = None
 
 
 def capabilities_of(provider: BaseProvider) -> Capabilities:
@@ -75,6 +80,7 @@ def capabilities_of(provider: BaseProvider) -> Capabilities:
         txt_chunk=declared.get("txt_chunk"),
         rules=tuple(settings(getattr(provider, "ACCEPTANCE", {}), declared).items()),
         represents=dict(getattr(provider, "REPRESENTS", {})),
+        beside_cname=getattr(provider, "BESIDE_CNAME", None),
     )
 
 

@@ -108,6 +108,10 @@ class Rfc2136Provider(_OctodnsRfc2136Provider):
     REASONS: dict[str, str] = {}
     #: the acceptance rules every RFC 2136 server applies (see providers/acceptance.py)
     ACCEPTANCE = {"apex_cname": True}
+    #: what an RFC 2136 server does when sent data beside a CNAME (BIND and Knot, seen on
+    #: the lab; see withheld.py)
+    BESIDE_CNAME = ("would answer NOERROR yet keep only one side, the data it already holds or, sent together,"
+                    " the CNAME (RFC 2136 3.4.2.2)")
 
     def __init__(self, id: str, host: str, *args, check_integrity: bool | None = None,
                  max_message_size: int = _MAX_MESSAGE, **kwargs):
