@@ -243,9 +243,9 @@ def test_a_big_plan_is_summarised_and_prints_in_under_a_second():
     plan = Plan(zones={}, providers=[ProviderPlan(p, "big.test.", changes=changes, exists=False)
                                      for p in ("bind", "knot", "pdns")])
     console = Console(file=io.StringIO(), width=80, no_color=True)
-    started = time.perf_counter()
+    started = time.process_time()  # CPU time: a loaded CI machine does not fail it
     print_plan(console, plan)
-    elapsed = time.perf_counter() - started
+    elapsed = time.process_time() - started
     shown = console.file.getvalue()
     assert elapsed < 1.0, elapsed
     assert "│ knot     │ big.test. │ 20,000 │      0 │      0 │ + create zone │" in shown
