@@ -24,7 +24,7 @@ test: venv lab-deps
 	$(BIN)/pytest -q
 
 test-unit: venv
-	$(BIN)/pytest -q -m "not lab"
+	$(BIN)/pytest -q -m "not lab and not slow"
 
 bench: venv lab-deps
 	@command -v dnsperf >/dev/null 2>&1 || [ "$$(id -u)" != 0 ] || \

@@ -85,10 +85,15 @@ def embedded_zone(root: Path, records: list[tuple[str, str]]) -> None:
     (root / "zones" / "load.example.yaml").write_text(zone_yaml(records))
 
 
+@pytest.mark.slow  # tens of seconds: `make test-unit` leaves it out
 def test_embedded_servers_under_load_give_no_false_findings(tmp_path):
     """A window of 512 questions per nameserver, a 0.3 s timeout and one retry, on three
     embedded servers answering from verify's own process: far more than they keep up
-    with. Before congestion control this reported thousands of timeouts."""
+    with. Before congestion control this reported thousands of timeouts.
+
+    Zero false findings is asserted on any machine. Whether the load needed slowing down
+    depends on the machine (a fast, idle one keeps up): when it did not, the test says
+    so as a skip instead of failing, since it then showed nothing about slowing down."""
     root = tmp_path / "repo"
     embedded_zone(root, a_records(4000))
     with Fleet.for_config(load_settings(root), root / "data"):
@@ -99,4 +104,5 @@ def test_embedded_servers_under_load_give_no_false_findings(tmp_path):
             found, throttled = problems(result.stdout)
             assert result.exit_code == 0 and not found, (attempt, len(found), found[:3])
             slowed += throttled
-        assert slowed, "the load was not enough to need slowing down: the test shows nothing"
+        if not slowed:
+            pytest.skip("no false findings, but this machine kept up with the load: nothing was slowed down")
