@@ -39,6 +39,7 @@ FAULTS = {
     "wrong": "a wrong value (A 192.0.2.254)",
     "badid": "the reply with message ID + 1",
     "drop": "no reply at all (TCP connections are held open, silent)",
+    "stray": "12 octets that are no DNS message, under another message ID (a late reply's debris)",
     "cut": "the reply cut just after the first byte of a compression pointer (0xC0)",
     "badrdata": "an A record whose RDATA is 3 octets",
     "loop": "the answer's owner name a compression pointer to itself (a pointer loop)",
@@ -164,6 +165,8 @@ class FaultyNameserver:
         response = self.answer(query)
         if fault == "drop":
             return None
+        if fault == "stray":
+            return struct.pack("!H", (query.id + 1) & 0xFFFF) + b"\xff" * 10
         if fault == "bigbroken" and tcp:
             return CLOSE
         if fault == "cut":

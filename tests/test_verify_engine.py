@@ -269,6 +269,26 @@ def test_breaker_lets_a_nameserver_that_comes_back_in():
     assert waited < 1.5  # the open time (0.3 s) and one probe, not forever
 
 
+def test_a_probe_asked_again_is_sent_not_held_behind_itself():
+    """The breaker's probe ran out of time while something else came back from the server
+    (a stray or late datagram): the endpoint is alive, so the probe is asked again. It was
+    queued behind itself, as a question waiting for the probe, with no timer left: verify
+    hung for ever (seen under load, embedded servers answering late)."""
+    with FaultyNameserver(ORIGIN, ZONE, mode="drop") as server:
+        endpoint = Endpoint("127.0.0.1", server.port)
+
+        async def go() -> list[Answer]:
+            async with Engine(timeout=0.3, retries=1) as engine:
+                await asyncio.gather(*(engine.ask(endpoint, f"q{i}.{ORIGIN}", "A") for i in range(BREAKER + 2)))
+                server.mode = "stray"  # tripped: the probe's reply is debris, yet the server is alive
+                return await asyncio.wait_for(asyncio.gather(
+                    engine.ask(endpoint, f"www.{ORIGIN}", "A"), engine.ask(endpoint, f"other.{ORIGIN}", "A")), 10)
+
+        answers = asyncio.run(go())
+    assert [a.error for a in answers] == ["timeout", "timeout"], [a.detail for a in answers]
+    assert answers[0].attempts > 1  # the probe was asked again, not failed at once
+
+
 def test_ask_many_goes_on_when_a_nameserver_recovers_mid_zone():
     """verify's case: a server silent for a moment early in a large zone trips the
     breaker; the questions held behind the probe are asked once it answers, instead of

@@ -617,6 +617,8 @@ class _Channel:
         self.earlier_ids[pending.qid] = pending
         self._forget(pending)
         self.in_flight -= 1
+        if pending is self.probe:  # the endpoint answered meanwhile: close the breaker, else the
+            self._heard()  # probe would queue behind itself, with nothing left to send it
         if congested:
             self._slow_down(scale=True)
             self.requeued += 1
