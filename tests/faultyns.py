@@ -39,13 +39,14 @@ FAULTS = {
     "wrong": "a wrong value (A 192.0.2.254)",
     "badid": "the reply with message ID + 1",
     "drop": "no reply at all (TCP connections are held open, silent)",
-    "stray": "12 octets that are no DNS message, under another message ID (a late reply's debris)",
     "cut": "the reply cut just after the first byte of a compression pointer (0xC0)",
     "badrdata": "an A record whose RDATA is 3 octets",
     "loop": "the answer's owner name a compression pointer to itself (a pointer loop)",
     "otherq": "the reply (right message ID) to another question: other.<zone> A",
     "badopt": "an OPT record with an extended RCODE of 0xFF and options cut short",
 }
+# a fault only a `mode` applies (to every query), not chosen by a label: "stray", 12
+# octets that are no DNS message under another message ID (a late reply's debris)
 #: how a zone transfer is answered (`transfer=`): None answers without a transfer
 TRANSFERS = {
     "ok": "the whole zone in one message, signed with the query's key",
