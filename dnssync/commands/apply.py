@@ -32,8 +32,12 @@ def reviewed_plan(repo: Repository, path: Path) -> tuple[Plan, list[LivePlan], C
     except OSError as e:
         raise UsageError(f"cannot read plan {path}: {e.strerror}") from None
     names = list(saved.zones)
-    desired = {name: zone_from_content(name, content, sub_zones_of(name, names))
-               for name, content in saved.zones.items()}
+    try:
+        desired = {name: zone_from_content(name, content, sub_zones_of(name, names))
+                   for name, content in saved.zones.items()}
+    except Exception as e:  # octoDNS's record validation, whatever it raises: the file is bad input
+        raise UsageError(f"{path} is not a dnssync plan: its zone content does not load"
+                         f" ({type(e).__name__}: {e}) (nothing was sent)") from None
     reviewed = {(p.provider, p.zone): p for p in saved.providers}
     missing = sorted({p for p, _ in reviewed} - set(repo.config.providers))
     if missing:
