@@ -355,3 +355,16 @@ def test_failed_apply_names_the_providers_that_were_applied_or_skipped():
     text = apply_text(Outcome("alpha", "a.", "failed", changes=2, error="down", pending=2),
                       Outcome("bravo", "a.", "applied", changes=2), Outcome("charlie", "a.", "applied", changes=2))
     assert "Apply FAILED at alpha; the other providers (bravo, charlie) were applied." in text
+
+
+def test_plan_base_out_writes_the_report(history, listener):
+    """Review finding 9: with --base, --out is the report file (as --help says), not the
+    deprecated "save the plan", which refused naming --save-plan, a flag never given."""
+    report = history.parent / "report.txt"
+    result = run(history, "plan", "--base", "HEAD~1", "--out", str(report))
+    assert result.exit_code == 0, result.output
+    assert "--save-plan" not in result.output and "deprecated" not in result.output
+    text = report.read_text()
+    assert "192.0.2.3" in text and not text.lstrip().startswith("{")
+    assert f"Wrote the text plan to {report}." in result.output
+    assert listener.connections == 0

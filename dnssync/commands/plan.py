@@ -13,7 +13,6 @@ from dnssync.commands.base import (
     Context,
     deprecated,
     format_option,
-    out_option,
     pass_ctx,
     provider_option,
     shard_option,
@@ -56,7 +55,9 @@ def render(ctx: Context, plans: list[Plan], fmt: str, out: Path | None = None) -
               " contacting no provider and needing no secrets.")
 @click.option("--live", is_flag=True, help="With --base: also plan against the providers.")
 @format_option("text", "json", "markdown", "github", "junit")
-@out_option()
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), metavar="FILE",
+              help="Write the report (in --format) to FILE instead of stdout. Deprecated: alone (no --format,"
+              " no --base, no --save-plan) it still saves the plan to apply, as --save-plan FILE does.")
 @click.option("--save-plan", type=click.Path(dir_okay=False, path_type=Path), metavar="FILE",
               help="Also save the (live) plan as JSON, for `apply --plan FILE`.")
 @click.option("--detailed-exitcode", is_flag=True,
@@ -70,7 +71,7 @@ def plan(ctx: Context, zones: tuple[str, ...], providers: tuple[str, ...], shard
     provider could not be read or a parity error was found (apply would refuse),
     3 with --detailed-exitcode and changes pending."""
     explicit = click.get_current_context().get_parameter_source("fmt") is not ParameterSource.DEFAULT
-    if out and not explicit and not save_plan:  # the old meaning of `plan --out FILE`, which still works
+    if out and not explicit and not save_plan and not base:  # the old meaning of `plan --out FILE`, still works
         deprecated("plan --out FILE (with the text report) for the plan to apply", "--save-plan FILE")
         out, save_plan = None, out
     if live and not base:
