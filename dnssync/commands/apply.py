@@ -14,6 +14,7 @@ from dnssync.binding import binding_problem
 from dnssync.commands.base import Context, confirm, format_option, pass_ctx, provider_option, zone_option
 from dnssync.commands.watch import deadline_of, deadline_options, interval_option, run_watch
 from dnssync.errors import DnssyncError, PlanMismatch, UsageError
+from dnssync.flatten import Flattening
 from dnssync.parity import blocking
 from dnssync.plan import LivePlan, Plan, zone_from_content
 from dnssync.repo import Repository
@@ -130,8 +131,13 @@ def apply(ctx: Context, zones: tuple[str, ...], providers: tuple[str, ...], plan
         if plan_file:
             plan, lives, check = reviewed_plan(repo, plan_file)
         else:
-            repo.read_nameservers(create=yes)  # `nameservers: auto`: a zone to create gets its names first
+            # `nameservers: auto`: a zone to create gets its names first (a refresh creates none)
+            repo.read_nameservers(create=yes and not refresh_flattened)
             plan, lives = repo.plan(list(providers) or None, refresh_flattened=refresh_flattened)
+            skipped = Flattening.skip_new_zones(plan, lives) if refresh_flattened else []
+            if skipped:
+                ctx.say(f"--refresh-flattened skips {', '.join(skipped)}: the provider does not have the zone"
+                        " yet, and a refresh never creates one (a full apply does)")
             check = safety_check(force)
         if fmt == "text":
             print_plan(ctx.out, plan)
