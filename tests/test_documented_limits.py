@@ -32,5 +32,6 @@ def test_readme_states_the_worst_case_of_a_dropped_name():
     stretched, fresh = worst_case()
     text = " ".join(README.read_text().split())
     assert (f"asked again up to {REQUEUES} times, with the timeout stretched (up to {MAX_SCALE:g}x)") in text
-    assert f"at worst {REQUEUES + 1} x {MAX_SCALE:g} x T = {stretched} T ({fresh:g} T from an unstretched start)" in text
+    bound = f"at worst {REQUEUES + 1} x {MAX_SCALE:g} x T = {stretched} T ({fresh:g} T from an unstretched start)"
+    assert bound in text
     assert "`verify` has no total deadline" in text
