@@ -20,7 +20,7 @@ from dnssync.commands.base import (
 )
 from dnssync.errors import UsageError
 from dnssync.findings import has_errors
-from dnssync.gitdiff import plan_against
+from dnssync.gitdiff import plan_against, refuse_untrusted
 from dnssync.plan import Plan
 from dnssync.report.github import plan_annotations
 from dnssync.report.junit import junit_xml, plan_cases
@@ -78,6 +78,8 @@ def plan(ctx: Context, zones: tuple[str, ...], providers: tuple[str, ...], shard
         raise UsageError("--live goes with --base (a plan without --base is always live)")
     if save_plan and base and not live:
         raise UsageError("--save-plan saves a live plan for apply; add --live to --base, or drop --save-plan")
+    if base:  # before any provider class is imported: REV's dnssync.yaml says which code may run
+        refuse_untrusted(ctx.settings(offline=True), base)
     repo = ctx.repo(zones, shard, offline=bool(base) and not live)
     plans = []
     if base:
