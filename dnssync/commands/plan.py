@@ -13,6 +13,7 @@ from dnssync.commands.base import (
     Context,
     deprecated,
     format_option,
+    out_option,
     pass_ctx,
     provider_option,
     shard_option,
@@ -55,11 +56,10 @@ def render(ctx: Context, plans: list[Plan], fmt: str, out: Path | None = None) -
               " contacting no provider and needing no secrets.")
 @click.option("--live", is_flag=True, help="With --base: also plan against the providers.")
 @format_option("text", "json", "markdown", "github", "junit")
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), metavar="FILE",
-              help="Write the report (in --format) to FILE instead of stdout. Deprecated: alone (no --format,"
-              " no --base, no --save-plan) it still saves the plan to apply, as --save-plan FILE does.")
+@out_option()
 @click.option("--save-plan", type=click.Path(dir_okay=False, path_type=Path), metavar="FILE",
-              help="Also save the (live) plan as JSON, for `apply --plan FILE`.")
+              help="Also save the (live) plan as JSON, for `apply --plan FILE`. (The old spelling, --out FILE"
+                   " with neither --format nor --base, still does this, with a deprecation note.)")
 @click.option("--detailed-exitcode", is_flag=True,
               help=f"Exit {EXIT_CHANGES} when changes are pending, 0 when none.")
 @pass_ctx
