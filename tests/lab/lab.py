@@ -96,6 +96,16 @@ class Lab:
             # as a registrar would; a zone below another lab zone is delegated by that zone
             self.parent.delegate_also(zone, nameservers or union)
 
+    def add_zones(self, zones: list[str], providers: list[str] | None = None) -> None:
+        """Create many zones at once (benchmarks: thousands of zones): one reload per
+        server and the parent's delegations in a few updates, instead of one of each
+        per zone. The resolver is not told about them (no stub zones)."""
+        names = providers or list(self.servers)
+        union = sorted(ns for name in names for ns, _ in self.servers[name].nameservers)
+        for name in names:
+            self.servers[name].add_zones(zones, union)
+        self.parent.delegate_many(zones, union)
+
     def env(self) -> dict[str, str]:
         env: dict[str, str] = {}
         for server in self.servers.values():

@@ -167,6 +167,10 @@ class Server:
     def add_zone(self, zone: str, nameservers: list[str]) -> None:
         raise NotImplementedError
 
+    def add_zones(self, zones: list[str], nameservers: list[str]) -> None:
+        for zone in zones:
+            self.add_zone(zone, nameservers)
+
     def wait_zone(self, zone: str, timeout: float = 10) -> None:
         deadline = time.monotonic() + timeout
         while not answers_soa(self.address, self.port, zone):
@@ -263,6 +267,18 @@ class _Rfc2136Server(Server):
             self.write_config()
             self.reload()
             self.wait_zone(zone)
+
+    def add_zones(self, zones: list[str], nameservers: list[str]) -> None:
+        """Many zones with one reload."""
+        self.zones_dir().mkdir(parents=True, exist_ok=True)
+        for zone in zones:
+            (self.zones_dir() / f"{zone}zone").write_text(self.zone_file(zone, nameservers))
+            self.zones[zone] = nameservers
+        if self.running:
+            self.write_config()
+            self.reload()
+            for zone in zones:
+                self.wait_zone(zone, timeout=120)
 
     def reload(self) -> None:
         raise NotImplementedError
