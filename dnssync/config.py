@@ -13,6 +13,7 @@ import ipaddress
 import os
 import re
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -60,7 +61,12 @@ class ProviderConfig:
     capabilities: dict[str, int] = field(default_factory=dict)  # declared normalisations (min_ttl...)
 
     def serves(self, zone: str) -> bool:
-        return self.zones is None or zone in self.zones
+        return self.zones is None or zone in self._zone_set
+
+    @cached_property
+    def _zone_set(self) -> frozenset[str]:
+        """`zones` as a set: a provider listing 20,000 zones is asked about each of them."""
+        return frozenset(self.zones or ())
 
 
 @dataclass

@@ -16,7 +16,7 @@ from dnssync.plan import LivePlan, Plan, plan_one, zone_content
 from dnssync.providers import build_providers
 from dnssync.report.text import print_apply, print_plan
 from dnssync.state import apply_lock
-from dnssync.zones import discover, sub_zones_of
+from dnssync.zones import all_sub_zones, discover
 
 
 @click.command()
@@ -32,8 +32,7 @@ def restore(ctx: Context, snapshot_id: str, zones: tuple[str, ...], providers: t
     Each provider gets its own saved content, so a restore undoes an apply
     exactly. A restore is deliberate, so it needs no --force."""
     config = ctx.settings()  # the zones in the working tree need not load: restore is for bad days
-    names = list(discover(config.zones_dir))
-    saved = snapshot.load(config.state_dir, snapshot_id, {n: sub_zones_of(n, names) for n in names})
+    saved = snapshot.load(config.state_dir, snapshot_id, all_sub_zones(list(discover(config.zones_dir))))
     wanted_zones = {zone_name(z) for z in zones}
     selected = {key: zone for key, zone in saved.items()
                 if (not providers or key[0] in providers) and (not wanted_zones or key[1] in wanted_zones)}
