@@ -53,11 +53,35 @@ class Fleet:
         return path
 
 
-def fleet(lab: Lab, root: Path, prefix: str, count: int,
+def fleet(lab: Lab, root: Path, prefix: str, count: int, served: bool = False,
           providers: tuple[str, ...] = ("pdns", "bind", "knot"), records: int = RECORDS) -> Fleet:
     """`count` zones named `<prefix>00000.test.` ... with `records` RRsets each, created
-    (empty) on the providers' servers and delegated at the lab's parent."""
+    on the providers' servers and delegated at the lab's parent: empty, or with
+    `served` already serving every record (as a push would leave them, in seconds)."""
     zones = [f"{prefix}{i:05d}.test." for i in range(count)]
-    lab.add_zones(zones, list(providers))
-    env = write_repo(lab, root, {z: zone_yaml(z, records) for z in zones}, list(providers))
+    texts = {z: zone_yaml(z, records) for z in zones}
+    lab.add_zones(zones, list(providers), {z: rrsets(z, texts[z]) for z in zones} if served else None)
+    env = write_repo(lab, root, texts, list(providers))
     return Fleet(root, env, zones, list(providers))
+
+
+def subset(lab: Lab, whole: Fleet, root: Path, count: int) -> Fleet:
+    """The first `count` zones of a fleet as a repository of their own."""
+    zones = whole.zones[:count]
+    env = write_repo(lab, root, {z: (whole.zones_dir / f"{z}yaml").read_text() for z in zones},
+                     whole.providers)
+    return Fleet(root, env, zones, whole.providers)
+
+
+def rrsets(zone: str, text: str) -> list[tuple[str, str, int, list[str]]]:
+    """A zone file's RRsets as octoDNS renders them (what a push sends)."""
+    from octodns.record import Record
+    from octodns.zone import Zone
+
+    octo = Zone(zone, [])
+    found = []
+    for name, data in yaml.safe_load(text).items():
+        record = Record.new(octo, name, {"ttl": 3600, **data})
+        rrset = record.to_rrset()
+        found.append((record.fqdn, record._type, record.ttl, list(rrset.rdatas)))
+    return found

@@ -11,6 +11,7 @@ from rich.text import Text
 
 from dnssync.findings import Finding, Severity
 from dnssync.plan import Change, Plan, ProviderPlan, rrset_text
+from dnssync.report.plaintable import Cell, print_table
 
 if TYPE_CHECKING:  # a hint only: verify and plan need not import apply's stack
     from dnssync.apply import ApplyResult
@@ -18,6 +19,7 @@ if TYPE_CHECKING:  # a hint only: verify and plan need not import apply's stack
 #: findings about files (config and zone files), shown as `file:line` lines, not in DNS tables
 FILE_CODES = ("config.", "zone.", "git.")
 SEVERITY_STYLE = {Severity.ERROR: "bold red", Severity.WARNING: "yellow", Severity.INFO: "cyan"}
+PLAN_COLUMNS = ("provider", "action", "name", "type", "ttl / values")
 ACTION_STYLE = {"create": ("+", "green"), "update": ("~", "yellow"), "delete": ("-", "red")}
 STATUS_STYLE = {"applied": "green", "unchanged": "dim", "failed": "bold red", "skipped": "yellow",
                 "changes": "yellow", "error": "bold red"}
@@ -72,35 +74,34 @@ def print_findings(console: Console, findings: list[Finding], title: str | None 
     console.print(Text(f"{errors} error(s), {warnings} warning(s)", style=style))
 
 
-def _provider_rows(table: Table, pp: ProviderPlan) -> None:
+def _provider_rows(pp: ProviderPlan) -> list[tuple[Cell, ...]]:
     if pp.error:
-        table.add_row(pp.provider, Text("error", style="bold red"), "", "", Text(pp.error, style="red"))
-        return
+        return [(pp.provider, Text("error", style="bold red"), "", "", Text(pp.error, style="red"))]
+    rows: list[tuple[Cell, ...]] = []
     if not pp.changes and not pp.adjustments:
-        table.add_row(pp.provider, Text("no changes", style="dim"), "", "", "")
+        rows.append((pp.provider, Text("no changes", style="dim"), "", "", ""))
     if pp.exists is False:
-        table.add_row(pp.provider, Text("+ create zone", style="green"), "", "", "")
+        rows.append((pp.provider, Text("+ create zone", style="green"), "", "", ""))
     for change in pp.changes:
         symbol, style = ACTION_STYLE[change.action]
-        table.add_row(pp.provider, Text(f"{symbol} {change.action}", style=style), Text(change.name or "@"),
-                      change.type, _change_text(change))
+        rows.append((pp.provider, Text(f"{symbol} {change.action}", style=style), Text(change.name or "@"),
+                     change.type, _change_text(change)))
     for adj in pp.adjustments:
         label = "cannot hold" if adj.kind == "unsupported" else "adjusted"
-        table.add_row(pp.provider, Text(f"! {label}", style="magenta"), Text(adj.name or "@"), adj.type,
-                      Text(adj.reason, style="magenta"))
+        rows.append((pp.provider, Text(f"! {label}", style="magenta"), Text(adj.name or "@"), adj.type,
+                     Text(adj.reason, style="magenta")))
     if pp.unsafe:
-        table.add_row(pp.provider, Text("! needs --force", style="bold red"), "", "", Text(pp.unsafe))
+        rows.append((pp.provider, Text("! needs --force", style="bold red"), "", "", Text(pp.unsafe)))
+    return rows
 
 
 def print_plan(console: Console, plan: Plan) -> None:
-    zones = sorted({p.zone for p in plan.providers})
-    for zone in zones:
-        table = Table(title=zone.rstrip(".") or ".", title_justify="left", expand=False)
-        for column in ("provider", "action", "name", "type", "ttl / values"):
-            table.add_column(column, overflow="fold")
-        for pp in (p for p in plan.providers if p.zone == zone):
-            _provider_rows(table, pp)
-        console.print(table)
+    by_zone: dict[str, list[ProviderPlan]] = {}
+    for pp in plan.providers:
+        by_zone.setdefault(pp.zone, []).append(pp)
+    for zone in sorted(by_zone):
+        print_table(console, zone.rstrip(".") or ".", PLAN_COLUMNS,
+                    [row for pp in by_zone[zone] for row in _provider_rows(pp)])
     if plan.findings:
         print_findings(console, plan.findings, "findings")
     console.print(plan_summary(plan))
