@@ -47,10 +47,10 @@ class Target:
 
     zone: ZoneExpectation
     endpoint: Endpoint
+    label: str = field(init=False)  # the endpoint's, made once: every answer is filed under it
 
-    @property
-    def label(self) -> str:
-        return self.endpoint.label
+    def __post_init__(self) -> None:
+        self.label = self.endpoint.label
 
 
 @dataclass
