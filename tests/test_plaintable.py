@@ -7,7 +7,6 @@ import io
 
 import pytest
 from rich.console import Console
-from rich.table import Table
 from rich.text import Text
 
 from dnssync.report import plaintable
@@ -15,12 +14,7 @@ from dnssync.report.text import PLAN_COLUMNS
 
 
 def _rich(console: Console, title: str, rows: list[tuple]) -> None:
-    table = Table(title=title, title_justify="left", expand=False)
-    for column in PLAN_COLUMNS:
-        table.add_column(column, overflow="fold")
-    for row in rows:
-        table.add_row(*row)
-    console.print(table)
+    console.print(plaintable.rich_table(title, PLAN_COLUMNS, rows))
 
 
 def _console(width: int = 80, terminal: bool = False) -> Console:

@@ -45,12 +45,18 @@ def print_table(console: Console, title: str, columns: Sequence[str],
         if text is not None:
             console.file.write(text)
             return
+    console.print(rich_table(title, columns, rows))
+
+
+def rich_table(title: str, columns: Sequence[str], rows: Sequence[Sequence[Cell]]) -> Table:
+    """The table as rich builds it (what `print_table` writes, and the reference its
+    test compares with)."""
     table = Table(title=title, title_justify="left", expand=False)
     for column in columns:
         table.add_column(column, overflow="fold")
     for row in rows:
         table.add_row(*row)
-    console.print(table)
+    return table
 
 
 def _render(width: int, title: str, columns: Sequence[str],

@@ -30,6 +30,12 @@ from dnssync.verify.engine import Answer, Endpoint, Engine, Question, resolve_al
 from dnssync.verify.expect import ZoneExpectation, expectations
 
 Progress = Callable[[int], None]
+#: zones with at most this many expected RRsets are transferred on the event loop; a
+#: larger one gets a thread that keeps reading however busy the loop is (axfr.py)
+LOOP_TRANSFER_MAX = 1000
+#: zone transfers at once from one nameserver address: a fleet's zones all become ready
+#: to transfer within moments, and servers cap TCP connections (PowerDNS: 20 by default)
+TRANSFERS_PER_ENDPOINT = 4
 
 
 @dataclass
@@ -171,6 +177,7 @@ class Verifier:
         self.progress = progress or (lambda n: None)
         self.providers: dict[str, BaseProvider] = {}
         self.transfers: dict[str, float] = {}  # "zone nameserver" -> seconds of its AXFR
+        self.transfer_slots: dict[Endpoint, asyncio.Semaphore] = {}
 
     async def run(self, zones: dict[str, list[str]]) -> VerifyResult:
         start = time.perf_counter()
@@ -268,9 +275,13 @@ class Verifier:
         else:
             # comparing needs every RRset; looking for extras only the ones git lacks
             skip = None if self.options.axfr else target.zone.known
-            served = await extra.transfer(target.endpoint, run.zone.name,
-                                          extra.tsig_of(self.providers[target.zone.provider]),
-                                          self.options.timeout, skip)
+            slots = self.transfer_slots.setdefault(target.endpoint,
+                                                   asyncio.Semaphore(TRANSFERS_PER_ENDPOINT))
+            async with slots:
+                served = await extra.transfer(target.endpoint, run.zone.name,
+                                              extra.tsig_of(self.providers[target.zone.provider]),
+                                              self.options.timeout, skip,
+                                              small=len(target.zone.items) <= LOOP_TRANSFER_MAX)
         if served.error:
             run.unlisted.setdefault(target.zone.provider, []).append(
                 f"{served.source}: {served.error}")
