@@ -110,7 +110,7 @@ def silent_provider(root: Path, env: dict[str, str], zone: str, workdir: Path) -
         provider.write_text(yaml.safe_dump({"class": "yaml", "directory": str(api), "nameservers": [
             {"name": "ns1.silent.test.", "address": server.address}]}))
         try:
-            wall, data = verify(root, env, "--timeout", str(timeout))
+            wall, data = verify(root, env, "--query-timeout", str(timeout))
         finally:
             provider.unlink()
         transfers = server.transfers

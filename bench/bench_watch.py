@@ -48,7 +48,7 @@ def dnssync(root: Path, env: dict[str, str], *args: str) -> subprocess.Completed
 def watch_cpu(root: Path, env: dict[str, str]) -> dict[str, float]:
     """Run `dnssync watch` and measure it between its start and done events."""
     process = subprocess.Popen([sys.executable, "-m", "dnssync", "-c", str(root), "watch",
-                                "--format", "json", "--timeout", "120"],
+                                "--format", "json", "--deadline", "120"],
                                env=env, stdout=subprocess.PIPE, text=True)
     launched = time.monotonic()
     assert process.stdout is not None

@@ -125,7 +125,7 @@ def apply_one(live: LivePlan, replan: Replan, check: Check, save: Callable[[Live
             else:
                 outcome.status, outcome.changes = "applied", max(planned, len(current.octo.changes))
                 break
-        outcome.error = describe_error(error)
+        outcome.error = describe_error(error, current.provider)
         if not is_transient(error) or outcome.attempts > retries:
             outcome.status = "failed"
             outcome.changes = planned or len(current.data.changes)

@@ -47,6 +47,8 @@ COMMANDS = {name: target for name, target in (
     ("soa", "soa:soa"), ("restore", "restore:restore"), ("snapshots", "restore:snapshots"),
     ("import", "import_zone:import_zone"), ("demo", "demo:demo"), ("serve", "serve:serve"),
     ("fault", "fault:fault"))}
+#: the commands imported so far (each gets the global options once)
+_LOADED: dict[str, click.Command] = {}
 
 
 class Group(click.Group):
@@ -63,8 +65,13 @@ class Group(click.Group):
         target = COMMANDS.get(cmd_name)
         if target is None:
             return None
-        module, function = target.split(":")
-        return getattr(importlib.import_module(f"dnssync.commands.{module}"), function)
+        command = _LOADED.get(target)
+        if command is None:
+            module, function = target.split(":")
+            command = _LOADED[target] = getattr(importlib.import_module(f"dnssync.commands.{module}"),
+                                                function)
+            command.params.extend(global_options())
+        return command
 
     def invoke(self, ctx: click.Context):
         try:
@@ -111,4 +118,42 @@ def main(ctx: click.Context, config_path: Path, octodns_config: Path | None, deb
     """dnssync: serve every zone from several DNS providers at once, and prove they answer alike."""
     setup_logging(debug)
     ctx.obj = Context(config_path, octodns_config, debug, not no_color)
+
+
+def all_commands() -> dict[str, click.Command]:
+    """Every command, imported (for tests and documentation that look at them all)."""
+    ctx = click.Context(main)
+    return {name: main.get_command(ctx, name) for name in main.list_commands(ctx)}
+
+
+def _late_global(ctx: click.Context, param: click.Parameter, value: object) -> None:
+    """A global option typed after the command (`dnssync validate --no-color`): it
+    overrides what was given before the command, as people expect."""
+    obj = ctx.find_object(Context)
+    if obj is None or value in (None, False):
+        return
+    if param.name == "config_path":
+        obj.config_path = value  # type: ignore[assignment]
+    elif param.name == "octodns_config":
+        obj.octodns_config = value  # type: ignore[assignment]
+    elif param.name == "debug":
+        obj.debug = True
+        setup_logging(True)
+    elif param.name == "no_color":
+        obj.color = False
+
+
+def global_options() -> list[click.Parameter]:
+    """The group's own options, again for every command (people type them after the
+    command too, and read the command's --help), each applied by `_late_global`."""
+    options = []
+    for option in main.params:
+        if not isinstance(option, click.Option) or option.name not in (
+                "config_path", "octodns_config", "debug", "no_color"):
+            continue
+        late = click.Option([*option.opts, option.name], type=option.type, is_flag=option.is_flag,
+                            default=None if not option.is_flag else False, expose_value=False,
+                            help=f"{option.help} (also accepted before the command)", callback=_late_global)
+        options.append(late)
+    return options
 

@@ -30,6 +30,9 @@ ENV_PREFIX = "env/"
 #: keys of a provider file that dnssync reads; every other key is the plugin's option
 PROVIDER_KEYS = {"class", "nameservers", "zones", "canary", "capabilities"}
 PARITY_MODES = ("error", "warn")
+#: policy.alias: flatten ALIAS to A/AAAA where a provider cannot hold it (see flatten.py),
+#: leave it to the parity gate, or refuse ALIAS records a provider cannot hold
+ALIAS_MODES = ("flatten", "native-only", "error")
 
 
 @dataclass(frozen=True)
@@ -59,6 +62,7 @@ class ProviderConfig:
     canary: bool = False
     lines: dict[str, int] = field(default_factory=dict)
     capabilities: dict[str, int] = field(default_factory=dict)  # declared normalisations (min_ttl...)
+    env: dict[str, str] = field(default_factory=dict)  # option -> the environment variable it reads
 
     def serves(self, zone: str) -> bool:
         return self.zones is None or zone in self._zone_set
@@ -76,6 +80,16 @@ class Policy:
     parity: str = "error"
     parity_zones: dict[str, str] = field(default_factory=dict)
     parity_types: dict[str, str] = field(default_factory=dict)
+    alias: str = "flatten"
+    alias_zones: dict[str, str] = field(default_factory=dict)
+    alias_records: dict[str, str] = field(default_factory=dict)  # record FQDN -> mode
+    #: flattened TTL = min(record TTL, max(target TTL, floor)): a CDN's 20 s TTL does not
+    #: become the zone's unless the floor says so
+    alias_ttl_floor: int = 60
+
+    def alias_for(self, zone: str, fqdn: str) -> str:
+        """The ALIAS mode for one record: per record beats per zone beats the default."""
+        return self.alias_records.get(fqdn.lower(), self.alias_zones.get(zone, self.alias))
 
     def parity_for(self, zone: str, rtype: str) -> str:
         """The parity mode for one record: per type beats per zone beats the default."""
@@ -123,10 +137,30 @@ class ParentSettings:
     zones: dict[str, list[Nameserver]] = field(default_factory=dict)
     roots: list[Nameserver] = field(
         default_factory=lambda: [Nameserver(a, a) for a in ROOT_SERVERS])
+    own_roots: bool = False  # `roots:` given: a private root, which may hold any name
 
     def servers_for(self, zone: str) -> list[Nameserver]:
         """The configured parent nameservers of `zone` (empty: find them from the root)."""
         return self.zones.get(zone, self.nameservers)
+
+
+@dataclass
+class ZoneFiles:
+    """How zone files are found and read: octoDNS YamlProvider's layout options, which
+    zones are declared (an octoDNS config lists them; dnssync.yaml: every zone file)
+    and which are lenient (`lenient: [zone, "*"]`, octoDNS's per-zone `lenient: true`)."""
+
+    split_extension: str | None = "."
+    declared: list[str] | None = None
+    suffixes: tuple[str, ...] = (".yaml", ".yml", ".json")
+    zonefile: bool = True  # octoDNS's disable_zonefile: false
+    shared: str | None = None  # octoDNS's shared_filename: a file every zone includes
+    lenient: set[str] = field(default_factory=set)
+    #: where `enforce_order` was set ("file:line" and the setting's name), None: dnssync's default
+    order_from: str | None = None
+
+    def is_lenient(self, zone: str) -> bool:
+        return "*" in self.lenient or zone in self.lenient
 
 
 @dataclass
@@ -141,6 +175,7 @@ class Config:
     defaults: Defaults = field(default_factory=Defaults)
     apex_ns: ApexNs = field(default_factory=ApexNs)
     parent: ParentSettings = field(default_factory=ParentSettings)
+    zone_files: ZoneFiles = field(default_factory=ZoneFiles)
 
     def providers_for(self, zone: str) -> list[ProviderConfig]:
         return [p for p in self.providers.values() if p.serves(zone)]
@@ -393,14 +428,21 @@ def load_provider(path: Path, checker: Checker) -> ProviderConfig | None:
         canary=bool(checker.typed(data, "canary", bool, False)),
         lines=dict(data.key_lines),
         capabilities=_capabilities(data, checker),
+        env=env_names(data),
     )
+
+
+def env_names(options: Mapping) -> dict[str, str]:
+    """option -> the environment variable its `env/VAR` value reads."""
+    return {key: value[len(ENV_PREFIX):].partition("/")[0] for key, value in options.items()
+            if isinstance(value, str) and value.startswith(ENV_PREFIX)}
 
 
 def _policy(data: Mapping | None, checker: Checker) -> Policy:
     policy = Policy()
     if data is None:
         return policy
-    checker.unknown_keys(data, {"update_threshold", "delete_threshold", "parity"}, "policy")
+    checker.unknown_keys(data, {"update_threshold", "delete_threshold", "parity", "alias"}, "policy")
     for key in ("update_threshold", "delete_threshold"):
         value = checker.typed(data, key, (int, float), getattr(policy, key))
         if not 0 <= value <= 1:
@@ -421,7 +463,32 @@ def _policy(data: Mapping | None, checker: Checker) -> Policy:
         if mode not in PARITY_MODES:
             checker.error("config.schema", f"parity must be error or warn, got {mode!r}", data.file,
                           data.line_of("parity"))
+    _alias_policy(data, policy, checker)
     return policy
+
+
+def _alias_policy(data: Mapping, policy: Policy, checker: Checker) -> None:
+    """`policy.alias: flatten` or `{default, zones: {zone: mode}, records: {fqdn: mode}, ttl_floor}`."""
+    alias = data.get("alias", "flatten")
+    if isinstance(alias, Mapping):
+        checker.unknown_keys(alias, {"default", "zones", "records", "ttl_floor"}, "policy.alias")
+        policy.alias = str(alias.get("default", "flatten"))
+        zones = checker.mapping(alias.get("zones"), data.file, "policy.alias.zones") or {}
+        records = checker.mapping(alias.get("records"), data.file, "policy.alias.records") or {}
+        policy.alias_zones = {zone_name(k): str(v) for k, v in zones.items()}
+        policy.alias_records = {zone_name(k): str(v) for k, v in records.items()}
+        floor = checker.typed(alias, "ttl_floor", int, policy.alias_ttl_floor)
+        if not 0 <= floor <= 2**31 - 1:
+            checker.error("config.schema", "policy.alias.ttl_floor must be between 0 and 2147483647",
+                          data.file, alias.line_of("ttl_floor"))
+        else:
+            policy.alias_ttl_floor = floor
+    else:
+        policy.alias = str(alias)
+    for mode in (policy.alias, *policy.alias_zones.values(), *policy.alias_records.values()):
+        if mode not in ALIAS_MODES:
+            checker.error("config.schema", f"alias must be one of {', '.join(ALIAS_MODES)}, got {mode!r}",
+                          data.file, data.line_of("alias"))
 
 
 def _addresses(data: Mapping, key: str, checker: Checker) -> list[Nameserver]:
@@ -454,6 +521,7 @@ def _parent(data: Mapping | None, checker: Checker) -> ParentSettings:
         settings.nameservers = _addresses(data, "nameservers", checker)
     if "roots" in data:
         settings.roots = _addresses(data, "roots", checker)
+        settings.own_roots = True
     zones = checker.mapping(data.get("zones"), data.file, "parent.zones")
     for zone in zones or {}:
         settings.zones[zone_name(zone)] = _addresses(zones, zone, checker)
@@ -476,6 +544,20 @@ def _section(data: Mapping, key: str, target: Any, checker: Checker) -> None:
         setattr(target, name, type(default)(value))
 
 
+def _lenient(data: Mapping, checker: Checker) -> set[str]:
+    """`lenient: [example.com, ...]` or `lenient: "*"`: zones loaded as octoDNS's
+    `lenient: true` does (what it hides is still reported, as warnings)."""
+    value = data.get("lenient")
+    if value is None:
+        return set()
+    names = [value] if isinstance(value, str) else value
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        checker.error("config.schema", "'lenient' is a list of zone names, or \"*\" for every zone",
+                      data.file, data.line_of("lenient"))
+        return set()
+    return {n if n == "*" else zone_name(n) for n in names}
+
+
 def _check_resolvers(resolvers: list, file: str, line: int | None, checker: Checker) -> None:
     """Each resolver `watch` observes must be host[:port], so a typo fails before any query."""
     lines = getattr(resolvers, "item_lines", [])
@@ -487,13 +569,42 @@ def _check_resolvers(resolvers: list, file: str, line: int | None, checker: Chec
                           lines[index] if index < len(lines) else line)
 
 
+def missing_secrets(config: Config) -> list[Finding]:
+    """A warning for every `env/VAR` a provider file reads that is not set, for commands
+    that contact no provider (validate, a pre-commit hook): they never need the secrets,
+    but say which ones plan, apply, verify and drift will. Needs `config` read offline."""
+    return [Finding(Severity.WARNING, "config.env-missing",
+                    f"{key!r} reads environment variable {var}, which is not set: plan, apply, verify"
+                    f" and drift need it (validate contacts no provider)", provider=provider.name,
+                    file=provider.file, line=provider.lines.get(key))
+            for provider in config.providers.values() for key, var in sorted(provider.env.items())
+            if provider.options.get(key) is None and var not in os.environ]
+
+
+def find_config(path: Path) -> Path:
+    """Where dnssync.yaml is: `path`, or in the folder `path`; the bare default name is
+    looked for in this folder and then in every parent folder, as git finds its
+    repository, so a command works from any folder inside the repository. Returns
+    `path` unchanged when there is none."""
+    if path.is_dir():
+        return path / CONFIG_FILE
+    if path != Path(CONFIG_FILE) or path.exists():
+        return path
+    for folder in Path.cwd().parents:
+        if (folder / CONFIG_FILE).is_file():
+            return folder / CONFIG_FILE
+    return path
+
+
 def read_config(path: Path | str = CONFIG_FILE, offline: bool = False) -> tuple[Config | None, list[Finding]]:
     """Read dnssync.yaml (or the one in a folder) and every provider file. Returns what
     could be read with every finding (not only the first), so the caller can go on to
     check the zones too and report all problems in one run."""
-    path = Path(path)
-    if path.is_dir():
-        path = path / CONFIG_FILE
+    path = find_config(Path(path))
+    if not path.is_file():
+        return None, [Finding(Severity.ERROR, "config.no-repository", f"not a dnssync repository (no {CONFIG_FILE}"
+                              " here or in any parent folder)" if path.name == CONFIG_FILE and not path.parent.name
+                              else f"file not found: {path}", file=str(path))]
     checker = Checker(offline)
     data = checker.mapping(load_data(path, checker), str(path), CONFIG_FILE)
     if data is None:
@@ -501,7 +612,7 @@ def read_config(path: Path | str = CONFIG_FILE, offline: bool = False) -> tuple[
     root = path.parent
     checker.unknown_keys(
         data,
-        {"zones", "providers", "resolvers", "state", "policy", "defaults", "apex_ns", "parent"},
+        {"zones", "providers", "resolvers", "state", "policy", "defaults", "apex_ns", "parent", "lenient"},
         CONFIG_FILE,
     )
     zones_dir = root / str(checker.typed(data, "zones", str, "zones"))
@@ -519,6 +630,10 @@ def read_config(path: Path | str = CONFIG_FILE, offline: bool = False) -> tuple[
     config.parent = _parent(checker.mapping(data.get("parent"), str(path), "parent"), checker)
     config.policy = _policy(checker.mapping(data.get("policy"), str(path), "policy"), checker)
     _section(data, "defaults", config.defaults, checker)
+    config.zone_files.lenient = _lenient(data, checker)
+    section = data.get("defaults")
+    if isinstance(section, Mapping) and "enforce_order" in section:
+        config.zone_files.order_from = f"defaults.enforce_order in {path}:{section.line_of('enforce_order')}"
     _section(data, "apex_ns", config.apex_ns, checker)
     if not 0 <= config.apex_ns.ttl <= 2**31 - 1:
         section = data["apex_ns"]

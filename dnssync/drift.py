@@ -20,7 +20,9 @@ def _change_finding(pp: ProviderPlan, change: Change, locate: Locate) -> Finding
     fqdn = f"{change.name}.{pp.zone}" if change.name else pp.zone
     what = {"create": "is missing at", "delete": "is at", "update": "differs at"}[change.action]
     tail = " but not in git" if change.action == "delete" else ""
-    file, line = locate(pp.zone, change.name, change.type)
+    if change.origin:  # the target moved since the last apply: `apply --refresh-flattened`
+        tail += f" ({change.origin})"
+    file, line = (change.file, change.line) if change.origin else locate(pp.zone, change.name, change.type)
     return Finding(
         Severity.ERROR, _CODES[change.action], f"{fqdn} {change.type} {what} {pp.provider}{tail}",
         zone=pp.zone, name=change.name, type=change.type, provider=pp.provider,

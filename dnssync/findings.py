@@ -22,6 +22,7 @@ class Severity(StrEnum):
 #: Every finding code with what it means. Adding a code here documents it.
 CODES: dict[str, str] = {
     # configuration and zone files (validate; any error here means exit 2)
+    "config.no-repository": "No dnssync.yaml at the given path, or (by default) here or in any parent folder.",
     "config.yaml": "A file is not valid YAML/JSON, or has a duplicate key.",
     "config.schema": "A key is unknown, missing or has the wrong kind of value.",
     "config.env-missing": "An `env/VAR` value names an environment variable that is not set.",
@@ -30,7 +31,14 @@ CODES: dict[str, str] = {
     "config.provider-nameservers": "A provider lists no nameservers, so nothing can verify it.",
     "config.zone-unserved": "A zone file exists that no provider serves.",
     "config.zone-unknown": "A provider lists a zone that has no zone file.",
-    "zone.key-order": "Keys are not in octoDNS's natural order (octoDNS itself would refuse).",
+    "config.zone-skipped": "A file or folder in the zones folder is not a zone (as octoDNS reads it): not"
+                           " loaded, with why (an octoDNS config, a fragment, an undeclared zone).",
+    "zone.key-order": "Keys are not in octoDNS's natural order: an error when enforce_order is true (octoDNS's"
+                      " default), else a warning naming the setting.",
+    "zone.name-unquoted": "A name written as an unquoted YAML null/boolean/number/date (`on:`): read as"
+                          " written, never the apex; quote it.",
+    "zone.relative-target": "A CNAME/MX/NS/SRV/PTR/ALIAS/DNAME target without a trailing dot: served as"
+                            " the absolute name on every provider; write the dot.",
     "zone.record": "octoDNS record validation failed (type, value, name or TTL).",
     "zone.record-type": "Unknown record type.",
     "zone.duplicate": "The same name and type is defined twice.",
@@ -40,6 +48,10 @@ CODES: dict[str, str] = {
     "zone.name": "A name with a label over 63 octets or over 253 in all (RFC 1035 2.3.4).",
     "zone.target": "An NS/MX/SRV/CNAME target that is an address, an alias or missing.",
     "zone.subzone": "A record that belongs to a sub-zone managed in its own file.",
+    "zone.occluded": "A record at or below a delegation inside the zone (not NS/DS at the cut, not glue):"
+                     " no nameserver answers it authoritatively.",
+    "zone.nested-delegation": "An NS delegation below another delegation in the same zone: the upper cut"
+                              " hides it, servers refer at the upper one.",
     "zone.zone": "The zone as a whole fails octoDNS's zone validation.",
     "zone.apex-ns": "The zone file's apex NS differs from the union of the providers' nameservers.",
     # git workflow
@@ -49,6 +61,12 @@ CODES: dict[str, str] = {
     # parity (plan and apply; error or warning by policy.parity)
     "parity.unsupported": "A provider cannot hold a record git has: it would not serve it, others would.",
     "parity.adjusted": "A provider would serve a record differently (TTL clamp, flattening, TXT chunks).",
+    # ALIAS across providers (plan: flattening; verify: freshness)
+    "alias.unresolved": "An ALIAS target did not resolve (NXDOMAIN, SERVFAIL, timeout, loop): refused, not flattened.",
+    "alias.refused": "policy.alias is error and a provider cannot hold this ALIAS record.",
+    "alias.conflict": "An ALIAS record cannot be flattened (A/AAAA beside it in git, or no DNS name).",
+    "alias.stale": "A provider serves addresses at an ALIAS name that the target no longer resolves to.",
+    "alias.unchecked": "An ALIAS target did not resolve when verifying, so its addresses were not checked.",
     # drift (dnssync drift: a provider's live state vs git)
     "drift.missing": "A record git has is missing at a provider.",
     "drift.extra": "A provider serves a record git does not have.",
@@ -56,6 +74,8 @@ CODES: dict[str, str] = {
     "drift.zone-missing": "A provider does not have the zone at all.",
     # parent delegation (verify --delegation)
     "delegation.parent-error": "The parent's nameservers could not be found, or gave no delegation.",
+    "delegation.special-use": "The zone is under a special-use name (test., example., local. ...):"
+                              " no public parent exists, so its delegation is not checked.",
     "delegation.parent-differ": "The parent's nameservers disagree about the delegation.",
     "delegation.missing": "The parent's delegation lacks a provider's nameserver.",
     "delegation.extra": "The parent's delegation lists a nameserver that is no provider's.",
@@ -96,6 +116,8 @@ CODES: dict[str, str] = {
     "verify.malformed": "A reply does not parse as a DNS message.",
     "verify.unresolvable": "A nameserver has no configured address and its name does not"
                            " resolve.",
+    "verify.occluded": "A record at or below a delegation in the zone: not asked, the servers answer the"
+                       " referral there (validate reports it as zone.occluded).",
     "verify.unverifiable": "A record type that is not a DNS type (ALIAS...): DNS cannot show it.",
     # watch (propagation of an apply)
     "watch.unwatchable": "A changed record's type has no wire form to compare (e.g. ALIAS).",
@@ -103,7 +125,7 @@ CODES: dict[str, str] = {
     "watch.unexpected-value": "A nameserver serves neither the old nor the new value of a change.",
     "watch.lagging": "At the timeout, a nameserver still does not serve a change.",
     "watch.serial-mismatch": "At the timeout, one provider's nameservers differ in SOA serial.",
-    "watch.timeout": "The change was not fully propagated within --timeout.",
+    "watch.timeout": "The change was not fully propagated within --deadline (watch, apply --wait).",
     "watch.resolver-stale": "A resolver answers the old value after no cache should hold it.",
 }
 

@@ -36,7 +36,7 @@ def _zones_at(repo: Repository, rev: str) -> dict[str, Zone]:
     with tempfile.TemporaryDirectory(prefix="dnssync-base-") as tmp:
         folder = export_folder(repo.config.root, rev, repo.config.zones_dir, Path(tmp))
         config = dataclasses.replace(repo.config, zones_dir=folder)
-        names = [z for z in discover(folder) if repo.selection.wants(z)]
+        names = [z for z in discover(folder, repo.config.zone_files) if repo.selection.wants(z)]
         try:
             zones, _ = load_zones(config, names)
         except ConfigError as e:

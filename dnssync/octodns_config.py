@@ -16,6 +16,8 @@ from dnssync.config import (
     Config,
     Defaults,
     ProviderConfig,
+    ZoneFiles,
+    env_names,
     load_data,
     resolve_env,
     zone_name,
@@ -28,11 +30,23 @@ from dnssync.yamlfile import Mapping
 _YAML_SOURCES = ("octodns.provider.yaml.YamlProvider", "octodns.provider.yaml.SplitYamlProvider")
 
 
-def _source_options(options: Mapping, defaults: Defaults, checker: Checker) -> None:
+def _source_options(name: str, options: Mapping, defaults: Defaults, files: ZoneFiles, checker: Checker) -> None:
+    """The YamlProvider source's options that change what its zones contain and which files they are."""
     defaults.default_ttl = checker.typed(options, "default_ttl", int, defaults.default_ttl)
     defaults.enforce_order = bool(options.get("enforce_order", True))
+    files.order_from = (f"enforce_order of YamlProvider {name!r}, {options.file}:{options.line_of('enforce_order')}"
+                        if "enforce_order" in options else
+                        f"octoDNS's default for YamlProvider {name!r}, {options.file}:{options.line}")
     if options.get("escaped_semicolons") is not None:
         defaults.escaped_semicolons = bool(options["escaped_semicolons"])
+    if str(options.get("class")).endswith("SplitYamlProvider"):
+        files.split_extension = str(options.get("extension", "."))
+    else:
+        split = options.get("split_extension")
+        files.split_extension = str(split) if split else None
+    files.suffixes = (".yaml",)  # octoDNS reads no other zone files
+    files.zonefile = not options.get("disable_zonefile", False)
+    files.shared = str(options["shared_filename"]) if options.get("shared_filename") else None
 
 
 def config_from_octodns(path: Path, offline: bool = False) -> tuple[Config | None, list[Finding]]:
@@ -45,6 +59,7 @@ def config_from_octodns(path: Path, offline: bool = False) -> tuple[Config | Non
     providers = checker.mapping(data.get("providers"), file, "providers") or Mapping()
     zones = checker.mapping(data.get("zones"), file, "zones") or Mapping()
     defaults = Defaults()
+    files = ZoneFiles(declared=[])
     manager = checker.mapping(data.get("manager"), file, "manager") or Mapping()
     defaults.concurrency = checker.typed(manager, "max_workers", int, defaults.concurrency)
     resolved = {}
@@ -62,6 +77,7 @@ def config_from_octodns(path: Path, offline: bool = False) -> tuple[Config | Non
         checker.error("config.schema", "no zones configured", file, data.line_of("zones"))
     zones_dir: Path | None = None
     targets: dict[str, list[str]] = {}
+    every: set[str] = set()  # "*" when the config has dynamic zones, and the targets serving them all
     for name, zone in zones.items():
         if not isinstance(zone, Mapping):
             checker.error("config.schema", f"zone {name!r} must be a mapping", file, zones.line_of(name))
@@ -74,25 +90,39 @@ def config_from_octodns(path: Path, offline: bool = False) -> tuple[Config | Non
             elif options.get("class") in _YAML_SOURCES and zones_dir is None:
                 directory = Path(str(resolved.get(source, {}).get("directory") or "."))
                 zones_dir = directory if directory.is_absolute() or directory.exists() else path.parent / directory
-                _source_options(options, defaults, checker)
+                _source_options(str(source), options, defaults, files, checker)
+        dynamic = str(name) == "*"  # octoDNS's dynamic zones: every zone its source lists
+        if dynamic:
+            every.add("*")
+        else:
+            files.declared.append(zone_name(name))
+        if zone.get("lenient"):
+            files.lenient.add("*" if dynamic else zone_name(name))
         for target in zone.get("targets") or []:
             if target not in providers:
                 checker.error("config.schema", f"zone {name!r} names unknown target {target!r}", file,
                               zone.line_of("targets"))
+            elif dynamic:
+                every.add(target)
             else:
                 targets.setdefault(target, []).append(zone_name(name))
     if zones_dir is None and zones:
         checker.error("config.schema", "no zone has a YamlProvider source, so dnssync finds no zone files",
                       file, data.line_of("zones"))
+    if "*" in every:
+        files.declared = None
     config = Config(root=path.parent, file=file, zones_dir=zones_dir or path.parent, providers={},
-                    defaults=defaults)
+                    defaults=defaults, zone_files=files)
+    for target in every - {"*"}:
+        targets.setdefault(target, [])
     for target, served in targets.items():
         options = providers[target]
         if target not in resolved:
             continue
         config.providers[target] = ProviderConfig(
-            name=target, cls=str(options.get("class")), options=resolved[target], nameservers=[], zones=served,
-            file=file, lines={"class": options.line_of("class")},
+            name=target, cls=str(options.get("class")), options=resolved[target], nameservers=[],
+            zones=None if target in every else served,
+            file=file, lines={"class": options.line_of("class")}, env=env_names(options),
         )
         checker.warn("config.provider-nameservers",
                      f"octoDNS provider {target!r} names no nameservers; verify cannot check it",

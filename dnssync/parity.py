@@ -145,7 +145,13 @@ def check_plan(plan: Plan, desired: dict[str, Zone], providers: dict[str, BasePr
     return findings
 
 
+#: ALIAS records a provider would not serve as git says and that policy refuses (flatten.py);
+#: a target that did not resolve (alias.unresolved) holds back only that record, not the apply
+ALIAS_BLOCKING = ("alias.refused", "alias.conflict")
+
+
 def blocking(findings: list[Finding]) -> list[Finding]:
-    """The parity findings that stop an apply (policy error)."""
-    return [f for f in findings if f.code.startswith("parity.") and f.severity is Severity.ERROR]
+    """The parity findings that stop an apply (policy error), ALIAS refusals included."""
+    return [f for f in findings if (f.code.startswith("parity.") or f.code in ALIAS_BLOCKING)
+            and f.severity is Severity.ERROR]
 

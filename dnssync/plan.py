@@ -1,6 +1,6 @@
 """The plan: per provider and zone, what apply would change, as data.
 
-Like Terraform's plan, a `Plan` is serialisable (`plan --out plan.json`),
+Like Terraform's plan, a `Plan` is serialisable (`plan --save-plan plan.json`),
 checksummed, and consumed by apply. It records the desired content it was made
 from and a digest of each provider's live state, so `apply --plan` can apply
 exactly what was reviewed and refuse when a provider changed in between.
@@ -30,14 +30,21 @@ from octodns.zone import Zone
 from dnssync.errors import UsageError
 from dnssync.findings import Finding, Severity
 from dnssync.providers.capabilities import served_zone
+from dnssync.providers.hints import explain
 from dnssync.secrets import redact
 
 FORMAT_VERSION = 1
 
 
 def rrset_data(record: Record) -> dict[str, Any]:
-    """A record as TTL and sorted presentation-format values: how plans show values."""
-    rrset = record.to_rrset()
+    """A record as TTL and sorted presentation-format values: how plans show values. A
+    plugin's own type (`PowerDnsProvider/LUA`) may have no presentation format: its
+    values are shown as JSON."""
+    try:
+        rrset = record.to_rrset()
+    except AttributeError:  # octoDNS's value_to_rdata_text: a value class without rdata_text
+        values = getattr(record, "values", None) or [getattr(record, "value", None)]
+        return {"ttl": record.ttl, "values": sorted(json.dumps(_plain(v), sort_keys=True) for v in values)}
     return {"ttl": rrset.ttl, "values": sorted(rrset.rdatas)}
 
 
@@ -85,6 +92,16 @@ class Change:
     # where git defines the record (not part of equality: a reviewed plan is compared by content)
     file: str | None = field(default=None, compare=False)
     line: int | None = field(default=None, compare=False)
+    #: a flattened ALIAS: where the values come from (flatten.Flattened.origin)
+    flattened: dict[str, Any] | None = field(default=None, compare=False)
+
+    @property
+    def origin(self) -> str:
+        """`A flattened from ALIAS → cdn.example. (resolved at T via R)` for a flattened
+        change, '' for one that comes from git as it is."""
+        f = self.flattened
+        return "" if not f else (f"{self.type} flattened from {f['from']} → {f['target']}"
+                                 f" (resolved at {f['resolved_at']} via {f['via']})")
 
     @property
     def summary(self) -> str:
@@ -149,6 +166,7 @@ class Plan:
     revision: str | None = None
     base: str | None = None  # `plan --base REV`: the revision the changes are relative to
     format_version: int = FORMAT_VERSION
+    flattened: list[dict[str, Any]] = field(default_factory=list)  # flatten.Flattened as data
 
     @property
     def has_changes(self) -> bool:
@@ -170,6 +188,7 @@ class Plan:
             "zones": self.zones,
             "providers": [asdict(p) for p in self.providers],
             "findings": [f.to_dict() for f in self.findings],
+            "flattened": self.flattened,
         }
 
     @property
@@ -192,6 +211,7 @@ class Plan:
                 revision=data.get("revision"),
                 base=data.get("base"),
                 format_version=data["format_version"],
+                flattened=data.get("flattened", []),
             )
         except (ValueError, KeyError, TypeError) as e:
             raise UsageError(f"{source} is not a dnssync plan: {type(e).__name__}: {e}") from None
@@ -225,6 +245,7 @@ class LivePlan:
     existing: Zone | None
     octo: OctoPlan | None
     error: BaseException | None = None  # why the live state could not be read
+    processors: list[BaseProcessor] = field(default_factory=list)  # planned with these (flatten.py)
 
 
 class _CaptureExisting(BaseProcessor):
@@ -247,8 +268,12 @@ def digest(zone: Zone) -> str:
     return "sha256:" + hashlib.sha256("\n".join(rows).encode()).hexdigest()
 
 
-def describe_error(error: BaseException) -> str:
-    """A one-line, secret-free description of why a provider failed."""
+def describe_error(error: BaseException, provider: BaseProvider | None = None) -> str:
+    """A one-line, secret-free description of why a provider failed; with what to do
+    about it where that is known (see providers/hints.py)."""
+    explained = explain(error, provider)
+    if explained:
+        return " ".join(redact(explained).split())
     response = getattr(error, "response", None)
     text = str(error) or type(error).__name__
     if response is not None and getattr(response, "status_code", None):
@@ -310,8 +335,11 @@ def _why_adjusted(record: Record, kept: Record) -> str:
 
 
 def plan_one(name: str, provider: BaseProvider, desired: Zone,
-             update_threshold: float, delete_threshold: float) -> LivePlan:
-    """Plan one provider for one zone. Never raises: a failure is the plan's `error`."""
+             update_threshold: float, delete_threshold: float,
+             processors: list[BaseProcessor] | None = None) -> LivePlan:
+    """Plan one provider for one zone. Never raises: a failure is the plan's `error`.
+    `processors` are octoDNS processors run after the live state is read (flatten.py)."""
+    processors = list(processors or [])
     data = ProviderPlan(provider=name, zone=desired.name)
     provider.update_pcent_threshold = update_threshold
     provider.delete_pcent_threshold = delete_threshold
@@ -320,10 +348,10 @@ def plan_one(name: str, provider: BaseProvider, desired: Zone,
         data.adjustments, served = adjustments(provider, desired)
         # planned against what it will serve, so a TTL clamp converges instead of
         # showing the same update forever
-        octo = provider.plan(served, processors=[capture])
+        octo = provider.plan(served, processors=[capture, *processors])
     except Exception as e:  # any provider failure is reported, never fatal to the run
-        data.error = describe_error(e)
-        return LivePlan(data, provider, desired, capture.existing, None, e)
+        data.error = describe_error(e, provider)
+        return LivePlan(data, provider, desired, capture.existing, None, e, processors)
     existing = capture.existing
     data.exists = octo.exists if octo else True
     if existing is not None:
@@ -335,7 +363,12 @@ def plan_one(name: str, provider: BaseProvider, desired: Zone,
             octo.raise_if_unsafe()
         except UnsafePlan as e:
             data.unsafe = str(e)
-    return LivePlan(data, provider, desired, existing, octo)
+    return LivePlan(data, provider, desired, existing, octo, processors=processors)
+
+
+#: per (provider, zone): the zone it must serve where it differs from the shared desired
+#: zone, and octoDNS processors its plan needs (flatten.Flattening.zones / .processors)
+Overrides = tuple[dict[tuple[str, str], Zone], dict[tuple[str, str], list[BaseProcessor]]]
 
 
 def make_plan(
@@ -346,6 +379,7 @@ def make_plan(
     delete_threshold: float = 0.3,
     concurrency: int = 8,
     live: bool = True,
+    overrides: Overrides | None = None,
 ) -> tuple[Plan, list[LivePlan]]:
     """Plan every (provider, zone) pair in parallel. `serves` maps zone -> provider names.
 
@@ -355,34 +389,41 @@ def make_plan(
     Python, so threads would take turns on one core while processes use them all."""
     tasks = [(p, z) for z in sorted(desired) for p in serves[z] if p in providers]
     thresholds = (update_threshold, delete_threshold)
+    overrides = overrides or ({}, {})
     lives: list[LivePlan] = []
     data: list[ProviderPlan] | None = None
     if not live and len(tasks) > 1 and "fork" in multiprocessing.get_all_start_methods():
-        data = _plan_in_processes(tasks, desired, providers, thresholds, concurrency)
+        data = _plan_in_processes(tasks, desired, providers, thresholds, concurrency, overrides)
     if data is None:
         with ThreadPoolExecutor(max_workers=max(1, min(concurrency, len(tasks) or 1))) as pool:
-            lives = list(pool.map(lambda t: plan_one(t[0], providers[t[0]], desired[t[1]], *thresholds), tasks))
+            lives = list(pool.map(lambda t: _plan_task(t, desired, providers, thresholds, overrides), tasks))
         data = [lp.data for lp in lives]
     zones = {name: zone_content(zone) for name, zone in sorted(desired.items())}
     return Plan(zones=zones, providers=data), lives
 
 
-#: what forked planning workers inherit (desired zones, providers, thresholds): octoDNS
-#: zones and provider objects are not picklable, but a forked child shares them as they are
-_forked: tuple[dict[str, Zone], dict[str, BaseProvider], tuple[float, float]] | None = None
+def _plan_task(task: tuple[str, str], desired: dict[str, Zone], providers: dict[str, BaseProvider],
+               thresholds: tuple[float, float], overrides: Overrides) -> LivePlan:
+    zone = overrides[0].get(task, desired[task[1]])
+    return plan_one(task[0], providers[task[0]], zone, *thresholds, overrides[1].get(task))
+
+
+#: what forked planning workers inherit (desired zones, providers, thresholds, overrides):
+#: octoDNS zones and provider objects are not picklable, but a forked child shares them as they are
+_forked: tuple[dict[str, Zone], dict[str, BaseProvider], tuple[float, float], Overrides] | None = None
 
 
 def _plan_forked(task: tuple[str, str]) -> ProviderPlan:
     assert _forked is not None
-    desired, providers, thresholds = _forked
-    return plan_one(task[0], providers[task[0]], desired[task[1]], *thresholds).data
+    return _plan_task(task, *_forked).data
 
 
 def _plan_in_processes(tasks: list[tuple[str, str]], desired: dict[str, Zone], providers: dict[str, BaseProvider],
-                       thresholds: tuple[float, float], concurrency: int) -> list[ProviderPlan] | None:
+                       thresholds: tuple[float, float], concurrency: int,
+                       overrides: Overrides) -> list[ProviderPlan] | None:
     """Plan in forked workers; None when the pool breaks (the caller then uses threads)."""
     global _forked
-    _forked = (desired, providers, thresholds)
+    _forked = (desired, providers, thresholds, overrides)
     workers = max(1, min(concurrency, len(tasks)))
     try:
         with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("fork")) as pool:

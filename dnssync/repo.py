@@ -20,11 +20,14 @@ from dnssync.config import Config, read_config
 from dnssync.desired import build_desired
 from dnssync.errors import ConfigError, UsageError
 from dnssync.findings import Finding, Severity, has_errors
+from dnssync.flatten import as_data, prepare
 from dnssync.octodns_config import config_from_octodns
 from dnssync.parity import check_plan
 from dnssync.plan import LivePlan, Plan, make_plan, plan_one
-from dnssync.providers import build_providers
-from dnssync.zones import DesiredZone, discover, load_zones
+from dnssync.providers import build_providers, import_plugins
+from dnssync.withheld import withheld_findings
+from dnssync.zonefiles import scan
+from dnssync.zones import DesiredZone, load_zones
 
 
 def cross_check(config: Config, zones: list[DesiredZone], all_zone_names: list[str]) -> list[Finding]:
@@ -58,10 +61,11 @@ def read_settings(config_path: Path | str, octodns_config: Path | None = None,
     return read_config(config_path, offline)
 
 
-def load_settings(config_path: Path | str, octodns_config: Path | None = None) -> Config:
+def load_settings(config_path: Path | str, octodns_config: Path | None = None, offline: bool = False) -> Config:
     """The settings alone (no zone loaded), for commands that do not need the zones
-    (restore, snapshots, import): ConfigError on any error."""
-    config, findings = read_settings(config_path, octodns_config)
+    (restore, snapshots, import): ConfigError on any error. `offline`: no provider
+    will be contacted, so missing secrets are no error (`snapshots` lists files)."""
+    config, findings = read_settings(config_path, octodns_config, offline)
     if config is None or has_errors(findings):
         raise ConfigError(findings)
     return config
@@ -121,11 +125,14 @@ class Repository:
         config, findings = read_settings(config_path, octodns_config, offline)
         if config is None:
             raise ConfigError(findings)
+        import_plugins(list(config.providers.values()))  # their record types, before any zone
+        found = scan(config.zones_dir, config.zone_files)
+        findings = findings + found.skipped
         try:
-            loaded, zone_findings = load_zones(config, selection.pick(list(discover(config.zones_dir))))
+            loaded, zone_findings = load_zones(config, selection.pick(list(found.zones)))
         except ConfigError as e:  # report config and zone problems together
             raise ConfigError(findings + e.findings) from None
-        findings = findings + zone_findings + cross_check(config, loaded, list(discover(config.zones_dir)))
+        findings = findings + zone_findings + cross_check(config, loaded, list(found.zones))
         if has_errors(findings):
             raise ConfigError(findings)
         desired, apex = build_desired(config, loaded)
@@ -154,16 +161,28 @@ class Repository:
         }
 
     def plan(self, providers: list[str] | None = None, desired: dict[str, Zone] | None = None,
-             live: bool = True) -> tuple[Plan, list[LivePlan]]:
+             live: bool = True, flattened: list[dict] | None = None,
+             refresh_flattened: bool = False) -> tuple[Plan, list[LivePlan]]:
         """Plan the providers (None: all) for the desired zones (None: the repository's);
-        `live=False` when only the data is needed (see make_plan)."""
+        `live=False` when only the data is needed (see make_plan). ALIAS records are
+        flattened where a provider cannot hold them (flatten.py), from `flattened` (a
+        reviewed plan's) when given; `refresh_flattened` plans only those RRsets."""
         policy, defaults = self.config.policy, self.config.defaults
         desired = self.desired if desired is None else desired
-        plan, lives = make_plan(desired, self.providers(), self.serves(providers, list(desired)),
-                                policy.update_threshold, policy.delete_threshold, defaults.concurrency, live)
+        serves = self.serves(providers, list(desired))
+        flat = prepare(self.config, desired, self.providers(), serves, self.locate, flattened)
+        if refresh_flattened:
+            flat.refresh_only(serves)
+        plan, lives = make_plan(desired, self.providers(), serves, policy.update_threshold,
+                                policy.delete_threshold, defaults.concurrency, live,
+                                (flat.zones, flat.processors))
         plan.revision = self.revision
-        plan.findings = list(self.findings) + check_plan(plan, desired, self.providers(), policy, self.locate)
+        plan.flattened = as_data(flat.records)
+        withheld = withheld_findings(self.config, [z for z in self.zones if z.name in desired])
+        plan.findings = (list(self.findings) + withheld + flat.findings
+                         + check_plan(plan, desired, self.providers(), policy, self.locate))
         self.locate_changes(plan)
+        flat.annotate(plan, self.locate)
         return plan, lives
 
     def locate(self, zone: str, name: str, rtype: str) -> tuple[str | None, int | None]:
@@ -191,5 +210,5 @@ class Repository:
     def replan(self, live: LivePlan) -> LivePlan:
         policy = self.config.policy
         return plan_one(live.data.provider, live.provider, live.desired, policy.update_threshold,
-                        policy.delete_threshold)
+                        policy.delete_threshold, live.processors)
 

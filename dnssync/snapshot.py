@@ -61,8 +61,11 @@ def load(state_dir: Path, snapshot_id: str, sub_zones: dict[str, set[str]]) -> d
     'latest' or a unique prefix of an id."""
     ids = list_snapshots(state_dir)
     matches = ids[-1:] if snapshot_id == "latest" else [i for i in ids if i.startswith(snapshot_id)]
+    if not ids:
+        raise UsageError("nothing to restore: no snapshots yet (apply saves one before it changes"
+                         f" anything; none in {snapshots_dir(state_dir)})")
     if len(matches) != 1:
-        known = ", ".join(ids[-5:]) or "none"
+        known = ", ".join(ids[-5:])
         raise UsageError(f"no unique snapshot {snapshot_id!r} in {snapshots_dir(state_dir)} (latest: {known})")
     folder = snapshots_dir(state_dir) / matches[0]
     result = {}

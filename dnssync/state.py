@@ -65,7 +65,10 @@ def find_apply(state_dir: Path, which: str = "latest") -> Path:
     ids = [r.stem for r in records]
     matches = (records[-1:] if which == "latest"
                else [r for r in records if r.stem.startswith(which)])
+    if not records:
+        raise UsageError("nothing to watch: no apply has been made from this repository yet"
+                         f" ({applies_dir(state_dir)} is empty); watch follows an apply: run dnssync apply first")
     if len(matches) != 1:
-        known = ", ".join(ids[-5:]) or "none (run dnssync apply first)"
+        known = ", ".join(ids[-5:])
         raise UsageError(f"no unique apply {which!r} in {applies_dir(state_dir)} (latest: {known})")
     return matches[0]

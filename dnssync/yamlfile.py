@@ -5,10 +5,17 @@ zones), it silently keeps the last of two duplicate keys, and it refuses keys ou
 of natural order outright. This loader uses libyaml's C parser where available,
 rejects duplicate keys with both line numbers, records the line of every key and
 value so errors can name `file:line`, and reports (not rejects) key order.
+
+A plain key that YAML 1.1 reads as another type (`null:`, `on:`, `1.5:`,
+`2024-01-01:`) is kept as the text written: in a zone file a key is a label, and
+`null:` silently becoming the apex (or `on:` the name `True`) is never what the
+author meant. `Mapping.typed_keys` says which keys were read that way, so the
+zone loader can warn and suggest quoting.
 """
 
 from __future__ import annotations
 
+import datetime
 import re
 from pathlib import Path
 from typing import Any
@@ -21,6 +28,9 @@ from dnssync.findings import Finding, Severity
 _BaseLoader: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _natural = natsort_keygen()
 _DIGIT = re.compile(r"\d")
+#: what YAML 1.1 would have made of an unquoted key, by the type it resolves to
+_KINDS: dict[type, str] = {type(None): "a null", bool: "a boolean", int: "an integer", float: "a number",
+                           datetime.date: "a date", datetime.datetime: "a timestamp"}
 
 
 class Mapping(dict):
@@ -33,6 +43,8 @@ class Mapping(dict):
         super().__init__(*args, **kwargs)
         self.key_lines: dict[Any, int] = {}
         self.value_lines: dict[Any, int] = {}
+        #: keys kept as written although YAML 1.1 reads them as another type: key -> that type
+        self.typed_keys: dict[str, str] = {}
 
     def line_of(self, key: Any) -> int:
         return self.key_lines.get(key, self.line)
@@ -133,7 +145,7 @@ class _Loader(_BaseLoader):  # type: ignore[misc, valid-type]
                 self.get_event()  # a YAML merge key: `<<: *defaults`
                 merges.append((self.build_value(), line))
                 continue
-            key = self.build_value()
+            key = self._as_written(self.build_value(), key_event, result)
             value_line = self.peek_event().start_mark.line + 1
             value = self.build_value()
             try:
@@ -159,6 +171,17 @@ class _Loader(_BaseLoader):  # type: ignore[misc, valid-type]
         self._check_order(keys, result)
         return result
 
+    @staticmethod
+    def _as_written(key: Any, event: Any, mapping: Mapping) -> Any:
+        """A scalar key YAML resolved to a non-string is the text the author wrote."""
+        if isinstance(key, str) or not isinstance(event, yaml.ScalarEvent):
+            return key
+        kind = _KINDS.get(type(key))
+        if kind is None:
+            return key
+        mapping.typed_keys[event.value] = kind
+        return event.value
+
     def _check_order(self, keys: list[Any], mapping: Mapping) -> None:
         """Report the first mapping out of octoDNS's order, and how many more there are."""
         if not all(isinstance(k, str) for k in keys):
@@ -176,8 +199,7 @@ class _Loader(_BaseLoader):  # type: ignore[misc, valid-type]
                     Finding(
                         Severity.WARNING,
                         "zone.key-order",
-                        f"keys out of octoDNS's natural order: expected {want!r} before"
-                        f" {got!r} (dnssync accepts this; octoDNS's YamlProvider would refuse it)",
+                        f"keys out of octoDNS's natural order: expected {want!r} before {got!r}",
                         file=self.file,
                         line=mapping.key_lines[got],
                         extra={"more": 0},

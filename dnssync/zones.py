@@ -17,15 +17,16 @@ from typing import Any
 from octodns.record import Record
 from octodns.record.exception import ValidationError as RecordValidationError
 from octodns.zone import Zone
-from octodns.zone.base import DuplicateRecordException, SubzoneRecordException
-from octodns.zone.exception import ValidationError as ZoneValidationError
+from octodns.zone.base import DuplicateRecordException
 
-from dnssync.config import Config, zone_name
+from dnssync.config import Config, ZoneFiles, zone_name
 from dnssync.errors import ConfigError
 from dnssync.findings import Finding, Severity, has_errors
+from dnssync.providers import plugin_for_type
+from dnssync.suggest import did_you_mean
+from dnssync.targetnames import absolute_targets
 from dnssync.yamlfile import Mapping, Sequence, YamlError, load_file
-
-ZONE_SUFFIXES = (".yaml", ".yml", ".json")
+from dnssync.zonefiles import scan
 
 #: octoDNS validator ids mapped to dnssync finding codes
 _VALIDATOR_CODES = {
@@ -45,6 +46,9 @@ class DesiredZone:
     zone: Zone
     files: list[str]
     locations: dict[tuple[str, str], tuple[str, int]] = field(default_factory=dict)
+    #: records git has that dnssync sends to no provider (a CNAME's neighbours under
+    #: `lenient`), each with why; plan reports them as parity findings
+    withheld: list[tuple[Record, str]] = field(default_factory=list)
 
     def location(self, name: str, rtype: str) -> tuple[str | None, int | None]:
         return self.locations.get((name, rtype), (self.files[0] if self.files else None, None))
@@ -66,20 +70,10 @@ def dump_zone(zone: Zone, path: Path) -> None:
         safe_dump({k: v[0] if len(v) == 1 else v for k, v in data.items()}, handle)
 
 
-def discover(zones_dir: Path) -> dict[str, list[Path]]:
-    """Zone name -> its files, in octoDNS's deterministic (sorted) order."""
-    found: dict[str, list[Path]] = {}
-    if not zones_dir.is_dir():
-        return found
-    for entry in sorted(zones_dir.iterdir()):
-        if entry.name.startswith("."):
-            continue
-        if entry.is_file() and entry.suffix in ZONE_SUFFIXES:  # `lan.yaml` is the zone `lan.`
-            found.setdefault(zone_name(entry.stem), []).append(entry)
-        elif entry.is_dir() and entry.name.endswith("."):
-            files = sorted(p for p in entry.iterdir() if p.is_file() and p.suffix in ZONE_SUFFIXES)
-            found.setdefault(zone_name(entry.name), []).extend(files)
-    return {name: sorted(files) for name, files in sorted(found.items())}
+def discover(zones_dir: Path, settings: ZoneFiles | None = None) -> dict[str, list[Path]]:
+    """Zone name -> its files, in octoDNS's deterministic (sorted) order (zonefiles.scan
+    also says what was skipped)."""
+    return scan(zones_dir, settings).zones
 
 
 def sub_zones_of(name: str, all_names: list[str]) -> set[str]:
@@ -102,12 +96,31 @@ def all_sub_zones(all_names: list[str]) -> dict[str, set[str]]:
     return found
 
 
+#: what the servers do with a CNAME beside other data, as seen on the lab's real servers
+CNAME_BESIDE_DATA = ("PowerDNS refuses the change (HTTP 422 'Conflicts with pre-existing RRset'); BIND and"
+                     " Knot answer the update NOERROR but keep only one side (RFC 2136 3.4.2.2)")
+_LENIENT = " (accepted: lenient)"
+
+
+def _record_lenient(item: Mapping) -> bool:
+    octodns = item.get("octodns")
+    return isinstance(octodns, dict) and bool(octodns.get("lenient"))
+
+
+def _strict(data: dict[str, Any]) -> dict[str, Any]:
+    """The record's data without its `octodns: {lenient: true}`, so octoDNS reports what
+    lenient would hide (it only logs it)."""
+    octodns = {k: v for k, v in data["octodns"].items() if k != "lenient"}
+    return {**data, "octodns": octodns}
+
+
 class _ZoneBuilder:
     def __init__(self, name: str, sub_zones: set[str], config: Config):
         self.zone = Zone(name, sub_zones)
         self.config = config
         self.desired = DesiredZone(name, self.zone, [])
         self.findings: list[Finding] = []
+        self.lenient = config.zone_files.is_lenient(name)
 
     def problem(self, code: str, message: str, file: str, line: int | None,
                 name: str | None = None, rtype: str | None = None,
@@ -123,9 +136,7 @@ class _ZoneBuilder:
         except YamlError as e:
             self.findings.append(e.finding)
             return
-        if self.config.defaults.enforce_order:
-            order = [Finding(Severity.ERROR, f.code, f.message, file=f.file, line=f.line) for f in order]
-        self.findings.extend(order)
+        self.findings.extend(self._key_order(order))
         if data is None:
             return
         if not isinstance(data, Mapping):
@@ -133,13 +144,32 @@ class _ZoneBuilder:
             return
         for name, value in data.items():
             line = data.line_of(name)
+            kind = data.typed_keys.get(name)
+            if kind is not None:
+                self.problem("zone.name-unquoted",
+                             f"the name {name!r} is unquoted, and YAML reads it as {kind}: dnssync takes it"
+                             f" as written, {_fqdn(name, self.zone)} (never the apex); quote it ('{name}':)"
+                             " so every YAML reader agrees", file, line, name, severity=Severity.WARNING)
             items = value if isinstance(value, Sequence) else [value]
             # a record is at its name's line; in a list of records, at its item's line
             item_lines = value.item_lines if isinstance(value, Sequence) else [line]
             for item, item_line in zip(items, item_lines, strict=True):
                 self.add_record(str(name) if name is not None else "", item, file, item_line or line)
 
-    def _prepare(self, item: Mapping) -> dict[str, Any]:
+    def _key_order(self, order: list[Finding]) -> list[Finding]:
+        """Key-order findings that say what the repository's setting makes of them."""
+        where = self.config.zone_files.order_from
+        if self.config.defaults.enforce_order:
+            return [Finding(Severity.ERROR, f.code, f"{f.message}. Refused: enforce_order is true ({where});"
+                            " sort the keys, or set enforce_order: false there", file=f.file, line=f.line)
+                    for f in order]
+        why = (f"enforce_order is false ({where})" if where else
+               "dnssync.yaml does not set defaults.enforce_order (off by default); octoDNS's YamlProvider"
+               " refuses it unless its enforce_order is false")
+        return [Finding(Severity.WARNING, f.code, f"{f.message}. Accepted: {why}", file=f.file, line=f.line)
+                for f in order]
+
+    def _prepare(self, item: dict[str, Any]) -> dict[str, Any]:
         data: dict[str, Any] = dict(item)
         data.setdefault("ttl", self.config.defaults.default_ttl)
         if not self.config.defaults.escaped_semicolons and data.get("type") in ("TXT", "SPF"):
@@ -149,6 +179,54 @@ class _ZoneBuilder:
                 elif isinstance(data.get(key), list):
                     data[key] = [v.replace(";", "\\;") if isinstance(v, str) else v for v in data[key]]
         return data
+
+    def _new_record(self, name: str, item: Mapping, file: str, line: int) -> Record | None:
+        """octoDNS's Record.new with every reason reported at its line: an error, or under
+        lenient (the zone's or the record's) a warning and the record kept, as octoDNS keeps it."""
+        rtype = str(item["type"])
+        data, relative = absolute_targets(item, line)
+        for target in relative:
+            self.problem("zone.relative-target",
+                         f"{_fqdn(name, self.zone)} {rtype} target {target.written!r} has no trailing dot:"
+                         f" every provider serves the absolute name {target.written}. (as Route53 reads"
+                         f" it), never one relative to the zone; write `{target.written}.`",
+                         file, target.line, name, rtype, Severity.WARNING)
+        data = self._prepare(data)
+        record_lenient = _record_lenient(item)
+        lenient = self.lenient or record_lenient
+        try:
+            record = Record.new(self.zone, name, _strict(data) if record_lenient else data, lenient=False)
+        except RecordValidationError as e:
+            for reason in e.reasons:
+                code = _VALIDATOR_CODES.get(getattr(reason, "validator_id", None) or "", "zone.record")
+                self.problem(code, f"{_fqdn(name, self.zone)}: {reason}" + (_LENIENT if lenient else ""),
+                             file, _line_of_reason(str(reason), item, line), name, rtype,
+                             Severity.WARNING if lenient else Severity.ERROR)
+            if not lenient:
+                return None
+            record = None
+        except Exception as e:  # octoDNS raises bare Exception for an unknown type
+            code = "zone.record-type" if "Unknown record type" in str(e) else "zone.record"
+            message = str(e).split(", " + file)[0]
+            if code == "zone.record-type" and "/" in rtype:  # a plugin's type: its plugin registers it
+                why = plugin_for_type(rtype)
+                if why is None:
+                    return self._new_record(name, item, file, line)
+                message = f"record type {rtype!r}: {why}"
+            elif code == "zone.record-type":
+                message += did_you_mean(rtype, sorted(Record.registered_types()))
+            self.problem(code, f"{_fqdn(name, self.zone)}: {message}", file, _line_of_reason(message, item, line),
+                         name, rtype)
+            return None
+        if record is None or record_lenient:
+            record = Record.new(self.zone, name, data, lenient=True)
+        return record
+
+    def _sub_zone_of(self, name: str, rtype: str) -> str | None:
+        """The managed sub-zone a record belongs to (octoDNS's rule), or None."""
+        if name in self.zone.sub_zones:
+            return None if rtype in ("NS", "DS") else name
+        return next((sub for sub in self.zone.sub_zones if name.endswith(f".{sub}")), None)
 
     def add_record(self, name: str, item: Any, file: str, line: int) -> None:
         if not isinstance(item, Mapping):
@@ -163,46 +241,66 @@ class _ZoneBuilder:
             self.problem("zone.ttl-range", f"TTL {ttl} is outside 0 .. 2147483647 (RFC 2181 8)",
                          file, item.line_of("ttl"), name, rtype)
             return
-        try:
-            record = Record.new(self.zone, name, self._prepare(item), lenient=False)
-        except RecordValidationError as e:
-            for reason in e.reasons:
-                code = _VALIDATOR_CODES.get(getattr(reason, "validator_id", None) or "", "zone.record")
-                self.problem(code, f"{_fqdn(name, self.zone)}: {reason}", file,
-                             _line_of_reason(str(reason), item, line), name, rtype)
+        record = self._new_record(name, item, file, line)
+        if record is None:
             return
-        except Exception as e:  # octoDNS raises bare Exception for an unknown type
-            code = "zone.record-type" if "Unknown record type" in str(e) else "zone.record"
-            message = str(e).split(", " + file)[0]
-            self.problem(code, f"{_fqdn(name, self.zone)}: {message}", file, _line_of_reason(message, item, line),
-                         name, rtype)
-            return
+        lenient = self.lenient or record.lenient
+        sub = self._sub_zone_of(record.name, rtype)
+        if sub is not None:
+            self.problem("zone.subzone", f"Record {record.fqdn} is under a managed subzone ({sub}."
+                         f"{self.zone.name} has its own zone file)" + (_LENIENT if lenient else ""),
+                         file, line, name, rtype, Severity.WARNING if lenient else Severity.ERROR)
+            if not lenient:
+                return
         try:
-            self.zone.add_record(record)
+            self.zone.add_record(record, lenient=lenient)
         except DuplicateRecordException:
             first = self.desired.locations.get((record.name, rtype))
             where = f" (first at {first[0]}:{first[1]})" if first else ""
             self.problem("zone.duplicate", f"{record.fqdn} {rtype} is defined twice{where}",
                          file, line, name, rtype)
             return
-        except SubzoneRecordException as e:
-            self.problem("zone.subzone", str(e).split(", ")[0], file, line, name, rtype)
-            return
         self.desired.locations[(record.name, rtype)] = (file, line)
 
     def validate_zone(self) -> None:
-        try:
-            self.zone.validate()
-        except ZoneValidationError as e:
-            for reason in e.reasons:
-                records = sorted(getattr(reason, "records", ()) or (), key=lambda r: (r.name, r._type))
-                code = _VALIDATOR_CODES.get(getattr(reason, "validator_id", None) or "", "zone.zone")
-                if records:
-                    file, line = self.desired.location(records[-1].name, records[-1]._type)
-                    name = records[-1].name
-                else:
-                    file, line, name = (self.desired.files or [None])[0], None, None
-                self.problem(code, str(reason), file or "", line, name)
+        """octoDNS's zone validators; under lenient (the zone's, or every record's involved)
+        each reason is a warning, as octoDNS logs it, and a CNAME keeps its name alone."""
+        for reason in self.zone.validators.process_zone(self.zone):
+            records = sorted(getattr(reason, "records", ()) or (), key=lambda r: (r.name, r._type))
+            validator = getattr(reason, "validator_id", None) or ""
+            lenient = self.lenient or bool(records and getattr(reason, "lenient", False))
+            cname = next((r for r in records if r._type == "CNAME"), None)
+            if validator == "cname-coexistence" and cname is not None:
+                self._cname_beside_data(cname, records, lenient)
+                continue
+            code = _VALIDATOR_CODES.get(validator, "zone.zone")
+            if records:
+                file, line = self.desired.location(records[-1].name, records[-1]._type)
+                name = records[-1].name
+            else:
+                file, line, name = (self.desired.files or [None])[0], None, None
+            self.problem(code, str(reason) + (_LENIENT if lenient else ""), file or "", line, name,
+                         severity=Severity.WARNING if lenient else Severity.ERROR)
+
+    def _cname_beside_data(self, cname: Record, records: list[Record], lenient: bool) -> None:
+        """RFC 1034 3.6.2: an error at the CNAME's line; under lenient the CNAME is sent
+        alone and the rest withheld from every provider (plan names them), so all
+        providers serve the same thing and none refuses the change."""
+        others = [r for r in records if r is not cname]
+        kinds = ", ".join(r._type for r in others)
+        file, line = self.desired.location(cname.name, "CNAME")
+        what = (f"{cname.fqdn} CNAME beside {kinds} at the same name is invalid DNS (RFC 1034 3.6.2):"
+                f" {CNAME_BESIDE_DATA}")
+        if not lenient:
+            self.problem("zone.cname-other", f"{what}. Keep the CNAME alone at its name, or move the {kinds}"
+                         " elsewhere", file or "", line, cname.name, "CNAME")
+            return
+        self.problem("zone.cname-other", f"{what}. Under lenient dnssync sends every provider the CNAME"
+                     f" alone and withholds the {kinds} (plan lists them)", file or "", line, cname.name, "CNAME",
+                     Severity.WARNING)
+        for record in others:
+            self.zone.remove_record(record)
+            self.desired.withheld.append((record, f"beside the CNAME at {cname.fqdn} (lenient)"))
 
 
 def _fqdn(name: str, zone: Zone) -> str:
@@ -235,8 +333,9 @@ def load_zones(config: Config, only: list[str] | None = None) -> tuple[list[Desi
     Raises ConfigError when any zone has an error; returns the zones and the
     warnings otherwise."""
     from dnssync.checks import check_zone
+    from dnssync.cuts import check_cuts
 
-    sources = discover(config.zones_dir)
+    sources = discover(config.zones_dir, config.zone_files)
     wanted = [zone_name(z) for z in only] if only is not None else list(sources)
     findings: list[Finding] = []
     zones: list[DesiredZone] = []
@@ -252,7 +351,7 @@ def load_zones(config: Config, only: list[str] | None = None) -> tuple[list[Desi
             builder.add_file(path)
         if not has_errors(builder.findings):
             builder.validate_zone()
-        builder.findings.extend(check_zone(builder.desired))
+        builder.findings.extend(check_zone(builder.desired) + check_cuts(builder.desired))
         findings.extend(builder.findings)
         zones.append(builder.desired)
     if has_errors(findings):

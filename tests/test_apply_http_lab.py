@@ -102,7 +102,7 @@ def test_reviewed_plan_never_applies_a_provider_it_could_not_read(proxied, make_
                       lambda method, path, n: 503 if method == "GET" and path == zone_path(zone) and n == 0
                       else None)
     plan_file = tmp_path / "plan.json"
-    assert repo.run("plan", "--out", str(plan_file)).exit_code == 1  # pdns unreadable: reviewed as an error
+    assert repo.run("plan", "--save-plan", str(plan_file)).exit_code == 1  # pdns unreadable: reviewed as an error
     result = repo.run("apply", "--yes", "--plan", str(plan_file))
     assert result.exit_code == 1
     assert "never reviewed" in result.output

@@ -20,7 +20,7 @@ def test_apply_reviewed_plan_exactly(make_repo, lab, tmp_path):
     zone = unique_zone()
     repo = make_repo({zone: "www:\n  type: A\n  value: 192.0.2.1\n"})
     plan_file = tmp_path / "plan.json"
-    assert repo.run("plan", "--out", str(plan_file)).exit_code == 0
+    assert repo.run("plan", "--save-plan", str(plan_file)).exit_code == 0
     # git moves on after the review: apply --plan still applies what was reviewed
     repo.zone_file(zone).write_text("www:\n  type: A\n  value: 192.0.2.99\n")
     result = repo.run("apply", "--yes", "--plan", str(plan_file))
@@ -33,7 +33,7 @@ def test_apply_refuses_a_stale_plan_and_sends_nothing(make_repo, lab, tmp_path):
     zone = unique_zone()
     repo = make_repo({zone: "www:\n  type: A\n  value: 192.0.2.1\n"})
     plan_file = tmp_path / "plan.json"
-    repo.run("plan", "--out", str(plan_file))
+    repo.run("plan", "--save-plan", str(plan_file))
     # someone changes PowerDNS behind dnssync's back after the plan was reviewed
     other = make_repo({zone: "www:\n  type: A\n  value: 192.0.2.7\n"}, providers=["pdns"], create=False)
     assert other.run("apply", "--yes", "--force").exit_code == 0
@@ -47,7 +47,7 @@ def test_apply_refuses_a_stale_plan_and_sends_nothing(make_repo, lab, tmp_path):
 def test_apply_refuses_a_modified_plan_file(make_repo, tmp_path):
     repo = make_repo({unique_zone(): "www:\n  type: A\n  value: 192.0.2.1\n"})
     plan_file = tmp_path / "plan.json"
-    repo.run("plan", "--out", str(plan_file))
+    repo.run("plan", "--save-plan", str(plan_file))
     plan_file.write_text(plan_file.read_text().replace("192.0.2.1", "203.0.113.66"))
     result = repo.run("apply", "--yes", "--plan", str(plan_file))
     assert result.exit_code == 2
@@ -94,6 +94,10 @@ def test_snapshot_then_restore_puts_providers_back(make_repo, lab):
     for server in lab.servers:
         assert ask(lab, server, f"www.{zone}", "A") == {"192.0.2.1"}
         assert ask(lab, server, f"new.{zone}", "A") == set()
+    again = repo.run("restore", snapshot, "--yes")  # nothing left to do: said as it is
+    assert again.exit_code == 0
+    assert f"No changes: the providers already hold the content of snapshot {snapshot}." in again.output
+    assert "git" not in again.output
 
 
 @pytest.mark.skipif(FIXTURES is None, reason=MISSING)
@@ -145,7 +149,7 @@ def test_reviewed_plan_applies_only_its_own_providers_and_zones(make_repo, lab, 
     zone = unique_zone()
     repo = make_repo({zone: "www:\n  type: A\n  value: 192.0.2.1\n"})
     only_bind = tmp_path / "bind.json"
-    assert repo.run("plan", "--provider", "bind", "--out", str(only_bind)).exit_code == 0
+    assert repo.run("plan", "--provider", "bind", "--save-plan", str(only_bind)).exit_code == 0
     assert repo.run("apply", "--yes", "--plan", str(only_bind)).exit_code == 0
     assert ask(lab, "bind", f"www.{zone}", "A") == {"192.0.2.1"}
     assert ask(lab, "knot", f"www.{zone}", "A") == set()  # not in the reviewed plan: untouched
@@ -153,7 +157,7 @@ def test_reviewed_plan_applies_only_its_own_providers_and_zones(make_repo, lab, 
     empty = tmp_path / "empty.json"
     shard = next(f"{i}/50" for i in range(1, 51)
                  if repo.run("plan", "--shard", f"{i}/50", "--format", "json").stdout.count('"zone"') == 0)
-    assert repo.run("plan", "--shard", shard, "--out", str(empty)).exit_code == 0
+    assert repo.run("plan", "--shard", shard, "--save-plan", str(empty)).exit_code == 0
     result = repo.run("apply", "--yes", "--plan", str(empty))
     assert result.exit_code == 0, result.output
     assert ask(lab, "knot", f"www.{zone}", "A") == set()
@@ -163,7 +167,7 @@ def test_reviewed_plan_for_a_provider_removed_since_is_refused_cleanly(make_repo
     zone = unique_zone()
     repo = make_repo({zone: "www:\n  type: A\n  value: 192.0.2.1\n"})
     plan_file = tmp_path / "plan.json"
-    repo.run("plan", "--out", str(plan_file))
+    repo.run("plan", "--save-plan", str(plan_file))
     (repo.root / "providers" / "knot.yaml").unlink()
     result = repo.run("apply", "--yes", "--plan", str(plan_file))
     assert result.exit_code == 1
@@ -175,7 +179,7 @@ def test_reviewed_plan_still_applies_after_its_zone_file_is_removed(make_repo, l
     zone = unique_zone()
     repo = make_repo({zone: "www:\n  type: A\n  value: 192.0.2.1\n"})
     plan_file = tmp_path / "plan.json"
-    repo.run("plan", "--out", str(plan_file))
+    repo.run("plan", "--save-plan", str(plan_file))
     repo.zone_file(zone).unlink()
     result = repo.run("apply", "--yes", "--plan", str(plan_file))
     assert result.exit_code == 0, result.output

@@ -56,11 +56,15 @@ def test_demo_tells_the_whole_story(demo_run):
     output = result.output
     assert result.exit_code == 0, output
     assert "✗" not in output
+    # an apex ALIAS (to a name the demo's own zone serves: no internet) answered alike
+    assert "example.net.'s apex is an ALIAS to edge.example.net., as a site behind a CDN has it. alpha holds" in output
+    assert re.search(r"alpha +│ 198\.51\.100\.1 +│ 2001:db8:1::80 ", output), output
+    assert "✓ every provider answers the same A and AAAA at example.net." in output
     steps = ["1. Push the zones", "2. Prove it over DNS", "3. bravo serves stale data",
              "4. bravo goes down", "5. bravo is repaired", "Try it yourself"]
     positions = [output.index(step) for step in steps]
     assert positions == sorted(positions)
-    assert output.count("✓") == 8
+    assert output.count("✓") == 9
     assert output.count("Verify OK") == 2  # after the first push, and after the repair
     assert output.count("$ dnssync verify") == 4 == result.verify_runs  # each shown once, run once
     # the stale record: the edit, apply succeeding everywhere, verify finding only that record
@@ -86,7 +90,7 @@ def test_demo_tells_the_whole_story(demo_run):
     assert re.search(r"bravo\s+│ example\.com\. │ applied", repaired)
     # the repair is watched until it has propagated: the new name's negative-cache TTL
     # (5 s on the demo's servers) is waited out, and the story ends there, in seconds
-    assert "$ dnssync apply --yes --wait --timeout 30 --interval 0.2" in repaired
+    assert "$ dnssync apply --yes --wait --deadline 30 --interval 0.2" in repaired
     assert "negative TTL 5 s" in repaired
     assert "fully propagated: every nameserver serves the new data and no cache can hold the old" \
         in repaired
@@ -145,3 +149,64 @@ def test_repository_default_is_three_embedded_providers():
     assert result.exit_code == 0, result.output
     assert "Valid: 2 zone(s), 3 provider(s)." in result.output
     assert free_port()  # the helper the other tests rely on finds ports
+
+
+#: escape codes: those that move the cursor (a live view redrawing) end a line here
+MOVES = re.compile(r"\x1b\[[0-9;?]*[ABGHJK]|\r")
+STYLES = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b\][^\x07]*\x07")
+
+
+def demo_in_a_terminal(root: Path, columns: int, rows: int) -> str:
+    """The demo as a terminal of `columns` x `rows` shows it (a real pseudo-terminal,
+    so the commands see a tty: colours, live views), its escape codes removed."""
+    import fcntl
+    import pty
+    import struct
+    import termios
+
+    leader, follower = pty.openpty()
+    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", rows, columns, 0, 0))
+    demo = subprocess.Popen([sys.executable, "-m", "dnssync", "-c", str(root), "demo"], stdin=follower,
+                            stdout=follower, stderr=follower, env={**os.environ, "PYTHONPATH": str(ROOT),
+                                                                   "COLUMNS": str(columns), "LINES": str(rows),
+                                                                   "TERM": "xterm-256color"}, close_fds=True)
+    os.close(follower)
+    chunks = []
+    try:
+        while True:
+            try:
+                chunk = os.read(leader, 65536)
+            except OSError:  # the demo ended: the terminal is closed
+                break
+            if not chunk:
+                break
+            chunks.append(chunk)
+        demo.wait(timeout=60)
+    finally:
+        if demo.poll() is None:
+            demo.kill()
+        os.close(leader)
+    assert demo.returncode == 0
+    return STYLES.sub("", MOVES.sub("\n", b"".join(chunks).decode(errors="replace")))
+
+
+def test_demo_reads_well_at_80_columns_and_keeps_its_climax(tmp_path):
+    root = tmp_path / "repo"
+    copy_example_repo(root)
+    shown = demo_in_a_terminal(root, 80, 24)
+    lines = shown.splitlines()
+    assert max(len(line) for line in lines) <= 80
+    # no table breaks a word in two: these are printed whole, each on one line
+    for word in ("verify.extra-unchecked", '"mailto:security@example.com"', "added-during-outage.example.com.",
+                 "ns1.bravo.example"):
+        assert word in shown, word
+    assert not any(line.rstrip().endswith(("exampl", "-unc", "examp")) for line in lines)
+    # the watch shows progress while it waits, and the story's end is all there
+    repair = shown[shown.index("5. bravo is repaired"):]
+    assert "more lines" not in repair
+    assert "Watching apply" in repair
+    words = " ".join(repair.split())  # as read, whatever the line breaks
+    countdown = set(re.findall(r"caches may hold old answers until \S+ \(in (\d+) s\)", words))
+    assert len(countdown) >= 2, repair  # the live view counts down while it waits
+    assert "fully propagated: every nameserver serves the new data and no cache can hold the old" in words
+    assert words.index("fully propagated") < words.index("Try it yourself")

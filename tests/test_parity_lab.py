@@ -161,7 +161,7 @@ def test_a_reviewed_plan_with_parity_errors_is_refused(make_repo, lab, tmp_path)
     zone = unique_zone()
     repo = make_repo({zone: SPF})
     saved = tmp_path / "plan.json"
-    assert repo.run("plan", "--out", str(saved)).exit_code == 1  # saved all the same, for review
+    assert repo.run("plan", "--save-plan", str(saved)).exit_code == 1  # saved all the same, for review
     result = repo.run("apply", "--yes", "--plan", str(saved))
     assert result.exit_code == 1 and "parity error" in result.output
     assert ask(lab, "bind", f"www.{zone}", "A") == set()

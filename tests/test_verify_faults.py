@@ -68,7 +68,7 @@ def test_each_fault_is_reported_as_itself(faulty_setup):
     content = yaml.safe_load(served.read_text())
     content["rogue"] = {"type": "TXT", "value": "not in git"}
     served.write_text(yaml.safe_dump(content, sort_keys=True))
-    result = repo.run("verify", "--format", "json", "--timeout", "1")
+    result = repo.run("verify", "--format", "json", "--query-timeout", "1")
     assert result.exit_code == 1, result.output
     data = json.loads(result.stdout)
     by_name = {(f.get("name"), f["code"]) for f in data["findings"]
@@ -94,7 +94,7 @@ def test_each_fault_is_reported_as_itself(faulty_setup):
 
 def test_silent_nameserver_is_one_timeout(faulty_setup):
     repo, _zone, _server, _ = faulty_setup(["www", "mail"], mode="drop")
-    result = repo.run("verify", "--format", "json", "--timeout", "0.5", "--no-extra")
+    result = repo.run("verify", "--format", "json", "--query-timeout", "0.5", "--no-extra")
     assert result.exit_code == 1
     findings = json.loads(result.stdout)["findings"]
     assert [(f["provider"], f["code"]) for f in findings] == [("faulty", "verify.timeout")]
@@ -106,7 +106,7 @@ def test_no_zone_transfer_from_a_silent_nameserver(faulty_setup):
     answered the zone's SOA: a transfer from a silent one would hold a thread for four
     timeouts while the healthy transfers queue behind it."""
     repo, _zone, server, _ = faulty_setup(["www", "mail"], mode="drop")
-    result = repo.run("verify", "--format", "json", "--timeout", "0.5")
+    result = repo.run("verify", "--format", "json", "--query-timeout", "0.5")
     assert result.exit_code == 1
     data = json.loads(result.stdout)
     assert [(f["provider"], f["code"]) for f in data["findings"]] == [("faulty", "verify.timeout")]

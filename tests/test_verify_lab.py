@@ -256,7 +256,7 @@ def test_apex_soa_delegation_idn_and_wildcard(make_repo, lab):
 def test_stopped_server_times_out_alone(small, lab):
     repo, _zone = small
     with lab.stopped("knot"):
-        result = repo.run("verify", "--format", "json", "--timeout", "1")
+        result = repo.run("verify", "--format", "json", "--query-timeout", "1")
     assert result.exit_code == 1, result.output
     data = json.loads(result.stdout)
     # nothing listens on the stopped server's address: the kernel says so at once

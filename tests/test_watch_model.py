@@ -19,6 +19,7 @@ from dnssync.watch.propagation import (
     OTHER_POLLS,
     Propagation,
     Soa,
+    classify,
     classify_resolved,
 )
 
@@ -254,7 +255,8 @@ def test_timeout_after_convergence_says_caches_may_still_hold_the_old_answer():
     feed_all(prop, T0 + 1, served("A", 300, "192.0.2.2"))
     done = prop.conclude(T0 + 30)[-1]
     assert done["outcome"] == "timeout"
-    assert "every nameserver serves the new data, but resolvers may cache" in done["message"]
+    assert done["message"] == ("not propagated within 30.0 s: caches may hold the old www.example.test. A"
+                               " until 1970-01-12T14:46:42.000Z")
 
 
 def test_serials_must_agree_within_a_provider():
@@ -335,3 +337,36 @@ def test_txt_split_into_other_strings_is_the_same_text():
     assert events[0]["state"] == NEW
     events = prop.nameserver(T0, "b", "ns1.b", target, served("TXT", 60, '"v=spf1 other"'))
     assert events[0]["state"] == OTHER
+
+
+def test_a_down_nameserver_is_reported_once_not_at_every_poll():
+    target = one_target(update())
+    prop = watch(target)
+    first = prop.nameserver(T0 + 1, "a", "ns1.a", target, "unreachable: nothing listens there")
+    again = prop.nameserver(T0 + 2, "a", "ns1.a", target, "unreachable: not asked: the last 13 questions got no reply")
+    other = prop.nameserver(T0 + 3, "a", "ns1.a", target, "timeout: no reply within 3 s")
+    assert (len(first), len(again), len(other)) == (1, 0, 1)
+
+
+def test_flattened_alias_converges_when_the_native_provider_serves_the_resolved_addresses():
+    """bind got the ALIAS flattened, pdns expands it itself: both must serve the addresses
+    the target resolved to at apply time; pdns's TTL is its own."""
+    flat = {"zone": ZONE, "name": "", "type": "ALIAS", "target": "cdn.example.net.", "providers": ["bind"],
+            "native": ["pdns"], "values": {"A": ["192.0.2.8"]}, "ttl": 60, "target_ttl": 20,
+            "resolved_at": "T", "via": "R", "chain": ["cdn.example.net."], "error": None}
+    created = Change("create", "", "A", None, {"ttl": 60, "values": ["192.0.2.8"]})
+    plan = plan_of(ProviderPlan("bind", ZONE, changes=[created]),
+                   ProviderPlan("pdns", ZONE, changes=[Change("create", "", "ALIAS", None,
+                                                             {"ttl": 300, "values": ["cdn.example.net."]})]))
+    plan.flattened = [flat]
+    [target], findings = targets_from_plan(plan)
+    assert findings == [] and target.providers == ["bind", "pdns"]
+    assert classify(target, "pdns", served("A", 20, "192.0.2.8")) == NEW  # any TTL
+    assert classify(target, "pdns", served("A", 20, "192.0.2.9")) != NEW
+    assert classify(target, "bind", served("A", 20, "192.0.2.8")) != NEW  # flattened: the planned TTL
+    assert classify(target, "bind", served("A", 60, "192.0.2.8")) == NEW
+    # only the ALIAS itself changed (e.g. its TTL at pdns): nothing on the wire to watch, said so
+    plan.providers = plan.providers[1:]
+    assert [(f.code, f.type) for f in targets_from_plan(plan)[1]] == [("watch.unwatchable", "ALIAS")]
+    plan.providers = [ProviderPlan("bind", ZONE, changes=[update()])]  # the ALIAS untouched: no warning
+    assert targets_from_plan(plan)[1] == []

@@ -39,7 +39,8 @@ def test_event_lines_say_what_happened():
     assert "a: 1 of 1 nameserver(s) serve every change (example.test. serial 7) converged" in shown
     assert "www.example.test. A is served by every nameserver; caches may hold the old answer" \
         " until 1970-01-12T13:46:48.000Z (old TTL 5 s)" in shown
-    assert "fully propagated at 1970-01-12T13:46:48.000Z" in shown
+    assert "Every nameserver of every provider serves the change; caches may hold old answers until" \
+        " 1970-01-12T13:46:48.000Z" in shown and "fully propagated" not in shown
     resolver = prop.resolver(T0 + 3, "9.9.9.9", target, served("A", 2, "192.0.2.1"))[0]
     assert text(event_line(resolver)).strip() == (
         "[+3.0s] resolver 9.9.9.9: www.example.test. A old (192.0.2.1; remaining TTL 2)")
@@ -63,7 +64,31 @@ def test_live_view_counts_nameservers_and_counts_down():
     shown = text(live_view(prop, T0 + 4))
     assert "3/3 new" in shown and "(in 4 s)" in shown
     assert "│ 9.9.9.9  │ www.example.test. A │ old     │ 3   │" in shown
-    assert "Fully propagated at 1970-01-12T13:46:48.000Z (in 4 s)" in shown
+    assert "caches may hold old answers until 1970-01-12T13:46:48.000Z (in 4 s); timeout at" in shown
+    assert "Fully propagated" not in shown
+    prop.conclude(T0 + 8)
+    assert "Fully propagated at 1970-01-12T13:46:48.000Z" in text(live_view(prop, T0 + 8))
+
+
+def test_a_watch_that_times_out_says_what_is_pending_never_success():
+    """A timeout after every nameserver converged, with an old TTL of an hour: the last
+    frame and the end line say which caches may hold what until when, never "propagated"."""
+    target = one_target(update(old_ttl=3600))
+    prop = Propagation("apply-1", [target], {"a": ["ns1.a"], "b": ["ns1.b"]}, ["9.9.9.9"], T0, 60)
+    events = feed_all(prop, T0 + 1, served("A", 300, "192.0.2.2"))
+    events += prop.resolver(T0 + 2, "9.9.9.9", target, served("A", 3500, "192.0.2.1"))
+    events += prop.conclude(T0 + 60)
+    assert events[-1]["outcome"] == "timeout" and prop.exit_code == 1
+    console = Console(width=80, record=True, no_color=True)
+    for line in filter(None, map(event_line, events)):
+        console.print(line)
+    console.print(live_view(prop, T0 + 60))
+    shown = console.export_text()
+    assert "propagated at" not in shown.lower()
+    pending = ("caches may hold the old www.example.test. A until 1970-01-12T14:46:42.000Z (9.9.9.9"
+               " still answer(s) the old value)")
+    assert pending in " ".join(shown.split())
+    assert shown.count("ot propagated within 60.0 s: caches may hold") == 2  # the end line, the last frame
 
 
 def record(tmp_path, plan: Plan, outcomes: list[dict], apply_id: str = "20260101T000000.000001Z"):

@@ -10,7 +10,7 @@ import click
 
 from dnssync.apply import Check, run_apply
 from dnssync.commands.base import Context, confirm, format_option, pass_ctx, provider_option, zone_option
-from dnssync.commands.watch import interval_option, run_watch, timeout_option
+from dnssync.commands.watch import deadline_of, deadline_options, interval_option, run_watch
 from dnssync.errors import DnssyncError, PlanMismatch, UsageError
 from dnssync.parity import blocking
 from dnssync.plan import LivePlan, Plan, zone_from_content
@@ -37,7 +37,7 @@ def reviewed_plan(repo: Repository, path: Path) -> tuple[Plan, list[LivePlan], C
     if missing:
         raise PlanMismatch(f"refusing to apply (nothing was sent): the plan names providers no longer configured:"
                            f" {', '.join(missing)}. Make a new plan.")
-    fresh, lives = repo.plan(sorted({p for p, _ in reviewed}), desired)
+    fresh, lives = repo.plan(sorted({p for p, _ in reviewed}), desired, flattened=saved.flattened)
 
     def check(live: LivePlan) -> str | None:
         old = reviewed.get((live.data.provider, live.data.zone))
@@ -92,30 +92,36 @@ def gate(plan: Plan, force: bool) -> None:
 @zone_option
 @provider_option
 @click.option("--plan", "plan_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="Apply exactly this reviewed plan (from `plan --out`).")
+              help="Apply exactly this reviewed plan (from `plan --save-plan`).")
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
 @click.option("--force", is_flag=True, help="Apply even over the safety thresholds or an apex NS change.")
+@click.option("--refresh-flattened", is_flag=True,
+              help="Apply only the flattened ALIAS RRsets (the targets' addresses now), nothing else:"
+                   " safe for a scheduled job.")
 @click.option("--wait", is_flag=True,
               help="Then watch until fully propagated, as `dnssync watch` does.")
-@timeout_option
+@deadline_options
 @interval_option
 @format_option("text", "json")
 @pass_ctx
 def apply(ctx: Context, zones: tuple[str, ...], providers: tuple[str, ...], plan_file: Path | None,
-          yes: bool, force: bool, wait: bool, timeout: float, interval: float, fmt: str) -> None:
+          yes: bool, force: bool, refresh_flattened: bool, wait: bool, deadline: float | None,
+          old_timeout: float | None, interval: float,
+          fmt: str) -> None:
     """Apply the changes to every provider.
 
     A failing provider is retried when the failure is transient, then reported;
     the others are still applied. Exit 1 if any provider failed. With --wait,
     then exit as `dnssync watch` does (0 once fully propagated)."""
-    if plan_file and (zones or providers):
-        raise UsageError("--plan applies the reviewed plan as it is; drop --zone/--provider")
+    timeout = deadline_of("apply", deadline, old_timeout)
+    if plan_file and (zones or providers or refresh_flattened):
+        raise UsageError("--plan applies the reviewed plan as it is; drop --zone/--provider/--refresh-flattened")
     repo = ctx.repo(zones)
     with apply_lock(repo.config.state_dir):  # from before reading the providers: no plan goes stale under us
         if plan_file:
             plan, lives, check = reviewed_plan(repo, plan_file)
         else:
-            plan, lives = repo.plan(list(providers) or None)
+            plan, lives = repo.plan(list(providers) or None, refresh_flattened=refresh_flattened)
             check = safety_check(force)
         if fmt == "text":
             print_plan(ctx.out, plan)
@@ -123,6 +129,8 @@ def apply(ctx: Context, zones: tuple[str, ...], providers: tuple[str, ...], plan
         if not plan.has_changes and not plan.errors:
             if fmt == "json":
                 ctx.emit(_document({"plan": json.loads(plan.to_json()), "apply": None}, wait))
+            if refused(plan):
+                raise click.exceptions.Exit(1)
             return
         confirm(ctx, "Apply these changes?", yes)
         settings = repo.config.defaults
@@ -144,6 +152,14 @@ def apply(ctx: Context, zones: tuple[str, ...], providers: tuple[str, ...], plan
         code = run_watch(ctx, repo, record, timeout, interval, fmt)
         if code:
             raise click.exceptions.Exit(code)
+    if refused(plan):
+        raise click.exceptions.Exit(1)
+
+
+def refused(plan: Plan) -> bool:
+    """Whether the plan refused records it could not serve (an ALIAS target that did not
+    resolve): the rest was applied, and the exit code still says something is missing."""
+    return any(f.code == "alias.unresolved" for f in plan.findings)
 
 
 def _document(data: dict, wait: bool) -> str:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -52,9 +54,10 @@ class Context:
             self._repo = Repository.load(self.config_path, selection, self.octodns_config, offline)
         return self._repo
 
-    def settings(self) -> Config:
-        """The settings alone, no zone loaded (restore, snapshots, import)."""
-        return load_settings(self.config_path, self.octodns_config)
+    def settings(self, offline: bool = False) -> Config:
+        """The settings alone, no zone loaded (restore, snapshots, import); `offline`
+        when no provider will be contacted (no secret is needed then)."""
+        return load_settings(self.config_path, self.octodns_config, offline)
 
     @cached_property
     def out(self) -> Console:
@@ -66,6 +69,16 @@ class Context:
     def err(self) -> Console:
         return Console(file=Redacting(sys.stderr), no_color=not self.color, highlight=False,
                        width=None if sys.stderr.isatty() else 200)
+
+    @contextmanager
+    def text_report(self, path: Path | None) -> Iterator[Console]:
+        """Where a text report goes: the terminal, or with `--out FILE` that file, plain
+        (no colour, wide enough that no table breaks a word)."""
+        if path is None:
+            yield self.out
+            return
+        with path.open("w") as handle:
+            yield Console(file=Redacting(handle), no_color=True, highlight=False, width=200)
 
     def emit(self, text: str, path: Path | None = None) -> None:
         """Write machine output (JSON, Markdown, XML) to stdout or a file, secrets masked."""
@@ -82,6 +95,18 @@ pass_ctx = click.make_pass_decorator(Context)
 def format_option(*choices: str, default: str = "text") -> Any:
     return click.option("--format", "fmt", type=click.Choice(list(choices)), default=default,
                         show_default=True, help="Output format.")
+
+
+def out_option(what: str = "the report") -> Any:
+    """`--out FILE`, with one meaning on every command: what --format prints goes to FILE
+    instead of stdout; a one-line summary still goes to stdout."""
+    return click.option("--out", type=click.Path(dir_okay=False, path_type=Path), metavar="FILE",
+                        help=f"Write {what} (in --format) to FILE instead of stdout.")
+
+
+def deprecated(old: str, new: str) -> None:
+    """One line on stderr for an old option spelling that still works."""
+    click.echo(f"Note: {old} is deprecated; use {new} (same meaning).", err=True)
 
 
 zone_option = click.option("--zone", "zones", multiple=True, metavar="ZONE",

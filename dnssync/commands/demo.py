@@ -31,6 +31,10 @@ from pathlib import Path
 from typing import Any
 
 import click
+import dns.exception
+import dns.message
+import dns.query
+import dns.rdatatype
 import yaml
 from octodns.yaml import safe_dump
 from rich.console import Console
@@ -89,22 +93,35 @@ class Story:
 
     def _invoke(self, args: tuple[str, ...], tty: bool) -> tuple[int, str]:
         """`dnssync ARGS` on the scratch repository, in this process: (exit code, output)."""
+        buffer = _Capture(tty)
+        with contextlib.redirect_stdout(buffer), contextlib.redirect_stderr(buffer):
+            code = self._call(args, tty)
+        return code, buffer.getvalue()
+
+    def _call(self, args: tuple[str, ...], tty: bool) -> int:
         from dnssync.cli import main  # cli.py imports this module
 
-        buffer = _Capture(tty)
         options = ["-c", str(self.root)] + ([] if self.color and tty else ["--no-color"])
-        with contextlib.redirect_stdout(buffer), contextlib.redirect_stderr(buffer):
-            try:
-                code = main.main([*options, *args], prog_name="dnssync", standalone_mode=False)
-            except click.ClickException as e:
-                e.show()
-                code = e.exit_code
-            except click.Abort:  # click's word for Ctrl-C outside the command itself
-                code = 130
+        try:
+            code = main.main([*options, *args], prog_name="dnssync", standalone_mode=False)
+        except click.ClickException as e:
+            e.show()
+            code = e.exit_code
+        except click.Abort:  # click's word for Ctrl-C outside the command itself
+            code = 130
         if code == 130:  # the command was interrupted (Ctrl-C): so is the demo
             raise KeyboardInterrupt
         self.interrupts.check()
-        return code if isinstance(code, int) else 0, buffer.getvalue()
+        return code if isinstance(code, int) else 0
+
+    def run_live(self, *args: str) -> int:
+        """Run `dnssync ARGS` straight on the terminal, not captured: a command that waits
+        (apply --wait) shows its progress while it waits, and its end is never left out."""
+        self.out.print(Text(f"$ dnssync {' '.join(args)}", style="bold"))
+        self.out.file.flush()
+        code = self._call(args, sys.stdout.isatty())
+        self.say(f"(exit code {code})", "dim")
+        return code
 
     def run(self, *args: str) -> tuple[int, str]:
         """Run `dnssync ARGS` as a user would type it; show its output; return its exit
@@ -211,6 +228,42 @@ def add_record(path: Path, name: str, value: str) -> None:
         safe_dump(data, handle)
 
 
+def alias_apex(path: Path, zone: str) -> str | None:
+    """Make the zone's apex an ALIAS (as a site behind a CDN has it) to a name of the same
+    zone holding the apex's addresses, so the target is served locally and the demo needs
+    no internet; returns the target, or None when the apex is not one plain A record."""
+    data = yaml.safe_load(path.read_text()) or {}
+    apex = data.get("")
+    if not (isinstance(apex, dict) and apex.get("type") == "A") or "edge" in data:
+        return None
+    target = f"edge.{zone}"
+    ttl = apex.get("ttl", 3600)
+    data["edge"] = [{"type": "A", "ttl": ttl, "values": apex.get("values") or [apex["value"]]},
+                    {"type": "AAAA", "ttl": ttl, "value": "2001:db8:1::80"}]
+    data[""] = {"type": "ALIAS", "ttl": ttl, "value": target}
+    with open(path, "w") as handle:
+        safe_dump(data, handle)
+    return target
+
+
+def apex_answers(fleet: Fleet, zone: str) -> Table:
+    """What each provider's nameserver answers for the apex A and AAAA, asked directly."""
+    table = Table(title_justify="left", expand=False)
+    for column in ("provider", f"{zone} A", f"{zone} AAAA"):
+        table.add_column(column)
+    for name, server in fleet.servers.items():
+        cells = []
+        for rtype in ("A", "AAAA"):
+            try:
+                reply = dns.query.udp(dns.message.make_query(zone, rtype), server.host, port=server.port, timeout=2)
+                cells.append(", ".join(sorted(r.to_text() for rrset in reply.answer for r in rrset
+                                              if rrset.rdtype == dns.rdatatype.from_text(rtype))) or "-")
+            except (OSError, dns.exception.DNSException) as e:
+                cells.append(f"no answer ({type(e).__name__})")
+        table.add_row(name, *cells)
+    return table
+
+
 def _program() -> str:
     """How this dnssync was started, so the commands to try next work as printed
     (`make demo` runs .venv/bin/dnssync, which is not on PATH)."""
@@ -236,8 +289,11 @@ def _codes(findings: list[dict[str, Any]]) -> str:
     return ", ".join(f"{f['code']} at {f.get('provider', '?')}" for f in findings) or "nothing"
 
 
-def tell(story: Story, fleet: Fleet, zone_path: Path, zone: str) -> list[str]:
-    """The story itself; returns what did not go as expected (nothing, normally)."""
+def tell(story: Story, fleet: Fleet, zone_path: Path, zone: str,
+         alias: tuple[str, str, list[str]] | None = None) -> list[str]:
+    """The story itself; returns what did not go as expected (nothing, normally).
+    `alias`: (zone, target, providers holding ALIAS) of an apex ALIAS the story shows
+    answered alike everywhere."""
     names = list(fleet.servers)
     victim = names[1]
     others = ", ".join(n for n in names if n != victim)
@@ -265,6 +321,20 @@ def tell(story: Story, fleet: Fleet, zone_path: Path, zone: str) -> list[str]:
     expect(code == 0 and not errors,
            "zero findings: every nameserver answers exactly what git says",
            f"verify found problems on a freshly pushed zone: {_codes(errors)}")
+    if alias:
+        apex, target, native = alias
+        flattened = ", ".join(n for n in names if n not in native) or "none"
+        holds = (f"{', '.join(native)} holds the ALIAS and answers it itself (as PowerDNS does); "
+                 if native else "")
+        story.say(f"{apex}'s apex is an ALIAS to {target}, as a site behind a CDN has it. {holds}for"
+                  f" {flattened}, which cannot hold ALIAS, plan resolved the target and flattened it"
+                  " to A/AAAA. verify held every answer to a fresh resolution. Asked directly:")
+        table = apex_answers(fleet, apex)
+        story.out.print(table)
+        columns = [[str(cell) for cell in column.cells] for column in table.columns[1:]]
+        alike = all(len(set(cells)) == 1 for cells in columns) and columns[0][0] != "-"
+        expect(alike, f"every provider answers the same A and AAAA at {apex}",
+               f"the providers answer {apex} differently")
 
     story.step(f"3. {victim} serves stale data",
                f"{victim}'s nameserver is frozen: its API still accepts changes, but it keeps"
@@ -308,8 +378,8 @@ def tell(story: Story, fleet: Fleet, zone_path: Path, zone: str) -> list[str]:
                f" {victim} before (the negative-cache TTL: {DEMO_SOA.minimum} s on the demo's"
                " servers, minutes on a hosted provider's):")
     fleet.servers[victim].start()
-    code, output = story.run("apply", "--yes", "--wait", "--timeout", "30", "--interval", "0.2")
-    expect(code == 0 and "fully propagated" in output,
+    code = story.run_live("apply", "--yes", "--wait", "--deadline", "30", "--interval", "0.2")
+    expect(code == 0,  # watch's exit 0: every nameserver serves it and no cache can hold the old
            f"only {victim} had changes pending; it serves them now, and no cache can hold the"
            " old answer: fully propagated",
            f"apply --wait exited {code}")
@@ -328,7 +398,7 @@ def demo(ctx: Context) -> None:
     software), pushes the zones, verifies, breaks one provider (stale data, then
     an outage), and repairs it. Works on a scratch copy: your files are untouched."""
     started = time.monotonic()
-    config = ctx.repo().config
+    config = ctx.repo(offline=True).config
     embedded = embedded_providers(config)
     others = sorted(set(config.providers) - {p.name for p in embedded})
     if others:  # the demo pushes to every provider and breaks one: never a real one
@@ -337,7 +407,7 @@ def demo(ctx: Context) -> None:
     if len(embedded) < 2:
         raise UsageError(f"the demo needs two or more providers of class 'embedded' in"
                          f" {config.file} (the repository's own dnssync.yaml has three)")
-    zones = list(discover(config.zones_dir))
+    zones = list(discover(config.zones_dir, config.zone_files))
     if not zones:
         raise UsageError(f"the demo needs a zone in {config.zones_dir}")
     victim = embedded[1]
@@ -353,7 +423,11 @@ def demo(ctx: Context) -> None:
             out.print(f"Working on a scratch copy of {config.root.resolve()} in {root}.")
             fleet = Fleet.for_config(load_settings(root), scratch / "servers", soa=DEMO_SOA).start()
             story = Story(out, root, ctx.color, interrupts)
-            surprises = tell(story, fleet, discover(root / "zones")[zones[0]][0], zones[0])
+            files = discover(root / "zones")
+            alias = None
+            if len(zones) > 1 and (target := alias_apex(files[zones[-1]][0], zones[-1])):
+                alias = (zones[-1], target, [p.name for p in embedded if p.options.get("expand_alias")])
+            surprises = tell(story, fleet, files[zones[0]][0], zones[0], alias)
     except KeyboardInterrupt:
         out.print(Text("Interrupted: stopping the embedded nameservers.", style="yellow"))
         raise click.exceptions.Exit(130) from None

@@ -6,11 +6,20 @@ Markdown), so a CI job reads drift and verify results the same way."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import click
 from rich.text import Text
 
-from dnssync.commands.base import Context, format_option, pass_ctx, provider_option, shard_option, zone_option
+from dnssync.commands.base import (
+    Context,
+    format_option,
+    out_option,
+    pass_ctx,
+    provider_option,
+    shard_option,
+    zone_option,
+)
 from dnssync.drift import drift_findings
 from dnssync.report.github import findings_annotations
 from dnssync.report.junit import junit_xml, verify_cases
@@ -26,8 +35,10 @@ LIVE_STATE = "live state"
 @provider_option
 @shard_option
 @format_option("text", "json", "junit", "markdown", "github")
+@out_option()
 @pass_ctx
-def drift(ctx: Context, zones: tuple[str, ...], providers: tuple[str, ...], shard: str | None, fmt: str) -> None:
+def drift(ctx: Context, zones: tuple[str, ...], providers: tuple[str, ...], shard: str | None, fmt: str,
+          out: Path | None) -> None:
     """Compare each provider's live state (API, or AXFR) with git. Changes nothing.
 
     Exit 0 when every provider is in sync, 1 when any drifted or could not be read."""
@@ -46,16 +57,19 @@ def drift(ctx: Context, zones: tuple[str, ...], providers: tuple[str, ...], shar
             "in_sync": not findings, "summary": line,
             "checked": [{"provider": p, "zone": z} for p, z in pairs],
             "drifted": [{"provider": p, "zone": z} for p, z in drifted],
-            "findings": [f.to_dict() for f in findings]}, indent=2))
+            "findings": [f.to_dict() for f in findings]}, indent=2), out)
     elif fmt == "junit":
         checked = [(z, p, LIVE_STATE) for p, z in pairs]
         ctx.emit(junit_xml(verify_cases(findings, checked, LIVE_STATE, agreement=False),
-                           "dnssync drift"))
+                           "dnssync drift"), out)
     elif fmt == "github":
-        ctx.emit(findings_annotations(findings))
+        ctx.emit(findings_annotations(findings), out)
     elif fmt == "markdown":
-        ctx.emit(verify_markdown(findings, line, "dnssync drift"))
+        ctx.emit(verify_markdown(findings, line, "dnssync drift"), out)
     else:
-        print_verify(ctx.out, findings, Text(line, style="bold red" if findings else "green"))
+        with ctx.text_report(out) as console:
+            print_verify(console, findings, Text(line, style="bold red" if findings else "green"))
+    if out:
+        ctx.out.print(Text(line, style="bold red" if findings else "green"))
     if findings:
         raise click.exceptions.Exit(1)

@@ -39,7 +39,7 @@ def fault(ctx: Context, provider: str, clear: bool, lie: tuple[str, str, str] | 
     """Show or change what is wrong with PROVIDER's embedded nameserver.
 
     Without options, shows its faults. `dnssync serve` must be running."""
-    embedded_providers(ctx.repo().config, [provider])  # a clear error for an unknown name
+    embedded_providers(ctx.repo(offline=True).config, [provider])  # a clear error for an unknown name
     path = data_root(ctx) / provider / CONTROL_SOCKET
     changes = {key: value for key, value in options.items() if value is not None}
     if "rcode" in changes:

@@ -29,7 +29,7 @@ def import_zone(ctx: Context, provider_name: str, zone: str, force: bool) -> Non
     if provider_name not in config.providers:
         raise UsageError(f"no provider named {provider_name} (known: {', '.join(sorted(config.providers))})")
     name = zone_name(zone)
-    existing = discover(config.zones_dir)
+    existing = discover(config.zones_dir, config.zone_files)
     path = config.zones_dir / f"{name}yaml"
     if name in existing and not force:
         raise UsageError(f"zones already has {name} ({', '.join(map(str, existing[name]))}); --force overwrites")
@@ -38,7 +38,7 @@ def import_zone(ctx: Context, provider_name: str, zone: str, force: bool) -> Non
     try:
         exists = provider.populate(live, target=False, lenient=True)
     except Exception as e:  # whatever the plugin raises: a clear one-line error, exit 1 like plan
-        raise DnssyncError(f"cannot read {name} from {provider_name}: {describe_error(e)}") from None
+        raise DnssyncError(f"cannot read {name} from {provider_name}: {describe_error(e, provider)}") from None
     if exists is False:
         raise UsageError(f"provider {provider_name} has no zone {name}")
     if config.apex_ns.manage and live.root_ns is not None:

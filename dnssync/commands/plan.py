@@ -7,10 +7,13 @@ import json
 from pathlib import Path
 
 import click
+from click.core import ParameterSource
 
 from dnssync.commands.base import (
     Context,
+    deprecated,
     format_option,
+    out_option,
     pass_ctx,
     provider_option,
     shard_option,
@@ -28,20 +31,21 @@ from dnssync.report.text import print_plan
 EXIT_CHANGES = 3
 
 
-def render(ctx: Context, plans: list[Plan], fmt: str) -> None:
+def render(ctx: Context, plans: list[Plan], fmt: str, out: Path | None = None) -> None:
     if fmt == "json":
         documents = [json.loads(p.to_json()) for p in plans]
         ctx.emit(json.dumps(documents[0] if len(documents) == 1 else
-                            {"base": documents[0], "live": documents[1]}, indent=2, sort_keys=True))
+                            {"base": documents[0], "live": documents[1]}, indent=2, sort_keys=True), out)
     elif fmt == "markdown":
-        ctx.emit("\n".join(plan_markdown(p) for p in plans))
+        ctx.emit("\n".join(plan_markdown(p) for p in plans), out)
     elif fmt == "github":
-        ctx.emit("".join(plan_annotations(p) for p in plans))
+        ctx.emit("".join(plan_annotations(p) for p in plans), out)
     elif fmt == "junit":
-        ctx.emit(junit_xml([case for p in plans for case in plan_cases(p)], "dnssync plan"))
+        ctx.emit(junit_xml([case for p in plans for case in plan_cases(p)], "dnssync plan"), out)
     else:
-        for p in plans:
-            print_plan(ctx.out, p)
+        with ctx.text_report(out) as console:
+            for p in plans:
+                print_plan(console, p, flattened=True)
 
 
 @click.command()
@@ -52,22 +56,27 @@ def render(ctx: Context, plans: list[Plan], fmt: str) -> None:
               " contacting no provider and needing no secrets.")
 @click.option("--live", is_flag=True, help="With --base: also plan against the providers.")
 @format_option("text", "json", "markdown", "github", "junit")
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
-              help="Also save the (live) plan as JSON, for `apply --plan`.")
+@out_option()
+@click.option("--save-plan", type=click.Path(dir_okay=False, path_type=Path), metavar="FILE",
+              help="Also save the (live) plan as JSON, for `apply --plan FILE`.")
 @click.option("--detailed-exitcode", is_flag=True,
               help=f"Exit {EXIT_CHANGES} when changes are pending, 0 when none.")
 @pass_ctx
 def plan(ctx: Context, zones: tuple[str, ...], providers: tuple[str, ...], shard: str | None, base: str | None,
-         live: bool, fmt: str, out: Path | None, detailed_exitcode: bool) -> None:
+         live: bool, fmt: str, out: Path | None, save_plan: Path | None, detailed_exitcode: bool) -> None:
     """Show, per zone and provider, the changes apply would make.
 
     Exit 0 (no changes, or changes without --detailed-exitcode), 1 when a
     provider could not be read or a parity error was found (apply would refuse),
     3 with --detailed-exitcode and changes pending."""
+    explicit = click.get_current_context().get_parameter_source("fmt") is not ParameterSource.DEFAULT
+    if out and not explicit and not save_plan:  # the old meaning of `plan --out FILE`, which still works
+        deprecated("plan --out FILE (with the text report) for the plan to apply", "--save-plan FILE")
+        out, save_plan = None, out
     if live and not base:
         raise UsageError("--live goes with --base (a plan without --base is always live)")
-    if out and base and not live:
-        raise UsageError("--out saves a live plan for apply; add --live to --base, or drop --out")
+    if save_plan and base and not live:
+        raise UsageError("--save-plan saves a live plan for apply; add --live to --base, or drop --save-plan")
     repo = ctx.repo(zones, shard, offline=bool(base) and not live)
     plans = []
     if base:
@@ -75,11 +84,14 @@ def plan(ctx: Context, zones: tuple[str, ...], providers: tuple[str, ...], shard
     if live or not base:
         result, _ = repo.plan(list(providers) or None, live=False)
         plans.append(result)
-        if out:
-            ctx.emit(result.to_json(), out)
-    render(ctx, plans, fmt)
-    if fmt == "text" and out:
-        ctx.out.print(f"Saved to {out} (apply exactly this with: dnssync apply --plan {out})")
+        if save_plan:
+            ctx.emit(result.to_json(), save_plan)
+    render(ctx, plans, fmt, out)
+    if save_plan:
+        click.echo(f"Saved to {save_plan} (apply exactly this with: dnssync apply --plan {save_plan})",
+                   err=fmt != "text")
+    if out:
+        click.echo(f"Wrote the {fmt} plan to {out}.")
     if any(p.errors or has_errors(p.findings) for p in plans):
         raise click.exceptions.Exit(1)
     if detailed_exitcode and any(p.has_changes for p in plans):

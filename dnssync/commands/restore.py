@@ -8,7 +8,7 @@ import click
 
 from dnssync import snapshot
 from dnssync.apply import run_apply
-from dnssync.commands.base import Context, confirm, pass_ctx, provider_option, zone_option
+from dnssync.commands.base import Context, confirm, deprecated, format_option, pass_ctx, provider_option, zone_option
 from dnssync.config import zone_name
 from dnssync.errors import UsageError
 from dnssync.gitrev import head_revision
@@ -31,8 +31,12 @@ def restore(ctx: Context, snapshot_id: str, zones: tuple[str, ...], providers: t
 
     Each provider gets its own saved content, so a restore undoes an apply
     exactly. A restore is deliberate, so it needs no --force."""
-    config = ctx.settings()  # the zones in the working tree need not load: restore is for bad days
-    saved = snapshot.load(config.state_dir, snapshot_id, all_sub_zones(list(discover(config.zones_dir))))
+    # the zones in the working tree need not load: restore is for bad days; and what the
+    # snapshot holds is read before any secret is asked for (none needed to say there is none)
+    config = ctx.settings(offline=True)
+    saved = snapshot.load(config.state_dir, snapshot_id,
+                          all_sub_zones(list(discover(config.zones_dir, config.zone_files))))
+    config = ctx.settings()
     wanted_zones = {zone_name(z) for z in zones}
     selected = {key: zone for key, zone in saved.items()
                 if (not providers or key[0] in providers) and (not wanted_zones or key[1] in wanted_zones)}
@@ -50,7 +54,7 @@ def restore(ctx: Context, snapshot_id: str, zones: tuple[str, ...], providers: t
         lives = [plan_one(p, built[p], zone, 1.0, 1.0) for (p, _), zone in sorted(selected.items())]
         plan = Plan(zones={z.name: zone_content(z) for z in selected.values()},
                     providers=[lp.data for lp in lives], revision=head_revision(config.root))
-        print_plan(ctx.out, plan)
+        print_plan(ctx.out, plan, f"the providers already hold the content of snapshot {snapshot_id}")
         if not plan.has_changes and not plan.errors:
             return
         confirm(ctx, f"Restore snapshot {snapshot_id}?", yes)
@@ -62,14 +66,17 @@ def restore(ctx: Context, snapshot_id: str, zones: tuple[str, ...], providers: t
 
 
 @click.command()
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@format_option("text", "json")
+@click.option("--json", "as_json", is_flag=True, hidden=True)  # the old spelling of --format json
 @pass_ctx
-def snapshots(ctx: Context, as_json: bool) -> None:
-    """List the saved snapshots, newest last."""
-    state = ctx.settings().state_dir
+def snapshots(ctx: Context, fmt: str, as_json: bool) -> None:
+    """List the saved snapshots, newest last. Reads local files only: no secret needed."""
+    if as_json:
+        deprecated("snapshots --json", "--format json")
+    state = ctx.settings(offline=True).state_dir
     metas = [json.loads((snapshot.snapshots_dir(state) / i / "meta.json").read_text())
              for i in snapshot.list_snapshots(state)]
-    if as_json:
+    if as_json or fmt == "json":
         ctx.emit(json.dumps(metas, indent=2))
         return
     for meta in metas:

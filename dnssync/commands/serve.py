@@ -15,10 +15,11 @@ from rich.table import Table
 
 from dnssync.commands.base import Context, pass_ctx, provider_option
 from dnssync.embedded.fleet import Fleet
+from dnssync.report.fit import Fitted
 
 
 def data_root(ctx: Context):
-    return ctx.repo().config.state_dir / "embedded"
+    return ctx.repo(offline=True).config.state_dir / "embedded"
 
 
 @click.command()
@@ -26,7 +27,7 @@ def data_root(ctx: Context):
 @pass_ctx
 def serve(ctx: Context, providers: tuple[str, ...]) -> None:
     """Run the nameservers of the `embedded` providers until Ctrl-C."""
-    fleet = Fleet.for_config(ctx.repo().config, data_root(ctx), list(providers) or None,
+    fleet = Fleet.for_config(ctx.repo(offline=True).config, data_root(ctx), list(providers) or None,
                              control=True)
     stopped = threading.Event()
     previous = signal.signal(signal.SIGTERM, lambda *_: stopped.set())
@@ -38,7 +39,7 @@ def serve(ctx: Context, providers: tuple[str, ...]) -> None:
             for name, server in fleet.servers.items():
                 zones = ", ".join(str(z).rstrip(".") for z in sorted(server.zones)) or "none yet"
                 table.add_row(name, str(server.nameserver), server.address, zones)
-            ctx.out.print(table)
+            ctx.out.print(Fitted(table))
             ctx.out.print("Serving. In another shell: dnssync plan / apply / verify, dnssync fault"
                           " NAME --help. Ctrl-C stops.")
             try:

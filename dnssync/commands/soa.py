@@ -17,6 +17,7 @@ import click
 
 from dnssync.commands.base import Context, format_option, pass_ctx, zone_option
 from dnssync.findings import has_errors
+from dnssync.report.fit import Fitted
 from dnssync.report.markdown import findings_markdown
 from dnssync.report.soa import soa_markdown, soa_tables
 from dnssync.report.text import print_findings
@@ -34,7 +35,7 @@ def soa(ctx: Context, zones: tuple[str, ...], fmt: str) -> None:
     answer different serials, or when the negative TTL differs between providers
     (with policy.parity error, the default); an EXPIRE under a day is a warning
     (exit 0)."""
-    repo = ctx.repo(zones)
+    repo = ctx.repo(zones, offline=True)  # asks nameservers over DNS only: no secret needed
     views = asyncio.run(read_soas(repo.config, sorted(repo.desired)))
     findings = judge(views, repo.config)
     if fmt == "json":
@@ -44,7 +45,7 @@ def soa(ctx: Context, zones: tuple[str, ...], fmt: str) -> None:
         ctx.emit(soa_markdown(views) + "\n" + findings_markdown(findings, "SOA findings"))
     else:
         for table in soa_tables(views):
-            ctx.out.print(table)
+            ctx.out.print(Fitted(table))
         print_findings(ctx.out, findings)
     if has_errors(findings):
         raise click.exceptions.Exit(1)

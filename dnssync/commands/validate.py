@@ -3,42 +3,68 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import click
 
-from dnssync.commands.base import Context, format_option, pass_ctx, zone_option
+from dnssync.commands.base import (
+    Context,
+    format_option,
+    out_option,
+    pass_ctx,
+    provider_option,
+    shard_option,
+    zone_option,
+)
+from dnssync.config import missing_secrets
 from dnssync.errors import ConfigError
+from dnssync.findings import Finding
+from dnssync.providers import build_providers
 from dnssync.report.github import findings_annotations
+from dnssync.report.junit import junit_xml, validate_cases
 from dnssync.report.text import print_findings
 
 
 @click.command()
 @zone_option
-@format_option("text", "json", "github")
-@click.option("--offline", is_flag=True, help="Do not require env/ secrets (a pull request from a fork has none).")
+@provider_option
+@shard_option
+@format_option("text", "json", "github", "junit")
+@out_option()
+@click.option("--offline", is_flag=True, help="Do not mention missing env/ secrets either (a pull request from a"
+              " fork has none).")
 @pass_ctx
-def validate(ctx: Context, zones: tuple[str, ...], fmt: str, offline: bool) -> None:
+def validate(ctx: Context, zones: tuple[str, ...], providers: tuple[str, ...], shard: str | None, fmt: str,
+             out: Path | None, offline: bool) -> None:
     """Check dnssync.yaml, providers/ and zones/ without contacting any provider.
 
-    Exit 0 when valid (warnings allowed), 2 with every error's file and line."""
+    Exit 0 when valid (warnings allowed), 2 with every error's file and line. Secrets
+    are not needed: an unset env/ variable is a warning (plan and apply need it)."""
     try:
-        repo = ctx.repo(zones, offline=offline)
-        repo.providers()  # imports each provider class and checks its options
+        repo = ctx.repo(zones, shard, offline=True)
+        repo.serves(list(providers) or None)  # an unknown --provider is a usage error
+        # imports each provider class and checks its options (only those named, if any)
+        build_providers([c for name, c in repo.config.providers.items() if not providers or name in providers])
     except ConfigError as e:
         if fmt == "text":
             raise
-        if fmt == "github":
-            ctx.emit(findings_annotations(e.findings))
-        else:
-            ctx.emit(json.dumps({"valid": False, "findings": [f.to_dict() for f in e.findings]}, indent=2))
+        ctx.emit(render(fmt, False, e.findings, [], []), out)
         raise click.exceptions.Exit(e.exit_code) from None
+    findings = repo.findings + ([] if offline else missing_secrets(repo.config))
+    if fmt != "text":
+        ctx.emit(render(fmt, True, findings, sorted(repo.desired), sorted(repo.config.providers)), out)
+        return
+    with ctx.text_report(out) as console:
+        print_findings(console, findings)
+        console.print(f"Valid: {len(repo.desired)} zone(s), {len(repo.config.providers)} provider(s).")
+
+
+def render(fmt: str, valid: bool, findings: list[Finding], zones: list[str], providers: list[str]) -> str:
     if fmt == "github":
-        ctx.emit(findings_annotations(repo.findings))
-        return
-    if fmt == "json":
-        ctx.emit(json.dumps({"valid": True, "zones": sorted(repo.desired),
-                             "providers": sorted(repo.config.providers),
-                             "findings": [f.to_dict() for f in repo.findings]}, indent=2))
-        return
-    print_findings(ctx.out, repo.findings)
-    ctx.out.print(f"Valid: {len(repo.desired)} zone(s), {len(repo.config.providers)} provider(s).")
+        return findings_annotations(findings)
+    if fmt == "junit":
+        return junit_xml(validate_cases(findings, zones), "dnssync validate")
+    document = {"valid": valid, "findings": [f.to_dict() for f in findings]}
+    if valid:
+        document |= {"zones": zones, "providers": providers}
+    return json.dumps(document, indent=2)

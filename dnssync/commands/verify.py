@@ -10,10 +10,18 @@ import time
 from pathlib import Path
 
 import click
-from rich.console import Console
 from rich.text import Text
 
-from dnssync.commands.base import Context, format_option, pass_ctx, provider_option, shard_option, zone_option
+from dnssync.commands.base import (
+    Context,
+    deprecated,
+    format_option,
+    out_option,
+    pass_ctx,
+    provider_option,
+    shard_option,
+    zone_option,
+)
 from dnssync.findings import Finding, Severity
 from dnssync.report.github import findings_annotations
 from dnssync.report.junit import junit_xml, verify_cases
@@ -44,14 +52,14 @@ def summary(result: VerifyResult, findings: list[Finding], delegations: int | No
 @provider_option
 @shard_option
 @format_option("text", "json", "junit", "markdown", "github")
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
-              help="Write the report to this file; the summary line still goes to stdout.")
+@out_option()
 @click.option("--axfr", is_flag=True,
               help="Compare by zone transfer (one TCP stream per nameserver) where allowed,"
                    " instead of one query per record.")
 @click.option("--no-extra", is_flag=True, help="Do not look for records git does not have.")
-@click.option("--timeout", type=click.FloatRange(0.05, 600), default=None,
+@click.option("--query-timeout", type=click.FloatRange(0.05, 600), default=None,
               help="Seconds per query, retries included (default: defaults.timeout).")
+@click.option("--timeout", "old_timeout", type=click.FloatRange(0.05, 600), default=None, hidden=True)
 @click.option("--retries", type=click.IntRange(0, 20), default=None,
               help="At most this many UDP re-sends per query (default: re-send, backing"
                    " off, until the timeout).")
@@ -62,7 +70,7 @@ def summary(result: VerifyResult, findings: list[Finding], delegations: int | No
                    " a full verify includes this check.")
 @pass_ctx
 def verify(ctx: Context, zones: tuple[str, ...], providers: tuple[str, ...], shard: str | None, fmt: str,
-           out: Path | None, axfr: bool, no_extra: bool, timeout: float | None,
+           out: Path | None, axfr: bool, no_extra: bool, query_timeout: float | None, old_timeout: float | None,
            retries: int | None, window: int, delegation_only: bool) -> None:
     """Ask every nameserver of every provider whether it answers what git says.
 
@@ -72,6 +80,9 @@ def verify(ctx: Context, zones: tuple[str, ...], providers: tuple[str, ...], sha
     the apex NS and reachability over UDP and TCP, and each zone's delegation at
     its parent (`parent:` in dnssync.yaml, else found from the root). Exit 1 on
     any error finding."""
+    if old_timeout is not None:
+        deprecated("verify --timeout", "--query-timeout")
+    timeout = query_timeout or old_timeout
     repo = ctx.repo(zones, shard)
     serves = {zone: names for zone, names in repo.serves(list(providers) or None).items() if names}
     defaults = repo.config.defaults
@@ -98,12 +109,8 @@ def verify(ctx: Context, zones: tuple[str, ...], providers: tuple[str, ...], sha
     findings = list(repo.findings) + [repo.locate_finding(f) for f in result.findings]
     line = summary(result, findings, len(delegated) if delegation_only else None)
     if fmt == "text":
-        if out:
-            with out.open("w") as handle:
-                console = Console(file=handle, no_color=True, highlight=False, width=200)
-                print_verify(console, findings, Text(line))
-        else:
-            print_verify(ctx.out, findings, styled_summary(line, findings))
+        with ctx.text_report(out) as console:
+            print_verify(console, findings, styled_summary(line, findings))
     else:
         ctx.emit(render(fmt, result, findings, line), out)
     if out:

@@ -5,11 +5,12 @@ from __future__ import annotations
 import asyncio
 import json
 from pathlib import Path
+from typing import Any
 
 import click
 from rich.live import Live
 
-from dnssync.commands.base import Context, format_option, pass_ctx
+from dnssync.commands.base import Context, deprecated, format_option, pass_ctx
 from dnssync.errors import UsageError
 from dnssync.repo import Repository
 from dnssync.report.watch import event_line, live_view
@@ -20,9 +21,24 @@ from dnssync.watch.propagation import Event, Propagation
 
 DEFAULT_TIMEOUT = 3600.0
 
-timeout_option = click.option(
-    "--timeout", type=click.FloatRange(min=0), default=DEFAULT_TIMEOUT, show_default=True,
-    help="Give up (exit 1) when not fully propagated after this many seconds.")
+
+
+def deadline_options(f: Any) -> Any:
+    """`--deadline SECONDS`: the whole wait, unlike verify's `--query-timeout` (one query).
+    The old `--timeout` spelling still works, with a note."""
+    f = click.option("--timeout", "old_timeout", type=click.FloatRange(min=0), default=None, hidden=True)(f)
+    return click.option(
+        "--deadline", type=click.FloatRange(min=0), default=None, metavar="SECONDS",
+        help=f"Give up (exit 1) when not fully propagated after this many seconds in all"
+             f" [default: {DEFAULT_TIMEOUT:.0f}].")(f)
+
+
+def deadline_of(command: str, deadline: float | None, old_timeout: float | None) -> float:
+    if old_timeout is not None:
+        deprecated(f"{command} --timeout", "--deadline")
+    return next((s for s in (deadline, old_timeout) if s is not None), DEFAULT_TIMEOUT)
+
+
 interval_option = click.option(
     "--interval", type=click.FloatRange(min=0.1), default=1.0, show_default=True,
     help="Seconds between polls of the nameservers and resolvers.")
@@ -69,18 +85,20 @@ def run_watch(ctx: Context, repo: Repository, record: Path, timeout: float, inte
 
 @click.command()
 @click.argument("apply_id", default="latest", metavar="[APPLY]")
-@timeout_option
+@deadline_options
 @interval_option
 @format_option("text", "json")
 @pass_ctx
-def watch(ctx: Context, apply_id: str, timeout: float, interval: float, fmt: str) -> None:
+def watch(ctx: Context, apply_id: str, deadline: float | None, old_timeout: float | None, interval: float,
+          fmt: str) -> None:
     """Follow an apply (the latest, or APPLY: an id or its prefix) until every nameserver
     of every provider serves it and no resolver can still cache the old answer.
 
     Old values and TTLs come from the apply's record, so this can run later or in
     another CI job. Exit 0 when fully propagated; 1 on timeout, or when a nameserver
     serves something that is neither the old nor the new value (on 3 polls in a row)."""
-    repo = ctx.repo()
+    timeout = deadline_of("watch", deadline, old_timeout)
+    repo = ctx.repo(offline=True)  # asks nameservers and resolvers only: no secret needed
     code = run_watch(ctx, repo, find_apply(repo.config.state_dir, apply_id), timeout, interval, fmt)
     if code:
         raise click.exceptions.Exit(code)

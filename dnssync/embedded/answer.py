@@ -25,13 +25,17 @@ from dataclasses import dataclass, field
 import dns.flags
 import dns.message
 import dns.rcode
+import dns.rdataset
 import dns.rdatatype
 import dns.rrset
 from dns.name import Name
+from dns.rdataset import Rdataset
 
 from dnssync.embedded.zonedata import ZoneData, rrset
+from dnssync.providers.aliaswire import ALIAS_RDTYPE, alias_target_of
 
 CNAME = dns.rdatatype.CNAME
+ALIAS = ALIAS_RDTYPE
 #: the longest CNAME chain followed inside one zone (BIND follows 16)
 MAX_CHAIN = 16
 _ADDRESSES = (dns.rdatatype.A, dns.rdatatype.AAAA)
@@ -70,8 +74,9 @@ def zone_for(zones: Mapping[Name, ZoneData], qname: Name) -> ZoneData | None:
         name = name.parent()
 
 
-def answer(zones: Mapping[Name, ZoneData], qname: Name, qtype: int) -> Answer:
-    """How an authoritative server for `zones` answers `qname`/`qtype` (class IN)."""
+def answer(zones: Mapping[Name, ZoneData], qname: Name, qtype: int, depth: int = 0) -> Answer:
+    """How an authoritative server for `zones` answers `qname`/`qtype` (class IN);
+    `depth` counts ALIAS expansions (a loop ends in SERVFAIL)."""
     zone = zone_for(zones, qname)
     if zone is None:
         return Answer(dns.rcode.REFUSED, authoritative=False)
@@ -107,9 +112,33 @@ def answer(zones: Mapping[Name, ZoneData], qname: Name, qtype: int) -> Answer:
         if qtype in node:
             result.answer.append(rrset(owner, node[qtype]))
             _additional(zone, result, node[qtype])
+        elif qtype in _ADDRESSES and ALIAS in node:
+            _expand(zones, zone, owner, node[ALIAS], qtype, result, depth)
         else:
             result.authority.append(zone.negative_soa())
         return result
+
+
+def _expand(zones: Mapping[Name, ZoneData], zone: ZoneData, owner: Name, alias: Rdataset, qtype: int,
+            result: Answer, depth: int) -> None:
+    """An ALIAS answered as PowerDNS's expand-alias does: the target's addresses at the
+    ALIAS owner (TTL the smaller of both). The embedded server has no resolver, so it
+    expands targets it serves itself and answers SERVFAIL for any other (PowerDNS answers
+    SERVFAIL when its resolver cannot)."""
+    target = alias_target_of(alias[0])
+    if depth >= MAX_CHAIN or zone_for(zones, target) is None:
+        result.rcode = dns.rcode.SERVFAIL
+        return
+    found = answer(zones, target, qtype, depth + 1)
+    if found.rcode == dns.rcode.SERVFAIL:
+        result.rcode = dns.rcode.SERVFAIL
+        return
+    addresses = [r for r in found.answer if r.rdtype == qtype]
+    if not addresses:
+        result.authority.append(zone.negative_soa())
+        return
+    rdatas = dns.rdataset.from_rdata_list(min(alias.ttl, addresses[-1].ttl), list(addresses[-1]))
+    result.answer.append(rrset(owner, rdatas))
 
 
 def _referral(zone: ZoneData, cut: Name, result: Answer) -> None:

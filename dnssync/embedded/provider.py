@@ -19,10 +19,14 @@ from dnssync.providers.rfc2136 import Rfc2136Error, Rfc2136Provider
 
 
 class EmbeddedProvider(Rfc2136Provider):
-    """An embedded nameserver (`dnssync serve`, `dnssync demo`), on loopback by default."""
+    """An embedded nameserver (`dnssync serve`, `dnssync demo`), on loopback by default.
+    With `expand_alias: true` it holds ALIAS records (TYPE65401, as PowerDNS) and answers
+    their A/AAAA itself, as PowerDNS does with expand-alias (embedded/answer.py)."""
 
-    def __init__(self, id: str, host: str = "127.0.0.1", *args, **kwargs):
+    def __init__(self, id: str, host: str = "127.0.0.1", *args, expand_alias: bool = False, **kwargs):
         super().__init__(id, host, *args, **kwargs)
+        if expand_alias:
+            self.SUPPORTS = frozenset(self.SUPPORTS) | {"ALIAS"}
 
     def populate(self, zone, target=False, lenient=False):
         try:

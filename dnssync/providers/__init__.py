@@ -19,7 +19,9 @@ from dnssync.config import ProviderConfig
 from dnssync.errors import ConfigError
 from dnssync.findings import Finding, Severity
 from dnssync.providers.capabilities import DECLARED_ATTR
+from dnssync.providers.hints import HINTS_ATTR, Hints, install_hint
 from dnssync.secrets import redact
+from dnssync.suggest import did_you_mean
 
 log = logging.getLogger(__name__)
 
@@ -49,14 +51,55 @@ def class_path(name: str) -> str:
 
 
 def import_class(path: str) -> type:
+    """The class at `path` (module.Class); ImportError says what to install or type instead."""
     module_name, _, class_name = path.rpartition(".")
     if not module_name:
-        raise ImportError(f"{path!r} is neither a short name ({', '.join(SHORT_NAMES)}) nor module.Class")
-    module = importlib.import_module(module_name)
+        raise ImportError(f"{path!r} is neither a short name ({', '.join(SHORT_NAMES)}) nor module.Class"
+                          + did_you_mean(path, list(SHORT_NAMES)))
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as e:
+        missing = e.name or module_name
+        install = install_hint(missing)
+        raise ImportError(f"no module named {missing!r}" + (f": {install}" if install else "")
+                          + ("" if install else did_you_mean(module_name, [p.rpartition(".")[0] for p in
+                                                                           SHORT_NAMES.values()]))) from None
     try:
         return getattr(module, class_name)
     except AttributeError:
-        raise ImportError(f"module {module_name} has no class {class_name}") from None
+        raise ImportError(f"module {module_name} has no class {class_name}"
+                          + did_you_mean(class_name, [n for n in dir(module) if n.endswith("Provider")])) from None
+
+
+def import_plugins(configs: list[ProviderConfig]) -> None:
+    """Import every configured provider's class before zones are loaded: octoDNS plugins
+    register their own record types (`PowerDnsProvider/LUA`) when imported, as an
+    octoDNS config's providers are built before its zones. A class that does not import
+    is reported (file:line) by build_provider; here it only registers nothing."""
+    for config in configs:
+        try:
+            import_class(class_path(config.cls))
+        except Exception:  # build_provider reports it with the file and line
+            log.debug("provider class %s does not import", config.cls)
+
+
+def plugin_for_type(rtype: str) -> str | None:
+    """A provider-specific type (`Route53Provider/ALIAS`) registered by importing its plugin,
+    octoDNS's `octodns_<name>` module (octodns_route53): None once registered, else why not."""
+    provider, _, _ = rtype.partition("/")
+    if not provider.endswith("Provider") or provider == "Provider":
+        return "not a record type octoDNS or any plugin knows"
+    module = "octodns_" + provider[: -len("Provider")].lower()
+    try:
+        importlib.import_module(module)
+    except ImportError:
+        return (f"its plugin, {module} ({provider}), is not installed: pip install {module.replace('_', '-')}"
+                f" (or remove the record)")
+    except Exception as e:  # a plugin's own import error, whatever it is
+        return f"its plugin {module} does not import: {type(e).__name__}: {e}"
+    from octodns.record import Record
+
+    return None if rtype in Record.registered_types() else f"{module} registers no type {rtype!r}"
 
 
 def build_provider(config: ProviderConfig) -> BaseProvider:
@@ -71,7 +114,9 @@ def build_provider(config: ProviderConfig) -> BaseProvider:
     path = class_path(config.cls)
     try:
         cls = import_class(path)
-    except Exception as e:  # ImportError, or any error raised while importing the plugin
+    except ImportError as e:
+        raise fail(f"provider class {config.cls!r} does not import: {e}") from None
+    except Exception as e:  # any error raised while importing the plugin
         raise fail(f"provider class {config.cls!r} does not import: {type(e).__name__}: {e}") from None
     if not (isinstance(cls, type) and issubclass(cls, BaseProvider)):
         raise fail(f"{config.cls!r} is not an octoDNS provider class")
@@ -90,6 +135,8 @@ def build_provider(config: ProviderConfig) -> BaseProvider:
     except Exception as e:
         raise fail(f"provider {config.name!r} could not be set up: {type(e).__name__}: {e}") from None
     setattr(provider, DECLARED_ATTR, dict(config.capabilities))
+    setattr(provider, HINTS_ATTR, Hints(config.name, config.cls, config.options.get("host"),
+                                        config.options.get("port"), dict(config.env)))
     return provider
 
 

@@ -40,6 +40,7 @@ from octodns_bind import Rfc2136Provider as _OctodnsRfc2136Provider
 
 from dnssync import axfr
 from dnssync.checks import Targets
+from dnssync.providers.aliaswire import octodns_type, rdata_from_text, rdata_text, wire_type
 
 #: bytes kept free in every update message for the header, zone section and TSIG
 _MESSAGE_SLACK = 1024
@@ -110,11 +111,11 @@ class Rfc2136Provider(_OctodnsRfc2136Provider):
         where = f"zone transfer of {zone_name} from {self._where()}"
         grouped: dict[tuple[bytes, int], list[str]] = {}
         ttls: dict[tuple[bytes, int], int] = {}
-        supported = {dns.rdatatype.from_text(t) for t in self.SUPPORTS}
+        supported = {wire_type(t) for t in self.SUPPORTS}
         try:
             for reply, rr in axfr.transfer(self.host, zone_name, self.port, key, self.timeout * 4):
                 if rr.rdtype in supported:
-                    grouped.setdefault((rr.owner, rr.rdtype), []).append(reply.rdata(rr).to_text())
+                    grouped.setdefault((rr.owner, rr.rdtype), []).append(rdata_text(reply.rdata(rr)))
                     ttls.setdefault((rr.owner, rr.rdtype), rr.ttl)
         except dns.tsig.PeerError as e:
             raise Rfc2136Error(f"{where} rejected: {_tsig_problem(e)}") from None
@@ -129,7 +130,7 @@ class Rfc2136Provider(_OctodnsRfc2136Provider):
         rrsets = []
         for (owner, rdtype), rdatas in grouped.items():
             name = names.get(owner) or names.setdefault(owner, dns.name.from_wire(owner, 0)[0].to_text())
-            rrsets.append(Rrset(name, dns.rdatatype.to_text(rdtype), ttls[(owner, rdtype)], rdatas))
+            rrsets.append(Rrset(name, octodns_type(rdtype), ttls[(owner, rdtype)], rdatas))
         return rrsets
 
     def populate(self, zone, target=False, lenient=False):
@@ -195,7 +196,7 @@ class Rfc2136Provider(_OctodnsRfc2136Provider):
         batches: list[tuple[dns.update.UpdateMessage, int]] = []
         update, used, count = None, 0, 0
         for op in ops:
-            rdatas = [dns.rdata.from_text(dns.rdataclass.IN, op.rtype, t) for t in op.rdatas]
+            rdatas = [rdata_from_text(op.rtype, t) for t in op.rdatas]
             size = self._size(op, rdatas)
             if update is None or used + size > budget or count >= self.update_batch_size:
                 if update is not None:

@@ -15,6 +15,7 @@ STAGES = {
     "verify": "Verify: what the nameservers answer",
     "watch": "Watch: propagation of an apply",
     "parity": "Parity gate: plan exits 1 and apply refuses on errors (policy.parity)",
+    "alias": "ALIAS across providers: flattened in plan (policy.alias), checked for staleness by verify",
     "drift": "Drift: a provider's live state against git",
     "delegation": "Delegation at the parent (verify, verify --delegation)",
     "soa": "SOA side by side (dnssync soa)",

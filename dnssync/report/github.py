@@ -12,6 +12,7 @@ from pathlib import Path
 
 from dnssync.findings import Finding, Severity
 from dnssync.plan import Plan
+from dnssync.report.text import show_value
 
 LEVEL = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "notice"}
 
@@ -40,8 +41,20 @@ def annotation(level: str, message: str, title: str, file: str | None = None, li
     return f"::{level} {','.join(props)}::{_data(message)}\n"
 
 
+def _message(finding: Finding) -> str:
+    """The finding's message, then what was expected and what was observed, each on its
+    own line (an annotation is all a reviewer sees of a finding)."""
+    lines = [finding.message]
+    if finding.expected is not None:
+        lines.append(f"expected: {show_value(finding.expected)}")
+    if finding.observed is not None:
+        lines.append(f"observed: {show_value(finding.observed)}")
+    return "\n".join(lines)
+
+
 def findings_annotations(findings: list[Finding]) -> str:
-    return "".join(annotation(LEVEL[f.severity], f.message, f"dnssync {f.code}", f.file, f.line) for f in findings)
+    return "".join(annotation(LEVEL[f.severity], _message(f), f"dnssync {f.code}", f.file, f.line)
+                   for f in findings)
 
 
 def plan_annotations(plan: Plan) -> str:

@@ -124,3 +124,19 @@ def plan_cases(plan: Plan) -> list[Case]:
         for case in targets:
             case.findings.append(f)
     return list(cases.values())
+
+
+def validate_cases(findings: list[Finding], zones: list[str]) -> list[Case]:
+    """Cases for `validate`: one per zone checked and one for the configuration, each
+    failed by its error findings (a zone file's findings carry its zone)."""
+    def case(zone: str) -> Case:
+        if zone not in cases:
+            cases[zone] = Case(zone.rstrip(".") or ".", zone.rstrip("."), "validate")
+        return cases[zone]
+
+    cases: dict[str, Case] = {}
+    for zone in [*zones, "configuration"]:
+        case(zone)
+    for f in findings:
+        case(f.zone or "configuration").findings.append(f)
+    return list(cases.values())

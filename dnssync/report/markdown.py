@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dnssync.findings import Finding
 from dnssync.plan import Plan, ProviderPlan, rrset_text
-from dnssync.report.text import show_value
+from dnssync.report.text import flattened_lines, show_value
 
 #: plans with more rows than this per zone are folded into <details>
 FOLD_ROWS = 20
@@ -30,25 +30,32 @@ def findings_markdown(findings: list[Finding], title: str = "Findings", level: i
     return "\n".join(lines) + "\n"
 
 
-def _plan_rows(pp: ProviderPlan) -> list[str]:
-    """One provider's rows, as the text report shows them."""
-    rows = []
+def _plan_cells(pp: ProviderPlan) -> list[tuple[str, ...]]:
+    """One provider's rows (without the provider column), as the text report shows them."""
+    rows: list[tuple[str, ...]] = []
     if pp.error:
-        rows.append(f"| {pp.provider} | **error** | | | {_cell(pp.error)} | |")
+        rows.append(("**error**", "", "", _cell(pp.error), ""))
     if pp.exists is False:
-        rows.append(f"| {pp.provider} | create zone | | | | |")
+        rows.append(("create zone", "", "", "", ""))
     for c in pp.changes:
-        rows.append(f"| {pp.provider} | {c.action} | `{c.name or '@'}` | {c.type} |"
-                    f" {_cell(rrset_text(c.existing))} | {_cell(rrset_text(c.desired))} |")
+        rows.append((c.action, f"`{c.name or '@'}`", c.type, _cell(rrset_text(c.existing)),
+                     _cell(rrset_text(c.desired)) + (f"<br>{_cell(c.origin)}" if c.origin else "")))
     for a in pp.adjustments:
         label = "cannot hold" if a.kind == "unsupported" else "adjusted"
-        rows.append(f"| {pp.provider} | **{label}** | `{a.name or '@'}` | {a.type} | {_cell(rrset_text(a.desired))} |"
-                    f" {_cell(a.reason)} |")
+        rows.append((f"**{label}**", f"`{a.name or '@'}`", a.type, _cell(rrset_text(a.desired)), _cell(a.reason)))
     if pp.unsafe:
-        rows.append(f"| {pp.provider} | **needs --force** | | | | {_cell(pp.unsafe)} |")
-    if not rows:
-        rows.append(f"| {pp.provider} | no changes | | | | |")
-    return rows
+        rows.append(("**needs --force**", "", "", "", _cell(pp.unsafe)))
+    return rows or [("no changes", "", "", "", "")]
+
+
+def _plan_rows(pps: list[ProviderPlan]) -> list[str]:
+    """A zone's rows: a row made identically at several providers is one row naming
+    them all (a reviewer reads each change once, and sees where it differs)."""
+    grouped: dict[tuple[str, ...], list[str]] = {}
+    for pp in pps:
+        for cells in _plan_cells(pp):
+            grouped.setdefault(cells, []).append(pp.provider)
+    return [f"| {', '.join(providers)} | " + " | ".join(cells) + " |" for cells, providers in grouped.items()]
 
 
 def _folded(title: str, body: str, count: int, what: str) -> str:
@@ -78,9 +85,11 @@ def plan_markdown(plan: Plan) -> str:
         out += [f"Revision `{plan.revision}`", ""]
     for zone in sorted({p.zone for p in plan.providers}):
         rows = ["| provider | action | name | type | existing | desired |", "|---|---|---|---|---|---|"]
-        for pp in (p for p in plan.providers if p.zone == zone):
-            rows += _plan_rows(pp)
+        rows += _plan_rows([p for p in plan.providers if p.zone == zone])
         out.append(_folded(f"### `{zone}`", "\n".join(rows), len(rows) - 2, "rows"))
+    flattened = flattened_lines(plan)
+    if flattened:
+        out += ["#### Flattened ALIAS records", "", *(f"- {_cell(line)}" for line in flattened), ""]
     if plan.findings:
         out += findings_by_zone(plan.findings, "Findings in ", 4)
     changes = sum(len(p.changes) for p in plan.providers)

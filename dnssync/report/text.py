@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import itertools
+from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING
 
-from rich.console import Console
+from rich.console import Console, RenderableType
 from rich.table import Table
 from rich.text import Text
 
 from dnssync.findings import Finding, Severity
 from dnssync.plan import Change, Plan, ProviderPlan, rrset_text
-from dnssync.report.plaintable import Cell, print_table
+from dnssync.report.fit import Fitted
 
 if TYPE_CHECKING:  # a hint only: verify and plan need not import apply's stack
     from dnssync.apply import ApplyResult
@@ -19,7 +20,6 @@ if TYPE_CHECKING:  # a hint only: verify and plan need not import apply's stack
 #: findings about files (config and zone files), shown as `file:line` lines, not in DNS tables
 FILE_CODES = ("config.", "zone.", "git.")
 SEVERITY_STYLE = {Severity.ERROR: "bold red", Severity.WARNING: "yellow", Severity.INFO: "cyan"}
-PLAN_COLUMNS = ("provider", "action", "name", "type", "ttl / values")
 ACTION_STYLE = {"create": ("+", "green"), "update": ("~", "yellow"), "delete": ("-", "red")}
 STATUS_STYLE = {"applied": "green", "unchanged": "dim", "failed": "bold red", "skipped": "yellow",
                 "changes": "yellow", "error": "bold red"}
@@ -67,47 +67,119 @@ def print_findings(console: Console, findings: list[Finding], title: str | None 
             line.append(f"\n  observed: {show_value(f.observed)}", style="red")
         console.print(line, soft_wrap=True)
     if others:
-        console.print(findings_table(others, title))
+        console.print(Fitted(findings_table(others, title)))
     errors = sum(f.severity is Severity.ERROR for f in findings)
     warnings = sum(f.severity is Severity.WARNING for f in findings)
     style = "bold red" if errors else ("yellow" if warnings else "green")
     console.print(Text(f"{errors} error(s), {warnings} warning(s)", style=style))
 
 
-def _provider_rows(pp: ProviderPlan) -> list[tuple[Cell, ...]]:
+def _provider_cells(pp: ProviderPlan) -> Iterator[tuple[RenderableType, ...]]:
+    """One provider's rows of a plan table (action, name, type, ttl / values), lazily:
+    a summarised plan takes only its first few."""
     if pp.error:
-        return [(pp.provider, Text("error", style="bold red"), "", "", Text(pp.error, style="red"))]
-    rows: list[tuple[Cell, ...]] = []
+        yield Text("error", style="bold red"), "", "", Text(pp.error, style="red")
+        return
     if not pp.changes and not pp.adjustments:
-        rows.append((pp.provider, Text("no changes", style="dim"), "", "", ""))
+        yield Text("no changes", style="dim"), "", "", ""
     if pp.exists is False:
-        rows.append((pp.provider, Text("+ create zone", style="green"), "", "", ""))
+        yield Text("+ create zone", style="green"), "", "", ""
     for change in pp.changes:
         symbol, style = ACTION_STYLE[change.action]
-        rows.append((pp.provider, Text(f"{symbol} {change.action}", style=style), Text(change.name or "@"),
-                     change.type, _change_text(change)))
+        values = _change_text(change)
+        if change.origin:
+            values.append(f"\n{change.origin}", style="cyan")
+        yield Text(f"{symbol} {change.action}", style=style), Text(change.name or "@"), change.type, values
     for adj in pp.adjustments:
         label = "cannot hold" if adj.kind == "unsupported" else "adjusted"
-        rows.append((pp.provider, Text(f"! {label}", style="magenta"), Text(adj.name or "@"), adj.type,
-                     Text(adj.reason, style="magenta")))
+        yield Text(f"! {label}", style="magenta"), Text(adj.name or "@"), adj.type, Text(adj.reason, style="magenta")
     if pp.unsafe:
-        rows.append((pp.provider, Text("! needs --force", style="bold red"), "", "", Text(pp.unsafe)))
-    return rows
+        yield Text("! needs --force", style="bold red"), "", "", Text(pp.unsafe)
 
 
-def print_plan(console: Console, plan: Plan) -> None:
-    by_zone: dict[str, list[ProviderPlan]] = {}
-    for pp in plan.providers:
-        by_zone.setdefault(pp.zone, []).append(pp)
-    for zone in sorted(by_zone):
-        print_table(console, zone.rstrip(".") or ".", PLAN_COLUMNS,
-                    [row for pp in by_zone[zone] for row in _provider_rows(pp)])
+def flattened_lines(plan: Plan) -> list[str]:
+    """One line per ALIAS flattened by the plan, changed or not: what each provider that
+    cannot hold it serves instead, and where the addresses came from."""
+    lines = []
+    for f in plan.flattened:
+        if f["error"]:
+            continue
+        values = "; ".join(f"{t} {', '.join(v)}" for t, v in sorted(f["values"].items()))
+        native = f"; native at {', '.join(f['native'])}" if f["native"] else ""
+        lines.append(f"{f['name'] or '@'} {f['zone']} {f['type']} → {f['target']}: {values} (TTL {f['ttl']})"
+                     f" for {', '.join(f['providers'])}{native}; resolved at {f['resolved_at']} via {f['via']}")
+    return lines
+
+
+def _row_count(pp: ProviderPlan) -> int:
+    if pp.error:
+        return 1
+    return (len(pp.changes) + len(pp.adjustments) + (pp.exists is False) + bool(pp.unsafe)) or 1
+
+
+#: what a plan without changes means, unless told otherwise (restore: the snapshot's content)
+IN_SYNC = "every provider already serves what git says"
+#: past this many rows the text plan summarises: a rich table costs most of a millisecond
+#: a row, and a 69,000-row table once held back a first push for half a minute
+FULL_ROWS = 300
+#: the rows (and provider/zone pairs) a summarised plan still shows
+FIRST_ROWS = 30
+
+
+def print_plan(console: Console, plan: Plan, in_sync: str = IN_SYNC, flattened: bool = False) -> None:
+    """The plan as tables (summarised when big); `flattened` adds every flattened ALIAS,
+    changed or not (`plan`)."""
+    rows = sum(_row_count(pp) for pp in plan.providers)
+    if rows > FULL_ROWS:
+        _print_summarised(console, plan, rows)
+    else:
+        for zone in sorted({p.zone for p in plan.providers}):
+            table = Table(title=zone.rstrip(".") or ".", title_justify="left", expand=False)
+            for column in ("provider", "action", "name", "type", "ttl / values"):
+                table.add_column(column, overflow="fold")
+            for pp in (p for p in plan.providers if p.zone == zone):
+                for cells in _provider_cells(pp):
+                    table.add_row(pp.provider, *cells)
+            console.print(Fitted(table))
+    if flattened and plan.flattened:
+        console.print(Text("Flattened ALIAS records:", style="cyan"))
+        for line in flattened_lines(plan):
+            console.print(Text(f"  {line}"), soft_wrap=True)
     if plan.findings:
         print_findings(console, plan.findings, "findings")
-    console.print(plan_summary(plan))
+    console.print(plan_summary(plan, in_sync))
 
 
-def plan_summary(plan: Plan) -> Text:
+def _print_summarised(console: Console, plan: Plan, rows: int) -> None:
+    """A big plan: counts per provider and zone, the first rows, and where the rest is."""
+    ordered = sorted(plan.providers, key=lambda p: (p.zone, p.provider))
+    pairs = Table(title=f"plan summary: {rows:,} rows in {len(ordered):,} provider/zone pair(s)",
+                  title_justify="left", expand=False)
+    for column in ("provider", "zone", "create", "update", "delete", "other"):
+        pairs.add_column(column, overflow="fold",
+                         justify="right" if column in ("create", "update", "delete") else "left")
+    for pp in ordered[:FIRST_ROWS]:
+        counts = pp.counts()
+        other = [what for what, present in (
+            (Text("error", style="bold red"), pp.error), (Text("+ create zone", style="green"), pp.exists is False),
+            (Text(f"{len(pp.adjustments)} cannot hold/adjusted", style="magenta"), pp.adjustments),
+            (Text("needs --force", style="bold red"), pp.unsafe)) if present]
+        pairs.add_row(pp.provider, pp.zone, *(f"{counts[a]:,}" for a in ("create", "update", "delete")),
+                      Text(", ").join(other))
+    console.print(Fitted(pairs))
+    if len(ordered) > FIRST_ROWS:
+        console.print(Text(f"… and {len(ordered) - FIRST_ROWS:,} more provider/zone pairs", style="dim"))
+    first = Table(title=f"the first {FIRST_ROWS} rows", title_justify="left", expand=False)
+    for column in ("provider", "zone", "action", "name", "type", "ttl / values"):
+        first.add_column(column, overflow="fold")
+    cells = ((pp.provider, pp.zone, *row) for pp in ordered for row in _provider_cells(pp))
+    for row in itertools.islice(cells, FIRST_ROWS):
+        first.add_row(*row)
+    console.print(Fitted(first))
+    console.print(Text(f"… and {rows - FIRST_ROWS:,} more (see --format json / --out)", style="bold"))
+
+
+def plan_summary(plan: Plan, in_sync: str = IN_SYNC) -> Text:
     counts = {"create": 0, "update": 0, "delete": 0}
     for pp in plan.providers:
         for action, n in pp.counts().items():
@@ -119,7 +191,7 @@ def plan_summary(plan: Plan) -> Text:
     if plan.errors:
         text.append(f"; {len(plan.errors)} provider/zone pair(s) could not be read", style="bold red")
     if not plan.has_changes and not plan.errors:
-        text = Text("No changes: every provider already serves what git says.", style="green")
+        text = Text(f"No changes: {in_sync}.", style="green")
     return text
 
 
@@ -129,7 +201,7 @@ def print_apply(console: Console, result: ApplyResult) -> None:
         table.add_column(column, overflow="fold")
     for o in sorted(result.outcomes, key=lambda o: (o.provider, o.zone)):
         table.add_row(o.provider, o.zone, Text(o.status, style=STATUS_STYLE.get(o.status, "")), Text(o.detail))
-    console.print(table)
+    console.print(Fitted(table))
     failed = [o for o in result.outcomes if o.status == "failed"]
     if result.snapshot:
         console.print(f"Snapshot of the previous content: {result.snapshot}"
@@ -181,5 +253,5 @@ def print_verify(console: Console, findings: list[Finding], summary: Text) -> No
                 message.append(f"\n  in git: {f.location}", style="dim")
             table.add_row(f.provider or "", f.nameserver or "",
                           Text(str(f.severity), style=SEVERITY_STYLE[f.severity]), f.code, message)
-        console.print(table)
+        console.print(Fitted(table))
     console.print(summary)

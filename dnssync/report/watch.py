@@ -9,6 +9,7 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
+from dnssync.report.fit import Fitted
 from dnssync.watch.propagation import ERROR, NEW, OLD, OTHER, Event, Propagation, iso
 
 STATE_STYLE = {NEW: "green", OLD: "yellow", OTHER: "bold red", ERROR: "red", "pending": "dim"}
@@ -60,8 +61,9 @@ def event_line(event: Event) -> Text | None:
         return stamp + Text(f"{_change(event)}: a nameserver no longer serves the new data",
                             style="yellow")
     if kind == "authoritative":
-        return stamp + Text("Every nameserver of every provider serves the change; fully"
-                            f" propagated at {event['fully_propagated_at']}", style="green")
+        # not a success yet: a timeout may still come before the caches have expired
+        return stamp + Text("Every nameserver of every provider serves the change; caches may hold"
+                            f" old answers until {event['fully_propagated_at']}", style="green")
     if kind == "resolver":
         return stamp + Text(f"resolver {event['resolver']}: {_change(event)} ") \
             + Text(event["state"], style=STATE_STYLE[event["state"]]) \
@@ -105,7 +107,7 @@ def live_view(prop: Propagation, now: float | None = None) -> RenderableType:
         expires = prop.expires_at.get(target.key)
         changes.add_row(target.label, target.action, f"{states.count(NEW)}/{len(states)} new",
                         _countdown(expires, now) if expires else Text("converging", style="yellow"))
-    parts: list[RenderableType] = [providers, changes]
+    parts: list[RenderableType] = [Fitted(providers), Fitted(changes)]
     if prop.resolvers:
         resolvers = Table(title="resolvers", title_justify="left")
         for column in ("resolver", "change", "answers", "TTL"):
@@ -115,10 +117,15 @@ def live_view(prop: Propagation, now: float | None = None) -> RenderableType:
             resolvers.add_row(resolver, f"{key[0]} {key[1]}",
                               Text(seen.state, style=STATE_STYLE.get(seen.state, "")),
                               "" if ttl is None else str(ttl))
-        parts.append(resolvers)
-    if prop.propagated_at is not None:
-        parts.append(Text(f"Fully propagated at {_countdown(prop.propagated_at, now)}",
-                          style="green"))
+        parts.append(Fitted(resolvers))
+    if prop.outcome == "propagated":
+        parts.append(Text(f"Fully propagated at {iso(prop.propagated_at or now)}", style="green"))
+    elif prop.outcome:
+        parts.append(Text(prop.message[:1].upper() + prop.message[1:], style="bold red"))
+    elif prop.propagated_at is not None:
+        deadline = f"; timeout at {_countdown(prop.deadline, now)}" if prop.deadline is not None else ""
+        parts.append(Text("Every nameserver serves the change; caches may hold old answers until"
+                          f" {_countdown(prop.propagated_at, now)}{deadline}", style="yellow"))
     elif prop.deadline is not None:
         parts.append(Text(f"Waiting for nameservers; timeout at {_countdown(prop.deadline, now)}",
                           style="yellow"))

@@ -45,7 +45,7 @@ class Delegation:
     glue: dict[str, set[str]] = field(default_factory=dict)
 
 
-def _message(answer: Answer) -> dns.message.Message | None:
+def message_of(answer: Answer) -> dns.message.Message | None:
     """The reply as a dnspython message; None when there is none or it does not parse
     (`_why` then says which)."""
     if answer.reply is None:
@@ -68,7 +68,7 @@ def _why(answer: Answer) -> str:
     return f"{rcode}, {'authoritative' if answer.aa else 'not authoritative'}"
 
 
-def _referral(message: dns.message.Message) -> tuple[dns.name.Name | None, set[str], dict[str, set[str]]]:
+def referral_of(message: dns.message.Message) -> tuple[dns.name.Name | None, set[str], dict[str, set[str]]]:
     """The cut a referral (or an authoritative NS answer) points to, its NS names and glue."""
     cut, names = None, set()
     for rrset in (*message.answer, *message.authority):
@@ -84,7 +84,7 @@ def _referral(message: dns.message.Message) -> tuple[dns.name.Name | None, set[s
     return cut, names, glue
 
 
-async def _endpoints(names: set[str], glue: dict[str, set[str]]) -> list[Endpoint]:
+async def servers_of(names: set[str], glue: dict[str, set[str]]) -> list[Endpoint]:
     endpoints = []
     for name in sorted(names):
         if glue.get(name):
@@ -115,13 +115,13 @@ async def find_parent(engine: Engine, zone: str, roots: list[Endpoint]) -> tuple
         if answer is None or answer.error:
             return [], ("no server answered while walking down from the root"
                         + (f" (last: {answer.endpoint.label}: {_why(answer)})" if answer else ""))
-        message = _message(answer)
-        cut, names, glue = _referral(message) if message else (None, set(), {})
+        message = message_of(answer)
+        cut, names, glue = referral_of(message) if message else (None, set(), {})
         if answer.referral and cut == target:
             return servers, None
         if answer.referral and cut is not None and target.is_subdomain(cut) and cut not in seen:
             seen.add(cut)
-            servers = await _endpoints(names, glue)
+            servers = await servers_of(names, glue)
             if not servers:
                 return [], f"the servers of {cut} could not be found (no glue, no address)"
             continue
@@ -167,10 +167,10 @@ async def _parent_servers(engine: Engine, config: Config, zone: str, managed: Co
 async def read_delegation(engine: Engine, parent: Endpoint, zone: str) -> tuple[Delegation | None, str | None]:
     """The delegation one parent nameserver gives (a referral), or why there is none."""
     answer = await engine.ask(parent, zone, "NS")
-    message = _message(answer)
+    message = message_of(answer)
     if answer.error or message is None:
         return None, _why(answer)
-    cut, names, glue = _referral(message)
+    cut, names, glue = referral_of(message)
     if cut != dns.name.from_text(zone) or not names:
         return None, f"no delegation for {zone} ({_why(answer)})"
     return Delegation(parent, names, glue), None
@@ -207,7 +207,7 @@ async def _lame(engine: Engine, config: Config, zone: str, delegation: Delegatio
                     nameserver.host, nameserver.port):
                 continue
             answer = await engine.ask(endpoint, zone, "SOA")
-            message = _message(answer)
+            message = message_of(answer)
             good = (answer.error is None and answer.aa and answer.rcode == dns.rcode.NOERROR
                     and message is not None
                     and any(r.rdtype == dns.rdatatype.SOA for r in message.answer))
@@ -260,9 +260,28 @@ def compare(config: Config, desired: Zone, delegation: Delegation) -> list[Findi
     return findings
 
 
+#: special-use names no public parent delegates (RFC 6761 §6, RFC 6762 local., RFC 8375
+#: home.arpa., RFC 7686 onion.): a walk from the root could only end in NXDOMAIN
+SPECIAL_USE = ("test.", "example.", "invalid.", "localhost.", "local.", "home.arpa.", "onion.")
+
+
+def special_use(zone: str) -> str | None:
+    """The special-use name `zone` is (or is under), if any."""
+    zone = zone.lower()
+    return next((name for name in SPECIAL_USE if zone == name or zone.endswith("." + name)), None)
+
+
 async def check_zone(engine: Engine, config: Config, desired: Zone, managed: Collection[str],
                      skip_verified: bool = False) -> list[Finding]:
     zone = desired.name
+    reserved = special_use(zone)
+    if (reserved and zone not in config.parent.zones and not config.parent.nameservers
+            and not config.parent.own_roots and managed_parent(zone, managed) is None):
+        return [Finding(Severity.INFO, "delegation.special-use",
+                        f"{zone} is under the special-use name {reserved}: no public parent exists, so"
+                        " its delegation was not checked (nothing asked of the root servers). To"
+                        " check it at a parent of your own, set parent: {nameservers: [...]} in"
+                        " dnssync.yaml", zone=zone)]
     parents, problem = await _parent_servers(engine, config, zone, managed)
     if not parents:
         return [Finding(Severity.ERROR, "delegation.parent-error",
@@ -299,7 +318,7 @@ async def check_delegations(config: Config, desired: dict[str, Zone], timeout: f
     """Delegation findings for every zone, zones checked concurrently. `skip_verified`
     when a full verify has already asked every provider's nameserver itself."""
     defaults = config.defaults
-    managed = set(discover(config.zones_dir))  # all of them, not only the ones checked
+    managed = set(discover(config.zones_dir, config.zone_files))  # all of them, not only the ones checked
     async with Engine(timeout=timeout or defaults.timeout,
                       retries=defaults.retries if retries is None else retries) as engine:
         results = await asyncio.gather(*(check_zone(engine, config, z, managed, skip_verified)

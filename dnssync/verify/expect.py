@@ -33,6 +33,8 @@ from octodns.zone import Zone
 
 from dnssync.findings import Finding, Severity
 from dnssync.plan import Adjustment, adjustments, rrset_data
+from dnssync.providers.aliaswire import wire_type
+from dnssync.targets import ADDRESS_TYPES, alias_target, is_alias_type
 
 #: octoDNS types that are not DNS types: the provider serves something else in their place
 UNVERIFIABLE_TYPES = {"ALIAS", "URLFWD"}
@@ -169,7 +171,7 @@ def owner_wire(fqdn: str) -> bytes:
 def _key(fqdn: str, rtype: str) -> tuple[bytes, int] | None:
     """(owner wire, type) of a name and octoDNS type; None for a type DNS does not have."""
     try:
-        rdtype = dns.rdatatype.from_text(rtype)
+        rdtype = wire_type(rtype)  # ALIAS: the TYPE65401 a server holding it transfers
     except dns.rdatatype.UnknownRdatatype:
         return None
     return owner_wire(fqdn), rdtype
@@ -200,15 +202,27 @@ class _Builder:
         return entry[1]
 
     def cut_above(self, owner: bytes) -> bytes | None:
-        """The delegation point (wire form) at or above `owner`, if any: walks up label
-        by label, never scans the cuts."""
+        """The highest delegation point (wire form) at or above `owner`, if any: servers
+        refer there, and a cut below it is hidden by it. Walks up label by label, never
+        scans the cuts."""
         if not self.cuts:
             return None
+        found = None
         while len(owner) > len(self.origin):
             if owner in self.cuts:
-                return owner
+                found = owner
             owner = owner[owner[0] + 1:]
-        return None
+        return found
+
+    def occluded(self, item: Expected | Record, provider: str, zone: str) -> Finding:
+        """The note for a record verify does not ask: a delegation hides it."""
+        record = item.record if isinstance(item, Expected) else item
+        cut = self.cut_above(owner_wire(record.fqdn))
+        where = dns.name.from_wire(cut, 0)[0].to_text() if cut else "?"
+        return Finding(Severity.INFO, "verify.occluded",
+                       f"{record.fqdn} {record._type} is at or below the delegation {where}: not asked, as"
+                       f" {provider}'s servers answer it with the referral there (see zone.occluded)",
+                       zone=zone, name=record.name, type=record._type, provider=provider)
 
     def _build(self, record: Record) -> list[Expected]:
         rdtype, keys = canonical(record)
@@ -227,16 +241,17 @@ class _Builder:
         return found
 
 
-def _attach_glue(builder: _Builder, items: list[Expected]) -> list[Expected]:
+def _attach_glue(builder: _Builder, items: list[Expected]) -> tuple[list[Expected], list[Expected]]:
     """Hang each glue record on the referral whose NS targets name it; an address
-    below a delegation that no NS names is occluded data and is not asked."""
+    below a delegation that no NS names is occluded data: not asked, returned apart."""
     referrals = {e.owner: e for e in items if e.kind == "referral"}
     targets = {cut: {owner_wire(v) for v in ref.record.values} for cut, ref in referrals.items()}
-    kept = []
+    kept, occluded = [], []
     for item in items:
         if item.kind == "glue":
             cut = builder.cut_above(item.owner)
             if cut not in referrals or item.owner not in targets[cut]:
+                occluded.append(item)
                 continue
             referral = referrals[cut]
             if referral.glue is None:
@@ -244,7 +259,7 @@ def _attach_glue(builder: _Builder, items: list[Expected]) -> list[Expected]:
             if not any(g is item for g in referral.glue):
                 referral.glue.append(item)
         kept.append(item)
-    return kept
+    return kept, occluded
 
 
 def expectations(zone: Zone, providers: dict[str, BaseProvider]) -> list[ZoneExpectation]:
@@ -256,7 +271,8 @@ def expectations(zone: Zone, providers: dict[str, BaseProvider]) -> list[ZoneExp
         apex_ns = None
         items: list[Expected] = []
         findings: list[Finding] = []
-        known = {_key(f"{a.name}.{zone.name}" if a.name else zone.name, a.type) for a in skipped}
+        known = {_key(f"{a.name}.{zone.name}" if a.name else zone.name, t) for a in skipped
+                 for t in ((a.type, *ADDRESS_TYPES) if is_alias_type(a.type) else (a.type,))}
         for record in served.records:
             if not _applies(record, name):
                 continue
@@ -266,15 +282,21 @@ def expectations(zone: Zone, providers: dict[str, BaseProvider]) -> list[ZoneExp
             if record._type == "NS" and record.name == "":
                 apex_ns = record
             elif record._type in UNVERIFIABLE_TYPES:
+                if is_alias_type(record._type) and alias_target(record):
+                    continue  # its answers are held to a fresh resolution (verify/aliases.py)
                 findings.append(Finding(
                     Severity.INFO, "verify.unverifiable",
                     f"{record.fqdn} {record._type} is not a DNS type: {name} serves other"
                     " records in its place, so DNS cannot show whether it matches git",
                     zone=zone.name, name=record.name, type=record._type, provider=name))
+            elif not built:
+                findings.append(builder.occluded(record, name, zone.name))
             else:
                 items.extend(built)
         known.discard(None)
         known = next((r.known for r in result if r.known == known), known)  # share when equal
-        result.append(ZoneExpectation(zone.name, name, _attach_glue(builder, items), apex_ns,
+        asked, occluded = _attach_glue(builder, items)
+        findings.extend(builder.occluded(item, name, zone.name) for item in occluded)
+        result.append(ZoneExpectation(zone.name, name, asked, apex_ns,
                                       skipped, known, findings))  # type: ignore[arg-type]
     return result

@@ -111,7 +111,7 @@ def populate(provider_name: str, provider: BaseProvider, zone: Zone) -> Served:
     try:
         provider.populate(live, lenient=True)
     except Exception as e:  # any provider failure is a finding, never fatal
-        return Served(source, {}, describe_error(e))
+        return Served(source, {}, describe_error(e, provider))
     rrsets = {}
     for record in live.records:
         try:

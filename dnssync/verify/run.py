@@ -24,7 +24,7 @@ from octodns.zone import Zone
 from dnssync.desired import nameserver_union
 from dnssync.findings import Finding, Severity
 from dnssync.repo import Repository
-from dnssync.verify import compare, extra, tcpbatch, zonechecks
+from dnssync.verify import aliases, compare, extra, tcpbatch, zonechecks
 from dnssync.verify.compare import Observed
 from dnssync.verify.engine import Answer, Endpoint, Engine, Question, resolve_all
 from dnssync.verify.expect import ZoneExpectation, expectations
@@ -200,6 +200,7 @@ class Verifier:
             await asyncio.gather(*(self._check(engine, run, target) for run, target in targets),
                                  *self._tcp_checks(engine, targets))
             await asyncio.gather(*(self._list_by_api(run) for run in runs))
+            findings += await aliases.check(engine, self.repo, zones, endpoints)
             stats = dict(engine.stats)
         asked, cpu = time.perf_counter(), time.process_time() - cpu
         for run in runs:

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from dataclasses import dataclass, field
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ import dns.rdatatype
 from dnssync.errors import UsageError
 from dnssync.findings import Finding, Severity
 from dnssync.plan import Plan
+from dnssync.targets import is_alias_type
 from dnssync.wire import txt_joined
 
 _TXT_TYPES = (dns.rdatatype.TXT, dns.rdatatype.SPF)
@@ -36,6 +38,8 @@ class Served:
     values: frozenset[dns.rdata.Rdata] = field(default=frozenset(), compare=False)
     ttl: int | None = None
     negative: str = field(default="", compare=False)  # NXDOMAIN | NODATA, for display
+    #: any TTL will do: a provider that expands an ALIAS itself gives the addresses its own TTL
+    any_ttl: bool = field(default=False, compare=False)
     key: frozenset[Any] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -49,6 +53,10 @@ class Served:
 
     def texts(self) -> list[str]:
         return sorted(v.to_text() for v in self.values)
+
+    def matches(self, reply: Served) -> bool:
+        """Whether `reply` is this RRset (values, and TTL unless any will do)."""
+        return reply.key == self.key if self.any_ttl else reply == self
 
     def describe(self) -> str:
         if self.absent:
@@ -71,11 +79,14 @@ def match_key(rdata: dns.rdata.Rdata) -> Any:
 
 
 def served_from_plan(rtype: str, data: dict[str, Any] | None, origin: str) -> Served:
-    """A plan change's `existing`/`desired` ({ttl, values} in presentation format) as `Served`."""
+    """A plan change's `existing`/`desired` ({ttl, values} in presentation format) as `Served`.
+
+    Names stay absolute (`relativize=False`): they are compared with names read off the
+    wire, and a CNAME target relativised to the zone would match no answer at all."""
     if not data:
         return Served()
     zone = dns.name.from_text(origin)
-    values = frozenset(dns.rdata.from_text(dns.rdataclass.IN, rtype, text, origin=zone)
+    values = frozenset(dns.rdata.from_text(dns.rdataclass.IN, rtype, text, origin=zone, relativize=False)
                        for text in data["values"])
     return Served(values, int(data["ttl"]))
 
@@ -155,10 +166,15 @@ def targets_from_plan(plan: Plan) -> tuple[list[Target], list[Finding]]:
     findings: list[Finding] = []
     targets: dict[tuple[str, str], Target] = {}
     zone_providers: dict[str, list[str]] = {}
+    flattened = {(f["zone"], f["name"]): f for f in plan.flattened if not f["error"]}
+    aliased: set[tuple[str, str]] = set()  # flattened ALIAS records whose own change was planned
     for pp in plan.providers:
         zone_providers.setdefault(pp.zone, []).append(pp.provider)
         for change in pp.changes:
             fqdn = (f"{change.name}.{pp.zone}" if change.name else pp.zone).lower()
+            if is_alias_type(change.type) and (pp.zone, change.name) in flattened:
+                aliased.add((pp.zone, change.name))
+                continue  # watched as the A/AAAA it stands for (_natively_expanded)
             try:
                 dns.rdatatype.from_text(change.type)
                 old = served_from_plan(change.type, change.existing, pp.zone)
@@ -183,7 +199,34 @@ def targets_from_plan(plan: Plan) -> tuple[list[Target], list[Finding]]:
             # it already served the new value, or its live state was unreadable
             target.new[provider] = common
             target.old[provider] = None if (provider, target.zone) in errors else common
+    findings += _natively_expanded(flattened.values(), targets, aliased)
     return sorted(targets.values(), key=lambda t: (t.zone, t.name, t.type)), findings
+
+
+def _natively_expanded(flattened: Iterable[dict[str, Any]], targets: dict[tuple[str, str], Target],
+                       aliased: set[tuple[str, str]]) -> list[Finding]:
+    """A flattened ALIAS converges when every provider serves the addresses its target
+    resolved to at apply time: the flattened ones as planned, and those that expand the
+    ALIAS themselves (PowerDNS) the same addresses, with a TTL of their choosing."""
+    findings = []
+    for f in flattened:
+        fqdn = (f"{f['name']}.{f['zone']}" if f["name"] else f["zone"]).lower()
+        watched = False
+        for rtype in ("A", "AAAA"):
+            target = targets.get((fqdn, rtype))
+            if target is None:
+                continue  # no flattening provider changed it
+            watched = True
+            expected = served_from_plan(rtype, {"ttl": f["ttl"], "values": f["values"].get(rtype, [])}, f["zone"])
+            for provider in f["native"]:
+                target.new[provider] = replace(expected, any_ttl=True)
+                target.old[provider] = None  # it expanded the target on its own schedule
+        if not watched and (f["zone"], f["name"]) in aliased:
+            findings.append(Finding(
+                Severity.WARNING, "watch.unwatchable",
+                f"{f['type']} records cannot be compared with DNS answers and no flattened A/AAAA"
+                " changed with it; not watched", zone=f["zone"], name=fqdn, type=f["type"]))
+    return findings
 
 
 @dataclass

@@ -55,7 +55,7 @@ def classify(target: Target, provider: str, reply: Reply) -> str:
     """An authoritative answer: the provider's new RRset (TTL included), its old one, or other."""
     if isinstance(reply, str):
         return ERROR
-    if reply == target.new[provider]:
+    if target.new[provider].matches(reply):
         return NEW
     return OLD if reply in target.olds(provider) else OTHER
 
@@ -115,6 +115,7 @@ class Propagation:
         self.authoritative_at: float | None = None
         self.propagated_at: float | None = None
         self.outcome: str | None = None
+        self.message = ""  # why it ended, once `outcome` is set
         self.findings: list[Finding] = []
         self._stale: set[tuple[str, tuple[str, str]]] = set()
 
@@ -148,7 +149,10 @@ class Propagation:
         seen = self.auth[(provider, nameserver, target.key)]
         state = classify(target, provider, reply)
         seen.polls = seen.polls + 1 if state == seen.state else 1
-        if state == seen.state and reply == seen.reply:
+        same = reply == seen.reply or (isinstance(reply, str) and isinstance(seen.reply, str)
+                                       and _error_kind(reply) == _error_kind(seen.reply))
+        if state == seen.state and same:
+            seen.reply = reply  # a down server's error text varies poll by poll: one line is enough
             return []
         seen.state, seen.reply = state, reply
         return [self.event("nameserver", now, provider=provider, nameserver=nameserver,
@@ -309,7 +313,7 @@ class Propagation:
                            basis=expiry[1])]
 
     def finish(self, now: float, outcome: str, message: str) -> list[Event]:
-        self.outcome = outcome
+        self.outcome, self.message = outcome, message
         extra = ({"fully_propagated_at": iso(self.propagated_at)}
                  if outcome == "propagated" and self.propagated_at is not None else {})
         return [self.event("done", now, outcome=outcome, exit_code=self.exit_code, message=message,
@@ -359,21 +363,36 @@ class Propagation:
                 problems.append(f"its apply failed: {self.failed[provider]}")
             reasons.append(f"{provider}: {count} of {len(names)} nameserver(s) converged; "
                            + "; ".join(problems))
-        if not reasons:
-            late = max(self.expires_at.items(), key=lambda item: item[1], default=None)
-            if late is not None:
-                target = next(t for t in self.targets if t.key == late[0])
-                reasons.append(f"every nameserver serves the new data, but resolvers may cache the"
-                               f" old {target.label} until {iso(late[1])}")
+        reasons += self.cached(now)
         message = f"not propagated within {waited} s: " + " | ".join(reasons)
         events.append(self.finding(now, Finding(Severity.ERROR, "watch.timeout", message)))
         return events + self.finish(now, "timeout", message)
+
+    def cached(self, now: float) -> list[str]:
+        """Which old answers resolvers may still hold, and until when: every change served
+        by every nameserver whose old answer has not yet expired, naming the watched
+        resolvers seen answering the old value (a timeout prints these, never a success)."""
+        pending = []
+        for target in self.targets:
+            until = self.expires_at.get(target.key)
+            if until is None or until <= now:
+                continue
+            holding = [r for r in self.resolvers if self.resolved[(r, target.key)].state == OLD]
+            seen = f" ({', '.join(holding)} still answer(s) the old value)" if holding else ""
+            pending.append(f"caches may hold the old {target.label} until {iso(until)}{seen}")
+        return pending
 
     def next_wake(self, now: float, interval: float) -> float:
         """When to poll next: every `interval`, and exactly at full propagation and deadline."""
         moments = [now + interval]
         moments += [m for m in (self.propagated_at, self.deadline) if m is not None and m > now]
         return min(moments)
+
+
+def _error_kind(error: str) -> str:
+    """What kind of error a reply is ("unreachable", "timeout", "servfail"...), without its
+    details: the log says once that a server is unreachable, not at every poll."""
+    return error.split(":", 1)[0]
 
 
 def _reply_fields(reply: Reply) -> dict[str, Any]:

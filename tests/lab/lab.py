@@ -21,7 +21,7 @@ from pathlib import Path
 
 import yaml
 
-from tests.lab.parent import ParentServer
+from tests.lab.parent import Cdn, ParentServer
 from tests.lab.servers import Bind, Knot, PowerDns, Rrset, Server, Unbound, require_binaries
 
 NET = os.environ.get("DNSSYNC_LAB_NET", "127.0.0")
@@ -39,6 +39,7 @@ class Lab:
                 server.extra_addresses = [f"{net}.{last}"]
         self.unbound = Unbound("unbound", f"{net}.6", self.workdir / "unbound")
         self.parent = ParentServer("parent", f"{net}.5", self.workdir / "parent")  # not a provider
+        self.pdns.resolver = self.resolver  # PowerDNS answers ALIAS itself, through Unbound
 
     def start(self) -> Lab:
         require_binaries()
@@ -107,6 +108,15 @@ class Lab:
         for name in names:
             self.servers[name].add_zones(zones, union, content)
         self.parent.delegate_many(zones, union)
+
+    def add_cdn(self, zone: str, ttl: int = 1) -> Cdn:
+        """A "CDN": `zone` served by the parent's server, outside any repository, delegated
+        under `test.` and reachable through the resolver, whose addresses a test changes
+        behind dnssync's back (`Cdn.set`). Its TTL is short so caches forget it quickly."""
+        self.parent.add_zone(zone, [self.parent.nameserver])
+        self.parent.delegate(zone, [self.parent.nameserver])
+        self.unbound.add_stub(zone, [self.parent.address])
+        return Cdn(self.parent, zone, ttl)
 
     def env(self) -> dict[str, str]:
         env: dict[str, str] = {}

@@ -104,3 +104,50 @@ class ParentServer(Knot):
         response = dns.query.tcp(update, self.address, port=self.port, timeout=5)
         if response.rcode() != dns.rcode.NOERROR:
             raise LabError(f"parent: undelegating {child}: {dns.rcode.to_text(response.rcode())}")
+
+
+@dataclass
+class Cdn:
+    """A zone on the parent's server standing for a CDN: its names' addresses change
+    without any commit in the repositories that point an ALIAS at them."""
+
+    server: ParentServer
+    zone: str
+    ttl: int = 1
+
+    def fqdn(self, name: str) -> str:
+        return f"{name}.{self.zone}" if name else self.zone
+
+    def set(self, name: str, addresses: list[str]) -> str:
+        """Make `name` (relative to the zone) resolve to `addresses`; returns its FQDN."""
+        return self.set_many({name: addresses})[0]
+
+    def set_many(self, names: dict[str, list[str]]) -> list[str]:
+        """`set` for many names in one update (a benchmark's hundreds of targets)."""
+        update = self._update()
+        for name, addresses in names.items():
+            for rtype in ("A", "AAAA"):
+                values = [a for a in addresses if (":" in a) == (rtype == "AAAA")]
+                if values:
+                    update.replace(self.fqdn(name), self.ttl, rtype, *values)
+                else:
+                    update.delete(self.fqdn(name), rtype)
+        self._send(update, ", ".join(names))
+        return [self.fqdn(name) for name in names]
+
+    def cname(self, name: str, target: str) -> str:
+        """Make `name` a CNAME to `target` (a name of this zone, relative); returns its FQDN."""
+        update = self._update()
+        update.replace(self.fqdn(name), self.ttl, "CNAME", self.fqdn(target))
+        return self._send(update, name)
+
+    def _update(self) -> dns.update.UpdateMessage:
+        keyring = dns.tsigkeyring.from_text({self.server.key_name: self.server.key_secret})
+        return dns.update.UpdateMessage(self.zone, keyring=keyring, keyname=self.server.key_name,
+                                        keyalgorithm=dns.tsig.HMAC_SHA256)
+
+    def _send(self, update: dns.update.UpdateMessage, name: str) -> str:
+        response = dns.query.tcp(update, self.server.address, port=self.server.port, timeout=5)
+        if response.rcode() != dns.rcode.NOERROR:
+            raise LabError(f"cdn: changing {self.fqdn(name)}: {dns.rcode.to_text(response.rcode())}")
+        return self.fqdn(name)

@@ -188,6 +188,8 @@ class Server:
 class PowerDns(Server):
     api_port: int = 8081
     api_key: str = field(default_factory=lambda: secrets.token_hex(16))
+    #: the resolver PowerDNS asks to answer an ALIAS itself (expand-alias), host:port
+    resolver: str = ""
 
     def command(self) -> list[str]:
         return ["pdns_server", f"--config-dir={self.workdir}"]
@@ -220,6 +222,7 @@ class PowerDns(Server):
             "allow-axfr-ips=127.0.0.0/8",
             f"default-ttl={SOA_TTL}",
             f"default-soa-content={self.nameserver} hostmaster.@ 0 3600 600 604800 {NEGATIVE_TTL}",
+            *([f"resolver={self.resolver}", "expand-alias=yes"] if self.resolver else []),
             "",
         ]))
 

@@ -1,0 +1,54 @@
+"""Records git has that dnssync sends to no provider, as parity findings for the plan.
+
+A CNAME beside other data at one name is invalid DNS (RFC 1034 3.6.2), and the servers
+disagree about it: PowerDNS refuses the whole change, BIND and Knot say NOERROR and
+keep one side. A zone that marks it `lenient` still has to be served the same way
+everywhere, so the zone loader keeps the CNAME and withholds its neighbours
+(zones.DesiredZone.withheld). Here each withheld record becomes one finding that
+names it, its file:line, and what each provider would have done with it, so the
+plan tells the truth before anything is sent (policy.parity decides error or warn).
+"""
+
+from __future__ import annotations
+
+from dnssync.config import Config
+from dnssync.findings import Finding, Severity
+from dnssync.plan import rrset_text, served_rrset
+from dnssync.providers import class_path
+from dnssync.zones import DesiredZone
+
+#: what a server does when sent data beside a CNAME, by provider class (seen on the lab)
+_REFUSES = "would refuse the zone's change (HTTP 422 'Conflicts with pre-existing RRset')"
+_DROPS = ("would answer NOERROR yet keep only one side, the data it already holds or, sent together, the"
+          " CNAME (RFC 2136 3.4.2.2)")
+BESIDE_CNAME = {
+    "dnssync.providers.powerdns.PowerDnsProvider": _REFUSES,
+    "dnssync.providers.rfc2136.BindProvider": _DROPS,
+    "dnssync.providers.rfc2136.KnotProvider": _DROPS,
+    "dnssync.providers.rfc2136.Rfc2136Provider": _DROPS,
+    "dnssync.embedded.provider.EmbeddedProvider": _DROPS,
+}
+
+
+def withheld_findings(config: Config, zones: list[DesiredZone]) -> list[Finding]:
+    """One parity finding per withheld record, severity by policy.parity."""
+    findings = []
+    for desired in zones:
+        providers = config.providers_for(desired.name)
+        names = sorted(p.name for p in providers)
+        for record, why in desired.withheld:
+            mode = config.policy.parity_for(desired.name, record._type)
+            would = "; ".join(f"{p.name} {BESIDE_CNAME.get(class_path(p.cls), 'behaviour not known to dnssync')}"
+                              for p in sorted(providers, key=lambda p: p.name))
+            file, line = desired.location(record.name, record._type)
+            accept = "" if mode == "warn" else f"; accept it with policy.parity: warn (or {record._type}: warn)"
+            findings.append(Finding(
+                Severity.ERROR if mode == "error" else Severity.WARNING, "parity.unsupported",
+                f"no provider will serve {record.fqdn} {record._type}: {why}. dnssync withholds it from"
+                f" {', '.join(names)}; if it were sent, {would}. Move it to another name or remove it (a CNAME"
+                f" owns its name alone){accept}",
+                zone=desired.name, name=record.name, type=record._type, provider=",".join(names),
+                expected=rrset_text(served_rrset(record)), observed={p: "not served" for p in names},
+                file=file, line=line,
+            ))
+    return findings
