@@ -147,6 +147,9 @@ def run(workdir: Path) -> list[Row]:
             if size <= APPLY_MAX:
                 results[size]["apply"] = measure_apply(lab, workdir, size)
             print(f"  {size} zones: {json.dumps(results[size], default=round)}", flush=True)
+            if REFERENCE in results:  # written as it goes: the full curve takes half an hour
+                write_markdown(results, rows_of(results))
+                write_picture(results)
         f = subset(lab, whole, workdir / f"fleet-{max(SIZES)}", max(SIZES))
         results[max(SIZES)]["shard"] = measure_shard(f, SHARDS)
     rows = rows_of(results)
