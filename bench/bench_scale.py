@@ -70,10 +70,11 @@ def measure_verify(lab: Lab, f: Fleet, size: int, workdir: Path) -> dict:
         peaks.append(peak)
         data = json.loads(out.read_text())
         stats = data["stats"]
-        if not data["ok"]:
-            raise RuntimeError(f"verify of {size} zones found errors: {data['findings'][:3]}")
+        errors = sum(f["severity"] == "error" for f in data["findings"])
     stats.pop("transfer_seconds", None)
+    # a finding (a timeout on a loaded machine) is recorded, not fatal: the curve goes on
     result = {"wall": statistics.median(walls), "walls": walls, "peak_mb": max(peaks),
+              "ok": data["ok"], "errors": errors,
               "queries": stats["queries"], "query_seconds": stats["query_seconds"],
               "qps_query_phase": stats.get("queries_per_second"),
               "qps_wall": round(stats["queries"] / statistics.median(walls))}
@@ -92,7 +93,7 @@ def measure_verify(lab: Lab, f: Fleet, size: int, workdir: Path) -> dict:
 def measure_plan(lab: Lab, f: Fleet, size: int) -> dict:
     ours, theirs = [], []
     for _ in range(runs(size)):  # interleaved, so both see the same machine
-        ours.append(timed(dnssync(f, "plan", "--detailed-exitcode"), f.env, ok=(0,))[0])
+        ours.append(timed(dnssync(f, "plan", "--detailed-exitcode"), f.env, ok=(0, 1, 3))[0])
         theirs.append(timed(octodns_sync(lab, f), f.env)[0])
     return {"wall": statistics.median(ours), "octodns_sync": statistics.median(theirs),
             "walls": ours, "octodns_walls": theirs}
@@ -103,7 +104,8 @@ def measure_apply(lab: Lab, workdir: Path, size: int) -> dict:
     of each: both must have converged."""
     result: dict = {}
     ours = fleet(lab, workdir / f"apply-dnssync-{size}", f"a{size}x", size)
-    result["wall"] = timed(dnssync(ours, "apply", "--yes", "--force"), ours.env, ok=(0,))[0]
+    result["wall"], _, result["exit"] = timed(dnssync(ours, "apply", "--yes", "--force"), ours.env,
+                                              ok=(0, 1))
     result["dnssync_converged"] = timed(dnssync(ours, "verify"), ours.env, ok=(0, 1))[2] == 0
     if size <= DOIT_MAX:
         theirs = fleet(lab, workdir / f"apply-octodns-{size}", f"o{size}x", size)
@@ -164,7 +166,7 @@ def rows_of(results: dict[int, dict]) -> list[Row]:
     verify, plan = ref["verify"], ref["plan"]
     ratio = verify["octodns_report_per_zone"] / verify["wall"]
     rows.append(Row(BENCH, f"verify {REFERENCE}x40x3: dnssync / octodns-report once per zone",
-                    round(ratio, 1), "x faster", ">= 25", ratio >= 25,
+                    round(ratio, 1), "x faster", ">= 25, no error", ratio >= 25 and verify["ok"],
                     detail={"dnssync s": verify["wall"],
                             "octodns-report s": verify["octodns_report_per_zone"]}))
     qps = verify["qps_query_phase"] or 0
@@ -187,8 +189,10 @@ def rows_of(results: dict[int, dict]) -> list[Row]:
                                 "octodns converged": apply["octodns_converged"]}))
     if MEMORY_ZONES in results:
         peak = results[MEMORY_ZONES]["verify"]["peak_mb"]
+        ok = results[MEMORY_ZONES]["verify"]["ok"]
         rows.append(Row(BENCH, f"verify {MEMORY_ZONES}x40x3: peak memory", peak, "MB",
-                        f"< {MEMORY_LIMIT_MB}", peak < MEMORY_LIMIT_MB))
+                        f"< {MEMORY_LIMIT_MB}, no error", peak < MEMORY_LIMIT_MB and ok,
+                        detail={"errors": results[MEMORY_ZONES]["verify"]["errors"]}))
     else:
         rows.append(Row(BENCH, f"verify {MEMORY_ZONES}x40x3: peak memory", "not run (quick mode)"))
     shard = results[max(results)].get("shard")
@@ -220,7 +224,9 @@ def write_markdown(results: dict[int, dict], rows: list[Row]) -> None:
         f"Zones x 40 records x 3 providers (PowerDNS, BIND, Knot) on the lab, lab net {lab_net()},"
         f" {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, load average"
         f" {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores. Whole commands, wall clock;"
-        " the machine may be shared, so compare ratios within this run.", "",
+        " the machine may be shared, so compare ratios within this run. Made by"
+        f" `{'DNSSYNC_BENCH_QUICK=1 ' if QUICK else ''}python bench/run.py scale`"
+        f" (octodns-report: {REPORT_SAMPLE} runs a size at most, scaled to every zone).", "",
         "![scale](scale.png)", "",
         "| zones | verify | octodns-report, once per zone | queries/s (query phase) | verify peak memory"
         " | plan | octodns-sync dry run | first apply | octodns-sync --doit |",
