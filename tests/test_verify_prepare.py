@@ -61,3 +61,43 @@ def test_all_sub_zones_equals_the_scan() -> None:
     assert index["example.com."] == {"a", "b.a", "x.b.a"}
     assert index["com."] == {"example", "a.example", "b.a.example", "x.b.a.example", "other",
                              "notexample"}
+
+
+@pytest.mark.parametrize("rtype,text", [("CNAME", "Target.Example.COM."), ("NS", "ns1.example.com."),
+                                        ("PTR", "host.Example.com."), ("MX", "10 Mail.example.com."),
+                                        ("MX", "0 example.com."), ("CNAME", "example.com.")])
+def test_reply_rdata_key_equals_dnspython(rtype: str, text: str) -> None:
+    """Names in answers are read by dnssync.wire, compressed or not: the canonical form
+    must be dnspython's, or every CNAME and MX of a zone would differ from git."""
+    import dns.message
+    import dns.rrset
+
+    from dnssync import wire
+
+    query = dns.message.make_query("www.Example.com.", rtype)
+    response = dns.message.make_response(query)
+    response.answer.append(dns.rrset.from_text("www.Example.com.", 60, "IN", rtype, text))
+    rdtype = dns.rdatatype.from_text(rtype)
+    expected = dns.rdata.from_text(dns.rdataclass.IN, rdtype, text).to_digestable()
+    reply = wire.parse_reply(response.to_wire())  # the target compressed against the owner
+    (rr,) = [r for r in reply.answer if r.rdtype == rdtype]
+    assert reply.rdata_key(rr) == expected
+
+
+def test_reply_rdata_key_of_a_broken_name_is_malformed_as_before() -> None:
+    """A CNAME whose name runs past its RDATA: dnspython's words, as before the fast path."""
+    import dns.message
+    import dns.rrset
+
+    from dnssync import wire
+
+    query = dns.message.make_query("a.example.", "CNAME")
+    response = dns.message.make_response(query)
+    response.answer.append(dns.rrset.from_text("a.example.", 60, "IN", "CNAME", "b.example."))
+    reply = wire.parse_reply(response.to_wire())
+    (rr,) = reply.answer
+    short = wire.RR(rr.owner, rr.rdtype, rr.rdclass, rr.ttl, rr.offset, rr.length - 1, rr.start)
+    broken = wire.Reply(reply.wire, reply.id, reply.flags, reply.rcode, reply.qname, reply.qtype,
+                        [short], [], [])
+    with pytest.raises(wire.Malformed, match="CNAME RDATA"):
+        broken.rdata_key(broken.answer[0])
