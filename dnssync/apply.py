@@ -24,7 +24,6 @@ import requests
 
 from dnssync import snapshot
 from dnssync.plan import LivePlan, Plan, describe_error
-from dnssync.providers.rfc2136 import Rfc2136Error
 from dnssync.state import applies_dir, stamp, write_json
 
 Replan = Callable[[LivePlan], LivePlan]
@@ -41,6 +40,11 @@ class Outcome:
     pending: int | None = None  # changes still pending after a failure (None: unknown)
     started: str | None = None
     finished: str | None = None
+    #: whether running apply again may help (a transient failure); a refusal of the
+    #: data, or data a provider did not store, happens again the same way
+    retryable: bool = True
+    #: the provider reported success and reading it back contradicted it
+    contradicted: bool = False
 
     @property
     def detail(self) -> str:
@@ -49,13 +53,16 @@ class Outcome:
         if self.status == "failed":
             if self.pending is None:
                 state = "live state unknown (could not re-read the provider)"
+            elif self.contradicted:
+                state = f"read back: {self.pending} change(s) still pending"
             elif self.pending == 0:
                 state = "yet the zone now matches git"
             elif self.pending == self.changes:
                 state = "nothing was changed"
             else:
                 state = f"PARTIALLY APPLIED: {self.pending} of {self.changes} change(s) still pending"
-            return f"{self.error} [{state}; re-run apply to converge]"
+            hint = "; re-run apply to converge" if self.retryable and self.pending != 0 else ""
+            return f"{self.error} [{state}{hint}]"
         return self.error or ""
 
 
@@ -71,9 +78,11 @@ class ApplyResult:
 
 
 def is_transient(error: BaseException) -> bool:
-    """Whether trying again later may succeed (network, timeouts, 5xx), or not (4xx, REFUSED)."""
-    if isinstance(error, Rfc2136Error):
-        return error.transient
+    """Whether trying again later may succeed (network, timeouts, 5xx), or not (4xx, REFUSED).
+    A provider's own error says so in its `transient` attribute (Rfc2136Error, Refused,
+    Route53Error)."""
+    if isinstance(getattr(error, "transient", None), bool):
+        return error.transient  # type: ignore[attr-defined]
     if isinstance(error, requests.HTTPError):
         status = error.response.status_code if error.response is not None else 0
         return status >= 500 or status == 429
@@ -123,11 +132,12 @@ def apply_one(live: LivePlan, replan: Replan, check: Check, save: Callable[[Live
             except Exception as e:  # isolate: any provider failure becomes this outcome
                 error = e
             else:
-                outcome.status, outcome.changes = "applied", max(planned, len(current.octo.changes))
+                outcome.changes = max(planned, len(current.octo.changes))
+                read_back(outcome, current, replan(current))
                 break
         outcome.error = describe_error(error, current.provider)
         if not is_transient(error) or outcome.attempts > retries:
-            outcome.status = "failed"
+            outcome.status, outcome.retryable = "failed", is_transient(error)
             outcome.changes = planned or len(current.data.changes)
             after = replan(current)
             outcome.pending = None if after.error else len(after.data.changes)
@@ -136,6 +146,31 @@ def apply_one(live: LivePlan, replan: Replan, check: Check, save: Callable[[Live
         current = replan(current)
     outcome.finished = _now()
     return outcome
+
+
+def read_back(outcome: Outcome, sent: LivePlan, after: LivePlan) -> None:
+    """Judge an apply the provider reported as successful by reading it again, the same
+    read as plan: a change still pending was not stored, whatever the provider said
+    (a server that silently ignores an update, as RFC 2136 lets it). Running apply
+    again helps only if it would send something new (the zone changed meanwhile);
+    sending what was just ignored gets it ignored again."""
+    outcome.status = "applied"
+    if after.error is not None:
+        outcome.status, outcome.pending = "failed", None
+        outcome.error = f"applied, but reading it back failed: {after.data.error}"
+        return
+    missing = after.data.changes
+    if missing:
+        outcome.status, outcome.pending, outcome.contradicted = "failed", len(missing), True
+        outcome.retryable = any(change not in sent.data.changes for change in missing)
+        listed = "; ".join(c.summary for c in missing[:_LISTED])
+        more = f"; and {len(missing) - _LISTED} more" if len(missing) > _LISTED else ""
+        outcome.error = (f"applied, but {len(missing)} RRset(s) not stored: the provider reported success,"
+                         f" and reading it back, these changes are still pending: {listed}{more}")
+
+
+#: how many unstored RRsets an outcome lists by name
+_LISTED = 20
 
 
 def run_apply(

@@ -61,8 +61,13 @@ class ProviderConfig:
     file: str
     canary: bool = False
     lines: dict[str, int] = field(default_factory=dict)
-    capabilities: dict[str, int] = field(default_factory=dict)  # declared normalisations (min_ttl...)
+    capabilities: dict[str, int] = field(default_factory=dict)  # declared normalisations, rules (min_ttl...)
     env: dict[str, str] = field(default_factory=dict)  # option -> the environment variable it reads
+    #: `nameservers: auto`: the names come from the provider's API per zone (dnssync/nameservers.py),
+    #: asked at `auto_address` when given, else wherever the names resolve
+    auto_nameservers: bool = False
+    auto_address: tuple[str, int] | None = None
+    zone_nameservers: dict[str, list[Nameserver]] = field(default_factory=dict)
 
     def serves(self, zone: str) -> bool:
         return self.zones is None or zone in self._zone_set
@@ -71,6 +76,10 @@ class ProviderConfig:
     def _zone_set(self) -> frozenset[str]:
         """`zones` as a set: a provider listing 20,000 zones is asked about each of them."""
         return frozenset(self.zones or ())
+
+    def nameservers_for(self, zone: str) -> list[Nameserver]:
+        """This provider's nameservers for `zone` (read from its API with `auto`)."""
+        return self.zone_nameservers.get(zone, self.nameservers)
 
 
 @dataclass
@@ -365,9 +374,32 @@ def _nameservers(data: Mapping, checker: Checker) -> list[Nameserver]:
     return result
 
 
+def _auto_nameservers(data: Mapping, checker: Checker) -> tuple[bool, tuple[str, int] | None]:
+    """`nameservers: auto`, or `nameservers: {auto: true, address: HOST[:PORT]}` (where to
+    ask the names the API gives, e.g. a stand-in for a cloud provider's edge in tests)."""
+    raw = data.get("nameservers")
+    if raw == "auto":
+        return True, None
+    if not isinstance(raw, Mapping):
+        return False, None
+    checker.unknown_keys(raw, {"auto", "address"}, "nameservers")
+    if raw.get("auto") is not True:
+        checker.error("config.schema", "'nameservers' is a list of names, 'auto', or {auto: true, address: ...}",
+                      data.file, data.line_of("nameservers"))
+        return False, None
+    if raw.get("address") is None:
+        return True, None
+    try:
+        return True, parse_address(str(raw["address"]))
+    except ValueError as e:
+        checker.error("config.schema", f"nameserver address {raw['address']!r} is not host[:port]: {e}",
+                      data.file, raw.line_of("address"))
+        return True, None
+
+
 def _capabilities(data: Mapping, checker: Checker) -> dict[str, int]:
     """A provider file's declared normalisations (see providers/capabilities.py)."""
-    from dnssync.providers.capabilities import DECLARABLE
+    from dnssync.providers.capabilities import DECLARABLE, DECLARABLE_FLAGS
 
     section = data.get("capabilities")
     if section is None:
@@ -375,8 +407,12 @@ def _capabilities(data: Mapping, checker: Checker) -> dict[str, int]:
     section = checker.mapping(section, data.file, "capabilities")
     if section is None:
         return {}
-    checker.unknown_keys(section, set(DECLARABLE), "capabilities")
-    result = {}
+    checker.unknown_keys(section, set(DECLARABLE) | set(DECLARABLE_FLAGS), "capabilities")
+    result: dict[str, int] = {}
+    for key in DECLARABLE_FLAGS:  # acceptance rules a server's configuration turns on or off
+        flag = checker.typed(section, key, bool, None)
+        if flag is not None:
+            result[key] = flag
     for key, (low, high) in DECLARABLE.items():
         value = checker.typed(section, key, int, None)
         if value is None:
@@ -409,8 +445,9 @@ def load_provider(path: Path, checker: Checker) -> ProviderConfig | None:
         for key, value in data.items()
         if key not in PROVIDER_KEYS
     }
-    nameservers = _nameservers(data, checker)
-    if not nameservers:
+    auto, auto_address = _auto_nameservers(data, checker)
+    nameservers = [] if auto or isinstance(data.get("nameservers"), Mapping) else _nameservers(data, checker)
+    if not nameservers and not auto:
         checker.error(
             "config.provider-nameservers",
             f"provider {path.stem!r} lists no nameservers: add 'nameservers' with the names its"
@@ -429,6 +466,8 @@ def load_provider(path: Path, checker: Checker) -> ProviderConfig | None:
         lines=dict(data.key_lines),
         capabilities=_capabilities(data, checker),
         env=env_names(data),
+        auto_nameservers=auto,
+        auto_address=auto_address,
     )
 
 

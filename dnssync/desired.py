@@ -19,7 +19,7 @@ from dnssync.zones import DesiredZone
 
 def nameserver_union(config: Config, zone: str) -> list[str]:
     """Every nameserver name of every provider that serves `zone`, sorted."""
-    return sorted({ns.name for p in config.providers_for(zone) for ns in p.nameservers})
+    return sorted({ns.name for p in config.providers_for(zone) for ns in p.nameservers_for(zone)})
 
 
 def with_apex_ns(config: Config, desired: DesiredZone) -> tuple[Zone, list[Finding]]:
@@ -28,6 +28,13 @@ def with_apex_ns(config: Config, desired: DesiredZone) -> tuple[Zone, list[Findi
     union = nameserver_union(config, zone.name)
     if not config.apex_ns.manage or not union:
         return zone, []
+    if any(p.auto_nameservers and zone.name not in p.zone_nameservers for p in config.providers_for(zone.name)):
+        # a `nameservers: auto` provider's names are not known (not read yet, no such zone
+        # yet, API down): the union would drop them, so no provider's apex NS is touched
+        copy = zone.copy()
+        if copy.root_ns is not None:
+            copy.remove_record(copy.root_ns)
+        return copy, []
     current = zone.root_ns
     findings = []
     if current is not None:

@@ -58,6 +58,9 @@ CODES: dict[str, str] = {
     "git.zone-removed": "A zone file was removed: dnssync stops managing the zone; providers keep serving it.",
     # planning
     "plan.provider-error": "A provider's live state could not be read.",
+    "plan.nameservers-pending": "`nameservers: auto`: the provider has no such zone yet, so its nameservers are"
+                                " known only once apply has created it.",
+    "plan.nameservers-unreadable": "`nameservers: auto`: the provider's API did not give the zone's nameservers.",
     # parity (plan and apply; error or warning by policy.parity)
     "parity.unsupported": "A provider cannot hold a record git has: it would not serve it, others would.",
     "parity.adjusted": "A provider would serve a record differently (TTL clamp, flattening, TXT chunks).",

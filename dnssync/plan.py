@@ -29,8 +29,9 @@ from octodns.zone import Zone
 
 from dnssync.errors import UsageError
 from dnssync.findings import Finding, Severity
-from dnssync.providers.capabilities import served_zone
+from dnssync.providers.capabilities import refusal_reason, served_zone
 from dnssync.providers.hints import explain
+from dnssync.sameness import distinct
 from dnssync.secrets import redact
 
 FORMAT_VERSION = 1
@@ -293,7 +294,9 @@ def adjustments(provider: BaseProvider, desired: Zone) -> tuple[list[Adjustment]
 
     Runs the provider's own octoDNS `_process_desired_zone` (its SUPPORTS flags,
     dynamic/geo fallbacks, multi-value PTR) and its normalisations (TTL clamp) on
-    a copy, so what plan shows is what will really be served, never a silent drop."""
+    a copy, so what plan shows is what will really be served, never a silent drop.
+    Git's records are taken in DNS's meaning (sameness.py): a value written twice is
+    the same record, not a difference."""
     served = served_zone(provider, desired)
     by_key = {(r.name, r._type): r for r in served.records}
     found = []
@@ -305,9 +308,10 @@ def adjustments(provider: BaseProvider, desired: Zone) -> tuple[list[Adjustment]
         kept = by_key.get((record.name, record._type))
         reason_of = getattr(provider, "unsupported_reason", None)
         if kept is None:
-            reason = (reason_of and reason_of(record)) or _why_dropped(provider, record)
+            reason = (refusal_reason(provider, record) or (reason_of and reason_of(record))
+                      or _why_dropped(provider, record))
             found.append(Adjustment("unsupported", record.name, record._type, reason, served_rrset(record)))
-        elif kept is not record and record_data(kept) != record_data(record):
+        elif kept is not record and record_data(kept) != record_data(distinct(record)):
             found.append(Adjustment("adjusted", record.name, record._type, _why_adjusted(record, kept),
                                     served_rrset(record), served_rrset(kept)))
     return found, served

@@ -21,6 +21,7 @@ from dnssync.desired import build_desired
 from dnssync.errors import ConfigError, UsageError
 from dnssync.findings import Finding, Severity, has_errors
 from dnssync.flatten import as_data, prepare
+from dnssync.nameservers import read_auto
 from dnssync.octodns_config import config_from_octodns
 from dnssync.parity import check_plan
 from dnssync.plan import LivePlan, Plan, make_plan, plan_one
@@ -114,6 +115,8 @@ class Repository:
     desired: dict[str, Zone]
     findings: list[Finding] = field(default_factory=list)
     _providers: dict[str, BaseProvider] | None = None
+    offline: bool = False
+    _nameservers_read: bool = False
 
     selection: Selection = field(default_factory=Selection)
 
@@ -136,7 +139,7 @@ class Repository:
         if has_errors(findings):
             raise ConfigError(findings)
         desired, apex = build_desired(config, loaded)
-        return cls(config, loaded, desired, findings + apex, selection=selection)
+        return cls(config, loaded, desired, findings + apex, selection=selection, offline=offline)
 
     @property
     def revision(self) -> str | None:
@@ -147,6 +150,17 @@ class Repository:
         if self._providers is None:
             self._providers = build_providers(list(self.config.providers.values()))
         return self._providers
+
+    def read_nameservers(self, create: bool = False) -> None:
+        """Read `nameservers: auto` from the providers' APIs (once), and rebuild the desired
+        zones' apex NS with them; `create` (apply) creates zones a provider lacks first."""
+        if self._nameservers_read or self.offline or not any(
+                p.auto_nameservers for p in self.config.providers.values()):
+            return
+        self._nameservers_read = True
+        found = read_auto(self.config, self.providers(), list(self.desired), create)
+        self.desired, apex = build_desired(self.config, self.zones)
+        self.findings = [f for f in self.findings if f.code != "zone.apex-ns"] + apex + found
 
     def serves(self, providers: list[str] | None = None, zones: list[str] | None = None) -> dict[str, list[str]]:
         """zone (the repository's, or `zones`) -> the providers that serve it: all of them,
@@ -168,6 +182,7 @@ class Repository:
         flattened where a provider cannot hold them (flatten.py), from `flattened` (a
         reviewed plan's) when given; `refresh_flattened` plans only those RRsets."""
         policy, defaults = self.config.policy, self.config.defaults
+        self.read_nameservers()
         desired = self.desired if desired is None else desired
         serves = self.serves(providers, list(desired))
         flat = prepare(self.config, desired, self.providers(), serves, self.locate, flattened)

@@ -14,6 +14,7 @@ from click.testing import CliRunner, Result
 
 from dnssync.cli import main
 from tests.lab import Lab
+from tests.lab.moto import MotoServer
 from tests.lab.parent import ParentServer
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -25,6 +26,13 @@ _counter = itertools.count(1)
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     """PowerDNS, BIND and Knot on 127.0.0.2/.3/.4:53, for the whole session."""
     with Lab(tmp_path_factory.mktemp("lab")) as running:
+        yield running
+
+
+@pytest.fixture(scope="session")
+def moto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MotoServer]:
+    """moto's server (Route53's API) on {net}.1, for the whole session, stopped by pid."""
+    with MotoServer(tmp_path_factory.mktemp("moto")) as running:
         yield running
 
 

@@ -1,6 +1,7 @@
-"""A small HTTP proxy in front of the lab's real PowerDNS API that fails chosen
-requests: the HTTP 5xx, 4xx and mid-run failures a healthy server will not produce
-on demand. Every other request, and every answer, is the real server's."""
+"""A small HTTP proxy in front of a real API (the lab's PowerDNS, moto's Route53) that
+fails chosen requests: the HTTP 5xx, 4xx, throttling and mid-run failures a healthy
+server will not produce on demand. Every other request, and every answer, is the
+real server's; `bodies` keeps what each request sent."""
 
 from __future__ import annotations
 
@@ -10,8 +11,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import requests
 
-#: (method, path, how many such requests came before) -> a status to answer instead, or None
-Decide = Callable[[str, str, int], int | None]
+#: (method, path, how many such requests came before) -> a status (or status and body)
+#: to answer instead, or None to pass the request on
+Decide = Callable[[str, str, int], int | tuple[int, bytes] | None]
+#: request headers not passed on (the proxy's own connection)
+HOP_HEADERS = {"host", "content-length", "connection", "accept-encoding"}
 
 
 class FaultyProxy:
@@ -20,6 +24,7 @@ class FaultyProxy:
         self.decide = decide
         self.seen: dict[tuple[str, str], int] = {}
         self.log: list[tuple[str, str, int]] = []
+        self.bodies: list[tuple[str, str, bytes]] = []
         proxy = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -28,17 +33,23 @@ class FaultyProxy:
                 key = (self.command, self.path.split("?")[0])
                 count = proxy.seen.get(key, 0)
                 proxy.seen[key] = count + 1
-                status = proxy.decide(self.command, key[1], count)
-                if status is None:
-                    headers = {k: v for k, v in self.headers.items() if k.lower() in ("x-api-key", "content-type")}
+                decided = proxy.decide(self.command, key[1], count)
+                proxy.bodies.append((self.command, key[1], body))
+                content_type = "application/json"
+                if decided is None:
+                    headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP_HEADERS}
                     answer = requests.request(self.command, proxy.target + self.path, data=body or None,
-                                              headers=headers, timeout=10)
+                                              headers=headers, timeout=30)
                     status, payload = answer.status_code, answer.content
+                    content_type = answer.headers.get("Content-Type", content_type)
+                elif isinstance(decided, tuple):
+                    status, payload = decided
+                    content_type = "text/xml" if payload.startswith(b"<") else content_type
                 else:
-                    payload = b'{"error": "injected by the test proxy"}'
+                    status, payload = decided, b'{"error": "injected by the test proxy"}'
                 proxy.log.append((self.command, key[1], status))
                 self.send_response(status)
-                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Type", content_type)
                 self.send_header("Content-Length", str(len(payload)))
                 self.end_headers()
                 self.wfile.write(payload)

@@ -95,7 +95,8 @@ def test_rfc2136_apex_ns_changed_value_by_value():
     provider = KnotProvider("k", "127.0.0.1", strict_supports=False)
     old = make_record(zone, "", {"type": "NS", "ttl": 60, "values": ["a.ns.", "b.ns."]})
     new = make_record(zone, "", {"type": "NS", "ttl": 3600, "values": ["b.ns.", "c.ns."]})
-    (update, _count), = provider._batches("example.com.", provider._operations([Update(old, new)]))
+    [batch] = provider._batches(provider._operations([Update(old, new)]))
+    update = provider._message("example.com.", batch)
     rrs = [(rrset.deleting, rrset.ttl, sorted(r.to_text() for r in rrset)) for rrset in update.update]
     assert all(rrset.rdtype == dns.rdatatype.NS for rrset in update.update)
     # never "delete the whole NS RRset" (servers ignore it); b re-added for the new TTL; a deleted last

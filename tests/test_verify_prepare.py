@@ -10,7 +10,8 @@ import dns.rdataclass
 import dns.rdatatype
 import pytest
 
-from dnssync.verify.expect import owner_wire, rdata_key
+from dnssync.sameness import rdata_key
+from dnssync.verify.expect import owner_wire
 
 VALUES = [
     ("CNAME", "www.example.com."), ("CNAME", "WWW.Example.COM."), ("CNAME", "_svc._tcp.x.test."),

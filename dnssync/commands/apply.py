@@ -121,6 +121,7 @@ def apply(ctx: Context, zones: tuple[str, ...], providers: tuple[str, ...], plan
         if plan_file:
             plan, lives, check = reviewed_plan(repo, plan_file)
         else:
+            repo.read_nameservers(create=yes)  # `nameservers: auto`: a zone to create gets its names first
             plan, lives = repo.plan(list(providers) or None, refresh_flattened=refresh_flattened)
             check = safety_check(force)
         if fmt == "text":

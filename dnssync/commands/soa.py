@@ -35,7 +35,11 @@ def soa(ctx: Context, zones: tuple[str, ...], fmt: str) -> None:
     answer different serials, or when the negative TTL differs between providers
     (with policy.parity error, the default); an EXPIRE under a day is a warning
     (exit 0)."""
-    repo = ctx.repo(zones, offline=True)  # asks nameservers over DNS only: no secret needed
+    # asks nameservers over DNS only, so no secret is needed; except with `nameservers: auto`,
+    # whose names come from the provider's API
+    auto = any(p.auto_nameservers for p in ctx.settings(offline=True).providers.values())
+    repo = ctx.repo(zones, offline=not auto)
+    repo.read_nameservers()
     views = asyncio.run(read_soas(repo.config, sorted(repo.desired)))
     findings = judge(views, repo.config)
     if fmt == "json":

@@ -84,6 +84,7 @@ def verify(ctx: Context, zones: tuple[str, ...], providers: tuple[str, ...], sha
         deprecated("verify --timeout", "--query-timeout")
     timeout = query_timeout or old_timeout
     repo = ctx.repo(zones, shard)
+    repo.read_nameservers()  # `nameservers: auto`
     serves = {zone: names for zone, names in repo.serves(list(providers) or None).items() if names}
     defaults = repo.config.defaults
     options = Options(timeout=timeout or defaults.timeout, retries=retries, window=window,

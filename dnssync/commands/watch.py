@@ -53,6 +53,7 @@ def run_watch(ctx: Context, repo: Repository, record: Path, timeout: float, inte
     if missing:
         raise UsageError(f"apply {watched.apply_id} changed providers that are no longer"
                          f" configured: {', '.join(missing)}")
+    repo.read_nameservers()  # `nameservers: auto`
     nameservers = {p: repo.config.providers[p].nameservers for p in providers}
     out = ctx.out
     live: Live | None = None

@@ -32,7 +32,7 @@ SHORT_NAMES = {
     "knot": "dnssync.providers.rfc2136.KnotProvider",
     "zonefile": "octodns_bind.ZoneFileProvider",
     "embedded": "dnssync.embedded.provider.EmbeddedProvider",
-    "route53": "octodns_route53.Route53Provider",
+    "route53": "dnssync.providers.route53.Route53Provider",
     "cloudflare": "octodns_cloudflare.CloudflareProvider",
     "yaml": "octodns.provider.yaml.YamlProvider",
 }
@@ -42,6 +42,7 @@ FIXED = {
     "octodns_powerdns.PowerDnsProvider": SHORT_NAMES["powerdns"],
     "octodns_bind.Rfc2136Provider": SHORT_NAMES["rfc2136"],
     "octodns_bind.BindProvider": SHORT_NAMES["bind"],
+    "octodns_route53.Route53Provider": SHORT_NAMES["route53"],
 }
 
 
@@ -134,6 +135,9 @@ def build_provider(config: ProviderConfig) -> BaseProvider:
         raise fail(f"provider {config.name!r} could not be set up: {e}") from None
     except Exception as e:
         raise fail(f"provider {config.name!r} could not be set up: {type(e).__name__}: {e}") from None
+    if config.auto_nameservers and not callable(getattr(provider, "zone_nameservers", None)):
+        raise fail(f"provider {config.name!r} ({config.cls}) cannot read its nameservers from its API, so"
+                   " 'nameservers: auto' does not work for it: list them (name and address)", "nameservers")
     setattr(provider, DECLARED_ATTR, dict(config.capabilities))
     setattr(provider, HINTS_ATTR, Hints(config.name, config.cls, config.options.get("host"),
                                         config.options.get("port"), dict(config.env)))

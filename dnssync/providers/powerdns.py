@@ -9,6 +9,18 @@ order (deletes first); a new zone is created with its apex NS and then filled.
 A failure after the first request leaves the zone partly changed; apply
 re-reads the provider and reports how much is still pending, and a re-run
 converges.
+
+PowerDNS refuses a whole PATCH with HTTP 422 for one RRset it objects to (a
+CNAME beside other data, an MX target that is not a host name). Such a request
+is split until the refused RRsets are found (providers/refused.py): the rest is
+applied and the error names each refused RRset with PowerDNS's reason.
+
+TXT and SPF: octodns-powerdns sends octoDNS's value between quotes as it is and
+reads it back by stripping the quotes. octoDNS's value is raw text (only `;`
+escaped), so a value with `\"` or `\\` was stored as different text by
+PowerDNS than by BIND and Knot (which get octoDNS's own rendering), while the
+read-back matched git: plan and drift said in sync, verify did not. Here values
+are sent as octoDNS renders them and parsed back the same way (sameness.py).
 """
 
 from __future__ import annotations
@@ -16,8 +28,13 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from octodns.record.rr import RdataParseError
+from octodns.record.txt import TxtValue
 from octodns_powerdns import PowerDnsProvider as _OctodnsPowerDnsProvider
 from octodns_powerdns import _encode_zone_name
+from requests import HTTPError
+
+from dnssync.providers.refused import Deterministic, Refused, bisect
 
 #: comfortably under PowerDNS's default webserver-max-bodysize (2 MB)
 MAX_REQUEST_BYTES = 1_000_000
@@ -37,8 +54,27 @@ def chunks(rrsets: list[dict[str, Any]], limit: int) -> list[list[dict[str, Any]
     return out
 
 
+_ACTIONS = {"REPLACE": "create/update", "DELETE": "delete"}
+
+
+def _quoted_value(content: str) -> str:
+    """A TXT/SPF content as PowerDNS stores it (presentation format) as octoDNS's value;
+    content octoDNS cannot parse is kept as octodns-powerdns read it (quotes stripped)."""
+    try:
+        return TxtValue.from_rdata_text(content)  # SPF's values parse the same way
+    except RdataParseError:
+        return content[1:-1]
+
+
 class PowerDnsProvider(_OctodnsPowerDnsProvider):
-    """octodns-powerdns's provider with requests bounded in size."""
+    """octodns-powerdns's provider with requests bounded in size, a refused request split
+    to the refused RRsets, and TXT/SPF stored as octoDNS means them."""
+
+    #: PowerDNS's acceptance rules (see providers/acceptance.py)
+    ACCEPTANCE = {"hostname_targets": True, "apex_cname": True}
+    #: PowerDNS keeps a LUA record as its private type 65402, which AXFR shows (see
+    #: capabilities.py; an ALIAS, TYPE65401, is aliaswire's)
+    REPRESENTS = {"PowerDnsProvider/LUA": ("TYPE65402",)}
 
     def __init__(self, id: str, host: str, api_key: str, *args: Any,
                  max_request_bytes: int = MAX_REQUEST_BYTES, **kwargs: Any):
@@ -48,13 +84,46 @@ class PowerDnsProvider(_OctodnsPowerDnsProvider):
     def _patch(self, path, data=None):
         rrsets = (data or {}).get("rrsets") or []
         parts = chunks(rrsets, self.max_request_bytes)
-        if len(parts) == 1:
+        if len(parts) == 1 and not rrsets:
             return super()._patch(path, data)
-        response = None
+        applied, refused = 0, []
         for index, part in enumerate(parts):
-            response = super()._patch(path, {"rrsets": part})
-            self.log.debug("_patch: request %d of %d, %d rrsets", index + 1, len(parts), len(part))
-        return response
+            done, rejected = bisect(part, lambda rrs: self._patch_part(path, rrs))
+            applied += done
+            refused += rejected
+            self.log.debug("_patch: request %d of %d, %d rrsets, %d refused", index + 1, len(parts), done,
+                           len(rejected))
+        if refused:
+            raise Refused(f"PowerDNS {self.host}:{self.port}", [
+                (f"{_ACTIONS.get(r.get('changetype', ''), 'change')} {r['name']} {r['type']}", why)
+                for r, why in refused], applied, len(rrsets))
+        return None
+
+    def _patch_part(self, path: str, rrsets) -> None:
+        """One PATCH; HTTP 422 about the data (not a missing zone) is `Deterministic`."""
+        try:
+            super()._patch(path, {"rrsets": list(rrsets)})
+        except HTTPError as e:
+            error = self._get_error(e) if e.response is not None else ""
+            if e.response is not None and e.response.status_code == 422 and not error.startswith(
+                    "Could not find domain "):
+                raise Deterministic(f"HTTP 422: {error}") from None
+            raise
+
+    # -- TXT/SPF as octoDNS renders and parses them (see the module docstring) --------
+
+    def _records_for_quoted(self, record):
+        return [{"content": v.to_rdata_text(), "disabled": False} for v in record.values], record._type
+
+    _records_for_TXT = _records_for_quoted
+    _records_for_SPF = _records_for_quoted
+
+    def _data_for_quoted(self, rrset):
+        return {"type": rrset["type"], "ttl": rrset["ttl"],
+                "values": [_quoted_value(r["content"]) for r in rrset["records"]]}
+
+    _data_for_TXT = _data_for_quoted
+    _data_for_SPF = _data_for_quoted
 
     def _post(self, path, data=None):
         rrsets = (data or {}).get("rrsets") or []

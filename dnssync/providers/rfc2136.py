@@ -14,6 +14,13 @@ against real servers (each fix has a test in tests/test_rfc2136_*):
   (octodns-bind issue 70). We change the apex NS value by value.
 * Partial failure. When update message k of n fails, the error says how many
   changes were already applied, so no zone is left half-written silently.
+* Refusals. A message the server refuses for its data (REFUSED, SERVFAIL...) is
+  split until the refused changes are found (providers/refused.py); the rest is
+  applied, and the error names each refused change with the server's answer.
+* Deletes. A record gone from git is deleted as a whole RRset, not value by
+  value: values re-rendered from what was read (a TXT of several strings that
+  octoDNS joins) are not the server's RDATA, and RFC 2136 silently ignores a
+  delete of RDATA that does not exist, so the record stayed forever.
 * Errors. REFUSED, NOTAUTH and TSIG failures become messages that say what to
   check, and never contain the TSIG secret.
 * Deprecations. Uses octoDNS's Rrset API instead of the deprecated Rr one.
@@ -21,6 +28,7 @@ against real servers (each fix has a test in tests/test_rfc2136_*):
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import dns.exception
@@ -41,6 +49,7 @@ from octodns_bind import Rfc2136Provider as _OctodnsRfc2136Provider
 from dnssync import axfr
 from dnssync.checks import Targets
 from dnssync.providers.aliaswire import octodns_type, rdata_from_text, rdata_text, wire_type
+from dnssync.providers.refused import Deterministic, Refused, bisect
 
 #: bytes kept free in every update message for the header, zone section and TSIG
 _MESSAGE_SLACK = 1024
@@ -75,6 +84,10 @@ class _Op:
     old_ttl: int = 0
 
 
+#: an operation with its RDATA parsed
+_Sized = tuple[_Op, list]
+
+
 def _tsig_problem(error: Exception) -> str:
     kind = type(error).__name__
     hints = {
@@ -91,6 +104,10 @@ class Rfc2136Provider(_OctodnsRfc2136Provider):
 
     #: BIND's check-integrity refuses an MX whose in-zone exchange has no address
     CHECK_INTEGRITY = False
+    #: what this server means by an answer to a single refused change (else `_REASONS`)
+    REASONS: dict[str, str] = {}
+    #: the acceptance rules every RFC 2136 server applies (see providers/acceptance.py)
+    ACCEPTANCE = {"apex_cname": True}
 
     def __init__(self, id: str, host: str, *args, check_integrity: bool | None = None,
                  max_message_size: int = _MAX_MESSAGE, **kwargs):
@@ -191,30 +208,35 @@ class Rfc2136Provider(_OctodnsRfc2136Provider):
             return 2 * size + len(op.old) * (name + 255)
         return size + (name if op.action == "replace" else 0)
 
-    def _batches(self, zone_name: str, ops: list[_Op]) -> list[tuple[dns.update.UpdateMessage, int]]:
+    def _batches(self, ops: list[_Op]) -> list[list[_Sized]]:
+        """Consecutive runs of `ops`, each fitting one update message (count and size),
+        each op with its parsed RDATA (parsed once: dnspython's text parser is the cost)."""
         budget = self.max_message_size - _MESSAGE_SLACK
-        batches: list[tuple[dns.update.UpdateMessage, int]] = []
-        update, used, count = None, 0, 0
+        batches: list[list[_Sized]] = []
+        used = 0
         for op in ops:
             rdatas = [rdata_from_text(op.rtype, t) for t in op.rdatas]
             size = self._size(op, rdatas)
-            if update is None or used + size > budget or count >= self.update_batch_size:
-                if update is not None:
-                    batches.append((update, count))
-                update, used, count = dns.update.UpdateMessage(zone_name, **self._auth_params()), 0, 0
+            if not batches or used + size > budget or len(batches[-1]) >= self.update_batch_size:
+                batches.append([])
+                used = 0
+            batches[-1].append((op, rdatas))
+            used += size
+        return batches
+
+    def _message(self, zone_name: str, batch: Sequence[_Sized]) -> dns.update.UpdateMessage:
+        """One update message carrying a batch, signed when a key is configured."""
+        update = dns.update.UpdateMessage(zone_name, **self._auth_params())
+        for op, rdatas in batch:
             if op.action == "apex-ns":
                 self._apex_ns(update, op, rdatas)
             elif op.action == "add":
                 update.add(op.name, op.ttl, *rdatas)
             elif op.action == "replace":
                 update.replace(op.name, op.ttl, *rdatas)
-            else:
-                update.delete(op.name, *rdatas)
-            used += size
-            count += 1
-        if update is not None:
-            batches.append((update, count))
-        return batches
+            else:  # the whole RRset, whatever values the server holds (see module docstring)
+                update.delete(op.name, wire_type(op.rtype))
+        return update
 
     @staticmethod
     def _apex_ns(update: dns.update.UpdateMessage, op: _Op, rdatas: list) -> None:
@@ -250,32 +272,90 @@ class Rfc2136Provider(_OctodnsRfc2136Provider):
         }
         hint = hints.get(rcode, "")
         raise Rfc2136Error(f"update of {zone_name} at {self._where()} answered {dns.rcode.to_text(rcode)}"
-                           + (f": {hint}" if hint else ""), transient=rcode == dns.rcode.SERVFAIL)
+                           + (f": {hint}" if hint else ""), transient=rcode == dns.rcode.SERVFAIL, rcode=rcode)
+
+    def _send_batch(self, zone_name: str, batch: Sequence[_Sized], probed: list[bool]) -> None:
+        """Send a batch in one message; an answer about the data (see `_DATA_RCODES`) is
+        `Deterministic`, for `bisect` to split. The first such answer of an apply is
+        checked once against an empty update (`_refuses_any_update`): a server that
+        refuses even that refuses the key or is failing, and nothing is split."""
+        try:
+            self._send(self._message(zone_name, batch), zone_name)
+        except Rfc2136Error as e:
+            if e.rcode not in _DATA_RCODES:
+                raise
+            if not probed:
+                probed.append(True)
+                self._refuses_any_update(zone_name)
+            raise Deterministic(dns.rcode.to_text(e.rcode)) from None
+
+    def _refuses_any_update(self, zone_name: str) -> None:
+        """Raise when the server refuses even an update that changes nothing (its ACL
+        refuses this key, or it is failing): then no record is to blame."""
+        try:
+            self._send(dns.update.UpdateMessage(zone_name, **self._auth_params()), zone_name)
+        except Rfc2136Error as e:
+            raise Rfc2136Error(f"{e} (even to an update that changes nothing, so no record is to blame)",
+                               e.transient, rcode=e.rcode) from None
 
     def _apply(self, plan):
+        """Send the changes in ordered, bounded messages. A message the server refuses
+        for its data is split down to the refused changes (providers/refused.py); the
+        rest is applied, and `Refused` names each refused change with the answer."""
         zone_name = plan.desired.name
         ops = self._operations(plan.changes)
-        batches = self._batches(zone_name, ops)
-        applied = 0
-        for index, (update, count) in enumerate(batches):
+        batches = self._batches(ops)
+        applied, refused, probed = 0, [], []
+        for index, batch in enumerate(batches):
             try:
-                self._send(update, zone_name)
+                done, rejected = bisect(batch, lambda part: self._send_batch(zone_name, part, probed))
             except Rfc2136Error as e:
-                if index:
+                if index or refused:
                     e = Rfc2136Error(f"{e} (message {index + 1} of {len(batches)}; {applied} of"
                                      f" {len(ops)} RRset changes were already applied)",
-                                     e.transient, applied, len(ops))
+                                     e.transient, applied, len(ops), e.rcode)
                 raise e from None
-            applied += count
-            self.log.debug("_apply: zone=%s, message %d/%d, %d rrsets", zone_name, index + 1,
-                           len(batches), count)
+            applied += done
+            refused += rejected
+            self.log.debug("_apply: zone=%s, message %d/%d, %d rrsets, %d refused", zone_name, index + 1,
+                           len(batches), done, len(rejected))
+        if refused:
+            raise Refused(f"{self._where()} ({zone_name})",
+                          [(f"{_ACTIONS[op.action]} {_relative(op.name, zone_name)} {op.rtype}",
+                            self.REASONS.get(why) or _REASONS.get(why, why)) for (op, _), why in refused],
+                          applied, len(ops))
         return True
 
 
+#: answers to an update that are about its data: the batch is split to find the change
+#: (a SERVFAIL is split too; one that repeats for a single change is its data's)
+_DATA_RCODES = {dns.rcode.REFUSED, dns.rcode.NOTZONE, dns.rcode.SERVFAIL, dns.rcode.YXDOMAIN,
+                dns.rcode.YXRRSET, dns.rcode.NXRRSET, dns.rcode.FORMERR}
+_ACTIONS = {"add": "create", "replace": "update", "delete": "delete", "apex-ns": "update"}
+_REASONS = {
+    "REFUSED": "REFUSED (a rule of the server's own; its log names it)",
+    "SERVFAIL": "SERVFAIL for this record each time it was sent",
+    "NOTZONE": "NOTZONE (the record lies outside the zone)",
+}
+
+
+def _relative(name: str, zone_name: str) -> str:
+    """A record's name as zone files write it: `www`, `@` for the apex."""
+    if name.lower() == zone_name.lower():
+        return "@"
+    return name[:-len(zone_name) - 1] if name.lower().endswith("." + zone_name.lower()) else name
+
+
 class BindProvider(Rfc2136Provider):
-    """BIND 9: like Rfc2136Provider, and knows BIND's check-integrity (on by default)."""
+    """BIND 9: like Rfc2136Provider, and knows BIND's check-integrity (on by default)
+    and its other acceptance rules at their defaults (see providers/acceptance.py)."""
 
     CHECK_INTEGRITY = True
+    ACCEPTANCE = {**Rfc2136Provider.ACCEPTANCE, "check_names": True, "max_records_per_type": 100}
+    REASONS = {
+        "REFUSED": "REFUSED (BIND's check-names or check-integrity; its log names the rule)",
+        "SERVFAIL": "SERVFAIL for this record each time it was sent (BIND: max-records-per-type?)",
+    }
 
 
 class KnotProvider(Rfc2136Provider):

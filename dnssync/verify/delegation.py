@@ -155,7 +155,7 @@ async def _parent_servers(engine: Engine, config: Config, zone: str, managed: Co
     parent_zone = None if zone in config.parent.zones else managed_parent(zone, managed)
     if parent_zone is not None:
         endpoints = await _addresses([ns for p in config.providers_for(parent_zone)
-                                      for ns in p.nameservers])
+                                      for ns in p.nameservers_for(parent_zone)])
         return endpoints, None if endpoints else f"the nameservers of {parent_zone} have no address"
     configured = config.parent.servers_for(zone)
     if configured:  # named by their address: label them by it alone
@@ -191,7 +191,7 @@ async def _lame(engine: Engine, config: Config, zone: str, delegation: Delegatio
     address a resolver would use (glue, else the configured address, else a lookup).
     `skip_verified`: a full verify already asked each provider's nameserver at its
     configured address, so only the others (extra names, other glue) are asked here."""
-    configured = {ns.name: (p.name, ns) for p in config.providers_for(zone) for ns in p.nameservers}
+    configured = {ns.name: (p.name, ns) for p in config.providers_for(zone) for ns in p.nameservers_for(zone)}
     findings = []
     for name in sorted(delegation.ns):
         provider, nameserver = configured.get(name, (None, Nameserver(name)))
@@ -229,7 +229,7 @@ def compare(config: Config, desired: Zone, delegation: Delegation) -> list[Findi
     against the zone's own A/AAAA."""
     zone = desired.name
     union = set(nameserver_union(config, zone))
-    owner = {ns.name: p.name for p in config.providers_for(zone) for ns in p.nameservers}
+    owner = {ns.name: p.name for p in config.providers_for(zone) for ns in p.nameservers_for(zone)}
     where = delegation.parent.label
     common = {"zone": zone, "expected": sorted(union), "observed": sorted(delegation.ns)}
     findings = []

@@ -19,13 +19,9 @@ Every expectation says how it is checked:
 
 from __future__ import annotations
 
-import re
-import socket
 from dataclasses import dataclass, field
 
 import dns.name
-import dns.rdata
-import dns.rdataclass
 import dns.rdatatype
 from octodns.provider.base import BaseProvider
 from octodns.record import Record
@@ -34,10 +30,19 @@ from octodns.zone import Zone
 from dnssync.findings import Finding, Severity
 from dnssync.plan import Adjustment, adjustments, rrset_data
 from dnssync.providers.aliaswire import wire_type
+from dnssync.providers.capabilities import capabilities_of
+from dnssync.sameness import canonical, plain_name
 from dnssync.targets import ADDRESS_TYPES, alias_target, is_alias_type
 
 #: octoDNS types that are not DNS types: the provider serves something else in their place
 UNVERIFIABLE_TYPES = {"ALIAS", "URLFWD"}
+
+
+def unverifiable(rtype: str) -> bool:
+    """Not a DNS type: ALIAS, URLFWD, or a provider's own (`PowerDnsProvider/LUA`)."""
+    return rtype in UNVERIFIABLE_TYPES or "/" in rtype
+
+
 #: the label asked under a wildcard to see it expand (a name nobody writes in a zone)
 PROBE_LABEL = b"dnssync-wildcard-probe"
 _ADDRESS = (dns.rdatatype.A, dns.rdatatype.AAAA)
@@ -104,67 +109,10 @@ class ZoneExpectation:
         return [e for e in self.items if e.kind != "glue"]
 
 
-#: addresses straight to wire form: dnspython's text parser costs ~50 µs a value,
-#: which is most of the time to prepare a 100,000-record zone
-_ADDRESS_WIRE = {dns.rdatatype.A: socket.AF_INET, dns.rdatatype.AAAA: socket.AF_INET6}
-
-
-def canonical(record: Record) -> tuple[int, frozenset[bytes]]:
-    """The record's type and its RDATA in canonical wire form, through octoDNS's own
-    `to_rrset()` (the text plan and apply send) and dnspython."""
-    rrset = record.to_rrset()
-    rdtype = dns.rdatatype.from_text(rrset._type)
-    family = _ADDRESS_WIRE.get(rdtype)
-    if family is not None:
-        return rdtype, frozenset(socket.inet_pton(family, text) for text in rrset.rdatas)
-    return rdtype, frozenset(rdata_key(rdtype, text) for text in rrset.rdatas)
-
-
-#: types whose RDATA is one domain name, lower-cased in canonical form (RFC 4034 6.2)
-_NAME_TYPES = frozenset((dns.rdatatype.CNAME, dns.rdatatype.NS, dns.rdatatype.PTR))
-_TXT_TYPES = frozenset((dns.rdatatype.TXT, dns.rdatatype.SPF))
-#: a label with no character that means something in presentation format (; ( ) " @ ...)
-_PLAIN_LABEL = re.compile(r"[a-z0-9_*-]+")
-
-
-def rdata_key(rdtype: int, text: str) -> bytes:
-    """One RDATA's canonical wire form from its presentation text. The plain forms of
-    the common types (a host name, `preference host`, quoted strings without escapes)
-    are encoded directly: dnspython's tokenizer costs ~100 µs a value, the largest
-    part of preparing a fleet of small zones. Everything else, and anything unusual
-    in those, goes through dnspython, which also defines the result (a test holds the
-    two equal)."""
-    if text.isascii() and "\\" not in text:
-        if rdtype in _NAME_TYPES:
-            wire = _plain_name(text)
-            if wire is not None:
-                return wire
-        elif rdtype == dns.rdatatype.MX:
-            preference, _, exchange = text.partition(" ")
-            wire = _plain_name(exchange)
-            if wire is not None and preference.isdigit() and int(preference) < 65536:
-                return int(preference).to_bytes(2, "big") + wire
-        elif rdtype in _TXT_TYPES and len(text) > 1 and text[0] == text[-1] == '"':
-            strings = text[1:-1].split('" "')
-            if all(len(s) < 256 and '"' not in s and s.isprintable() for s in strings):
-                return b"".join(bytes((len(s),)) + s.encode() for s in strings)
-    return dns.rdata.from_text(dns.rdataclass.IN, rdtype, text).to_digestable()
-
-
-def _plain_name(text: str) -> bytes | None:
-    """An absolute host name's lower-case wire form; None when it is not plain."""
-    if not text.endswith(".") or text == "." or len(text) > 254:
-        return None
-    labels = text[:-1].lower().split(".")
-    if not all(len(label) < 64 and _PLAIN_LABEL.fullmatch(label) for label in labels):
-        return None
-    return b"".join(bytes((len(label),)) + label.encode() for label in labels) + b"\0"
-
-
 def owner_wire(fqdn: str) -> bytes:
     """An absolute name's lower-case wire form (dnspython only for names that are not
     plain host names: escapes, non-ASCII, odd characters)."""
-    wire = _plain_name(fqdn)
+    wire = plain_name(fqdn)
     return dns.name.from_text(fqdn).to_wire().lower() if wire is None else wire
 
 
@@ -273,15 +221,18 @@ def expectations(zone: Zone, providers: dict[str, BaseProvider]) -> list[ZoneExp
         findings: list[Finding] = []
         known = {_key(f"{a.name}.{zone.name}" if a.name else zone.name, t) for a in skipped
                  for t in ((a.type, *ADDRESS_TYPES) if is_alias_type(a.type) else (a.type,))}
+        represents = capabilities_of(provider).represents
         for record in served.records:
             if not _applies(record, name):
                 continue
-            built = builder.build(record) if record._type not in UNVERIFIABLE_TYPES else []
+            built = builder.build(record) if not unverifiable(record._type) else []
             known.add((built[0].owner, built[0].rdtype) if built
                       else _key(record.fqdn, record._type))
+            # the provider's own representation of a record git has is not an extra
+            known.update(_key(record.fqdn, own) for own in represents.get(record._type, ()))
             if record._type == "NS" and record.name == "":
                 apex_ns = record
-            elif record._type in UNVERIFIABLE_TYPES:
+            elif unverifiable(record._type):
                 if is_alias_type(record._type) and alias_target(record):
                     continue  # its answers are held to a fresh resolution (verify/aliases.py)
                 findings.append(Finding(

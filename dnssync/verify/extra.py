@@ -23,9 +23,10 @@ from octodns.zone import Zone
 
 from dnssync import axfr
 from dnssync.plan import describe_error
+from dnssync.sameness import canonical
 from dnssync.verify.compare import Observed
 from dnssync.verify.engine import Endpoint
-from dnssync.verify.expect import canonical
+from dnssync.verify.expect import unverifiable
 from dnssync.wire import RR, Malformed, Reply
 
 #: types a server adds by itself (SOA, DNSSEC signing): never "extra"
@@ -114,6 +115,8 @@ def populate(provider_name: str, provider: BaseProvider, zone: Zone) -> Served:
         return Served(source, {}, describe_error(e, provider))
     rrsets = {}
     for record in live.records:
+        if unverifiable(record._type):
+            continue  # not a DNS type (ALIAS, a provider's own): nothing DNS could show
         try:
             rdtype, keys = canonical(record)
         except (dns.exception.DNSException, ValueError):

@@ -1,0 +1,129 @@
+"""One meaning of "the same value", for plan, drift and verify alike.
+
+DNS compares RRsets as sets of canonical RDATA (RFC 2181 5, RFC 4034 6.2):
+order never matters, the case of names never matters, and a value written twice
+is one record; servers store it so (BIND and Knot keep one copy, PowerDNS
+refuses the duplicate with HTTP 422). Git may hold either form, so:
+
+* `canonical(record)` is that meaning on the wire: the record's type and the
+  set of its canonical RDATA, from the very text plan and apply send (octoDNS's
+  `to_rrset()`). verify judges answers by it.
+* `normal_zone(zone)` gives the desired zone in that meaning before any
+  provider's served zone is made from it (capabilities.served_zone, which plan,
+  drift and verify all go through): duplicate values collapse (`distinct`). octoDNS already lower-cases names and
+  normalises addresses in values, so after this a record's values compare equal
+  exactly when their canonical RDATA does, and a plan made against what a
+  server stores converges instead of planning the same update forever.
+
+TXT text with escapes (`\\"`, `\\\\`) means what octoDNS's own rendering says
+(its value is raw text, only `;` escaped); every provider is made to store it
+so (providers/powerdns.py fixes octodns-powerdns, which sent it unescaped).
+"""
+
+from __future__ import annotations
+
+import re
+import socket
+from itertools import pairwise
+
+import dns.rdata
+import dns.rdataclass
+import dns.rdatatype
+from octodns.record import Record
+from octodns.zone import Zone
+
+#: addresses straight to wire form: dnspython's text parser costs ~50 µs a value,
+#: which is most of the time to prepare a 100,000-record zone
+_ADDRESS_WIRE = {dns.rdatatype.A: socket.AF_INET, dns.rdatatype.AAAA: socket.AF_INET6}
+
+
+def canonical(record: Record) -> tuple[int, frozenset[bytes]]:
+    """The record's type and its RDATA in canonical wire form, through octoDNS's own
+    `to_rrset()` (the text plan and apply send) and dnspython."""
+    rrset = record.to_rrset()
+    rdtype = dns.rdatatype.from_text(rrset._type)
+    family = _ADDRESS_WIRE.get(rdtype)
+    if family is not None:
+        return rdtype, frozenset(socket.inet_pton(family, text) for text in rrset.rdatas)
+    return rdtype, frozenset(rdata_key(rdtype, text) for text in rrset.rdatas)
+
+
+#: types whose RDATA is one domain name, lower-cased in canonical form (RFC 4034 6.2)
+_NAME_TYPES = frozenset((dns.rdatatype.CNAME, dns.rdatatype.NS, dns.rdatatype.PTR))
+_TXT_TYPES = frozenset((dns.rdatatype.TXT, dns.rdatatype.SPF))
+#: a label with no character that means something in presentation format (; ( ) " @ ...)
+_PLAIN_LABEL = re.compile(r"[a-z0-9_*-]+")
+
+
+def rdata_key(rdtype: int, text: str) -> bytes:
+    """One RDATA's canonical wire form from its presentation text. The plain forms of
+    the common types (a host name, `preference host`, quoted strings without escapes)
+    are encoded directly: dnspython's tokenizer costs ~100 µs a value, the largest
+    part of preparing a fleet of small zones. Everything else, and anything unusual
+    in those, goes through dnspython, which also defines the result (a test holds the
+    two equal)."""
+    if text.isascii() and "\\" not in text:
+        if rdtype in _NAME_TYPES:
+            wire = plain_name(text)
+            if wire is not None:
+                return wire
+        elif rdtype == dns.rdatatype.MX:
+            preference, _, exchange = text.partition(" ")
+            wire = plain_name(exchange)
+            if wire is not None and preference.isdigit() and int(preference) < 65536:
+                return int(preference).to_bytes(2, "big") + wire
+        elif rdtype in _TXT_TYPES and len(text) > 1 and text[0] == text[-1] == '"':
+            strings = text[1:-1].split('" "')
+            if all(len(s) < 256 and '"' not in s and s.isprintable() for s in strings):
+                return b"".join(bytes((len(s),)) + s.encode() for s in strings)
+    return dns.rdata.from_text(dns.rdataclass.IN, rdtype, text).to_digestable()
+
+
+def plain_name(text: str) -> bytes | None:
+    """An absolute host name's lower-case wire form; None when it is not plain (escapes,
+    odd characters, relative): then dnspython reads it."""
+    if not text.endswith(".") or text == "." or len(text) > 254:
+        return None
+    labels = text[:-1].lower().split(".")
+    if not all(len(label) < 64 and _PLAIN_LABEL.fullmatch(label) for label in labels):
+        return None
+    return b"".join(bytes((len(label),)) + label.encode() for label in labels) + b"\0"
+
+
+def _duplicated(record: Record) -> bool:
+    """Whether some value is written twice (octoDNS keeps values sorted: twins are adjacent)."""
+    values = record.__dict__.get("values")  # single-value types have none (cheap for 100,000 records)
+    return values is not None and len(values) > 1 and any(a == b for a, b in pairwise(values))
+
+
+def distinct(record: Record) -> Record:
+    """`record` with each value once (a copy), or `record` itself when it already is."""
+    if not _duplicated(record):
+        return record
+    kept: list = []
+    for value in record.values:
+        if not kept or kept[-1] != value:
+            kept.append(value)
+    copy = record.copy()
+    copy.values = kept
+    return copy
+
+
+#: where normal_zone keeps a zone's normal form on the zone itself: every provider's
+#: served zone starts from it, so a 100,000-record zone is looked through once
+_NORMAL_ATTR = "_dnssync_normal"
+
+
+def normal_zone(zone: Zone) -> Zone:
+    """`zone` in DNS's meaning: the zone itself when no record changes (the common
+    case), else a copy with `distinct` records. Computed once per zone object."""
+    normal = zone.__dict__.get(_NORMAL_ATTR)
+    if normal is None:
+        changed = [r for r in zone.records if _duplicated(r)]
+        normal = zone
+        if changed:
+            normal = zone.copy()
+            for record in changed:
+                normal.add_record(distinct(record), replace=True, lenient=True)
+        setattr(zone, _NORMAL_ATTR, normal)
+    return normal
