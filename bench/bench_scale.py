@@ -30,6 +30,7 @@ import json
 import os
 import statistics
 import time
+from collections import Counter
 from pathlib import Path
 
 from common import PYTHON, Lab, Row, lab_net, octodns_report, timed
@@ -39,6 +40,9 @@ BENCH = "scale"
 BIN = Path(PYTHON).parent
 QUICK = os.environ.get("DNSSYNC_BENCH_QUICK", "") not in ("", "0")
 SIZES = (50, 200) if QUICK else (50, 200, 1000, 2000)
+#: DNSSYNC_BENCH_SIZES=2000 measures only those sizes; the others come from the last
+#: run's bench/results/scale.json (the table says which run each size is from)
+ONLY = tuple(int(n) for n in os.environ.get("DNSSYNC_BENCH_SIZES", "").split(",") if n)
 REFERENCE = 200  # the size the ratio targets are set at
 REPORT_MAX = 200  # octodns-report once per zone: ~0.3 s a zone, minutes beyond this
 REPORT_SAMPLE = 50  # runs of octodns-report per size at most (an even sample, scaled up)
@@ -65,16 +69,18 @@ def measure_verify(lab: Lab, f: Fleet, size: int, workdir: Path) -> dict:
     walls, peaks, stats = [], [], {}
     out = workdir / f"verify-{size}.json"
     for _ in range(runs(size)):
-        wall, peak, _ = timed(dnssync(f, "verify", "--format", "json", "--out", str(out)), f.env)
+        wall, peak, _ = timed(dnssync(f, "verify", "--format", "json", "--out", str(out)), f.env,
+                              ok=(0, 1))
         walls.append(wall)
         peaks.append(peak)
         data = json.loads(out.read_text())
         stats = data["stats"]
         errors = sum(f["severity"] == "error" for f in data["findings"])
+        codes = Counter(f["code"] for f in data["findings"] if f["severity"] == "error")
     stats.pop("transfer_seconds", None)
     # a finding (a timeout on a loaded machine) is recorded, not fatal: the curve goes on
     result = {"wall": statistics.median(walls), "walls": walls, "peak_mb": max(peaks),
-              "ok": data["ok"], "errors": errors,
+              "ok": data["ok"], "errors": errors, "error_codes": dict(codes),
               "queries": stats["queries"], "query_seconds": stats["query_seconds"],
               "qps_query_phase": stats.get("queries_per_second"),
               "qps_wall": round(stats["queries"] / statistics.median(walls))}
@@ -140,20 +146,27 @@ def linear(curve: dict[int, float]) -> tuple[bool, float]:
 
 def run(workdir: Path) -> list[Row]:
     results: dict[int, dict] = {}
+    if ONLY and (RESULTS / "scale.json").exists():
+        earlier = json.loads((RESULTS / "scale.json").read_text())
+        results = {int(k): {**v, "run": v.get("run", "earlier")} for k, v in earlier.items()
+                   if int(k) not in ONLY}
+    sizes = ONLY or SIZES
     with Lab(workdir / "lab", net=lab_net()) as lab:
-        whole = fleet(lab, workdir / "fleet", "s", max(SIZES), served=True)
-        for size in SIZES:
+        whole = fleet(lab, workdir / "fleet", "s", max(sizes), served=True)
+        for size in sizes:
             f = subset(lab, whole, workdir / f"fleet-{size}", size)
             results[size] = {"verify": measure_verify(lab, f, size, workdir),
                              "plan": measure_plan(lab, f, size)}
             if size <= APPLY_MAX:
                 results[size]["apply"] = measure_apply(lab, workdir, size)
             print(f"  {size} zones: {json.dumps(results[size], default=round)}", flush=True)
+            results[size]["run"] = time.strftime("%H:%M UTC", time.gmtime())
             if REFERENCE in results:  # written as it goes: the full curve takes half an hour
                 write_markdown(results, rows_of(results))
                 write_picture(results)
-        f = subset(lab, whole, workdir / f"fleet-{max(SIZES)}", max(SIZES))
-        results[max(SIZES)]["shard"] = measure_shard(f, SHARDS)
+        f = subset(lab, whole, workdir / f"fleet-{max(sizes)}", max(sizes))
+        results[max(sizes)]["shard"] = measure_shard(f, SHARDS)
+    results = dict(sorted(results.items()))
     rows = rows_of(results)
     write_markdown(results, rows)
     write_picture(results)
@@ -229,15 +242,15 @@ def write_markdown(results: dict[int, dict], rows: list[Row]) -> None:
         f" (octodns-report: {REPORT_SAMPLE} runs a size at most, scaled to every zone).", "",
         "![scale](scale.png)", "",
         "| zones | verify | octodns-report, once per zone | queries/s (query phase) | verify peak memory"
-        " | plan | octodns-sync dry run | first apply | octodns-sync --doit |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        " | plan | octodns-sync dry run | first apply | octodns-sync --doit | measured at |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for size, r in sorted(results.items()):
         v, p, a = r["verify"], r["plan"], r.get("apply", {})
         lines.append(f"| {size:,} | {cell(v['wall'])} | {cell(v.get('octodns_report_per_zone'))} |"
                      f" {v['qps_query_phase'] or 0:,} | {v['peak_mb']} MB | {cell(p['wall'])} |"
                      f" {cell(p['octodns_sync'])} | {cell(a.get('wall'))} |"
-                     f" {cell(a.get('octodns_doit'))} |")
+                     f" {cell(a.get('octodns_doit'))} | {r.get('run', '')} |")
     lines += ["", "| target | measured | met |", "|---|---:|:---:|"]
     for row in rows:
         met = {True: "yes", False: "**no**", None: ""}[row.passed]
