@@ -5,7 +5,9 @@ of the client's and the servers' time. Here every query is written at once and t
 replies are matched by message ID in whatever order they come, so the check costs
 one connection per nameserver address, however many zones it serves.
 
-A server may close a connection before it has answered everything (a limit on
+Queries go out in a window (a new one for each reply), so neither side's buffers
+fill however many zones there are. A server may close a connection before it has
+answered everything (a limit on
 queries per connection, or a question it chokes on): the rest are asked again on a
 new one. A connection that brings no reply right after one that did fails its first
 question (the one the server stopped at); a server that answers nothing fails them
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import random
 import struct
 import time
@@ -28,6 +31,8 @@ from dnssync.verify.engine import _classify as classify  # the engine's one read
 from dnssync.wire import Malformed
 
 _LENGTH = struct.Struct("!H")
+#: queries written ahead of the replies on one connection
+WINDOW = 64
 
 
 async def ask_tcp(endpoint: Endpoint, questions: Sequence[Question],
@@ -79,14 +84,20 @@ async def _connection(endpoint: Endpoint, pending: dict[int, tuple[Question, byt
     try:
         reader, writer = await asyncio.wait_for(
             asyncio.open_connection(endpoint.address, endpoint.port), timeout)
-        writer.write(b"".join(_LENGTH.pack(len(q)) + q for q in (
+        queries = (_LENGTH.pack(len(q)) + q for q in (
             wire.query_wire(qid, qname, question.rdtype, False, payload)
-            for qid, (question, qname) in pending.items())))
+            for qid, (question, qname) in list(pending.items())))
+        # a window, one more query per reply: written all at once, the queries and the
+        # replies of 2,000 zones filled both sides' buffers and the connection stalled
+        writer.write(b"".join(itertools.islice(queries, WINDOW)))
         await asyncio.wait_for(writer.drain(), timeout)
         while pending:
             (length,) = _LENGTH.unpack(await asyncio.wait_for(reader.readexactly(2), timeout))
             message = await asyncio.wait_for(reader.readexactly(length), timeout)
             _file(message, pending, answer)
+            following = next(queries, None)
+            if following is not None:
+                writer.write(following)
         return None, ""
     except TimeoutError:
         return "timeout", f"no reply over TCP in {timeout:g} s"
