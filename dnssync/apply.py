@@ -12,7 +12,6 @@ is sent; the live content is snapshotted before anything is sent.
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
@@ -22,7 +21,7 @@ from pathlib import Path
 import dns.exception
 import requests
 
-from dnssync import snapshot
+from dnssync import interrupt, snapshot
 from dnssync.plan import LivePlan, Plan, describe_error
 from dnssync.state import applies_dir, stamp, write_json
 
@@ -33,7 +32,7 @@ Replan = Callable[[LivePlan], LivePlan]
 class Outcome:
     provider: str
     zone: str
-    status: str  # applied | unchanged | failed | skipped
+    status: str  # applied | unchanged | failed | skipped | interrupted (Ctrl-C)
     changes: int = 0
     attempts: int = 0
     error: str | None = None
@@ -50,6 +49,17 @@ class Outcome:
     def detail(self) -> str:
         if self.status == "applied":
             return f"{self.changes} change(s)" + (f" after {self.attempts} attempts" if self.attempts > 1 else "")
+        if self.status == "interrupted":
+            if self.attempts == 0:
+                return f"{self.error} [not started: nothing was sent]"
+            if self.pending is None:
+                return f"{self.error} [live state unknown (could not re-read the provider)]"
+            if self.pending == 0:
+                return f"{self.error} [yet the zone now matches git]"
+            if self.pending == self.changes:
+                return f"{self.error} [nothing was changed]"
+            return (f"{self.error} [PARTIALLY APPLIED: {self.pending} of {self.changes} change(s) still pending;"
+                    " re-run apply to converge]")
         if self.status == "failed":
             if self.pending is None:
                 state = "live state unknown (could not re-read the provider)"
@@ -74,7 +84,11 @@ class ApplyResult:
 
     @property
     def failed(self) -> bool:
-        return any(o.status == "failed" for o in self.outcomes)
+        return any(o.status in ("failed", "interrupted") for o in self.outcomes)
+
+    @property
+    def interrupted(self) -> bool:
+        return any(o.status == "interrupted" for o in self.outcomes)
 
 
 def is_transient(error: BaseException) -> bool:
@@ -109,6 +123,11 @@ def apply_one(live: LivePlan, replan: Replan, check: Check, save: Callable[[Live
     snapshotted (`save`) before anything is sent."""
     outcome = Outcome(live.data.provider, live.data.zone, "unchanged", started=_now())
     planned = len(live.data.changes)
+    if interrupt.STOP.is_set():  # Ctrl-C before this pair's turn: nothing sent
+        outcome.status, outcome.error = "interrupted", str(interrupt.Interrupted())
+        outcome.changes = outcome.pending = planned
+        outcome.finished = outcome.started
+        return outcome
     current = live
     saved = live.existing is not None
     while True:
@@ -128,7 +147,9 @@ def apply_one(live: LivePlan, replan: Replan, check: Check, save: Callable[[Live
                 save(current)
                 saved = True
             try:
-                current.provider.apply(current.octo)
+                with interrupt.sending(f"{outcome.provider}/{outcome.zone}"):
+                    interrupt.checkpoint()
+                    current.provider.apply(current.octo)
             except Exception as e:  # isolate: any provider failure becomes this outcome
                 error = e
             else:
@@ -136,14 +157,23 @@ def apply_one(live: LivePlan, replan: Replan, check: Check, save: Callable[[Live
                 read_back(outcome, current, replan(current))
                 break
         outcome.error = describe_error(error, current.provider)
-        if not is_transient(error) or outcome.attempts > retries:
-            outcome.status, outcome.retryable = "failed", is_transient(error)
-            outcome.changes = planned or len(current.data.changes)
-            after = replan(current)
-            outcome.pending = None if after.error else len(after.data.changes)
-            break
-        time.sleep(backoff * 2 ** (outcome.attempts - 1))
-        current = replan(current)
+        stopped = isinstance(error, interrupt.Interrupted)
+        if not stopped and is_transient(error) and outcome.attempts <= retries:
+            try:
+                interrupt.pause(backoff * 2 ** (outcome.attempts - 1))
+            except interrupt.Interrupted as e:
+                error, stopped = e, True
+                outcome.error = describe_error(e, current.provider)
+            else:
+                current = replan(current)
+                continue
+        # the end: what is still pending is read back from the provider, never assumed
+        outcome.status = "interrupted" if stopped else "failed"
+        outcome.retryable = not stopped and is_transient(error)
+        outcome.changes = planned or len(current.data.changes)
+        after = replan(current)
+        outcome.pending = None if after.error else len(after.data.changes)
+        break
     outcome.finished = _now()
     return outcome
 
@@ -207,9 +237,11 @@ def run_apply(
     for wave in waves:
         if not wave:
             continue
-        if result.failed:  # a canary failed: stop before touching the others
-            result.outcomes += [Outcome(lp.data.provider, lp.data.zone, "skipped", changes=len(lp.data.changes),
-                                        error="not applied: a canary provider failed")
+        if result.failed:  # a canary failed (or Ctrl-C): stop before touching the others
+            why = "not applied: a canary provider failed" if not result.interrupted else str(interrupt.Interrupted())
+            result.outcomes += [Outcome(lp.data.provider, lp.data.zone,
+                                        "interrupted" if result.interrupted else "skipped",
+                                        changes=len(lp.data.changes), pending=len(lp.data.changes), error=why)
                                 for p in wave for lp in by_provider[p]]
             continue
         with ThreadPoolExecutor(max_workers=len(wave)) as pool:
@@ -220,5 +252,5 @@ def run_apply(
         "snapshot": result.snapshot,
         "plan": plan.to_json(),
         "outcomes": [asdict(o) for o in result.outcomes],
-    })
+    }, sealed=True)
     return result

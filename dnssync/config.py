@@ -63,6 +63,9 @@ class ProviderConfig:
     lines: dict[str, int] = field(default_factory=dict)
     capabilities: dict[str, int] = field(default_factory=dict)  # declared normalisations, rules (min_ttl...)
     env: dict[str, str] = field(default_factory=dict)  # option -> the environment variable it reads
+    #: where provider classes may come from beyond octoDNS's packages and dnssync (`trusted_modules:`)
+    trusted_modules: tuple[str, ...] = ()
+    root: Path | None = None  # the repository: a provider module found inside it is not installed
     #: `nameservers: auto`: the names come from the provider's API per zone (dnssync/nameservers.py),
     #: asked at `auto_address` when given, else wherever the names resolve
     auto_nameservers: bool = False
@@ -194,9 +197,10 @@ class Checker:
     """Collects findings while walking a loaded file. `offline` (reviewing a change
     without provider access, e.g. a pull request from a fork) tolerates missing secrets."""
 
-    def __init__(self, offline: bool = False) -> None:
+    def __init__(self, offline: bool = False, root: Path | None = None) -> None:
         self.findings: list[Finding] = []
         self.offline = offline
+        self.root = root  # the repository: files are read only inside it
 
     def error(self, code: str, message: str, file: str, line: int | None) -> None:
         self.findings.append(Finding(Severity.ERROR, code, message, file=file, line=line))
@@ -245,7 +249,7 @@ class Checker:
 
 def load_data(path: Path, checker: Checker) -> Any:
     try:
-        data, order = load_file(path)
+        data, order = load_file(path, checker.root)
     except YamlError as e:
         checker.findings.append(e.finding)
         return None
@@ -644,16 +648,23 @@ def read_config(path: Path | str = CONFIG_FILE, offline: bool = False) -> tuple[
         return None, [Finding(Severity.ERROR, "config.no-repository", f"not a dnssync repository (no {CONFIG_FILE}"
                               " here or in any parent folder)" if path.name == CONFIG_FILE and not path.parent.name
                               else f"file not found: {path}", file=str(path))]
-    checker = Checker(offline)
+    root = path.parent
+    checker = Checker(offline, path.resolve().parent)  # the config file the user names is trusted
     data = checker.mapping(load_data(path, checker), str(path), CONFIG_FILE)
     if data is None:
         return None, checker.findings
-    root = path.parent
+    checker.root = root
     checker.unknown_keys(
         data,
-        {"zones", "providers", "resolvers", "state", "policy", "defaults", "apex_ns", "parent", "lenient"},
+        {"zones", "providers", "resolvers", "state", "policy", "defaults", "apex_ns", "parent", "lenient",
+         "trusted_modules"},
         CONFIG_FILE,
     )
+    trusted = checker.typed(data, "trusted_modules", list, [])
+    if not all(isinstance(m, str) and re.fullmatch(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*", m) for m in trusted):
+        checker.error("config.schema", "'trusted_modules' must be a list of Python module names",
+                      str(path), data.line_of("trusted_modules"))
+        trusted = []
     zones_dir = root / str(checker.typed(data, "zones", str, "zones"))
     providers_dir = root / str(checker.typed(data, "providers", str, "providers"))
     resolvers = checker.typed(data, "resolvers", list, [])
@@ -691,6 +702,7 @@ def read_config(path: Path | str = CONFIG_FILE, offline: bool = False) -> tuple[
         for file in files:
             provider = load_provider(file, checker)
             if provider is not None:
+                provider.trusted_modules, provider.root = tuple(trusted), root
                 config.providers[provider.name] = provider
         if not files:
             checker.error("config.schema", f"no provider files in {providers_dir}", str(path), None)

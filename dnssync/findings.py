@@ -45,6 +45,8 @@ CODES: dict[str, str] = {
     "zone.cname-apex": "A CNAME at the zone apex (RFC 1912 2.4).",
     "zone.cname-other": "A CNAME beside other data at the same name (RFC 1034 3.6.2).",
     "zone.ttl-range": "A TTL outside 0 .. 2^31-1 (RFC 2181 8).",
+    "zone.ttl": "A TTL written so that octoDNS would silently read another number (true, 300.7, 01234, a string).",
+    "zone.size": "An RRset (or one value) too big for any DNS message (65,535 octets, RFC 1035 4.2.2).",
     "zone.name": "A name with a label over 63 octets or over 253 in all (RFC 1035 2.3.4).",
     "zone.target": "An NS/MX/SRV/CNAME target that is an address, an alias or missing.",
     "zone.subzone": "A record that belongs to a sub-zone managed in its own file.",
@@ -115,7 +117,9 @@ CODES: dict[str, str] = {
     "verify.non-authoritative": "A nameserver answered without AA for a zone it must serve"
                                 " (lame).",
     "verify.truncated": "A UDP answer was truncated and asking over TCP failed.",
-    "verify.id-mismatch": "Only replies with the wrong message ID or question came back.",
+    "verify.id-mismatch": "Only replies with the wrong message ID came back.",
+    "verify.wrong-question": "A reply with the query's message ID answered another question.",
+    "verify.throttled": "A nameserver was slow or lossy: verify slowed down to it (this run's findings say so).",
     "verify.malformed": "A reply does not parse as a DNS message.",
     "verify.unresolvable": "A nameserver has no configured address and its name does not"
                            " resolve.",

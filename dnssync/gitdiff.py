@@ -34,13 +34,20 @@ def base_label(rev: str) -> str:
 
 def _zones_at(repo: Repository, rev: str) -> dict[str, Zone]:
     with tempfile.TemporaryDirectory(prefix="dnssync-base-") as tmp:
-        folder = export_folder(repo.config.root, rev, repo.config.zones_dir, Path(tmp))
-        config = dataclasses.replace(repo.config, zones_dir=folder)
+        # the whole repository as it was at REV: an `!include` is read from REV's tree (and
+        # only inside it), never from the working disk
+        root, zones = repo.config.root, repo.config.zones_dir
+        if not zones.resolve().is_relative_to(root.resolve()):
+            root = zones  # a zones folder beside the repository: includes stay inside it
+        tree = export_folder(repo.config.root, rev, root, Path(tmp))
+        folder = tree / zones.resolve().relative_to(root.resolve())
+        config = dataclasses.replace(repo.config, root=tree, zones_dir=folder)
         names = [z for z in discover(folder, repo.config.zone_files) if repo.selection.wants(z)]
         try:
             zones, _ = load_zones(config, names)
-        except ConfigError as e:
-            problems = "; ".join(f"{f.message}" for f in e.findings if f.severity is Severity.ERROR)
+        except ConfigError as e:  # named as REV:path:line, never by the scratch folder
+            problems = "; ".join(f"{rev}:{f.location}: {f.message}".replace(f"{tree}/", "")
+                                 for f in e.findings if f.severity is Severity.ERROR)
             raise UsageError(f"the zones at {rev} do not load, so there is nothing to compare with:"
                              f" {problems}") from None
         desired, _ = build_desired(config, zones)

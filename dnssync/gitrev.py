@@ -44,5 +44,10 @@ def export_folder(path: Path, rev: str, folder: Path, target: Path) -> Path:
     if listed:
         archive = _git(top, "archive", "--format=tar", commit, "--", str(relative), binary=True)
         with tarfile.open(fileobj=io.BytesIO(archive)) as tar:  # type: ignore[arg-type]
-            tar.extractall(target, filter="data")
+            try:  # "data": no absolute paths, no links leaving `target`, no devices
+                tar.extractall(target, filter="data")
+            except tarfile.FilterError as e:
+                member = getattr(e, "tarinfo", None)
+                name = member.name if member is not None else "?"
+                raise UsageError(f"{name} at {rev}: refused ({e}); nothing outside the repository is read") from None
     return out

@@ -9,6 +9,7 @@ verify-type commands can only check providers once nameservers are known.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from dnssync.config import (
@@ -51,7 +52,7 @@ def _source_options(name: str, options: Mapping, defaults: Defaults, files: Zone
 
 def config_from_octodns(path: Path, offline: bool = False) -> tuple[Config | None, list[Finding]]:
     """The octoDNS config as a dnssync Config, and every finding (as read_config)."""
-    checker = Checker(offline)
+    checker = Checker(offline, path.resolve().parent)
     file = str(path)
     data = checker.mapping(load_data(path, checker), file, "octoDNS config")
     if data is None:
@@ -68,7 +69,7 @@ def config_from_octodns(path: Path, offline: bool = False) -> tuple[Config | Non
             checker.error("config.schema", f"provider {name!r} needs a class", file, providers.line_of(name))
             continue
         try:
-            import_class(class_path(str(options["class"])))
+            import_class(class_path(str(options["class"])), root=path.parent)
         except Exception as e:  # the plugin's own import error, whatever it is
             checker.error("config.provider-class", redact(f"provider {name!r}: class {options['class']!r} does"
                           f" not import: {type(e).__name__}: {e}"), file, options.line_of("class"))
@@ -111,8 +112,10 @@ def config_from_octodns(path: Path, offline: bool = False) -> tuple[Config | Non
                       file, data.line_of("zones"))
     if "*" in every:
         files.declared = None
-    config = Config(root=path.parent, file=file, zones_dir=zones_dir or path.parent, providers={},
-                    defaults=defaults, zone_files=files)
+    zones_dir = zones_dir or path.parent
+    # the repository: the config's folder and the zones folder it names (often ../zones)
+    root = Path(os.path.commonpath([path.resolve().parent, zones_dir.resolve()]))
+    config = Config(root=root, file=file, zones_dir=zones_dir, providers={}, defaults=defaults, zone_files=files)
     for target in every - {"*"}:
         targets.setdefault(target, [])
     for target, served in targets.items():

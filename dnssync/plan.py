@@ -27,6 +27,7 @@ from octodns.provider.plan import UnsafePlan
 from octodns.record import Create, Delete, Record
 from octodns.zone import Zone
 
+from dnssync.binding import plan_key, signature, signature_problem
 from dnssync.errors import UsageError
 from dnssync.findings import Finding, Severity
 from dnssync.providers.capabilities import refusal_reason, served_zone
@@ -167,6 +168,7 @@ class Plan:
     revision: str | None = None
     base: str | None = None  # `plan --base REV`: the revision the changes are relative to
     format_version: int = FORMAT_VERSION
+    repository: dict[str, str] | None = None  # binding.repository_digest of the repository it was made in
     flattened: list[dict[str, Any]] = field(default_factory=list)  # flatten.Flattened as data
 
     @property
@@ -185,6 +187,7 @@ class Plan:
             "format_version": self.format_version,
             "created": self.created,
             "revision": self.revision,
+            "repository": self.repository,
             "base": self.base,
             "zones": self.zones,
             "providers": [asdict(p) for p in self.providers],
@@ -198,7 +201,11 @@ class Plan:
         return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
 
     def to_json(self) -> str:
-        return json.dumps({**self._body(), "checksum": self.checksum}, indent=2, sort_keys=True)
+        sealed = {"checksum": self.checksum}
+        key = plan_key()
+        if key is not None:
+            sealed["signature"] = signature(self.checksum, key)
+        return json.dumps({**self._body(), **sealed}, indent=2, sort_keys=True)
 
     @classmethod
     def from_json(cls, text: str, source: str = "plan") -> Plan:
@@ -210,6 +217,7 @@ class Plan:
                 findings=[_finding(f) for f in data.get("findings", [])],
                 created=data["created"],
                 revision=data.get("revision"),
+                repository=data.get("repository"),
                 base=data.get("base"),
                 format_version=data["format_version"],
                 flattened=data.get("flattened", []),
@@ -221,6 +229,9 @@ class Plan:
                              f" {FORMAT_VERSION}")
         if data.get("checksum") != plan.checksum:
             raise UsageError(f"{source} was modified after it was made (checksum mismatch)")
+        problem = signature_problem(plan.checksum, data.get("signature"))
+        if problem:
+            raise UsageError(f"{source}: {problem}")
         return plan
 
 

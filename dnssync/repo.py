@@ -16,6 +16,7 @@ from octodns.provider.base import BaseProvider
 from octodns.zone import Zone
 
 from dnssync import gitrev
+from dnssync.binding import repository_digest
 from dnssync.config import Config, read_config
 from dnssync.desired import build_desired
 from dnssync.errors import ConfigError, UsageError
@@ -141,6 +142,12 @@ class Repository:
         desired, apex = build_desired(config, loaded)
         return cls(config, loaded, desired, findings + apex, selection=selection, offline=offline)
 
+    @cached_property
+    def identity(self) -> dict[str, str]:
+        """What a saved plan is bound to (binding.repository_digest): apply --plan refuses
+        a plan made for another repository."""
+        return repository_digest(self.config, list(scan(self.config.zones_dir, self.config.zone_files).zones))
+
     @property
     def revision(self) -> str | None:
         return gitrev.head_revision(self.config.root)
@@ -192,6 +199,7 @@ class Repository:
                                 policy.delete_threshold, defaults.concurrency, live,
                                 (flat.zones, flat.processors))
         plan.revision = self.revision
+        plan.repository = self.identity
         plan.flattened = as_data(flat.records)
         withheld = withheld_findings(self.config, [z for z in self.zones if z.name in desired])
         plan.findings = (list(self.findings) + withheld + flat.findings

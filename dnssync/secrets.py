@@ -29,9 +29,16 @@ def is_secret_key(key: str) -> bool:
 def register(value: object) -> None:
     """Remember a secret so it is masked wherever it would appear: as given, stripped
     (a secret file or CI variable often ends in a newline), as Python shows it in a
-    repr (`\\n` escaped), and base64-decoded (a TSIG secret in a repr of the key bytes)."""
+    repr (`\\n` escaped), in lower and upper case (a server or a header that folds
+    case echoes it so), base64-encoded (HTTP basic auth, a plugin that encodes it) and
+    base64-decoded (a TSIG secret in a repr of the key bytes)."""
     text = str(value)
-    for form in {text, text.strip(), repr(text)[1:-1], repr(text.strip())[1:-1]}:
+    stripped = text.strip()
+    forms = {text, stripped, repr(text)[1:-1], repr(stripped)[1:-1]}
+    forms |= {f.lower() for f in forms} | {f.upper() for f in forms}
+    encoded = base64.b64encode(stripped.encode()).decode()
+    forms |= {encoded, encoded.rstrip("=")}
+    for form in forms:
         if len(form) >= 4:  # shorter is too common to mask without mangling ordinary text
             _secrets.add(form)
     try:

@@ -8,7 +8,7 @@ it, so whatever an apply did can be undone, provider by provider.
 
 from __future__ import annotations
 
-import json
+import hashlib
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,9 +17,9 @@ from octodns.record import Record
 from octodns.zone import Zone
 
 from dnssync.errors import UsageError
-from dnssync.state import stamp, write_json
+from dnssync.state import read_sealed, stamp, write_atomic, write_json
 from dnssync.yamlfile import Mapping, YamlError, load_file
-from dnssync.zones import dump_zone
+from dnssync.zones import zone_yaml
 
 
 @dataclass
@@ -37,17 +37,24 @@ def snapshots_dir(state_dir: Path) -> Path:
 def save(state_dir: Path, zones: list[tuple[str, Zone, bool | None]], revision: str | None,
          snapshot_id: str | None = None) -> str:
     """Write (provider, live zone, exists) triples into a new snapshot, or add them to
-    `snapshot_id` (a provider first read on a retry joins its apply's snapshot)."""
+    `snapshot_id` (a provider first read on a retry joins its apply's snapshot).
+
+    Every file is written atomically; meta.json, sealed with a checksum, is written
+    last and lists each zone file's sha256 and record count, so `load` can tell a
+    snapshot that is whole from one truncated, emptied or edited since."""
     snapshot_id = snapshot_id or stamp()
     folder = snapshots_dir(state_dir) / snapshot_id
     meta_path = folder / "meta.json"
-    meta = json.loads(meta_path.read_text()) if meta_path.exists() else {
+    meta = read_sealed(meta_path, "snapshot") if meta_path.exists() else {
         "id": snapshot_id, "created": datetime.now(UTC).isoformat(timespec="seconds"), "revision": revision,
         "entries": []}
     for provider, zone, exists in zones:
-        dump_zone(zone, folder / provider / f"{zone.name}yaml")
-        meta["entries"].append(SnapshotEntry(provider, zone.name, exists, len(zone.records)).__dict__)
-    write_json(meta_path, meta)
+        text = zone_yaml(zone).encode()
+        file = f"{provider}/{zone.name}yaml"
+        write_atomic(folder / file, text)
+        meta["entries"].append({**SnapshotEntry(provider, zone.name, exists, len(zone.records)).__dict__,
+                                "file": file, "sha256": hashlib.sha256(text).hexdigest()})
+    write_json(meta_path, meta, sealed=True)
     return snapshot_id
 
 
@@ -58,7 +65,9 @@ def list_snapshots(state_dir: Path) -> list[str]:
 
 def load(state_dir: Path, snapshot_id: str, sub_zones: dict[str, set[str]]) -> dict[tuple[str, str], Zone]:
     """(provider, zone name) -> Zone with the saved content. `snapshot_id` may be
-    'latest' or a unique prefix of an id."""
+    'latest' or a unique prefix of an id. Verifies the whole snapshot first (meta.json's
+    checksum, each file's sha256 and record count, no file missing or added) and
+    refuses a damaged one: restoring an emptied file would delete every record."""
     ids = list_snapshots(state_dir)
     matches = ids[-1:] if snapshot_id == "latest" else [i for i in ids if i.startswith(snapshot_id)]
     if not ids:
@@ -68,16 +77,37 @@ def load(state_dir: Path, snapshot_id: str, sub_zones: dict[str, set[str]]) -> d
         known = ", ".join(ids[-5:])
         raise UsageError(f"no unique snapshot {snapshot_id!r} in {snapshots_dir(state_dir)} (latest: {known})")
     folder = snapshots_dir(state_dir) / matches[0]
+    meta = read_sealed(folder / "meta.json", "snapshot")
+
+    def damaged(why: str) -> UsageError:
+        return UsageError(f"snapshot {matches[0]} is damaged: {why}. Refusing to restore it (nothing was sent).")
+
+    try:
+        entries = {str(e["file"]): e for e in meta["entries"]}
+    except (KeyError, TypeError):
+        raise damaged("meta.json lacks a file and checksum for each zone (made by an older dnssync?)") from None
+    found = {str(p.relative_to(folder)) for p in folder.glob("*/*yaml")}
+    if found - set(entries):
+        raise damaged(f"{', '.join(sorted(found - set(entries)))} not listed in meta.json")
     result = {}
-    for path in sorted(folder.glob("*/*yaml")):
+    for file, entry in sorted(entries.items()):
+        path = folder / file
+        try:
+            text = path.read_bytes() if not path.is_symlink() else b""
+        except OSError as e:
+            raise damaged(f"{file}: {e.strerror}") from None
+        if hashlib.sha256(text).hexdigest() != entry.get("sha256"):
+            raise damaged(f"{file} does not match its checksum ({len(text):,} bytes)")
         name = path.name[: -len("yaml")]
         zone = Zone(name, sub_zones.get(name, set()))
         try:
             data, _ = load_file(path)
         except YamlError as e:
-            raise UsageError(f"snapshot file {path} is unreadable: {e}") from None
+            raise damaged(f"{file} is unreadable: {e}") from None
         for record_name, value in (data or Mapping()).items():
             for item in value if isinstance(value, list) else [value]:
                 zone.add_record(Record.new(zone, record_name or "", dict(item), lenient=True), lenient=True)
+        if len(zone.records) != entry.get("records"):
+            raise damaged(f"{file} holds {len(zone.records)} record(s), meta.json says {entry.get('records')}")
         result[(path.parent.name, name)] = zone
     return result

@@ -8,9 +8,13 @@ the last apply from another CI job (apply records).
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import json
 import os
+import re
 import socket
+import stat
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -25,34 +29,108 @@ def stamp() -> str:
     return datetime.now(UTC).strftime("%Y%m%dT%H%M%S.%fZ")
 
 
+def _lock_holder(fd: int, path: Path) -> str:
+    """Who holds the flock on `fd`'s file: the live process the kernel names (/proc/locks),
+    else what the holder wrote, marked when that process is gone (a stale note)."""
+    st = os.fstat(fd)
+    device = f"{os.major(st.st_dev):02x}:{os.minor(st.st_dev):02x}:{st.st_ino}"
+    try:
+        for line in Path("/proc/locks").read_text().splitlines():
+            fields = line.split()
+            if len(fields) >= 6 and fields[1] == "FLOCK" and fields[5] == device:
+                pid = int(fields[4])
+                try:
+                    command = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+                except OSError:
+                    command = ""
+                return f"pid {pid} on {socket.gethostname()}" + (f": {command.strip()[:200]}" if command else "")
+    except (OSError, ValueError):
+        pass
+    note = os.pread(fd, 4096, 0).decode(errors="replace").strip()
+    match = re.match(r"pid (\d+) on (\S+)", note)
+    if match and match.group(2) == socket.gethostname() and not Path(f"/proc/{match.group(1)}").exists():
+        return f"another process; the lock file's note ({note}) names a process that is no longer running"
+    return note or "another process"
+
+
 @contextmanager
 def apply_lock(state_dir: Path) -> Iterator[None]:
-    """Hold the repository's apply lock, or raise LockHeld naming who holds it."""
+    """Hold the repository's apply lock, or raise LockHeld naming who holds it.
+
+    The lock file is opened without following a symlink and must be a regular file:
+    a state folder someone tampered with must not make apply write elsewhere."""
     state_dir.mkdir(parents=True, exist_ok=True)
     path = state_dir / "apply.lock"
-    handle = open(path, "a+")  # noqa: SIM115 - held for the whole block
     try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
+    except OSError as e:
+        kind = "a symlink" if path.is_symlink() else "a directory" if path.is_dir() else f"unusable ({e.strerror})"
+        raise UsageError(f"lock file {path} is {kind}: refused (nothing was sent); remove it by hand") from None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise UsageError(f"lock file {path} is not a regular file: refused (nothing was sent)")
         try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            handle.seek(0)
-            holder = handle.read().strip() or "another process"
-            raise LockHeld(f"another apply is running ({holder}); lock file {path}") from None
-        handle.seek(0)
-        handle.truncate()
-        handle.write(f"pid {os.getpid()} on {socket.gethostname()} since {stamp()}")
-        handle.flush()
+            raise LockHeld(f"another apply is running ({_lock_holder(fd, path)}); lock file {path}") from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"pid {os.getpid()} on {socket.gethostname()} since {stamp()}".encode(), 0)
         yield
     finally:
-        handle.close()
+        os.close(fd)
 
 
-def write_json(path: Path, data: Any) -> Path:
+def digest(data: Any) -> str:
+    """sha256 of the canonical JSON of `data`: what a sealed state file's `checksum` is."""
+    text = json.dumps(data, sort_keys=True, separators=(",", ":"), default=str)
+    return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
+
+
+def write_atomic(path: Path, data: bytes) -> Path:
+    """Write `path` so that it is, after a crash or Ctrl-C at any moment, either the old
+    file or the whole new one: a temporary file beside it, fsync, rename, fsync the folder."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=True, default=str))
-    tmp.replace(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    folder = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(folder)
+    finally:
+        os.close(folder)
     return path
+
+
+def write_json(path: Path, data: Any, sealed: bool = False) -> Path:
+    """Write JSON atomically; `sealed` adds a `checksum` of the content, which
+    `read_sealed` verifies."""
+    if sealed:
+        data = {**data, "checksum": digest(data)}
+    return write_atomic(path, json.dumps(data, indent=2, sort_keys=True, default=str).encode())
+
+
+def read_sealed(path: Path, what: str) -> dict:
+    """A sealed JSON state file, or UsageError when it is unreadable, truncated or edited."""
+    try:
+        data = json.loads(path.read_text())
+    except OSError as e:
+        raise UsageError(f"cannot read {what} {path}: {e.strerror}") from None
+    except ValueError as e:
+        raise UsageError(f"{what} {path} is damaged (not JSON: {e}): refused (nothing was sent)") from None
+    if not isinstance(data, dict):
+        raise UsageError(f"{what} {path} is damaged (not a JSON object): refused (nothing was sent)")
+    saved = data.pop("checksum", None)
+    if saved is not None and saved != digest(data):
+        raise UsageError(f"{what} {path} is damaged (its checksum does not match its content):"
+                         " refused (nothing was sent)")
+    return data
 
 
 def applies_dir(state_dir: Path) -> Path:

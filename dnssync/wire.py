@@ -224,8 +224,35 @@ def parse_reply(wire: bytes) -> Reply:
             records.append(RR(owner, rdtype, rdclass, ttl, offset, length, start))
             offset += length
         sections.append(records)
-    rcode = flags & 0x000F
-    for rr in sections[2]:  # EDNS extended RCODE bits live in the OPT record's TTL
-        if rr.rdtype == OPT:
-            rcode |= (rr.ttl >> 24) << 4
+    rcode = (flags & 0x000F) | (_opt_rcode_bits(wire, sections) << 4)
+    if rcode not in _RCODES:
+        raise Malformed(f"the OPT record gives an RCODE no server sends ({rcode})")
     return Reply(wire, qid, flags, rcode, qname, qtype, *sections)
+
+
+_RCODES = frozenset(int(r) for r in dns.rcode.Rcode)
+
+
+def _opt_rcode_bits(wire: bytes, sections: list[list[RR]]) -> int:
+    """The EDNS extended RCODE bits (the OPT record's TTL, RFC 6891 6.1.3), after checking
+    the OPT record frames as one: at most one, in the additional section, owned by the
+    root, its options (code, length, data) filling its RDATA exactly. A corrupted OPT
+    is a malformed reply, not an RCODE of 4080."""
+    if any(rr.rdtype == OPT for rr in sections[0] + sections[1]):
+        raise Malformed("an OPT record outside the additional section")
+    opts = [rr for rr in sections[2] if rr.rdtype == OPT]
+    if not opts:
+        return 0
+    if len(opts) > 1:
+        raise Malformed(f"{len(opts)} OPT records (RFC 6891 6.1.1 allows one)")
+    opt = opts[0]
+    if opt.owner != b"\x00":
+        raise Malformed("the OPT record is not owned by the root")
+    offset, end = opt.offset, opt.offset + opt.length
+    while offset < end:
+        if offset + 4 > end:
+            raise Malformed("the OPT record's options are cut short")
+        offset += 4 + int.from_bytes(wire[offset + 2:offset + 4], "big")
+    if offset != end:
+        raise Malformed("an EDNS option runs past the OPT record's RDATA")
+    return opt.ttl >> 24

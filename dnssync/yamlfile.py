@@ -11,12 +11,21 @@ A plain key that YAML 1.1 reads as another type (`null:`, `on:`, `1.5:`,
 `null:` silently becoming the apex (or `on:` the name `True`) is never what the
 author meant. `Mapping.typed_keys` says which keys were read that way, so the
 zone loader can warn and suggest quoting.
+
+Repository files come from pull requests, so the loader also bounds what a hostile
+file can make it do: an alias shares the anchored object (nothing is copied), but
+everything downstream (octoDNS records, JSON, deep copies) walks the expansion, so
+the expanded size is counted and refused past `MAX_EXPANSION` nodes (a kilobyte of
+nested anchors is billions); nesting stops at `MAX_DEPTH` (Python's recursion limit
+must never be what stops it); and `!include` reads only files inside the repository
+root, symlinks resolved, never in a loop.
 """
 
 from __future__ import annotations
 
 import datetime
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +33,12 @@ import yaml
 from natsort import natsort_keygen
 
 from dnssync.findings import Finding, Severity
+
+#: nodes an alias or include may add to a file's data, beyond what is written out:
+#: far above any real use (defaults merged into records), far below a YAML bomb
+MAX_EXPANSION = 200_000
+#: collections nested deeper than this are refused (a zone record is 4 levels deep)
+MAX_DEPTH = 100
 
 _BaseLoader: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _natural = natsort_keygen()
@@ -48,6 +63,17 @@ class Mapping(dict):
 
     def line_of(self, key: Any) -> int:
         return self.key_lines.get(key, self.line)
+
+
+class WrittenInt(int):
+    """An integer YAML 1.1 read from something other than plain decimal (`01234` is octal
+    668, `0x10`, `1_000`, `1:30` is 90): it keeps what was written, so a TTL check can say
+    the file does not mean what it looks like."""
+
+    written: str = ""
+
+
+_PLAIN_INT = re.compile(r"[-+]?(0|[1-9][0-9]*)")
 
 
 class Sequence(list):
@@ -75,16 +101,48 @@ def _problem(file: str, line: int | None, message: str) -> YamlError:
     )
 
 
+class _Reading:
+    """What one top-level load shares with the files it includes: the repository root
+    includes must stay inside, how to read a file, the include chain (loops), the
+    files already included (with their sizes) and the expansion used so far."""
+
+    def __init__(self, root: Path, read: Callable[[Path], str]):
+        self.root = root
+        self.read = read
+        self.chain: list[Path] = []
+        self.included: dict[Path, tuple[Any, int]] = {}
+        self.expanded = 0
+
+    def expand(self, nodes: int, file: str, line: int, what: str) -> None:
+        self.expanded += nodes
+        if self.expanded > MAX_EXPANSION:
+            raise _problem(file, line, f"{what} expands the data past {MAX_EXPANSION:,} nodes: refused"
+                                       " (a YAML bomb, or aliases/includes used far beyond their purpose)")
+
+
+def inside(path: Path, root: Path) -> bool:
+    """Whether `path`, with every symlink resolved, is `root` or below it."""
+    return path.resolve().is_relative_to(root.resolve())
+
+
+def disk_reader(path: Path) -> str:
+    return path.read_text(encoding="utf-8")
+
+
 class _Loader(_BaseLoader):  # type: ignore[misc, valid-type]
     """Builds data straight from libyaml's parse events, never a node tree: the tree
     (two Mark objects per node) of a 100,000-record zone file is 260 MB, the data a
     fraction of that."""
 
-    def __init__(self, stream: Any, file: str):
+    def __init__(self, stream: Any, file: str, reading: _Reading):
         super().__init__(stream)
         self.file = file
+        self.reading = reading
         self.order_problems: list[Finding] = []
-        self.anchors: dict[str, Any] = {}
+        self.anchors: dict[str, tuple[Any, int]] = {}  # anchor -> (data, its expanded size in nodes)
+        self.nodes = 0  # nodes built so far, aliases and includes counted expanded
+        self.depth = 0
+        self.data: Any = None
 
     def build(self) -> Any:
         """The single document's data (None for an empty stream)."""
@@ -101,21 +159,31 @@ class _Loader(_BaseLoader):  # type: ignore[misc, valid-type]
 
     def build_value(self) -> Any:
         event = self.get_event()
+        line = event.start_mark.line + 1
         if isinstance(event, yaml.AliasEvent):
             if event.anchor not in self.anchors:
-                raise _problem(self.file, event.start_mark.line + 1,
-                               f"not valid YAML: found undefined alias {event.anchor!r}")
-            return self.anchors[event.anchor]
-        if isinstance(event, yaml.MappingStartEvent):
-            self._plain_tag(event, "tag:yaml.org,2002:map")
-            value: Any = self.build_mapping(event)
-        elif isinstance(event, yaml.SequenceStartEvent):
-            self._plain_tag(event, "tag:yaml.org,2002:seq")
-            value = self.build_sequence(event)
+                raise _problem(self.file, line, f"not valid YAML: found undefined alias {event.anchor!r}")
+            data, size = self.anchors[event.anchor]
+            self.reading.expand(size, self.file, line, f"alias *{event.anchor}")
+            self.nodes += size
+            return data
+        before = self.nodes
+        self.nodes += 1
+        if isinstance(event, yaml.MappingStartEvent | yaml.SequenceStartEvent):
+            self.depth += 1
+            if self.depth > MAX_DEPTH:
+                raise _problem(self.file, line, f"nested deeper than {MAX_DEPTH} levels: refused")
+            if isinstance(event, yaml.MappingStartEvent):
+                self._plain_tag(event, "tag:yaml.org,2002:map")
+                value: Any = self.build_mapping(event)
+            else:
+                self._plain_tag(event, "tag:yaml.org,2002:seq")
+                value = self.build_sequence(event)
+            self.depth -= 1
         else:
             value = self.build_scalar(event)
         if event.anchor:
-            self.anchors[event.anchor] = value
+            self.anchors[event.anchor] = (value, self.nodes - before)
         return value
 
     def _plain_tag(self, event: Any, default: str) -> None:
@@ -129,7 +197,11 @@ class _Loader(_BaseLoader):  # type: ignore[misc, valid-type]
             tag = self.resolve(yaml.ScalarNode, event.value, event.implicit)
         node = yaml.ScalarNode(tag, event.value, event.start_mark, event.end_mark, event.style)
         constructor = self.yaml_constructors.get(tag, self.yaml_constructors[None])
-        return constructor(self, node)
+        value = constructor(self, node)
+        if type(value) is int and not _PLAIN_INT.fullmatch(event.value):
+            value = WrittenInt(value)
+            value.written = event.value
+        return value
 
     def build_mapping(self, event: yaml.MappingStartEvent) -> Mapping:
         result = Mapping()
@@ -164,6 +236,7 @@ class _Loader(_BaseLoader):  # type: ignore[misc, valid-type]
             for source in merged if isinstance(merged, list) else [merged]:
                 if not isinstance(source, dict):
                     raise _problem(self.file, line, "a merge key (<<) takes a mapping")
+                self.reading.expand(len(source), self.file, line, "merge key (<<)")
                 for key, value in source.items():
                     if key not in result:
                         result[key] = value
@@ -176,7 +249,7 @@ class _Loader(_BaseLoader):  # type: ignore[misc, valid-type]
         """A scalar key YAML resolved to a non-string is the text the author wrote."""
         if isinstance(key, str) or not isinstance(event, yaml.ScalarEvent):
             return key
-        kind = _KINDS.get(type(key))
+        kind = _KINDS.get(int if isinstance(key, WrittenInt) else type(key))
         if kind is None:
             return key
         mapping.typed_keys[event.value] = kind
@@ -218,29 +291,51 @@ class _Loader(_BaseLoader):  # type: ignore[misc, valid-type]
         return result
 
     def construct_include(self, node: yaml.ScalarNode) -> Any:
-        """octoDNS's `!include other.yaml`, relative to the including file."""
-        target = Path(self.file).parent / self.construct_scalar(node)
-        data, problems = load_file(target)
-        self.order_problems.extend(problems)
+        """octoDNS's `!include other.yaml`, relative to the including file, and only
+        inside the repository: a pull request must not make dnssync read (and then
+        publish in validate's or a plan's output) a file of the machine it runs on."""
+        line = node.start_mark.line + 1
+        written = self.construct_scalar(node)
+        target = Path(self.file).parent / written
+        if not inside(target, self.reading.root):
+            raise _problem(self.file, line, f"!include {written}: outside the repository: refused")
+        key = target.resolve()
+        if key in self.reading.chain:
+            loop = " -> ".join(p.name for p in [*self.reading.chain, key])
+            raise _problem(self.file, line, f"!include {written}: an include loop ({loop})")
+        if key not in self.reading.included:
+            if len(self.reading.chain) >= MAX_DEPTH:
+                raise _problem(self.file, line, f"!include {written}: includes nested deeper than {MAX_DEPTH}")
+            self.reading.chain.append(key)
+            try:
+                loader = _read(target, self.reading)
+                self.reading.included[key] = (loader.data, loader.nodes)
+                self.order_problems.extend(loader.order_problems)
+            finally:
+                self.reading.chain.pop()
+        else:
+            data, size = self.reading.included[key]
+            self.reading.expand(size, self.file, line, f"!include {written}")
+        data, size = self.reading.included[key]
+        self.nodes += size
         return data
 
 
 _Loader.add_constructor("!include", _Loader.construct_include)
 
 
-def load_file(path: Path) -> tuple[Any, list[Finding]]:
-    """Load one YAML or JSON file. Returns the data (Mapping/Sequence/scalars) and the
-    non-fatal findings (key order). Raises YamlError for anything unreadable."""
+def _read(path: Path, reading: _Reading) -> _Loader:
+    """Load one file into a loader (its `data`, `nodes`, `order_problems`); YamlError else."""
     file = str(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        text = reading.read(path)
     except FileNotFoundError:
         raise _problem(file, None, "file not found") from None
     except (OSError, UnicodeDecodeError) as e:
         raise _problem(file, None, f"cannot read file: {e}") from None
-    loader = _Loader(text, file)
+    loader = _Loader(text, file, reading)
     try:
-        data = loader.build()
+        loader.data = loader.build()
     except YamlError:
         raise
     except yaml.MarkedYAMLError as e:
@@ -250,10 +345,30 @@ def load_file(path: Path) -> tuple[Any, list[Finding]]:
         raise _problem(file, line, f"not valid YAML: {reason}") from None
     except yaml.YAMLError as e:
         raise _problem(file, None, f"not valid YAML: {e}") from None
+    except RecursionError:  # a guard above failed: still a file:line, never a traceback
+        raise _problem(file, None, "nested too deeply: refused") from None
     finally:
         loader.dispose()
+    return loader
+
+
+def load_file(path: Path, root: Path | None = None,
+              read: Callable[[Path], str] = disk_reader) -> tuple[Any, list[Finding]]:
+    """Load one YAML or JSON file. Returns the data (Mapping/Sequence/scalars) and the
+    non-fatal findings (key order). Raises YamlError for anything unreadable.
+
+    `root` is the repository: the file and everything it includes must be inside it,
+    symlinks resolved (default: the file's own folder). `read` reads a file's text
+    (`plan --base` reads a revision's tree, never the working disk)."""
+    root = root if root is not None else path.parent
+    if not inside(path, root):
+        raise _problem(str(path), None, f"a symlink to {path.resolve()}, outside the repository ({root}):"
+                                        " refused")
+    reading = _Reading(root, read)
+    reading.chain.append(path.resolve())
+    loader = _read(path, reading)
     for problem in loader.order_problems:
         if problem.extra.get("more"):
             object.__setattr__(problem, "message",
                                f"{problem.message}; {problem.extra['more']} more mapping(s) in this file")
-    return data, loader.order_problems
+    return loader.data, loader.order_problems

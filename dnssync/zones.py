@@ -10,6 +10,8 @@ problem and each later finding can point at it.
 
 from __future__ import annotations
 
+import io
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,7 +27,7 @@ from dnssync.findings import Finding, Severity, has_errors
 from dnssync.providers import plugin_for_type
 from dnssync.suggest import did_you_mean
 from dnssync.targetnames import absolute_targets
-from dnssync.yamlfile import Mapping, Sequence, YamlError, load_file
+from dnssync.yamlfile import Mapping, Sequence, WrittenInt, YamlError, load_file
 from dnssync.zonefiles import scan
 
 #: octoDNS validator ids mapped to dnssync finding codes
@@ -58,16 +60,22 @@ class DesiredZone:
         return sorted(self.zone.records, key=lambda r: (r.name, r._type))
 
 
-def dump_zone(zone: Zone, path: Path) -> None:
-    """Write a zone as an octoDNS YAML zone file (octoDNS's own dumper and key order)."""
+def zone_yaml(zone: Zone) -> str:
+    """A zone as an octoDNS YAML zone file's text (octoDNS's own dumper and key order)."""
     from octodns.yaml import safe_dump
 
     data: dict[str, list[dict]] = {}
     for record in sorted(zone.records, key=lambda r: (r.name, r._type)):
         data.setdefault(record.name, []).append({**record.data, "type": record._type})
+    handle = io.StringIO()
+    safe_dump({k: v[0] if len(v) == 1 else v for k, v in data.items()}, handle)
+    return handle.getvalue()
+
+
+def dump_zone(zone: Zone, path: Path) -> None:
+    """Write a zone as an octoDNS YAML zone file."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w") as handle:
-        safe_dump({k: v[0] if len(v) == 1 else v for k, v in data.items()}, handle)
+    path.write_text(zone_yaml(zone))
 
 
 def discover(zones_dir: Path, settings: ZoneFiles | None = None) -> dict[str, list[Path]]:
@@ -132,7 +140,7 @@ class _ZoneBuilder:
         file = str(path)
         self.desired.files.append(file)
         try:
-            data, order = load_file(path)
+            data, order = load_file(path, self.config.root)
         except YamlError as e:
             self.findings.append(e.finding)
             return
@@ -209,7 +217,7 @@ class _ZoneBuilder:
             code = "zone.record-type" if "Unknown record type" in str(e) else "zone.record"
             message = str(e).split(", " + file)[0]
             if code == "zone.record-type" and "/" in rtype:  # a plugin's type: its plugin registers it
-                why = plugin_for_type(rtype)
+                why = plugin_for_type(rtype, self.config.root)
                 if why is None:
                     return self._new_record(name, item, file, line)
                 message = f"record type {rtype!r}: {why}"
@@ -236,10 +244,7 @@ class _ZoneBuilder:
         if not rtype:
             self.problem("zone.record", f"record {name!r} has no type", file, line, name)
             return
-        ttl = item.get("ttl")
-        if isinstance(ttl, int) and not isinstance(ttl, bool) and not 0 <= ttl <= 2**31 - 1:
-            self.problem("zone.ttl-range", f"TTL {ttl} is outside 0 .. 2147483647 (RFC 2181 8)",
-                         file, item.line_of("ttl"), name, rtype)
+        if "ttl" in item and not self._ttl_ok(item, name, rtype, file):
             return
         record = self._new_record(name, item, file, line)
         if record is None:
@@ -261,6 +266,36 @@ class _ZoneBuilder:
                          file, line, name, rtype)
             return
         self.desired.locations[(record.name, rtype)] = (file, line)
+
+    def _ttl_ok(self, item: Mapping, name: str, rtype: str, file: str) -> bool:
+        """octoDNS takes `int(ttl)`: `true` becomes 1, `300.7` 300, the string "3000000000"
+        skips every range check, and YAML 1.1 reads `01234` as octal 668. Refuse what
+        would silently change; take a numeric string as octoDNS does, with a warning."""
+        ttl, line = item["ttl"], item.line_of("ttl")
+
+        def refuse(code: str, message: str) -> bool:
+            self.problem(code, message, file, line, name, rtype)
+            return False
+
+        if isinstance(ttl, bool) or not isinstance(ttl, int | str):
+            shown = str(ttl).lower() if isinstance(ttl, bool) else repr(ttl)
+            return refuse("zone.ttl", f"TTL {shown} is not a whole number of seconds (octoDNS would"
+                                      f" silently use {_int_or(ttl)})")
+        if isinstance(ttl, WrittenInt):
+            return refuse("zone.ttl", f"TTL {ttl.written} is read by YAML as {int(ttl)} (octal, hex or"
+                                      " sexagesimal): write the number in plain decimal")
+        if isinstance(ttl, str):
+            if not _DECIMAL.fullmatch(ttl.strip()):
+                return refuse("zone.ttl", f"TTL {ttl!r} is not a whole number of seconds")
+            if not 0 <= int(ttl) <= 2**31 - 1:
+                return refuse("zone.ttl-range", f"TTL {ttl!r} (a string, so octoDNS checks no range) is"
+                                                " outside 0 .. 2147483647 (RFC 2181 8)")
+            self.problem("zone.ttl", f"TTL {ttl!r} is written as a string; taken as {int(ttl)} as octoDNS"
+                                     " does (write it without quotes)", file, line, name, rtype,
+                         Severity.WARNING)
+        elif not 0 <= ttl <= 2**31 - 1:
+            return refuse("zone.ttl-range", f"TTL {ttl} is outside 0 .. 2147483647 (RFC 2181 8)")
+        return True
 
     def validate_zone(self) -> None:
         """octoDNS's zone validators; under lenient (the zone's, or every record's involved)
@@ -301,6 +336,32 @@ class _ZoneBuilder:
         for record in others:
             self.zone.remove_record(record)
             self.desired.withheld.append((record, f"beside the CNAME at {cname.fqdn} (lenient)"))
+
+
+_DECIMAL = re.compile(r"[-+]?[0-9]+")
+
+
+def _int_or(value: Any) -> str:
+    try:
+        return str(int(value))
+    except (TypeError, ValueError):
+        return "nothing: it fails"
+
+
+def zone_name_problem(name: str) -> str | None:
+    """Why a zone name taken from a file name is not a DNS name no server would take
+    (a 64-octet label, an empty label from `..`, white space), or None."""
+    if any(c.isspace() for c in name):
+        return "contains white space"
+    labels = name.rstrip(".").split(".")
+    if name != "." and any(not label for label in labels):
+        return "has an empty label ('..' or a leading dot)"
+    long = [label for label in labels if len(label) > 63]
+    if long:
+        return f"has a label of {len(long[0])} octets, max is 63 (RFC 1035 2.3.4)"
+    if len(name) > 254:
+        return f"is {len(name) - 1} octets long, max is 253 (RFC 1035 2.3.4)"
+    return None
 
 
 def _fqdn(name: str, zone: Zone) -> str:
@@ -345,6 +406,11 @@ def load_zones(config: Config, only: list[str] | None = None) -> tuple[list[Desi
             findings.append(Finding(Severity.ERROR, "config.zone-unknown",
                                     f"no zone file for {name} in {config.zones_dir}", zone=name,
                                     file=str(config.zones_dir)))
+            continue
+        problem = zone_name_problem(name)
+        if problem:
+            findings.append(Finding(Severity.ERROR, "zone.name", f"zone name {name!r} (from the file name) {problem}",
+                                    zone=name, file=str(sources[name][0])))
             continue
         builder = _ZoneBuilder(name, subs.get(name, set()), config)
         for path in sources[name]:

@@ -41,6 +41,9 @@ FAULTS = {
     "drop": "no reply at all (TCP connections are held open, silent)",
     "cut": "the reply cut just after the first byte of a compression pointer (0xC0)",
     "badrdata": "an A record whose RDATA is 3 octets",
+    "loop": "the answer's owner name a compression pointer to itself (a pointer loop)",
+    "otherq": "the reply (right message ID) to another question: other.<zone> A",
+    "badopt": "an OPT record with an extended RCODE of 0xFF and options cut short",
 }
 #: how a zone transfer is answered (`transfer=`): None answers without a transfer
 TRANSFERS = {
@@ -167,6 +170,16 @@ class FaultyNameserver:
             return _cut(response)
         if fault == "badrdata":
             return _short_a(query)
+        if fault == "loop":
+            return _pointer_loop(query)
+        if fault == "otherq":
+            other = dns.message.make_query(dns.name.from_text("other", self.origin), dns.rdatatype.A)
+            other.id = query.id
+            reply = self.answer(other)
+            reply.flags |= dns.flags.AA
+            return reply.to_wire()
+        if fault == "badopt":
+            return _bad_opt(response.to_wire())
         if fault in ("servfail", "refused"):
             response = dns.message.make_response(query)
             response.set_rcode(dns.rcode.SERVFAIL if fault == "servfail" else dns.rcode.REFUSED)
@@ -237,6 +250,25 @@ def _short_a(query: dns.message.Message) -> bytes:
     question = query.question[0]
     rr = b"\xc0\x0c" + struct.pack("!HHIH", dns.rdatatype.A, 1, 300, 3) + b"\xc0\x00\x02"
     return header + question.name.to_wire() + struct.pack("!HH", question.rdtype, 1) + rr
+
+
+def _pointer_loop(query: dns.message.Message) -> bytes:
+    """An authoritative reply whose one answer's owner is `\\3www` then a compression
+    pointer back to that same name: following it never ends."""
+    header = struct.pack("!HHHHHH", query.id, 0x8000 | 0x0400, 1, 1, 0, 0)
+    question = query.question[0]
+    head = header + question.name.to_wire() + struct.pack("!HH", question.rdtype, 1)
+    owner = b"\x03www" + struct.pack("!H", 0xC000 | len(head))
+    return head + owner + struct.pack("!HHIH", question.rdtype, 1, 300, 4) + bytes([192, 0, 2, 1])
+
+
+def _bad_opt(reply: bytes) -> bytes:
+    """The reply with an OPT record added whose TTL claims extended RCODE 0xFF and whose
+    RDATA is an option header without its data."""
+    counts = list(struct.unpack_from("!HHHH", reply, 4))
+    counts[3] += 1
+    opt = b"\x00" + struct.pack("!HHIH", dns.rdatatype.OPT, 1232, 0xFF000000, 4) + struct.pack("!HH", 10, 8)
+    return reply[:4] + struct.pack("!HHHH", *counts) + reply[12:] + opt
 
 
 class _Udp(asyncio.DatagramProtocol):

@@ -174,13 +174,15 @@ def test_reviewed_plan_for_a_provider_removed_since_is_refused_cleanly(make_repo
     assert "no longer configured: knot" in result.output and "nothing was sent" in result.output
 
 
-def test_reviewed_plan_still_applies_after_its_zone_file_is_removed(make_repo, lab, tmp_path):
-    """apply --plan applies the reviewed content, not the working tree (it used to crash)."""
+def test_reviewed_plan_after_its_zone_file_is_removed_is_refused_cleanly(make_repo, lab, tmp_path):
+    """A plan is bound to its repository's zone names (issue 17): removing a zone file after
+    the review is a change to the repository, refused without a crash and nothing sent."""
     zone = unique_zone()
     repo = make_repo({zone: "www:\n  type: A\n  value: 192.0.2.1\n"})
     plan_file = tmp_path / "plan.json"
     repo.run("plan", "--save-plan", str(plan_file))
     repo.zone_file(zone).unlink()
     result = repo.run("apply", "--yes", "--plan", str(plan_file))
-    assert result.exit_code == 0, result.output
-    assert ask(lab, "knot", f"www.{zone}", "A") == {"192.0.2.1"}
+    assert result.exit_code == 1, result.output
+    assert "its zone names differ" in result.output and "nothing was sent" in result.output
+    assert ask(lab, "knot", f"www.{zone}", "A") == set()

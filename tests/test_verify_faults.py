@@ -78,9 +78,17 @@ def test_each_fault_is_reported_as_itself(faulty_setup):
         ("lame", "verify.non-authoritative"), ("bigbroken", "verify.truncated"),
         ("wrong", "verify.values"), ("badid", "verify.id-mismatch"), ("drop", "verify.timeout"),
         ("cut", "verify.malformed"), ("badrdata", "verify.malformed"), ("rogue", "verify.extra"),
+        ("loop", "verify.malformed"), ("otherq", "verify.wrong-question"), ("badopt", "verify.malformed"),
     }, json.dumps(data["findings"], indent=1)
     cut = next(f for f in data["findings"] if f.get("name") == "cut")
     assert "malformed reply" in cut["message"]  # not a timeout: the reply came, broken
+    other = next(f for f in data["findings"] if f.get("name") == "otherq")
+    assert f"answered another question (other.{zone} A)" in other["message"]  # not "no reply"
+    badopt = next(f for f in data["findings"] if f.get("name") == "badopt")
+    assert "malformed reply" in badopt["message"] and "OPT" in badopt["message"]
+    assert "4080" not in badopt["message"]
+    loop = next(f for f in data["findings"] if f.get("name") == "loop")
+    assert "compression pointer" in loop["message"]  # malformed, not NODATA
     badrdata = next(f for f in data["findings"] if f.get("name") == "badrdata")
     assert "A RDATA of 3 octets does not parse" in badrdata["message"]
     wrong = next(f for f in data["findings"] if f.get("name") == "wrong")

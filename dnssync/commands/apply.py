@@ -8,7 +8,9 @@ from pathlib import Path
 
 import click
 
+from dnssync import interrupt
 from dnssync.apply import Check, run_apply
+from dnssync.binding import binding_problem
 from dnssync.commands.base import Context, confirm, format_option, pass_ctx, provider_option, zone_option
 from dnssync.commands.watch import deadline_of, deadline_options, interval_option, run_watch
 from dnssync.errors import DnssyncError, PlanMismatch, UsageError
@@ -37,6 +39,9 @@ def reviewed_plan(repo: Repository, path: Path) -> tuple[Plan, list[LivePlan], C
     if missing:
         raise PlanMismatch(f"refusing to apply (nothing was sent): the plan names providers no longer configured:"
                            f" {', '.join(missing)}. Make a new plan.")
+    bound = binding_problem(saved.repository, saved.revision, repo.identity, repo.revision)
+    if bound:
+        raise PlanMismatch(f"refusing to apply (nothing was sent): {bound}. Make a new plan here.")
     fresh, lives = repo.plan(sorted({p for p, _ in reviewed}), desired, flattened=saved.flattened)
 
     def check(live: LivePlan) -> str | None:
@@ -136,14 +141,17 @@ def apply(ctx: Context, zones: tuple[str, ...], providers: tuple[str, ...], plan
         confirm(ctx, "Apply these changes?", yes)
         settings = repo.config.defaults
         canaries = frozenset(p.name for p in repo.config.providers.values() if p.canary)
-        result = run_apply(plan, lives, repo.replan, check, repo.config.state_dir, settings.retries,
-                           settings.backoff, canaries)
+        with interrupt.sigint_stops(ctx.say):
+            result = run_apply(plan, lives, repo.replan, check, repo.config.state_dir, settings.retries,
+                               settings.backoff, canaries)
     if fmt == "json":
         ctx.emit(_document({"plan": json.loads(plan.to_json()), "apply": {
             "id": result.id, "snapshot": result.snapshot,
             "outcomes": [asdict(o) for o in result.outcomes]}}, wait))
     else:
         print_apply(ctx.out, result)
+    if result.interrupted:
+        raise click.exceptions.Exit(130)
     if result.failed:
         if wait and fmt == "text":
             ctx.out.print("Not waiting for propagation: the apply failed.")

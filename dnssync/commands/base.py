@@ -70,6 +70,11 @@ class Context:
         return Console(file=Redacting(sys.stderr), no_color=not self.color, highlight=False,
                        width=None if sys.stderr.isatty() else 200)
 
+    def say(self, text: str) -> None:
+        """A notice on stderr, flushed at once (it may come from a signal handler)."""
+        self.err.print(text)
+        sys.stderr.flush()
+
     @contextmanager
     def text_report(self, path: Path | None) -> Iterator[Console]:
         """Where a text report goes: the terminal, or with `--out FILE` that file, plain

@@ -6,7 +6,7 @@ import json
 
 import click
 
-from dnssync import snapshot
+from dnssync import interrupt, snapshot
 from dnssync.apply import run_apply
 from dnssync.commands.base import Context, confirm, deprecated, format_option, pass_ctx, provider_option, zone_option
 from dnssync.config import zone_name
@@ -58,9 +58,12 @@ def restore(ctx: Context, snapshot_id: str, zones: tuple[str, ...], providers: t
         if not plan.has_changes and not plan.errors:
             return
         confirm(ctx, f"Restore snapshot {snapshot_id}?", yes)
-        result = run_apply(plan, lives, replan, lambda _: None, config.state_dir, config.defaults.retries,
-                           config.defaults.backoff)
+        with interrupt.sigint_stops(ctx.say):
+            result = run_apply(plan, lives, replan, lambda _: None, config.state_dir, config.defaults.retries,
+                               config.defaults.backoff)
     print_apply(ctx.out, result)
+    if result.interrupted:
+        raise click.exceptions.Exit(130)
     if result.failed:
         raise click.exceptions.Exit(1)
 

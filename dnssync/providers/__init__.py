@@ -9,8 +9,10 @@ config would) resolves to dnssync's fixed subclass in this package.
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import logging
 import re
+from pathlib import Path
 from typing import Any
 
 from octodns.provider.base import BaseProvider
@@ -22,6 +24,7 @@ from dnssync.providers.capabilities import DECLARED_ATTR
 from dnssync.providers.hints import HINTS_ATTR, Hints, install_hint
 from dnssync.secrets import redact
 from dnssync.suggest import did_you_mean
+from dnssync.yamlfile import inside
 
 log = logging.getLogger(__name__)
 
@@ -51,12 +54,37 @@ def class_path(name: str) -> str:
     return FIXED.get(path, path)
 
 
-def import_class(path: str) -> type:
-    """The class at `path` (module.Class); ImportError says what to install or type instead."""
+def untrusted(module_name: str, trusted: tuple[str, ...], root: Path | None) -> str | None:
+    """Why a provider class must not be imported from `module_name`, or None.
+
+    Importing runs the module's code, during an offline `validate` of a pull request too,
+    so only installed octoDNS provider packages (`octodns`, `octodns_*`) and dnssync are
+    imported, unless dnssync.yaml's `trusted_modules:` names the module (or a parent)."""
+    top = module_name.split(".")[0]
+    if any(module_name == t or module_name.startswith(t + ".") for t in trusted):
+        return None
+    if top == "dnssync":
+        return None
+    if not (top == "octodns" or top.startswith("octodns_")):
+        return (f"module {module_name!r} is not an octoDNS provider package (octodns, octodns_*) nor dnssync;"
+                " if you trust it, list it under trusted_modules: in dnssync.yaml")
+    spec = importlib.util.find_spec(top)  # finds, never runs, a top-level package
+    if spec is not None and root is not None and spec.origin and inside(Path(spec.origin), root):
+        return (f"module {top!r} is a file in the repository ({spec.origin}), not an installed package;"
+                " if you trust it, list it under trusted_modules: in dnssync.yaml")
+    return None
+
+
+def import_class(path: str, trusted: tuple[str, ...] = (), root: Path | None = None) -> type:
+    """The class at `path` (module.Class); ImportError says what to install or type instead,
+    or why the module is not imported at all (see `untrusted`)."""
     module_name, _, class_name = path.rpartition(".")
     if not module_name:
         raise ImportError(f"{path!r} is neither a short name ({', '.join(SHORT_NAMES)}) nor module.Class"
                           + did_you_mean(path, list(SHORT_NAMES)))
+    refusal = untrusted(module_name, trusted, root)
+    if refusal:
+        raise ImportError(f"not imported: {refusal}")
     try:
         module = importlib.import_module(module_name)
     except ModuleNotFoundError as e:
@@ -79,18 +107,22 @@ def import_plugins(configs: list[ProviderConfig]) -> None:
     is reported (file:line) by build_provider; here it only registers nothing."""
     for config in configs:
         try:
-            import_class(class_path(config.cls))
+            import_class(class_path(config.cls), config.trusted_modules, config.root)
         except Exception:  # build_provider reports it with the file and line
             log.debug("provider class %s does not import", config.cls)
 
 
-def plugin_for_type(rtype: str) -> str | None:
+def plugin_for_type(rtype: str, root: Path | None = None) -> str | None:
     """A provider-specific type (`Route53Provider/ALIAS`) registered by importing its plugin,
-    octoDNS's `octodns_<name>` module (octodns_route53): None once registered, else why not."""
+    octoDNS's `octodns_<name>` module (octodns_route53): None once registered, else why not.
+    A module of that name inside the repository `root` is not an installed plugin: not run."""
     provider, _, _ = rtype.partition("/")
     if not provider.endswith("Provider") or provider == "Provider":
         return "not a record type octoDNS or any plugin knows"
     module = "octodns_" + provider[: -len("Provider")].lower()
+    refusal = untrusted(module, (), root)
+    if refusal:
+        return f"not imported: {refusal}"
     try:
         importlib.import_module(module)
     except ImportError:
@@ -114,7 +146,7 @@ def build_provider(config: ProviderConfig) -> BaseProvider:
 
     path = class_path(config.cls)
     try:
-        cls = import_class(path)
+        cls = import_class(path, config.trusted_modules, config.root)
     except ImportError as e:
         raise fail(f"provider class {config.cls!r} does not import: {e}") from None
     except Exception as e:  # any error raised while importing the plugin

@@ -34,6 +34,7 @@ from octodns_powerdns import PowerDnsProvider as _OctodnsPowerDnsProvider
 from octodns_powerdns import _encode_zone_name
 from requests import HTTPError
 
+from dnssync import interrupt
 from dnssync.providers.refused import Deterministic, Refused, bisect
 
 #: comfortably under PowerDNS's default webserver-max-bodysize (2 MB)
@@ -88,6 +89,7 @@ class PowerDnsProvider(_OctodnsPowerDnsProvider):
             return super()._patch(path, data)
         applied, refused = 0, []
         for index, part in enumerate(parts):
+            interrupt.checkpoint()  # Ctrl-C stops here, between two whole requests
             done, rejected = bisect(part, lambda rrs: self._patch_part(path, rrs))
             applied += done
             refused += rejected

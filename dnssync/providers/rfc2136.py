@@ -46,7 +46,7 @@ from octodns.record import Create, Delete, Record, Update
 from octodns.record.rr import Rrset
 from octodns_bind import Rfc2136Provider as _OctodnsRfc2136Provider
 
-from dnssync import axfr
+from dnssync import axfr, interrupt
 from dnssync.checks import Targets
 from dnssync.providers.aliaswire import octodns_type, rdata_from_text, rdata_text, wire_type
 from dnssync.providers.refused import Deterministic, Refused, bisect
@@ -307,6 +307,7 @@ class Rfc2136Provider(_OctodnsRfc2136Provider):
         batches = self._batches(ops)
         applied, refused, probed = 0, [], []
         for index, batch in enumerate(batches):
+            interrupt.checkpoint()  # Ctrl-C stops here, between two whole messages
             try:
                 done, rejected = bisect(batch, lambda part: self._send_batch(zone_name, part, probed))
             except Rfc2136Error as e:

@@ -22,6 +22,7 @@ FILE_CODES = ("config.", "zone.", "git.")
 SEVERITY_STYLE = {Severity.ERROR: "bold red", Severity.WARNING: "yellow", Severity.INFO: "cyan"}
 ACTION_STYLE = {"create": ("+", "green"), "update": ("~", "yellow"), "delete": ("-", "red")}
 STATUS_STYLE = {"applied": "green", "unchanged": "dim", "failed": "bold red", "skipped": "yellow",
+                "interrupted": "bold red",
                 "changes": "yellow", "error": "bold red"}
 
 
@@ -206,11 +207,50 @@ def print_apply(console: Console, result: ApplyResult) -> None:
     if result.snapshot:
         console.print(f"Snapshot of the previous content: {result.snapshot}"
                       f" (undo with: dnssync restore {result.snapshot})")
+    if result.interrupted:
+        console.print(Text(apply_interrupted_line(result), style="bold red"))
     if failed:
-        names = ", ".join(sorted({o.provider for o in failed}))
-        console.print(Text(f"Apply FAILED at {names}; the other providers were applied.", style="bold red"))
-    else:
+        console.print(Text(apply_failed_line(result), style="bold red"))
+    elif not result.interrupted:
         console.print(Text("Apply complete.", style="green"))
+
+
+def apply_interrupted_line(result: ApplyResult) -> str:
+    """After Ctrl-C: how much is still pending, as read back from every provider."""
+    stopped = [o for o in result.outcomes if o.status in ("interrupted", "failed")]
+    total = sum(o.changes for o in result.outcomes if o.status != "unchanged")
+    pending = sum(o.pending or 0 for o in stopped)
+    unknown = sorted(f"{o.provider}/{o.zone}" for o in stopped if o.pending is None)
+    line = f"Apply STOPPED by Ctrl-C. PARTIALLY APPLIED: {pending} of {total} change(s) pending"
+    if unknown:
+        line += f", and unknown at {', '.join(unknown)} (could not re-read)"
+    return line + ". Re-run apply to converge."
+
+
+def apply_failed_line(result: ApplyResult) -> str:
+    """Which providers failed, and what became of the others, naming them: "the other
+    providers were applied" is wrong when there are none, or when they were skipped."""
+    failed = sorted({o.provider for o in result.outcomes if o.status == "failed"})
+    others: dict[str, set[str]] = {}
+    for o in result.outcomes:
+        if o.provider not in failed and o.status != "interrupted":  # those have their own line
+            others.setdefault(o.provider, set()).add(o.status)
+    line = f"Apply FAILED at {', '.join(failed)}"
+    applied = sorted(p for p, s in others.items() if "applied" in s)
+    unchanged = sorted(p for p, s in others.items() if s == {"unchanged"})
+    skipped = sorted(p for p, s in others.items() if "skipped" in s and "applied" not in s)
+    if not others:
+        return line + ("." if result.interrupted else "; there are no other providers.")
+    if applied and not unchanged and not skipped:
+        return line + f"; the other providers ({', '.join(applied)}) were applied."
+    parts = []
+    if applied:
+        parts.append(f"applied at {', '.join(applied)}")
+    if unchanged:
+        parts.append(f"{', '.join(unchanged)} already matched git")
+    if skipped:
+        parts.append(f"nothing sent to {', '.join(skipped)}")
+    return line + "; " + "; ".join(parts) + "."
 
 
 def show_value(value: object) -> str:

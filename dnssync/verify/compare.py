@@ -32,6 +32,7 @@ ERROR_CODES = {
     "unreachable": "verify.unreachable",
     "network": "verify.network",
     "id-mismatch": "verify.id-mismatch",
+    "wrong-question": "verify.wrong-question",
     "malformed": "verify.malformed",
     "truncated": "verify.truncated",
     "refused": "verify.refused",

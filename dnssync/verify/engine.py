@@ -56,11 +56,20 @@ How it behaves on the wire:
   the error is `truncated`. `tcp=True` asks over TCP directly.
 * A reply whose ID or question does not match is ignored (it could be spoofed
   or stale) but remembered: if no matching reply arrives, the error is
+  `wrong-question` (a reply with the query's ID answered another question) or
   `id-mismatch` rather than a bare timeout.
 * ICMP port unreachable (nothing listens) fails the questions in flight at once
   as `unreachable`.
+* Congestion control per endpoint, as TCP does it: the window starts at `window`,
+  grows by one question per window's worth of replies, and halves (at most once per
+  round trip) when a question runs out of time while the endpoint still answers
+  others; the per-question timeout then doubles (up to `MAX_SCALE` times). Such a
+  question is not failed: it is asked again, up to `REQUEUES` times. So a slow or
+  lossy server is slowed down to, not reported; `Engine.throttled` says which
+  endpoints were (for the findings of such a run to say so).
 * A circuit breaker per endpoint: after `BREAKER` consecutive questions sent without
-  any reply, one question is sent as a probe and the others wait for it. A reply
+  any reply, and nothing at all heard from the endpoint for a whole timeout, one
+  question is sent as a probe and the others wait for it. A reply
   (to the probe or to anything still in flight) closes the breaker and the waiting
   questions are sent; a probe without a reply opens it for `timeout` seconds, in
   which questions fail at once (attempts=0, and they do not count: only questions
@@ -82,6 +91,7 @@ from collections.abc import Callable, Coroutine, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
+import dns.exception
 import dns.name
 import dns.rcode
 import dns.rdatatype
@@ -95,7 +105,8 @@ ERRORS: dict[str, str] = {
     "timeout": "no reply within the timeout, after every retry",
     "unreachable": "nothing listens there (ICMP port unreachable, or TCP connection refused)",
     "network": "the network failed (no route, connection reset or closed early)",
-    "id-mismatch": "only replies with the wrong message ID or question came back",
+    "id-mismatch": "only replies with the wrong message ID came back",
+    "wrong-question": "a reply with the query's message ID answered another question",
     "malformed": "the reply does not parse as a DNS message",
     "truncated": "the UDP reply was truncated (TC) and asking over TCP failed",
     "refused": "the server answered REFUSED (not configured for the zone, or an ACL)",
@@ -117,6 +128,9 @@ _RCODE_ERRORS = {
 #: errors that say nothing came back from the endpoint (they feed the breaker)
 _SILENT = frozenset({"timeout", "unreachable", "network"})
 BREAKER = 8
+REQUEUES = 3  # a question that timed out at an endpoint that answers others is asked again
+MAX_SCALE = 8.0  # the most a congested endpoint's timeouts are stretched
+RETIRED_IDS = 4096  # message IDs kept out of use after their question ended (late replies)
 MIN_RTO = 0.2
 TICK = 0.02  # granularity of re-sends and timeouts
 MAX_RTO = 1.0
@@ -232,13 +246,16 @@ class _Pending:
         "callback",
         "deadline",
         "due",
+        "earlier",
         "first_sent",
         "interval",
         "mismatches",
+        "other_question",
         "qid",
         "qname",
         "question",
         "recursion",
+        "requeues",
         "tcp",
         "wire",
     )
@@ -261,7 +278,21 @@ class _Pending:
         self.deadline = 0.0
         self.interval = 0.0
         self.mismatches = 0
+        self.other_question = ""
+        self.earlier = 0  # tries in earlier rounds (before a congestion re-queue)
+        self.requeues = 0
         self.due = 0.0  # when to re-send or give up
+
+
+def _question_text(reply: Reply) -> str:
+    """The question a reply answered, as `name TYPE` (or why it cannot be shown)."""
+    if reply.qname is None or reply.qtype is None:
+        return "no question"
+    try:
+        name = dns.name.from_wire(reply.qname, 0)[0].to_text()
+    except dns.exception.DNSException:
+        name = "(unreadable name)"
+    return f"{name} {dns.rdatatype.to_text(reply.qtype)}"
 
 
 def _classify(reply: Reply, recursion: bool) -> tuple[str | None, str]:
@@ -296,6 +327,7 @@ class _Channel:
         self.in_flight = 0
         self.srtt: float | None = None
         self.rttvar = 0.0
+        self.min_rtt = float("inf")  # the path's delay without queueing
         self.tasks: set[asyncio.Task] = set()  # TCP exchanges in progress
         # the circuit breaker (see the module docstring)
         self.silent = 0  # consecutive questions sent that got nothing back
@@ -304,6 +336,22 @@ class _Channel:
         self.tripped = False  # half-open: the next question is sent as a probe
         self.probe: _Pending | None = None  # the probe in flight
         self.held: list[_Pending] = []  # questions waiting for the probe's outcome
+        # congestion control (see the module docstring)
+        self.cwnd = float(engine.window)
+        self.scale = 1.0  # timeouts are stretched by this while congested
+        self.last_heard = 0.0  # when anything last came back from the endpoint
+        self.last_decrease = 0.0
+        self.requeued = 0
+        self.min_window = engine.window
+        self.earlier_ids: dict[int, _Pending] = {}  # IDs of earlier rounds of questions asked again
+        self.expiries: deque[tuple[float, int]] = deque()  # (when, which) questions ran out of time
+        self.resends: deque[tuple[float, int]] = deque()  # (when, which) questions were first re-sent
+        self.retired: deque[int] = deque()  # IDs of ended questions, newest last
+        self.retired_set: set[int] = set()
+
+    @property
+    def window(self) -> int:
+        return max(1, int(self.cwnd))
 
     # -- the socket ----------------------------------------------------------------
 
@@ -348,10 +396,17 @@ class _Channel:
             self.datagram_received(data)
 
     def datagram_received(self, data: bytes) -> None:
+        self.last_heard = self.loop.time()  # even a late or broken reply: the endpoint is alive
         if len(data) < 12:
             self.engine.stats["stray"] += 1
             return
-        pending = self.pending.get((data[0] << 8) | data[1])
+        qid = (data[0] << 8) | data[1]
+        pending = self.pending.get(qid)
+        late = False
+        if pending is None:  # a late reply to an earlier round of a question asked again
+            earlier = self.earlier_ids.get(qid)
+            if earlier is not None and self.pending.get(earlier.qid) is earlier:
+                pending, late = earlier, True
         try:
             reply = wire.parse_reply(data)
         except Malformed as e:
@@ -360,11 +415,14 @@ class _Channel:
             else:
                 self.engine.stats["stray"] += 1
             return
-        if pending is None or not reply.flags & wire.QR or reply.qname != pending.qname \
-                or reply.qtype != pending.question.rdtype:
+        if pending is not None and reply.flags & wire.QR and (reply.qname != pending.qname
+                                                              or reply.qtype != pending.question.rdtype):
+            pending.other_question = _question_text(reply)  # keep waiting: it may be spoofed
+            return
+        if pending is None or not reply.flags & wire.QR:
             self._mismatch(reply)
             return
-        if pending.attempts == 1:
+        if pending.attempts == 1 and not late:  # Karn: only unambiguous round trips
             self._sample(self.loop.time() - pending.first_sent)
         if reply.flags & wire.TC:
             self._forget(pending)
@@ -377,7 +435,7 @@ class _Channel:
     # -- the window --------------------------------------------------------------
 
     def submit(self, pending: _Pending) -> None:
-        if self.in_flight < self.engine.window:
+        if self.in_flight < self.window:
             self._start(pending)
         else:
             self.waiting.append(pending)
@@ -417,15 +475,15 @@ class _Channel:
             self._spawn(self._tcp(pending, truncated=False))
         else:
             qid = random.getrandbits(16)
-            while qid in self.pending:
+            while qid in self.pending or qid in self.retired_set:  # a late reply must not match
                 qid = random.getrandbits(16)
             pending.qid = qid
             pending.wire = wire.query_wire(qid, pending.qname, pending.question.rdtype,
                                            pending.recursion, self.engine.payload)
             self.pending[qid] = pending
             now = self.loop.time()
-            pending.first_sent = now
-            pending.deadline = now + self.engine.timeout
+            pending.first_sent = pending.first_sent or now
+            pending.deadline = now + self.engine.timeout * self.scale
             pending.interval = self.rto()
             self._send(pending)
 
@@ -466,15 +524,28 @@ class _Channel:
         if (retries is None or pending.attempts <= retries) \
                 and self.loop.time() < pending.deadline:
             pending.interval = min(pending.interval * 2, max(MAX_RTO, pending.interval))
+            lost = pending.attempts == 1 and not (pending.mismatches or pending.other_question)
+            lost = lost and self.last_heard >= pending.first_sent
+            if lost and self._queueing() and self._recent(self.resends, pending, 3):
+                self._slow_down(scale=False)  # losses while replies queue up: the server is overloaded
             self._send(pending)
             return
-        if pending.mismatches:
-            detail = (f"{pending.mismatches} reply(ies) with the wrong message ID or question,"
+        silent = not (pending.mismatches or pending.other_question)  # else a reply came: not lost
+        if silent and pending.requeues < REQUEUES and self._alive():
+            self._ask_again(pending, self._congestion(pending))  # it answers others: not dead
+            return
+        if pending.other_question:
+            detail = (f"the reply with this query's message ID answered another question"
+                      f" ({pending.other_question}), and no reply to this one came in {self.engine.timeout:g} s")
+            self._done(pending, "wrong-question", detail, None, "udp")
+        elif pending.mismatches:
+            detail = (f"{pending.mismatches} reply(ies) with the wrong message ID,"
                       f" and no matching reply in {self.engine.timeout:g} s")
             self._done(pending, "id-mismatch", detail, None, "udp")
         else:
-            self._done(pending, "timeout", f"no reply in {self.engine.timeout:g} s"
-                       f" ({pending.attempts} tries over UDP)", None, "udp")
+            rounds = f" in {pending.requeues + 1} rounds" if pending.requeues else ""
+            self._done(pending, "timeout", f"no reply in {self.engine.timeout * self.scale:g} s"
+                       f" ({pending.earlier + pending.attempts} tries over UDP{rounds})", None, "udp")
 
     def _mismatch(self, reply: Reply) -> None:
         for pending in self.pending.values():
@@ -493,26 +564,105 @@ class _Channel:
     def _forget(self, pending: _Pending) -> None:
         if self.pending.get(pending.qid) is pending:
             del self.pending[pending.qid]
+            self.retired.append(pending.qid)
+            self.retired_set.add(pending.qid)
+            if len(self.retired) > RETIRED_IDS:
+                self.retired_set.discard(self.retired.popleft())
+
+    def _queueing(self) -> bool:
+        """Replies take well over the path's own delay: they wait in the server's queue."""
+        return self.srtt is not None and self.srtt > 2 * self.min_rtt + 0.005
+
+    def _loaded(self) -> bool:
+        """Slowed down to already, or replies queueing: a TCP timeout may be load, not a filter."""
+        return self.scale > 1 or self.cwnd < self.engine.window or self._queueing()
+
+    def _alive(self) -> bool:
+        """Whether the endpoint answered anything within the last two (stretched) timeouts:
+        a question lost at the very end of a run, when nothing else is in flight, is a
+        loss, not a dead server."""
+        return self.last_heard >= self.loop.time() - 2 * self.engine.timeout * self.scale
+
+    def _recent(self, events: deque[tuple[float, int]], pending: _Pending, at_least: int) -> bool:
+        """Note a loss of `pending` now; whether `at_least` different questions were lost
+        within one timeout (congestion or a lossy path, not one name a server ignores)."""
+        now = self.loop.time()
+        events.append((now, id(pending)))
+        while events and events[0][0] < now - self.engine.timeout * self.scale:
+            events.popleft()
+        return len({key for _, key in events}) >= at_least
+
+    def _congestion(self, pending: _Pending) -> bool:
+        """Whether questions running out of time here look like congestion (several
+        within one timeout, or replies slow against the timeout)."""
+        slow = self.srtt is not None and self.srtt > self.engine.timeout * self.scale / 4
+        return self._recent(self.expiries, pending, 2) or slow
+
+    def _slow_down(self, scale: bool) -> None:
+        """Multiplicative decrease, at most once per round trip: halve the window and,
+        when questions run out of time (not merely need a re-send), stretch timeouts."""
+        now = self.loop.time()
+        if now - self.last_decrease <= max(self.srtt or INITIAL_RTO, MIN_RTO):
+            return
+        self.last_decrease = now
+        self.cwnd = max(1.0, self.cwnd / 2)
+        self.min_window = min(self.min_window, self.window)
+        if scale:
+            self.scale = min(MAX_SCALE, self.scale * 2)
+
+    def _ask_again(self, pending: _Pending, congested: bool) -> None:
+        """A question ran out of time while the endpoint answered others: a loss, or
+        congestion, not a dead server. Under congestion slow down first; either way ask
+        it again from the front of the queue (a late reply to this round still counts)."""
+        self.earlier_ids[pending.qid] = pending
+        self._forget(pending)
+        self.in_flight -= 1
+        if congested:
+            self._slow_down(scale=True)
+            self.requeued += 1
+            self.engine.stats["throttled"] += 1
+        pending.earlier += pending.attempts
+        pending.attempts = 0
+        pending.requeues += 1
+        pending.mismatches, pending.other_question = 0, ""
+        self.waiting.appendleft(pending)
+        while self.waiting and self.in_flight < self.window:
+            self._start(self.waiting.popleft())
 
     def _done(self, pending: _Pending, error: str | None, detail: str, reply: Reply | None,
               transport: str) -> None:
         self._forget(pending)
+        if pending.requeues:
+            for qid in [q for q, p in self.earlier_ids.items() if p is pending]:
+                del self.earlier_ids[qid]
         self.in_flight -= 1
         if pending.attempts:  # only questions really sent tell whether the endpoint answers
             if error in _SILENT:
                 self._silence(pending, error or "timeout")
             else:  # something came back, even if wrong (malformed, wrong ID): it answers
+                self.last_heard = self.loop.time()
                 self._heard()
+                self._grow()
         elapsed = self.loop.time() - pending.first_sent if pending.first_sent else 0.0
         answer = Answer(pending.question, self.endpoint, error, detail, reply, transport, elapsed,
-                        pending.attempts)
-        while self.waiting and self.in_flight < self.engine.window:
+                        pending.earlier + pending.attempts)
+        while self.waiting and self.in_flight < self.window:
             self._start(self.waiting.popleft())
         pending.callback(answer)
 
     # -- the circuit breaker ---------------------------------------------------------
 
+    def _grow(self) -> None:
+        """Additive increase: one more question in flight per window's worth of replies;
+        back at the full window, timeouts are no longer stretched."""
+        if self.cwnd < self.engine.window:
+            self.cwnd = min(float(self.engine.window), self.cwnd + 1 / self.cwnd)
+            if self.cwnd >= self.engine.window:
+                self.scale = 1.0
+
     def _silence(self, pending: _Pending, error: str) -> None:
+        if error == "timeout" and self._alive():
+            return  # the endpoint answered meanwhile: a lost question, not a dead server
         self.silent += 1
         self.last_silent = error
         if pending is self.probe:  # still down: open, and fail what waited for the probe
@@ -535,6 +685,7 @@ class _Channel:
     # -- retransmission timeout ----------------------------------------------------
 
     def _sample(self, rtt: float) -> None:
+        self.min_rtt = min(self.min_rtt, rtt)
         if self.srtt is None:
             self.srtt, self.rttvar = rtt, rtt / 2
         else:
@@ -542,10 +693,11 @@ class _Channel:
             self.srtt = 0.875 * self.srtt + 0.125 * rtt
 
     def rto(self) -> float:
+        timeout = self.engine.timeout * self.scale
         if self.srtt is None:  # no sample yet: leave room for every retry in the timeout
             tries = 3 if self.engine.retries is None else self.engine.retries + 1
-            return min(INITIAL_RTO, self.engine.timeout / tries)
-        return min(max(self.srtt + 4 * self.rttvar, MIN_RTO), self.engine.timeout)
+            return min(INITIAL_RTO * self.scale, timeout / tries)
+        return min(max(self.srtt + 4 * self.rttvar, MIN_RTO * self.scale), timeout)
 
     # -- TCP -------------------------------------------------------------------------
 
@@ -564,10 +716,13 @@ class _Channel:
         # a caller awaiting it must never hang
         kind, detail = "network", "the TCP exchange ended unexpectedly"
         try:
-            reply = await asyncio.wait_for(self._tcp_exchange(query), self.engine.timeout)
-            if reply.id != qid or reply.qname != pending.qname \
-                    or reply.qtype != pending.question.rdtype:
-                kind, detail = "id-mismatch", "the TCP reply has the wrong message ID or question"
+            reply = await self._tcp_patiently(query)
+            if reply.id != qid:
+                kind, detail = "id-mismatch", "the TCP reply has the wrong message ID"
+                reply = None
+            elif reply.qname != pending.qname or reply.qtype != pending.question.rdtype:
+                kind = "wrong-question"
+                detail = f"the TCP reply answered another question ({_question_text(reply)})"
                 reply = None
             else:
                 kind, detail = _classify(reply, pending.recursion)
@@ -586,6 +741,24 @@ class _Channel:
                 detail = f"the UDP reply was truncated; over TCP: {kind}: {detail}"
                 kind = "truncated"
             self._done(pending, kind, detail, reply, "tcp")
+
+    async def _tcp_patiently(self, query: bytes) -> Reply:
+        """One TCP exchange. At a loaded endpoint (slowed down to, or its UDP replies
+        queueing) a TCP exchange that runs out of time while UDP replies still come is
+        tried again with twice the time, `REQUEUES` times: a loaded server accepts late.
+        Elsewhere a TCP timeout is the finding (TCP filtered), at once."""
+        timeout = self.engine.timeout * self.scale
+        rounds = 0
+        while True:
+            started = self.loop.time()
+            try:
+                return await asyncio.wait_for(self._tcp_exchange(query), timeout)
+            except TimeoutError:
+                if rounds == REQUEUES or not self._loaded() or self.last_heard < started:
+                    raise
+                rounds += 1
+                self.engine.stats["throttled"] += 1
+                timeout *= 2
 
     async def _tcp_exchange(self, query: bytes) -> Reply:
         reader, writer = await asyncio.open_connection(self.endpoint.address, self.endpoint.port)
@@ -612,8 +785,15 @@ class Engine:
         self.window = int(window)
         self.payload = int(payload)
         self.stats: dict[str, int] = dict.fromkeys(
-            ("queries", "udp_sent", "retransmits", "tcp", "truncated", "stray"), 0)
+            ("queries", "udp_sent", "retransmits", "tcp", "truncated", "stray", "throttled"), 0)
         self._channels: dict[Endpoint, _Channel] = {}
+
+    @property
+    def throttled(self) -> dict[Endpoint, tuple[int, int]]:
+        """Endpoints this engine slowed down to: (smallest window used, questions asked
+        again after running out of time while the endpoint answered others)."""
+        return {e: (c.min_window, c.requeued) for e, c in self._channels.items()
+                if c.requeued or c.min_window < self.window}
 
     async def __aenter__(self) -> Engine:
         return self

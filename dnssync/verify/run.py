@@ -202,9 +202,12 @@ class Verifier:
             await asyncio.gather(*(self._list_by_api(run) for run in runs))
             findings += await aliases.check(engine, self.repo, zones, endpoints)
             stats = dict(engine.stats)
+            throttled = engine.throttled
         asked, cpu = time.perf_counter(), time.process_time() - cpu
         for run in runs:
             findings += run.findings()
+        findings += throttled_findings(throttled, {t.endpoint: (t.zone.provider, t.label) for _, t in targets},
+                                       options.window)
         stats.update(transfer_seconds=self.transfers, prepare_seconds=round(prepared - start, 3),
                      query_seconds=round(asked - prepared, 3), query_cpu_seconds=round(cpu, 3),
                      seconds=round(time.perf_counter() - start, 3))
@@ -341,3 +344,17 @@ def verify(repo: Repository, zones: dict[str, list[str]], options: Options,
            progress: Progress | None = None) -> VerifyResult:
     """Verify `zones` (zone -> the providers to check) and return the findings."""
     return asyncio.run(Verifier(repo, options, progress).run(zones))
+
+def throttled_findings(throttled: dict[Endpoint, tuple[int, int]], names: dict[Endpoint, tuple[str, str]],
+                       window: int) -> list[Finding]:
+    """One finding per nameserver the engine slowed down to, so that the run's other
+    findings about it are read knowing it was under load (or the path was lossy)."""
+    found = []
+    for endpoint, (smallest, asked_again) in sorted(throttled.items(), key=lambda item: str(item[0])):
+        provider, label = names.get(endpoint, (None, f"{endpoint.address}:{endpoint.port}"))
+        found.append(Finding(
+            Severity.INFO, "verify.throttled",
+            f"{label} was slow or lossy: dnssync slowed down to it (window {smallest} instead of {window},"
+            f" longer timeouts) and asked {asked_again} question(s) again; its findings in this run were"
+            " made under that load", provider=provider, nameserver=label))
+    return found

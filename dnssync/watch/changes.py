@@ -7,7 +7,6 @@ zone is already (partly) new, and watch may run later or from another CI job.
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
@@ -23,6 +22,7 @@ import dns.rdatatype
 from dnssync.errors import UsageError
 from dnssync.findings import Finding, Severity
 from dnssync.plan import Plan
+from dnssync.state import read_sealed
 from dnssync.targets import is_alias_type
 from dnssync.wire import txt_joined
 
@@ -242,16 +242,14 @@ class Watched:
 def read_apply(path: Path) -> Watched:
     """An apply record (`<state>/applies/<id>.json`, written by apply.run_apply) as the
     RRsets to follow; its plan's checksum is checked, so an edited record is refused."""
+    record = read_sealed(path, "apply record")
     try:
-        record = json.loads(path.read_text())
         plan = Plan.from_json(record["plan"], f"the plan in {path}")
         outcomes = list(record["outcomes"])
         failed: dict[str, str] = {}
         for outcome in outcomes:
-            if outcome["status"] in ("failed", "skipped"):
+            if outcome["status"] in ("failed", "skipped", "interrupted"):
                 failed.setdefault(outcome["provider"], outcome.get("error") or outcome["status"])
-    except OSError as e:
-        raise UsageError(f"cannot read apply record {path}: {e.strerror}") from None
     except (ValueError, KeyError, TypeError) as e:
         raise UsageError(f"{path} is not a dnssync apply record: {type(e).__name__}: {e}") from None
     targets, findings = targets_from_plan(plan)
