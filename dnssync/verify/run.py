@@ -197,8 +197,11 @@ class Verifier:
         prepared, cpu = time.perf_counter(), time.process_time()
         options = self.options
         async with Engine(options.timeout, options.retries, options.window) as engine:
-            await asyncio.gather(*(self._check(engine, run, target) for run, target in targets),
-                                 *self._tcp_checks(engine, targets))
+            await asyncio.gather(*(self._check(engine, run, target) for run, target in targets))
+            # after the UDP rounds, not beside them: starting thousands of zones' checks
+            # holds the event loop for seconds, and a TCP reply waiting behind that was
+            # taken for a timeout at 2,000 zones
+            await asyncio.gather(*self._tcp_checks(engine, targets))
             await asyncio.gather(*(self._list_by_api(run) for run in runs))
             findings += await aliases.check(engine, self.repo, zones, endpoints)
             stats = dict(engine.stats)
