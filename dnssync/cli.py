@@ -8,6 +8,7 @@ input; unexpected errors print one line (the traceback with --debug).
 
 from __future__ import annotations
 
+import importlib
 import logging
 import sys
 import traceback
@@ -17,19 +18,7 @@ from pathlib import Path
 import click
 
 from dnssync import __version__
-from dnssync.commands.apply import apply
 from dnssync.commands.base import Context
-from dnssync.commands.demo import demo
-from dnssync.commands.drift import drift
-from dnssync.commands.fault import fault
-from dnssync.commands.import_zone import import_zone
-from dnssync.commands.plan import plan
-from dnssync.commands.restore import restore, snapshots
-from dnssync.commands.serve import serve
-from dnssync.commands.soa import soa
-from dnssync.commands.validate import validate
-from dnssync.commands.verify import verify
-from dnssync.commands.watch import watch
 from dnssync.errors import ConfigError, DnssyncError
 from dnssync.report.text import print_findings
 from dnssync.secrets import RedactingFilter, redact
@@ -51,8 +40,38 @@ def setup_logging(debug: bool) -> None:
     logging.captureWarnings(True)
 
 
+#: command name -> "module:function" under dnssync.commands
+COMMANDS = {name: target for name, target in (
+    ("validate", "validate:validate"), ("plan", "plan:plan"), ("apply", "apply:apply"),
+    ("verify", "verify:verify"), ("watch", "watch:watch"), ("drift", "drift:drift"),
+    ("soa", "soa:soa"), ("restore", "restore:restore"), ("snapshots", "restore:snapshots"),
+    ("import", "import_zone:import_zone"), ("demo", "demo:demo"), ("serve", "serve:serve"),
+    ("fault", "fault:fault"))}
+#: the commands imported so far (each gets the global options once)
+_LOADED: dict[str, click.Command] = {}
+
+
 class Group(click.Group):
-    """Turns dnssync's errors into messages and exit codes, never tracebacks."""
+    """Turns dnssync's errors into messages and exit codes, never tracebacks.
+
+    Commands are imported when invoked, not all at start-up: a CI job that runs
+    `dnssync verify` over a fleet pays for verify's modules alone (importing every
+    command, apply's and watch's stacks included, was a large share of its time)."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        target = COMMANDS.get(cmd_name)
+        if target is None:
+            return None
+        command = _LOADED.get(target)
+        if command is None:
+            module, function = target.split(":")
+            command = _LOADED[target] = getattr(importlib.import_module(f"dnssync.commands.{module}"),
+                                                function)
+            command.params.extend(global_options())
+        return command
 
     def invoke(self, ctx: click.Context):
         try:
@@ -101,6 +120,12 @@ def main(ctx: click.Context, config_path: Path, octodns_config: Path | None, deb
     ctx.obj = Context(config_path, octodns_config, debug, not no_color)
 
 
+def all_commands() -> dict[str, click.Command]:
+    """Every command, imported (for tests and documentation that look at them all)."""
+    ctx = click.Context(main)
+    return {name: main.get_command(ctx, name) for name in main.list_commands(ctx)}
+
+
 def _late_global(ctx: click.Context, param: click.Parameter, value: object) -> None:
     """A global option typed after the command (`dnssync validate --no-color`): it
     overrides what was given before the command, as people expect."""
@@ -132,8 +157,3 @@ def global_options() -> list[click.Parameter]:
         options.append(late)
     return options
 
-
-for command in (validate, plan, apply, verify, watch, drift, soa, restore, snapshots, import_zone, demo, serve,
-                fault):
-    command.params.extend(global_options())
-    main.add_command(command)

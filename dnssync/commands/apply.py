@@ -20,7 +20,7 @@ from dnssync.plan import LivePlan, Plan, zone_from_content
 from dnssync.repo import Repository
 from dnssync.report.text import print_apply, print_plan
 from dnssync.state import apply_lock, find_apply
-from dnssync.zones import sub_zones_of
+from dnssync.zones import all_sub_zones
 
 
 def reviewed_plan(repo: Repository, path: Path) -> tuple[Plan, list[LivePlan], Check]:
@@ -32,9 +32,9 @@ def reviewed_plan(repo: Repository, path: Path) -> tuple[Plan, list[LivePlan], C
         saved = Plan.from_json(path.read_text(), str(path))
     except OSError as e:
         raise UsageError(f"cannot read plan {path}: {e.strerror}") from None
-    names = list(saved.zones)
+    subs = all_sub_zones(list(saved.zones))
     try:
-        desired = {name: zone_from_content(name, content, sub_zones_of(name, names))
+        desired = {name: zone_from_content(name, content, subs[name])
                    for name, content in saved.zones.items()}
     except Exception as e:  # octoDNS's record validation, whatever it raises: the file is bad input
         raise UsageError(f"{path} is not a dnssync plan: its zone content does not load"
