@@ -18,7 +18,8 @@ from octodns_route53 import Route53Provider as PluginProvider
 
 from dnssync.apply import is_transient
 from dnssync.config import read_config
-from dnssync.providers.route53 import Route53Error, Route53Provider, paging_complete, requests_within_limits, weight
+from dnssync.providers.route53 import (Route53Error, Route53Provider, paging_complete, requests_within_limits,
+                                       together, weight)
 from tests.httpfault import FaultyProxy
 from tests.lab.moto import CREDENTIALS
 from tests.route53_repo import MOTO_NS, rrsets
@@ -190,11 +191,28 @@ def test_limits_arithmetic():
     create = {"Action": "CREATE", "ResourceRecordSet": {"ResourceRecords": [{"Value": "x" * 10}] * 3}}
     alias = {"Action": "CREATE", "ResourceRecordSet": {"AliasTarget": {}}}
     assert weight(upsert) == (6, 60) and weight(create) == (3, 30) and weight(alias) == (0, 0)
-    assert [len(b) for b in requests_within_limits([upsert] * 5, max_records=12)] == [2, 2, 1]
-    assert [len(b) for b in requests_within_limits([create] * 5, max_chars=60)] == [2, 2, 1]
-    assert [len(b) for b in requests_within_limits([alias] * 2500)] == [1000, 1000, 500]
-    # a single change over a limit goes alone (Route53 then names it), never dropped
-    assert [len(b) for b in requests_within_limits([create, upsert, create], max_records=5)] == [1, 1, 1]
+    assert [len(b) for b in requests_within_limits([[upsert]] * 5, max_records=12)] == [2, 2, 1]
+    assert [len(b) for b in requests_within_limits([[create]] * 5, max_chars=60)] == [2, 2, 1]
+    assert [len(b) for b in requests_within_limits([[alias]] * 2500)] == [1000, 1000, 500]
+    # a single group over a limit goes alone (Route53 then names it), never dropped
+    assert [len(b) for b in requests_within_limits([[create], [upsert], [create]], max_records=5)] == [1, 1, 1]
+    # a group is never cut: 3 changes at one name with a limit of 2 changes go together
+    assert [sum(map(len, b)) for b in requests_within_limits([[create] * 3, [create]], max_changes=2)] == [3, 1]
+
+
+def test_changes_of_one_name_and_one_dynamic_record_are_grouped():
+    """A CNAME->A update (DELETE + CREATE) and a dynamic record's pool RRsets are one group."""
+    def mod(action: str, name: str, rtype: str) -> dict:
+        return {"Action": action, "ResourceRecordSet": {"Name": name, "Type": rtype, "TTL": 60,
+                                                         "ResourceRecords": [{"Value": "x"}]}}
+    mods = [mod("CREATE", "www.z.test.", "A"), mod("CREATE", "a.z.test.", "A"),
+            mod("DELETE", "www.z.test.", "CNAME"), mod("CREATE", "_octodns-one-value.dyn.z.test.", "A"),
+            mod("CREATE", "dyn.z.test.", "A")]
+    grouped = [[(m["Action"], m["ResourceRecordSet"]["Name"]) for m in g] for g in together(mods)]
+    assert [("DELETE", "www.z.test."), ("CREATE", "www.z.test.")] in grouped
+    assert sorted(next(g for g in grouped if ("CREATE", "dyn.z.test.") in g)) == [
+        ("CREATE", "_octodns-one-value.dyn.z.test."), ("CREATE", "dyn.z.test.")]
+    assert len(grouped) == 3
 
 
 def test_endpoint_from_boto3s_environment(moto, monkeypatch):
