@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
+import requests
 import yaml
 
 from dnssync.embedded.server import EmbeddedServer
@@ -238,3 +239,40 @@ def test_a_zone_written_for_route53_works_unchanged_beside_the_lab(make_repo, la
         assert ask(lab, server, zone, "A") == {"192.0.2.7"}
     second = repo.run("plan", "--detailed-exitcode")
     assert second.exit_code == 0, second.output
+
+
+def test_debug_never_shows_the_credentials_of_an_assumed_role(make_repo, lab, moto):
+    """`role_arn`: the plugin assumes the role through STS (moto's), so the keys it signs
+    with never went through config's env/. botocore logs the AssumeRole answer and the
+    signed requests at DEBUG: under --debug they stay off; with DNSSYNC_DEBUG_HTTP=1 they
+    show, and the assumed keys are masked in every request signed with them."""
+    zone = unique_zone("r53k")
+    repo = route53_repo(make_repo, lab, moto, {zone: "www:\n  type: A\n  value: 192.0.2.1\n"}, providers=[],
+                        role_arn="arn:aws:iam::123456789012:role/dnssync")
+    repo.env["AWS_ENDPOINT_URL_STS"] = moto.url
+
+    def assumed() -> list[dict]:
+        return requests.get(f"{moto.url}/moto-api/data.json", timeout=10).json().get("sts", {}).get("AssumedRole", [])
+
+    before = len(assumed())
+    result = repo.run("--debug", "apply", "--yes")
+    output = result.output + (result.stderr or "")
+    assert result.exit_code == 0, output
+    roles = assumed()[before:]
+    assert roles and all(r["role_arn"].endswith("role/dnssync") for r in roles)
+    assert "DEBUG Route53Provider[route53]" in output  # --debug is on
+    assert "DEBUG botocore" not in output and "DEBUG urllib3" not in output
+    for role in roles:
+        assert role["secret_access_key"] not in output and role["session_token"] not in output
+
+    repo.zone_file(zone).write_text("www:\n  type: A\n  value: 192.0.2.2\n")
+    repo.env["DNSSYNC_DEBUG_HTTP"] = "1"
+    before = len(assumed())
+    result = repo.run("--debug", "apply", "--yes")
+    output = result.output + (result.stderr or "")
+    assert result.exit_code == 0, output
+    assert "DNSSYNC_DEBUG_HTTP=1: HTTP libraries log requests" in output
+    signed = [line for line in output.splitlines() if "x-amz-security-token" in line.lower()]
+    assert signed  # the requests signed with the assumed keys are logged...
+    for role in assumed()[before:]:  # ...with the keys masked
+        assert not any(role["session_token"] in line or role["secret_access_key"] in line for line in signed)
