@@ -104,7 +104,8 @@ class Group(click.Group):
               help="dnssync.yaml, or the folder holding it.")
 @click.option("--octodns-config", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="Read an octoDNS config instead (its YamlProvider zones and its targets).")
-@click.option("--debug", is_flag=True, help="Log everything (secrets stay masked; HTTP libraries only with DNSSYNC_DEBUG_HTTP=1).")
+@click.option("--debug", is_flag=True,
+              help="Log everything (secrets stay masked; HTTP libraries only with DNSSYNC_DEBUG_HTTP=1).")
 @click.option("--no-color", is_flag=True, help="Plain output even on a terminal.")
 @click.version_option(__version__, prog_name="dnssync")
 @click.pass_context
