@@ -276,3 +276,32 @@ def test_debug_never_shows_the_credentials_of_an_assumed_role(make_repo, lab, mo
     assert signed  # the requests signed with the assumed keys are logged...
     for role in assumed()[before:]:  # ...with the keys masked
         assert not any(role["session_token"] in line or role["secret_access_key"] in line for line in signed)
+
+
+def test_apply_creates_no_hosted_zone_before_the_gates_and_confirmation(make_repo, lab, moto):
+    """A new zone for Route53 (`nameservers: auto`): its hosted zone is created only once
+    the plan was shown, passed the gates and was confirmed. The example zone has records
+    Route53 cannot hold (parity errors): apply refuses, and Route53 has no hosted zone;
+    `--refresh-flattened` never creates one; answering "no" creates none."""
+    def hosted() -> set[str]:
+        return {z["Name"] for z in moto.client().list_hosted_zones()["HostedZones"]}
+
+    gated = unique_zone("r53g")
+    repo = route53_repo(make_repo, lab, moto, {gated: EXAMPLE_COM})
+    result = repo.run("apply", "--yes")
+    assert result.exit_code == 1
+    assert "refusing to apply (nothing was sent):" in result.output and "parity error" in result.output
+    assert gated not in hosted()
+
+    plain = unique_zone("r53y")
+    repo = route53_repo(make_repo, lab, moto, {plain: "www:\n  type: A\n  value: 192.0.2.1\n"})
+    assert repo.run("apply", "--yes", "--refresh-flattened").exit_code == 0
+    assert plain not in hosted()
+    declined = repo.run("apply", input="n\n")
+    assert declined.exit_code != 0 and plain not in hosted()
+    result = repo.run("apply", "--yes")
+    assert result.exit_code == 0, result.output
+    assert f"Created route53/{plain} for their nameservers" in result.output
+    assert plain in hosted()
+    assert ask(lab, next(iter(lab.servers)), plain, "NS") >= set(MOTO_NS)
+    assert repo.run("plan", "--detailed-exitcode").exit_code == 0
