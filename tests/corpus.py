@@ -52,7 +52,7 @@ def _from_sdist(release: str) -> Path | None:
         pip = [sys.executable, "-m", "pip", "download", "-q", "--no-deps", "--no-binary", ":all:",
                f"octodns=={release}", "-d", download]
         try:
-            subprocess.run(pip, check=True, capture_output=True, timeout=120)
+            subprocess.run(pip, check=True, capture_output=True, timeout=60)
         except (OSError, subprocess.SubprocessError):
             return None
         archives = list(Path(download).glob("octodns-*.tar.gz"))
