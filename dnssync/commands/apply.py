@@ -85,7 +85,8 @@ def create_zones(ctx: Context, repo: Repository, plan: Plan, lives: list[LivePla
     try:
         gate(plan, force)
     except DnssyncError as e:
-        raise DnssyncError(f"{e} Only these empty zones were created: {', '.join(created)}.") from None
+        raise DnssyncError(f"{e} (Before this check, only these empty zones were created:"
+                           f" {', '.join(created)}.)") from None
     return plan, lives
 
 
