@@ -108,6 +108,16 @@ class Flattening:
                 self.processors.setdefault((provider, zone), []).append(KeepExisting(
                     lambda name, rtype, names=names: not (name in names and rtype in ADDRESS_TYPES)))
 
+    @staticmethod
+    def skip_new_zones(plan: Any, lives: list[Any]) -> list[str]:
+        """For `apply --refresh-flattened`: drop every provider/zone pair whose provider does
+        not have the zone yet (KeepExisting keeps nothing there, so the refresh would create
+        the zone holding only the flattened RRsets). Returns the pairs dropped, `provider/zone`."""
+        new = {(p.provider, p.zone) for p in plan.providers if p.exists is False}
+        plan.providers[:] = [p for p in plan.providers if (p.provider, p.zone) not in new]
+        lives[:] = [lp for lp in lives if (lp.data.provider, lp.data.zone) not in new]
+        return [f"{p}/{z}" for p, z in sorted(new)]
+
     def annotate(self, plan: Any, locate: Locate) -> None:
         """Mark every planned change that a flattening made with where its values came from,
         pointed at the ALIAS record's file and line."""

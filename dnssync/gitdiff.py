@@ -12,19 +12,75 @@ are handled by comparing zones, not files.
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 import tempfile
 from pathlib import Path
 
 from octodns.provider.yaml import YamlProvider
 from octodns.zone import Zone
 
+from dnssync.config import Config
 from dnssync.desired import build_desired
 from dnssync.errors import ConfigError, UsageError
 from dnssync.findings import Finding, Severity
 from dnssync.gitrev import export_folder
 from dnssync.plan import Change, Plan, ProviderPlan, zone_content
 from dnssync.repo import Repository
+from dnssync.yamlfile import YamlError, inside, load_file
 from dnssync.zones import discover, load_zones
+
+
+def _trusted_at(config: Config, rev: str) -> list[str]:
+    """The `trusted_modules:` of dnssync.yaml as it is at `rev` ([] when it has none or
+    does not load there: then REV trusts nothing beyond octoDNS's packages)."""
+    file = Path(config.file)
+    with tempfile.TemporaryDirectory(prefix="dnssync-trust-") as tmp:
+        tree = export_folder(config.root, rev, file.parent, Path(tmp))
+        try:
+            data, _ = load_file(tree / file.name, tree)
+        except (YamlError, OSError):
+            return []
+    listed = data.get("trusted_modules") if isinstance(data, dict) else None
+    return [str(m) for m in listed] if isinstance(listed, list) else []
+
+
+def _in_repository(module: str, root: Path) -> bool:
+    """Whether the top-level package of `module` would be imported from a file inside the
+    repository (which the branch under review can change). find_spec runs no module code."""
+    try:
+        spec = importlib.util.find_spec(module.split(".")[0])
+    except (ImportError, ValueError):
+        return False
+    places = [*(spec.submodule_search_locations or []), spec.origin] if spec else []
+    return any(place and inside(Path(place), root) for place in places)
+
+
+def base_trust_problem(config: Config, rev: str) -> str | None:
+    """Why the working tree's dnssync.yaml may not name the code `--base REV` imports, or None.
+
+    A pull request's dnssync.yaml is not trusted (docs/SECURITY.md): only the modules
+    REV's dnssync.yaml lists under `trusted_modules:` are, and only as installed packages,
+    not as files in the repository the branch can change. Checked before any provider
+    class is imported; octoDNS's own packages (`octodns`, `octodns_*`) need no listing."""
+    trusted = sorted({m for p in config.providers.values() for m in p.trusted_modules})
+    if not trusted:
+        return None
+    added = [m for m in trusted if m not in _trusted_at(config, rev)]
+    if added:
+        return (f"dnssync.yaml here lists {', '.join(added)} under trusted_modules:, which {rev}'s dnssync.yaml"
+                " does not: a branch cannot add code for --base to import (merge that change first)")
+    local = [m for m in trusted if _in_repository(m, config.root)]
+    if local:
+        return (f"trusted module {', '.join(local)} is a file in the repository, which the branch can change:"
+                " --base imports trusted modules only as installed packages")
+    return None
+
+
+def refuse_untrusted(config: Config, rev: str) -> None:
+    """UsageError (exit 2, nothing imported, no provider contacted) when base_trust_problem."""
+    problem = base_trust_problem(config, rev)
+    if problem:
+        raise UsageError(f"--base {rev}: {problem}. Nothing was imported and no provider was contacted.")
 
 
 def base_label(rev: str) -> str:

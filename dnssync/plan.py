@@ -211,6 +211,9 @@ class Plan:
     def from_json(cls, text: str, source: str = "plan") -> Plan:
         try:
             data = json.loads(text)
+            problem = shape_problem(data)
+            if problem:
+                raise UsageError(f"{source} is not a dnssync plan: {problem} (nothing was sent)")
             plan = cls(
                 zones=data["zones"],
                 providers=[_provider_plan(p) for p in data["providers"]],
@@ -222,8 +225,8 @@ class Plan:
                 format_version=data["format_version"],
                 flattened=data.get("flattened", []),
             )
-        except (ValueError, KeyError, TypeError) as e:
-            raise UsageError(f"{source} is not a dnssync plan: {type(e).__name__}: {e}") from None
+        except (ValueError, KeyError, TypeError, AttributeError) as e:
+            raise UsageError(f"{source} is not a dnssync plan: {type(e).__name__}: {e} (nothing was sent)") from None
         if plan.format_version != FORMAT_VERSION:
             raise UsageError(f"{source} has plan format {plan.format_version}, this dnssync reads"
                              f" {FORMAT_VERSION}")
@@ -233,6 +236,81 @@ class Plan:
         if problem:
             raise UsageError(f"{source}: {problem}")
         return plan
+
+
+_OPTIONAL_STR = (str, type(None))
+_RRSET = (dict, type(None))
+#: what each object of a saved plan holds: key -> (allowed JSON types, required)
+_SHAPES: dict[str, dict[str, tuple[tuple[type, ...], bool]]] = {
+    "plan": {"format_version": ((int,), True), "created": ((str,), True), "zones": ((dict,), True),
+             "providers": ((list,), True), "findings": ((list,), False), "flattened": ((list,), False),
+             "revision": (_OPTIONAL_STR, False), "base": (_OPTIONAL_STR, False),
+             "repository": ((dict, type(None)), False), "checksum": ((str,), False), "signature": ((str,), False)},
+    "provider": {"provider": ((str,), True), "zone": ((str,), True), "exists": ((bool, type(None)), False),
+                 "changes": ((list,), True), "adjustments": ((list,), True), "existing_count": ((int,), False),
+                 "existing_digest": (_OPTIONAL_STR, False), "unsafe": (_OPTIONAL_STR, False),
+                 "error": (_OPTIONAL_STR, False)},
+    "change": {"action": ((str,), True), "name": ((str,), True), "type": ((str,), True),
+               "existing": (_RRSET, False), "desired": (_RRSET, False), "file": (_OPTIONAL_STR, False),
+               "line": ((int, type(None)), False), "flattened": ((dict, type(None)), False)},
+    "adjustment": {"kind": ((str,), True), "name": ((str,), True), "type": ((str,), True),
+                   "reason": ((str,), True), "desired": ((dict,), True), "served": (_RRSET, False)},
+    "finding": {"severity": ((str,), True), "code": ((str,), True), "message": ((str,), True),
+                "zone": (_OPTIONAL_STR, False), "name": (_OPTIONAL_STR, False), "type": (_OPTIONAL_STR, False),
+                "provider": (_OPTIONAL_STR, False), "nameserver": (_OPTIONAL_STR, False),
+                "expected": ((object,), False), "observed": ((object,), False), "file": (_OPTIONAL_STR, False),
+                "line": ((int, type(None)), False), "extra": ((dict,), False)},
+}
+
+
+def _object_problem(value: Any, kind: str, where: str) -> str | None:
+    """Why `value` is not a JSON object of `kind` (see _SHAPES), or None."""
+    if not isinstance(value, dict):
+        return f"{where} is {type(value).__name__}, not an object"
+    shape = _SHAPES[kind]
+    unknown = sorted(str(k) for k in value if k not in shape)
+    if unknown:
+        return f"{where} has unknown key(s) {', '.join(unknown)}"
+    for key, (types, required) in shape.items():
+        if key not in value:
+            if required:
+                return f"{where} lacks {key!r}"
+        elif not isinstance(value[key], types) or (isinstance(value[key], bool) and bool not in types):
+            return f"{where}.{key} is {type(value[key]).__name__}"
+    if kind == "change" and value["action"] not in ("create", "update", "delete"):
+        return f"{where}.action is {value['action']!r}, not create, update or delete"
+    for key in ("existing", "desired", "served"):
+        rrset = value.get(key) if kind in ("change", "adjustment") else None
+        if rrset is not None and not (isinstance(rrset.get("ttl"), int) and isinstance(rrset.get("values"), list)
+                                      and all(isinstance(v, str) for v in rrset["values"])):
+            return f"{where}.{key} is not {{ttl: int, values: [text]}}"
+    return None
+
+
+def shape_problem(data: Any) -> str | None:
+    """Why a decoded saved plan does not have the shape this dnssync writes, or None.
+    Checked before anything is built from it: a hand-edited or hostile file is bad
+    input (UsageError, exit 2), never an internal error."""
+    problem = _object_problem(data, "plan", "the plan")
+    if problem:
+        return problem
+    for zone, records in data["zones"].items():
+        if not isinstance(records, list) or not all(isinstance(r, dict) and isinstance(r.get("name"), str)
+                                                    and isinstance(r.get("type"), str) for r in records):
+            return f"zones.{zone} is not a list of records (objects with a name and a type)"
+    for i, provider in enumerate(data["providers"]):
+        problem = _object_problem(provider, "provider", f"providers[{i}]")
+        for kind, key in (("change", "changes"), ("adjustment", "adjustments")):
+            for j, item in enumerate(provider[key] if not problem else []):
+                problem = problem or _object_problem(item, kind, f"providers[{i}].{key}[{j}]")
+        if problem:
+            return problem
+    for i, finding in enumerate(data.get("findings", [])):
+        problem = _object_problem(finding, "finding", f"findings[{i}]")
+        if problem:
+            return problem
+    bad = next((i for i, f in enumerate(data.get("flattened", [])) if not isinstance(f, dict)), None)
+    return None if bad is None else f"flattened[{bad}] is not an object"
 
 
 def _provider_plan(data: dict[str, Any]) -> ProviderPlan:

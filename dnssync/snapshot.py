@@ -63,7 +63,8 @@ def list_snapshots(state_dir: Path) -> list[str]:
     return sorted(p.name for p in root.iterdir() if (p / "meta.json").exists()) if root.is_dir() else []
 
 
-def load(state_dir: Path, snapshot_id: str, sub_zones: dict[str, set[str]]) -> dict[tuple[str, str], Zone]:
+def load(state_dir: Path, snapshot_id: str, sub_zones: dict[str, set[str]],
+         accept_unsealed: bool = False) -> dict[tuple[str, str], Zone]:
     """(provider, zone name) -> Zone with the saved content. `snapshot_id` may be
     'latest' or a unique prefix of an id. Verifies the whole snapshot first (meta.json's
     checksum, each file's sha256 and record count, no file missing or added) and
@@ -77,7 +78,7 @@ def load(state_dir: Path, snapshot_id: str, sub_zones: dict[str, set[str]]) -> d
         known = ", ".join(ids[-5:])
         raise UsageError(f"no unique snapshot {snapshot_id!r} in {snapshots_dir(state_dir)} (latest: {known})")
     folder = snapshots_dir(state_dir) / matches[0]
-    meta = read_sealed(folder / "meta.json", "snapshot")
+    meta = read_sealed(folder / "meta.json", "snapshot", accept_unsealed, "restore --accept-unsealed")
 
     def damaged(why: str) -> UsageError:
         return UsageError(f"snapshot {matches[0]} is damaged: {why}. Refusing to restore it (nothing was sent).")
@@ -92,6 +93,8 @@ def load(state_dir: Path, snapshot_id: str, sub_zones: dict[str, set[str]]) -> d
     result = {}
     for file, entry in sorted(entries.items()):
         path = folder / file
+        if len(Path(file).parts) != 2 or not path.resolve().is_relative_to(folder.resolve()):
+            raise damaged(f"meta.json lists {file!r}, which is not a provider/zone file inside the snapshot")
         try:
             text = path.read_bytes() if not path.is_symlink() else b""
         except OSError as e:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import fcntl
 import hashlib
+import hmac
 import json
 import os
 import re
@@ -21,6 +22,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from dnssync.binding import KEY_ENV, plan_key, signature
 from dnssync.errors import LockHeld, UsageError
 
 
@@ -109,15 +111,24 @@ def write_atomic(path: Path, data: bytes) -> Path:
 
 
 def write_json(path: Path, data: Any, sealed: bool = False) -> Path:
-    """Write JSON atomically; `sealed` adds a `checksum` of the content, which
+    """Write JSON atomically; `sealed` adds a `checksum` of the content and, when
+    DNSSYNC_PLAN_KEY is set, an HMAC `signature` of it (as saved plans have), which
     `read_sealed` verifies."""
     if sealed:
-        data = {**data, "checksum": digest(data)}
+        checksum = digest(data)
+        key = plan_key()
+        data = {**data, "checksum": checksum, **({"signature": signature(checksum, key)} if key else {})}
     return write_atomic(path, json.dumps(data, indent=2, sort_keys=True, default=str).encode())
 
 
-def read_sealed(path: Path, what: str) -> dict:
-    """A sealed JSON state file, or UsageError when it is unreadable, truncated or edited."""
+def read_sealed(path: Path, what: str, accept_unsealed: bool = False, flag: str | None = None) -> dict:
+    """A sealed JSON state file, or UsageError when it is unreadable, truncated or edited.
+
+    The checksum catches accidents only: whoever can write the state folder can recompute
+    it. So with DNSSYNC_PLAN_KEY set the file must also carry the key's HMAC, which only a
+    holder of the key can make. A file without a checksum (or, with the key set, without a
+    signature: written by an older dnssync or without the key) is refused unless
+    `accept_unsealed`, which the refusal names as `flag` (e.g. `restore --accept-unsealed`)."""
     try:
         data = json.loads(path.read_text())
     except OSError as e:
@@ -126,10 +137,23 @@ def read_sealed(path: Path, what: str) -> dict:
         raise UsageError(f"{what} {path} is damaged (not JSON: {e}): refused (nothing was sent)") from None
     if not isinstance(data, dict):
         raise UsageError(f"{what} {path} is damaged (not a JSON object): refused (nothing was sent)")
-    saved = data.pop("checksum", None)
-    if saved is not None and saved != digest(data):
+    saved, signed = data.pop("checksum", None), data.pop("signature", None)
+    key = plan_key()
+    trust = f"; if you trust this file, run again with {flag}" if flag else ""
+    if saved is None:
+        if accept_unsealed:
+            return data
+        raise UsageError(f"{what} {path} has no checksum (made by an older dnssync, or the checksum was"
+                         f" removed): refused (nothing was sent){trust}")
+    if saved != digest(data):
         raise UsageError(f"{what} {path} is damaged (its checksum does not match its content):"
                          " refused (nothing was sent)")
+    if key is not None and signed is None and not accept_unsealed:
+        raise UsageError(f"{what} {path} is not signed, but {KEY_ENV} is set (written without the key):"
+                         f" refused (nothing was sent){trust}")
+    if key is not None and signed is not None and not hmac.compare_digest(str(signed), signature(saved, key)):
+        raise UsageError(f"{what} {path}: its signature does not match ({KEY_ENV} differs, or the file was"
+                         " edited and re-summed): refused (nothing was sent)")
     return data
 
 

@@ -177,3 +177,22 @@ def test_policy_native_only_and_error_keep_the_parity_gate(make_repo, lab):
     assert applied.exit_code == 1 and "refusing to apply (nothing was sent)" in applied.output
     assert f" in {refused} (bind,knot)" in applied.output
     assert ask(lab, "pdns", native, "A") == set()  # nothing was sent
+
+
+def test_refresh_flattened_skips_a_provider_without_the_zone(make_repo, lab, moto):
+    """Review finding 14: Route53 (moto) does not have the zone yet. A refresh there would
+    create it holding only the flattened A/AAAA; it is skipped and said, BIND is refreshed."""
+    from tests.route53_repo import route53_repo
+
+    cdn = lab.add_cdn(unique_zone("cdn"))
+    target = cdn.set("shop", OLD)
+    zone = unique_zone("alias")
+    repo = route53_repo(make_repo, lab, moto, {zone: alias_zone(target, WWW)}, config={"resolvers": [lab.resolver]},
+                        providers=["bind"])
+    refreshed = repo.run("apply", "--yes", "--refresh-flattened")
+    assert refreshed.exit_code == 0, refreshed.output
+    assert (f"--refresh-flattened skips route53/{zone}: the provider does not have the zone yet, and a refresh"
+            " never creates one") in refreshed.output
+    assert zone not in {z["Name"] for z in moto.client().list_hosted_zones()["HostedZones"]}
+    assert ask(lab, "bind", zone, "A") == {"192.0.2.71", "192.0.2.72"}  # the pair that has the zone: refreshed
+    assert ask(lab, "bind", f"www.{zone}", "A") == set()  # and only the flattened RRsets

@@ -355,3 +355,68 @@ def test_failed_apply_names_the_providers_that_were_applied_or_skipped():
     text = apply_text(Outcome("alpha", "a.", "failed", changes=2, error="down", pending=2),
                       Outcome("bravo", "a.", "applied", changes=2), Outcome("charlie", "a.", "applied", changes=2))
     assert "Apply FAILED at alpha; the other providers (bravo, charlie) were applied." in text
+
+
+def test_plan_base_out_writes_the_report(history, listener):
+    """Review finding 9: with --base, --out is the report file (as --help says), not the
+    deprecated "save the plan", which refused naming --save-plan, a flag never given."""
+    report = history.parent / "report.txt"
+    result = run(history, "plan", "--base", "HEAD~1", "--out", str(report))
+    assert result.exit_code == 0, result.output
+    assert "--save-plan" not in result.output and "deprecated" not in result.output
+    text = report.read_text()
+    assert "192.0.2.3" in text and not text.lstrip().startswith("{")
+    assert f"Wrote the text plan to {report}." in result.output
+    assert listener.connections == 0
+
+
+EVIL = "import pathlib, os\npathlib.Path(os.environ['EVIL_MARKER']).write_text('ran')\nclass EvilProvider: pass\n"
+
+
+def provider(cls: str, port: int) -> str:
+    return f"class: {cls}\nnameservers:\n  - name: ns9.example.net.\n    address: 127.0.0.1:{port}\n"
+
+
+@pytest.fixture
+def evil(tmp_path, monkeypatch):
+    """An installed-looking module (outside the repository, on sys.path) that records being imported."""
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "evilmod.py").write_text(EVIL)
+    monkeypatch.syspath_prepend(str(site))
+    marker = tmp_path / "imported"
+    monkeypatch.setenv("EVIL_MARKER", str(marker))
+    yield marker
+    sys.modules.pop("evilmod", None)
+
+
+@pytest.mark.parametrize("command", [["plan", "--base", "HEAD"], ["validate", "--offline", "--base", "HEAD"]])
+def test_a_branch_cannot_add_trusted_modules_for_base(history, listener, evil, command):
+    """Review finding 13: the fork pull-request job runs the branch's dnssync.yaml; with
+    --base the trust list that counts is REV's, checked before any class is imported."""
+    (history / "dnssync.yaml").write_text("zones: zones\nproviders: providers\ntrusted_modules: [evilmod]\n")
+    (history / "providers" / "evil.yaml").write_text(provider("evilmod.EvilProvider", listener.port))
+    check_rejected(run(history, *command), listener, "--base HEAD: dnssync.yaml here lists evilmod under"
+                   " trusted_modules:, which HEAD's dnssync.yaml does not", "Nothing was imported")
+    assert not evil.exists(), "the branch's module was imported"
+
+
+def test_a_module_the_base_trusts_still_works(history, listener, evil):
+    (history / "dnssync.yaml").write_text("zones: zones\nproviders: providers\ntrusted_modules: [evilmod]\n")
+    git(history, "commit", "-qam", "trust evilmod (reviewed on the default branch)")
+    result = run(history, "plan", "--base", "HEAD")
+    assert result.exit_code == 0, result.output
+    assert listener.connections == 0
+
+
+def test_a_trusted_module_that_is_a_repository_file_is_not_imported_by_base(history, listener, evil, monkeypatch):
+    (history / "dnssync.yaml").write_text("zones: zones\nproviders: providers\ntrusted_modules: [localmod]\n")
+    (history / "localmod.py").write_text(EVIL)
+    git(history, "add", "-A")
+    git(history, "commit", "-qm", "trust localmod")
+    monkeypatch.syspath_prepend(str(history))  # `python -m dnssync` from the repository root
+    (history / "providers" / "local.yaml").write_text(provider("localmod.EvilProvider", listener.port))
+    check_rejected(run(history, "validate", "--offline", "--base", "HEAD"), listener,
+                   "trusted module localmod is a file in the repository")
+    assert not evil.exists()
+    sys.modules.pop("localmod", None)

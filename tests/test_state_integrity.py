@@ -4,6 +4,7 @@ anything is sent. The restore tests run against the real lab."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import subprocess
@@ -144,3 +145,85 @@ def test_lock_held_by_a_live_process_names_it_not_a_dead_one(tmp_path):
     finally:
         holder.kill()
         holder.wait()
+
+
+# Review finding 6: the checksum is required, entry paths stay inside the snapshot, and with
+# DNSSYNC_PLAN_KEY set the state is signed as plans are.
+
+def reseal(path: Path, data: dict) -> None:
+    """What anyone who can write .dnssync/ can do: edit, then recompute the unkeyed sum."""
+    data = {k: v for k, v in data.items() if k not in ("checksum", "signature")}
+    path.write_text(json.dumps({**data, "checksum": state.digest(data)}))
+
+
+def test_state_file_without_checksum_is_refused_unless_accepted(tmp_path):
+    path = tmp_path / "meta.json"
+    path.write_text(json.dumps({"id": "x", "entries": []}))
+    with pytest.raises(UsageError, match=r"has no checksum .* run again with restore --accept-unsealed"):
+        read_sealed(path, "snapshot", flag="restore --accept-unsealed")
+    with pytest.raises(UsageError, match="has no checksum"):
+        read_apply(path)
+    assert read_sealed(path, "snapshot", accept_unsealed=True) == {"id": "x", "entries": []}
+
+
+def test_with_the_key_set_state_is_signed_and_a_resummed_edit_refused(tmp_path, monkeypatch):
+    monkeypatch.setenv("DNSSYNC_PLAN_KEY", "k" * 32)
+    path = write_json(tmp_path / "x.json", {"id": "x", "outcomes": []}, sealed=True)
+    assert json.loads(path.read_text())["signature"].startswith("hmac-sha256:")
+    assert read_sealed(path, "apply record") == {"id": "x", "outcomes": []}
+    data = json.loads(path.read_text())
+    reseal(path, {**data, "outcomes": [{"provider": "a"}]})
+    with pytest.raises(UsageError, match="not signed, but DNSSYNC_PLAN_KEY is set"):
+        read_sealed(path, "apply record")
+    edited = {**data, "outcomes": [{"provider": "a"}]}
+    edited.pop("checksum")
+    path.write_text(json.dumps({**edited, "checksum": state.digest({k: v for k, v in edited.items()
+                                                                    if k != "signature"})}))
+    with pytest.raises(UsageError, match="signature does not match"):
+        read_sealed(path, "apply record")
+    monkeypatch.setenv("DNSSYNC_PLAN_KEY", "other" * 8)
+    write_json(path, {"id": "y"}, sealed=True)
+    monkeypatch.setenv("DNSSYNC_PLAN_KEY", "k" * 32)
+    with pytest.raises(UsageError, match="signature does not match"):
+        read_sealed(path, "apply record")
+
+
+def test_snapshot_entry_outside_the_snapshot_folder_is_refused(tmp_path):
+    from octodns.record import Record
+    from octodns.zone import Zone
+
+    from dnssync import snapshot
+
+    zone = Zone("example.test.", set())
+    zone.add_record(Record.new(zone, "www", {"type": "A", "ttl": 60, "value": "192.0.2.1"}))
+    sid = snapshot.save(tmp_path, [("pdns", zone, True)], None)
+    folder = snapshot.snapshots_dir(tmp_path) / sid
+    outside = tmp_path / "chosen.yaml"  # any YAML the writer likes, e.g. one that deletes everything
+    outside.write_text((folder / "pdns" / "example.test.yaml").read_text())
+    meta = json.loads((folder / "meta.json").read_text())
+    meta["entries"][0]["file"] = "../../chosen.yaml"
+    meta["entries"][0]["sha256"] = hashlib.sha256(outside.read_bytes()).hexdigest()
+    (folder / "pdns" / "example.test.yaml").unlink()
+    reseal(folder / "meta.json", meta)
+    with pytest.raises(UsageError, match=r"lists '\.\./\.\./chosen\.yaml', which is not a provider/zone file"
+                                         " inside the snapshot"):
+        snapshot.load(tmp_path, "latest", {})
+
+
+def test_restore_of_an_unsealed_snapshot_needs_the_flag(make_repo, lab):
+    zone = unique_zone()
+    repo = make_repo({zone: RECORDS}, providers=["pdns"])
+    assert repo.run("apply", "--yes").exit_code == 0
+    repo.zone_file(zone).write_text(RECORDS + "extra:\n  type: A\n  value: 192.0.2.99\n")
+    assert repo.run("apply", "--yes").exit_code == 0
+    meta = snapshot_folder(repo.root) / "meta.json"
+    data = json.loads(meta.read_text())
+    data.pop("checksum")
+    meta.write_text(json.dumps(data))
+    refused = repo.run("restore", "latest", "--yes")
+    assert refused.exit_code == 2, refused.output
+    assert "has no checksum" in refused.output and "restore --accept-unsealed" in refused.output
+    assert ask(lab, "pdns", f"extra.{zone}", "A") == {"192.0.2.99"}  # nothing was sent
+    accepted = repo.run("restore", "latest", "--yes", "--accept-unsealed")
+    assert accepted.exit_code == 0, accepted.output
+    assert ask(lab, "pdns", f"extra.{zone}", "A") == set()

@@ -11,7 +11,7 @@ from rich.console import Console
 from dnssync.errors import UsageError
 from dnssync.plan import Plan, ProviderPlan
 from dnssync.report.watch import event_line, live_view
-from dnssync.state import find_apply, write_json
+from dnssync.state import digest, find_apply, write_json
 from dnssync.watch.changes import read_apply
 from dnssync.watch.propagation import Propagation, Soa
 from tests.test_watch_model import T0, ZONE, feed_all, one_target, served, update
@@ -94,7 +94,7 @@ def test_a_watch_that_times_out_says_what_is_pending_never_success():
 def record(tmp_path, plan: Plan, outcomes: list[dict], apply_id: str = "20260101T000000.000001Z"):
     path = tmp_path / "applies" / f"{apply_id}.json"
     write_json(path, {"id": apply_id, "snapshot": None, "plan": plan.to_json(),
-                      "outcomes": outcomes})
+                      "outcomes": outcomes}, sealed=True)  # as apply writes it
     return path
 
 
@@ -122,6 +122,10 @@ def test_an_edited_apply_record_is_refused(tmp_path):
     data = json.loads(path.read_text())
     data["plan"] = data["plan"].replace("192.0.2.2", "192.0.2.3")
     path.write_text(json.dumps(data))
+    with pytest.raises(UsageError, match="checksum does not match its content"):
+        read_apply(path)
+    data.pop("checksum")  # the record re-summed: the plan's own checksum still catches the edit
+    path.write_text(json.dumps({**data, "checksum": digest(data)}))
     with pytest.raises(UsageError, match="modified after it was made"):
         read_apply(path)
     path.write_text("{not json")

@@ -14,6 +14,7 @@ from dnssync.binding import binding_problem
 from dnssync.commands.base import Context, confirm, format_option, pass_ctx, provider_option, zone_option
 from dnssync.commands.watch import deadline_of, deadline_options, interval_option, run_watch
 from dnssync.errors import DnssyncError, PlanMismatch, UsageError
+from dnssync.flatten import Flattening
 from dnssync.parity import blocking
 from dnssync.plan import LivePlan, Plan, zone_from_content
 from dnssync.repo import Repository
@@ -32,8 +33,12 @@ def reviewed_plan(repo: Repository, path: Path) -> tuple[Plan, list[LivePlan], C
     except OSError as e:
         raise UsageError(f"cannot read plan {path}: {e.strerror}") from None
     names = list(saved.zones)
-    desired = {name: zone_from_content(name, content, sub_zones_of(name, names))
-               for name, content in saved.zones.items()}
+    try:
+        desired = {name: zone_from_content(name, content, sub_zones_of(name, names))
+                   for name, content in saved.zones.items()}
+    except Exception as e:  # octoDNS's record validation, whatever it raises: the file is bad input
+        raise UsageError(f"{path} is not a dnssync plan: its zone content does not load"
+                         f" ({type(e).__name__}: {e}) (nothing was sent)") from None
     reviewed = {(p.provider, p.zone): p for p in saved.providers}
     missing = sorted({p for p, _ in reviewed} - set(repo.config.providers))
     if missing:
@@ -147,6 +152,10 @@ def apply(ctx: Context, zones: tuple[str, ...], providers: tuple[str, ...], plan
             plan, lives, check = reviewed_plan(repo, plan_file)
         else:
             plan, lives = repo.plan(list(providers) or None, refresh_flattened=refresh_flattened)
+            skipped = Flattening.skip_new_zones(plan, lives) if refresh_flattened else []
+            if skipped:
+                ctx.say(f"--refresh-flattened skips {', '.join(skipped)}: the provider does not have the zone"
+                        " yet, and a refresh never creates one (a full apply does)")
             check = safety_check(force)
         if fmt == "text":
             print_plan(ctx.out, plan)

@@ -21,7 +21,7 @@ from dnssync.commands.base import (
 )
 from dnssync.errors import UsageError
 from dnssync.findings import has_errors
-from dnssync.gitdiff import plan_against
+from dnssync.gitdiff import plan_against, refuse_untrusted
 from dnssync.plan import Plan
 from dnssync.report.github import plan_annotations
 from dnssync.report.junit import junit_xml, plan_cases
@@ -58,7 +58,8 @@ def render(ctx: Context, plans: list[Plan], fmt: str, out: Path | None = None) -
 @format_option("text", "json", "markdown", "github", "junit")
 @out_option()
 @click.option("--save-plan", type=click.Path(dir_okay=False, path_type=Path), metavar="FILE",
-              help="Also save the (live) plan as JSON, for `apply --plan FILE`.")
+              help="Also save the (live) plan as JSON, for `apply --plan FILE`. (The old spelling, --out FILE"
+                   " with neither --format nor --base, still does this, with a deprecation note.)")
 @click.option("--detailed-exitcode", is_flag=True,
               help=f"Exit {EXIT_CHANGES} when changes are pending, 0 when none.")
 @pass_ctx
@@ -70,13 +71,15 @@ def plan(ctx: Context, zones: tuple[str, ...], providers: tuple[str, ...], shard
     provider could not be read or a parity error was found (apply would refuse),
     3 with --detailed-exitcode and changes pending."""
     explicit = click.get_current_context().get_parameter_source("fmt") is not ParameterSource.DEFAULT
-    if out and not explicit and not save_plan:  # the old meaning of `plan --out FILE`, which still works
+    if out and not explicit and not save_plan and not base:  # the old meaning of `plan --out FILE`, still works
         deprecated("plan --out FILE (with the text report) for the plan to apply", "--save-plan FILE")
         out, save_plan = None, out
     if live and not base:
         raise UsageError("--live goes with --base (a plan without --base is always live)")
     if save_plan and base and not live:
         raise UsageError("--save-plan saves a live plan for apply; add --live to --base, or drop --save-plan")
+    if base:  # before any provider class is imported: REV's dnssync.yaml says which code may run
+        refuse_untrusted(ctx.settings(offline=True), base)
     repo = ctx.repo(zones, shard, offline=bool(base) and not live)
     plans = []
     if base:

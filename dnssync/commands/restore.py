@@ -24,9 +24,12 @@ from dnssync.zones import discover, sub_zones_of
 @zone_option
 @provider_option
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
+@click.option("--accept-unsealed", is_flag=True,
+              help="Restore a snapshot whose meta.json has no checksum (an older dnssync) or, with"
+                   " DNSSYNC_PLAN_KEY set, no signature. Only for a snapshot you trust.")
 @pass_ctx
 def restore(ctx: Context, snapshot_id: str, zones: tuple[str, ...], providers: tuple[str, ...],
-            yes: bool) -> None:
+            yes: bool, accept_unsealed: bool) -> None:
     """Put providers back to the content saved in SNAPSHOT (an id, a prefix, or 'latest').
 
     Each provider gets its own saved content, so a restore undoes an apply
@@ -35,7 +38,8 @@ def restore(ctx: Context, snapshot_id: str, zones: tuple[str, ...], providers: t
     # snapshot holds is read before any secret is asked for (none needed to say there is none)
     config = ctx.settings(offline=True)
     names = list(discover(config.zones_dir, config.zone_files))
-    saved = snapshot.load(config.state_dir, snapshot_id, {n: sub_zones_of(n, names) for n in names})
+    saved = snapshot.load(config.state_dir, snapshot_id, {n: sub_zones_of(n, names) for n in names},
+                          accept_unsealed)
     config = ctx.settings()
     wanted_zones = {zone_name(z) for z in zones}
     selected = {key: zone for key, zone in saved.items()

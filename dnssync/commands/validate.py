@@ -19,6 +19,7 @@ from dnssync.commands.base import (
 from dnssync.config import missing_secrets
 from dnssync.errors import ConfigError
 from dnssync.findings import Finding
+from dnssync.gitdiff import refuse_untrusted
 from dnssync.providers import build_providers
 from dnssync.report.github import findings_annotations
 from dnssync.report.junit import junit_xml, validate_cases
@@ -33,13 +34,17 @@ from dnssync.report.text import print_findings
 @out_option()
 @click.option("--offline", is_flag=True, help="Do not mention missing env/ secrets either (a pull request from a"
               " fork has none).")
+@click.option("--base", metavar="REV", help="Import provider classes only from modules git revision REV's"
+              " dnssync.yaml trusts (a pull request cannot add trusted_modules:).")
 @pass_ctx
 def validate(ctx: Context, zones: tuple[str, ...], providers: tuple[str, ...], shard: str | None, fmt: str,
-             out: Path | None, offline: bool) -> None:
+             out: Path | None, offline: bool, base: str | None) -> None:
     """Check dnssync.yaml, providers/ and zones/ without contacting any provider.
 
     Exit 0 when valid (warnings allowed), 2 with every error's file and line. Secrets
     are not needed: an unset env/ variable is a warning (plan and apply need it)."""
+    if base:  # before any provider class is imported (gitdiff.base_trust_problem)
+        refuse_untrusted(ctx.settings(offline=True), base)
     try:
         repo = ctx.repo(zones, shard, offline=True)
         repo.serves(list(providers) or None)  # an unknown --provider is a usage error

@@ -59,7 +59,11 @@ def summary(result: VerifyResult, findings: list[Finding], delegations: int | No
                    " instead of one query per record.")
 @click.option("--no-extra", is_flag=True, help="Do not look for records git does not have.")
 @click.option("--query-timeout", type=click.FloatRange(0.05, 600), default=None,
-              help="Seconds per query, retries included (default: defaults.timeout).")
+              help="Seconds per query, retries included (default: defaults.timeout). A name one server"
+                   " keeps dropping while it answers others is asked again up to 3 times, its timeout"
+                   " stretched up to 8x while the server looks congested: at worst 32x this (15x from an"
+                   " unstretched start) before it is reported. verify has no total deadline: bound the job"
+                   " with your CI's own timeout.")
 @click.option("--timeout", "old_timeout", type=click.FloatRange(0.05, 600), default=None, hidden=True)
 @click.option("--retries", type=click.IntRange(0, 20), default=None,
               help="At most this many UDP re-sends per query (default: re-send, backing"
