@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import os
 import sys
 import traceback
 import warnings
@@ -23,10 +24,16 @@ from dnssync.errors import ConfigError, DnssyncError
 from dnssync.report.text import print_findings
 from dnssync.secrets import RedactingFilter, redact
 
+#: HTTP client libraries whose DEBUG lines hold request and response bodies and headers:
+#: an STS AssumeRole answer, a signed request's security token. Only DNSSYNC_DEBUG_HTTP=1
+#: lets them through, as the mask only knows the secrets dnssync resolved itself.
+HTTP_LOGGERS = ("botocore", "boto3", "s3transfer", "urllib3")
+
 
 def setup_logging(debug: bool) -> None:
     """Log to stderr through the secret-masking filter. Without --debug only
-    dnssync's own warnings show: plugin warnings are already findings or plan rows."""
+    dnssync's own warnings show: plugin warnings are already findings or plan rows.
+    Even with --debug the HTTP libraries stay at INFO (see HTTP_LOGGERS)."""
     handler = logging.StreamHandler(sys.stderr)
     handler.addFilter(RedactingFilter())
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
@@ -35,6 +42,13 @@ def setup_logging(debug: bool) -> None:
     root.handlers[:] = [h for h in root.handlers if h.get_name() != "dnssync"] + [handler]
     root.setLevel(logging.DEBUG if debug else logging.ERROR)
     logging.getLogger("dnssync").setLevel(logging.DEBUG if debug else logging.WARNING)
+    http = debug and os.environ.get("DNSSYNC_DEBUG_HTTP") == "1"
+    for name in HTTP_LOGGERS:  # their DEBUG lines carry request bodies, signatures and tokens
+        logging.getLogger(name).setLevel(logging.NOTSET if http else logging.INFO)
+    if http:
+        logging.getLogger("dnssync").warning(
+            "DNSSYNC_DEBUG_HTTP=1: HTTP libraries log requests and responses; credentials dnssync does"
+            " not know of (those an SDK fetches itself) may appear in this output")
     if not debug:
         warnings.filterwarnings("ignore", category=DeprecationWarning)
     logging.captureWarnings(True)
@@ -109,7 +123,8 @@ class Group(click.Group):
               help="dnssync.yaml, or the folder holding it.")
 @click.option("--octodns-config", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="Read an octoDNS config instead (its YamlProvider zones and its targets).")
-@click.option("--debug", is_flag=True, help="Log everything (secrets stay masked).")
+@click.option("--debug", is_flag=True,
+              help="Log everything (secrets stay masked; HTTP libraries only with DNSSYNC_DEBUG_HTTP=1).")
 @click.option("--no-color", is_flag=True, help="Plain output even on a terminal.")
 @click.version_option(__version__, prog_name="dnssync")
 @click.pass_context
