@@ -29,6 +29,7 @@ test-unit: venv
 bench: venv lab-deps
 	@command -v dnsperf >/dev/null 2>&1 || [ "$$(id -u)" != 0 ] || \
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -q dnsperf >/dev/null || true
+	$(BIN)/pip install -q -e '.[bench]'
 	$(BIN)/python bench/run.py
 
 lint: venv

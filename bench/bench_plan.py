@@ -15,11 +15,10 @@ import os
 import statistics
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import yaml
-from common import Row, lab_net
+from common import Row, lab_net, timed
 
 from tests.lab import Lab
 from tests.lab.zonegen import big_zone
@@ -27,18 +26,6 @@ from tests.lab.zonegen import big_zone
 BIN = Path(sys.executable).parent
 RECORDS = 10_000
 RUNS = 3
-
-
-def timed(command: list[str], env: dict[str, str]) -> tuple[float, int, int]:
-    """Wall seconds, peak RSS in MiB, and exit status of one run of `command`."""
-    start = time.perf_counter()
-    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(process.pid, 0)
-    elapsed = time.perf_counter() - start
-    process.returncode = os.waitstatus_to_exitcode(status)
-    if process.returncode not in (0, 3):
-        raise RuntimeError(f"{command[0]} failed ({process.returncode}): {process.stderr.read().decode()[-2000:]}")
-    return elapsed, usage.ru_maxrss // 1024, process.returncode
 
 
 def octodns_config(lab: Lab, zone: str, zone_dir: Path) -> dict:

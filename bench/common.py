@@ -9,6 +9,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -97,6 +98,23 @@ def push(root: Path, env: dict[str, str]) -> float:
 def verify(root: Path, env: dict[str, str], *args: str) -> tuple[float, dict]:
     elapsed, done = dnssync(root, env, "verify", "--format", "json", *args)
     return elapsed, json.loads(done.stdout)
+
+
+def timed(command: list[str], env: dict[str, str], ok: tuple[int, ...] = (0, 3)
+          ) -> tuple[float, int, int]:
+    """Wall seconds, peak RSS in MiB (os.wait4), and exit status of one run of `command`;
+    an exit status not in `ok` raises with the command's stderr."""
+    with tempfile.TemporaryFile() as stderr:  # a pipe would fill up (octoDNS logs a lot)
+        start = time.perf_counter()
+        process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=stderr)
+        _, status, usage = os.wait4(process.pid, 0)
+        elapsed = time.perf_counter() - start
+        process.returncode = os.waitstatus_to_exitcode(status)
+        if process.returncode not in ok:
+            stderr.seek(0)
+            raise RuntimeError(f"{' '.join(command[:4])} failed ({process.returncode}):"
+                               f" {stderr.read().decode(errors='replace')[-2000:]}")
+    return elapsed, usage.ru_maxrss // 1024, process.returncode
 
 
 def peak_memory_mb(command: list[str], env: dict[str, str], workdir: Path

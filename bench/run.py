@@ -1,4 +1,6 @@
-"""Run every benchmark: `make bench`, or `python bench/run.py [NAME ...]` for some.
+"""Run every benchmark: `make bench`, or `python bench/run.py [NAME ...]` for some
+(`python bench/run.py scale` for the fleet curve alone; DNSSYNC_BENCH_QUICK=1 for
+its quick form).
 
 Each `bench/bench_<name>.py` has `run(workdir) -> list[Row]` (bench/common.py) and
 measures dnssync against the reference tool in the same run, on the same servers.
@@ -11,6 +13,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import signal
 import sys
 import tempfile
 import time
@@ -46,6 +49,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("names", nargs="*", metavar="NAME", help=f"of {', '.join(benches())}")
     args = parser.parse_args()
+    # `kill` ends the run the way Ctrl-C does: every lab server is stopped by its pid
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     names = args.names or benches()
     unknown = set(names) - set(benches())
     if unknown:

@@ -7,6 +7,9 @@ Two things matter with real servers:
   the previous one; when the process is busy the server's send buffer fills and
   Knot drops the connection after its TCP I/O timeout: the transfer ends in EOF.
   Here a reader thread drains the socket while the caller consumes behind it.
+  Small zones, whose transfer fits in the socket buffers, are read on the event
+  loop instead (`transfer_async`): a thread per transfer costs more than the
+  transfer when a fleet's hundreds of small zones are verified.
 * Cheap parsing. Replies are framed by `dnssync.wire` (owner, type, TTL and RDATA
   bytes located, not parsed) and TSIG is checked by dnspython's own
   `dns.tsig.validate` on every signed message, as dnspython's parser would.
@@ -17,6 +20,9 @@ comparison, extra records).
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import os
 import queue
 import socket
 import struct
@@ -85,6 +91,57 @@ def _check_tsig(reply: wire.Reply, key: dns.tsig.Key, request_mac: bytes, ctx: A
                              last.start, ctx, True), True
 
 
+class _Stream:
+    """One transfer's messages judged in order, without I/O: the thread reader
+    (`transfer`) and the event loop (`transfer_async`) both feed it."""
+
+    def __init__(self, zone: str, key: dns.tsig.Key | None):
+        origin = dns.name.from_text(zone)
+        self.origin_wire = origin.to_wire().lower()
+        self.key = key
+        self.query = dns.message.make_query(origin, dns.rdatatype.AXFR)
+        if key is not None:
+            self.query.use_tsig(key)
+        request = self.query.to_wire()
+        self.request = struct.pack("!H", len(request)) + request
+        self.tsig_ctx: Any = None
+        self.signed = False
+        self.soas = 0
+
+    @property
+    def done(self) -> bool:
+        return self.soas >= 2
+
+    def records(self, message: bytes) -> list[tuple[wire.Reply, wire.RR]]:
+        """The records of one message, in order, the closing SOA left out."""
+        key = self.key
+        reply = wire.parse_reply(message)
+        if reply.id != self.query.id:
+            raise TransferRefused("the transfer reply has the wrong message ID")
+        if key is not None and (reply.rcode == dns.rcode.NOERROR or _signed(reply)):
+            # first, so a refusal says why: BADKEY, BADSIG, BADTIME (dns.tsig.PeerError)
+            self.tsig_ctx, self.signed = _check_tsig(reply, key, self.query.mac, self.tsig_ctx)
+        if reply.rcode != dns.rcode.NOERROR:
+            hint = " (is the TSIG key right?)" if key and reply.rcode == dns.rcode.NOTAUTH else ""
+            raise TransferRefused(f"transfer refused ({dns.rcode.to_text(reply.rcode)}){hint}", reply.rcode)
+        if not reply.answer and not self.soas:
+            raise TransferRefused("the server answered without a zone transfer")
+        found = []
+        for rr in reply.answer:
+            if rr.rdtype == dns.rdatatype.SOA and rr.owner == self.origin_wire:
+                self.soas += 1
+                if self.soas == 2:
+                    break
+            elif not self.soas:
+                raise TransferRefused("the transfer does not start with the zone's SOA")
+            found.append((reply, rr))
+        return found
+
+    def finish(self) -> None:
+        if self.key is not None and not self.signed:
+            raise TransferRefused("the last message of the transfer is not signed (TSIG)")
+
+
 def transfer(host: str, zone: str, port: int = 53, key: dns.tsig.Key | None = None,
              timeout: float = 20.0) -> Iterator[tuple[wire.Reply, wire.RR]]:
     """Every record of the transfer of `zone` from host:port, in order: the zone's SOA
@@ -94,55 +151,66 @@ def transfer(host: str, zone: str, port: int = 53, key: dns.tsig.Key | None = No
     dns.tsig.BadKey (the reply is signed with another key), dns.tsig.BadSignature (the
     reply's signature does not verify), wire.Malformed (a message does not parse),
     dns.exception.Timeout, EOFError or OSError."""
-    origin = dns.name.from_text(zone)
-    origin_wire = origin.to_wire().lower()
-    query = dns.message.make_query(origin, dns.rdatatype.AXFR)
-    if key is not None:
-        query.use_tsig(key)
-    request = query.to_wire()
+    stream = _Stream(zone, key)
     deadline = time.monotonic() + timeout
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     with socket.socket(family, socket.SOCK_STREAM) as sock:
         sock.settimeout(timeout)
         sock.connect((host, port))
-        sock.sendall(struct.pack("!H", len(request)) + request)
+        sock.sendall(stream.request)
         messages: queue.Queue = queue.Queue()
         reader = threading.Thread(target=_reader, args=(sock, messages), daemon=True)
         reader.start()
         try:
-            tsig_ctx, signed, soas = None, False, 0
-            while soas < 2:
+            while not stream.done:
                 try:
                     item = messages.get(timeout=max(0.0, deadline - time.monotonic()))
                 except queue.Empty:
                     raise dns.exception.Timeout from None
                 if isinstance(item, Exception):
                     raise item
-                reply = wire.parse_reply(item)
-                if reply.id != query.id:
-                    raise TransferRefused("the transfer reply has the wrong message ID")
-                if key is not None and (reply.rcode == dns.rcode.NOERROR or _signed(reply)):
-                    # first, so a refusal says why: BADKEY, BADSIG, BADTIME (dns.tsig.PeerError)
-                    tsig_ctx, signed = _check_tsig(reply, key, query.mac, tsig_ctx)
-                if reply.rcode != dns.rcode.NOERROR:
-                    hint = " (is the TSIG key right?)" if key and reply.rcode == dns.rcode.NOTAUTH else ""
-                    raise TransferRefused(f"transfer refused ({dns.rcode.to_text(reply.rcode)}){hint}", reply.rcode)
-                if not reply.answer and not soas:
-                    raise TransferRefused("the server answered without a zone transfer")
-                for rr in reply.answer:
-                    if rr.rdtype == dns.rdatatype.SOA and rr.owner == origin_wire:
-                        soas += 1
-                        if soas == 2:
-                            break
-                    elif not soas:
-                        raise TransferRefused("the transfer does not start with the zone's SOA")
-                    yield reply, rr
-            if key is not None and not signed:
-                raise TransferRefused("the last message of the transfer is not signed (TSIG)")
+                yield from stream.records(item)
+            stream.finish()
         finally:
             if reader.is_alive():
                 sock.shutdown(socket.SHUT_RDWR)
             reader.join(timeout=1)
+
+
+async def transfer_async(host: str, zone: str, port: int = 53, key: dns.tsig.Key | None = None,
+                         timeout: float = 20.0) -> list[tuple[wire.Reply, wire.RR]]:
+    """`transfer` on the running event loop, for small zones: no thread to start (a
+    fleet's verify transferred hundreds of 40-record zones, and the threads' start-up
+    and their turns at the interpreter starved the event loop of the queries). A large
+    zone needs `transfer`: its thread keeps reading while the caller is busy. Raises
+    what `transfer` raises."""
+    stream = _Stream(zone, key)
+
+    async def run() -> list[tuple[wire.Reply, wire.RR]]:
+        try:
+            reader, writer = await asyncio.open_connection(host, port)
+        except OSError as e:  # asyncio words it "Connect call failed": say it as the socket does
+            raise type(e)(e.errno, os.strerror(e.errno)) if e.errno else e from None
+        try:
+            writer.write(stream.request)
+            await writer.drain()
+            found = []
+            while not stream.done:
+                (length,) = struct.unpack("!H", await reader.readexactly(2))
+                found += stream.records(await reader.readexactly(length))
+            stream.finish()
+            return found
+        except asyncio.IncompleteReadError:
+            raise EOFError("connection closed by the server") from None
+        finally:
+            writer.close()
+            with contextlib.suppress(OSError):
+                await writer.wait_closed()
+
+    try:
+        return await asyncio.wait_for(run(), timeout)
+    except TimeoutError:
+        raise dns.exception.Timeout from None
 
 
 def tsig_key(name: str | None, secret: str | None, algorithm: str | None = None) -> dns.tsig.Key | None:

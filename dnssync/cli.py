@@ -8,7 +8,9 @@ input; unexpected errors print one line (the traceback with --debug).
 
 from __future__ import annotations
 
+import importlib
 import logging
+import os
 import sys
 import traceback
 import warnings
@@ -17,27 +19,21 @@ from pathlib import Path
 import click
 
 from dnssync import __version__
-from dnssync.commands.apply import apply
 from dnssync.commands.base import Context
-from dnssync.commands.demo import demo
-from dnssync.commands.drift import drift
-from dnssync.commands.fault import fault
-from dnssync.commands.import_zone import import_zone
-from dnssync.commands.plan import plan
-from dnssync.commands.restore import restore, snapshots
-from dnssync.commands.serve import serve
-from dnssync.commands.soa import soa
-from dnssync.commands.validate import validate
-from dnssync.commands.verify import verify
-from dnssync.commands.watch import watch
 from dnssync.errors import ConfigError, DnssyncError
 from dnssync.report.text import print_findings
 from dnssync.secrets import RedactingFilter, redact
 
+#: HTTP client libraries whose DEBUG lines hold request and response bodies and headers:
+#: an STS AssumeRole answer, a signed request's security token. Only DNSSYNC_DEBUG_HTTP=1
+#: lets them through, as the mask only knows the secrets dnssync resolved itself.
+HTTP_LOGGERS = ("botocore", "boto3", "s3transfer", "urllib3")
+
 
 def setup_logging(debug: bool) -> None:
     """Log to stderr through the secret-masking filter. Without --debug only
-    dnssync's own warnings show: plugin warnings are already findings or plan rows."""
+    dnssync's own warnings show: plugin warnings are already findings or plan rows.
+    Even with --debug the HTTP libraries stay at INFO (see HTTP_LOGGERS)."""
     handler = logging.StreamHandler(sys.stderr)
     handler.addFilter(RedactingFilter())
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
@@ -46,13 +42,50 @@ def setup_logging(debug: bool) -> None:
     root.handlers[:] = [h for h in root.handlers if h.get_name() != "dnssync"] + [handler]
     root.setLevel(logging.DEBUG if debug else logging.ERROR)
     logging.getLogger("dnssync").setLevel(logging.DEBUG if debug else logging.WARNING)
+    http = debug and os.environ.get("DNSSYNC_DEBUG_HTTP") == "1"
+    for name in HTTP_LOGGERS:  # their DEBUG lines carry request bodies, signatures and tokens
+        logging.getLogger(name).setLevel(logging.NOTSET if http else logging.INFO)
+    if http:
+        logging.getLogger("dnssync").warning(
+            "DNSSYNC_DEBUG_HTTP=1: HTTP libraries log requests and responses; credentials dnssync does"
+            " not know of (those an SDK fetches itself) may appear in this output")
     if not debug:
         warnings.filterwarnings("ignore", category=DeprecationWarning)
     logging.captureWarnings(True)
 
 
+#: command name -> "module:function" under dnssync.commands
+COMMANDS = {name: target for name, target in (
+    ("validate", "validate:validate"), ("plan", "plan:plan"), ("apply", "apply:apply"),
+    ("verify", "verify:verify"), ("watch", "watch:watch"), ("drift", "drift:drift"),
+    ("soa", "soa:soa"), ("restore", "restore:restore"), ("snapshots", "restore:snapshots"),
+    ("import", "import_zone:import_zone"), ("demo", "demo:demo"), ("serve", "serve:serve"),
+    ("fault", "fault:fault"))}
+#: the commands imported so far (each gets the global options once)
+_LOADED: dict[str, click.Command] = {}
+
+
 class Group(click.Group):
-    """Turns dnssync's errors into messages and exit codes, never tracebacks."""
+    """Turns dnssync's errors into messages and exit codes, never tracebacks.
+
+    Commands are imported when invoked, not all at start-up: a CI job that runs
+    `dnssync verify` over a fleet pays for verify's modules alone (importing every
+    command, apply's and watch's stacks included, was a large share of its time)."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        target = COMMANDS.get(cmd_name)
+        if target is None:
+            return None
+        command = _LOADED.get(target)
+        if command is None:
+            module, function = target.split(":")
+            command = _LOADED[target] = getattr(importlib.import_module(f"dnssync.commands.{module}"),
+                                                function)
+            command.params.extend(global_options())
+        return command
 
     def invoke(self, ctx: click.Context):
         try:
@@ -90,7 +123,8 @@ class Group(click.Group):
               help="dnssync.yaml, or the folder holding it.")
 @click.option("--octodns-config", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="Read an octoDNS config instead (its YamlProvider zones and its targets).")
-@click.option("--debug", is_flag=True, help="Log everything (secrets stay masked).")
+@click.option("--debug", is_flag=True,
+              help="Log everything (secrets stay masked; HTTP libraries only with DNSSYNC_DEBUG_HTTP=1).")
 @click.option("--no-color", is_flag=True, help="Plain output even on a terminal.")
 @click.version_option(__version__, prog_name="dnssync")
 @click.pass_context
@@ -99,6 +133,12 @@ def main(ctx: click.Context, config_path: Path, octodns_config: Path | None, deb
     """dnssync: serve every zone from several DNS providers at once, and prove they answer alike."""
     setup_logging(debug)
     ctx.obj = Context(config_path, octodns_config, debug, not no_color)
+
+
+def all_commands() -> dict[str, click.Command]:
+    """Every command, imported (for tests and documentation that look at them all)."""
+    ctx = click.Context(main)
+    return {name: main.get_command(ctx, name) for name in main.list_commands(ctx)}
 
 
 def _late_global(ctx: click.Context, param: click.Parameter, value: object) -> None:
@@ -132,8 +172,3 @@ def global_options() -> list[click.Parameter]:
         options.append(late)
     return options
 
-
-for command in (validate, plan, apply, verify, watch, drift, soa, restore, snapshots, import_zone, demo, serve,
-                fault):
-    command.params.extend(global_options())
-    main.add_command(command)

@@ -13,6 +13,7 @@ import ipaddress
 import os
 import re
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -72,7 +73,12 @@ class ProviderConfig:
     zone_nameservers: dict[str, list[Nameserver]] = field(default_factory=dict)
 
     def serves(self, zone: str) -> bool:
-        return self.zones is None or zone in self.zones
+        return self.zones is None or zone in self._zone_set
+
+    @cached_property
+    def _zone_set(self) -> frozenset[str]:
+        """`zones` as a set: a provider listing 20,000 zones is asked about each of them."""
+        return frozenset(self.zones or ())
 
     def nameservers_for(self, zone: str) -> list[Nameserver]:
         """This provider's nameservers for `zone` (read from its API with `auto`)."""

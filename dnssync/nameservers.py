@@ -9,9 +9,10 @@ host the zone yet and cannot say); `build_provider` refuses `auto` for a class
 without one, naming the provider.
 
 This is the only place that contacts a provider before planning, and only for
-providers with `auto`. `create` (apply only) creates a zone the provider does
-not host yet, so that the first apply already serves its real nameservers in
-every provider's apex NS instead of changing them on the next run.
+providers with `auto`. `create_at` (apply only, once the plan was shown, its
+gates passed and the user confirmed) names the providers that create a zone
+they do not host yet, so that the first apply already serves its real
+nameservers in every provider's apex NS instead of changing them on the next run.
 """
 
 from __future__ import annotations
@@ -24,9 +25,10 @@ from dnssync.plan import describe_error
 
 
 def read_auto(config: Config, providers: dict[str, BaseProvider], zones: list[str],
-              create: bool = False) -> list[Finding]:
+              create_at: frozenset[str] = frozenset()) -> list[Finding]:
     """Fill every `auto` provider's per-zone nameservers (`zone_nameservers`) and its
-    `nameservers` (their union, which verify asks) from its API."""
+    `nameservers` (their union, which verify asks) from its API; the providers in
+    `create_at` create the zones they lack first."""
     findings = []
     for pc in config.providers.values():
         if not pc.auto_nameservers:
@@ -36,7 +38,7 @@ def read_auto(config: Config, providers: dict[str, BaseProvider], zones: list[st
         union: dict[str, Nameserver] = {}
         for zone in sorted(z for z in zones if pc.serves(z)):
             try:
-                names = provider.zone_nameservers(zone, create=create)
+                names = provider.zone_nameservers(zone, create=pc.name in create_at)
             except Exception as e:  # reported, like any provider that cannot be read
                 findings.append(Finding(Severity.ERROR, "plan.nameservers-unreadable",
                                         f"{pc.name}: cannot read the nameservers of {zone}: {describe_error(e)}",

@@ -520,7 +520,8 @@ def _plan_in_processes(tasks: list[tuple[str, str]], desired: dict[str, Zone], p
     workers = max(1, min(concurrency, len(tasks)))
     try:
         with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("fork")) as pool:
-            return list(pool.map(_plan_forked, tasks))
+            # in chunks: one pickled round trip per pair cost more than planning a small zone
+            return list(pool.map(_plan_forked, tasks, chunksize=max(1, len(tasks) // (workers * 4))))
     except BrokenProcessPool:
         return None
     finally:

@@ -166,16 +166,31 @@ class Repository:
             self._providers = build_providers(list(self.config.providers.values()))
         return self._providers
 
-    def read_nameservers(self, create: bool = False) -> None:
+    def read_nameservers(self, create_at: frozenset[str] = frozenset()) -> None:
         """Read `nameservers: auto` from the providers' APIs (once), and rebuild the desired
-        zones' apex NS with them; `create` (apply) creates zones a provider lacks first."""
+        zones' apex NS with them; the providers in `create_at` create zones they lack
+        first (see `create_pending_zones`)."""
         if self._nameservers_read or self.offline or not any(
                 p.auto_nameservers for p in self.config.providers.values()):
             return
         self._nameservers_read = True
-        found = read_auto(self.config, self.providers(), list(self.desired), create)
+        found = read_auto(self.config, self.providers(), list(self.desired), create_at)
         self.desired, apex = build_desired(self.config, self.zones)
-        self.findings = [f for f in self.findings if f.code != "zone.apex-ns"] + apex + found
+        self.findings = [f for f in self.findings if f.code != "zone.apex-ns"
+                         and not f.code.startswith("plan.nameservers")] + apex + found
+
+    def create_pending_zones(self, plan: Plan, providers: list[str] | None = None) -> list[str]:
+        """Create the zones `plan` says an `auto` provider (of `providers`, None: all) does
+        not host yet (`plan.nameservers-pending`), and read their nameservers again.
+        Only apply calls this, after the plan was shown, gated and confirmed: creating a
+        zone is a change (a billable one at Route53). Returns "provider/zone" created."""
+        pending = [f for f in plan.findings if f.code == "plan.nameservers-pending"
+                   and (providers is None or f.provider in providers)]
+        if not pending:
+            return []
+        self._nameservers_read = False
+        self.read_nameservers(create_at=frozenset(f.provider for f in pending))
+        return [f"{f.provider}/{f.zone}" for f in pending]
 
     def serves(self, providers: list[str] | None = None, zones: list[str] | None = None) -> dict[str, list[str]]:
         """zone (the repository's, or `zones`) -> the providers that serve it: all of them,

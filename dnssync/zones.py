@@ -87,8 +87,21 @@ def discover(zones_dir: Path, settings: ZoneFiles | None = None) -> dict[str, li
 def sub_zones_of(name: str, all_names: list[str]) -> set[str]:
     """Relative names of the zones in the repository that sit below `name`,
     which octoDNS needs so records under them are rejected from the parent."""
-    suffix = "." + name
-    return {other[: -len(suffix)] for other in all_names if other != name and other.endswith(suffix)}
+    return all_sub_zones([*all_names, name])[name]
+
+
+def all_sub_zones(all_names: list[str]) -> dict[str, set[str]]:
+    """`sub_zones_of` for every zone at once, by walking each name's parents: a fleet
+    of 20,000 zones takes 20,000 short walks, not 20,000 scans of 20,000 names."""
+    names = set(all_names)
+    found: dict[str, set[str]] = {name: set() for name in names}
+    for other in names:
+        labels = other.split(".")
+        for cut in range(1, len(labels) - 1):
+            parent = ".".join(labels[cut:])
+            if parent in names:
+                found[parent].add(".".join(labels[:cut]))
+    return found
 
 
 #: what the servers do with a CNAME beside other data, as seen on the lab's real servers
@@ -395,6 +408,7 @@ def load_zones(config: Config, only: list[str] | None = None, checks: Iterable[Z
     wanted = [zone_name(z) for z in only] if only is not None else list(sources)
     findings: list[Finding] = []
     zones: list[DesiredZone] = []
+    subs = all_sub_zones(list(sources))
     for name in wanted:
         if name not in sources:
             findings.append(Finding(Severity.ERROR, "config.zone-unknown",
@@ -406,7 +420,7 @@ def load_zones(config: Config, only: list[str] | None = None, checks: Iterable[Z
             findings.append(Finding(Severity.ERROR, "zone.name", f"zone name {name!r} (from the file name) {problem}",
                                     zone=name, file=str(sources[name][0])))
             continue
-        builder = _ZoneBuilder(name, sub_zones_of(name, list(sources)), config, type_resolver)
+        builder = _ZoneBuilder(name, subs.get(name, set()), config, type_resolver)
         for path in sources[name]:
             builder.add_file(path)
         if not has_errors(builder.findings):

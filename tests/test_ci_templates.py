@@ -13,7 +13,7 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from dnssync.cli import main
+from dnssync.cli import all_commands, main
 from tests.conftest import ROOT
 
 TEMPLATES = sorted((ROOT / "docs" / "ci").glob("*.yml"))
@@ -72,9 +72,9 @@ def check_dnssync(words: list[str]) -> None:
         elif not word.startswith("-"):
             command = word
             break
-    assert command in main.commands, f"{' '.join(words)}: no command {command!r}"
+    assert command in all_commands(), f"{' '.join(words)}: no command {command!r}"
     shown = help_of(command)
-    params = {opt: p for p in main.commands[command].params for opt in getattr(p, "opts", [])}
+    params = {opt: p for p in all_commands()[command].params for opt in getattr(p, "opts", [])}
     rest = list(args)
     for index, word in enumerate(rest):
         if not word.startswith("-"):

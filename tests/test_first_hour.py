@@ -17,7 +17,7 @@ from click.testing import CliRunner
 from rich.console import Console
 from rich.table import Table
 
-from dnssync.cli import main
+from dnssync.cli import all_commands, main
 from dnssync.findings import Finding, Severity
 from dnssync.plan import Change, Plan, ProviderPlan
 from dnssync.providers.hints import install_hint
@@ -46,7 +46,7 @@ def small_repo(root: Path) -> Path:
 
 
 def test_every_command_takes_the_global_options_after_it_too(tmp_path):
-    for name in main.commands:
+    for name in all_commands():
         shown = invoke(name, "--help").output
         assert all(option in shown for option in GLOBAL), (name, shown)
     root = small_repo(tmp_path / "repo")
@@ -95,15 +95,15 @@ def test_local_work_needs_no_provider_secrets(tmp_path):
 
 
 def test_one_vocabulary_across_commands(tmp_path):
-    outs = {name: option.help for name, command in main.commands.items() for option in command.params
+    outs = {name: option.help for name, command in all_commands().items() for option in command.params
             if option.name == "out"}
     assert set(outs) >= {"plan", "verify", "drift", "validate"}
     assert len(set(outs.values())) == 1, outs  # one meaning of --out
-    formats = {name for name, command in main.commands.items() for option in command.params
+    formats = {name for name, command in all_commands().items() for option in command.params
                if option.name == "fmt"}
     assert formats >= {"validate", "plan", "apply", "verify", "watch", "drift", "soa", "snapshots"}
-    per_query = {o.name: o.help for o in main.commands["verify"].params if o.name == "query_timeout"}
-    total = {o.name: o.help for c in ("watch", "apply") for o in main.commands[c].params if o.name == "deadline"}
+    per_query = {o.name: o.help for o in all_commands()["verify"].params if o.name == "query_timeout"}
+    total = {o.name: o.help for c in ("watch", "apply") for o in all_commands()[c].params if o.name == "deadline"}
     assert "per query" in per_query["query_timeout"] and "in all" in total["deadline"]
     # the old spellings still work, and say what to type instead
     root = small_repo(tmp_path / "repo")

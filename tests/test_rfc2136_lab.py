@@ -14,10 +14,12 @@ from octodns.record import Record
 from octodns.zone import Zone
 from octodns_bind import Rfc2136Provider as OctodnsRfc2136Provider
 
+from dnssync.providers.refused import Refused
 from dnssync.providers.rfc2136 import BindProvider, KnotProvider, Rfc2136Error
 from tests.conftest import unique_zone
 from tests.lab.zonegen import big_zone_data, long_txt_zone
 from tests.test_push_lab import ask
+from tests.updaterelay import ServfailRelay
 
 
 def desired_zone(name: str, data: dict) -> Zone:
@@ -178,3 +180,43 @@ def test_axfr_keeps_up_with_knot_when_parsing_is_slow(lab, monkeypatch):
     key = axfr.tsig_key(lab.knot.key_name, lab.knot.key_secret)
     records = list(axfr.transfer(lab.knot.address, zone, key=key, timeout=30))
     assert sum(rr.rdtype == dns.rdatatype.TXT for _, rr in records) == 2000
+
+
+def test_a_type_change_whose_add_is_refused_keeps_the_old_record(lab):
+    """CNAME->A at one name is a delete and an add. BIND refuses the A (101 values: over
+    its max-records-per-type, SERVFAIL each time). The bisect used to send the delete and
+    the add in different halves: the CNAME was deleted and the name was gone. They go
+    together now: both are refused, the CNAME is still served, the other change goes."""
+    zone = unique_zone("cna")
+    lab.add_zone(zone, ["bind"], ["ns1.bind.lab."])
+    ours = provider(BindProvider, lab)
+    ours.apply(ours.plan(desired_zone(zone, {"www": {"type": "CNAME", "ttl": 60, "value": "target.example."}})))
+    many = [f"10.0.{i // 250}.{i % 250 + 1}" for i in range(101)]
+    desired = desired_zone(zone, {"www": {"type": "A", "ttl": 60, "values": many},
+                                  "ok": {"type": "A", "ttl": 60, "value": "192.0.2.7"}})
+    with pytest.raises(Refused) as refused:
+        ours.apply(ours.plan(desired))
+    assert ask(lab, "bind", f"www.{zone}", "CNAME") == {"target.example."}
+    assert ask(lab, "bind", f"ok.{zone}", "A") == {"192.0.2.7"}
+    assert {what for what, _ in refused.value.refused} == {"delete www CNAME", "create www A"}
+
+
+def test_a_servfail_in_a_later_message_is_sent_again_not_blamed(lab):
+    """Knot behind a relay that answers SERVFAIL to update messages 2 and 3 (a server
+    failing for a moment). The first failure is checked with an empty update (it passes)
+    and split; the single change then answered SERVFAIL used to be reported as refused by
+    its data, never retried. It is sent once more now, and goes."""
+    zone = unique_zone("sfl")
+    lab.add_zone(zone, ["knot"], ["ns1.knot.lab."])
+    direct = provider(KnotProvider, lab, "knot")
+    desired = desired_zone(zone, {f"h{i}": {"type": "A", "ttl": 60, "value": f"192.0.2.{i}"} for i in range(1, 5)})
+    server = lab.servers["knot"]
+    with ServfailRelay(server.address, server.port, server.key_name, server.key_secret, fail={1, 2}) as relay:
+        relayed = KnotProvider("test-knot", "127.0.0.1", port=relay.port, key_name=server.key_name,
+                               key_secret=server.key_secret, key_algorithm="hmac-sha256", strict_supports=False,
+                               update_batch_size=2)
+        relayed.apply(direct.plan(desired))
+    # [h1 h2] [h3 h4]: SERVFAIL, then split: [h3]: SERVFAIL, [h3] again: applied; [h4]...
+    assert relay.answered[:4] == ["NOERROR", "SERVFAIL", "SERVFAIL", "NOERROR"]
+    assert relay.names[2] == relay.names[3] == [f"h3.{zone}"] and "SERVFAIL" not in relay.answered[4:]
+    assert direct.plan(desired) is None  # every record is there

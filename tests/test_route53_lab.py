@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
+import requests
 import yaml
 
 from dnssync.embedded.server import EmbeddedServer
@@ -238,3 +239,69 @@ def test_a_zone_written_for_route53_works_unchanged_beside_the_lab(make_repo, la
         assert ask(lab, server, zone, "A") == {"192.0.2.7"}
     second = repo.run("plan", "--detailed-exitcode")
     assert second.exit_code == 0, second.output
+
+
+def test_debug_never_shows_the_credentials_of_an_assumed_role(make_repo, lab, moto):
+    """`role_arn`: the plugin assumes the role through STS (moto's), so the keys it signs
+    with never went through config's env/. botocore logs the AssumeRole answer and the
+    signed requests at DEBUG: under --debug they stay off; with DNSSYNC_DEBUG_HTTP=1 they
+    show, and the assumed keys are masked in every request signed with them."""
+    zone = unique_zone("r53k")
+    repo = route53_repo(make_repo, lab, moto, {zone: "www:\n  type: A\n  value: 192.0.2.1\n"}, providers=[],
+                        role_arn="arn:aws:iam::123456789012:role/dnssync")
+    repo.env["AWS_ENDPOINT_URL_STS"] = moto.url
+
+    def assumed() -> list[dict]:
+        return requests.get(f"{moto.url}/moto-api/data.json", timeout=10).json().get("sts", {}).get("AssumedRole", [])
+
+    before = len(assumed())
+    result = repo.run("--debug", "apply", "--yes")
+    output = result.output + (result.stderr or "")
+    assert result.exit_code == 0, output
+    roles = assumed()[before:]
+    assert roles and all(r["role_arn"].endswith("role/dnssync") for r in roles)
+    assert "DEBUG Route53Provider[route53]" in output  # --debug is on
+    assert "DEBUG botocore" not in output and "DEBUG urllib3" not in output
+    for role in roles:
+        assert role["secret_access_key"] not in output and role["session_token"] not in output
+
+    repo.zone_file(zone).write_text("www:\n  type: A\n  value: 192.0.2.2\n")
+    repo.env["DNSSYNC_DEBUG_HTTP"] = "1"
+    before = len(assumed())
+    result = repo.run("--debug", "apply", "--yes")
+    output = result.output + (result.stderr or "")
+    assert result.exit_code == 0, output
+    assert "DNSSYNC_DEBUG_HTTP=1: HTTP libraries log requests" in output
+    signed = [line for line in output.splitlines() if "x-amz-security-token" in line.lower()]
+    assert signed  # the requests signed with the assumed keys are logged...
+    for role in assumed()[before:]:  # ...with the keys masked
+        assert not any(role["session_token"] in line or role["secret_access_key"] in line for line in signed)
+
+
+def test_apply_creates_no_hosted_zone_before_the_gates_and_confirmation(make_repo, lab, moto):
+    """A new zone for Route53 (`nameservers: auto`): its hosted zone is created only once
+    the plan was shown, passed the gates and was confirmed. The example zone has records
+    Route53 cannot hold (parity errors): apply refuses, and Route53 has no hosted zone;
+    `--refresh-flattened` never creates one; answering "no" creates none."""
+    def hosted() -> set[str]:
+        return {z["Name"] for z in moto.client().list_hosted_zones()["HostedZones"]}
+
+    gated = unique_zone("r53g")
+    repo = route53_repo(make_repo, lab, moto, {gated: EXAMPLE_COM})
+    result = repo.run("apply", "--yes")
+    assert result.exit_code == 1
+    assert "refusing to apply (nothing was sent):" in result.output and "parity error" in result.output
+    assert gated not in hosted()
+
+    plain = unique_zone("r53y")
+    repo = route53_repo(make_repo, lab, moto, {plain: "www:\n  type: A\n  value: 192.0.2.1\n"})
+    assert repo.run("apply", "--yes", "--refresh-flattened").exit_code == 0
+    assert plain not in hosted()
+    declined = repo.run("apply", input="n\n")
+    assert declined.exit_code != 0 and plain not in hosted()
+    result = repo.run("apply", "--yes")
+    assert result.exit_code == 0, result.output
+    assert f"Created route53/{plain} for their nameservers" in result.output
+    assert plain in hosted()
+    assert ask(lab, next(iter(lab.servers)), plain, "NS") >= set(MOTO_NS)
+    assert repo.run("plan", "--detailed-exitcode").exit_code == 0

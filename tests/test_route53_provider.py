@@ -18,9 +18,17 @@ from octodns.record import Record
 from octodns.zone import Zone
 from octodns_route53 import Route53Provider as PluginProvider
 
+from dnssync import interrupt
 from dnssync.apply import is_transient
 from dnssync.config import read_config
-from dnssync.providers.route53 import Route53Error, Route53Provider, paging_complete, requests_within_limits, weight
+from dnssync.providers.route53 import (
+    Route53Error,
+    Route53Provider,
+    paging_complete,
+    requests_within_limits,
+    together,
+    weight,
+)
 from tests.httpfault import FaultyProxy
 from tests.lab.moto import CREDENTIALS
 from tests.route53_repo import MOTO_NS, rrsets
@@ -192,11 +200,28 @@ def test_limits_arithmetic():
     create = {"Action": "CREATE", "ResourceRecordSet": {"ResourceRecords": [{"Value": "x" * 10}] * 3}}
     alias = {"Action": "CREATE", "ResourceRecordSet": {"AliasTarget": {}}}
     assert weight(upsert) == (6, 60) and weight(create) == (3, 30) and weight(alias) == (0, 0)
-    assert [len(b) for b in requests_within_limits([upsert] * 5, max_records=12)] == [2, 2, 1]
-    assert [len(b) for b in requests_within_limits([create] * 5, max_chars=60)] == [2, 2, 1]
-    assert [len(b) for b in requests_within_limits([alias] * 2500)] == [1000, 1000, 500]
-    # a single change over a limit goes alone (Route53 then names it), never dropped
-    assert [len(b) for b in requests_within_limits([create, upsert, create], max_records=5)] == [1, 1, 1]
+    assert [len(b) for b in requests_within_limits([[upsert]] * 5, max_records=12)] == [2, 2, 1]
+    assert [len(b) for b in requests_within_limits([[create]] * 5, max_chars=60)] == [2, 2, 1]
+    assert [len(b) for b in requests_within_limits([[alias]] * 2500)] == [1000, 1000, 500]
+    # a single group over a limit goes alone (Route53 then names it), never dropped
+    assert [len(b) for b in requests_within_limits([[create], [upsert], [create]], max_records=5)] == [1, 1, 1]
+    # a group is never cut: 3 changes at one name with a limit of 2 changes go together
+    assert [sum(map(len, b)) for b in requests_within_limits([[create] * 3, [create]], max_changes=2)] == [3, 1]
+
+
+def test_changes_of_one_name_and_one_dynamic_record_are_grouped():
+    """A CNAME->A update (DELETE + CREATE) and a dynamic record's pool RRsets are one group."""
+    def mod(action: str, name: str, rtype: str) -> dict:
+        return {"Action": action, "ResourceRecordSet": {"Name": name, "Type": rtype, "TTL": 60,
+                                                         "ResourceRecords": [{"Value": "x"}]}}
+    mods = [mod("CREATE", "www.z.test.", "A"), mod("CREATE", "a.z.test.", "A"),
+            mod("DELETE", "www.z.test.", "CNAME"), mod("CREATE", "_octodns-one-value.dyn.z.test.", "A"),
+            mod("CREATE", "dyn.z.test.", "A")]
+    grouped = [[(m["Action"], m["ResourceRecordSet"]["Name"]) for m in g] for g in together(mods)]
+    assert [("DELETE", "www.z.test."), ("CREATE", "www.z.test.")] in grouped
+    assert sorted(next(g for g in grouped if ("CREATE", "dyn.z.test.") in g)) == [
+        ("CREATE", "_octodns-one-value.dyn.z.test."), ("CREATE", "dyn.z.test.")]
+    assert len(grouped) == 3
 
 
 def test_endpoint_from_boto3s_environment(moto, monkeypatch):
@@ -275,3 +300,53 @@ def test_a_forked_child_does_not_share_the_parents_connections(moto):
     assert os.waitstatus_to_exitcode(status) == 0
     assert len(pools) == 1
     provider.list_zones()  # the parent's connection still works
+
+
+def test_a_rejected_create_never_leaves_its_name_deleted(moto):
+    """CNAME->A at one name is a DELETE and a CREATE. With the CREATE rejected (1,001 values
+    are over Route53's limit; the plugin's own check of that is raised with max_changes) they
+    used to go in two requests: the CNAME was deleted and nothing replaced it. Now they go
+    (and are rejected) together: the CNAME is still there."""
+    name = zone_name()
+    push(ours(moto.url), zone_of(name, {"www": {"type": "CNAME", "ttl": 60, "value": "target.example."}}))
+    many = [f"10.{i // 250}.{i % 250}.1" for i in range(1001)]
+    with pytest.raises(Route53Error) as failed:
+        push(ours(moto.url, max_changes=2000), zone_of(name, {"www": {"type": "A", "ttl": 60, "values": many}}))
+    assert (f"www.{name}", "A") in {(n, t) for n, t, _ in failed.value.rejected}
+    held = rrsets(moto, name)
+    assert held[(f"www.{name}", "CNAME")] == {"target.example."} and (f"www.{name}", "A") not in held
+
+
+def _stop_at_first_change_request(method: str, path: str, seen: int):
+    """The fault proxy's hook: Ctrl-C arrives while the first change request is sent."""
+    if method == "POST" and path.endswith("/rrset/"):
+        interrupt.STOP.set()
+
+
+@pytest.mark.parametrize("case", ["between requests", "between bisect halves"])
+def test_ctrl_c_stops_at_the_next_request(moto, case):
+    """After Ctrl-C no further change request is sent: not the next request of a batch cut
+    by the limits, nor the halves of a rejected request."""
+    name = zone_name()
+    records = a_records(3)
+    if case == "between requests":
+        options = {"max_value_chars": 12}  # one A value per request: three requests
+    else:  # one request, rejected (one record was created out of band after the plan): halves follow
+        options = {}
+        push(ours(moto.url), zone_of(name, {"x": records["h0"]}))
+    with FaultyProxy(moto.url, _stop_at_first_change_request) as proxy:
+        provider = ours(f"http://127.0.0.1:{proxy.port}", **options)
+        plan = provider.plan(zone_of(name, records))
+        if case == "between bisect halves":  # the same CREATE, out of band: moto rejects ours
+            create = plan.changes[-1].new
+            client = moto.client()
+            zone_id = next(z["Id"] for z in client.list_hosted_zones()["HostedZones"] if z["Name"] == name)
+            client.change_resource_record_sets(HostedZoneId=zone_id, ChangeBatch={"Changes": [{
+                "Action": "CREATE", "ResourceRecordSet": {"Name": create.fqdn, "Type": "A", "TTL": create.ttl,
+                                                          "ResourceRecords": [{"Value": create.values[0]}]}}]})
+        try:
+            with pytest.raises(interrupt.Interrupted):
+                provider.apply(plan)
+        finally:
+            interrupt.STOP.clear()
+    assert len(change_requests(proxy)) == 1

@@ -211,8 +211,10 @@ def test_wire_rejects_compression_loops():
     assert reply.qname == b"\x01a\x07example\x00" and reply.qtype == 1 and reply.id == 1
 
 
-def test_axfr_with_and_without_the_right_tsig_key(lab):
-    """A transfer of many messages (TSIG over the whole stream), and refusals."""
+@pytest.mark.parametrize("small", [False, True], ids=["thread", "event-loop"])
+def test_axfr_with_and_without_the_right_tsig_key(lab, small):
+    """A transfer of many messages (TSIG over the whole stream), and refusals, read by
+    a thread or on the event loop alike."""
     zone = unique_zone("x")
     lab.add_zone(zone, ["bind", "knot"])
     for server in (lab.bind, lab.knot):
@@ -224,18 +226,19 @@ def test_axfr_with_and_without_the_right_tsig_key(lab):
             assert dns.query.tcp(update, server.address, timeout=10).rcode() == 0
         endpoint = Endpoint(server.address, server.port, server.nameserver)
         right = tsig_key(server.key_name, server.key_secret)
-        served = asyncio.run(transfer(endpoint, zone, right, 5))
+        served = asyncio.run(transfer(endpoint, zone, right, 5, small=small))
         assert served.error is None, served.error
         apex = dns.name.from_text(zone).to_wire()
         assert {t for owner, t in served.rrsets if owner == apex} == {
             dns.rdatatype.SOA, dns.rdatatype.NS}
         assert len(served.rrsets) == 3002  # over 200 kB: many messages, one TSIG stream
-        skipping = asyncio.run(transfer(endpoint, zone, right, 5, skip=set(served.rrsets)))
+        skipping = asyncio.run(transfer(endpoint, zone, right, 5, skip=set(served.rrsets),
+                                        small=small))
         assert skipping.error is None and skipping.rrsets == {}
         wrong = tsig_key(server.key_name, base64.b64encode(b"w" * 32).decode())
-        refused = asyncio.run(transfer(endpoint, zone, wrong, 2))
+        refused = asyncio.run(transfer(endpoint, zone, wrong, 2, small=small))
         assert refused.error and refused.rrsets == {}, server.name
-        unsigned = asyncio.run(transfer(endpoint, zone, None, 2))
+        unsigned = asyncio.run(transfer(endpoint, zone, None, 2, small=small))
         assert "refused" in unsigned.error, unsigned.error
 
 
@@ -389,3 +392,17 @@ def test_transfer_signed_with_another_key_says_so():
         server.transfer = "other-key"
         served = asyncio.run(transfer(endpoint, ORIGIN, key, 1))
     assert served.error == f"the reply is signed with another key ({OTHER_KEY.name}, not {key.name})"
+
+
+@pytest.mark.parametrize("mode", [None, "ok", "malformed", "other-key", "closed"])
+def test_transfer_on_the_event_loop_ends_as_the_threaded_one(mode):
+    """verify reads small zones' transfers on the event loop: the same records, or the
+    same error in the same words, as the thread that reads large ones."""
+    key = tsig_key("dnssync-test.", base64.b64encode(b"k" * 32).decode())
+    with FaultyNameserver(ORIGIN, ZONE, transfer=None if mode == "closed" else mode,
+                          keyring={key.name: key}, tcp=mode != "closed") as server:
+        endpoint = Endpoint("127.0.0.1", server.port)
+        threaded = asyncio.run(transfer(endpoint, ORIGIN, key, 1))
+        looped = asyncio.run(transfer(endpoint, ORIGIN, key, 1, small=True))
+    assert (looped.error, looped.rrsets) == (threaded.error, threaded.rrsets)
+    assert (looped.error is None) == (mode == "ok"), looped.error

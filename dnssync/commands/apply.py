@@ -20,7 +20,7 @@ from dnssync.plan import LivePlan, Plan, zone_from_content
 from dnssync.repo import Repository
 from dnssync.report.text import print_apply, print_plan
 from dnssync.state import apply_lock, find_apply
-from dnssync.zones import sub_zones_of
+from dnssync.zones import all_sub_zones
 
 
 def reviewed_plan(repo: Repository, path: Path) -> tuple[Plan, list[LivePlan], Check]:
@@ -32,9 +32,9 @@ def reviewed_plan(repo: Repository, path: Path) -> tuple[Plan, list[LivePlan], C
         saved = Plan.from_json(path.read_text(), str(path))
     except OSError as e:
         raise UsageError(f"cannot read plan {path}: {e.strerror}") from None
-    names = list(saved.zones)
+    subs = all_sub_zones(list(saved.zones))
     try:
-        desired = {name: zone_from_content(name, content, sub_zones_of(name, names))
+        desired = {name: zone_from_content(name, content, subs[name])
                    for name, content in saved.zones.items()}
     except Exception as e:  # octoDNS's record validation, whatever it raises: the file is bad input
         raise UsageError(f"{path} is not a dnssync plan: its zone content does not load"
@@ -73,6 +73,26 @@ def reviewed_plan(repo: Repository, path: Path) -> tuple[Plan, list[LivePlan], C
     fresh.findings = saved.findings + [f for f in blocking(fresh.findings) if f not in saved.findings]
     fresh.revision = saved.revision
     return fresh, lives, check
+
+
+def create_zones(ctx: Context, repo: Repository, plan: Plan, lives: list[LivePlan], providers: list[str] | None,
+                 force: bool, fmt: str) -> tuple[Plan, list[LivePlan]]:
+    """`nameservers: auto`: create the zones a provider does not host yet (only now, after
+    the plan was shown, gated and confirmed), then plan again so that every provider's
+    apex NS names their nameservers, and gate that plan too."""
+    created = repo.create_pending_zones(plan, providers)
+    if not created:
+        return plan, lives
+    plan, lives = repo.plan(providers)
+    if fmt == "text":
+        ctx.out.print(f"Created {', '.join(created)} for their nameservers; the plan with them:")
+        print_plan(ctx.out, plan)
+    try:
+        gate(plan, force)
+    except DnssyncError as e:
+        raise DnssyncError(f"{e} (Before this check, only these empty zones were created:"
+                           f" {', '.join(created)}.)") from None
+    return plan, lives
 
 
 def safety_check(force: bool) -> Check:
@@ -131,8 +151,6 @@ def apply(ctx: Context, zones: tuple[str, ...], providers: tuple[str, ...], plan
         if plan_file:
             plan, lives, check = reviewed_plan(repo, plan_file)
         else:
-            # `nameservers: auto`: a zone to create gets its names first (a refresh creates none)
-            repo.read_nameservers(create=yes and not refresh_flattened)
             plan, lives = repo.plan(list(providers) or None, refresh_flattened=refresh_flattened)
             skipped = Flattening.skip_new_zones(plan, lives) if refresh_flattened else []
             if skipped:
@@ -149,6 +167,8 @@ def apply(ctx: Context, zones: tuple[str, ...], providers: tuple[str, ...], plan
                 raise click.exceptions.Exit(1)
             return
         confirm(ctx, "Apply these changes?", yes)
+        if not plan_file and not refresh_flattened:
+            plan, lives = create_zones(ctx, repo, plan, lives, list(providers) or None, force, fmt)
         settings = repo.config.defaults
         canaries = frozenset(p.name for p in repo.config.providers.values() if p.canary)
         with interrupt.sigint_stops(ctx.say):

@@ -16,7 +16,7 @@ from dnssync.plan import LivePlan, Plan, plan_one, zone_content
 from dnssync.providers import build_providers
 from dnssync.report.text import print_apply, print_plan
 from dnssync.state import apply_lock
-from dnssync.zones import discover, sub_zones_of
+from dnssync.zones import all_sub_zones, discover
 
 
 @click.command()
@@ -37,9 +37,8 @@ def restore(ctx: Context, snapshot_id: str, zones: tuple[str, ...], providers: t
     # the zones in the working tree need not load: restore is for bad days; and what the
     # snapshot holds is read before any secret is asked for (none needed to say there is none)
     config = ctx.settings(offline=True)
-    names = list(discover(config.zones_dir, config.zone_files))
-    saved = snapshot.load(config.state_dir, snapshot_id, {n: sub_zones_of(n, names) for n in names},
-                          accept_unsealed)
+    saved = snapshot.load(config.state_dir, snapshot_id,
+                          all_sub_zones(list(discover(config.zones_dir, config.zone_files))), accept_unsealed)
     config = ctx.settings()
     wanted_zones = {zone_name(z) for z in zones}
     selected = {key: zone for key, zone in saved.items()

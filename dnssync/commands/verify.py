@@ -10,7 +10,6 @@ import time
 from pathlib import Path
 
 import click
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.text import Text
 
 from dnssync.commands.base import (
@@ -100,6 +99,9 @@ def verify(ctx: Context, zones: tuple[str, ...], providers: tuple[str, ...], sha
         found = asyncio.run(check_delegations(repo.config, delegated, options.timeout, options.retries))
         result = VerifyResult(found, [], {"seconds": time.perf_counter() - started})
     elif sys.stderr.isatty():
+        # imported here: a CI job (no terminal) need not load rich's progress machinery
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
         with Progress(TextColumn("verifying"), BarColumn(), MofNCompleteColumn(),
                       TimeElapsedColumn(), console=ctx.err, transient=True) as bar:
             task = bar.add_task("verify", total=question_count(repo, serves))

@@ -17,6 +17,11 @@ against real servers (each fix has a test in tests/test_rfc2136_*):
 * Refusals. A message the server refuses for its data (REFUSED, SERVFAIL...) is
   split until the refused changes are found (providers/refused.py); the rest is
   applied, and the error names each refused change with the server's answer.
+  A name whose record changes type (CNAME->A: a delete and an add) is never
+  split, by messages or halves: a refused add cannot leave the name deleted. A
+  single change answered SERVFAIL is sent once more, and the server asked with an
+  empty update, before it is blamed: a server failing now and then is transient
+  (retried), not a refusal of the data.
 * Deletes. A record gone from git is deleted as a whole RRset, not value by
   value: values re-rendered from what was read (a TXT of several strings that
   octoDNS joins) are not the server's RDATA, and RFC 2136 silently ignores a
@@ -86,6 +91,29 @@ class _Op:
 
 #: an operation with its RDATA parsed
 _Sized = tuple[_Op, list]
+#: operations that go in one message, never split (see `_together`)
+_Group = list[_Sized]
+
+
+def _together(ops: list[_Op]) -> list[list[_Op]]:
+    """`ops` in groups that must go in one message: the deletes and adds at a name whose
+    record changes type (a delete applied without its add deletes the name), placed
+    where the last of them was (after the addresses an added MX may point at); every
+    other op alone, in order."""
+    deleted = {op.name.lower() for op in ops if op.action == "delete"}
+    paired = deleted & {op.name.lower() for op in ops if op.action != "delete"}
+    last = {op.name.lower(): index for index, op in enumerate(ops) if op.name.lower() in paired}
+    groups: list[list[_Op]] = []
+    waiting: dict[str, list[_Op]] = {}
+    for index, op in enumerate(ops):
+        key = op.name.lower()
+        if key not in paired:
+            groups.append([op])
+            continue
+        waiting.setdefault(key, []).append(op)
+        if last[key] == index:
+            groups.append(waiting.pop(key))
+    return groups
 
 
 def _tsig_problem(error: Exception) -> str:
@@ -212,26 +240,27 @@ class Rfc2136Provider(_OctodnsRfc2136Provider):
             return 2 * size + len(op.old) * (name + 255)
         return size + (name if op.action == "replace" else 0)
 
-    def _batches(self, ops: list[_Op]) -> list[list[_Sized]]:
-        """Consecutive runs of `ops`, each fitting one update message (count and size),
-        each op with its parsed RDATA (parsed once: dnspython's text parser is the cost)."""
+    def _batches(self, ops: list[_Op]) -> list[list[_Group]]:
+        """Consecutive runs of whole groups of `ops` (`_together`), each fitting one update
+        message (count and size; a group over them goes alone), each op with its parsed
+        RDATA (parsed once: dnspython's text parser is the cost)."""
         budget = self.max_message_size - _MESSAGE_SLACK
-        batches: list[list[_Sized]] = []
-        used = 0
-        for op in ops:
-            rdatas = [rdata_from_text(op.rtype, t) for t in op.rdatas]
-            size = self._size(op, rdatas)
-            if not batches or used + size > budget or len(batches[-1]) >= self.update_batch_size:
+        batches: list[list[_Group]] = []
+        used = count = 0
+        for group in _together(ops):
+            sized = [(op, [rdata_from_text(op.rtype, t) for t in op.rdatas]) for op in group]
+            size = sum(self._size(op, rdatas) for op, rdatas in sized)
+            if not batches or used + size > budget or count + len(sized) > self.update_batch_size:
                 batches.append([])
-                used = 0
-            batches[-1].append((op, rdatas))
-            used += size
+                used = count = 0
+            batches[-1].append(sized)
+            used, count = used + size, count + len(sized)
         return batches
 
-    def _message(self, zone_name: str, batch: Sequence[_Sized]) -> dns.update.UpdateMessage:
+    def _message(self, zone_name: str, batch: Sequence[_Group]) -> dns.update.UpdateMessage:
         """One update message carrying a batch, signed when a key is configured."""
         update = dns.update.UpdateMessage(zone_name, **self._auth_params())
-        for op, rdatas in batch:
+        for op, rdatas in (sized for group in batch for sized in group):
             if op.action == "apex-ns":
                 self._apex_ns(update, op, rdatas)
             elif op.action == "add":
@@ -278,20 +307,40 @@ class Rfc2136Provider(_OctodnsRfc2136Provider):
         raise Rfc2136Error(f"update of {zone_name} at {self._where()} answered {dns.rcode.to_text(rcode)}"
                            + (f": {hint}" if hint else ""), transient=rcode == dns.rcode.SERVFAIL, rcode=rcode)
 
-    def _send_batch(self, zone_name: str, batch: Sequence[_Sized], probed: list[bool]) -> None:
+    def _send_batch(self, zone_name: str, batch: Sequence[_Group], probed: list[bool]) -> None:
         """Send a batch in one message; an answer about the data (see `_DATA_RCODES`) is
         `Deterministic`, for `bisect` to split. The first such answer of an apply is
         checked once against an empty update (`_refuses_any_update`): a server that
-        refuses even that refuses the key or is failing, and nothing is split."""
+        refuses even that refuses the key or is failing, and nothing is split. A single
+        group answered SERVFAIL (any message of the apply) is sent once more and then
+        the server checked the same way, before the group is blamed."""
+        message = self._message(zone_name, batch)
         try:
-            self._send(self._message(zone_name, batch), zone_name)
+            self._send(message, zone_name)
         except Rfc2136Error as e:
             if e.rcode not in _DATA_RCODES:
                 raise
-            if not probed:
+            if e.rcode == dns.rcode.SERVFAIL and len(batch) == 1:
+                e = self._servfail_again(zone_name, message)
+                if e is None:
+                    return
+            elif not probed:
                 probed.append(True)
                 self._refuses_any_update(zone_name)
             raise Deterministic(dns.rcode.to_text(e.rcode)) from None
+
+    def _servfail_again(self, zone_name: str, message: dns.update.UpdateMessage) -> Rfc2136Error | None:
+        """A single group answered SERVFAIL: send it once more (None: it went now); when
+        it fails again, raise (transient) if even an empty update fails, else return the
+        answer, which is then its data's."""
+        try:
+            self._send(message, zone_name)
+        except Rfc2136Error as again:
+            if again.rcode not in _DATA_RCODES:
+                raise
+            self._refuses_any_update(zone_name)
+            return again
+        return None
 
     def _refuses_any_update(self, zone_name: str) -> None:
         """Raise when the server refuses even an update that changes nothing (its ACL
@@ -313,15 +362,16 @@ class Rfc2136Provider(_OctodnsRfc2136Provider):
         for index, batch in enumerate(batches):
             interrupt.checkpoint()  # Ctrl-C stops here, between two whole messages
             try:
-                done, rejected = bisect(batch, lambda part: self._send_batch(zone_name, part, probed))
+                _, rejected = bisect(batch, lambda part: self._send_batch(zone_name, part, probed))
             except Rfc2136Error as e:
                 if index or refused:
                     e = Rfc2136Error(f"{e} (message {index + 1} of {len(batches)}; {applied} of"
                                      f" {len(ops)} RRset changes were already applied)",
                                      e.transient, applied, len(ops), e.rcode)
                 raise e from None
+            done = sum(map(len, batch)) - sum(len(group) for group, _ in rejected)
             applied += done
-            refused += rejected
+            refused += [(sized, why) for group, why in rejected for sized in group]
             self.log.debug("_apply: zone=%s, message %d/%d, %d rrsets, %d refused", zone_name, index + 1,
                            len(batches), done, len(rejected))
         if refused:

@@ -12,8 +12,15 @@ real HTTP server speaking Route53's API):
   stay within both limits, and within 1,000 changes.
 * Rejections. Route53 applies a request all or nothing: one bad RRset
   (`InvalidChangeBatch`) loses the whole batch, and the plugin's error names no
-  RRset. A rejected request is split until the rejected RRsets are alone; the
-  rest goes, and the error names each rejected RRset with Route53's message.
+  RRset. A rejected request is split (providers/refused.py's bisect) until the
+  rejected changes are alone; the rest goes, and the error names each rejected
+  RRset with Route53's message. What belongs together is never split, neither by
+  the limits nor by the bisect: every change at one owner name (a CNAME->A update
+  is a DELETE and a CREATE) and every RRset of one dynamic record
+  (`_octodns-*` names below it) go in one request, so a rejected half can never
+  leave a name deleted that the plan only updated.
+* Ctrl-C. `interrupt.checkpoint()` runs before every request, so an apply
+  stops at a request boundary.
 * Transience. Throttling (`Throttling`, HTTP 400) and `PriorRequestNotComplete`
   are retried by botocore with backoff; when its attempts run out the error
   says it is transient, so dnssync's apply retries (re-planning) instead of
@@ -58,6 +65,9 @@ from botocore.exceptions import BotoCoreError, ClientError, ConnectionError, HTT
 from octodns_route53 import Route53Provider as _OctodnsRoute53Provider
 from octodns_route53.provider import _mod_keyer
 
+from dnssync import interrupt, secrets
+from dnssync.providers.refused import Deterministic, bisect
+
 #: Route53's documented limits for one ChangeResourceRecordSets request
 MAX_RESOURCE_RECORDS = 1000
 MAX_VALUE_CHARS = 32000
@@ -82,28 +92,54 @@ class Route53Error(Exception):
         self.rejected = rejected or []
 
 
-def weight(mod: dict[str, Any]) -> tuple[int, int]:
-    """(ResourceRecord elements, Value characters) of one change, as Route53 counts
-    them against a request's limits: an UPSERT counts twice."""
-    records = mod["ResourceRecordSet"].get("ResourceRecords") or []
-    factor = 2 if mod["Action"] == "UPSERT" else 1
-    return len(records) * factor, sum(len(r["Value"]) for r in records) * factor
+Mod = dict[str, Any]
 
 
-def requests_within_limits(mods: list[dict[str, Any]], max_records: int = MAX_RESOURCE_RECORDS,
-                           max_chars: int = MAX_VALUE_CHARS, max_changes: int = MAX_CHANGES,
-                           ) -> Iterator[list[dict[str, Any]]]:
-    """Consecutive runs of `mods` (in their order) that each fit one request. A single
-    change over a limit goes alone: Route53 then rejects it by name, and the rest goes."""
-    batch: list[dict[str, Any]] = []
+def weight(mods: Mod | list[Mod]) -> tuple[int, int]:
+    """(ResourceRecord elements, Value characters) of one change (or a group of them), as
+    Route53 counts them against a request's limits: an UPSERT counts twice."""
+    if isinstance(mods, dict):
+        mods = [mods]
     records = chars = 0
     for mod in mods:
-        r, c = weight(mod)
-        if batch and (records + r > max_records or chars + c > max_chars or len(batch) >= max_changes):
+        values = mod["ResourceRecordSet"].get("ResourceRecords") or []
+        factor = 2 if mod["Action"] == "UPSERT" else 1
+        records += len(values) * factor
+        chars += sum(len(r["Value"]) for r in values) * factor
+    return records, chars
+
+
+def owner(mod: Mod) -> str:
+    """The name a change belongs to: its RRset's name, without the `_octodns-<pool>-...`
+    label the plugin puts in front of a dynamic record's pool RRsets."""
+    name = mod["ResourceRecordSet"]["Name"].lower()
+    first, _, rest = name.partition(".")
+    return rest if first.startswith("_octodns-") and rest else name
+
+
+def together(mods: list[Mod]) -> list[list[Mod]]:
+    """`mods` in groups that must go in one request: all changes of one owner name (in
+    the plugin's order: deletes first), groups in the order of their first change."""
+    groups: dict[str, list[Mod]] = {}
+    for mod in sorted(mods, key=_mod_keyer):
+        groups.setdefault(owner(mod), []).append(mod)
+    return list(groups.values())
+
+
+def requests_within_limits(groups: list[list[Mod]], max_records: int = MAX_RESOURCE_RECORDS,
+                           max_chars: int = MAX_VALUE_CHARS, max_changes: int = MAX_CHANGES,
+                           ) -> Iterator[list[list[Mod]]]:
+    """Consecutive runs of whole `groups` (in their order) that each fit one request. A
+    group over a limit goes alone: Route53 then rejects it by name, and the rest goes."""
+    batch: list[list[Mod]] = []
+    records = chars = changes = 0
+    for group in groups:
+        r, c = weight(group)
+        if batch and (records + r > max_records or chars + c > max_chars or changes + len(group) > max_changes):
             yield batch
-            batch, records, chars = [], 0, 0
-        batch.append(mod)
-        records, chars = records + r, chars + c
+            batch, records, chars, changes = [], 0, 0, 0
+        batch.append(group)
+        records, chars, changes = records + r, chars + c, changes + len(group)
     if batch:
         yield batch
 
@@ -184,6 +220,7 @@ class Route53Provider(_OctodnsRoute53Provider):
             kwargs.setdefault("endpoint_url", self.endpoint_url)
         client = super().client(*args, **kwargs)
         client.meta.events.register("after-call.route53.ListHealthChecks", paging_complete)
+        register_credentials(client)
         return client
 
     @property
@@ -250,28 +287,37 @@ class Route53Provider(_OctodnsRoute53Provider):
                                f" {self._sent.applied} went): {names}", rejected=rejected)
 
     def _really_apply(self, batch, zone_id):
-        batch = sorted(batch, key=_mod_keyer)
-        for request in requests_within_limits(batch, max_chars=self.max_value_chars):
-            self._send(request, zone_id)
+        for request in requests_within_limits(together(batch), max_chars=self.max_value_chars):
+            _, rejected = bisect(request, lambda groups: self._send(groups, zone_id))
+            self._sent.applied += sum(len(group) for group in request) - sum(len(g) for g, _ in rejected)
+            for group, message in rejected:
+                for mod in group:
+                    rrset = mod["ResourceRecordSet"]
+                    self.log.warning("_send: Route53 rejected %s %s %s: %s", mod["Action"], rrset["Name"],
+                                     rrset["Type"], message)
+                    self._sent.rejected.append((rrset["Name"], rrset["Type"], message))
 
-    def _send(self, mods: list[dict[str, Any]], zone_id: str) -> None:
-        """Send one request; when Route53 rejects its content, send the halves, so that
-        every acceptable change goes and each rejected one is named on its own."""
+    def _send(self, groups: list[list[Mod]], zone_id: str) -> None:
+        """Send whole groups in one request (after a Ctrl-C check); Route53 rejecting its
+        content is `Deterministic`, for `bisect` to split it down to the rejected group."""
+        interrupt.checkpoint()  # Ctrl-C stops here, between two whole requests
         try:
-            self._conn.change_resource_record_sets(
-                HostedZoneId=zone_id, ChangeBatch={"Comment": "dnssync", "Changes": mods})
+            self._conn.change_resource_record_sets(HostedZoneId=zone_id, ChangeBatch={
+                "Comment": "dnssync", "Changes": [mod for group in groups for mod in group]})
         except ClientError as e:
             if _error_code(e) not in REJECTION_CODES:
                 raise
-            if len(mods) == 1:
-                rrset = mods[0]["ResourceRecordSet"]
-                message = e.response.get("Error", {}).get("Message") or str(e)
-                self.log.warning("_send: Route53 rejected %s %s %s: %s", mods[0]["Action"], rrset["Name"],
-                                 rrset["Type"], message)
-                self._sent.rejected.append((rrset["Name"], rrset["Type"], message))
-                return
-            half = len(mods) // 2
-            self._send(mods[:half], zone_id)
-            self._send(mods[half:], zone_id)
-            return
-        self._sent.applied += len(mods)
+            raise Deterministic(e.response.get("Error", {}).get("Message") or str(e)) from None
+
+
+def register_credentials(client: Any) -> None:
+    """Register the credentials a client signs with as secrets: those of `role_arn`
+    (STS), `profile` or the instance chain never went through config's `env/`."""
+    signer = getattr(client, "_request_signer", None)
+    credentials = getattr(signer, "_credentials", None)
+    if credentials is None:
+        return
+    frozen = credentials.get_frozen_credentials()
+    for value in (frozen.access_key, frozen.secret_key, frozen.token):
+        if value:
+            secrets.register(value)

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterable, Iterator
+from typing import TYPE_CHECKING
 
 from rich.console import Console, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from dnssync.apply import ApplyResult
 from dnssync.findings import Finding, Severity
 from dnssync.plan import Change, Plan, ProviderPlan, rrset_text
 from dnssync.report.fit import Fitted
+
+if TYPE_CHECKING:  # a hint only: verify and plan need not import apply's stack
+    from dnssync.apply import ApplyResult
 
 #: findings about files (config and zone files), shown as `file:line` lines, not in DNS tables
 FILE_CODES = ("config.", "zone.", "git.")

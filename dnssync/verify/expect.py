@@ -31,7 +31,7 @@ from dnssync.findings import Finding, Severity
 from dnssync.plan import Adjustment, adjustments, rrset_data
 from dnssync.providers.aliaswire import wire_type
 from dnssync.providers.capabilities import capabilities_of
-from dnssync.sameness import canonical
+from dnssync.sameness import canonical, plain_name
 from dnssync.targets import ADDRESS_TYPES, alias_target, is_alias_type
 
 #: octoDNS types that are not DNS types: the provider serves something else in their place
@@ -110,10 +110,10 @@ class ZoneExpectation:
 
 
 def owner_wire(fqdn: str) -> bytes:
-    """An absolute name's lower-case wire form (dnspython only for escapes or non-ASCII)."""
-    if "\\" in fqdn or not fqdn.isascii():
-        return dns.name.from_text(fqdn).to_wire().lower()
-    return b"".join(bytes((len(label),)) + label for label in fqdn.lower().encode().split(b"."))
+    """An absolute name's lower-case wire form (dnspython only for names that are not
+    plain host names: escapes, non-ASCII, odd characters)."""
+    wire = plain_name(fqdn)
+    return dns.name.from_text(fqdn).to_wire().lower() if wire is None else wire
 
 
 def _key(fqdn: str, rtype: str) -> tuple[bytes, int] | None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import dns.exception
@@ -26,7 +27,7 @@ from dnssync.sameness import canonical
 from dnssync.verify.compare import Observed
 from dnssync.verify.engine import Endpoint
 from dnssync.verify.expect import unverifiable
-from dnssync.wire import Malformed
+from dnssync.wire import RR, Malformed, Reply
 
 #: types a server adds by itself (SOA, DNSSEC signing): never "extra"
 SERVER_TYPES = frozenset(dns.rdatatype.from_text(t) for t in (
@@ -53,15 +54,19 @@ class Served:
 
 
 async def transfer(endpoint: Endpoint, zone: str, tsig: dns.tsig.Key | None, timeout: float,
-                   skip: set[tuple[bytes, int]] | None = None) -> Served:
-    """AXFR `zone` from one nameserver (dnssync.axfr, in a thread); never raises. The
-    stream is kept as compact RRsets (no dnspython Zone); RRsets whose (owner, type) is
-    in `skip` are not kept, so looking for extra records in a 100,000-record zone
-    keeps only the extras."""
+                   skip: set[tuple[bytes, int]] | None = None, small: bool = False) -> Served:
+    """AXFR `zone` from one nameserver (dnssync.axfr: in a thread, or for a `small` zone
+    on the event loop); never raises. The stream is kept as compact RRsets (no dnspython
+    Zone); RRsets whose (owner, type) is in `skip` are not kept, so looking for extra
+    records in a 100,000-record zone keeps only the extras."""
     source, label = f"AXFR from {endpoint.label}", endpoint.label
     start = time.perf_counter()
+    args = (endpoint.address, zone, endpoint.port, tsig, timeout * 4)
     try:
-        rrsets = await asyncio.to_thread(_collect, endpoint, zone, tsig, timeout * 4, skip or set())
+        if small:
+            rrsets = _collect(await axfr.transfer_async(*args), skip or set())
+        else:
+            rrsets = await asyncio.to_thread(lambda: _collect(axfr.transfer(*args), skip or set()))
     except (OSError, EOFError, dns.exception.DNSException) as e:  # wire.Malformed is one too
         return Served(source, {}, _failure(e, timeout * 4), nameserver=label)
     return Served(source, rrsets, elapsed=time.perf_counter() - start, nameserver=label)
@@ -84,10 +89,10 @@ def _failure(e: OSError | EOFError | dns.exception.DNSException, timeout: float)
     return f"transfer failed: {type(e).__name__}: {e}".rstrip(": ")
 
 
-def _collect(endpoint: Endpoint, zone: str, tsig: dns.tsig.Key | None, timeout: float,
-             skip: set[tuple[bytes, int]]) -> dict[tuple[bytes, int], Observed]:
+def _collect(records: Iterable[tuple[Reply, RR]], skip: set[tuple[bytes, int]]
+             ) -> dict[tuple[bytes, int], Observed]:
     rrsets: dict[tuple[bytes, int], Observed] = {}
-    for reply, rr in axfr.transfer(endpoint.address, zone, endpoint.port, tsig, timeout):
+    for reply, rr in records:
         rrset_key = (rr.owner, rr.rdtype)
         if rrset_key in skip:
             continue

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,12 +24,18 @@ from octodns.zone import Zone
 from dnssync.desired import nameserver_union
 from dnssync.findings import Finding, Severity
 from dnssync.repo import Repository
-from dnssync.verify import aliases, compare, extra, zonechecks
+from dnssync.verify import aliases, compare, extra, tcpbatch, zonechecks
 from dnssync.verify.compare import Observed
 from dnssync.verify.engine import Answer, Endpoint, Engine, Question, resolve_all
 from dnssync.verify.expect import ZoneExpectation, expectations
 
 Progress = Callable[[int], None]
+#: zones with at most this many expected RRsets are transferred on the event loop; a
+#: larger one gets a thread that keeps reading however busy the loop is (axfr.py)
+LOOP_TRANSFER_MAX = 1000
+#: zone transfers at once from one nameserver address: a fleet's zones all become ready
+#: to transfer within moments, and servers cap TCP connections (PowerDNS: 20 by default)
+TRANSFERS_PER_ENDPOINT = 4
 
 
 @dataclass
@@ -47,10 +53,12 @@ class Target:
 
     zone: ZoneExpectation
     endpoint: Endpoint
+    label: str = field(init=False)  # the endpoint's, made once: every answer is filed under it
+    view: zonechecks.ApexView = field(init=False)  # what it answers at the zone's apex
 
-    @property
-    def label(self) -> str:
-        return self.endpoint.label
+    def __post_init__(self) -> None:
+        self.label = self.endpoint.label
+        self.view = zonechecks.ApexView(self.zone.provider, self.label)
 
 
 @dataclass
@@ -169,6 +177,7 @@ class Verifier:
         self.progress = progress or (lambda n: None)
         self.providers: dict[str, BaseProvider] = {}
         self.transfers: dict[str, float] = {}  # "zone nameserver" -> seconds of its AXFR
+        self.transfer_slots: dict[Endpoint, asyncio.Semaphore] = {}
 
     async def run(self, zones: dict[str, list[str]]) -> VerifyResult:
         start = time.perf_counter()
@@ -189,6 +198,10 @@ class Verifier:
         options = self.options
         async with Engine(options.timeout, options.retries, options.window) as engine:
             await asyncio.gather(*(self._check(engine, run, target) for run, target in targets))
+            # after the UDP rounds, not beside them: starting thousands of zones' checks
+            # holds the event loop for seconds, and a TCP reply waiting behind that was
+            # taken for a timeout at 2,000 zones
+            await asyncio.gather(*self._tcp_checks(engine, targets))
             await asyncio.gather(*(self._list_by_api(run) for run in runs))
             findings += await aliases.check(engine, self.repo, zones, endpoints)
             stats = dict(engine.stats)
@@ -206,27 +219,47 @@ class Verifier:
         checked = sorted({(run.zone.name, t.zone.provider, t.label) for run, t in targets})
         return VerifyResult(findings, checked, stats)
 
+    def _tcp_checks(self, engine: Engine, targets: list[tuple[_ZoneRun, Target]]
+                    ) -> list[Coroutine[Any, Any, None]]:
+        """Every zone's SOA over TCP, one connection per nameserver address for all its
+        zones (tcpbatch), not one per zone."""
+        by_endpoint: dict[Endpoint, dict[Question, tuple[_ZoneRun, Target]]] = {}
+        for run, target in targets:
+            by_endpoint.setdefault(target.endpoint, {})[zonechecks.tcp_question(run.zone.name)] = (
+                run, target)
+
+        def batch(endpoint: Endpoint, asked: dict[Question, tuple[_ZoneRun, Target]]
+                  ) -> Coroutine[Any, Any, None]:
+            return tcpbatch.ask_tcp(endpoint, list(asked), lambda answer: self._file_apex(
+                *asked[answer.question], answer), self.options.timeout, engine.payload, engine.stats)
+
+        return [batch(endpoint, asked) for endpoint, asked in by_endpoint.items()]
+
+    def _file_apex(self, run: _ZoneRun, target: Target, answer: Answer) -> None:
+        """File one answer at the zone's apex (SOA over UDP or TCP, NS)."""
+        target.view.take(answer)
+        if answer.error:
+            run.details[target.label] = answer.detail
+            run.verdicts.count_failure(target.zone.provider, target.label,
+                                       compare.ERROR_CODES[answer.error])
+        else:
+            run.verdicts.count(target.zone.provider, target.label)
+        self.progress(1)
+
     async def _check(self, engine: Engine, run: _ZoneRun, target: Target) -> None:
-        """Everything asked of one nameserver address for one zone."""
-        view = zonechecks.ApexView(target.zone.provider, target.label)
-        run.views.append(view)
+        """Everything asked of one nameserver address for one zone over UDP (its SOA
+        over TCP is asked with the other zones', `_tcp_checks`)."""
+        run.views.append(target.view)
         soa: asyncio.Future[Answer] = asyncio.get_running_loop().create_future()
 
-        async def apex(question: Question, tcp: bool) -> None:
-            answer = await engine.ask(target.endpoint, question.name, question.rdtype, tcp=tcp,
+        async def apex(question: Question) -> None:
+            answer = await engine.ask(target.endpoint, question.name, question.rdtype,
                                       tag=question.tag)
-            view.take(answer)
-            if question.rdtype == zonechecks.SOA and not tcp:
+            self._file_apex(run, target, answer)
+            if question.rdtype == zonechecks.SOA:
                 soa.set_result(answer)
-            if answer.error:
-                run.details[target.label] = answer.detail
-                run.verdicts.count_failure(target.zone.provider, target.label,
-                                           compare.ERROR_CODES[answer.error])
-            else:
-                run.verdicts.count(target.zone.provider, target.label)
-            self.progress(1)
 
-        jobs = [apex(q, tcp) for q, tcp in zonechecks.apex_questions(run.zone.name)]
+        jobs = [apex(q) for q in zonechecks.udp_questions(run.zone.name)]
         if self.options.axfr:
             jobs.append(self._compare_transfer(engine, run, target, soa))
         else:
@@ -249,9 +282,13 @@ class Verifier:
         else:
             # comparing needs every RRset; looking for extras only the ones git lacks
             skip = None if self.options.axfr else target.zone.known
-            served = await extra.transfer(target.endpoint, run.zone.name,
-                                          extra.tsig_of(self.providers[target.zone.provider]),
-                                          self.options.timeout, skip)
+            slots = self.transfer_slots.setdefault(target.endpoint,
+                                                   asyncio.Semaphore(TRANSFERS_PER_ENDPOINT))
+            async with slots:
+                served = await extra.transfer(target.endpoint, run.zone.name,
+                                              extra.tsig_of(self.providers[target.zone.provider]),
+                                              self.options.timeout, skip,
+                                              small=len(target.zone.items) <= LOOP_TRANSFER_MAX)
         if served.error:
             run.unlisted.setdefault(target.zone.provider, []).append(
                 f"{served.source}: {served.error}")

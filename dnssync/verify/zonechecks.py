@@ -80,11 +80,16 @@ class ApexView:
         self.errors.append((rtype, "verify.nodata", f"no {rtype} RRset at the apex"))
 
 
-def apex_questions(zone: str) -> list[tuple[Question, bool]]:
-    """(question, over TCP) asked of every nameserver, besides the records."""
+def udp_questions(zone: str) -> list[Question]:
+    """What every nameserver is asked at the apex over UDP, besides the records: the SOA
+    (first: a zone transfer waits for its answer) and the NS."""
     apex = dns.name.from_text(zone)
-    return [(Question(apex, SOA, "udp"), False), (Question(apex, SOA, "tcp"), True),
-            (Question(apex, NS, "udp"), False)]
+    return [Question(apex, SOA, "udp"), Question(apex, NS, "udp")]
+
+
+def tcp_question(zone: str) -> Question:
+    """The SOA asked over TCP: whether the nameserver answers over TCP at all."""
+    return Question(dns.name.from_text(zone), SOA, "tcp")
 
 
 def zone_findings(zone: str, views: list[ApexView], union: list[str],

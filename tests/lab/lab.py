@@ -22,7 +22,7 @@ from pathlib import Path
 import yaml
 
 from tests.lab.parent import Cdn, ParentServer
-from tests.lab.servers import Bind, Knot, PowerDns, Server, Unbound, require_binaries
+from tests.lab.servers import Bind, Knot, PowerDns, Rrset, Server, Unbound, require_binaries
 
 NET = os.environ.get("DNSSYNC_LAB_NET", "127.0.0")
 
@@ -96,6 +96,18 @@ class Lab:
         if not enclosing & {z for server in self.servers.values() for z in server.zones}:
             # as a registrar would; a zone below another lab zone is delegated by that zone
             self.parent.delegate_also(zone, nameservers or union)
+
+    def add_zones(self, zones: list[str], providers: list[str] | None = None,
+                  content: dict[str, list[Rrset]] | None = None) -> None:
+        """Create many zones at once (benchmarks: thousands of zones): one reload per
+        server and the parent's delegations in a few updates, instead of one of each
+        per zone; `content` (zone -> RRsets) is served from the start, as if pushed.
+        The resolver is not told about them (no stub zones)."""
+        names = providers or list(self.servers)
+        union = sorted(ns for name in names for ns, _ in self.servers[name].nameservers)
+        for name in names:
+            self.servers[name].add_zones(zones, union, content)
+        self.parent.delegate_many(zones, union)
 
     def add_cdn(self, zone: str, ttl: int = 1) -> Cdn:
         """A "CDN": `zone` served by the parent's server, outside any repository, delegated

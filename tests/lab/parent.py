@@ -78,6 +78,22 @@ class ParentServer(Knot):
         """Add `nameservers` to the delegation of `child` (as a zone is created server by server)."""
         self.delegate(child, sorted(self.delegations.get(child, set()) | set(nameservers)))
 
+    def delegate_many(self, children: list[str], nameservers: list[str], batch: int = 200) -> None:
+        """Delegate many children of one parent to the same nameservers, `batch` to an
+        update (a message stays far below 64 KiB)."""
+        keyring = dns.tsigkeyring.from_text({self.key_name: self.key_secret})
+        for start in range(0, len(children), batch):
+            chunk = children[start:start + batch]
+            update = dns.update.UpdateMessage(self.ensure_parent(chunk[0]), keyring=keyring,
+                                              keyname=self.key_name, keyalgorithm=dns.tsig.HMAC_SHA256)
+            for child in chunk:
+                assert self.parent_of(child) == self.parent_of(chunk[0]), "one parent per call"
+                self.delegations[child] = set(nameservers)
+                update.replace(child, DELEGATION_TTL, "NS", *nameservers)
+            response = dns.query.tcp(update, self.address, port=self.port, timeout=30)
+            if response.rcode() != dns.rcode.NOERROR:
+                raise LabError(f"parent: delegating {len(chunk)} zones: {dns.rcode.to_text(response.rcode())}")
+
     def undelegate(self, child: str) -> None:
         """Remove the delegation of `child` (as if the registrar had dropped it)."""
         self.delegations.pop(child, None)

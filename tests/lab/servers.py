@@ -32,6 +32,10 @@ NS_TTL = 3600  # dnssync's default apex NS TTL, so a fresh zone needs no apex NS
 PDNS_SCHEMA = Path("/usr/share/pdns-backend-sqlite3/schema/schema.sqlite3.sql")
 
 
+#: one RRset as a server is given it: (owner, type, TTL, RDATA texts)
+Rrset = tuple[str, str, int, list[str]]
+
+
 class LabError(RuntimeError):
     pass
 
@@ -167,6 +171,11 @@ class Server:
     def add_zone(self, zone: str, nameservers: list[str]) -> None:
         raise NotImplementedError
 
+    def add_zones(self, zones: list[str], nameservers: list[str],
+                  content: dict[str, list[Rrset]] | None = None) -> None:
+        """Many zones, each served with `content` (zone -> RRsets) already, as after a push."""
+        raise NotImplementedError
+
     def wait_zone(self, zone: str, timeout: float = 10) -> None:
         deadline = time.monotonic() + timeout
         while not answers_soa(self.address, self.port, zone):
@@ -227,16 +236,22 @@ class PowerDns(Server):
     def api_url(self, path: str) -> str:
         return f"http://{self.address}:{self.api_port}/api/v1/servers/localhost/{path}".rstrip("/")
 
-    def add_zone(self, zone: str, nameservers: list[str]) -> None:
-        response = requests.post(self.api_url("zones"), headers={"X-API-Key": self.api_key}, timeout=5,
+    def add_zone(self, zone: str, nameservers: list[str], content: list[Rrset] = ()) -> None:
+        rrsets = [(zone, "NS", NS_TTL, nameservers), *content]
+        response = requests.post(self.api_url("zones"), headers={"X-API-Key": self.api_key}, timeout=30,
                                  json={"name": zone, "kind": "Native", "nameservers": [], "rrsets": [{
-                                     "name": zone, "type": "NS", "ttl": NS_TTL, "changetype": "REPLACE",
-                                     "records": [{"content": ns, "disabled": False} for ns in nameservers],
-                                 }]})
+                                     "name": name, "type": rtype, "ttl": ttl, "changetype": "REPLACE",
+                                     "records": [{"content": value, "disabled": False} for value in values],
+                                 } for name, rtype, ttl, values in rrsets]})
         if response.status_code != 201:
             raise LabError(f"powerdns: creating {zone}: HTTP {response.status_code} {response.text}")
         self.zones[zone] = nameservers
         self.wait_zone(zone)
+
+    def add_zones(self, zones: list[str], nameservers: list[str],
+                  content: dict[str, list[Rrset]] | None = None) -> None:
+        for zone in zones:
+            self.add_zone(zone, nameservers, (content or {}).get(zone, []))
 
     def provider_options(self) -> dict:
         return {"class": "powerdns", "host": self.address, "port": self.api_port,
@@ -266,6 +281,22 @@ class _Rfc2136Server(Server):
             self.write_config()
             self.reload()
             self.wait_zone(zone)
+
+    def add_zones(self, zones: list[str], nameservers: list[str],
+                  content: dict[str, list[Rrset]] | None = None) -> None:
+        """Many zones with one reload."""
+        self.zones_dir().mkdir(parents=True, exist_ok=True)
+        for zone in zones:
+            lines = [f"{name} {ttl} IN {rtype} {value}"
+                     for name, rtype, ttl, values in (content or {}).get(zone, []) for value in values]
+            (self.zones_dir() / f"{zone}zone").write_text(
+                self.zone_file(zone, nameservers) + "".join(line + "\n" for line in lines))
+            self.zones[zone] = nameservers
+        if self.running:
+            self.write_config()
+            self.reload()
+            for zone in zones:
+                self.wait_zone(zone, timeout=120)
 
     def reload(self) -> None:
         raise NotImplementedError

@@ -1,0 +1,302 @@
+"""Fleet scale (issue 14): many small zones on PowerDNS, BIND and Knot, dnssync beside
+octoDNS in the same run, and how both grow with the number of zones.
+
+At each size (zones x 40 records x 3 providers), every command timed from outside as
+a user runs it, start-up included:
+
+* verify: `dnssync verify` (default mode: per-record queries, extra-record AXFR,
+  delegation) against `octodns-report`, which takes one zone per run, so a user
+  runs it once per zone (summed over every zone, or an even sample of REPORT_SAMPLE
+  zones scaled up; measured at sizes up to REPORT_MAX zones);
+  queries per second from verify's own counters; peak memory (wait4).
+* plan: `dnssync plan` against `octodns-sync` (a dry run), nothing to change.
+* first apply: fresh, empty zones pushed by `dnssync apply` and by
+  `octodns-sync --doit` (octodns-bind's update batch lowered to stay under 64 KiB,
+  measured at sizes up to DOIT_MAX); both verified afterwards: they must converge.
+
+Targets (at 200 zones unless said): verify >= 25x octodns-report once per zone and
+>= 20,000 queries/s; plan >= 3x octodns-sync; first apply <= 0.5x octodns-sync
+--doit; 2,000 zones verified under 500 MB; time and memory growing no faster than
+linearly. Writes bench/results/scale.md and bench/results/scale.png (matplotlib:
+`pip install -e '.[bench]'`).
+
+    python bench/run.py scale                        # 50, 200, 1,000, 2,000 zones
+    DNSSYNC_BENCH_QUICK=1 python bench/run.py scale  # 50 and 200 zones only
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import time
+from collections import Counter
+from pathlib import Path
+
+from common import PYTHON, Lab, Row, lab_net, octodns_report, timed
+from fleet import Fleet, fleet, subset
+
+BENCH = "scale"
+BIN = Path(PYTHON).parent
+QUICK = os.environ.get("DNSSYNC_BENCH_QUICK", "") not in ("", "0")
+SIZES = (50, 200) if QUICK else (50, 200, 1000, 2000)
+#: DNSSYNC_BENCH_SIZES=2000 measures only those sizes; the others come from the last
+#: run's bench/results/scale.json (the table says which run each size is from)
+ONLY = tuple(int(n) for n in os.environ.get("DNSSYNC_BENCH_SIZES", "").split(",") if n)
+REFERENCE = 200  # the size the ratio targets are set at
+REPORT_MAX = 200  # octodns-report once per zone: ~0.3 s a zone, minutes beyond this
+REPORT_SAMPLE = 50  # runs of octodns-report per size at most (an even sample, scaled up)
+DOIT_MAX = 200 if QUICK else 1000  # octodns-sync --doit
+APPLY_MAX = 200 if QUICK else 1000  # dnssync's first apply (fresh zones)
+MEMORY_ZONES, MEMORY_LIMIT_MB = 2000, 500
+SHARDS = 4  # verify --shard 1/SHARDS of the largest fleet, for docs/CI.md
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def runs(size: int) -> int:
+    return 3 if size <= REFERENCE else 1
+
+
+def dnssync(f: Fleet, *args: str) -> list[str]:
+    return [str(BIN / "dnssync"), "-c", str(f.root), *args]
+
+
+def octodns_sync(lab: Lab, f: Fleet, *args: str) -> list[str]:
+    return [str(BIN / "octodns-sync"), "--config-file", str(f.octodns_config(lab)), *args]
+
+
+def measure_verify(lab: Lab, f: Fleet, size: int, workdir: Path) -> dict:
+    walls, peaks, stats = [], [], {}
+    out = workdir / f"verify-{size}.json"
+    for _ in range(runs(size)):
+        wall, peak, _ = timed(dnssync(f, "verify", "--format", "json", "--out", str(out)), f.env,
+                              ok=(0, 1))
+        walls.append(wall)
+        peaks.append(peak)
+        data = json.loads(out.read_text())
+        stats = data["stats"]
+        errors = sum(f["severity"] == "error" for f in data["findings"])
+        codes = Counter(f["code"] for f in data["findings"] if f["severity"] == "error")
+    stats.pop("transfer_seconds", None)
+    # a finding (a timeout on a loaded machine) is recorded, not fatal: the curve goes on
+    result = {"wall": statistics.median(walls), "walls": walls, "peak_mb": max(peaks),
+              "ok": data["ok"], "errors": errors, "error_codes": dict(codes),
+              "queries": stats["queries"], "query_seconds": stats["query_seconds"],
+              "qps_query_phase": stats.get("queries_per_second"),
+              "qps_wall": round(stats["queries"] / statistics.median(walls))}
+    if size <= REPORT_MAX:
+        # every zone up to REPORT_SAMPLE, else an even sample scaled up: each run costs the
+        # same (start-up, one 40-record zone), and hundreds of runs take minutes
+        servers = [lab.servers[p].address for p in f.providers]
+        step = max(1, round(size / REPORT_SAMPLE))
+        sample = f.zones[::step]
+        walls = [octodns_report(f.zones_dir, zone, servers, workdir)["wall"] for zone in sample]
+        result["octodns_report_per_zone"] = statistics.fmean(walls) * size
+        result["octodns_report_runs"] = len(sample)
+    return result
+
+
+def measure_plan(lab: Lab, f: Fleet, size: int) -> dict:
+    ours, theirs = [], []
+    for _ in range(runs(size)):  # interleaved, so both see the same machine
+        ours.append(timed(dnssync(f, "plan", "--detailed-exitcode"), f.env, ok=(0, 1, 3))[0])
+        theirs.append(timed(octodns_sync(lab, f), f.env)[0])
+    return {"wall": statistics.median(ours), "octodns_sync": statistics.median(theirs),
+            "walls": ours, "octodns_walls": theirs}
+
+
+def measure_apply(lab: Lab, workdir: Path, size: int) -> dict:
+    """First apply of `size` fresh zones by each tool (zones of its own), then a verify
+    of each: both must have converged."""
+    result: dict = {}
+    ours = fleet(lab, workdir / f"apply-dnssync-{size}", f"a{size}x", size)
+    result["wall"], _, result["exit"] = timed(dnssync(ours, "apply", "--yes", "--force"), ours.env,
+                                              ok=(0, 1))
+    result["dnssync_converged"] = timed(dnssync(ours, "verify"), ours.env, ok=(0, 1))[2] == 0
+    if size <= DOIT_MAX:
+        theirs = fleet(lab, workdir / f"apply-octodns-{size}", f"o{size}x", size)
+        result["octodns_doit"] = timed(octodns_sync(lab, theirs, "--doit", "--force"), theirs.env)[0]
+        result["octodns_converged"] = timed(dnssync(theirs, "verify"), theirs.env, ok=(0, 1))[2] == 0
+    return result
+
+
+def measure_shard(f: Fleet, shards: int) -> dict:
+    """One CI job's share: `verify --shard 1/N` of the largest fleet (docs/CI.md)."""
+    out = f.root / "shard.json"
+    wall, peak, _ = timed(dnssync(f, "verify", "--format", "json", "--out", str(out),
+                                  "--shard", f"1/{shards}"), f.env)
+    zones = len({c["zone"] for c in json.loads(out.read_text())["checked"]})
+    return {"shards": shards, "zones": zones, "wall": wall, "peak_mb": peak,
+            "zones_per_minute": round(zones / wall * 60)}
+
+
+def base_size(curve: dict[int, float]) -> int:
+    """The size growth is measured from: REFERENCE, or the smallest when REFERENCE is
+    the largest (quick mode)."""
+    return REFERENCE if REFERENCE in curve and max(curve) > REFERENCE else min(curve)
+
+
+def linear(curve: dict[int, float]) -> tuple[bool, float]:
+    """Whether the per-zone cost at the largest size is at most 1.25 times the cost at
+    `base_size` (noise allowed; a fixed start-up cost only makes larger sizes cheaper)."""
+    largest, base = max(curve), base_size(curve)
+    growth = (curve[largest] / largest) / (curve[base] / base)
+    return growth <= 1.25, round(growth, 2)
+
+
+def run(workdir: Path) -> list[Row]:
+    results: dict[int, dict] = {}
+    if ONLY and (RESULTS / "scale.json").exists():
+        earlier = json.loads((RESULTS / "scale.json").read_text())
+        results = {int(k): {**v, "run": v.get("run", "earlier")} for k, v in earlier.items()
+                   if int(k) not in ONLY}
+    sizes = ONLY or SIZES
+    with Lab(workdir / "lab", net=lab_net()) as lab:
+        whole = fleet(lab, workdir / "fleet", "s", max(sizes), served=True)
+        for size in sizes:
+            f = subset(lab, whole, workdir / f"fleet-{size}", size)
+            results[size] = {"verify": measure_verify(lab, f, size, workdir),
+                             "plan": measure_plan(lab, f, size)}
+            if size <= APPLY_MAX:
+                results[size]["apply"] = measure_apply(lab, workdir, size)
+            print(f"  {size} zones: {json.dumps(results[size], default=round)}", flush=True)
+            results[size]["run"] = time.strftime("%H:%M UTC", time.gmtime())
+            if REFERENCE in results:  # written as it goes: the full curve takes half an hour
+                write_markdown(results, rows_of(results))
+                write_picture(results)
+        f = subset(lab, whole, workdir / f"fleet-{max(sizes)}", max(sizes))
+        results[max(sizes)]["shard"] = measure_shard(f, SHARDS)
+    results = dict(sorted(results.items()))
+    rows = rows_of(results)
+    write_markdown(results, rows)
+    write_picture(results)
+    return rows
+
+
+def rows_of(results: dict[int, dict]) -> list[Row]:
+    rows = []
+    ref = results[REFERENCE]
+    verify, plan = ref["verify"], ref["plan"]
+    ratio = verify["octodns_report_per_zone"] / verify["wall"]
+    rows.append(Row(BENCH, f"verify {REFERENCE}x40x3: dnssync / octodns-report once per zone",
+                    round(ratio, 1), "x faster", ">= 25, no error", ratio >= 25 and verify["ok"],
+                    detail={"dnssync s": verify["wall"],
+                            "octodns-report s": verify["octodns_report_per_zone"]}))
+    qps = verify["qps_query_phase"] or 0
+    rows.append(Row(BENCH, f"verify {REFERENCE}x40x3: queries/s (query phase)", qps, "queries/s",
+                    ">= 20000", qps >= 20000,
+                    detail={"queries": verify["queries"], "wall qps": verify["qps_wall"]}))
+    ratio = plan["octodns_sync"] / plan["wall"]
+    rows.append(Row(BENCH, f"plan {REFERENCE}x40x3: dnssync / octodns-sync dry run",
+                    round(ratio, 2), "x faster", ">= 3", ratio >= 3,
+                    detail={"dnssync s": plan["wall"], "octodns-sync s": plan["octodns_sync"]}))
+    apply = ref.get("apply")
+    if apply and "octodns_doit" in apply:
+        share = apply["wall"] / apply["octodns_doit"]
+        converged = apply["dnssync_converged"] and apply["octodns_converged"]
+        rows.append(Row(BENCH, f"first apply {REFERENCE}x40x3: dnssync / octodns-sync --doit",
+                        round(share, 2), "x the time", "<= 0.5, both converge",
+                        share <= 0.5 and converged,
+                        detail={"dnssync s": apply["wall"], "octodns s": apply["octodns_doit"],
+                                "dnssync converged": apply["dnssync_converged"],
+                                "octodns converged": apply["octodns_converged"]}))
+    if MEMORY_ZONES in results:
+        peak = results[MEMORY_ZONES]["verify"]["peak_mb"]
+        ok = results[MEMORY_ZONES]["verify"]["ok"]
+        rows.append(Row(BENCH, f"verify {MEMORY_ZONES}x40x3: peak memory", peak, "MB",
+                        f"< {MEMORY_LIMIT_MB}, no error", peak < MEMORY_LIMIT_MB and ok,
+                        detail={"errors": results[MEMORY_ZONES]["verify"]["errors"]}))
+    else:
+        rows.append(Row(BENCH, f"verify {MEMORY_ZONES}x40x3: peak memory", "not run (quick mode)"))
+    shard = results[max(results)].get("shard")
+    if shard:
+        rows.append(Row(BENCH, f"verify --shard 1/{shard['shards']} of {max(results)} zones"
+                        " (one CI job)", shard["zones_per_minute"], "zones/minute",
+                        detail=shard))
+    for label, curve in (
+        ("verify time", {s: r["verify"]["wall"] for s, r in results.items()}),
+        ("verify memory", {s: r["verify"]["peak_mb"] for s, r in results.items()}),
+        ("plan time", {s: r["plan"]["wall"] for s, r in results.items()}),
+        ("apply time", {s: r["apply"]["wall"] for s, r in results.items() if "apply" in r}),
+    ):
+        ok, growth = linear(curve)
+        rows.append(Row(BENCH, f"growth of {label} per zone, {base_size(curve)} -> {max(curve)} zones",
+                        growth, "x", "<= 1.25 (linear)", ok,
+                        detail={str(s): round(v, 2) for s, v in sorted(curve.items())}))
+    return rows
+
+
+def write_markdown(results: dict[int, dict], rows: list[Row]) -> None:
+    RESULTS.mkdir(exist_ok=True)
+
+    def cell(value: float | None, unit: str = " s") -> str:
+        return "" if value is None else f"{value:,.1f}{unit}"
+
+    lines = [
+        "# Fleet scale: dnssync beside octoDNS", "",
+        f"Zones x 40 records x 3 providers (PowerDNS, BIND, Knot) on the lab, lab net {lab_net()},"
+        f" {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, load average"
+        f" {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores. Whole commands, wall clock;"
+        " the machine may be shared, so compare ratios within this run. Made by"
+        f" `{'DNSSYNC_BENCH_QUICK=1 ' if QUICK else ''}python bench/run.py scale`"
+        f" (octodns-report: {REPORT_SAMPLE} runs a size at most, scaled to every zone).", "",
+        "![scale](scale.png)", "",
+        "| zones | verify | octodns-report, once per zone | queries/s (query phase) | verify peak memory"
+        " | plan | octodns-sync dry run | first apply | octodns-sync --doit | measured at |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for size, r in sorted(results.items()):
+        v, p, a = r["verify"], r["plan"], r.get("apply", {})
+        lines.append(f"| {size:,} | {cell(v['wall'])} | {cell(v.get('octodns_report_per_zone'))} |"
+                     f" {v['qps_query_phase'] or 0:,} | {v['peak_mb']} MB | {cell(p['wall'])} |"
+                     f" {cell(p['octodns_sync'])} | {cell(a.get('wall'))} |"
+                     f" {cell(a.get('octodns_doit'))} | {r.get('run', '')} |")
+    lines += ["", "| target | measured | met |", "|---|---:|:---:|"]
+    for row in rows:
+        met = {True: "yes", False: "**no**", None: ""}[row.passed]
+        target = f" ({row.target})" if row.target else ""
+        lines.append(f"| {row.metric}{target} | {row.value} {row.unit} | {met} |")
+    (RESULTS / "scale.md").write_text("\n".join(lines) + "\n")
+    (RESULTS / "scale.json").write_text(json.dumps(results, indent=2, default=str))
+
+
+def write_picture(results: dict[int, dict]) -> None:
+    """Wall time against zones for verify, plan and apply, dnssync beside octoDNS, and
+    verify's peak memory."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    sizes = sorted(results)
+    panels = [
+        ("verify", "verify", "octodns_report_per_zone", "octodns-report, once per zone"),
+        ("plan", "plan", "octodns_sync", "octodns-sync (dry run)"),
+        ("first apply", "apply", "octodns_doit", "octodns-sync --doit"),
+    ]
+    figure, axes = plt.subplots(1, 4, figsize=(17, 4.2))
+    for ax, (title, key, reference, reference_label) in zip(axes, panels, strict=False):
+        ours = [(s, results[s][key]["wall"]) for s in sizes if key in results[s]]
+        theirs = [(s, results[s][key][reference]) for s in sizes
+                  if key in results[s] and reference in results[s][key]]
+        ax.plot(*zip(*ours, strict=True), "o-", label="dnssync")
+        if theirs:
+            ax.plot(*zip(*theirs, strict=True), "s--", label=reference_label)
+        ax.set_title(title)
+        ax.set_xlabel("zones (x 40 records x 3 providers)")
+        ax.set_ylabel("wall time, s")
+        ax.legend()
+        ax.grid(alpha=0.3)
+    memory = axes[3]
+    memory.plot(sizes, [results[s]["verify"]["peak_mb"] for s in sizes], "o-", label="dnssync verify")
+    memory.axhline(MEMORY_LIMIT_MB, color="red", linestyle=":", label=f"{MEMORY_LIMIT_MB} MB target")
+    memory.set_title("verify peak memory")
+    memory.set_xlabel("zones (x 40 records x 3 providers)")
+    memory.set_ylabel("MB")
+    memory.legend()
+    memory.grid(alpha=0.3)
+    figure.suptitle(f"dnssync at fleet scale (lab, {os.cpu_count()} cores, load"
+                    f" {os.getloadavg()[0]:.1f})")
+    figure.tight_layout()
+    figure.savefig(RESULTS / "scale.png", dpi=90)
+    plt.close(figure)
