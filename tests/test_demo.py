@@ -4,6 +4,7 @@ files alone, and it stops every server it started, also when interrupted."""
 
 from __future__ import annotations
 
+import io
 import os
 import re
 import signal
@@ -210,3 +211,22 @@ def test_demo_reads_well_at_80_columns_and_keeps_its_climax(tmp_path):
     assert len(countdown) >= 2, repair  # the live view counts down while it waits
     assert "fully propagated: every nameserver serves the new data and no cache can hold the old" in words
     assert words.index("fully propagated") < words.index("Try it yourself")
+
+
+def test_ctrl_c_that_a_finished_apply_took_still_stops_the_demo():
+    """apply takes SIGINT itself while it runs; a Ctrl-C after its last batch lets it finish
+    with exit 0. The demo must still stop (not tell the rest of its story)."""
+    from rich.console import Console
+
+    from dnssync import interrupt
+    from dnssync.cli import main
+    from dnssync.commands.demo import Interrupts, Story
+
+    story = Story(Console(file=io.StringIO()), ROOT, False, Interrupts(), main)
+    assert story._call(("validate",), tty=False) == 0  # no Ctrl-C: the story goes on
+    interrupt.STOP.set()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            story._call(("validate",), tty=False)
+    finally:
+        interrupt.STOP.clear()

@@ -42,6 +42,7 @@ from rich.rule import Rule
 from rich.table import Table
 from rich.text import Text
 
+from dnssync import interrupt
 from dnssync.commands.base import Context, pass_ctx
 from dnssync.commands.verify import styled_summary
 from dnssync.config import Config
@@ -108,7 +109,10 @@ class Story:
             code = e.exit_code
         except click.Abort:  # click's word for Ctrl-C outside the command itself
             code = 130
-        if code == 130:  # the command was interrupted (Ctrl-C): so is the demo
+        # the command was interrupted (Ctrl-C): so is the demo. apply takes SIGINT itself while
+        # it runs (it stops at a batch boundary); a Ctrl-C after its last batch leaves it
+        # exiting 0, so its STOP flag is what says the user pressed Ctrl-C
+        if code == 130 or interrupt.STOP.is_set():
             raise KeyboardInterrupt
         self.interrupts.check()
         return code if isinstance(code, int) else 0
