@@ -55,6 +55,20 @@ def test_drop_every_query_then_clear(server):
     assert values(www(srv)) == {"192.0.2.1"}
 
 
+def test_a_partial_drop_loses_datagrams_never_tcp_questions(server):
+    """As on a lossy path: some UDP questions go unanswered, every TCP one is answered."""
+    _, srv = server
+    srv.set_faults(drop=0.5)
+    lost = 0
+    for _ in range(40):
+        try:
+            www(srv, timeout=0.2)
+        except dns.exception.Timeout:
+            lost += 1
+        assert values(www(srv, tcp=True)) == {"192.0.2.1"}
+    assert 0 < lost < 40
+
+
 def test_delay(server):
     _, srv = server
     srv.set_faults(delay=0.4)

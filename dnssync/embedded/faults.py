@@ -75,7 +75,7 @@ class Faults:
     """What is wrong with a nameserver now. The default is a healthy server."""
 
     down: bool = False  # sockets closed: queries time out, updates and transfers fail
-    drop: float = 0.0  # share of queries never answered (1.0: all)
+    drop: float = 0.0  # share of UDP queries never answered, as on a lossy path (1.0: all, TCP too)
     delay: float = 0.0  # seconds before each answer
     rcode: str | None = None  # answer every query with this rcode (SERVFAIL, REFUSED, ...)
     stale: bool = False  # keep answering from the zones as they were when this was set
@@ -99,8 +99,13 @@ class Faults:
     def healthy(self) -> bool:
         return self == Faults()
 
-    def drops(self) -> bool:
-        return self.drop > 0 and random.random() < self.drop
+    def drops(self, tcp: bool = False) -> bool:
+        """Whether to leave this query unanswered. A lossy path loses datagrams, not TCP
+        questions (TCP resends lost segments), so a partial drop spares TCP; 1.0 is a
+        server that answers nothing at all."""
+        if self.drop >= 1:
+            return True
+        return not tcp and self.drop > 0 and random.random() < self.drop
 
     def changed(self, **changes: Any) -> Faults:
         """These faults with some changed; values as `from_dict` takes them."""

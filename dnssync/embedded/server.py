@@ -275,7 +275,7 @@ class EmbeddedServer:
             return self._transfer(query, question.name, peer, tcp)
         self.queries += 1
         faults = self.faults
-        if faults.drops():
+        if faults.drops(tcp):
             return []
         if faults.delay:
             await asyncio.sleep(faults.delay)
