@@ -19,10 +19,10 @@ import dns.rdatatype
 import dns.update
 import requests
 
-from dnssync.apply import Outcome, run_apply
+from dnssync.applying.apply import Outcome, run_apply
 from dnssync.commands.apply import safety_check
 from dnssync.embedded.fleet import Fleet
-from dnssync.repo import Repository, load_settings
+from dnssync.repo.repository import Repository, load_settings
 from tests.conftest import unique_zone
 from tests.embedded_repo import run, write_repo
 from tests.test_push_lab import ask

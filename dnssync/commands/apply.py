@@ -8,19 +8,19 @@ from pathlib import Path
 
 import click
 
-from dnssync import interrupt
-from dnssync.apply import Check, run_apply
-from dnssync.binding import binding_problem
+from dnssync.applying.apply import Check, run_apply
+from dnssync.applying.state import apply_lock, find_apply
 from dnssync.commands.base import Context, confirm, format_option, pass_ctx, provider_option, zone_option
 from dnssync.commands.watch import deadline_of, deadline_options, interval_option, run_watch
-from dnssync.errors import DnssyncError, PlanMismatch, UsageError
-from dnssync.flatten import Flattening
-from dnssync.parity import blocking
-from dnssync.plan import LivePlan, Plan, zone_from_content
-from dnssync.repo import Repository
+from dnssync.model import interrupt
+from dnssync.model.binding import binding_problem
+from dnssync.model.errors import DnssyncError, PlanMismatch, UsageError
+from dnssync.planning.flatten import Flattening
+from dnssync.planning.parity import blocking
+from dnssync.planning.planner import LivePlan, Plan, zone_from_content
+from dnssync.repo.repository import Repository
+from dnssync.repo.zones import all_sub_zones
 from dnssync.report.text import print_apply, print_plan
-from dnssync.state import apply_lock, find_apply
-from dnssync.zones import all_sub_zones
 
 
 def reviewed_plan(repo: Repository, path: Path) -> tuple[Plan, list[LivePlan], Check]:

@@ -14,10 +14,10 @@ from typing import Any, TextIO
 import click
 from rich.console import Console
 
-from dnssync.config import Config, zone_name
-from dnssync.errors import UsageError
-from dnssync.repo import Repository, Selection, load_settings, parse_shard
-from dnssync.secrets import redact
+from dnssync.model.errors import UsageError
+from dnssync.model.secrets import redact
+from dnssync.repo.config import Config, zone_name
+from dnssync.repo.repository import Repository, Selection, load_settings, parse_shard
 
 
 class Redacting(io.TextIOBase):

@@ -20,7 +20,7 @@ from dnssync.commands.base import (
     shard_option,
     zone_option,
 )
-from dnssync.drift import drift_findings
+from dnssync.planning.drift import drift_findings
 from dnssync.report.github import findings_annotations
 from dnssync.report.junit import junit_xml, verify_cases
 from dnssync.report.markdown import verify_markdown

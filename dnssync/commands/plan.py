@@ -19,10 +19,10 @@ from dnssync.commands.base import (
     shard_option,
     zone_option,
 )
-from dnssync.errors import UsageError
-from dnssync.findings import has_errors
-from dnssync.gitdiff import plan_against, refuse_untrusted
-from dnssync.plan import Plan
+from dnssync.model.errors import UsageError
+from dnssync.model.findings import has_errors
+from dnssync.planning.gitdiff import plan_against, refuse_untrusted
+from dnssync.planning.planner import Plan
 from dnssync.report.github import plan_annotations
 from dnssync.report.junit import junit_xml, plan_cases
 from dnssync.report.markdown import plan_markdown

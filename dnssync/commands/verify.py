@@ -22,7 +22,7 @@ from dnssync.commands.base import (
     shard_option,
     zone_option,
 )
-from dnssync.findings import Finding, Severity
+from dnssync.model.findings import Finding, Severity
 from dnssync.report.github import findings_annotations
 from dnssync.report.junit import junit_xml, verify_cases
 from dnssync.report.markdown import verify_markdown

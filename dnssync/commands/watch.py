@@ -10,11 +10,11 @@ from typing import Any
 import click
 from rich.live import Live
 
+from dnssync.applying.state import find_apply
 from dnssync.commands.base import Context, deprecated, format_option, pass_ctx
-from dnssync.errors import UsageError
-from dnssync.repo import Repository
+from dnssync.model.errors import UsageError
+from dnssync.repo.repository import Repository
 from dnssync.report.watch import event_line, live_view
-from dnssync.state import find_apply
 from dnssync.watch.changes import read_apply
 from dnssync.watch.poll import follow
 from dnssync.watch.propagation import Event, Propagation

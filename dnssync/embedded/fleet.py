@@ -10,11 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from dnssync.config import Config, ProviderConfig
 from dnssync.embedded.server import EmbeddedServer
 from dnssync.embedded.zonedata import HOSTED_SOA, SoaSettings
-from dnssync.errors import UsageError
-from dnssync.providers import SHORT_NAMES, class_path
+from dnssync.model.errors import UsageError
+from dnssync.repo.config import Config, ProviderConfig
+from dnssync.repo.plugins import SHORT_NAMES, class_path
 
 CONTROL_SOCKET = "control.sock"
 

@@ -10,12 +10,12 @@ from rich.console import Console, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from dnssync.findings import Finding, Severity
-from dnssync.plan import Change, Plan, ProviderPlan, rrset_text
+from dnssync.model.findings import Finding, Severity
+from dnssync.planning.planner import Change, Plan, ProviderPlan, rrset_text
 from dnssync.report.fit import Fitted
 
 if TYPE_CHECKING:  # a hint only: verify and plan need not import apply's stack
-    from dnssync.apply import ApplyResult
+    from dnssync.applying.apply import ApplyResult
 
 #: findings about files (config and zone files), shown as `file:line` lines, not in DNS tables
 FILE_CODES = ("config.", "zone.", "git.")

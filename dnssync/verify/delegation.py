@@ -25,12 +25,12 @@ import dns.rcode
 import dns.rdatatype
 from octodns.zone import Zone
 
-from dnssync.config import Config, Nameserver
-from dnssync.desired import nameserver_union
-from dnssync.findings import Finding, Severity
-from dnssync.verify.engine import Answer, Endpoint, Engine, resolve, resolve_all
-from dnssync.wire import Malformed
-from dnssync.zones import discover
+from dnssync.model.findings import Finding, Severity
+from dnssync.query.engine import Answer, Endpoint, Engine, resolve, resolve_all
+from dnssync.query.wire import Malformed
+from dnssync.repo.config import Config, Nameserver
+from dnssync.repo.desired import nameserver_union
+from dnssync.repo.zones import discover
 
 MAX_REFERRALS = 16
 _ADDRESS_TYPES = (dns.rdatatype.A, dns.rdatatype.AAAA)
