@@ -12,8 +12,8 @@ from octodns.record import Record
 from octodns.zone import Zone
 from octodns_powerdns import PowerDnsProvider
 
+from dnssync.model.plan import Change
 from dnssync.planning.flatten import flatten_ttl, prepare
-from dnssync.planning.planner import Change
 from dnssync.providers.rfc2136 import Rfc2136Provider
 from dnssync.repo.config import Config, Policy, read_config
 from dnssync.repo.targets import TargetResolver, alias_target

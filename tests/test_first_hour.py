@@ -19,7 +19,7 @@ from rich.table import Table
 
 from dnssync.cli import all_commands, main
 from dnssync.model.findings import Finding, Severity
-from dnssync.planning.planner import Change, Plan, ProviderPlan
+from dnssync.model.plan import Change, Plan, ProviderPlan
 from dnssync.providers.hints import install_hint
 from dnssync.report.fit import Fitted
 from dnssync.report.github import findings_annotations

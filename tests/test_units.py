@@ -13,7 +13,7 @@ from octodns.zone import Zone
 
 from dnssync.model import secrets
 from dnssync.model.errors import UsageError
-from dnssync.planning.planner import Change, Plan, ProviderPlan
+from dnssync.model.plan import Change, Plan, ProviderPlan
 from dnssync.providers.rfc2136 import KnotProvider
 from dnssync.repo.yamlfile import YamlError, load_file
 
@@ -123,7 +123,7 @@ def test_secret_with_a_trailing_newline_is_masked_in_provider_errors():
     header and echoes the value in its error."""
     import requests
 
-    from dnssync.planning.planner import describe_error
+    from dnssync.providers.hints import describe_error
 
     secrets.register("s3cretKEY-1234\n")
     error = requests.exceptions.InvalidHeader("Invalid leading whitespace, reserved character(s), or return"

@@ -17,10 +17,10 @@ import dns.tsigkeyring
 import dns.update
 import pytest
 
+from dnssync.model.address import Nameserver
 from dnssync.query import wire
 from dnssync.query.axfr import tsig_key
 from dnssync.query.engine import BREAKER, Answer, Endpoint, Engine, Question, resolve
-from dnssync.repo.config import Nameserver
 from dnssync.verify.compare import Observed
 from dnssync.verify.extra import transfer
 from tests.conftest import unique_zone

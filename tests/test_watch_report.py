@@ -10,7 +10,7 @@ from rich.console import Console
 
 from dnssync.applying.state import digest, find_apply, write_json
 from dnssync.model.errors import UsageError
-from dnssync.planning.planner import Plan, ProviderPlan
+from dnssync.model.plan import Plan, ProviderPlan
 from dnssync.report.watch import event_line, live_view
 from dnssync.watch.changes import read_apply
 from dnssync.watch.propagation import Propagation, Soa

@@ -24,7 +24,9 @@ import requests
 from dnssync.applying import snapshot
 from dnssync.applying.state import applies_dir, stamp, write_json
 from dnssync.model import interrupt
-from dnssync.planning.planner import LivePlan, Plan, describe_error
+from dnssync.model.plan import Plan
+from dnssync.planning.planner import LivePlan
+from dnssync.providers.hints import describe_error
 
 Replan = Callable[[LivePlan], LivePlan]
 

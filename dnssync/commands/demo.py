@@ -43,7 +43,6 @@ from rich.table import Table
 from rich.text import Text
 
 from dnssync.commands.base import Context, pass_ctx
-from dnssync.commands.verify import styled_summary
 from dnssync.embedded.fleet import Fleet, embedded_providers
 from dnssync.embedded.zonedata import SoaSettings
 from dnssync.model import interrupt
@@ -52,7 +51,7 @@ from dnssync.model.findings import Finding
 from dnssync.repo.config import Config
 from dnssync.repo.repository import load_settings
 from dnssync.repo.zones import discover
-from dnssync.report.text import print_verify
+from dnssync.report.text import print_verify, styled_summary
 
 #: lines of a long command output shown before and after the part left out
 HEAD, TAIL = 12, 14

@@ -12,7 +12,7 @@ from octodns.zone import Zone
 
 from dnssync.commands.base import Context, pass_ctx
 from dnssync.model.errors import DnssyncError, UsageError
-from dnssync.planning.planner import describe_error
+from dnssync.providers.hints import describe_error
 from dnssync.repo.config import zone_name
 from dnssync.repo.plugins import build_provider
 from dnssync.repo.zones import discover, dump_zone, sub_zones_of

@@ -12,7 +12,9 @@ from dnssync.applying.state import apply_lock
 from dnssync.commands.base import Context, confirm, deprecated, format_option, pass_ctx, provider_option, zone_option
 from dnssync.model import interrupt
 from dnssync.model.errors import UsageError
-from dnssync.planning.planner import LivePlan, Plan, plan_one, zone_content
+from dnssync.model.plan import Plan
+from dnssync.model.records import zone_content
+from dnssync.planning.planner import LivePlan, plan_one
 from dnssync.repo.config import zone_name
 from dnssync.repo.gitrev import head_revision
 from dnssync.repo.plugins import build_providers

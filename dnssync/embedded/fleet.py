@@ -50,6 +50,11 @@ def server_for(provider: ProviderConfig, data_dir: Path | None, control: bool = 
                           data_dir / CONTROL_SOCKET if control and data_dir else None, soa)
 
 
+def data_root(config: Config) -> Path:
+    """Where the embedded servers of a repository keep their zones and control sockets."""
+    return config.state_dir / "embedded"
+
+
 @dataclass
 class Fleet:
     """Servers by provider name, started and stopped together."""

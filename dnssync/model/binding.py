@@ -16,9 +16,12 @@ import hmac
 import json
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from dnssync.model.secrets import is_secret_key, register
-from dnssync.repo.config import Config
+
+if TYPE_CHECKING:  # the type only: a plan's binding is data, below the loader
+    from dnssync.repo.config import Config
 
 KEY_ENV = "DNSSYNC_PLAN_KEY"
 

@@ -10,8 +10,9 @@ change into a finding a scheduled CI job can fail on. Nothing is ever sent.
 from __future__ import annotations
 
 from dnssync.model.findings import Finding, Severity
+from dnssync.model.plan import Change, Plan, ProviderPlan
+from dnssync.model.records import rrset_text
 from dnssync.planning.parity import Locate
-from dnssync.planning.planner import Change, Plan, ProviderPlan, rrset_text
 
 _CODES = {"create": "drift.missing", "delete": "drift.extra", "update": "drift.changed"}
 

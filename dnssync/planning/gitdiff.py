@@ -21,7 +21,8 @@ from octodns.zone import Zone
 
 from dnssync.model.errors import ConfigError, UsageError
 from dnssync.model.findings import Finding, Severity
-from dnssync.planning.planner import Change, Plan, ProviderPlan, zone_content
+from dnssync.model.plan import Change, Plan, ProviderPlan
+from dnssync.model.records import zone_content
 from dnssync.repo.config import Config
 from dnssync.repo.desired import build_desired
 from dnssync.repo.gitrev import export_folder

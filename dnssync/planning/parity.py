@@ -23,7 +23,8 @@ from octodns.record import Record
 from octodns.zone import Zone
 
 from dnssync.model.findings import Finding, Severity
-from dnssync.planning.planner import Plan, ProviderPlan, rrset_text, served_rrset
+from dnssync.model.plan import Plan, ProviderPlan
+from dnssync.model.records import rrset_text, served_rrset
 from dnssync.providers.capabilities import capabilities_of, rechunk_txt
 from dnssync.repo.config import Policy
 

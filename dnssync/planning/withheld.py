@@ -14,7 +14,7 @@ from __future__ import annotations
 from octodns.provider.base import BaseProvider
 
 from dnssync.model.findings import Finding, Severity
-from dnssync.planning.planner import rrset_text, served_rrset
+from dnssync.model.records import rrset_text, served_rrset
 from dnssync.providers.capabilities import capabilities_of
 from dnssync.repo.config import Config
 from dnssync.repo.zones import DesiredZone

@@ -52,10 +52,10 @@ from octodns.record.rr import Rrset
 from octodns_bind import Rfc2136Provider as _OctodnsRfc2136Provider
 
 from dnssync.model import interrupt
+from dnssync.model.records import ZoneIndex
 from dnssync.providers.aliaswire import octodns_type, rdata_from_text, rdata_text, wire_type
 from dnssync.providers.refused import Deterministic, Refused, bisect
 from dnssync.query import axfr
-from dnssync.repo.checks import Targets
 
 #: bytes kept free in every update message for the header, zone section and TSIG
 _MESSAGE_SLACK = 1024
@@ -192,7 +192,7 @@ class Rfc2136Provider(_OctodnsRfc2136Provider):
 
     def _process_desired_zone(self, desired):
         if self.check_integrity:  # BIND's update.c check_mx: an in-zone exchange needs an address
-            targets = Targets(desired)
+            targets = ZoneIndex(desired)
             for record in list(desired.records):
                 if record._type != "MX":
                     continue

@@ -96,9 +96,9 @@ import dns.name
 import dns.rcode
 import dns.rdatatype
 
+from dnssync.model.address import Nameserver
 from dnssync.query import wire
 from dnssync.query.wire import Malformed, Reply
-from dnssync.repo.config import Nameserver
 
 #: every `Answer.error` kind with its meaning
 ERRORS: dict[str, str] = {

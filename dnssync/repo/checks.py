@@ -9,8 +9,6 @@ and before every plan, each pointing at the record's file and line.
 from __future__ import annotations
 
 import io
-import ipaddress
-from collections.abc import Iterator
 
 import dns.exception
 import dns.name
@@ -18,58 +16,10 @@ import dns.rdata
 import dns.rdataclass
 import dns.rdatatype
 from octodns.record import Record
-from octodns.zone import Zone
 
 from dnssync.model.findings import Finding, Severity
+from dnssync.model.records import ZoneIndex, looks_like_address, pointed_names
 from dnssync.repo.zones import DesiredZone
-
-_ADDRESS_TYPES = ("A", "AAAA")
-
-
-def _targets(record: Record) -> Iterator[str]:
-    """The host names a record points at (NS, MX, SRV, CNAME, DNAME, PTR)."""
-    rtype = record._type
-    if rtype in ("CNAME", "DNAME", "ALIAS"):
-        yield record.value
-    elif rtype in ("NS", "PTR"):
-        yield from record.values
-    elif rtype == "MX":
-        yield from (v.exchange for v in record.values)
-    elif rtype == "SRV":
-        yield from (v.target for v in record.values if v.target != ".")
-
-
-def _looks_like_address(target: str) -> bool:
-    try:
-        ipaddress.ip_address(target.rstrip("."))
-    except ValueError:
-        return False
-    return True
-
-
-class Targets:
-    """Where the names a zone's records point at land: in the zone, below one of its
-    delegations (served by the child), and which types exist there. Shared by these
-    checks and by the BIND provider's check-integrity rule, so both judge alike."""
-
-    def __init__(self, zone: Zone):
-        self.zone = zone.name.lower()
-        self.types: dict[str, set[str]] = {}
-        for record in zone.records:
-            self.types.setdefault(record.fqdn.lower(), set()).add(record._type)
-        self.delegations = {r.fqdn.lower() for r in zone.records if r._type == "NS" and r.name}
-
-    def in_zone(self, fqdn: str) -> bool:
-        fqdn = fqdn.lower()
-        return fqdn == self.zone or fqdn.endswith("." + self.zone)
-
-    def below_delegation(self, fqdn: str) -> bool:
-        fqdn = fqdn.lower()
-        return any(fqdn == d or fqdn.endswith("." + d) for d in self.delegations)
-
-    def has_address(self, fqdn: str) -> bool:
-        return bool(self.types.get(fqdn.lower(), set()) & set(_ADDRESS_TYPES))
-
 
 #: below this many octets of presentation text an RRset cannot reach a DNS message's limit
 _SIZE_SHORTCUT = 16_384
@@ -113,7 +63,7 @@ def _oversized(record: Record) -> str | None:
 def check_zone(desired: DesiredZone) -> list[Finding]:
     zone = desired.zone
     findings: list[Finding] = []
-    targets = Targets(zone)
+    targets = ZoneIndex(zone)
 
     def add(record: Record, severity: Severity, message: str, code: str = "zone.target") -> None:
         file, line = desired.location(record.name, record._type)
@@ -124,8 +74,8 @@ def check_zone(desired: DesiredZone) -> list[Finding]:
         too_big = _oversized(record)
         if too_big:
             add(record, Severity.ERROR, too_big, "zone.size")
-        for target in _targets(record):
-            if record._type != "PTR" and _looks_like_address(target):
+        for target in pointed_names(record):
+            if record._type != "PTR" and looks_like_address(target):
                 add(record, Severity.WARNING,
                     f"{record.fqdn} {record._type} target {target} is an address, not a host name")
                 continue

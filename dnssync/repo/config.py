@@ -9,7 +9,6 @@ from the environment here and registered for redaction before anything can log.
 
 from __future__ import annotations
 
-import ipaddress
 import os
 import re
 from dataclasses import dataclass, field
@@ -22,7 +21,9 @@ from octodns.record.exception import ValidationError
 from octodns.zone import Zone
 
 from dnssync.model import secrets
+from dnssync.model.address import Nameserver, parse_address
 from dnssync.model.findings import Finding, Severity
+from dnssync.providers.capabilities import DECLARABLE, DECLARABLE_FLAGS
 from dnssync.repo.yamlfile import Mapping, Sequence, YamlError, load_file
 
 CONFIG_FILE = "dnssync.yaml"
@@ -33,22 +34,6 @@ PARITY_MODES = ("error", "warn")
 #: policy.alias: flatten ALIAS to A/AAAA where a provider cannot hold it (see flatten.py),
 #: leave it to the parity gate, or refuse ALIAS records a provider cannot hold
 ALIAS_MODES = ("flatten", "native-only", "error")
-
-
-@dataclass(frozen=True)
-class Nameserver:
-    """One authoritative nameserver of a provider: its NS-record name and where to ask it."""
-
-    name: str
-    host: str | None = None
-    port: int = 53
-
-    @property
-    def label(self) -> str:
-        where = self.host or "resolve"
-        if self.port != 53:
-            where = f"[{where}]:{self.port}" if ":" in where else f"{where}:{self.port}"
-        return f"{self.name.rstrip('.')} ({where})"
 
 
 @dataclass
@@ -257,28 +242,6 @@ def load_data(path: Path, checker: Checker) -> Any:
     return data
 
 
-def parse_address(text: str) -> tuple[str, int]:
-    """`192.0.2.1`, `192.0.2.1:5300`, `[2001:db8::1]:5300`, `2001:db8::1`, `ns.example:53`."""
-    text = str(text).strip()
-    match = re.fullmatch(r"\[([^\]]+)\](?::(\d+))?", text)
-    if match:
-        host, port = match.group(1), match.group(2)
-        ipaddress.IPv6Address(host)
-    else:
-        try:
-            ipaddress.IPv6Address(text)
-            return text, 53
-        except ValueError:
-            pass
-        host, _, port = text.partition(":")
-        if not host:
-            raise ValueError("empty address")
-    number = int(port) if port else 53
-    if not 0 < number < 65536:
-        raise ValueError(f"port {number} out of range")
-    return host, number
-
-
 def zone_name(text: str) -> str:
     """Normalise a zone name: lower case, IDNA, with the trailing dot."""
     from octodns.idna import idna_encode
@@ -403,7 +366,6 @@ def _auto_nameservers(data: Mapping, checker: Checker) -> tuple[bool, tuple[str,
 
 def _capabilities(data: Mapping, checker: Checker) -> dict[str, int]:
     """A provider file's declared normalisations (see providers/capabilities.py)."""
-    from dnssync.providers.capabilities import DECLARABLE, DECLARABLE_FLAGS
 
     section = data.get("capabilities")
     if section is None:

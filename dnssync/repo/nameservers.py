@@ -19,9 +19,10 @@ from __future__ import annotations
 
 from octodns.provider.base import BaseProvider
 
+from dnssync.model.address import Nameserver
 from dnssync.model.findings import Finding, Severity
-from dnssync.planning.planner import describe_error
-from dnssync.repo.config import Config, Nameserver
+from dnssync.providers.hints import describe_error
+from dnssync.repo.config import Config
 
 
 def read_auto(config: Config, providers: dict[str, BaseProvider], zones: list[str],

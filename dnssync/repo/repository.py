@@ -18,10 +18,7 @@ from octodns.zone import Zone
 from dnssync.model.binding import repository_digest
 from dnssync.model.errors import ConfigError, UsageError
 from dnssync.model.findings import Finding, Severity, has_errors
-from dnssync.planning.flatten import as_data, prepare
-from dnssync.planning.parity import check_plan
-from dnssync.planning.planner import LivePlan, Plan, make_plan, plan_one
-from dnssync.planning.withheld import withheld_findings
+from dnssync.model.plan import Plan
 from dnssync.repo import gitrev
 from dnssync.repo.checks import check_zone
 from dnssync.repo.config import Config, read_config
@@ -204,33 +201,6 @@ class Repository:
             for zone in (self.desired if zones is None else zones)
         }
 
-    def plan(self, providers: list[str] | None = None, desired: dict[str, Zone] | None = None,
-             live: bool = True, flattened: list[dict] | None = None,
-             refresh_flattened: bool = False) -> tuple[Plan, list[LivePlan]]:
-        """Plan the providers (None: all) for the desired zones (None: the repository's);
-        `live=False` when only the data is needed (see make_plan). ALIAS records are
-        flattened where a provider cannot hold them (flatten.py), from `flattened` (a
-        reviewed plan's) when given; `refresh_flattened` plans only those RRsets."""
-        policy, defaults = self.config.policy, self.config.defaults
-        self.read_nameservers()
-        desired = self.desired if desired is None else desired
-        serves = self.serves(providers, list(desired))
-        flat = prepare(self.config, desired, self.providers(), serves, self.locate, flattened)
-        if refresh_flattened:
-            flat.refresh_only(serves)
-        plan, lives = make_plan(desired, self.providers(), serves, policy.update_threshold,
-                                policy.delete_threshold, defaults.concurrency, live,
-                                (flat.zones, flat.processors))
-        plan.revision = self.revision
-        plan.repository = self.identity
-        plan.flattened = as_data(flat.records)
-        withheld = withheld_findings(self.config, [z for z in self.zones if z.name in desired], self.providers())
-        plan.findings = (list(self.findings) + withheld + flat.findings
-                         + check_plan(plan, desired, self.providers(), policy, self.locate))
-        self.locate_changes(plan)
-        flat.annotate(plan, self.locate)
-        return plan, lives
-
     def locate(self, zone: str, name: str, rtype: str) -> tuple[str | None, int | None]:
         """Where a record is written in git (file, line), for findings to point at."""
         desired = self.zones_by_name.get(zone)
@@ -252,9 +222,3 @@ class Repository:
         for pp in plan.providers:
             for change in pp.changes:
                 change.file, change.line = self.locate(pp.zone, change.name, change.type)
-
-    def replan(self, live: LivePlan) -> LivePlan:
-        policy = self.config.policy
-        return plan_one(live.data.provider, live.provider, live.desired, policy.update_threshold,
-                        policy.delete_threshold, live.processors)
-

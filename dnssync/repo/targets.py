@@ -34,16 +34,16 @@ import dns.rdatatype
 from octodns.record import Record
 from octodns.zone import Zone
 
+from dnssync.model.address import Nameserver, parse_address
 from dnssync.query.engine import Answer, Endpoint, Engine, resolve
+from dnssync.query.referral import MAX_REFERRALS, message_of, referral_of, servers_of
 from dnssync.query.wire import Malformed
-from dnssync.repo.config import Config, Nameserver, parse_address
+from dnssync.repo.config import Config
 from dnssync.repo.cuts import Cuts
-from dnssync.verify.delegation import message_of, referral_of, servers_of
 
 #: the longest chain of names followed from a target (CNAME/ALIAS hops)
 MAX_CHAIN = 8
 #: referrals followed when asking the target's authoritative servers
-MAX_REFERRALS = 16
 ADDRESS_TYPES = ("A", "AAAA")
 
 

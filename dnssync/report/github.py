@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 
 from dnssync.model.findings import Finding, Severity
-from dnssync.planning.planner import Plan
+from dnssync.model.plan import Plan
 from dnssync.report.text import show_value
 
 LEVEL = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "notice"}

@@ -13,7 +13,7 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 
 from dnssync.model.findings import Finding, Severity, has_errors
-from dnssync.planning.planner import Plan
+from dnssync.model.plan import Plan
 from dnssync.report.text import show_value
 
 ZONE_CASE = "zone"

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from dnssync.model.findings import Finding
-from dnssync.planning.planner import Plan, ProviderPlan, rrset_text
+from dnssync.model.plan import Plan, ProviderPlan
+from dnssync.model.records import rrset_text
 from dnssync.report.text import flattened_lines, show_value
 
 #: plans with more rows than this per zone are folded into <details>

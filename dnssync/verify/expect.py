@@ -28,8 +28,10 @@ from octodns.record import Record
 from octodns.zone import Zone
 
 from dnssync.model.findings import Finding, Severity
+from dnssync.model.plan import Adjustment
+from dnssync.model.records import rrset_data
 from dnssync.model.sameness import canonical, plain_name
-from dnssync.planning.planner import Adjustment, adjustments, rrset_data
+from dnssync.planning.adjust import adjustments
 from dnssync.providers.aliaswire import wire_type
 from dnssync.providers.capabilities import capabilities_of
 from dnssync.repo.targets import ADDRESS_TYPES, alias_target, is_alias_type

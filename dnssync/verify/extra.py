@@ -22,7 +22,7 @@ from octodns.provider.base import BaseProvider
 from octodns.zone import Zone
 
 from dnssync.model.sameness import canonical
-from dnssync.planning.planner import describe_error
+from dnssync.providers.hints import describe_error
 from dnssync.query import axfr
 from dnssync.query.engine import Endpoint
 from dnssync.query.wire import RR, Malformed, Reply

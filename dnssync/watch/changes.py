@@ -22,7 +22,7 @@ import dns.rdatatype
 from dnssync.applying.state import read_sealed
 from dnssync.model.errors import UsageError
 from dnssync.model.findings import Finding, Severity
-from dnssync.planning.planner import Plan
+from dnssync.model.plan import Plan
 from dnssync.query.wire import txt_joined
 from dnssync.repo.targets import is_alias_type
 

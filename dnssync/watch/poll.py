@@ -15,9 +15,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from dnssync.model.address import Nameserver, parse_address
 from dnssync.query.engine import Answer, Endpoint, Engine, resolve_all, soa_of
 from dnssync.query.wire import Malformed
-from dnssync.repo.config import Nameserver, parse_address
 from dnssync.watch.changes import Served, Target, Watched
 from dnssync.watch.propagation import Event, Propagation, Reply, Soa
 
