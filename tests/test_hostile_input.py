@@ -20,7 +20,8 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from dnssync.applying.apply import ApplyResult, Outcome
+from dnssync.applying.record import ApplyResult, Outcome
+from dnssync.model.plan import Plan
 from dnssync.repo.yamlfile import MAX_DEPTH
 from dnssync.report.text import print_apply
 from tests import test_bad_input
@@ -334,7 +335,8 @@ def test_secret_echoed_in_case_and_base64_forms_is_masked(tmp_path, fmt):
 
 def apply_text(*outcomes: Outcome) -> str:
     console = Console(record=True, width=200)
-    print_apply(console, ApplyResult(id="x", snapshot=None, outcomes=list(outcomes)))
+    print_apply(console, ApplyResult(id="x", snapshot=None, plan=Plan(zones={}, providers=[]),
+                                     outcomes=list(outcomes)))
     return console.export_text()
 
 

@@ -5,8 +5,9 @@ its own thread; a failure at one (API down, HTTP 5xx, timeout, refused update)
 is retried with backoff when it is transient (each retry re-plans, so it picks
 up from wherever the failure left the zone), then reported with how much of the
 zone is still pending, while the other providers are applied regardless.
-Gates (safety thresholds, apex NS changes, parity) are checked before anything
-is sent; the live content is snapshotted before anything is sent.
+What may be sent was decided before (gates.py, run.py: an `ApplyRun`); every pair
+re-planned on a retry passes its gates again. The live content is snapshotted
+before anything is sent, and the apply is recorded (record.py) for `watch`.
 """
 
 from __future__ import annotations
@@ -14,84 +15,20 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 
 import dns.exception
 import requests
 
 from dnssync.applying import snapshot
-from dnssync.applying.state import applies_dir, stamp, write_json
+from dnssync.applying.record import ApplyResult, Outcome
+from dnssync.applying.run import ApplyRun
+from dnssync.applying.state import stamp
 from dnssync.model import interrupt
-from dnssync.model.plan import Plan
 from dnssync.planning.planner import LivePlan
 from dnssync.providers.hints import describe_error
 
 Replan = Callable[[LivePlan], LivePlan]
-
-
-@dataclass
-class Outcome:
-    provider: str
-    zone: str
-    status: str  # applied | unchanged | failed | skipped | interrupted (Ctrl-C)
-    changes: int = 0
-    attempts: int = 0
-    error: str | None = None
-    pending: int | None = None  # changes still pending after a failure (None: unknown)
-    started: str | None = None
-    finished: str | None = None
-    #: whether running apply again may help (a transient failure); a refusal of the
-    #: data, or data a provider did not store, happens again the same way
-    retryable: bool = True
-    #: the provider reported success and reading it back contradicted it
-    contradicted: bool = False
-
-    @property
-    def detail(self) -> str:
-        if self.status == "applied":
-            return f"{self.changes} change(s)" + (f" after {self.attempts} attempts" if self.attempts > 1 else "")
-        if self.status == "interrupted":
-            if self.attempts == 0:
-                return f"{self.error} [not started: nothing was sent]"
-            if self.pending is None:
-                return f"{self.error} [live state unknown (could not re-read the provider)]"
-            if self.pending == 0:
-                return f"{self.error} [yet the zone now matches git]"
-            if self.pending == self.changes:
-                return f"{self.error} [nothing was changed]"
-            return (f"{self.error} [PARTIALLY APPLIED: {self.pending} of {self.changes} change(s) still pending;"
-                    " re-run apply to converge]")
-        if self.status == "failed":
-            if self.pending is None:
-                state = "live state unknown (could not re-read the provider)"
-            elif self.contradicted:
-                state = f"read back: {self.pending} change(s) still pending"
-            elif self.pending == 0:
-                state = "yet the zone now matches git"
-            elif self.pending == self.changes:
-                state = "nothing was changed"
-            else:
-                state = f"PARTIALLY APPLIED: {self.pending} of {self.changes} change(s) still pending"
-            hint = "; re-run apply to converge" if self.retryable and self.pending != 0 else ""
-            return f"{self.error} [{state}{hint}]"
-        return self.error or ""
-
-
-@dataclass
-class ApplyResult:
-    id: str
-    snapshot: str | None
-    outcomes: list[Outcome] = field(default_factory=list)
-
-    @property
-    def failed(self) -> bool:
-        return any(o.status in ("failed", "interrupted") for o in self.outcomes)
-
-    @property
-    def interrupted(self) -> bool:
-        return any(o.status == "interrupted" for o in self.outcomes)
 
 
 def is_transient(error: BaseException) -> bool:
@@ -206,25 +143,17 @@ def read_back(outcome: Outcome, sent: LivePlan, after: LivePlan) -> None:
 _LISTED = 20
 
 
-def run_apply(
-    plan: Plan,
-    lives: list[LivePlan],
-    replan: Replan,
-    check: Check,
-    state_dir: Path,
-    retries: int = 3,
-    backoff: float = 1.0,
-    canaries: frozenset[str] = frozenset(),
-) -> ApplyResult:
+def run_apply(run: ApplyRun) -> ApplyResult:
     """Snapshot, then apply every provider in parallel (canaries first); record the apply.
     The caller holds the repository's apply lock (from before it planned)."""
-    result = ApplyResult(id=stamp(), snapshot=None)
+    plan, lives = run.plan, run.lives
+    result = ApplyResult(id=stamp(), snapshot=None, plan=plan)
     lock = threading.Lock()
 
     def save(*pairs: LivePlan) -> None:
         with lock:
-            result.snapshot = snapshot.save(state_dir, [(lp.data.provider, lp.existing, lp.data.exists)
-                                                        for lp in pairs], plan.revision, result.snapshot)
+            result.snapshot = snapshot.save(run.state_dir, [(lp.data.provider, lp.existing, lp.data.exists)
+                                                            for lp in pairs], plan.revision, result.snapshot)
 
     readable = [lp for lp in lives if lp.existing is not None and lp.octo is not None]
     if readable:
@@ -234,9 +163,10 @@ def run_apply(
         by_provider.setdefault(lp.data.provider, []).append(lp)
 
     def provider_run(name: str) -> list[Outcome]:
-        return [apply_one(lp, replan, check, save, retries, backoff) for lp in by_provider[name]]
+        return [apply_one(lp, run.replan, run.gates.recheck, save, run.retries, run.backoff)
+                for lp in by_provider[name]]
 
-    waves = [[p for p in by_provider if p in canaries], [p for p in by_provider if p not in canaries]]
+    waves = [[p for p in by_provider if p in run.canaries], [p for p in by_provider if p not in run.canaries]]
     for wave in waves:
         if not wave:
             continue
@@ -250,10 +180,5 @@ def run_apply(
         with ThreadPoolExecutor(max_workers=len(wave)) as pool:
             for outcomes in pool.map(provider_run, wave):
                 result.outcomes.extend(outcomes)
-    write_json(applies_dir(state_dir) / f"{result.id}.json", {
-        "id": result.id,
-        "snapshot": result.snapshot,
-        "plan": plan.to_json(),
-        "outcomes": [asdict(o) for o in result.outcomes],
-    }, sealed=True)
+    result.save(run.state_dir)
     return result

@@ -16,7 +16,7 @@ from pathlib import Path
 from octodns.record import Record
 from octodns.zone import Zone
 
-from dnssync.applying.state import read_sealed, stamp, write_atomic, write_json
+from dnssync.applying.state import read_sealed, resolve_id, stamp, write_atomic, write_json
 from dnssync.model.errors import UsageError
 from dnssync.repo.yamlfile import Mapping, YamlError, load_file
 from dnssync.repo.zones import zone_yaml
@@ -69,19 +69,14 @@ def load(state_dir: Path, snapshot_id: str, sub_zones: dict[str, set[str]],
     'latest' or a unique prefix of an id. Verifies the whole snapshot first (meta.json's
     checksum, each file's sha256 and record count, no file missing or added) and
     refuses a damaged one: restoring an emptied file would delete every record."""
-    ids = list_snapshots(state_dir)
-    matches = ids[-1:] if snapshot_id == "latest" else [i for i in ids if i.startswith(snapshot_id)]
-    if not ids:
-        raise UsageError("nothing to restore: no snapshots yet (apply saves one before it changes"
-                         f" anything; none in {snapshots_dir(state_dir)})")
-    if len(matches) != 1:
-        known = ", ".join(ids[-5:])
-        raise UsageError(f"no unique snapshot {snapshot_id!r} in {snapshots_dir(state_dir)} (latest: {known})")
-    folder = snapshots_dir(state_dir) / matches[0]
+    chosen = resolve_id(snapshot_id, list_snapshots(state_dir), "snapshot", snapshots_dir(state_dir),
+                        "nothing to restore: no snapshots yet (apply saves one before it changes"
+                        f" anything; none in {snapshots_dir(state_dir)})")
+    folder = snapshots_dir(state_dir) / chosen
     meta = read_sealed(folder / "meta.json", "snapshot", accept_unsealed, "restore --accept-unsealed")
 
     def damaged(why: str) -> UsageError:
-        return UsageError(f"snapshot {matches[0]} is damaged: {why}. Refusing to restore it (nothing was sent).")
+        return UsageError(f"snapshot {chosen} is damaged: {why}. Refusing to restore it (nothing was sent).")
 
     try:
         entries = {str(e["file"]): e for e in meta["entries"]}

@@ -161,16 +161,22 @@ def applies_dir(state_dir: Path) -> Path:
     return state_dir / "applies"
 
 
+def resolve_id(which: str, ids: list[str], kind: str, folder: Path, empty: str) -> str:
+    """The one id among `ids` (sorted, oldest first) that `which` names: 'latest', an id,
+    or a unique prefix of one; else UsageError (`empty` when there are none at all).
+    Snapshots and apply records are both named by it, the same way."""
+    if not ids:
+        raise UsageError(empty)
+    matches = ids[-1:] if which == "latest" else [i for i in ids if i.startswith(which)]
+    if len(matches) != 1:
+        raise UsageError(f"no unique {kind} {which!r} in {folder} (latest: {', '.join(ids[-5:])})")
+    return matches[0]
+
+
 def find_apply(state_dir: Path, which: str = "latest") -> Path:
     """The record of apply `which`: 'latest', an id, or a unique prefix of an id."""
-    records = sorted(applies_dir(state_dir).glob("*.json"))
-    ids = [r.stem for r in records]
-    matches = (records[-1:] if which == "latest"
-               else [r for r in records if r.stem.startswith(which)])
-    if not records:
-        raise UsageError("nothing to watch: no apply has been made from this repository yet"
-                         f" ({applies_dir(state_dir)} is empty); watch follows an apply: run dnssync apply first")
-    if len(matches) != 1:
-        known = ", ".join(ids[-5:])
-        raise UsageError(f"no unique apply {which!r} in {applies_dir(state_dir)} (latest: {known})")
-    return matches[0]
+    folder = applies_dir(state_dir)
+    found = resolve_id(which, sorted(r.stem for r in folder.glob("*.json")), "apply", folder,
+                       "nothing to watch: no apply has been made from this repository yet"
+                       f" ({folder} is empty); watch follows an apply: run dnssync apply first")
+    return folder / f"{found}.json"

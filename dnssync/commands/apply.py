@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict
-from functools import partial
 from pathlib import Path
 
 import click
 
-from dnssync.applying.apply import Check, run_apply
+from dnssync.applying.apply import run_apply
+from dnssync.applying.run import ApplyRun
 from dnssync.applying.state import apply_lock, find_apply
 from dnssync.commands.base import (
     Context,
@@ -24,112 +24,8 @@ from dnssync.commands.base import (
     zone_option,
 )
 from dnssync.model import interrupt
-from dnssync.model.binding import binding_problem
-from dnssync.model.errors import DnssyncError, PlanMismatch, UsageError
-from dnssync.model.plan import Plan
-from dnssync.model.records import zone_from_content
-from dnssync.planning.flatten import Flattening
-from dnssync.planning.parity import blocking
-from dnssync.planning.planner import LivePlan
-from dnssync.planning.run import plan_repository, replan
-from dnssync.repo.repository import Repository
-from dnssync.repo.zones import all_sub_zones
+from dnssync.model.errors import UsageError
 from dnssync.report.text import print_apply, print_plan
-
-
-def reviewed_plan(repo: Repository, path: Path) -> tuple[Plan, list[LivePlan], Check]:
-    """Re-plan against the reviewed plan's own desired content and refuse if any
-    provider's live state (or the resulting changes) differ from what was reviewed,
-    or the plan would now touch a provider or zone it did not list. Returns the
-    check every retry must pass too: the same digest and changes as reviewed."""
-    try:
-        saved = Plan.from_json(path.read_text(), str(path))
-    except OSError as e:
-        raise UsageError(f"cannot read plan {path}: {e.strerror}") from None
-    subs = all_sub_zones(list(saved.zones))
-    try:
-        desired = {name: zone_from_content(name, content, subs[name])
-                   for name, content in saved.zones.items()}
-    except Exception as e:  # octoDNS's record validation, whatever it raises: the file is bad input
-        raise UsageError(f"{path} is not a dnssync plan: its zone content does not load"
-                         f" ({type(e).__name__}: {e}) (nothing was sent)") from None
-    reviewed = {(p.provider, p.zone): p for p in saved.providers}
-    missing = sorted({p for p, _ in reviewed} - set(repo.config.providers))
-    if missing:
-        raise PlanMismatch(f"refusing to apply (nothing was sent): the plan names providers no longer configured:"
-                           f" {', '.join(missing)}. Make a new plan.")
-    bound = binding_problem(saved.repository, saved.revision, repo.identity, repo.revision)
-    if bound:
-        raise PlanMismatch(f"refusing to apply (nothing was sent): {bound}. Make a new plan here.")
-    fresh, lives = plan_repository(repo, sorted({p for p, _ in reviewed}), desired, flattened=saved.flattened)
-
-    def check(live: LivePlan) -> str | None:
-        old = reviewed.get((live.data.provider, live.data.zone))
-        if old is None:
-            return "not in the reviewed plan"
-        if old.error:
-            return "could not be read when the plan was made, so its changes were never reviewed: make a new plan"
-        if live.data.existing_digest != old.existing_digest or live.data.changes != old.changes:
-            return "live state changed since the plan was made: make a new plan"
-        return None
-
-    def unreviewed(live: LivePlan) -> bool:  # refused pair by pair at apply time, the others still go
-        old = reviewed.get((live.data.provider, live.data.zone))
-        return old is not None and old.error is not None
-
-    problems = [f"{lp.data.provider}/{lp.data.zone}: {why}" for lp in lives
-                if lp.error is None and not unreviewed(lp) and (why := check(lp))]
-    problems += [f"{p}/{z}: no longer planned (zone or provider removed)" for p, z in reviewed
-                 if fresh.for_provider(p, z) is None]
-    if problems:
-        raise PlanMismatch("refusing to apply a stale plan (nothing was sent): " + "; ".join(problems))
-    # the reviewed findings, and any parity finding today's capabilities and policy add
-    fresh.findings = saved.findings + [f for f in blocking(fresh.findings) if f not in saved.findings]
-    fresh.revision = saved.revision
-    return fresh, lives, check
-
-
-def create_zones(ctx: Context, repo: Repository, plan: Plan, lives: list[LivePlan], providers: list[str] | None,
-                 force: bool, fmt: str) -> tuple[Plan, list[LivePlan]]:
-    """`nameservers: auto`: create the zones a provider does not host yet (only now, after
-    the plan was shown, gated and confirmed), then plan again so that every provider's
-    apex NS names their nameservers, and gate that plan too."""
-    created = repo.create_pending_zones(plan, providers)
-    if not created:
-        return plan, lives
-    plan, lives = plan_repository(repo, providers)
-    if fmt == "text":
-        ctx.out.print(f"Created {', '.join(created)} for their nameservers; the plan with them:")
-        print_plan(ctx.out, plan)
-    try:
-        gate(plan, force)
-    except DnssyncError as e:
-        raise DnssyncError(f"{e} (Before this check, only these empty zones were created:"
-                           f" {', '.join(created)}.)") from None
-    return plan, lives
-
-
-def safety_check(force: bool) -> Check:
-    """For a pair re-planned on a retry: the same safety gate as before the apply."""
-    def check(live: LivePlan) -> str | None:
-        if live.data.unsafe and not force:
-            return f"re-read on a retry, it now needs --force: {live.data.unsafe}"
-        return None
-    return check
-
-
-def gate(plan: Plan, force: bool) -> None:
-    """Refuse, before anything is sent, a plan with parity errors (only policy.parity: warn
-    accepts those) or with unsafe changes (apex NS, thresholds) without --force."""
-    parity = blocking(plan.findings)
-    if parity:
-        records = "; ".join(f"{f.name or '@'} {f.type} in {f.zone} ({f.provider})" for f in parity)
-        raise DnssyncError(f"refusing to apply (nothing was sent): {len(parity)} parity error(s): {records}."
-                           " Fix the zone, or accept the difference with policy.parity: warn.")
-    unsafe = [f"{p.provider}/{p.zone}: {p.unsafe}" for p in plan.providers if p.unsafe]
-    if unsafe and not force:
-        raise DnssyncError("refusing to apply (nothing was sent): " + "; ".join(unsafe)
-                           + ". Review the plan, then use --force.")
 
 
 @click.command()
@@ -163,33 +59,32 @@ def apply(ctx: Context, zones: tuple[str, ...], providers: tuple[str, ...], plan
     repo = ctx.repo(zones)
     with apply_lock(repo.config.state_dir):  # from before reading the providers: no plan goes stale under us
         if plan_file:
-            plan, lives, check = reviewed_plan(repo, plan_file)
+            run = ApplyRun.reviewed(repo, plan_file, force)
         else:
-            plan, lives = plan_repository(repo, list(providers) or None, refresh_flattened=refresh_flattened)
-            skipped = Flattening.skip_new_zones(plan, lives) if refresh_flattened else []
-            if skipped:
-                ctx.say(f"--refresh-flattened skips {', '.join(skipped)}: the provider does not have the zone"
-                        " yet, and a refresh never creates one (a full apply does)")
-            check = safety_check(force)
+            run = ApplyRun.fresh(repo, list(providers) or None, force, refresh_flattened)
+        if run.skipped:
+            ctx.say(f"--refresh-flattened skips {', '.join(run.skipped)}: the provider does not have the zone"
+                    " yet, and a refresh never creates one (a full apply does)")
         if fmt == "text":
-            print_plan(ctx.out, plan)
-        gate(plan, force)
-        if not plan.has_changes and not plan.errors:
+            print_plan(ctx.out, run.plan)
+        run.check()
+        if not run.plan.has_changes and not run.plan.errors:
             if fmt == "json":
-                ctx.emit(_document({"plan": json.loads(plan.to_json()), "apply": None}, wait))
-            if refused(plan):
+                ctx.emit(_document({"plan": json.loads(run.plan.to_json()), "apply": None}, wait))
+            if run.refused:
                 raise click.exceptions.Exit(1)
             return
         confirm(ctx, "Apply these changes?", yes)
-        if not plan_file and not refresh_flattened:
-            plan, lives = create_zones(ctx, repo, plan, lives, list(providers) or None, force, fmt)
-        settings = repo.config.defaults
-        canaries = frozenset(p.name for p in repo.config.providers.values() if p.canary)
+        created = run.create_zones()
+        if created:
+            if fmt == "text":
+                ctx.out.print(f"Created {', '.join(created)} for their nameservers; the plan with them:")
+                print_plan(ctx.out, run.plan)
+            run.check()
         with interrupt.sigint_stops(ctx.say):
-            result = run_apply(plan, lives, partial(replan, repo), check, repo.config.state_dir, settings.retries,
-                               settings.backoff, canaries)
+            result = run_apply(run)
     if fmt == "json":
-        ctx.emit(_document({"plan": json.loads(plan.to_json()), "apply": {
+        ctx.emit(_document({"plan": json.loads(run.plan.to_json()), "apply": {
             "id": result.id, "snapshot": result.snapshot,
             "outcomes": [asdict(o) for o in result.outcomes]}}, wait))
     else:
@@ -201,18 +96,11 @@ def apply(ctx: Context, zones: tuple[str, ...], providers: tuple[str, ...], plan
             ctx.out.print("Not waiting for propagation: the apply failed.")
         raise click.exceptions.Exit(1)
     if wait:
-        record = find_apply(repo.config.state_dir, result.id)
-        code = run_watch(ctx, repo, record, timeout, interval, fmt)
+        code = run_watch(ctx, repo, find_apply(repo.config.state_dir, result.id), timeout, interval, fmt)
         if code:
             raise click.exceptions.Exit(code)
-    if refused(plan):
+    if run.refused:
         raise click.exceptions.Exit(1)
-
-
-def refused(plan: Plan) -> bool:
-    """Whether the plan refused records it could not serve (an ALIAS target that did not
-    resolve): the rest was applied, and the exit code still says something is missing."""
-    return any(f.code == "alias.unresolved" for f in plan.findings)
 
 
 def _document(data: dict, wait: bool) -> str:

@@ -10,7 +10,7 @@ from octodns.zone import Zone
 from dnssync.model.plan import Plan
 from dnssync.planning.flatten import as_data, prepare
 from dnssync.planning.parity import check_plan
-from dnssync.planning.planner import LivePlan, make_plan, plan_one
+from dnssync.planning.planner import LivePlan, make_plan
 from dnssync.planning.withheld import withheld_findings
 from dnssync.repo.repository import Repository
 
@@ -41,10 +41,4 @@ def plan_repository(repo: Repository, providers: list[str] | None = None, desire
     repo.locate_changes(plan)
     flat.annotate(plan, repo.locate)
     return plan, lives
-
-
-def replan(repo: Repository, live: LivePlan) -> LivePlan:
-    policy = repo.config.policy
-    return plan_one(live.data.provider, live.provider, live.desired, policy.update_threshold,
-                    policy.delete_threshold, live.processors)
 

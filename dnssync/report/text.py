@@ -16,7 +16,7 @@ from dnssync.model.records import rrset_text
 from dnssync.report.fit import Fitted
 
 if TYPE_CHECKING:  # a hint only: verify and plan need not import apply's stack
-    from dnssync.applying.apply import ApplyResult
+    from dnssync.applying.record import ApplyResult
 
 #: findings about files (config and zone files), shown as `file:line` lines, not in DNS tables
 FILE_CODES = ("config.", "zone.", "git.")

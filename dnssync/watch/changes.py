@@ -19,8 +19,7 @@ import dns.rdata
 import dns.rdataclass
 import dns.rdatatype
 
-from dnssync.applying.state import read_sealed
-from dnssync.model.errors import UsageError
+from dnssync.applying.record import ApplyResult
 from dnssync.model.findings import Finding, Severity
 from dnssync.model.plan import Plan
 from dnssync.query.wire import txt_joined
@@ -240,17 +239,8 @@ class Watched:
 
 
 def read_apply(path: Path) -> Watched:
-    """An apply record (`<state>/applies/<id>.json`, written by apply.run_apply) as the
-    RRsets to follow; its plan's checksum is checked, so an edited record is refused."""
-    record = read_sealed(path, "apply record")
-    try:
-        plan = Plan.from_json(record["plan"], f"the plan in {path}")
-        outcomes = list(record["outcomes"])
-        failed: dict[str, str] = {}
-        for outcome in outcomes:
-            if outcome["status"] in ("failed", "skipped", "interrupted"):
-                failed.setdefault(outcome["provider"], outcome.get("error") or outcome["status"])
-    except (ValueError, KeyError, TypeError) as e:
-        raise UsageError(f"{path} is not a dnssync apply record: {type(e).__name__}: {e}") from None
-    targets, findings = targets_from_plan(plan)
-    return Watched(str(record.get("id") or path.stem), targets, failed, findings)
+    """An apply record (`<state>/applies/<id>.json`, applying/record.py) as the RRsets to
+    follow; its seal and its plan's checksum are checked, so an edited record is refused."""
+    record = ApplyResult.read(path)
+    targets, findings = targets_from_plan(record.plan)
+    return Watched(record.id, targets, record.incomplete(), findings)

@@ -1,0 +1,154 @@
+"""One apply, prepared: the plan and the live octoDNS objects to send, the `Gates` they
+passed and every retry must pass, and where the apply's state goes. Made one of
+three ways, which are the three kinds of apply:
+
+- `ApplyRun.fresh`: plan the repository now (`dnssync apply`);
+- `ApplyRun.reviewed`: re-plan against a reviewed plan's own content, refused unless
+  every provider's live state is still what was reviewed (`dnssync apply --plan`);
+- `ApplyRun.restore`: plan a snapshot's saved content as each provider's desired
+  zone (`dnssync restore`).
+
+Commands print the plan, ask, and hand the run to `apply.run_apply`; what may be
+sent, and when to refuse, is decided here and in gates.py.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from octodns.zone import Zone
+
+from dnssync.applying import snapshot
+from dnssync.applying.gates import Gates, Pair
+from dnssync.model.errors import DnssyncError, PlanMismatch, UsageError
+from dnssync.model.plan import Plan
+from dnssync.model.records import zone_content, zone_from_content
+from dnssync.planning.flatten import Flattening
+from dnssync.planning.parity import blocking
+from dnssync.planning.planner import LivePlan, plan_one
+from dnssync.planning.run import plan_repository
+from dnssync.repo.config import Config, zone_name
+from dnssync.repo.gitrev import head_revision
+from dnssync.repo.plugins import build_providers
+from dnssync.repo.repository import Repository
+from dnssync.repo.zones import all_sub_zones, discover
+
+
+@dataclass
+class ApplyRun:
+    plan: Plan
+    lives: list[LivePlan]
+    gates: Gates
+    state_dir: Path
+    retries: int = 3
+    backoff: float = 1.0
+    canaries: frozenset[str] = frozenset()  # applied first; a failure there stops the rest
+    #: a fresh full apply creates the zones a `nameservers: auto` provider lacks (create_zones)
+    repo: Repository | None = None
+    providers: list[str] | None = None  # the providers asked for (None: all)
+    skipped: list[str] = field(default_factory=list)  # `--refresh-flattened`: provider/zone pairs left out
+    created: list[str] = field(default_factory=list)  # provider/zone pairs create_zones created
+
+    @classmethod
+    def fresh(cls, repo: Repository, providers: list[str] | None = None, force: bool = False,
+              refresh_flattened: bool = False) -> ApplyRun:
+        """Plan `providers` (None: all) now. With `refresh_flattened` only the flattened
+        ALIAS RRsets, and never at a provider that lacks the zone (a refresh never creates one)."""
+        plan, lives = plan_repository(repo, providers, refresh_flattened=refresh_flattened)
+        skipped = Flattening.skip_new_zones(plan, lives) if refresh_flattened else []
+        return cls(plan, lives, Gates.of(repo.config.policy, force), **_settings(repo.config),
+                   repo=None if refresh_flattened else repo, providers=providers, skipped=skipped)
+
+    @classmethod
+    def reviewed(cls, repo: Repository, path: Path, force: bool = False) -> ApplyRun:
+        """Re-plan against the reviewed plan's own desired content and refuse (PlanMismatch,
+        nothing sent) if it is bound to another repository or revision, names a provider
+        no longer configured, or any provider's live state (or the resulting changes)
+        differs from what was reviewed, or the plan would now touch a pair it did not list."""
+        try:
+            saved = Plan.from_json(path.read_text(), str(path))  # its checksum and signature
+        except OSError as e:
+            raise UsageError(f"cannot read plan {path}: {e.strerror}") from None
+        subs = all_sub_zones(list(saved.zones))
+        try:
+            desired = {name: zone_from_content(name, content, subs[name]) for name, content in saved.zones.items()}
+        except Exception as e:  # octoDNS's record validation, whatever it raises: the file is bad input
+            raise UsageError(f"{path} is not a dnssync plan: its zone content does not load"
+                             f" ({type(e).__name__}: {e}) (nothing was sent)") from None
+        gates = Gates.of(repo.config.policy, force, reviewed=saved)
+        gates.admit(saved, set(repo.config.providers), repo.identity, repo.revision)
+        fresh, lives = plan_repository(repo, sorted({p.provider for p in saved.providers}), desired,
+                                       flattened=saved.flattened)
+        problems = gates.stale(fresh, lives)
+        if problems:
+            raise PlanMismatch("refusing to apply a stale plan (nothing was sent): " + "; ".join(problems))
+        # the reviewed findings, and any parity finding today's capabilities and policy add
+        fresh.findings = saved.findings + [f for f in blocking(fresh.findings) if f not in saved.findings]
+        fresh.revision = saved.revision
+        return cls(fresh, lives, gates, **_settings(repo.config))
+
+    @classmethod
+    def restore(cls, config: Config, saved: dict[Pair, Zone]) -> ApplyRun:
+        """Each provider's saved zone (see `restore_selection`) as its desired content."""
+        missing = sorted({p for p, _ in saved if p not in config.providers})
+        if missing:
+            raise UsageError(f"snapshot names providers that are no longer configured: {', '.join(missing)}")
+        built = build_providers([config.providers[p] for p in sorted({p for p, _ in saved})])
+        gates = Gates.for_restore()
+        lives = [plan_one(p, built[p], zone, *gates.thresholds) for (p, _), zone in sorted(saved.items())]
+        plan = Plan(zones={z.name: zone_content(z) for z in saved.values()},
+                    providers=[lp.data for lp in lives], revision=head_revision(config.root))
+        # no canary order: a restore puts every provider back at once (as it always has)
+        return cls(plan, lives, gates, config.state_dir, config.defaults.retries, config.defaults.backoff)
+
+    def check(self) -> None:
+        """Raise the gates' refusal of the plan (DnssyncError, exit 1), if any."""
+        refusal = self.gates.refusal(self.plan)
+        if refusal and self.created:
+            refusal += f" (Before this check, only these empty zones were created: {', '.join(self.created)}.)"
+        if refusal:
+            raise DnssyncError(refusal)
+
+    def create_zones(self) -> list[str]:
+        """`nameservers: auto`: create the zones a provider does not host yet (only once the
+        plan was shown, gated and confirmed: creating a zone is a change), then plan again
+        so that every provider's apex NS names their nameservers. Returns the pairs created
+        ("provider/zone"); the caller shows the new plan and `check`s it again."""
+        if self.repo is None:
+            return []
+        created = self.repo.create_pending_zones(self.plan, self.providers)
+        if created:
+            self.plan, self.lives = plan_repository(self.repo, self.providers)
+            self.created = created
+        return created
+
+    def replan(self, live: LivePlan) -> LivePlan:
+        """Read one pair again (a retry, or reading back after a send), with this apply's thresholds."""
+        return plan_one(live.data.provider, live.provider, live.desired, *self.gates.thresholds, live.processors)
+
+    @property
+    def refused(self) -> bool:
+        """Whether the plan refused records it could not serve (an ALIAS target that did not
+        resolve): the rest is applied, and the exit code still says something is missing."""
+        return any(f.code == "alias.unresolved" for f in self.plan.findings)
+
+
+def _settings(config: Config) -> dict:
+    return {"state_dir": config.state_dir, "retries": config.defaults.retries, "backoff": config.defaults.backoff,
+            "canaries": frozenset(p.name for p in config.providers.values() if p.canary)}
+
+
+def restore_selection(config: Config, snapshot_id: str, zones: list[str], providers: list[str],
+                      accept_unsealed: bool = False) -> dict[Pair, Zone]:
+    """The zones of snapshot `snapshot_id` (an id, a prefix, or 'latest') to restore: those
+    of `providers` and `zones` (empty: all). Reads local files only, so it needs no
+    secret; the zones in the working tree need not load (restore is for bad days)."""
+    saved = snapshot.load(config.state_dir, snapshot_id,
+                          all_sub_zones(list(discover(config.zones_dir, config.zone_files))), accept_unsealed)
+    wanted = {zone_name(z) for z in zones}
+    selected = {key: zone for key, zone in saved.items()
+                if (not providers or key[0] in providers) and (not wanted or key[1] in wanted)}
+    if not selected:
+        raise UsageError(f"snapshot {snapshot_id} holds nothing for that provider/zone selection")
+    return selected
