@@ -51,15 +51,17 @@ class Context:
     octodns_config: Path | None
     debug: bool
     color: bool
-    _repo: Repository | None = field(default=None, repr=False)
+    _repos: dict[tuple[Selection, bool], Repository] = field(default_factory=dict, repr=False)
 
     def repo(self, zones: tuple[str, ...] | list[str] = (), shard: str | None = None,
              offline: bool = False) -> Repository:
-        """Load the user's repository (raises ConfigError, exit 2, on any bad input)."""
-        if self._repo is None:
-            selection = Selection(tuple(zone_name(z) for z in zones), parse_shard(shard))
-            self._repo = Repository.load(self.config_path, selection, self.octodns_config, offline)
-        return self._repo
+        """Load the user's repository (raises ConfigError, exit 2, on any bad input): the
+        zones and shard asked for, with secrets unless `offline`; loaded once per such request."""
+        selection = Selection(tuple(zone_name(z) for z in zones), parse_shard(shard))
+        key = (selection, offline)
+        if key not in self._repos:
+            self._repos[key] = Repository.load(self.config_path, selection, self.octodns_config, offline)
+        return self._repos[key]
 
     def settings(self, offline: bool = False) -> Config:
         """The settings alone, no zone loaded (restore, snapshots, import); `offline`

@@ -1,0 +1,114 @@
+"""The apply stage's state store, without a server: one id resolver for snapshots and
+apply records, and the typed apply record (applying/record.py) in both formats."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+
+import pytest
+
+from dnssync.applying import snapshot
+from dnssync.applying.record import ApplyResult, Outcome
+from dnssync.applying.state import digest, find_apply, resolve_id, write_json
+from dnssync.model.errors import UsageError
+from dnssync.model.plan import Change, Plan, ProviderPlan
+from dnssync.watch.changes import read_apply
+
+ZONE = "example.test."
+WWW = Change("update", "www", "A", {"ttl": 300, "values": ["192.0.2.1"]}, {"ttl": 300, "values": ["192.0.2.2"]})
+IDS = ["20260101T000000.000001Z", "20260102T000000.000001Z", "20260102T120000.000001Z"]
+
+
+def a_plan() -> Plan:
+    return Plan(zones={}, providers=[ProviderPlan("a", ZONE, changes=[WWW]), ProviderPlan("b", ZONE, changes=[WWW])])
+
+
+def outcomes() -> list[Outcome]:
+    return [Outcome("a", ZONE, "applied", changes=1, attempts=1),
+            Outcome("b", ZONE, "failed", changes=1, attempts=4, error="HTTP 500", pending=1)]
+
+
+def test_one_resolver_names_latest_an_id_or_a_unique_prefix(tmp_path):
+    assert resolve_id("latest", IDS, "apply", tmp_path, "none") == IDS[-1]
+    assert resolve_id("20260101", IDS, "apply", tmp_path, "none") == IDS[0]
+    assert resolve_id(IDS[1], IDS, "apply", tmp_path, "none") == IDS[1]
+    with pytest.raises(UsageError, match=rf"^no unique snapshot '20260102' in {tmp_path} \(latest: {', '.join(IDS)}\)$"):
+        resolve_id("20260102", IDS, "snapshot", tmp_path, "none")
+    with pytest.raises(UsageError, match="no unique apply 'x'"):
+        resolve_id("x", IDS, "apply", tmp_path, "none")
+    with pytest.raises(UsageError, match="^nothing here$"):
+        resolve_id("latest", [], "apply", tmp_path, "nothing here")
+
+
+def test_snapshots_and_apply_records_resolve_alike(tmp_path):
+    """The two users of the resolver, each with its own words for an empty folder."""
+    with pytest.raises(UsageError, match="nothing to watch: no apply has been made from this repository yet"):
+        find_apply(tmp_path)
+    with pytest.raises(UsageError, match="nothing to restore: no snapshots yet"):
+        snapshot.load(tmp_path, "latest", {})
+    for apply_id in IDS:
+        ApplyResult(apply_id, None, a_plan()).save(tmp_path)
+        write_json(snapshot.snapshots_dir(tmp_path) / apply_id / "meta.json",
+                   {"id": apply_id, "entries": []}, sealed=True)
+    assert find_apply(tmp_path) == tmp_path / "applies" / f"{IDS[-1]}.json"
+    assert find_apply(tmp_path, "20260101") == tmp_path / "applies" / f"{IDS[0]}.json"
+    assert snapshot.load(tmp_path, "20260101", {}) == {}  # found (and empty)
+    for which in ("20260102", "2027"):
+        with pytest.raises(UsageError, match=f"no unique apply '{which}'"):
+            find_apply(tmp_path, which)
+        with pytest.raises(UsageError, match=f"no unique snapshot '{which}'"):
+            snapshot.load(tmp_path, which, {})
+
+
+def test_the_apply_record_is_typed_and_holds_the_plan_as_an_object(tmp_path):
+    plan = a_plan()
+    path = ApplyResult(IDS[0], "snap-1", plan, outcomes()).save(tmp_path)
+    raw = json.loads(path.read_text())
+    assert raw["format_version"] == 2 and isinstance(raw["plan"], dict)  # no JSON string inside the JSON
+    assert raw["plan"]["checksum"].startswith("sha256:")  # the plan keeps its own seal
+    assert raw["outcomes"][1]["status"] == "failed"  # outcomes stay plain objects (CI jobs read them)
+    record = ApplyResult.read(path)
+    assert (record.id, record.snapshot, record.outcomes) == (IDS[0], "snap-1", outcomes())
+    assert record.plan.checksum == plan.checksum
+    assert record.incomplete() == {"b": "HTTP 500"}
+    watched = read_apply(path)
+    assert watched.apply_id == IDS[0] and watched.failed == {"b": "HTTP 500"}
+    assert [t.label for t in watched.targets] == ["www.example.test. A"]
+
+
+def test_an_apply_record_of_format_1_is_still_read(tmp_path):
+    """Exactly what run_apply wrote before format 2: the plan as a JSON string, no format key."""
+    plan = a_plan()
+    path = write_json(tmp_path / "applies" / f"{IDS[0]}.json", {
+        "id": IDS[0], "snapshot": None, "plan": plan.to_json(),
+        "outcomes": [asdict(o) for o in outcomes()]}, sealed=True)
+    record = ApplyResult.read(path)
+    assert record.plan.checksum == plan.checksum and record.outcomes == outcomes()
+    watched = read_apply(path)
+    assert watched.failed == {"b": "HTTP 500"} and [t.label for t in watched.targets] == ["www.example.test. A"]
+
+
+def reseal(path, data: dict) -> None:
+    """What anyone who can write .dnssync/ can do: edit, then recompute the unkeyed sum."""
+    data = {k: v for k, v in data.items() if k != "checksum"}
+    path.write_text(json.dumps({**data, "checksum": digest(data)}))
+
+
+def test_an_edited_or_foreign_record_is_refused_naming_the_file(tmp_path):
+    path = ApplyResult(IDS[0], None, a_plan(), outcomes()).save(tmp_path)
+    data = json.loads(path.read_text())
+    data["plan"]["providers"][0]["changes"][0]["desired"]["values"] = ["192.0.2.3"]
+    reseal(path, data)  # the record re-summed: the plan's own checksum still catches the edit
+    with pytest.raises(UsageError, match="modified after it was made"):
+        ApplyResult.read(path)
+    for key, value, why in [("format_version", 3, "record format 3, this dnssync reads 1 and 2"),
+                            ("format_version", 1, "format 1 holds the plan as a string, not dict"),
+                            ("outcomes", [{"provider": "a", "zone": ZONE, "status": "applied", "colour": 1}],
+                             "unknown outcome key"),
+                            ("outcomes", [{"provider": "a"}], "TypeError"),
+                            ("outcomes", ["applied"], "an outcome is str")]:
+        reseal(path, {**json.loads(path.read_text()), key: value})
+        with pytest.raises(UsageError, match=rf"^{path} is not a dnssync apply record: .*{why}"):
+            read_apply(path)
+        ApplyResult(IDS[0], None, a_plan(), outcomes()).save(tmp_path)
