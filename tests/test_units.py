@@ -159,17 +159,6 @@ def test_bind_check_integrity_judges_in_zone_by_label():
     assert "nowhere.bar.com." in provider.unsupported_reason(bad)
 
 
-def test_transient_or_not():
-    import requests
-
-    from dnssync.applying.apply import is_transient
-
-    assert is_transient(requests.ConnectionError("refused"))
-    assert is_transient(requests.Timeout("slow"))
-    assert not is_transient(requests.exceptions.InvalidHeader("bad header value"))
-    assert not is_transient(requests.exceptions.MissingSchema("no scheme"))
-
-
 def test_text_output_masks_secrets():
     """Reports print through Context.out: whatever a provider's error text carries, a
     registered secret never reaches the terminal."""
