@@ -1,6 +1,6 @@
 """applying/apply.py without a server: which failures apply retries. The lab tests
-(test_apply_lab.py, test_apply_http_lab.py, test_apply_truth_lab.py,
-test_interrupt_lab.py) show retries, isolation and read-back against real servers."""
+(test_applying_lab.py, test_applying_http_lab.py, test_applying_truth_lab.py,
+test_applying_interrupt_lab.py) show retries, isolation and read-back against real servers."""
 
 from __future__ import annotations
 

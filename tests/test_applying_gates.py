@@ -1,7 +1,7 @@
 """The apply stage's safety gates (applying/gates.py), each refusing and passing, on plan
-data alone: no provider is read to decide. The lab tests (test_apply_lab.py,
-test_apex_ns_lab.py, test_parity_lab.py, test_plan_binding_lab.py) show the same gates
-from the CLI against real servers."""
+data alone: no provider is read to decide. The lab tests (test_applying_lab.py,
+test_applying_apex_ns_lab.py, test_parity_lab.py, test_applying_reviewed_plan_lab.py)
+show the same gates from the CLI against real servers."""
 
 from __future__ import annotations
 

@@ -94,7 +94,7 @@ def test_a_watch_that_times_out_says_what_is_pending_never_success():
 def record(tmp_path, plan: Plan, outcomes: list[dict], apply_id: str = "20260101T000000.000001Z"):
     path = tmp_path / "applies" / f"{apply_id}.json"
     write_json(path, {"id": apply_id, "snapshot": None, "plan": plan.to_json(),
-                      "outcomes": outcomes}, sealed=True)  # as apply writes it
+                      "outcomes": outcomes}, sealed=True)  # record format 1 (still read; see test_applying_state)
     return path
 
 
