@@ -7,13 +7,18 @@ import json
 from dataclasses import asdict
 
 import pytest
+from octodns.record import Record
+from octodns.zone import Zone
 
 from dnssync.applying import snapshot
 from dnssync.applying.record import ApplyResult, Outcome
+from dnssync.applying.run import ApplyRun, restore_selection
 from dnssync.applying.state import digest, find_apply, resolve_id, write_json
 from dnssync.model.errors import UsageError
 from dnssync.model.plan import Change, Plan, ProviderPlan
+from dnssync.repo.repository import load_settings
 from dnssync.watch.changes import read_apply
+from tests.test_commands_base import two_zone_repo
 
 ZONE = "example.test."
 WWW = Change("update", "www", "A", {"ttl": 300, "values": ["192.0.2.1"]}, {"ttl": 300, "values": ["192.0.2.2"]})
@@ -113,3 +118,20 @@ def test_an_edited_or_foreign_record_is_refused_naming_the_file(tmp_path):
         with pytest.raises(UsageError, match=rf"^{path} is not a dnssync apply record: .*{why}"):
             read_apply(path)
         ApplyResult(IDS[0], None, a_plan(), outcomes()).save(tmp_path)
+
+
+def test_a_restore_selects_from_the_snapshot_and_refuses_a_provider_no_longer_configured(tmp_path):
+    """What `restore` decides before it reads any provider (applying/run.py)."""
+    root = two_zone_repo(tmp_path / "repo")
+    config = load_settings(root, offline=True)
+    zone = Zone("a.test.", set())
+    zone.add_record(Record.new(zone, "www", {"type": "A", "ttl": 60, "value": "192.0.2.1"}))
+    snapshot.save(config.state_dir, [("one", zone, True), ("gone", zone, True)], None)
+    with pytest.raises(UsageError, match=r"^snapshot latest holds nothing for that provider/zone selection$"):
+        restore_selection(config, "latest", ["b.test"], [])
+    assert sorted(restore_selection(config, "latest", ["a.test"], ["one"])) == [("one", "a.test.")]
+    selected = restore_selection(config, "latest", [], [])
+    assert sorted(selected) == [("gone", "a.test."), ("one", "a.test.")]
+    assert [r.name for r in selected[("one", "a.test.")].records] == ["www"]
+    with pytest.raises(UsageError, match=r"^snapshot names providers that are no longer configured: gone$"):
+        ApplyRun.restore(config, selected)
