@@ -111,13 +111,14 @@ def test_a_stale_reviewed_plan_names_each_pair_and_leaves_the_unreviewed_to_appl
 def test_a_reviewed_plan_is_admitted_only_where_and_when_it_was_made():
     saved = plan(pair("a"), pair("b"))
     gates = Gates.of(Policy(), reviewed=saved)
-    gates.admit(saved, {"a", "b", "c"}, IDENTITY, "abc123+dirty")  # a dirty tree is the same revision
+    gates.admit({"a", "b", "c"}, IDENTITY, "abc123+dirty")  # a dirty tree is the same revision
+    Gates.of(Policy()).admit(set(), {}, None)  # not a reviewed plan: nothing to admit
     with pytest.raises(PlanMismatch, match=r"the plan names providers no longer configured: b\. Make a new plan"):
-        gates.admit(saved, {"a"}, IDENTITY, "abc123")
+        gates.admit({"a"}, IDENTITY, "abc123")
     with pytest.raises(PlanMismatch, match=r"made for another repository \(its providers differ"):
-        gates.admit(saved, {"a", "b"}, {**IDENTITY, "providers": "sha256:q"}, "abc123")
+        gates.admit({"a", "b"}, {**IDENTITY, "providers": "sha256:q"}, "abc123")
     with pytest.raises(PlanMismatch, match="made at revision abc123, this repository is at def456"):
-        gates.admit(saved, {"a", "b"}, IDENTITY, "def456")
+        gates.admit({"a", "b"}, IDENTITY, "def456")
 
 
 def test_a_refusal_after_zones_were_created_says_which(tmp_path: Path):

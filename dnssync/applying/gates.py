@@ -18,6 +18,7 @@ Pure decisions on plan data: no provider is read here (applying/run.py plans).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from dnssync.model.binding import binding_problem
 from dnssync.model.errors import PlanMismatch
@@ -31,23 +32,30 @@ Pair = tuple[str, str]  # (provider, zone)
 
 @dataclass(frozen=True)
 class Gates:
+    """One apply's gates (see the module docstring): decided once, asked before the apply
+    and by every attempt at every pair."""
+
     update_threshold: float
     delete_threshold: float
     force: bool = False
     restore: bool = False
-    #: `apply --plan`: each pair as it was reviewed (None: not a reviewed plan)
-    reviewed: dict[Pair, ProviderPlan] | None = field(default=None, compare=False)
+    #: `apply --plan`: the plan as it was reviewed (None: not a reviewed plan)
+    reviewed: Plan | None = field(default=None, compare=False)
 
     @classmethod
     def of(cls, policy: Policy, force: bool = False, reviewed: Plan | None = None) -> Gates:
         """The repository's gates: its policy's thresholds, and the plan it reviewed, if any."""
-        pairs = None if reviewed is None else {(p.provider, p.zone): p for p in reviewed.providers}
-        return cls(policy.update_threshold, policy.delete_threshold, force, reviewed=pairs)
+        return cls(policy.update_threshold, policy.delete_threshold, force, reviewed=reviewed)
 
     @classmethod
     def for_restore(cls) -> Gates:
         """A restore puts back what a snapshot holds: no threshold, no gate, no --force."""
         return cls(1.0, 1.0, restore=True)
+
+    @cached_property
+    def _as_reviewed(self) -> dict[Pair, ProviderPlan]:
+        """Each reviewed pair's data, by (provider, zone)."""
+        return {(p.provider, p.zone): p for p in self.reviewed.providers} if self.reviewed else {}
 
     @property
     def thresholds(self) -> tuple[float, float]:
@@ -77,7 +85,7 @@ class Gates:
         if self.restore:
             return None
         if self.reviewed is not None:
-            old = self.reviewed.get((live.data.provider, live.data.zone))
+            old = self._as_reviewed.get((live.data.provider, live.data.zone))
             if old is None:
                 return "not in the reviewed plan"
             if old.error:
@@ -89,9 +97,12 @@ class Gates:
             return f"re-read on a retry, it now needs --force: {live.data.unsafe}"
         return None
 
-    def admit(self, saved: Plan, configured: set[str], identity: dict[str, str], revision: str | None) -> None:
+    def admit(self, configured: set[str], identity: dict[str, str], revision: str | None) -> None:
         """Raise PlanMismatch, before any provider is read, when the reviewed plan names a
         provider no longer configured, or was made for another repository or revision."""
+        saved = self.reviewed
+        if saved is None:
+            return
         missing = sorted({p.provider for p in saved.providers} - configured)
         if missing:
             raise PlanMismatch(f"refusing to apply (nothing was sent): the plan names providers no longer"
@@ -104,7 +115,7 @@ class Gates:
         """A reviewed plan against the same plan made again now: each pair whose live state
         or changes differ, and each reviewed pair no longer planned. A pair unreadable at
         review time is left out here: `recheck` refuses it alone, and the others still go."""
-        reviewed = self.reviewed or {}
+        reviewed = self._as_reviewed
 
         def unreviewed(live: LivePlan) -> bool:
             old = reviewed.get((live.data.provider, live.data.zone))

@@ -77,7 +77,7 @@ class ApplyRun:
             raise UsageError(f"{path} is not a dnssync plan: its zone content does not load"
                              f" ({type(e).__name__}: {e}) (nothing was sent)") from None
         gates = Gates.of(repo.config.policy, force, reviewed=saved)
-        gates.admit(saved, set(repo.config.providers), repo.identity, repo.revision)
+        gates.admit(set(repo.config.providers), repo.identity, repo.revision)
         fresh, lives = plan_repository(repo, sorted({p.provider for p in saved.providers}), desired,
                                        flattened=saved.flattened)
         problems = gates.stale(fresh, lives)
