@@ -98,6 +98,11 @@ class ApplyResult:
     def interrupted(self) -> bool:
         return any(o.status == "interrupted" for o in self.outcomes)
 
+    @property
+    def exit_code(self) -> int:
+        """130 when Ctrl-C stopped it, 1 when a pair failed, else 0."""
+        return 130 if self.interrupted else 1 if self.failed else 0
+
     def incomplete(self) -> dict[str, str]:
         """provider -> why its apply did not complete (its first such pair's error)."""
         found: dict[str, str] = {}

@@ -123,6 +123,11 @@ class ApplyRun:
             self.created = created
         return created
 
+    @property
+    def nothing_to_send(self) -> bool:
+        """No provider needs a change and every one could be read: the apply ends here."""
+        return not self.plan.has_changes and not self.plan.errors
+
     def replan(self, live: LivePlan) -> LivePlan:
         """Read one pair again (a retry, or reading back after a send), with this apply's thresholds."""
         return plan_one(live.data.provider, live.provider, live.desired, *self.gates.thresholds, live.processors)

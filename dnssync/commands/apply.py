@@ -68,7 +68,7 @@ def apply(ctx: Context, zones: tuple[str, ...], providers: tuple[str, ...], plan
         if fmt == "text":
             print_plan(ctx.out, run.plan)
         run.check()
-        if not run.plan.has_changes and not run.plan.errors:
+        if run.nothing_to_send:
             if fmt == "json":
                 ctx.emit(_document({"plan": json.loads(run.plan.to_json()), "apply": None}, wait))
             if run.refused:
@@ -89,12 +89,10 @@ def apply(ctx: Context, zones: tuple[str, ...], providers: tuple[str, ...], plan
             "outcomes": [asdict(o) for o in result.outcomes]}}, wait))
     else:
         print_apply(ctx.out, result)
-    if result.interrupted:
-        raise click.exceptions.Exit(130)
-    if result.failed:
-        if wait and fmt == "text":
+    if result.exit_code:
+        if wait and fmt == "text" and not result.interrupted:
             ctx.out.print("Not waiting for propagation: the apply failed.")
-        raise click.exceptions.Exit(1)
+        raise click.exceptions.Exit(result.exit_code)
     if wait:
         code = run_watch(ctx, repo, find_apply(repo.config.state_dir, result.id), timeout, interval, fmt)
         if code:

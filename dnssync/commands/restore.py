@@ -36,16 +36,14 @@ def restore(ctx: Context, snapshot_id: str, zones: tuple[str, ...], providers: t
     with apply_lock(config.state_dir):
         run = ApplyRun.restore(config, selected)
         print_plan(ctx.out, run.plan, f"the providers already hold the content of snapshot {snapshot_id}")
-        if not run.plan.has_changes and not run.plan.errors:
+        if run.nothing_to_send:
             return
         confirm(ctx, f"Restore snapshot {snapshot_id}?", yes)
         with interrupt.sigint_stops(ctx.say):
             result = run_apply(run)
     print_apply(ctx.out, result)
-    if result.interrupted:
-        raise click.exceptions.Exit(130)
-    if result.failed:
-        raise click.exceptions.Exit(1)
+    if result.exit_code:
+        raise click.exceptions.Exit(result.exit_code)
 
 
 @click.command()
