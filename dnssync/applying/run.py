@@ -37,6 +37,8 @@ from dnssync.repo.zones import all_sub_zones, discover
 
 @dataclass
 class ApplyRun:
+    """One apply: what to send, the gates it passed, how it retries, where its state goes."""
+
     plan: Plan
     lives: list[LivePlan]
     gates: Gates
@@ -44,8 +46,9 @@ class ApplyRun:
     retries: int = 3
     backoff: float = 1.0
     canaries: frozenset[str] = frozenset()  # applied first; a failure there stops the rest
-    #: a fresh full apply creates the zones a `nameservers: auto` provider lacks (create_zones)
-    repo: Repository | None = None
+    #: a fresh full apply creates the zones a `nameservers: auto` provider of this repository
+    #: lacks (create_zones); None for a reviewed plan, a refresh or a restore, which create none
+    creates_zones_in: Repository | None = None
     providers: list[str] | None = None  # the providers asked for (None: all)
     skipped: list[str] = field(default_factory=list)  # `--refresh-flattened`: provider/zone pairs left out
     created: list[str] = field(default_factory=list)  # provider/zone pairs create_zones created
@@ -58,7 +61,7 @@ class ApplyRun:
         plan, lives = plan_repository(repo, providers, refresh_flattened=refresh_flattened)
         skipped = Flattening.skip_new_zones(plan, lives) if refresh_flattened else []
         return cls(plan, lives, Gates.of(repo.config.policy, force), **_settings(repo.config),
-                   repo=None if refresh_flattened else repo, providers=providers, skipped=skipped)
+                   creates_zones_in=None if refresh_flattened else repo, providers=providers, skipped=skipped)
 
     @classmethod
     def reviewed(cls, repo: Repository, path: Path, force: bool = False) -> ApplyRun:
@@ -115,11 +118,12 @@ class ApplyRun:
         plan was shown, gated and confirmed: creating a zone is a change), then plan again
         so that every provider's apex NS names their nameservers. Returns the pairs created
         ("provider/zone"); the caller shows the new plan and `check`s it again."""
-        if self.repo is None:
+        repo = self.creates_zones_in
+        if repo is None:
             return []
-        created = self.repo.create_pending_zones(self.plan, self.providers)
+        created = repo.create_pending_zones(self.plan, self.providers)
         if created:
-            self.plan, self.lives = plan_repository(self.repo, self.providers)
+            self.plan, self.lives = plan_repository(repo, self.providers)
             self.created = created
         return created
 
