@@ -41,6 +41,7 @@ from dnssync.embedded.control import serve_control
 from dnssync.embedded.faults import Faults
 from dnssync.embedded.update import UpdateRefused, apply_update
 from dnssync.embedded.zonedata import HOSTED_SOA, SoaSettings, ZoneData, origin_of, zone_file_name
+from dnssync.model.address import format_address
 from dnssync.model.errors import DnssyncError
 
 log = logging.getLogger(__name__)
@@ -99,7 +100,7 @@ class EmbeddedServer:
 
     @property
     def address(self) -> str:
-        return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
+        return format_address(self.host, self.port)
 
     def start(self) -> EmbeddedServer:
         """Load the data directory, bind UDP and TCP, serve in a background thread."""

@@ -15,6 +15,19 @@ from octodns.record import Record
 from octodns.zone import Zone
 
 
+def meant_for(record: Record, provider: str) -> bool:
+    """Whether octoDNS sends `record` to `provider`: not `ignored`, not `excluded` for it,
+    and named by `included` when that is given. The one reading of the rule, for the
+    planner's adapter, parity, ALIAS flattening and verify."""
+    return not record.ignored and provider not in record.excluded and (
+        not record.included or provider in record.included)
+
+
+def meant_providers(record: Record, providers: list[str]) -> list[str]:
+    """The providers of `providers` that `record` is meant for (`meant_for`), in order."""
+    return [p for p in providers if meant_for(record, p)]
+
+
 def rrset_data(record: Record) -> dict[str, Any]:
     """A record as TTL and sorted presentation-format values: how plans show values. A
     plugin's own type (`PowerDnsProvider/LUA`) may have no presentation format: its

@@ -35,6 +35,7 @@ from octodns.record import Record
 from octodns.zone import Zone
 
 from dnssync.model.findings import Finding, Severity
+from dnssync.model.records import meant_providers
 from dnssync.repo.config import Config
 from dnssync.repo.targets import ADDRESS_TYPES, Resolution, TargetResolver, alias_target, alias_types, is_alias
 
@@ -128,14 +129,6 @@ class Flattening:
                 if found is not None and change.type in ADDRESS_TYPES:
                     change.flattened = found.origin
                     change.file, change.line = locate(found.zone, found.name, found.type)
-
-
-def meant_providers(record: Record, names: list[str]) -> list[str]:
-    """Which of the providers `names` the record is meant for: none when octoDNS ignores it,
-    else those its `octodns: {included, excluded}` leave (one rule for plan and verify)."""
-    if record.ignored:
-        return []
-    return [p for p in names if p not in record.excluded and (not record.included or p in record.included)]
 
 
 def split_native(record: Record, meant: list[str], providers: dict[str, BaseProvider]) -> tuple[list[str], list[str]]:

@@ -20,7 +20,8 @@ from octodns.provider.base import BaseProvider
 from octodns.zone import Zone
 
 from dnssync.model.findings import Finding, Severity
-from dnssync.planning.flatten import Flattening, meant_providers, prepare, split_native
+from dnssync.model.records import meant_providers
+from dnssync.planning.flatten import Flattening, prepare, split_native
 from dnssync.query.engine import Answer, Endpoint, Engine
 from dnssync.repo.repository import Repository
 from dnssync.repo.targets import Resolution, TargetResolver, alias_target, alias_types, is_alias

@@ -3,7 +3,7 @@
 Questions go through the verify query engine (`dnssync.query.engine`): one
 asyncio loop, one UDP socket per endpoint, all questions of a round in flight
 at once. A round is a handful of datagrams, so polling every second costs little
-CPU (bench/watch_cpu.py), and a dead nameserver costs one timeout per round, not
+CPU (bench/bench_watch.py measures it), and a dead nameserver costs one timeout per round, not
 one per question. Authoritative servers are asked with RD=0 and must answer with
 AA set; resolvers are asked with RD=1, as a stub resolver would.
 """
@@ -20,6 +20,11 @@ from dnssync.query.engine import Answer, Endpoint, Engine, resolve_all, soa_of
 from dnssync.query.wire import Malformed
 from dnssync.watch.changes import Served, Target, Watched
 from dnssync.watch.propagation import Event, Propagation, Reply, Soa
+
+#: UDP re-sends per question within a round: a lost datagram is asked again within the
+#: round, yet a dead nameserver costs one query timeout, not a pile of re-sends (the next
+#: round asks again anyway)
+RESENDS = 2
 
 
 @dataclass(frozen=True)
@@ -149,7 +154,7 @@ async def follow(watched: Watched, providers: dict[str, list[Nameserver]], resol
     prop = Propagation(watched.apply_id, watched.targets, labels,
                        [r.label for r in watched_resolvers], clock(), timeout, watched.failed)
     on_events(prop, prop.start() + [prop.finding(prop.started, f) for f in watched.findings])
-    async with Engine(timeout=query_timeout, retries=2) as engine:
+    async with Engine(timeout=query_timeout, resends=RESENDS) as engine:
         while not prop.outcome:
             began = clock()
             on_events(prop, await poll_round(engine, prop, nameservers, watched_resolvers, clock))
