@@ -53,6 +53,7 @@ from octodns_bind import Rfc2136Provider as _OctodnsRfc2136Provider
 
 from dnssync.model import interrupt
 from dnssync.model.address import format_address
+from dnssync.model.errors import DnssyncException
 from dnssync.model.records import ZoneIndex
 from dnssync.providers.aliaswire import octodns_type, rdata_from_text, rdata_text, wire_type
 from dnssync.providers.refused import Deterministic, Refused, bisect
@@ -63,7 +64,7 @@ _MESSAGE_SLACK = 1024
 _MAX_MESSAGE = 65535
 
 
-class Rfc2136Error(Exception):
+class Rfc2136Error(DnssyncException):
     """An update or transfer failed. `transient` says whether a retry may help;
     `applied`/`total` count record changes already committed before the failure;
     `rcode` is the server's answer when it refused."""

@@ -38,10 +38,11 @@ import dns.rcode
 import dns.rdatatype
 import dns.tsig
 
+from dnssync.model.errors import DnssyncException
 from dnssync.query import wire
 
 
-class TransferRefused(dns.exception.DNSException):
+class TransferRefused(DnssyncException, dns.exception.DNSException):
     """The server answered the transfer with an error (`rcode`), or with something that is
     not a transfer (`rcode` None)."""
 

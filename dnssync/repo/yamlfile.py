@@ -32,6 +32,7 @@ from typing import Any
 import yaml
 from natsort import natsort_keygen
 
+from dnssync.model.errors import DnssyncException
 from dnssync.model.findings import Finding, Severity
 
 #: nodes an alias or include may add to a file's data, beyond what is written out:
@@ -87,7 +88,7 @@ class Sequence(list):
         self.item_lines: list[int] = []
 
 
-class YamlError(Exception):
+class YamlError(DnssyncException):
     """A file could not be loaded; `finding` says where and why."""
 
     def __init__(self, finding: Finding):
