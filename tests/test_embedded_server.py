@@ -5,6 +5,7 @@ apply when it is down (a real outage, not a simulated one)."""
 from __future__ import annotations
 
 import json
+import socket
 import time
 
 import dns.flags
@@ -175,6 +176,18 @@ def test_port_in_use_is_a_clear_error(pushed):
     _, ports, _ = pushed
     with pytest.raises(ServerError, match=r"cannot listen on 127\.0\.0\.1:.*in use"):
         EmbeddedServer("127.0.0.1", ports["one"]).start()
+
+
+def test_a_udp_port_in_use_frees_the_tcp_port_it_took():
+    """The server binds TCP first: when UDP then fails, the TCP socket is closed again, so
+    the port is free for whoever retries (an error path, not dead code)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
+        udp.bind(("127.0.0.1", 0))
+        port = udp.getsockname()[1]
+        with pytest.raises(ServerError, match=rf"cannot listen on 127\.0\.0\.1:{port}"):
+            EmbeddedServer("127.0.0.1", port).start()
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp:
+            tcp.bind(("127.0.0.1", port))  # raises if the server had kept it
 
 
 def test_stop_is_prompt(tmp_path):
