@@ -39,6 +39,21 @@ def test_include(tmp_path):
     assert data["www"]["values"] == ["192.0.2.1", "192.0.2.2"]
 
 
+def test_key_order_counts_each_file_for_itself(tmp_path):
+    """The first mapping out of order in each file, with how many more that file has. An
+    included file's finding used to absorb the including file's own mappings out of order
+    (counted as 'more in this file', the other file's first one never reported)."""
+    (tmp_path / "part.yaml").write_text("value: 192.0.2.1\ntype: A\n")
+    text = "www: !include part.yaml\nb:\n  value: 192.0.2.2\n  type: A\nc:\n  value: 192.0.2.3\n  type: A\n"
+    _, problems = load(tmp_path, text)
+    shown = sorted((p.file.rsplit("/", 1)[-1], p.line, p.extra["more"], p.message) for p in problems)
+    assert shown == [
+        ("f.yaml", 3, 2, "keys out of octoDNS's natural order: expected 'type' before 'value';"
+                         " 2 more mapping(s) in this file"),  # c, and the top level (www before b)
+        ("part.yaml", 1, 0, "keys out of octoDNS's natural order: expected 'type' before 'value'"),
+    ]
+
+
 def test_empty_file_is_none(tmp_path):
     assert load(tmp_path, "")[0] is None
     assert load(tmp_path, "# only a comment\n")[0] is None
