@@ -20,7 +20,7 @@ def adjustments(provider: BaseProvider, desired: Zone) -> tuple[list[Adjustment]
     Runs the provider's own octoDNS `_process_desired_zone` (its SUPPORTS flags,
     dynamic/geo fallbacks, multi-value PTR) and its normalisations (TTL clamp) on
     a copy, so what plan shows is what will really be served, never a silent drop.
-    Git's records are taken in DNS's meaning (sameness.py): a value written twice is
+    Git's records are taken in DNS's meaning (model/sameness.py): a value written twice is
     the same record, not a difference."""
     served = served_zone(provider, desired)
     by_key = {(r.name, r._type): r for r in served.records}

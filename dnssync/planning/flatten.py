@@ -6,7 +6,7 @@ Dropping it on those (octoDNS's behaviour) takes the site's own name off a third
 of the resolutions, which is what a multi-provider setup exists to prevent. So,
 under `policy.alias: flatten` (the default), a provider that cannot hold the
 record gets A and AAAA records instead, resolved from the target when the plan
-is made (targets.py); a provider that holds ALIAS keeps it. The flattened TTL is
+is made (repo/targets.py); a provider that holds ALIAS keeps it. The flattened TTL is
 min(record TTL, max(target TTL, policy.alias.ttl_floor)).
 
 `native-only` leaves the record to the parity gate (today's behaviour without

@@ -129,7 +129,7 @@ class Rfc2136Provider(_OctodnsRfc2136Provider):
     #: the acceptance rules every RFC 2136 server applies (see providers/acceptance.py)
     ACCEPTANCE = {"apex_cname": True}
     #: what an RFC 2136 server does when sent data beside a CNAME (BIND and Knot, seen on
-    #: the lab; see withheld.py)
+    #: the lab; see planning/withheld.py)
     BESIDE_CNAME = ("would answer NOERROR yet keep only one side, the data it already holds or, sent together,"
                     " the CNAME (RFC 2136 3.4.2.2)")
 

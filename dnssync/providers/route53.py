@@ -44,7 +44,7 @@ and two processes could read one socket. Each child drops the connections it
 inherited (the parent keeps its own); new ones open on demand.
 
 It also reports each hosted zone's nameservers (its delegation set) for
-`nameservers: auto` (see dnssync/nameservers.py).
+`nameservers: auto` (see repo/nameservers.py).
 
 `Route53Provider/ALIAS` records stay native here: the plugin reads and writes
 them (values: name, type, hosted-zone-id, evaluate-target-health; `name` is

@@ -9,7 +9,7 @@ API (stable; other stages build on it)::
 
     from dnssync.query.engine import Endpoint, Engine, Question, resolve, resolve_all, soa_of
 
-    endpoints, problem = await resolve(nameserver)      # config.Nameserver -> [Endpoint]
+    endpoints, problem = await resolve(nameserver)      # model.address.Nameserver -> [Endpoint]
     rows = await resolve_all({"provider": [nameserver, ...]})   # -> [Resolved], concurrently
     async with Engine(timeout=3.0, window=64) as engine:
         answer = await engine.ask(endpoint, "www.example.com.", "A")

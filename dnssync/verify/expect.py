@@ -1,7 +1,7 @@
 """What each provider's nameservers must answer, from the same desired zones as plan.
 
 The expectations come from `Repository.desired` (git plus the managed apex NS),
-passed through each provider's own `plan.adjustments` (what it can hold), and
+passed through each provider's own `planning.adjust.adjustments` (what it can hold), and
 turned into RDATA by octoDNS's `record.to_rrset()` and dnspython: the very
 values plan and apply send. So verify and plan can never disagree about what
 git says, and a record a provider cannot hold is not reported missing there.
