@@ -7,7 +7,10 @@ import importlib
 import inspect
 import pkgutil
 
+import requests
+
 import dnssync
+from dnssync.applying.apply import is_transient
 from dnssync.model.errors import ConfigError, DnssyncError, DnssyncException
 from dnssync.providers.rfc2136 import Rfc2136Error
 from dnssync.providers.route53 import Route53Error
@@ -41,3 +44,12 @@ def test_transient_is_false_unless_said_and_an_instance_may_say_so():
     assert Route53Error("throttled", transient=True).transient is True
     assert Rfc2136Error("refused").transient is False
     assert Malformed("bad").transient is False and isinstance(Malformed("bad"), DnssyncException)
+
+
+def test_transient_or_not():
+
+
+    assert is_transient(requests.ConnectionError("refused"))
+    assert is_transient(requests.Timeout("slow"))
+    assert not is_transient(requests.exceptions.InvalidHeader("bad header value"))
+    assert not is_transient(requests.exceptions.MissingSchema("no scheme"))

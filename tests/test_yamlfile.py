@@ -72,3 +72,23 @@ def test_errors_name_the_line(tmp_path, text, line, words):
     with pytest.raises(YamlError) as error:
         load(tmp_path, text)
     assert error.value.finding.line == line and words in error.value.finding.message
+
+
+def test_yaml_remembers_lines_and_rejects_duplicates(tmp_path):
+    path = tmp_path / "z.yaml"
+    path.write_text("a:\n  type: A\n  values:\n    - 192.0.2.1\n    - 192.0.2.2\nb: {type: A, value: x}\n")
+    data, problems = load_file(path)
+    assert data.key_lines == {"a": 1, "b": 6}
+    assert data["a"]["values"].item_lines == [4, 5]
+    assert problems == []
+    path.write_text("a: 1\nb:\n  c: 1\n  c: 2\n")
+    with pytest.raises(YamlError, match="duplicate key 'c' \\(first defined at line 3\\)") as error:
+        load_file(path)
+    assert error.value.finding.line == 4
+
+
+def test_yaml_include(tmp_path):
+    (tmp_path / "part.yaml").write_text("type: A\nvalue: 192.0.2.1\n")
+    (tmp_path / "z.yaml").write_text("www: !include part.yaml\n")
+    data, _ = load_file(tmp_path / "z.yaml")
+    assert data["www"] == {"type": "A", "value": "192.0.2.1"}
