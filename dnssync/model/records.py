@@ -8,11 +8,14 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from octodns.record import Record
 from octodns.zone import Zone
+
+#: (zone, name, type) -> (file, line) of the record in git
+Locate = Callable[[str, str, str], tuple[str | None, int | None]]
 
 
 def meant_for(record: Record, provider: str) -> bool:

@@ -35,12 +35,9 @@ from octodns.record import Record
 from octodns.zone import Zone
 
 from dnssync.model.findings import Finding, Severity
-from dnssync.model.records import meant_providers
+from dnssync.model.records import Locate, meant_providers
 from dnssync.repo.config import Config
 from dnssync.repo.targets import ADDRESS_TYPES, Resolution, TargetResolver, alias_target, alias_types, is_alias
-
-#: (zone, name, type) -> (file, line) of the record in git
-Locate = Callable[[str, str, str], tuple[str | None, int | None]]
 
 
 @dataclass

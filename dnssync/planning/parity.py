@@ -24,13 +24,11 @@ from octodns.zone import Zone
 
 from dnssync.model.findings import Finding, Severity
 from dnssync.model.plan import Plan, ProviderPlan
-from dnssync.model.records import meant_providers, rrset_text, served_rrset
+from dnssync.model.records import Locate, meant_providers, rrset_text, served_rrset
 from dnssync.providers.capabilities import capabilities_of, rechunk_txt
 from dnssync.repo.config import Policy
 
 NOT_SERVED = "not served"
-#: (zone, name, type) -> (file, line) of the record in git
-Locate = Callable[[str, str, str], tuple[str | None, int | None]]
 #: what a provider serves of a record: AS_GIT, or (its data, None when not served at all; why)
 ServedAs = tuple[dict[str, Any] | None, str | None] | None
 Observe = Callable[[str, Record], ServedAs]
