@@ -17,8 +17,11 @@ import dns.update
 import dns.zone
 import pytest
 
-from dnssync.embedded.fleet import Fleet
+from dnssync.embedded.fleet import Fleet, server_for
 from dnssync.embedded.server import EmbeddedServer, ServerError
+from dnssync.model.address import Nameserver, parse_address
+from dnssync.model.errors import UsageError
+from dnssync.repo.config import ProviderConfig
 from dnssync.repo.repository import load_settings
 from tests.embedded_repo import ask, run, values, write_repo
 
@@ -196,3 +199,15 @@ def test_stop_is_prompt(tmp_path):
     server.stop()
     assert time.monotonic() - started < 2
     assert not server.running
+
+
+def test_an_ipv6_nameserver_mismatch_gives_advice_that_parses():
+    """The advice printed `address: ::1:5300`, which reads back as the IPv6 address
+    ::1:5300 on port 53; now it is `[::1]:5300`, as parse_address reads it."""
+    provider = ProviderConfig("six", "dnssync.embedded.provider.EmbeddedProvider", {"host": "::1", "port": 5300},
+                              [Nameserver("ns1.six.", "::1", 5301)], None, "providers/six.yaml")
+    with pytest.raises(UsageError) as error:
+        server_for(provider, None)
+    assert "has [::1]:5301, but its server listens at [::1]:5300" in str(error.value)
+    advice = str(error.value).split("'address: ")[1].rstrip("'")
+    assert parse_address(advice) == ("::1", 5300)
