@@ -9,10 +9,17 @@ import pytest
 import requests
 
 from dnssync.applying.apply import is_transient
-from dnssync.model.errors import UsageError
+from dnssync.model.errors import DnssyncException, UsageError
+from dnssync.model.interrupt import Interrupted
 from dnssync.providers.refused import Refused
 from dnssync.providers.rfc2136 import Rfc2136Error
 from dnssync.providers.route53 import Route53Error
+
+
+class Flaky(DnssyncException):
+    """An error class that says, for all its instances, that a retry may help."""
+
+    transient = True
 
 
 def http_error(status: int) -> requests.HTTPError:
@@ -29,6 +36,8 @@ def http_error(status: int) -> requests.HTTPError:
     (Route53Error("Throttling", transient=True), True),
     (Route53Error("InvalidChangeBatch"), False),
     (UsageError("bad input"), False),
+    (Interrupted(), False),
+    (Flaky("try again"), True),
     # other libraries' exceptions, translated
     (requests.ConnectionError("refused"), True),
     (requests.Timeout("slow"), True),

@@ -25,6 +25,7 @@ from dnssync.applying.record import ApplyResult, Outcome
 from dnssync.applying.run import ApplyRun
 from dnssync.applying.state import stamp
 from dnssync.model import interrupt
+from dnssync.model.errors import DnssyncException
 from dnssync.planning.planner import LivePlan
 from dnssync.providers.hints import describe_error
 
@@ -33,10 +34,10 @@ Replan = Callable[[LivePlan], LivePlan]
 
 def is_transient(error: BaseException) -> bool:
     """Whether trying again later may succeed (network, timeouts, 5xx), or not (4xx, REFUSED).
-    A provider's own error says so in its `transient` attribute (Rfc2136Error, Refused,
-    Route53Error)."""
-    if isinstance(getattr(error, "transient", None), bool):
-        return error.transient  # type: ignore[attr-defined]
+    An exception dnssync defines says so itself (`transient`, model/errors.py); other
+    libraries' exceptions (requests, dnspython, the OS) are translated here."""
+    if isinstance(error, DnssyncException):
+        return error.transient
     if isinstance(error, requests.HTTPError):
         status = error.response.status_code if error.response is not None else 0
         return status >= 500 or status == 429
