@@ -28,6 +28,8 @@ import requests
 
 NEGATIVE_TTL = 5
 SOA_TTL = 60
+#: DNSKEY TTL of signed lab zones: short, as apply waits it out after publishing keys
+DNSKEY_TTL = 5
 NS_TTL = 3600  # dnssync's default apex NS TTL, so a fresh zone needs no apex NS change
 PDNS_SCHEMA = Path("/usr/share/pdns-backend-sqlite3/schema/schema.sqlite3.sql")
 
@@ -353,6 +355,7 @@ options {{
 }};
 dnssec-policy "lab" {{
   keys {{ ksk lifetime unlimited algorithm ecdsap256sha256; zsk lifetime unlimited algorithm ecdsap256sha256; }};
+  dnskey-ttl {DNSKEY_TTL};  // short: apply waits out the old DNSKEY TTL after publishing keys
 }};
 controls {{ }};
 key "{self.key_name}" {{ algorithm hmac-sha256; secret "{self.key_secret}"; }};
@@ -372,7 +375,8 @@ class Knot(_Rfc2136Server):
     def write_config(self) -> None:
         self.zones_dir().mkdir(parents=True, exist_ok=True)
         (self.workdir / "db").mkdir(parents=True, exist_ok=True)
-        zones = "\n".join(f"  - domain: {zone}" + ("\n    dnssec-signing: on" if zone in self.signed else "")
+        signing = "\n    dnssec-signing: on\n    dnssec-policy: lab"
+        zones = "\n".join(f"  - domain: {zone}" + (signing if zone in self.signed else "")
                           for zone in self.zones) or "  []"
         zone_section = f"zone:\n{zones}\n" if self.zones else ""
         (self.workdir / "knot.conf").write_text(f"""
@@ -389,6 +393,9 @@ key:
   - id: {self.key_name}
     algorithm: hmac-sha256
     secret: {self.key_secret}
+policy:  # Knot's default policy (ECDSA P-256 KSK + ZSK, NSEC) with a short DNSKEY TTL
+  - id: lab
+    dnskey-ttl: {DNSKEY_TTL}
 acl:
   - id: dnssync
     key: {self.key_name}
