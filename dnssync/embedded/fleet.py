@@ -10,13 +10,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from dnssync.config import Config, ProviderConfig
+from dnssync.config import Config, Policy, ProviderConfig
 from dnssync.embedded.server import EmbeddedServer
 from dnssync.embedded.zonedata import HOSTED_SOA, SoaSettings
 from dnssync.errors import UsageError
 from dnssync.providers import SHORT_NAMES, class_path
 
 CONTROL_SOCKET = "control.sock"
+MULTI_SIGNER = "multi-signer"
 
 
 def is_embedded(provider: ProviderConfig) -> bool:
@@ -36,8 +37,10 @@ def embedded_providers(config: Config, names: list[str] | None = None) -> list[P
 
 
 def server_for(provider: ProviderConfig, data_dir: Path | None, control: bool = False,
-               soa: SoaSettings = HOSTED_SOA) -> EmbeddedServer:
-    """The server an embedded provider pushes to; its nameserver must be that same address."""
+               soa: SoaSettings = HOSTED_SOA, policy: Policy | None = None) -> EmbeddedServer:
+    """The server an embedded provider pushes to; its nameserver must be that same address.
+    It signs the zones `policy.dnssec` makes multi-signer, with keys of its own (signing.py),
+    as an operator turns signing on at each provider of such a zone."""
     host = str(provider.options.get("host", "127.0.0.1"))
     port = int(provider.options.get("port", 53))
     for ns in provider.nameservers:
@@ -46,8 +49,9 @@ def server_for(provider: ProviderConfig, data_dir: Path | None, control: bool = 
             raise UsageError(f"embedded provider {provider.name!r} ({provider.file}): nameserver"
                              f" {ns.name} has {where}, but its server listens at {host}:{port};"
                              f" give it 'address: {host}:{port}'")
+    signs = (lambda zone: policy.dnssec_for(zone) == MULTI_SIGNER) if policy is not None else False
     return EmbeddedServer(host, port, provider.nameservers[0].name, data_dir,
-                          data_dir / CONTROL_SOCKET if control and data_dir else None, soa)
+                          data_dir / CONTROL_SOCKET if control and data_dir else None, soa, signs)
 
 
 @dataclass
@@ -62,7 +66,7 @@ class Fleet:
         providers = embedded_providers(config, names)
         if not providers:
             raise UsageError(f"{config.file} has no provider of class 'embedded' to run")
-        return cls({p.name: server_for(p, data_root / p.name, control, soa) for p in providers})
+        return cls({p.name: server_for(p, data_root / p.name, control, soa, config.policy) for p in providers})
 
     def start(self) -> Fleet:
         try:
