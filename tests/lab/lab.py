@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -85,15 +85,17 @@ class Lab:
         return f"{self.unbound.address}:{self.unbound.port}"
 
     def add_zone(self, zone: str, providers: list[str] | None = None,
-                 nameservers: list[str] | None = None, signed: bool = False) -> None:
+                 nameservers: list[str] | None = None, signed: bool | Collection[str] = False) -> None:
         """Create `zone` (with trailing dot) on the servers; its apex NS defaults to
         the union of those servers' nameservers, as dnssync will manage it. The resolver
-        reaches it at every address of those servers. `signed`: see add_signed_zone."""
+        reaches it at every address of those servers. `signed`: every one of them signs it
+        itself (True), or the ones named (see add_signed_zone)."""
         names = providers or list(self.servers)
         union = sorted(ns for name in names for ns, _ in self.servers[name].nameservers)
+        signers = names if signed is True else signed or ()
         for name in names:
             server = self.servers[name]
-            (server.add_signed_zone if signed else server.add_zone)(zone, nameservers or union)
+            (server.add_signed_zone if name in signers else server.add_zone)(zone, nameservers or union)
         self.unbound.add_stub(zone, [a for name in names for a in self.servers[name].addresses])
         labels = zone.split(".")
         enclosing = {".".join(labels[i:]) for i in range(1, len(labels) - 1)}

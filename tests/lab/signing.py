@@ -95,6 +95,13 @@ class ValidatingUnbound(Unbound):
         text = text.replace("    verbosity: 1\n", "    verbosity: 1\n    val-log-level: 2\n" + anchors)
         self.config_path.write_text(text)
 
+    def point(self, zone: str, addresses: list[str]) -> None:
+        """Reach `zone` at these addresses only from now on (cached keys stay cached): what a
+        resolver meets when it holds one provider's DNSKEY set and then asks another."""
+        if zone in self.stubs:
+            self.control("stub_remove", zone)
+        self.add_stub(zone, addresses)
+
     def ask(self, name: str, rtype: str) -> dns.message.Message:
         """A question as a stub resolver asks it (RD, DO): the answer carries AD when validated."""
         query = dns.message.make_query(name, rtype, want_dnssec=True)
