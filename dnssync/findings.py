@@ -66,6 +66,11 @@ CODES: dict[str, str] = {
     # parity (plan and apply; error or warning by policy.parity)
     "parity.unsupported": "A provider cannot hold a record git has: it would not serve it, others would.",
     "parity.adjusted": "A provider would serve a record differently (TTL clamp, flattening, TXT chunks).",
+    "parity.dnssec-foreign-keys": "A provider of a multi-signer zone cannot publish the other providers' keys"
+                                  " (names the server, its version and the missing feature).",
+    "parity.dnssec-unsigned": "A provider of a multi-signer zone does not sign it (no RRSIG over its SOA).",
+    # multi-signer key exchange (plan and apply)
+    "dnssec.keys-unreadable": "A provider's DNSKEYs could not be read over DNS: no key is exchanged with it.",
     # ALIAS across providers (plan: flattening; verify: freshness)
     "alias.unresolved": "An ALIAS target did not resolve (NXDOMAIN, SERVFAIL, timeout, loop): refused, not flattened.",
     "alias.refused": "policy.alias is error and a provider cannot hold this ALIAS record.",

@@ -24,6 +24,7 @@ from dnssync.desired import build_desired
 from dnssync.errors import ConfigError, UsageError
 from dnssync.findings import Finding, Severity, has_errors
 from dnssync.flatten import as_data, prepare
+from dnssync.keyplan import plan_keys
 from dnssync.nameservers import read_auto
 from dnssync.octodns_config import config_from_octodns
 from dnssync.parity import check_plan
@@ -227,6 +228,10 @@ class Repository:
         withheld = withheld_findings(self.config, [z for z in self.zones if z.name in desired], self.providers())
         plan.findings = (list(self.findings) + withheld + flat.findings
                          + check_plan(plan, desired, self.providers(), policy, self.locate))
+        # every provider of a multi-signer zone is read, also those not selected: a key is
+        # retired only when no provider signs with it
+        plan_keys(self.config, plan, self.serves(None, list(desired)),
+                  lambda name: type(self.providers()[name]).__name__)
         self.locate_changes(plan)
         flat.annotate(plan, self.locate)
         return plan, lives

@@ -15,6 +15,7 @@ from dnssync.commands.base import Context, confirm, format_option, pass_ctx, pro
 from dnssync.commands.watch import deadline_of, deadline_options, interval_option, run_watch
 from dnssync.errors import DnssyncError, PlanMismatch, UsageError
 from dnssync.flatten import Flattening
+from dnssync.keyexchange import exchange_keys
 from dnssync.parity import blocking
 from dnssync.plan import LivePlan, Plan, zone_from_content
 from dnssync.repo import Repository
@@ -174,6 +175,8 @@ def apply(ctx: Context, zones: tuple[str, ...], providers: tuple[str, ...], plan
         with interrupt.sigint_stops(ctx.say):
             result = run_apply(plan, lives, repo.replan, check, repo.config.state_dir, settings.retries,
                                settings.backoff, canaries)
+            if not result.failed:  # multi-signer zones: DNSKEYs published, waited for, retired
+                result.outcomes += exchange_keys(repo.config, plan, repo.providers(), ctx.say).outcomes
     if fmt == "json":
         ctx.emit(_document({"plan": json.loads(plan.to_json()), "apply": {
             "id": result.id, "snapshot": result.snapshot,
