@@ -20,9 +20,9 @@ import click
 
 from dnssync import __version__
 from dnssync.commands.base import Context
-from dnssync.errors import ConfigError, DnssyncError
+from dnssync.model.errors import ConfigError, DnssyncError
+from dnssync.model.secrets import RedactingFilter, redact
 from dnssync.report.text import print_findings
-from dnssync.secrets import RedactingFilter, redact
 
 #: HTTP client libraries whose DEBUG lines hold request and response bodies and headers:
 #: an STS AssumeRole answer, a signed request's security token. Only DNSSYNC_DEBUG_HTTP=1

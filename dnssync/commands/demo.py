@@ -42,17 +42,16 @@ from rich.rule import Rule
 from rich.table import Table
 from rich.text import Text
 
-from dnssync import interrupt
 from dnssync.commands.base import Context, pass_ctx
-from dnssync.commands.verify import styled_summary
-from dnssync.config import Config
 from dnssync.embedded.fleet import Fleet, embedded_providers
 from dnssync.embedded.zonedata import SoaSettings
-from dnssync.errors import UsageError
-from dnssync.findings import Finding
-from dnssync.repo import load_settings
-from dnssync.report.text import print_verify
-from dnssync.zones import discover
+from dnssync.model import interrupt
+from dnssync.model.errors import UsageError
+from dnssync.model.findings import Finding
+from dnssync.repo.config import Config
+from dnssync.repo.repository import load_settings
+from dnssync.repo.zones import discover
+from dnssync.report.text import print_verify, styled_summary
 
 #: lines of a long command output shown before and after the part left out
 HEAD, TAIL = 12, 14

@@ -13,10 +13,10 @@ import json
 import click
 
 from dnssync.commands.base import Context, format_option, pass_ctx
-from dnssync.config import zone_name
-from dnssync.dnskeys import describe, key_text
-from dnssync.dsset import read_ds_set
-from dnssync.errors import UsageError
+from dnssync.model.dnskeys import describe, key_text
+from dnssync.model.errors import UsageError
+from dnssync.planning.dsset import read_ds_set
+from dnssync.repo.config import zone_name
 
 
 @click.command()

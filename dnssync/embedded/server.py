@@ -45,7 +45,7 @@ from dnssync.embedded.faults import Faults
 from dnssync.embedded.signing import KeyStore, Signer
 from dnssync.embedded.update import UpdateRefused, apply_update
 from dnssync.embedded.zonedata import HOSTED_SOA, SoaSettings, ZoneData, origin_of, zone_file_name
-from dnssync.errors import DnssyncError
+from dnssync.model.errors import DnssyncError
 
 log = logging.getLogger(__name__)
 

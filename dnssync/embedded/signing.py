@@ -47,9 +47,9 @@ from dns.rdtypes.ANY.DNSKEY import DNSKEY
 from dns.rdtypes.ANY.NSEC import NSEC, Bitmap
 from dns.rdtypes.ANY.RRSIG import RRSIG
 
-from dnssync.dnskeys import SEP_FLAG, ZONE_FLAG
 from dnssync.embedded.answer import Answer
 from dnssync.embedded.zonedata import ZoneData, rrset
+from dnssync.model.dnskeys import SEP_FLAG, ZONE_FLAG
 
 ALGORITHM = dns.dnssec.Algorithm.ECDSAP256SHA256
 #: how long a signature is valid, and how early before that it is made again

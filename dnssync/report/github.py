@@ -10,8 +10,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from dnssync.findings import Finding, Severity
-from dnssync.plan import Plan
+from dnssync.model.findings import Finding, Severity
+from dnssync.model.plan import Plan
 from dnssync.report.text import show_value
 
 LEVEL = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "notice"}

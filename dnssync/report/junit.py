@@ -12,8 +12,8 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 
-from dnssync.findings import Finding, Severity, has_errors
-from dnssync.plan import Plan
+from dnssync.model.findings import Finding, Severity, has_errors
+from dnssync.model.plan import Plan
 from dnssync.report.text import show_value
 
 ZONE_CASE = "zone"

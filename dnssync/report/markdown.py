@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from dnssync.findings import Finding
-from dnssync.plan import Plan, ProviderPlan, rrset_text
+from dnssync.model.findings import Finding
+from dnssync.model.plan import Plan, ProviderPlan
+from dnssync.model.records import rrset_text
 from dnssync.report.text import flattened_lines, show_value
 
 #: plans with more rows than this per zone are folded into <details>
