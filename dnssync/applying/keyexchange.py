@@ -30,7 +30,7 @@ from dnssync.applying.apply import Outcome
 from dnssync.model import interrupt
 from dnssync.model.dnskeys import describe
 from dnssync.model.plan import Change, Plan, ProviderPlan
-from dnssync.planning.keyplan import key_of
+from dnssync.planning.keyplan import key_of, pending_zones
 from dnssync.providers.rfc2136 import Rfc2136Error, Rfc2136Provider
 from dnssync.query.servedkeys import ServedKeys, read_all
 from dnssync.repo.config import Config
@@ -112,9 +112,22 @@ def _phase(config: Config, providers: dict[str, BaseProvider], zone: str, pairs:
 
 
 def exchange_keys(config: Config, plan: Plan, providers: dict[str, BaseProvider],
-                  say: Callable[[str], None], pause: Callable[[float], None] = interrupt.pause) -> KeyExchange:
-    """Apply every pair's DNSKEY changes in `plan`, zone by zone, in the safe order."""
+                  say: Callable[[str], None], replan: Callable[[Plan, list[str]], None],
+                  pause: Callable[[float], None] = interrupt.pause) -> KeyExchange:
+    """Apply every pair's DNSKEY changes in `plan`, zone by zone, in the safe order. Zones
+    the records apply has just created somewhere are planned again first (`replan`), now
+    that every provider serves them, and their key changes said."""
     result = KeyExchange()
+    pending = pending_zones(plan)
+    if pending:
+        for pp in plan.providers:  # the zone exists now wherever the records apply succeeded
+            if pp.zone in pending:
+                pp.exists = True
+        replan(plan, pending)
+        for pp in plan.providers:
+            for change in pp.keys if pp.zone in pending else ():
+                say(f"{pp.provider}/{pp.zone}: {change.summary.split(' ', 3)[0]} DNSKEY {change.origin}"
+                    " (planned now that the zone exists everywhere)")
     for zone in sorted({pp.zone for pp in plan.providers if pp.keys}):
         pairs = [pp for pp in plan.providers if pp.zone == zone and pp.keys]
         everyone = [p.name for p in config.providers_for(zone)]

@@ -32,7 +32,7 @@ from dnssync.model.records import zone_from_content
 from dnssync.planning.flatten import Flattening
 from dnssync.planning.parity import blocking
 from dnssync.planning.planner import LivePlan
-from dnssync.planning.run import plan_repository, replan
+from dnssync.planning.run import plan_repository, replan, replan_keys
 from dnssync.repo.repository import Repository
 from dnssync.repo.zones import all_sub_zones
 from dnssync.report.text import print_apply, print_plan
@@ -190,7 +190,8 @@ def apply(ctx: Context, zones: tuple[str, ...], providers: tuple[str, ...], plan
             result = run_apply(plan, lives, partial(replan, repo), check, repo.config.state_dir, settings.retries,
                                settings.backoff, canaries)
             if not result.failed:  # multi-signer zones: DNSKEYs published, waited for, retired
-                result.outcomes += exchange_keys(repo.config, plan, repo.providers(), ctx.say).outcomes
+                result.outcomes += exchange_keys(repo.config, plan, repo.providers(), ctx.say,
+                                                 partial(replan_keys, repo)).outcomes
     if fmt == "json":
         ctx.emit(_document({"plan": json.loads(plan.to_json()), "apply": {
             "id": result.id, "snapshot": result.snapshot,

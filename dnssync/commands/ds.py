@@ -43,16 +43,15 @@ def ds(ctx: Context, zone: str, digest: str, fmt: str) -> None:
             "dnskeys": [{"provider": p, "key": describe(k), "dnskey": key_text(k)} for p, k in found.ksks],
             "problems": found.problems}, indent=2))
     else:
-        ttl = found.ttl or 3600
         ctx.out.print(f"; DS set for {name} covering every provider's KSK ({digest}): give these to the registrar",
                       soft_wrap=True, highlight=False)
         for (provider, key), (_, record) in zip(found.ksks, found.ds, strict=True):
-            ctx.out.print(f"{name} {ttl} IN DS {record.to_text()} ; {describe(key)} of {provider}",
+            ctx.out.print(f"{name} IN DS {record.to_text()} ; {describe(key)} of {provider}",
                           soft_wrap=True, highlight=False)
         ctx.out.print("; the same KSKs as DNSKEY records, for registrars that take keys", soft_wrap=True,
                       highlight=False)
         for provider, key in found.ksks:
-            ctx.out.print(f"{name} {ttl} IN DNSKEY {key_text(key)} ; {describe(key)} of {provider}",
+            ctx.out.print(f"{name} IN DNSKEY {key_text(key)} ; {describe(key)} of {provider}",
                           soft_wrap=True, highlight=False)
         for problem in found.problems:
             ctx.say(f"not covered: {problem}")

@@ -70,6 +70,8 @@ CODES: dict[str, str] = {
                                   " (names the server, its version and the missing feature).",
     "parity.dnssec-unsigned": "A provider of a multi-signer zone does not sign it (no RRSIG over its SOA).",
     # multi-signer key exchange (plan and apply)
+    "dnssec.keys-pending": "A multi-signer zone does not exist at a provider yet: apply creates it, then"
+                           " exchanges the keys.",
     "dnssec.keys-unreadable": "A provider's DNSKEYs could not be read over DNS: no key is exchanged with it.",
     # ALIAS across providers (plan: flattening; verify: freshness)
     "alias.unresolved": "An ALIAS target did not resolve (NXDOMAIN, SERVFAIL, timeout, loop): refused, not flattened.",

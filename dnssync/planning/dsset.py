@@ -37,10 +37,6 @@ class DsSet:
     def ds(self) -> list[tuple[str, DS]]:
         return [(provider, ds_for(self.zone, key, self.digest)) for provider, key in self.ksks]
 
-    @property
-    def ttl(self) -> int:
-        return max((s.ttl for s in self.served.values()), default=0)
-
 
 def ds_set(served: dict[str, ServedKeys], zone: str, digest: str = DEFAULT_DIGEST) -> DsSet:
     """The DS set covering the KSKs every provider serves (pure: from what was read)."""

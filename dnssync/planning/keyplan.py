@@ -35,6 +35,9 @@ from dnssync.repo.config import Config
 
 MULTI_SIGNER = "multi-signer"
 DNSKEY = "DNSKEY"
+PENDING = "dnssec.keys-pending"
+#: the findings plan_keys makes (replaced when it plans a zone again)
+KEY_CODES = (PENDING, "dnssec.keys-unreadable", "parity.dnssec-unsigned", "parity.dnssec-foreign-keys")
 
 
 @dataclass
@@ -115,14 +118,31 @@ def multi_signer_zones(config: Config, zones: list[str]) -> list[str]:
     return [z for z in zones if config.policy.dnssec_for(z) == MULTI_SIGNER]
 
 
+def pending_zones(plan: Plan) -> list[str]:
+    """Multi-signer zones whose keys are read only once apply has created them somewhere."""
+    return sorted({f.zone for f in plan.findings if f.code == PENDING and f.zone})
+
+
 def plan_keys(config: Config, plan: Plan, serves: dict[str, list[str]],
               provider_class: Callable[[str], str]) -> list[ZoneKeys]:
     """Read every provider of every multi-signer zone in `serves` and put the key changes
-    into `plan` (each pair's `keys`, findings in `plan.findings`). `provider_class`
-    names a provider's class (for servers that hide their version)."""
+    into `plan` (each pair's `keys`, findings in `plan.findings`; both replaced for these
+    zones when planned again). `provider_class` names a provider's class (for servers
+    that hide their version). A provider that does not have the zone yet is not read:
+    apply creates it, then plans the keys again (`pending_zones`)."""
     zones = multi_signer_zones(config, sorted(serves))
     if not zones:
         return []
+    plan.findings = [f for f in plan.findings if not (f.zone in zones and f.code in KEY_CODES)]
+    absent = {(pp.provider, pp.zone) for pp in plan.providers if pp.exists is False}
+    for zone in zones:
+        for provider in serves[zone]:
+            if (provider, zone) in absent:
+                plan.findings.append(Finding(
+                    Severity.INFO, PENDING, f"{zone} does not exist at {provider} yet: apply creates it,"
+                    " then reads every provider's keys and exchanges them", zone=zone, type=DNSKEY,
+                    provider=provider))
+        serves = {**serves, zone: [p for p in serves[zone] if (p, zone) not in absent]}
     timeout = config.defaults.timeout
     providers = sorted({p for z in zones for p in serves[z]})
     verdicts = {p: verdict(provider_class(p), _version(config, p, timeout)) for p in providers}
@@ -135,10 +155,9 @@ def plan_keys(config: Config, plan: Plan, serves: dict[str, list[str]],
     result = []
     for zone, served in zip(zones, asyncio.run(read()), strict=True):
         keys = plan_zone(zone, served, verdicts, severity)
-        for provider, changes in keys.changes.items():
-            pair = plan.for_provider(provider, zone)
-            if pair is not None:
-                pair.keys = changes
+        for pp in plan.providers:
+            if pp.zone == zone:
+                pp.keys = keys.changes.get(pp.provider, [])
         plan.findings += keys.findings
         result.append(keys)
     return result
