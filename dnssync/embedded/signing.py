@@ -171,8 +171,8 @@ class SignedZone:
         answer), served at `served_as`. Signatures of stored RRsets are cached until
         they come near their expiry; `fault` breaks them (faults.py `rrsig`)."""
         now = time.time()
-        if fault == EXPIRED:
-            sig = self._sign(owner, rds, now - 30 * 86400, now - 86400)
+        if fault == EXPIRED:  # a week ago: beyond the clock skew validators allow (Unbound: up to a day)
+            sig = self._sign(owner, rds, now - 37 * 86400, now - 7 * 86400)
         else:
             cached = self._signatures.get((owner, rds.rdtype)) if cache else None
             if cached is None or cached[1] - now < RESIGN:
