@@ -34,7 +34,7 @@ from tests.lab.servers import ensure_address
 from tests.lab.signing import dnskeys, set_ds
 
 #: the embedded signer's SOA (and so DNSKEY) TTL: short, as the lab's servers' 5 s DNSKEY TTL
-SHORT = SoaSettings(ttl=5, refresh=3600, retry=600, expire=604800, minimum=5)
+SHORT = SoaSettings(minimum=5, dnskey_ttl=5)
 EMBEDDED_NS = "ns1.emb.lab."
 
 
