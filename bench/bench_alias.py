@@ -20,10 +20,10 @@ from pathlib import Path
 
 from common import PYTHON, ROOT, Row, lab_net, write_repo
 
-from dnssync.flatten import prepare
-from dnssync.repo import Repository
-from dnssync.targets import TargetResolver
-from dnssync.verify.engine import Engine
+from dnssync.planning.flatten import prepare
+from dnssync.query.engine import Engine
+from dnssync.repo.repository import Repository
+from dnssync.repo.targets import TargetResolver
 from tests.lab import Lab
 
 BENCH = "alias"

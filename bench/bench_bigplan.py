@@ -27,7 +27,7 @@ import yaml
 from common import Row, lab_net
 from rich.console import Console
 
-from dnssync.plan import Plan
+from dnssync.model.plan import Plan
 from dnssync.report.text import print_plan
 from tests.lab import Lab
 from tests.lab.zonegen import big_zone

@@ -21,10 +21,11 @@ from octodns.record import Record
 from octodns.zone import Zone
 from octodns_powerdns import PowerDnsProvider
 
-from dnssync.config import Policy
-from dnssync.parity import check_plan
-from dnssync.plan import Plan, ProviderPlan, adjustments
+from dnssync.model.plan import Plan, ProviderPlan
+from dnssync.planning.adjust import adjustments
+from dnssync.planning.parity import check_plan
 from dnssync.providers.rfc2136 import BindProvider, KnotProvider
+from dnssync.repo.config import Policy
 from tests.lab.zonegen import big_zone_data
 
 ROUNDS = 5

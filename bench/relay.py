@@ -21,7 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from dnssync.config import parse_address
+from dnssync.model.address import parse_address
 from tests.lab.servers import ensure_address
 
 Address = tuple[str, int]

@@ -20,9 +20,9 @@ import click
 
 from dnssync import __version__
 from dnssync.commands.base import Context
-from dnssync.errors import ConfigError, DnssyncError
+from dnssync.model.errors import ConfigError, DnssyncError
+from dnssync.model.secrets import RedactingFilter, redact
 from dnssync.report.text import print_findings
-from dnssync.secrets import RedactingFilter, redact
 
 #: HTTP client libraries whose DEBUG lines hold request and response bodies and headers:
 #: an STS AssumeRole answer, a signed request's security token. Only DNSSYNC_DEBUG_HTTP=1
@@ -58,7 +58,7 @@ def setup_logging(debug: bool) -> None:
 COMMANDS = {name: target for name, target in (
     ("validate", "validate:validate"), ("plan", "plan:plan"), ("apply", "apply:apply"),
     ("verify", "verify:verify"), ("watch", "watch:watch"), ("drift", "drift:drift"),
-    ("soa", "soa:soa"), ("restore", "restore:restore"), ("snapshots", "restore:snapshots"),
+    ("soa", "soa:soa"), ("ds", "ds:ds"), ("restore", "restore:restore"), ("snapshots", "restore:snapshots"),
     ("import", "import_zone:import_zone"), ("demo", "demo:demo"), ("serve", "serve:serve"),
     ("fault", "fault:fault"))}
 #: the commands imported so far (each gets the global options once)

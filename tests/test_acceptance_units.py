@@ -10,13 +10,13 @@ from octodns.provider.base import BaseProvider
 from octodns.record import Record
 from octodns.zone import Zone
 
+from dnssync.model.sameness import canonical, normal_zone
+from dnssync.planning.withheld import beside_cname
 from dnssync.providers.acceptance import is_hostname, refusal, settings
 from dnssync.providers.capabilities import capabilities_of, served_zone
 from dnssync.providers.powerdns import PowerDnsProvider
 from dnssync.providers.refused import Deterministic, bisect
 from dnssync.providers.rfc2136 import BindProvider, KnotProvider
-from dnssync.sameness import canonical, normal_zone
-from dnssync.withheld import beside_cname
 
 
 def record(zone: Zone, name: str, data: dict) -> Record:

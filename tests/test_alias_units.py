@@ -12,11 +12,11 @@ from octodns.record import Record
 from octodns.zone import Zone
 from octodns_powerdns import PowerDnsProvider
 
-from dnssync.config import Config, Policy, read_config
-from dnssync.flatten import flatten_ttl, prepare
-from dnssync.plan import Change
+from dnssync.model.plan import Change
+from dnssync.planning.flatten import flatten_ttl, prepare
 from dnssync.providers.rfc2136 import Rfc2136Provider
-from dnssync.targets import TargetResolver, alias_target
+from dnssync.repo.config import Config, Policy, read_config
+from dnssync.repo.targets import TargetResolver, alias_target
 
 PROVIDERS = {"pdns": PowerDnsProvider("pdns", host="127.0.0.1", api_key="unused"),
              "bind": Rfc2136Provider("bind", host="127.0.0.1")}
@@ -160,7 +160,7 @@ def test_plan_format_doc_shows_the_flattened_data_and_text_as_the_code_makes_the
     import re
     from dataclasses import fields
 
-    from dnssync.flatten import Flattened
+    from dnssync.planning.flatten import Flattened
     from tests.conftest import ROOT
 
     doc = (ROOT / "docs" / "plan-format.md").read_text()
@@ -181,7 +181,7 @@ def test_embedded_server_holds_alias_and_answers_it_itself(tmp_path):
 
     from dnssync.embedded.fleet import Fleet
     from dnssync.providers.aliaswire import alias_target_of
-    from dnssync.repo import load_settings
+    from dnssync.repo.repository import load_settings
     from tests.embedded_repo import ask, run, values, write_repo
 
     site = ("---\n'':\n  ttl: 300\n  type: ALIAS\n  value: edge.alias.test.\nedge:\n- ttl: 60\n  type: A\n"

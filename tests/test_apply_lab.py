@@ -10,7 +10,7 @@ import sys
 import pytest
 import yaml
 
-from dnssync.state import apply_lock
+from dnssync.applying.state import apply_lock
 from tests.conftest import ROOT, unique_zone
 from tests.corpus import FIXTURES, MISSING
 from tests.test_push_lab import ask

@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import json
+from functools import partial
 
 import dns.message
 import dns.query
@@ -19,10 +20,11 @@ import dns.rdatatype
 import dns.update
 import requests
 
-from dnssync.apply import Outcome, run_apply
+from dnssync.applying.apply import Outcome, run_apply
 from dnssync.commands.apply import safety_check
 from dnssync.embedded.fleet import Fleet
-from dnssync.repo import Repository, load_settings
+from dnssync.planning.run import plan_repository, replan
+from dnssync.repo.repository import Repository, load_settings
 from tests.conftest import unique_zone
 from tests.embedded_repo import run, write_repo
 from tests.test_push_lab import ask
@@ -149,9 +151,9 @@ def apply_while_a_cname_appears(root, zone: str, add_cname) -> Outcome:
     server ignores the A add beside it (RFC 2136 3.4.2.2) and answers NOERROR. No rule
     and no plan could predict it: only reading back shows it."""
     loaded = Repository.load(root)
-    plan, lives = loaded.plan()
+    plan, lives = plan_repository(loaded)
     add_cname()
-    result = run_apply(plan, lives, loaded.replan, safety_check(False), loaded.config.state_dir,
+    result = run_apply(plan, lives, partial(replan, loaded), safety_check(False), loaded.config.state_dir,
                        retries=0, backoff=0)
     [outcome] = result.outcomes
     return outcome
@@ -339,9 +341,9 @@ def test_a_server_that_refuses_every_update_is_not_blamed_on_records(make_repo, 
     for key, value in lab.env().items():
         monkeypatch.setenv(key, value)
     loaded = Repository.load(repo.root)
-    plan, lives = loaded.plan()
+    plan, lives = plan_repository(loaded)
     lives[0].provider.key_name = None  # unsigned from here on
-    [outcome] = run_apply(plan, lives, loaded.replan, safety_check(False), loaded.config.state_dir,
+    [outcome] = run_apply(plan, lives, partial(replan, loaded), safety_check(False), loaded.config.state_dir,
                           retries=0, backoff=0).outcomes
     assert outcome.status == "failed" and outcome.attempts == 1 and not outcome.retryable
     assert "answered REFUSED" in outcome.error

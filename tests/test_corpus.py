@@ -91,7 +91,7 @@ def test_split_zone_reads_every_file(tmp_path):
     root = repo_with(tmp_path, {"unit.tests.": split})
     result = CliRunner().invoke(main, ["-c", str(root), "validate", "--format", "json"])
     assert result.exit_code == 0, result.output
-    from dnssync.repo import Repository
+    from dnssync.repo.repository import Repository
 
     repo = Repository.load(root)
     names = {r.name for r in repo.desired["unit.tests."].records}

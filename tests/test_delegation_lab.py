@@ -8,7 +8,7 @@ import json
 import os
 from unittest.mock import patch
 
-from dnssync.repo import Repository
+from dnssync.repo.repository import Repository
 from dnssync.verify.delegation import check_delegations
 from tests.conftest import unique_zone
 from tests.lab.lab import NET

@@ -218,9 +218,9 @@ def test_ctrl_c_that_a_finished_apply_took_still_stops_the_demo():
     with exit 0. The demo must still stop (not tell the rest of its story)."""
     from rich.console import Console
 
-    from dnssync import interrupt
     from dnssync.cli import main
     from dnssync.commands.demo import Interrupts, Story
+    from dnssync.model import interrupt
 
     story = Story(Console(file=io.StringIO()), ROOT, False, Interrupts(), main)
     assert story._call(("validate",), tty=False) == 0  # no Ctrl-C: the story goes on

@@ -21,7 +21,7 @@ import pytest
 from dnssync.embedded import control
 from dnssync.embedded.faults import FaultError, Faults
 from dnssync.embedded.fleet import Fleet
-from dnssync.repo import load_settings
+from dnssync.repo.repository import load_settings
 from tests.conftest import ROOT
 from tests.embedded_repo import ask, copy_example_repo, run, values, write_repo
 

@@ -18,7 +18,7 @@ import pytest
 
 from dnssync.embedded.fleet import Fleet
 from dnssync.embedded.server import EmbeddedServer, ServerError
-from dnssync.repo import load_settings
+from dnssync.repo.repository import load_settings
 from tests.embedded_repo import ask, run, values, write_repo
 
 ZONE = "emb.test."

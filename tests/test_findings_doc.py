@@ -1,6 +1,6 @@
 """docs/findings.md documents every finding code, exactly as CODES says."""
 
-from dnssync.findings import CODES
+from dnssync.model.findings import CODES
 from dnssync.report.codes import codes_markdown
 from tests.conftest import ROOT
 

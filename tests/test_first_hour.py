@@ -18,8 +18,8 @@ from rich.console import Console
 from rich.table import Table
 
 from dnssync.cli import all_commands, main
-from dnssync.findings import Finding, Severity
-from dnssync.plan import Change, Plan, ProviderPlan
+from dnssync.model.findings import Finding, Severity
+from dnssync.model.plan import Change, Plan, ProviderPlan
 from dnssync.providers.hints import install_hint
 from dnssync.report.fit import Fitted
 from dnssync.report.github import findings_annotations

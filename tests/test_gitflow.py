@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from dnssync.cli import main
-from dnssync.repo import Selection
+from dnssync.repo.repository import Selection
 from tests.conftest import unique_zone
 from tests.test_bad_input import Listener
 

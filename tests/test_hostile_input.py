@@ -20,9 +20,9 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from dnssync.apply import ApplyResult, Outcome
+from dnssync.applying.apply import ApplyResult, Outcome
+from dnssync.repo.yamlfile import MAX_DEPTH
 from dnssync.report.text import print_apply
-from dnssync.yamlfile import MAX_DEPTH
 from tests import test_bad_input
 from tests.test_bad_input import SECRET, check_rejected, run, write_repo
 

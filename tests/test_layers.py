@@ -1,9 +1,9 @@
-"""The package's static import graph has no cycle, so the layers stay readable.
+"""The package's static import graph follows the pipeline: no cycle, and no module
+imports a later layer, so a newcomer can read the tree from the bottom up.
 
 Imports inside functions count (a lazy import hides a cycle, it does not remove it);
 `if TYPE_CHECKING:` blocks do not; importing `a.b.c` also runs `a` and `a.b`, so those
-count too. One old cycle is still known (config <-> providers, through the providers
-package's __init__); it is listed here to be removed, and no new one may join it.
+count too. The layers, lowest first, are `LAYERS` (docs/DEVELOPING.md explains each).
 """
 
 from __future__ import annotations
@@ -14,7 +14,9 @@ from pathlib import Path
 from tests.conftest import ROOT
 
 PACKAGE = ROOT / "dnssync"
-KNOWN_CYCLES = [{"dnssync.config", "dnssync.providers"}]
+#: lowest first: a module may import its own layer and the ones before it, never a later one
+LAYERS = ["model", "query", "providers", "repo", "planning", "applying", "verify", "watch", "report",
+          "embedded", "commands", "cli", "__main__"]
 
 
 def _module_name(path: Path) -> str:
@@ -103,16 +105,55 @@ def cycles(graph: dict[str, set[str]]) -> list[set[str]]:
     return found
 
 
-def test_no_import_cycle_but_the_known_one():
-    found = cycles(import_graph())
-    new = [sorted(c) for c in found if c not in KNOWN_CYCLES]
-    assert not new, f"import cycle(s): {new}"
+def layer_of(module: str) -> int:
+    """The index of a module's layer in `LAYERS`; the package itself (version only) is below all."""
+    parts = module.split(".")
+    return -1 if len(parts) == 1 else LAYERS.index(parts[1])
 
 
-def test_the_cycle_finder_finds_cycles_hidden_in_functions_and_packages():
+def violations(graph: dict[str, set[str]]) -> list[str]:
+    """Every import of a later layer, of another command (commands share only
+    commands.base), and of anything but model from model (data is importable anywhere)."""
+    found = []
+    for module, deps in sorted(graph.items()):
+        for dep in sorted(deps):
+            later = layer_of(dep) > layer_of(module)
+            sibling_command = (module.startswith("dnssync.commands.") and dep.startswith("dnssync.commands.")
+                               and dep != "dnssync.commands.base")
+            impure_model = module.startswith("dnssync.model.") and not dep.startswith("dnssync.model")
+            if later or sibling_command or impure_model:
+                found.append(f"{module} -> {dep}")
+    return found
+
+
+def test_no_import_cycle():
+    assert not cycles(import_graph()), "import cycle(s)"
+
+
+def test_every_module_is_in_a_layer_and_imports_no_later_layer():
+    graph = import_graph()
+    assert all(layer_of(m) >= -1 for m in graph)  # LAYERS.index raises for a package not placed
+    assert not violations(graph)
+
+
+def test_the_layer_check_finds_what_it_forbids():
+    graph = {"dnssync.model.plan": {"dnssync.repo.config"}, "dnssync.query.engine": {"dnssync.verify.run"},
+             "dnssync.commands.demo": {"dnssync.commands.verify", "dnssync.commands.base"},
+             "dnssync.verify.run": {"dnssync.query.engine", "dnssync.model.plan"}}
+    assert violations(graph) == ["dnssync.commands.demo -> dnssync.commands.verify",
+                                 "dnssync.model.plan -> dnssync.repo.config",
+                                 "dnssync.query.engine -> dnssync.verify.run"]
+
+
+def test_the_cycle_finder_finds_cycles_hidden_in_functions_and_packages(tmp_path):
     graph = {"dnssync.a": {"dnssync.b"}, "dnssync.b": {"dnssync.c"}, "dnssync.c": {"dnssync.a"},
              "dnssync.d": {"dnssync.a"}}
     assert cycles(graph) == [{"dnssync.a", "dnssync.b", "dnssync.c"}]
     # the real graph sees an import made inside a function, and a package's __init__ run
+    source = tmp_path / "late.py"
+    source.write_text("from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    import dnssync.cli\n"
+                      "def f():\n    from dnssync.verify import run\n")
+    assert _imports(source, "dnssync.late") == {"typing", "typing.TYPE_CHECKING", "dnssync.verify",
+                                                 "dnssync.verify.run"}
     graph = import_graph()
-    assert "dnssync.providers" in graph["dnssync.config"]
+    assert "dnssync.providers" in graph["dnssync.repo.config"]  # a package's __init__ runs too

@@ -11,11 +11,11 @@ import yaml
 from click.testing import CliRunner
 
 from dnssync.cli import main
-from dnssync.config import ZoneFiles
 from dnssync.embedded.fleet import Fleet
-from dnssync.repo import load_settings
-from dnssync.yamlfile import load_file
-from dnssync.zonefiles import scan
+from dnssync.repo.config import ZoneFiles
+from dnssync.repo.repository import load_settings
+from dnssync.repo.yamlfile import load_file
+from dnssync.repo.zonefiles import scan
 from tests.embedded_repo import ask, run, values, write_repo
 
 ZONE_TEXT = "www:\n  value: 192.0.2.1\n  type: A\n"  # keys out of natural order (value before type)
@@ -151,7 +151,7 @@ def test_embedded_servers_serve_what_the_lab_serves(tmp_path):
 
 
 def test_every_target_field_is_made_absolute(tmp_path):
-    from dnssync.targetnames import absolute_targets
+    from dnssync.repo.targetnames import absolute_targets
 
     path = tmp_path / "z.yaml"
     path.write_text("a:\n  type: ALIAS\n  value: lb.example.org\n"
@@ -170,7 +170,7 @@ def test_every_target_field_is_made_absolute(tmp_path):
 
 
 def test_dynamic_cname_pools_are_made_absolute(tmp_path):
-    from dnssync.targetnames import absolute_targets
+    from dnssync.repo.targetnames import absolute_targets
 
     path = tmp_path / "z.yaml"
     path.write_text("www:\n  type: CNAME\n  value: fallback.example.org.\n  dynamic:\n    pools:\n"

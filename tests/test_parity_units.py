@@ -6,9 +6,9 @@ from octodns.record import Record
 from octodns.zone import Zone
 from octodns_cloudflare import CloudflareProvider
 
-from dnssync.config import Policy
-from dnssync.parity import check_zone
+from dnssync.planning.parity import check_zone
 from dnssync.providers.capabilities import DECLARED_ATTR, capabilities_of, rechunk_txt, served_zone
+from dnssync.repo.config import Policy
 
 
 def zone_with(*records: tuple[str, dict]) -> Zone:

@@ -9,7 +9,7 @@ import json
 
 import pytest
 
-from dnssync.plan import Plan
+from dnssync.model.plan import Plan
 from tests.test_bad_input import check_rejected, listener, run, write_repo  # noqa: F401 (fixture)
 
 CHANGE = {"action": "create", "name": "www", "type": "A", "existing": None,

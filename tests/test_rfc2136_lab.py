@@ -152,7 +152,7 @@ def test_axfr_keeps_up_with_knot_when_parsing_is_slow(lab, monkeypatch):
     import dns.tsigkeyring
     import yaml
 
-    from dnssync import axfr, wire
+    from dnssync.query import axfr, wire
 
     zone = unique_zone("axfr")
     lab.add_zone(zone, ["knot"], ["ns1.knot.lab."])

@@ -18,9 +18,8 @@ from octodns.record import Record
 from octodns.zone import Zone
 from octodns_route53 import Route53Provider as PluginProvider
 
-from dnssync import interrupt
-from dnssync.apply import is_transient
-from dnssync.config import read_config
+from dnssync.applying.apply import is_transient
+from dnssync.model import interrupt
 from dnssync.providers.route53 import (
     Route53Error,
     Route53Provider,
@@ -29,6 +28,7 @@ from dnssync.providers.route53 import (
     together,
     weight,
 )
+from dnssync.repo.config import read_config
 from tests.httpfault import FaultyProxy
 from tests.lab.moto import CREDENTIALS
 from tests.route53_repo import MOTO_NS, rrsets

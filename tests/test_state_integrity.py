@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from dnssync import state
-from dnssync.errors import LockHeld, UsageError
-from dnssync.state import apply_lock, read_sealed, write_json
+from dnssync.applying import state
+from dnssync.applying.state import apply_lock, read_sealed, write_json
+from dnssync.model.errors import LockHeld, UsageError
 from dnssync.watch.changes import read_apply
 from tests.conftest import unique_zone
 from tests.test_push_lab import ask
@@ -192,7 +192,7 @@ def test_snapshot_entry_outside_the_snapshot_folder_is_refused(tmp_path):
     from octodns.record import Record
     from octodns.zone import Zone
 
-    from dnssync import snapshot
+    from dnssync.applying import snapshot
 
     zone = Zone("example.test.", set())
     zone.add_record(Record.new(zone, "www", {"type": "A", "ttl": 60, "value": "192.0.2.1"}))

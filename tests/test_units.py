@@ -11,11 +11,11 @@ import pytest
 from octodns.record import Create, Delete, Record, Update
 from octodns.zone import Zone
 
-from dnssync import secrets
-from dnssync.errors import UsageError
-from dnssync.plan import Change, Plan, ProviderPlan
+from dnssync.model import secrets
+from dnssync.model.errors import UsageError
+from dnssync.model.plan import Change, Plan, ProviderPlan
 from dnssync.providers.rfc2136 import KnotProvider
-from dnssync.yamlfile import YamlError, load_file
+from dnssync.repo.yamlfile import YamlError, load_file
 
 
 def test_yaml_remembers_lines_and_rejects_duplicates(tmp_path):
@@ -123,7 +123,7 @@ def test_secret_with_a_trailing_newline_is_masked_in_provider_errors():
     header and echoes the value in its error."""
     import requests
 
-    from dnssync.plan import describe_error
+    from dnssync.providers.hints import describe_error
 
     secrets.register("s3cretKEY-1234\n")
     error = requests.exceptions.InvalidHeader("Invalid leading whitespace, reserved character(s), or return"
@@ -162,7 +162,7 @@ def test_bind_check_integrity_judges_in_zone_by_label():
 def test_transient_or_not():
     import requests
 
-    from dnssync.apply import is_transient
+    from dnssync.applying.apply import is_transient
 
     assert is_transient(requests.ConnectionError("refused"))
     assert is_transient(requests.Timeout("slow"))

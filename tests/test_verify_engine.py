@@ -17,11 +17,11 @@ import dns.tsigkeyring
 import dns.update
 import pytest
 
-from dnssync import wire
-from dnssync.axfr import tsig_key
-from dnssync.config import Nameserver
+from dnssync.model.address import Nameserver
+from dnssync.query import wire
+from dnssync.query.axfr import tsig_key
+from dnssync.query.engine import BREAKER, Answer, Endpoint, Engine, Question, resolve
 from dnssync.verify.compare import Observed
-from dnssync.verify.engine import BREAKER, Answer, Endpoint, Engine, Question, resolve
 from dnssync.verify.extra import transfer
 from tests.conftest import unique_zone
 from tests.faultyns import OTHER_KEY, FaultyNameserver

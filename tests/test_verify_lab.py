@@ -402,7 +402,7 @@ def test_an_idn_zone_is_one_zone_in_every_finding(make_repo, lab, parent, junit_
     it as one zone."""
     import xml.etree.ElementTree as ET
 
-    from dnssync.config import zone_name
+    from dnssync.repo.config import zone_name
 
     unicode_zone = f"bücher-{unique_zone('idn')}"
     zone = zone_name(unicode_zone)

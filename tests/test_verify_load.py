@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from dnssync.embedded.fleet import Fleet
-from dnssync.repo import load_settings
+from dnssync.repo.repository import load_settings
 from tests.conftest import ROOT, unique_zone
 from tests.embedded_repo import free_port, run, write_repo
 

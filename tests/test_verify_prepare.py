@@ -10,7 +10,7 @@ import dns.rdataclass
 import dns.rdatatype
 import pytest
 
-from dnssync.sameness import rdata_key
+from dnssync.model.sameness import rdata_key
 from dnssync.verify.expect import owner_wire
 
 VALUES = [
@@ -50,7 +50,7 @@ def test_owner_wire_equals_dnspython(name: str) -> None:
 
 def test_all_sub_zones_equals_the_scan() -> None:
     """The index of sub-zones gives what a scan of every name gives, for nested zones."""
-    from dnssync.zones import all_sub_zones
+    from dnssync.repo.zones import all_sub_zones
 
     names = ["example.com.", "a.example.com.", "b.a.example.com.", "x.b.a.example.com.",
              "other.com.", "com.", "example.org.", "notexample.com."]
@@ -68,12 +68,12 @@ def test_all_sub_zones_equals_the_scan() -> None:
                                         ("PTR", "host.Example.com."), ("MX", "10 Mail.example.com."),
                                         ("MX", "0 example.com."), ("CNAME", "example.com.")])
 def test_reply_rdata_key_equals_dnspython(rtype: str, text: str) -> None:
-    """Names in answers are read by dnssync.wire, compressed or not: the canonical form
+    """Names in answers are read by dnssync.query.wire, compressed or not: the canonical form
     must be dnspython's, or every CNAME and MX of a zone would differ from git."""
     import dns.message
     import dns.rrset
 
-    from dnssync import wire
+    from dnssync.query import wire
 
     query = dns.message.make_query("www.Example.com.", rtype)
     response = dns.message.make_response(query)
@@ -90,7 +90,7 @@ def test_reply_rdata_key_of_a_broken_name_is_malformed_as_before() -> None:
     import dns.message
     import dns.rrset
 
-    from dnssync import wire
+    from dnssync.query import wire
 
     query = dns.message.make_query("a.example.", "CNAME")
     response = dns.message.make_response(query)

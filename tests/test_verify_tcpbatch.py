@@ -10,8 +10,8 @@ import time
 import dns.name
 import pytest
 
-from dnssync.verify.engine import Answer, Endpoint, Engine, Question
-from dnssync.verify.tcpbatch import ask_tcp
+from dnssync.query.engine import Answer, Endpoint, Engine, Question
+from dnssync.query.tcpbatch import ask_tcp
 from tests.faultyns import FaultyNameserver
 from tests.test_verify_engine import ORIGIN, ZONE
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import dns.rdata
 import dns.rdataclass
 
-from dnssync.plan import Adjustment, Change, Plan, ProviderPlan
+from dnssync.model.plan import Adjustment, Change, Plan, ProviderPlan
 from dnssync.watch.changes import Served, Target, targets_from_plan
 from dnssync.watch.propagation import (
     CLOCK_GRANULARITY,

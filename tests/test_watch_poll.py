@@ -7,10 +7,10 @@ import dns.message
 import dns.rcode
 import dns.rrset
 
-from dnssync.verify.engine import Answer, Endpoint, Question
+from dnssync.query.engine import Answer, Endpoint, Question
+from dnssync.query.wire import parse_reply
 from dnssync.watch.poll import served, soa
 from dnssync.watch.propagation import Soa
-from dnssync.wire import parse_reply
 from tests.test_watch_model import served as expected
 
 

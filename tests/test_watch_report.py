@@ -8,10 +8,10 @@ import json
 import pytest
 from rich.console import Console
 
-from dnssync.errors import UsageError
-from dnssync.plan import Plan, ProviderPlan
+from dnssync.applying.state import digest, find_apply, write_json
+from dnssync.model.errors import UsageError
+from dnssync.model.plan import Plan, ProviderPlan
 from dnssync.report.watch import event_line, live_view
-from dnssync.state import digest, find_apply, write_json
 from dnssync.watch.changes import read_apply
 from dnssync.watch.propagation import Propagation, Soa
 from tests.test_watch_model import T0, ZONE, feed_all, one_target, served, update

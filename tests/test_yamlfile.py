@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from dnssync.yamlfile import Mapping, Sequence, YamlError, load_file
+from dnssync.repo.yamlfile import Mapping, Sequence, YamlError, load_file
 
 
 def load(tmp_path, text: str, name: str = "f.yaml"):

@@ -4,23 +4,38 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict
+from functools import partial
 from pathlib import Path
 
 import click
 
-from dnssync import interrupt
-from dnssync.apply import Check, run_apply
-from dnssync.binding import binding_problem
-from dnssync.commands.base import Context, confirm, format_option, pass_ctx, provider_option, zone_option
-from dnssync.commands.watch import deadline_of, deadline_options, interval_option, run_watch
-from dnssync.errors import DnssyncError, PlanMismatch, UsageError
-from dnssync.flatten import Flattening
-from dnssync.parity import blocking
-from dnssync.plan import LivePlan, Plan, zone_from_content
-from dnssync.repo import Repository
+from dnssync.applying.apply import Check, run_apply
+from dnssync.applying.keyexchange import exchange_keys
+from dnssync.applying.state import apply_lock, find_apply
+from dnssync.commands.base import (
+    Context,
+    confirm,
+    deadline_of,
+    deadline_options,
+    format_option,
+    interval_option,
+    pass_ctx,
+    provider_option,
+    run_watch,
+    zone_option,
+)
+from dnssync.model import interrupt
+from dnssync.model.binding import binding_problem
+from dnssync.model.errors import DnssyncError, PlanMismatch, UsageError
+from dnssync.model.plan import Plan
+from dnssync.model.records import zone_from_content
+from dnssync.planning.flatten import Flattening
+from dnssync.planning.parity import blocking
+from dnssync.planning.planner import LivePlan
+from dnssync.planning.run import plan_repository, replan, replan_keys
+from dnssync.repo.repository import Repository
+from dnssync.repo.zones import all_sub_zones
 from dnssync.report.text import print_apply, print_plan
-from dnssync.state import apply_lock, find_apply
-from dnssync.zones import all_sub_zones
 
 
 def reviewed_plan(repo: Repository, path: Path) -> tuple[Plan, list[LivePlan], Check]:
@@ -47,7 +62,7 @@ def reviewed_plan(repo: Repository, path: Path) -> tuple[Plan, list[LivePlan], C
     bound = binding_problem(saved.repository, saved.revision, repo.identity, repo.revision)
     if bound:
         raise PlanMismatch(f"refusing to apply (nothing was sent): {bound}. Make a new plan here.")
-    fresh, lives = repo.plan(sorted({p for p, _ in reviewed}), desired, flattened=saved.flattened)
+    fresh, lives = plan_repository(repo, sorted({p for p, _ in reviewed}), desired, flattened=saved.flattened)
 
     def check(live: LivePlan) -> str | None:
         old = reviewed.get((live.data.provider, live.data.zone))
@@ -83,7 +98,7 @@ def create_zones(ctx: Context, repo: Repository, plan: Plan, lives: list[LivePla
     created = repo.create_pending_zones(plan, providers)
     if not created:
         return plan, lives
-    plan, lives = repo.plan(providers)
+    plan, lives = plan_repository(repo, providers)
     if fmt == "text":
         ctx.out.print(f"Created {', '.join(created)} for their nameservers; the plan with them:")
         print_plan(ctx.out, plan)
@@ -151,7 +166,7 @@ def apply(ctx: Context, zones: tuple[str, ...], providers: tuple[str, ...], plan
         if plan_file:
             plan, lives, check = reviewed_plan(repo, plan_file)
         else:
-            plan, lives = repo.plan(list(providers) or None, refresh_flattened=refresh_flattened)
+            plan, lives = plan_repository(repo, list(providers) or None, refresh_flattened=refresh_flattened)
             skipped = Flattening.skip_new_zones(plan, lives) if refresh_flattened else []
             if skipped:
                 ctx.say(f"--refresh-flattened skips {', '.join(skipped)}: the provider does not have the zone"
@@ -172,8 +187,11 @@ def apply(ctx: Context, zones: tuple[str, ...], providers: tuple[str, ...], plan
         settings = repo.config.defaults
         canaries = frozenset(p.name for p in repo.config.providers.values() if p.canary)
         with interrupt.sigint_stops(ctx.say):
-            result = run_apply(plan, lives, repo.replan, check, repo.config.state_dir, settings.retries,
+            result = run_apply(plan, lives, partial(replan, repo), check, repo.config.state_dir, settings.retries,
                                settings.backoff, canaries)
+            if not result.failed:  # multi-signer zones: DNSKEYs published, waited for, retired
+                result.outcomes += exchange_keys(repo.config, plan, repo.providers(), ctx.say,
+                                                 partial(replan_keys, repo)).outcomes
     if fmt == "json":
         ctx.emit(_document({"plan": json.loads(plan.to_json()), "apply": {
             "id": result.id, "snapshot": result.snapshot,

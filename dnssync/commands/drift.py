@@ -20,7 +20,8 @@ from dnssync.commands.base import (
     shard_option,
     zone_option,
 )
-from dnssync.drift import drift_findings
+from dnssync.planning.drift import drift_findings
+from dnssync.planning.run import plan_repository
 from dnssync.report.github import findings_annotations
 from dnssync.report.junit import junit_xml, verify_cases
 from dnssync.report.markdown import verify_markdown
@@ -43,7 +44,7 @@ def drift(ctx: Context, zones: tuple[str, ...], providers: tuple[str, ...], shar
 
     Exit 0 when every provider is in sync, 1 when any drifted or could not be read."""
     repo = ctx.repo(zones, shard)
-    plan, _ = repo.plan(list(providers) or None, live=False)
+    plan, _ = plan_repository(repo, list(providers) or None, live=False)
     findings = drift_findings(plan, repo.locate)
     pairs = [(p.provider, p.zone) for p in plan.providers]
     drifted = sorted({(f.provider or "", f.zone or "") for f in findings})

@@ -11,9 +11,8 @@ from typing import Any
 import click
 
 from dnssync.commands.base import Context, pass_ctx
-from dnssync.commands.serve import data_root
 from dnssync.embedded import control
-from dnssync.embedded.fleet import CONTROL_SOCKET, embedded_providers
+from dnssync.embedded.fleet import CONTROL_SOCKET, data_root, embedded_providers
 
 
 @click.command()
@@ -42,7 +41,7 @@ def fault(ctx: Context, provider: str, clear: bool, lie: tuple[str, str, str] | 
 
     Without options, shows its faults. `dnssync serve` must be running."""
     embedded_providers(ctx.repo(offline=True).config, [provider])  # a clear error for an unknown name
-    path = data_root(ctx) / provider / CONTROL_SOCKET
+    path = data_root(ctx.repo(offline=True).config) / provider / CONTROL_SOCKET
     changes = {key: value for key, value in options.items() if value is not None}
     if changes.get("rrsig") == "none":
         changes["rrsig"] = None

@@ -11,11 +11,11 @@ import click
 from octodns.zone import Zone
 
 from dnssync.commands.base import Context, pass_ctx
-from dnssync.config import zone_name
-from dnssync.errors import DnssyncError, UsageError
-from dnssync.plan import describe_error
-from dnssync.providers import build_provider
-from dnssync.zones import discover, dump_zone, sub_zones_of
+from dnssync.model.errors import DnssyncError, UsageError
+from dnssync.providers.hints import describe_error
+from dnssync.repo.config import zone_name
+from dnssync.repo.plugins import build_provider
+from dnssync.repo.zones import discover, dump_zone, sub_zones_of
 
 
 @click.command("import")

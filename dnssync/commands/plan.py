@@ -19,10 +19,11 @@ from dnssync.commands.base import (
     shard_option,
     zone_option,
 )
-from dnssync.errors import UsageError
-from dnssync.findings import has_errors
-from dnssync.gitdiff import plan_against, refuse_untrusted
-from dnssync.plan import Plan
+from dnssync.model.errors import UsageError
+from dnssync.model.findings import has_errors
+from dnssync.model.plan import Plan
+from dnssync.planning.gitdiff import plan_against, refuse_untrusted
+from dnssync.planning.run import plan_repository
 from dnssync.report.github import plan_annotations
 from dnssync.report.junit import junit_xml, plan_cases
 from dnssync.report.markdown import plan_markdown
@@ -85,7 +86,7 @@ def plan(ctx: Context, zones: tuple[str, ...], providers: tuple[str, ...], shard
     if base:
         plans.append(plan_against(repo, base))
     if live or not base:
-        result, _ = repo.plan(list(providers) or None, live=False)
+        result, _ = plan_repository(repo, list(providers) or None, live=False)
         plans.append(result)
         if save_plan:
             ctx.emit(result.to_json(), save_plan)

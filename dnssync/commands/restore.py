@@ -6,17 +6,20 @@ import json
 
 import click
 
-from dnssync import interrupt, snapshot
-from dnssync.apply import run_apply
+from dnssync.applying import snapshot
+from dnssync.applying.apply import run_apply
+from dnssync.applying.state import apply_lock
 from dnssync.commands.base import Context, confirm, deprecated, format_option, pass_ctx, provider_option, zone_option
-from dnssync.config import zone_name
-from dnssync.errors import UsageError
-from dnssync.gitrev import head_revision
-from dnssync.plan import LivePlan, Plan, plan_one, zone_content
-from dnssync.providers import build_providers
+from dnssync.model import interrupt
+from dnssync.model.errors import UsageError
+from dnssync.model.plan import Plan
+from dnssync.model.records import zone_content
+from dnssync.planning.planner import LivePlan, plan_one
+from dnssync.repo.config import zone_name
+from dnssync.repo.gitrev import head_revision
+from dnssync.repo.plugins import build_providers
+from dnssync.repo.zones import all_sub_zones, discover
 from dnssync.report.text import print_apply, print_plan
-from dnssync.state import apply_lock
-from dnssync.zones import all_sub_zones, discover
 
 
 @click.command()

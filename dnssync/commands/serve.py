@@ -14,12 +14,8 @@ import click
 from rich.table import Table
 
 from dnssync.commands.base import Context, pass_ctx, provider_option
-from dnssync.embedded.fleet import Fleet
+from dnssync.embedded.fleet import Fleet, data_root
 from dnssync.report.fit import Fitted
-
-
-def data_root(ctx: Context):
-    return ctx.repo(offline=True).config.state_dir / "embedded"
 
 
 @click.command()
@@ -27,8 +23,8 @@ def data_root(ctx: Context):
 @pass_ctx
 def serve(ctx: Context, providers: tuple[str, ...]) -> None:
     """Run the nameservers of the `embedded` providers until Ctrl-C."""
-    fleet = Fleet.for_config(ctx.repo(offline=True).config, data_root(ctx), list(providers) or None,
-                             control=True)
+    config = ctx.repo(offline=True).config
+    fleet = Fleet.for_config(config, data_root(config), list(providers) or None, control=True)
     stopped = threading.Event()
     previous = signal.signal(signal.SIGTERM, lambda *_: stopped.set())
     try:
@@ -50,4 +46,4 @@ def serve(ctx: Context, providers: tuple[str, ...]) -> None:
     finally:
         signal.signal(signal.SIGTERM, previous)
     ctx.out.print(f"Stopped {len(fleet.servers)} embedded nameserver(s); their zones are kept in"
-                  f" {data_root(ctx)}.")
+                  f" {data_root(ctx.repo(offline=True).config)}.")

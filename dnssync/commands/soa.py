@@ -16,7 +16,7 @@ from dataclasses import asdict
 import click
 
 from dnssync.commands.base import Context, format_option, pass_ctx, zone_option
-from dnssync.findings import has_errors
+from dnssync.model.findings import has_errors
 from dnssync.report.fit import Fitted
 from dnssync.report.markdown import findings_markdown
 from dnssync.report.soa import soa_markdown, soa_tables

@@ -16,11 +16,11 @@ from dnssync.commands.base import (
     shard_option,
     zone_option,
 )
-from dnssync.config import missing_secrets
-from dnssync.errors import ConfigError
-from dnssync.findings import Finding
-from dnssync.gitdiff import refuse_untrusted
-from dnssync.providers import build_providers
+from dnssync.model.errors import ConfigError
+from dnssync.model.findings import Finding
+from dnssync.planning.gitdiff import refuse_untrusted
+from dnssync.repo.config import missing_secrets
+from dnssync.repo.plugins import build_providers
 from dnssync.report.github import findings_annotations
 from dnssync.report.junit import junit_xml, validate_cases
 from dnssync.report.text import print_findings

@@ -10,7 +10,6 @@ import time
 from pathlib import Path
 
 import click
-from rich.text import Text
 
 from dnssync.commands.base import (
     Context,
@@ -22,12 +21,12 @@ from dnssync.commands.base import (
     shard_option,
     zone_option,
 )
-from dnssync.findings import Finding, Severity
+from dnssync.model.findings import Finding, Severity
 from dnssync.report.dnssec import matrices_data, print_matrices
 from dnssync.report.github import findings_annotations
 from dnssync.report.junit import junit_xml, verify_cases
 from dnssync.report.markdown import verify_markdown
-from dnssync.report.text import print_verify
+from dnssync.report.text import print_verify, styled_summary
 from dnssync.verify.delegation import check_delegations
 from dnssync.verify.dnssec import check_dnssec
 from dnssync.verify.run import Options, VerifyResult, question_count
@@ -150,12 +149,6 @@ def verify(ctx: Context, zones: tuple[str, ...], providers: tuple[str, ...], sha
         ctx.out.print(styled_summary(line, findings))
     if any(f.severity is Severity.ERROR for f in findings):
         raise click.exceptions.Exit(1)
-
-
-def styled_summary(line: str, findings: list[Finding]) -> Text:
-    """The summary line as the text report shows it: red when any error was found."""
-    errors = any(f.severity is Severity.ERROR for f in findings)
-    return Text(line, style="bold red" if errors else "green")
 
 
 def render(fmt: str, result: VerifyResult, findings: list[Finding], line: str, data: dict | None = None) -> str:

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from dnssync.embedded.faults import FaultError, Faults
-from dnssync.errors import DnssyncError
+from dnssync.model.errors import DnssyncError
 
 if TYPE_CHECKING:
     from dnssync.embedded.server import EmbeddedServer

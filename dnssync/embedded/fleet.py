@@ -10,11 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from dnssync.config import Config, Policy, ProviderConfig
 from dnssync.embedded.server import EmbeddedServer
 from dnssync.embedded.zonedata import HOSTED_SOA, SoaSettings
-from dnssync.errors import UsageError
-from dnssync.providers import SHORT_NAMES, class_path
+from dnssync.model.errors import UsageError
+from dnssync.repo.config import Config, Policy, ProviderConfig
+from dnssync.repo.plugins import SHORT_NAMES, class_path
 
 CONTROL_SOCKET = "control.sock"
 MULTI_SIGNER = "multi-signer"
@@ -52,6 +52,11 @@ def server_for(provider: ProviderConfig, data_dir: Path | None, control: bool = 
     signs = (lambda zone: policy.dnssec_for(zone) == MULTI_SIGNER) if policy is not None else False
     return EmbeddedServer(host, port, provider.nameservers[0].name, data_dir,
                           data_dir / CONTROL_SOCKET if control and data_dir else None, soa, signs)
+
+
+def data_root(config: Config) -> Path:
+    """Where the embedded servers of a repository keep their zones and control sockets."""
+    return config.state_dir / "embedded"
 
 
 @dataclass

@@ -45,7 +45,7 @@ from dnssync.embedded.faults import Faults
 from dnssync.embedded.signing import KeyStore, Signer
 from dnssync.embedded.update import UpdateRefused, apply_update
 from dnssync.embedded.zonedata import HOSTED_SOA, SoaSettings, ZoneData, origin_of, zone_file_name
-from dnssync.errors import DnssyncError
+from dnssync.model.errors import DnssyncError
 
 log = logging.getLogger(__name__)
 
@@ -83,10 +83,9 @@ class EmbeddedServer:
         self.data_dir = data_dir
         self.control_path = control_path
         self.zones: dict[Name, ZoneData] = {}
-        #: online DNSSEC signing (signing.py): of every zone (True), of these zones, or none
-        self.signer = None if signs is False else Signer(
-            KeyStore(data_dir / "keys" if data_dir else None),
-            (lambda zone: True) if signs is True else signs)
+        self._keys = KeyStore(data_dir / "keys" if data_dir else None)
+        self.signer: Signer | None = None
+        self.set_signing(signs)
         self.faults = Faults()
         self.queries = 0  # answered or not: how many queries reached the server
         self._stale: dict[Name, ZoneData] = {}
@@ -141,6 +140,12 @@ class EmbeddedServer:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+    def set_signing(self, signs: Callable[[str], bool] | bool) -> None:
+        """Sign every zone (True), the zones `signs(name)` says, or none (False): online DNSSEC
+        signing (signing.py), as a provider's console turns it on. Each zone keeps its keys."""
+        self.signer = None if signs is False else Signer(
+            self._keys, (lambda zone: True) if signs is True else signs, self.soa.dnskey_ttl)
 
     def set_faults(self, **changes: Any) -> Faults:
         """Change some faults (see `Faults`); returns them all. Safe from any thread."""

@@ -47,9 +47,9 @@ from dns.rdtypes.ANY.DNSKEY import DNSKEY
 from dns.rdtypes.ANY.NSEC import NSEC, Bitmap
 from dns.rdtypes.ANY.RRSIG import RRSIG
 
-from dnssync.dnskeys import SEP_FLAG, ZONE_FLAG
 from dnssync.embedded.answer import Answer
 from dnssync.embedded.zonedata import ZoneData, rrset
+from dnssync.model.dnskeys import SEP_FLAG, ZONE_FLAG
 
 ALGORITHM = dns.dnssec.Algorithm.ECDSAP256SHA256
 #: how long a signature is valid, and how early before that it is made again
@@ -135,11 +135,11 @@ class SignedZone:
     """One version of a zone as served signed: the view answers come from (DNSKEY RRset
     merged, NSEC chain added) and the signatures made over it so far."""
 
-    def __init__(self, source: ZoneData, keys: ZoneKeys):
+    def __init__(self, source: ZoneData, keys: ZoneKeys, dnskey_ttl: int):
         self.source = source
         self.keys = keys
         origin = source.origin
-        ttl = source.soa.ttl
+        ttl = dnskey_ttl
         dnskeys = dns.rdataset.Rdataset(dns.rdataclass.IN, _DNSKEY)
         for key in (keys.ksk, keys.zsk, *(source.get(origin, _DNSKEY) or ())):
             dnskeys.add(key)
@@ -171,8 +171,8 @@ class SignedZone:
         answer), served at `served_as`. Signatures of stored RRsets are cached until
         they come near their expiry; `fault` breaks them (faults.py `rrsig`)."""
         now = time.time()
-        if fault == EXPIRED:
-            sig = self._sign(owner, rds, now - 30 * 86400, now - 86400)
+        if fault == EXPIRED:  # a week ago: beyond the clock skew validators allow (Unbound: up to a day)
+            sig = self._sign(owner, rds, now - 37 * 86400, now - 7 * 86400)
         else:
             cached = self._signatures.get((owner, rds.rdtype)) if cache else None
             if cached is None or cached[1] - now < RESIGN:
@@ -263,6 +263,7 @@ class Signer:
 
     store: KeyStore
     signs: Callable[[str], bool] = lambda zone: True  # which zones (by name, "example.com.") it signs
+    dnskey_ttl: int = 3600
     _zones: dict[Name, SignedZone] = field(default_factory=dict)
     _views: tuple[Mapping[Name, ZoneData], dict[Name, ZoneData]] | None = None
 
@@ -272,7 +273,7 @@ class Signer:
     def zone(self, source: ZoneData) -> SignedZone:
         current = self._zones.get(source.origin)
         if current is None or current.source is not source:
-            current = self._zones[source.origin] = SignedZone(source, self.store.keys(source.origin))
+            current = self._zones[source.origin] = SignedZone(source, self.store.keys(source.origin), self.dnskey_ttl)
         return current
 
     def views(self, zones: Mapping[Name, ZoneData]) -> Mapping[Name, ZoneData]:

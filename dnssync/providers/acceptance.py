@@ -32,12 +32,14 @@ configuration is the user's.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
 from octodns.record import Record
+
+from dnssync.model.records import pointed_names
 
 #: the characters of a host name (RFC 952/1123 as BIND's and PowerDNS's checks read it):
 #: labels of letters, digits and inner hyphens
@@ -63,17 +65,11 @@ def _zone_is_hostname(zone_name: str) -> bool:
     return is_hostname(zone_name)
 
 
-def _targets(record: Record) -> Iterator[str]:
-    if record._type == "MX":
-        yield from (v.exchange for v in record.values)
-    elif record._type == "NS":
-        yield from record.values
-    elif record._type == "SRV":
-        yield from (v.target for v in record.values)
-
-
 def _bad_targets(record: Record) -> list[str]:
-    return [t for t in _targets(record) if not _target_is_hostname(t)]
+    """The MX, NS and SRV targets PowerDNS judges (never a CNAME's or PTR's)."""
+    if record._type not in ("MX", "NS", "SRV"):
+        return []
+    return [t for t in pointed_names(record) if not _target_is_hostname(t)]
 
 
 @lru_cache(maxsize=4096)

@@ -42,9 +42,9 @@ from octodns.provider.base import BaseProvider
 from octodns.record import Record
 from octodns.zone import Zone
 
+from dnssync.model.sameness import normal_zone
 from dnssync.providers.acceptance import FLAGS, LIMITS, refusal, settings
-from dnssync.sameness import normal_zone
-from dnssync.wire import txt_joined
+from dnssync.query.wire import txt_joined
 
 #: the attribute under which build_provider keeps a provider file's `capabilities`
 DECLARED_ATTR = "dnssync_capabilities"

@@ -13,6 +13,10 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from octodns.provider.base import BaseProvider
+
+from dnssync.model.secrets import redact
+
 #: the attribute holding a built provider's `Hints`
 HINTS_ATTR = "_dnssync_hints"
 
@@ -118,3 +122,23 @@ def install_hint(module: str) -> str:
     if package in EXTRAS:
         hint += f" (or dnssync-verified[{EXTRAS[package]}])"
     return hint
+
+
+def describe_error(error: BaseException, provider: BaseProvider | None = None) -> str:
+    """A one-line, secret-free description of why a provider failed; with what to do
+    about it where that is known (see providers/hints.py)."""
+    explained = explain(error, provider)
+    if explained:
+        return " ".join(redact(explained).split())
+    response = getattr(error, "response", None)
+    text = str(error) or type(error).__name__
+    if response is not None and getattr(response, "status_code", None):
+        detail = ""
+        try:
+            detail = response.json().get("error", "")
+        except Exception:  # a non-JSON error body
+            detail = (response.text or "")[:200]
+        text = f"HTTP {response.status_code} from {response.url}" + (f": {detail}" if detail else "")
+    elif type(error).__module__.startswith(("requests", "urllib3")):
+        text = f"{type(error).__name__}: {text}"
+    return " ".join(redact(text).split())  # redact first: a secret may contain white space

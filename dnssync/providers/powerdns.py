@@ -34,7 +34,7 @@ from octodns_powerdns import PowerDnsProvider as _OctodnsPowerDnsProvider
 from octodns_powerdns import _encode_zone_name
 from requests import HTTPError
 
-from dnssync import interrupt
+from dnssync.model import interrupt
 from dnssync.providers.refused import Deterministic, Refused, bisect
 
 #: comfortably under PowerDNS's default webserver-max-bodysize (2 MB)

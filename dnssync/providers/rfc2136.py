@@ -51,10 +51,11 @@ from octodns.record import Create, Delete, Record, Update
 from octodns.record.rr import Rrset
 from octodns_bind import Rfc2136Provider as _OctodnsRfc2136Provider
 
-from dnssync import axfr, interrupt
-from dnssync.checks import Targets
+from dnssync.model import interrupt
+from dnssync.model.records import ZoneIndex
 from dnssync.providers.aliaswire import octodns_type, rdata_from_text, rdata_text, wire_type
 from dnssync.providers.refused import Deterministic, Refused, bisect
+from dnssync.query import axfr
 
 #: bytes kept free in every update message for the header, zone section and TSIG
 _MESSAGE_SLACK = 1024
@@ -154,7 +155,7 @@ class Rfc2136Provider(_OctodnsRfc2136Provider):
         return f"{self.host}:{self.port}" if ":" not in self.host else f"[{self.host}]:{self.port}"
 
     def transfer(self, zone_name: str) -> list[Rrset]:
-        """The zone by AXFR (TSIG-signed when a key is configured; see dnssync.axfr),
+        """The zone by AXFR (TSIG-signed when a key is configured; see dnssync.query.axfr),
         as octoDNS RRsets of the types this provider holds."""
         key = axfr.tsig_key(self.key_name, self.key_secret, self.key_algorithm)
         where = f"zone transfer of {zone_name} from {self._where()}"
@@ -191,7 +192,7 @@ class Rfc2136Provider(_OctodnsRfc2136Provider):
 
     def _process_desired_zone(self, desired):
         if self.check_integrity:  # BIND's update.c check_mx: an in-zone exchange needs an address
-            targets = Targets(desired)
+            targets = ZoneIndex(desired)
             for record in list(desired.records):
                 if record._type != "MX":
                     continue

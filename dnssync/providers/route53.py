@@ -65,7 +65,7 @@ from botocore.exceptions import BotoCoreError, ClientError, ConnectionError, HTT
 from octodns_route53 import Route53Provider as _OctodnsRoute53Provider
 from octodns_route53.provider import _mod_keyer
 
-from dnssync import interrupt, secrets
+from dnssync.model import interrupt, secrets
 from dnssync.providers.refused import Deterministic, bisect
 
 #: Route53's documented limits for one ChangeResourceRecordSets request

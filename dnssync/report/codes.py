@@ -6,7 +6,7 @@ finding code can never drift from the code. Regenerate after adding a code:
 
 from __future__ import annotations
 
-from dnssync.findings import CODES
+from dnssync.model.findings import CODES
 
 STAGES = {
     "config": "Configuration (exit 2, nothing sent)",

@@ -10,8 +10,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from dnssync.findings import Finding, Severity
-from dnssync.plan import Plan
+from dnssync.model.findings import Finding, Severity
+from dnssync.model.plan import Plan
 from dnssync.report.text import show_value
 
 LEVEL = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "notice"}
@@ -63,6 +63,6 @@ def plan_annotations(plan: Plan) -> str:
     for pp in plan.providers:
         if pp.error:
             out.append(annotation("error", pp.error, f"dnssync plan: {pp.provider} {pp.zone}"))
-        for c in pp.changes:
+        for c in (*pp.changes, *pp.keys):
             out.append(annotation("notice", c.summary, f"dnssync plan: {pp.provider}", c.file, c.line))
     return "".join(out)

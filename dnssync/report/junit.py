@@ -12,8 +12,8 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 
-from dnssync.findings import Finding, Severity, has_errors
-from dnssync.plan import Plan
+from dnssync.model.findings import Finding, Severity, has_errors
+from dnssync.model.plan import Plan
 from dnssync.report.text import show_value
 
 ZONE_CASE = "zone"
@@ -114,7 +114,7 @@ def plan_cases(plan: Plan) -> list[Case]:
         if pp.error:
             case.findings.append(Finding(Severity.ERROR, "plan.provider-error", pp.error, zone=pp.zone,
                                          provider=pp.provider))
-        case.output += [c.summary for c in pp.changes]
+        case.output += [c.summary for c in (*pp.changes, *pp.keys)]
     for f in plan.findings:
         targets = [c for (zone, provider), c in cases.items()
                    if zone == f.zone and (not f.provider or provider in f.provider.split(","))]

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from dnssync.findings import Finding
-from dnssync.plan import Plan, ProviderPlan, rrset_text
+from dnssync.model.findings import Finding
+from dnssync.model.plan import Plan, ProviderPlan
+from dnssync.model.records import rrset_text
 from dnssync.report.text import flattened_lines, show_value
 
 #: plans with more rows than this per zone are folded into <details>
@@ -37,7 +38,7 @@ def _plan_cells(pp: ProviderPlan) -> list[tuple[str, ...]]:
         rows.append(("**error**", "", "", _cell(pp.error), ""))
     if pp.exists is False:
         rows.append(("create zone", "", "", "", ""))
-    for c in pp.changes:
+    for c in (*pp.changes, *pp.keys):
         rows.append((c.action, f"`{c.name or '@'}`", c.type, _cell(rrset_text(c.existing)),
                      _cell(rrset_text(c.desired)) + (f"<br>{_cell(c.origin)}" if c.origin else "")))
     for a in pp.adjustments:

@@ -10,20 +10,20 @@ from rich.console import Console, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from dnssync.findings import Finding, Severity
-from dnssync.plan import Change, Plan, ProviderPlan, rrset_text
+from dnssync.model.findings import Finding, Severity
+from dnssync.model.plan import Change, Plan, ProviderPlan
+from dnssync.model.records import rrset_text
 from dnssync.report.fit import Fitted
 
 if TYPE_CHECKING:  # a hint only: verify and plan need not import apply's stack
-    from dnssync.apply import ApplyResult
+    from dnssync.applying.apply import ApplyResult
 
 #: findings about files (config and zone files), shown as `file:line` lines, not in DNS tables
 FILE_CODES = ("config.", "zone.", "git.")
 SEVERITY_STYLE = {Severity.ERROR: "bold red", Severity.WARNING: "yellow", Severity.INFO: "cyan"}
 ACTION_STYLE = {"create": ("+", "green"), "update": ("~", "yellow"), "delete": ("-", "red")}
 STATUS_STYLE = {"applied": "green", "unchanged": "dim", "failed": "bold red", "skipped": "yellow",
-                "interrupted": "bold red",
-                "changes": "yellow", "error": "bold red"}
+                "interrupted": "bold red"}
 
 
 def _change_text(change: Change) -> Text:
@@ -81,11 +81,11 @@ def _provider_cells(pp: ProviderPlan) -> Iterator[tuple[RenderableType, ...]]:
     if pp.error:
         yield Text("error", style="bold red"), "", "", Text(pp.error, style="red")
         return
-    if not pp.changes and not pp.adjustments:
+    if not pp.changes and not pp.adjustments and not pp.keys:
         yield Text("no changes", style="dim"), "", "", ""
     if pp.exists is False:
         yield Text("+ create zone", style="green"), "", "", ""
-    for change in pp.changes:
+    for change in (*pp.changes, *pp.keys):
         symbol, style = ACTION_STYLE[change.action]
         values = _change_text(change)
         if change.origin:
@@ -115,7 +115,7 @@ def flattened_lines(plan: Plan) -> list[str]:
 def _row_count(pp: ProviderPlan) -> int:
     if pp.error:
         return 1
-    return (len(pp.changes) + len(pp.adjustments) + (pp.exists is False) + bool(pp.unsafe)) or 1
+    return (len(pp.changes) + len(pp.keys) + len(pp.adjustments) + (pp.exists is False) + bool(pp.unsafe)) or 1
 
 
 #: what a plan without changes means, unless told otherwise (restore: the snapshot's content)
@@ -295,3 +295,9 @@ def print_verify(console: Console, findings: list[Finding], summary: Text) -> No
                           Text(str(f.severity), style=SEVERITY_STYLE[f.severity]), f.code, message)
         console.print(Fitted(table))
     console.print(summary)
+
+
+def styled_summary(line: str, findings: list[Finding]) -> Text:
+    """The summary line as the text report shows it: red when any error was found."""
+    errors = any(f.severity is Severity.ERROR for f in findings)
+    return Text(line, style="bold red" if errors else "green")

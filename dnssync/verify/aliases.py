@@ -19,11 +19,11 @@ import dns.rdatatype
 from octodns.provider.base import BaseProvider
 from octodns.zone import Zone
 
-from dnssync.findings import Finding, Severity
-from dnssync.flatten import Flattening, meant_providers, prepare, split_native
-from dnssync.repo import Repository
-from dnssync.targets import Resolution, TargetResolver, alias_target, alias_types, is_alias
-from dnssync.verify.engine import Answer, Endpoint, Engine
+from dnssync.model.findings import Finding, Severity
+from dnssync.planning.flatten import Flattening, meant_providers, prepare, split_native
+from dnssync.query.engine import Answer, Endpoint, Engine
+from dnssync.repo.repository import Repository
+from dnssync.repo.targets import Resolution, TargetResolver, alias_target, alias_types, is_alias
 
 
 def _served(answer: Answer, rtype: str) -> set[str] | None:

@@ -20,11 +20,11 @@ import dns.name
 import dns.rcode
 import dns.rdatatype
 
-from dnssync import wire
-from dnssync.findings import Finding, Severity
-from dnssync.verify.engine import Answer
+from dnssync.model.findings import Finding, Severity
+from dnssync.query import wire
+from dnssync.query.engine import Answer
+from dnssync.query.wire import RR, Malformed, Reply
 from dnssync.verify.expect import Expected
-from dnssync.wire import RR, Malformed, Reply
 
 #: engine error kinds -> finding codes
 ERROR_CODES = {

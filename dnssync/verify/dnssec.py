@@ -43,12 +43,9 @@ import dns.rrset
 from dns.rdtypes.ANY.DNSKEY import DNSKEY
 from dns.rdtypes.ANY.DS import DS
 
-from dnssync.config import Config
-from dnssync.dnskeys import describe, ds_for, ds_matches, key_tag, unique
-from dnssync.findings import Finding, Severity
-from dnssync.repo import Repository
-from dnssync.servedkeys import NameserverKeys, ServedKeys
-from dnssync.signatures import (
+from dnssync.model.dnskeys import describe, ds_for, ds_matches, key_tag, unique
+from dnssync.model.findings import Finding, Severity
+from dnssync.model.signatures import (
     Signed,
     algorithm_problem,
     denial_problem,
@@ -56,10 +53,13 @@ from dnssync.signatures import (
     timing,
     verifying_key,
 )
+from dnssync.query.engine import Answer, Endpoint, Engine, Question, resolve_all
+from dnssync.query.servedkeys import NameserverKeys, ServedKeys
+from dnssync.repo.config import Config
+from dnssync.repo.repository import Repository
+from dnssync.repo.zones import discover
 from dnssync.verify.delegation import message_of, parent_servers
-from dnssync.verify.engine import Answer, Endpoint, Engine, Question, resolve_all
 from dnssync.verify.expect import expectations
-from dnssync.zones import discover
 
 #: the label of the name asked to see a NXDOMAIN proof (nobody writes it in a zone)
 NX_LABEL = "dnssync-dnssec-nx-probe"

@@ -27,12 +27,14 @@ from octodns.provider.base import BaseProvider
 from octodns.record import Record
 from octodns.zone import Zone
 
-from dnssync.findings import Finding, Severity
-from dnssync.plan import Adjustment, adjustments, rrset_data
+from dnssync.model.findings import Finding, Severity
+from dnssync.model.plan import Adjustment
+from dnssync.model.records import rrset_data
+from dnssync.model.sameness import canonical, plain_name
+from dnssync.planning.adjust import adjustments
 from dnssync.providers.aliaswire import wire_type
 from dnssync.providers.capabilities import capabilities_of
-from dnssync.sameness import canonical, plain_name
-from dnssync.targets import ADDRESS_TYPES, alias_target, is_alias_type
+from dnssync.repo.targets import ADDRESS_TYPES, alias_target, is_alias_type
 
 #: octoDNS types that are not DNS types: the provider serves something else in their place
 UNVERIFIABLE_TYPES = {"ALIAS", "URLFWD"}

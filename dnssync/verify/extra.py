@@ -21,13 +21,13 @@ import dns.tsig
 from octodns.provider.base import BaseProvider
 from octodns.zone import Zone
 
-from dnssync import axfr
-from dnssync.plan import describe_error
-from dnssync.sameness import canonical
+from dnssync.model.sameness import canonical
+from dnssync.providers.hints import describe_error
+from dnssync.query import axfr
+from dnssync.query.engine import Endpoint
+from dnssync.query.wire import RR, Malformed, Reply
 from dnssync.verify.compare import Observed
-from dnssync.verify.engine import Endpoint
 from dnssync.verify.expect import unverifiable
-from dnssync.wire import RR, Malformed, Reply
 
 #: types a server adds by itself (SOA, DNSSEC signing): never "extra"
 SERVER_TYPES = frozenset(dns.rdatatype.from_text(t) for t in (
@@ -55,7 +55,7 @@ class Served:
 
 async def transfer(endpoint: Endpoint, zone: str, tsig: dns.tsig.Key | None, timeout: float,
                    skip: set[tuple[bytes, int]] | None = None, small: bool = False) -> Served:
-    """AXFR `zone` from one nameserver (dnssync.axfr: in a thread, or for a `small` zone
+    """AXFR `zone` from one nameserver (dnssync.query.axfr: in a thread, or for a `small` zone
     on the event loop); never raises. The stream is kept as compact RRsets (no dnspython
     Zone); RRsets whose (owner, type) is in `skip` are not kept, so looking for extra
     records in a 100,000-record zone keeps only the extras."""
@@ -73,7 +73,7 @@ async def transfer(endpoint: Endpoint, zone: str, tsig: dns.tsig.Key | None, tim
 
 
 def _failure(e: OSError | EOFError | dns.exception.DNSException, timeout: float) -> str:
-    """Why a zone transfer (dnssync.axfr) failed, in words."""
+    """Why a zone transfer (dnssync.query.axfr) failed, in words."""
     if isinstance(e, axfr.TransferRefused):
         return str(e)
     if isinstance(e, dns.tsig.PeerError):  # the server says so (BADKEY, BADSIG, BADTIME)

@@ -21,12 +21,13 @@ import dns.rdatatype
 from octodns.provider.base import BaseProvider
 from octodns.zone import Zone
 
-from dnssync.desired import nameserver_union
-from dnssync.findings import Finding, Severity
-from dnssync.repo import Repository
-from dnssync.verify import aliases, compare, extra, tcpbatch, zonechecks
+from dnssync.model.findings import Finding, Severity
+from dnssync.query import tcpbatch
+from dnssync.query.engine import Answer, Endpoint, Engine, Question, resolve_all
+from dnssync.repo.desired import nameserver_union
+from dnssync.repo.repository import Repository
+from dnssync.verify import aliases, compare, extra, zonechecks
 from dnssync.verify.compare import Observed
-from dnssync.verify.engine import Answer, Endpoint, Engine, Question, resolve_all
 from dnssync.verify.expect import ZoneExpectation, expectations
 
 Progress = Callable[[int], None]

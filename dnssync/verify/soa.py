@@ -23,11 +23,11 @@ from dataclasses import dataclass
 
 import dns.rcode
 
-from dnssync.config import Config
-from dnssync.findings import Finding, Severity
-from dnssync.verify.engine import Endpoint, Engine, Resolved, resolve_all, soa_of
+from dnssync.model.findings import Finding, Severity
+from dnssync.query.engine import Endpoint, Engine, Resolved, resolve_all, soa_of
+from dnssync.query.wire import Malformed
+from dnssync.repo.config import Config
 from dnssync.verify.zonechecks import ApexView, zone_findings
-from dnssync.wire import Malformed
 
 ONE_DAY = 86400
 

@@ -19,10 +19,10 @@ import dns.name
 import dns.rdatatype
 from octodns.record import Record
 
-from dnssync.findings import Finding, Severity
+from dnssync.model.findings import Finding, Severity
+from dnssync.query.engine import Answer, Question, soa_of
+from dnssync.query.wire import Malformed
 from dnssync.verify.compare import ERROR_CODES
-from dnssync.verify.engine import Answer, Question, soa_of
-from dnssync.wire import Malformed
 
 SOA, NS = dns.rdatatype.SOA, dns.rdatatype.NS
 

@@ -19,12 +19,12 @@ import dns.rdata
 import dns.rdataclass
 import dns.rdatatype
 
-from dnssync.errors import UsageError
-from dnssync.findings import Finding, Severity
-from dnssync.plan import Plan
-from dnssync.state import read_sealed
-from dnssync.targets import is_alias_type
-from dnssync.wire import txt_joined
+from dnssync.applying.state import read_sealed
+from dnssync.model.errors import UsageError
+from dnssync.model.findings import Finding, Severity
+from dnssync.model.plan import Plan
+from dnssync.query.wire import txt_joined
+from dnssync.repo.targets import is_alias_type
 
 _TXT_TYPES = (dns.rdatatype.TXT, dns.rdatatype.SPF)
 

@@ -1,6 +1,6 @@
 """Ask every nameserver and resolver about every watched change, once per interval.
 
-Questions go through the verify query engine (`dnssync.verify.engine`): one
+Questions go through the verify query engine (`dnssync.query.engine`): one
 asyncio loop, one UDP socket per endpoint, all questions of a round in flight
 at once. A round is a handful of datagrams, so polling every second costs little
 CPU (bench/watch_cpu.py), and a dead nameserver costs one timeout per round, not
@@ -15,11 +15,11 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from dnssync.config import Nameserver, parse_address
-from dnssync.verify.engine import Answer, Endpoint, Engine, resolve_all, soa_of
+from dnssync.model.address import Nameserver, parse_address
+from dnssync.query.engine import Answer, Endpoint, Engine, resolve_all, soa_of
+from dnssync.query.wire import Malformed
 from dnssync.watch.changes import Served, Target, Watched
 from dnssync.watch.propagation import Event, Propagation, Reply, Soa
-from dnssync.wire import Malformed
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from dnssync.findings import Finding, Severity
+from dnssync.model.findings import Finding, Severity
 from dnssync.watch.changes import Served, Target
 
 #: one thing that happened, JSON-ready: {"event": kind, "at": ISO time, "t": seconds, ...}

@@ -1,0 +1,162 @@
+"""The planner: every (provider, zone) pair planned in parallel into a `Plan` (the
+data, `dnssync.model.plan`) and, where apply needs them, the octoDNS objects beside
+it (`LivePlan`). Threads when apply needs the live objects, forked processes when
+only the data is needed (reading a provider is CPU-bound Python)."""
+
+from __future__ import annotations
+
+import multiprocessing
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, field
+
+from octodns.processor.base import BaseProcessor
+from octodns.provider.base import BaseProvider
+from octodns.provider.plan import Plan as OctoPlan
+from octodns.provider.plan import UnsafePlan
+from octodns.zone import Zone
+
+from dnssync.model.plan import Change, Plan, ProviderPlan
+from dnssync.model.records import digest, zone_content
+from dnssync.planning.adjust import adjustments
+from dnssync.providers.hints import describe_error
+
+
+@dataclass
+class LivePlan:
+    """The data plan of one provider and zone, with the octoDNS objects apply needs."""
+
+    data: ProviderPlan
+    provider: BaseProvider
+    desired: Zone
+    existing: Zone | None
+    octo: OctoPlan | None
+    error: BaseException | None = None  # why the live state could not be read
+    processors: list[BaseProcessor] = field(default_factory=list)  # planned with these (flatten.py)
+
+
+class _CaptureExisting(BaseProcessor):
+    """octoDNS processor hook that keeps the provider's live zone as planned against."""
+
+    def __init__(self) -> None:
+        super().__init__("dnssync-capture")
+        self.existing: Zone | None = None
+
+    def process_target_zone(self, existing, target, lenient=False):
+        self.existing = existing
+        return existing
+
+
+def plan_one(name: str, provider: BaseProvider, desired: Zone,
+             update_threshold: float, delete_threshold: float,
+             processors: list[BaseProcessor] | None = None) -> LivePlan:
+    """Plan one provider for one zone. Never raises: a failure is the plan's `error`.
+    `processors` are octoDNS processors run after the live state is read (flatten.py)."""
+    processors = list(processors or [])
+    data = ProviderPlan(provider=name, zone=desired.name)
+    capture = _CaptureExisting()
+    try:
+        data.adjustments, served = adjustments(provider, desired)
+        # planned against what it will serve, so a TTL clamp converges instead of
+        # showing the same update forever
+        octo = provider.plan(served, processors=[capture, *processors])
+    except Exception as e:  # any provider failure is reported, never fatal to the run
+        data.error = describe_error(e, provider)
+        return LivePlan(data, provider, desired, capture.existing, None, e, processors)
+    existing = capture.existing
+    data.exists = octo.exists if octo else True
+    if existing is not None:
+        data.existing_count = len(existing.records)
+        data.existing_digest = digest(existing)
+    if octo:
+        data.changes = [Change.from_octodns(c) for c in octo.changes]
+        _set_thresholds(octo, update_threshold, delete_threshold)
+        try:
+            octo.raise_if_unsafe()
+        except UnsafePlan as e:
+            data.unsafe = str(e)
+    return LivePlan(data, provider, desired, existing, octo, processors=processors)
+
+
+def _set_thresholds(octo: OctoPlan, update_threshold: float, delete_threshold: float) -> None:
+    """The repository's thresholds on this one octoDNS plan, where the zone sets none of
+    its own (octoDNS's precedence). Set on the plan, never on the provider object, which
+    every zone's planning thread shares."""
+    for attr, value in (("update_pcent_threshold", update_threshold), ("delete_pcent_threshold", delete_threshold)):
+        if getattr(octo.existing, attr, None) is None:
+            setattr(octo, attr, value)
+
+
+#: per (provider, zone): the zone it must serve where it differs from the shared desired
+#: zone, and octoDNS processors its plan needs (flatten.Flattening.zones / .processors)
+Overrides = tuple[dict[tuple[str, str], Zone], dict[tuple[str, str], list[BaseProcessor]]]
+
+
+def make_plan(
+    desired: dict[str, Zone],
+    providers: dict[str, BaseProvider],
+    serves: dict[str, list[str]],
+    update_threshold: float = 0.3,
+    delete_threshold: float = 0.3,
+    concurrency: int = 8,
+    live: bool = True,
+    overrides: Overrides | None = None,
+) -> tuple[Plan, list[LivePlan]]:
+    """Plan every (provider, zone) pair in parallel. `serves` maps zone -> provider names.
+
+    With `live` (apply needs the octoDNS objects) providers are planned in threads.
+    Without it (the `plan` command needs only data) they are planned in forked
+    processes: reading a provider and building its octoDNS records is CPU-bound
+    Python, so threads would take turns on one core while processes use them all."""
+    tasks = [(p, z) for z in sorted(desired) for p in serves[z] if p in providers]
+    thresholds = (update_threshold, delete_threshold)
+    overrides = overrides or ({}, {})
+    lives: list[LivePlan] = []
+    data: list[ProviderPlan] | None = None
+    if not live and len(tasks) > 1 and "fork" in multiprocessing.get_all_start_methods():
+        data = _plan_in_processes(tasks, desired, providers, thresholds, concurrency, overrides)
+    if data is None:
+        with ThreadPoolExecutor(max_workers=max(1, min(concurrency, len(tasks) or 1))) as pool:
+            lives = list(pool.map(lambda t: _plan_task(t, desired, providers, thresholds, overrides), tasks))
+        data = [lp.data for lp in lives]
+    zones = {name: zone_content(zone) for name, zone in sorted(desired.items())}
+    return Plan(zones=zones, providers=data), lives
+
+
+def _plan_task(task: tuple[str, str], desired: dict[str, Zone], providers: dict[str, BaseProvider],
+               thresholds: tuple[float, float], overrides: Overrides) -> LivePlan:
+    zone = overrides[0].get(task, desired[task[1]])
+    return plan_one(task[0], providers[task[0]], zone, *thresholds, overrides[1].get(task))
+
+
+class _Worker:
+    """What a forked planning worker plans with (desired zones, providers, thresholds,
+    overrides). octoDNS zones and provider objects are not picklable, so they reach the
+    worker by fork, through the pool's initializer (a fork start method pickles neither
+    it nor its arguments); each worker process holds its own `current`, the parent none."""
+
+    current: tuple[dict[str, Zone], dict[str, BaseProvider], tuple[float, float], Overrides] | None = None
+
+    @classmethod
+    def start(cls, *state) -> None:
+        cls.current = state
+
+    @classmethod
+    def plan(cls, task: tuple[str, str]) -> ProviderPlan:
+        assert cls.current is not None, "a planning worker runs only in a forked pool"
+        return _plan_task(task, *cls.current).data
+
+
+def _plan_in_processes(tasks: list[tuple[str, str]], desired: dict[str, Zone], providers: dict[str, BaseProvider],
+                       thresholds: tuple[float, float], concurrency: int,
+                       overrides: Overrides) -> list[ProviderPlan] | None:
+    """Plan in forked workers; None when the pool breaks (the caller then uses threads)."""
+    workers = max(1, min(concurrency, len(tasks)))
+    try:
+        with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("fork"),
+                                 initializer=_Worker.start,
+                                 initargs=(desired, providers, thresholds, overrides)) as pool:
+            # in chunks: one pickled round trip per pair cost more than planning a small zone
+            return list(pool.map(_Worker.plan, tasks, chunksize=max(1, len(tasks) // (workers * 4))))
+    except BrokenProcessPool:
+        return None

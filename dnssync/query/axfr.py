@@ -1,0 +1,220 @@
+"""Zone transfer (AXFR, RFC 5936): the one implementation every stage uses.
+
+Two things matter with real servers:
+
+* Never fall behind. A transfer parsed message by message (dnspython's
+  `dns.query.xfr`, octodns-bind's path) reads the next message only after parsing
+  the previous one; when the process is busy the server's send buffer fills and
+  Knot drops the connection after its TCP I/O timeout: the transfer ends in EOF.
+  Here a reader thread drains the socket while the caller consumes behind it.
+  Small zones, whose transfer fits in the socket buffers, are read on the event
+  loop instead (`transfer_async`): a thread per transfer costs more than the
+  transfer when a fleet's hundreds of small zones are verified.
+* Cheap parsing. Replies are framed by `dnssync.query.wire` (owner, type, TTL and RDATA
+  bytes located, not parsed) and TSIG is checked by dnspython's own
+  `dns.tsig.validate` on every signed message, as dnspython's parser would.
+
+Used by the RFC 2136 providers (reading a zone to plan) and by verify (whole-zone
+comparison, extra records).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import queue
+import socket
+import struct
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import dns.exception
+import dns.message
+import dns.name
+import dns.rcode
+import dns.rdatatype
+import dns.tsig
+
+from dnssync.query import wire
+
+
+class TransferRefused(dns.exception.DNSException):
+    """The server answered the transfer with an error (`rcode`), or with something that is
+    not a transfer (`rcode` None)."""
+
+    def __init__(self, message: str, rcode: int | None = None):
+        super().__init__(message)
+        self.rcode = rcode
+
+
+def _read_exact(sock: socket.socket, count: int) -> bytes:
+    data = b""
+    while len(data) < count:
+        chunk = sock.recv(count - len(data))
+        if not chunk:
+            raise EOFError("connection closed by the server")
+        data += chunk
+    return data
+
+
+def _reader(sock: socket.socket, out: queue.Queue) -> None:
+    """Put every length-prefixed message on `out`, then the exception that ended reading."""
+    try:
+        while True:
+            (length,) = struct.unpack("!H", _read_exact(sock, 2))
+            out.put(_read_exact(sock, length))
+    except Exception as e:  # EOF, timeout, or the socket shut down once the transfer is complete
+        out.put(e)
+
+
+def _signed(reply: wire.Reply) -> bool:
+    return bool(reply.additional) and reply.additional[-1].rdtype == dns.rdatatype.TSIG
+
+
+def _check_tsig(reply: wire.Reply, key: dns.tsig.Key, request_mac: bytes, ctx: Any) -> tuple[Any, bool]:
+    """Validate one message of a signed transfer; returns the running context and
+    whether this message was signed. The first message must be; later ones may be
+    unsigned (RFC 8945 5.3.1), and are then folded into the next signature."""
+    last = reply.additional[-1] if reply.additional else None
+    if last is None or last.rdtype != dns.rdatatype.TSIG:
+        if ctx is None:
+            raise TransferRefused("the transfer is not signed although the query was (TSIG)")
+        ctx.update(reply.wire)
+        return ctx, False
+    owner = dns.name.from_wire(last.owner, 0)[0]
+    if owner != key.name:
+        raise dns.tsig.BadKey(f"{owner}, not {key.name}")
+    return dns.tsig.validate(reply.wire, key, owner, reply.rdata(last), int(time.time()), request_mac,
+                             last.start, ctx, True), True
+
+
+class _Stream:
+    """One transfer's messages judged in order, without I/O: the thread reader
+    (`transfer`) and the event loop (`transfer_async`) both feed it."""
+
+    def __init__(self, zone: str, key: dns.tsig.Key | None):
+        origin = dns.name.from_text(zone)
+        self.origin_wire = origin.to_wire().lower()
+        self.key = key
+        self.query = dns.message.make_query(origin, dns.rdatatype.AXFR)
+        if key is not None:
+            self.query.use_tsig(key)
+        request = self.query.to_wire()
+        self.request = struct.pack("!H", len(request)) + request
+        self.tsig_ctx: Any = None
+        self.signed = False
+        self.soas = 0
+
+    @property
+    def done(self) -> bool:
+        return self.soas >= 2
+
+    def records(self, message: bytes) -> list[tuple[wire.Reply, wire.RR]]:
+        """The records of one message, in order, the closing SOA left out."""
+        key = self.key
+        reply = wire.parse_reply(message)
+        if reply.id != self.query.id:
+            raise TransferRefused("the transfer reply has the wrong message ID")
+        if key is not None and (reply.rcode == dns.rcode.NOERROR or _signed(reply)):
+            # first, so a refusal says why: BADKEY, BADSIG, BADTIME (dns.tsig.PeerError)
+            self.tsig_ctx, self.signed = _check_tsig(reply, key, self.query.mac, self.tsig_ctx)
+        if reply.rcode != dns.rcode.NOERROR:
+            hint = " (is the TSIG key right?)" if key and reply.rcode == dns.rcode.NOTAUTH else ""
+            raise TransferRefused(f"transfer refused ({dns.rcode.to_text(reply.rcode)}){hint}", reply.rcode)
+        if not reply.answer and not self.soas:
+            raise TransferRefused("the server answered without a zone transfer")
+        found = []
+        for rr in reply.answer:
+            if rr.rdtype == dns.rdatatype.SOA and rr.owner == self.origin_wire:
+                self.soas += 1
+                if self.soas == 2:
+                    break
+            elif not self.soas:
+                raise TransferRefused("the transfer does not start with the zone's SOA")
+            found.append((reply, rr))
+        return found
+
+    def finish(self) -> None:
+        if self.key is not None and not self.signed:
+            raise TransferRefused("the last message of the transfer is not signed (TSIG)")
+
+
+def transfer(host: str, zone: str, port: int = 53, key: dns.tsig.Key | None = None,
+             timeout: float = 20.0) -> Iterator[tuple[wire.Reply, wire.RR]]:
+    """Every record of the transfer of `zone` from host:port, in order: the zone's SOA
+    first, the closing SOA left out. `timeout` bounds the whole transfer.
+
+    Raises TransferRefused, dns.tsig.PeerError (the server rejected the key),
+    dns.tsig.BadKey (the reply is signed with another key), dns.tsig.BadSignature (the
+    reply's signature does not verify), wire.Malformed (a message does not parse),
+    dns.exception.Timeout, EOFError or OSError."""
+    stream = _Stream(zone, key)
+    deadline = time.monotonic() + timeout
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        sock.settimeout(timeout)
+        sock.connect((host, port))
+        sock.sendall(stream.request)
+        messages: queue.Queue = queue.Queue()
+        reader = threading.Thread(target=_reader, args=(sock, messages), daemon=True)
+        reader.start()
+        try:
+            while not stream.done:
+                try:
+                    item = messages.get(timeout=max(0.0, deadline - time.monotonic()))
+                except queue.Empty:
+                    raise dns.exception.Timeout from None
+                if isinstance(item, Exception):
+                    raise item
+                yield from stream.records(item)
+            stream.finish()
+        finally:
+            if reader.is_alive():
+                sock.shutdown(socket.SHUT_RDWR)
+            reader.join(timeout=1)
+
+
+async def transfer_async(host: str, zone: str, port: int = 53, key: dns.tsig.Key | None = None,
+                         timeout: float = 20.0) -> list[tuple[wire.Reply, wire.RR]]:
+    """`transfer` on the running event loop, for small zones: no thread to start (a
+    fleet's verify transferred hundreds of 40-record zones, and the threads' start-up
+    and their turns at the interpreter starved the event loop of the queries). A large
+    zone needs `transfer`: its thread keeps reading while the caller is busy. Raises
+    what `transfer` raises."""
+    stream = _Stream(zone, key)
+
+    async def run() -> list[tuple[wire.Reply, wire.RR]]:
+        try:
+            reader, writer = await asyncio.open_connection(host, port)
+        except OSError as e:  # asyncio words it "Connect call failed": say it as the socket does
+            raise type(e)(e.errno, os.strerror(e.errno)) if e.errno else e from None
+        try:
+            writer.write(stream.request)
+            await writer.drain()
+            found = []
+            while not stream.done:
+                (length,) = struct.unpack("!H", await reader.readexactly(2))
+                found += stream.records(await reader.readexactly(length))
+            stream.finish()
+            return found
+        except asyncio.IncompleteReadError:
+            raise EOFError("connection closed by the server") from None
+        finally:
+            writer.close()
+            with contextlib.suppress(OSError):
+                await writer.wait_closed()
+
+    try:
+        return await asyncio.wait_for(run(), timeout)
+    except TimeoutError:
+        raise dns.exception.Timeout from None
+
+
+def tsig_key(name: str | None, secret: str | None, algorithm: str | None = None) -> dns.tsig.Key | None:
+    """A TSIG key from octodns-bind's options (key_name, key_secret, key_algorithm)."""
+    if not name or not secret:
+        return None
+    return dns.tsig.Key(name, secret, algorithm or "hmac-sha256")

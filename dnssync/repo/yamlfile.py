@@ -1,0 +1,374 @@
+"""YAML (and JSON, which is YAML) loading that remembers where everything came from.
+
+Why not octoDNS's loader: it is pure Python (most of octoDNS's plan time on big
+zones), it silently keeps the last of two duplicate keys, and it refuses keys out
+of natural order outright. This loader uses libyaml's C parser where available,
+rejects duplicate keys with both line numbers, records the line of every key and
+value so errors can name `file:line`, and reports (not rejects) key order.
+
+A plain key that YAML 1.1 reads as another type (`null:`, `on:`, `1.5:`,
+`2024-01-01:`) is kept as the text written: in a zone file a key is a label, and
+`null:` silently becoming the apex (or `on:` the name `True`) is never what the
+author meant. `Mapping.typed_keys` says which keys were read that way, so the
+zone loader can warn and suggest quoting.
+
+Repository files come from pull requests, so the loader also bounds what a hostile
+file can make it do: an alias shares the anchored object (nothing is copied), but
+everything downstream (octoDNS records, JSON, deep copies) walks the expansion, so
+the expanded size is counted and refused past `MAX_EXPANSION` nodes (a kilobyte of
+nested anchors is billions); nesting stops at `MAX_DEPTH` (Python's recursion limit
+must never be what stops it); and `!include` reads only files inside the repository
+root, symlinks resolved, never in a loop.
+"""
+
+from __future__ import annotations
+
+import datetime
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import yaml
+from natsort import natsort_keygen
+
+from dnssync.model.findings import Finding, Severity
+
+#: nodes an alias or include may add to a file's data, beyond what is written out:
+#: far above any real use (defaults merged into records), far below a YAML bomb
+MAX_EXPANSION = 200_000
+#: collections nested deeper than this are refused (a zone record is 4 levels deep)
+MAX_DEPTH = 100
+
+_BaseLoader: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_natural = natsort_keygen()
+_DIGIT = re.compile(r"\d")
+#: what YAML 1.1 would have made of an unquoted key, by the type it resolves to
+_KINDS: dict[type, str] = {type(None): "a null", bool: "a boolean", int: "an integer", float: "a number",
+                           datetime.date: "a date", datetime.datetime: "a timestamp"}
+
+
+class Mapping(dict):
+    """A dict that knows the file and line of itself, of each key and of each value."""
+
+    file: str = ""
+    line: int = 0
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.key_lines: dict[Any, int] = {}
+        self.value_lines: dict[Any, int] = {}
+        #: keys kept as written although YAML 1.1 reads them as another type: key -> that type
+        self.typed_keys: dict[str, str] = {}
+
+    def line_of(self, key: Any) -> int:
+        return self.key_lines.get(key, self.line)
+
+
+class WrittenInt(int):
+    """An integer YAML 1.1 read from something other than plain decimal (`01234` is octal
+    668, `0x10`, `1_000`, `1:30` is 90): it keeps what was written, so a TTL check can say
+    the file does not mean what it looks like."""
+
+    written: str = ""
+
+
+_PLAIN_INT = re.compile(r"[-+]?(0|[1-9][0-9]*)")
+
+
+class Sequence(list):
+    """A list that knows the line of itself and of each item."""
+
+    file: str = ""
+    line: int = 0
+
+    def __init__(self, *args: Any):
+        super().__init__(*args)
+        self.item_lines: list[int] = []
+
+
+class YamlError(Exception):
+    """A file could not be loaded; `finding` says where and why."""
+
+    def __init__(self, finding: Finding):
+        self.finding = finding
+        super().__init__(f"{finding.location}: {finding.message}")
+
+
+def _problem(file: str, line: int | None, message: str) -> YamlError:
+    return YamlError(
+        Finding(Severity.ERROR, "config.yaml", message, file=file, line=line)
+    )
+
+
+class _Reading:
+    """What one top-level load shares with the files it includes: the repository root
+    includes must stay inside, how to read a file, the include chain (loops), the
+    files already included (with their sizes) and the expansion used so far."""
+
+    def __init__(self, root: Path, read: Callable[[Path], str]):
+        self.root = root
+        self.read = read
+        self.chain: list[Path] = []
+        self.included: dict[Path, tuple[Any, int]] = {}
+        self.expanded = 0
+
+    def expand(self, nodes: int, file: str, line: int, what: str) -> None:
+        self.expanded += nodes
+        if self.expanded > MAX_EXPANSION:
+            raise _problem(file, line, f"{what} expands the data past {MAX_EXPANSION:,} nodes: refused"
+                                       " (a YAML bomb, or aliases/includes used far beyond their purpose)")
+
+
+def inside(path: Path, root: Path) -> bool:
+    """Whether `path`, with every symlink resolved, is `root` or below it."""
+    return path.resolve().is_relative_to(root.resolve())
+
+
+def disk_reader(path: Path) -> str:
+    return path.read_text(encoding="utf-8")
+
+
+class _Loader(_BaseLoader):  # type: ignore[misc, valid-type]
+    """Builds data straight from libyaml's parse events, never a node tree: the tree
+    (two Mark objects per node) of a 100,000-record zone file is 260 MB, the data a
+    fraction of that."""
+
+    def __init__(self, stream: Any, file: str, reading: _Reading):
+        super().__init__(stream)
+        self.file = file
+        self.reading = reading
+        self.order_problems: list[Finding] = []
+        self.anchors: dict[str, tuple[Any, int]] = {}  # anchor -> (data, its expanded size in nodes)
+        self.nodes = 0  # nodes built so far, aliases and includes counted expanded
+        self.depth = 0
+        self.data: Any = None
+
+    def build(self) -> Any:
+        """The single document's data (None for an empty stream)."""
+        self.get_event()  # StreamStart
+        if self.check_event(yaml.StreamEndEvent):
+            return None
+        self.get_event()  # DocumentStart
+        data = self.build_value()
+        self.get_event()  # DocumentEnd
+        if not self.check_event(yaml.StreamEndEvent):
+            raise _problem(self.file, self.peek_event().start_mark.line + 1,
+                           "expected a single document")
+        return data
+
+    def build_value(self) -> Any:
+        event = self.get_event()
+        line = event.start_mark.line + 1
+        if isinstance(event, yaml.AliasEvent):
+            if event.anchor not in self.anchors:
+                raise _problem(self.file, line, f"not valid YAML: found undefined alias {event.anchor!r}")
+            data, size = self.anchors[event.anchor]
+            self.reading.expand(size, self.file, line, f"alias *{event.anchor}")
+            self.nodes += size
+            return data
+        before = self.nodes
+        self.nodes += 1
+        if isinstance(event, yaml.MappingStartEvent | yaml.SequenceStartEvent):
+            self.depth += 1
+            if self.depth > MAX_DEPTH:
+                raise _problem(self.file, line, f"nested deeper than {MAX_DEPTH} levels: refused")
+            if isinstance(event, yaml.MappingStartEvent):
+                self._plain_tag(event, "tag:yaml.org,2002:map")
+                value: Any = self.build_mapping(event)
+            else:
+                self._plain_tag(event, "tag:yaml.org,2002:seq")
+                value = self.build_sequence(event)
+            self.depth -= 1
+        else:
+            value = self.build_scalar(event)
+        if event.anchor:
+            self.anchors[event.anchor] = (value, self.nodes - before)
+        return value
+
+    def _plain_tag(self, event: Any, default: str) -> None:
+        if event.tag not in (None, "!", default):
+            raise _problem(self.file, event.start_mark.line + 1,
+                           f"unsupported tag {event.tag!r} on a collection")
+
+    def build_scalar(self, event: yaml.ScalarEvent) -> Any:
+        tag = event.tag
+        if tag is None or tag == "!":
+            tag = self.resolve(yaml.ScalarNode, event.value, event.implicit)
+        node = yaml.ScalarNode(tag, event.value, event.start_mark, event.end_mark, event.style)
+        constructor = self.yaml_constructors.get(tag, self.yaml_constructors[None])
+        value = constructor(self, node)
+        if type(value) is int and not _PLAIN_INT.fullmatch(event.value):
+            value = WrittenInt(value)
+            value.written = event.value
+        return value
+
+    def build_mapping(self, event: yaml.MappingStartEvent) -> Mapping:
+        result = Mapping()
+        result.file = self.file
+        result.line = event.start_mark.line + 1
+        keys: list[Any] = []
+        merges: list[tuple[Any, int]] = []
+        while not self.check_event(yaml.MappingEndEvent):
+            key_event = self.peek_event()
+            line = key_event.start_mark.line + 1
+            if isinstance(key_event, yaml.ScalarEvent) and key_event.value == "<<" \
+                    and key_event.tag is None and key_event.implicit[0]:
+                self.get_event()  # a YAML merge key: `<<: *defaults`
+                merges.append((self.build_value(), line))
+                continue
+            key = self._as_written(self.build_value(), key_event, result)
+            value_line = self.peek_event().start_mark.line + 1
+            value = self.build_value()
+            try:
+                hash(key)
+            except TypeError:
+                raise _problem(self.file, line, "a mapping key must be a plain value") from None
+            if key in result.key_lines:
+                raise _problem(self.file, line, f"duplicate key {key!r} (first defined at line"
+                                                f" {result.key_lines[key]})")
+            result[key] = value
+            result.key_lines[key] = line
+            result.value_lines[key] = value_line
+            keys.append(key)
+        self.get_event()  # MappingEnd
+        for merged, line in merges:
+            for source in merged if isinstance(merged, list) else [merged]:
+                if not isinstance(source, dict):
+                    raise _problem(self.file, line, "a merge key (<<) takes a mapping")
+                self.reading.expand(len(source), self.file, line, "merge key (<<)")
+                for key, value in source.items():
+                    if key not in result:
+                        result[key] = value
+                        result.key_lines[key] = result.value_lines[key] = line
+        self._check_order(keys, result)
+        return result
+
+    @staticmethod
+    def _as_written(key: Any, event: Any, mapping: Mapping) -> Any:
+        """A scalar key YAML resolved to a non-string is the text the author wrote."""
+        if isinstance(key, str) or not isinstance(event, yaml.ScalarEvent):
+            return key
+        kind = _KINDS.get(int if isinstance(key, WrittenInt) else type(key))
+        if kind is None:
+            return key
+        mapping.typed_keys[event.value] = kind
+        return event.value
+
+    def _check_order(self, keys: list[Any], mapping: Mapping) -> None:
+        """Report the first mapping out of octoDNS's order, and how many more there are."""
+        if not all(isinstance(k, str) for k in keys):
+            return
+        if keys == sorted(keys) and not _DIGIT.search("".join(keys)):
+            return  # without digits natural order is plain order: the common, cheap case
+        if self.order_problems:
+            if sorted(keys, key=_natural) != keys:
+                self.order_problems[0].extra["more"] += 1
+            return
+        expected = sorted(keys, key=_natural)
+        for got, want in zip(keys, expected, strict=True):
+            if got != want:
+                self.order_problems.append(
+                    Finding(
+                        Severity.WARNING,
+                        "zone.key-order",
+                        f"keys out of octoDNS's natural order: expected {want!r} before {got!r}",
+                        file=self.file,
+                        line=mapping.key_lines[got],
+                        extra={"more": 0},
+                    )
+                )
+                return
+
+    def build_sequence(self, event: yaml.SequenceStartEvent) -> Sequence:
+        result = Sequence()
+        result.file = self.file
+        result.line = event.start_mark.line + 1
+        while not self.check_event(yaml.SequenceEndEvent):
+            result.item_lines.append(self.peek_event().start_mark.line + 1)
+            result.append(self.build_value())
+        self.get_event()  # SequenceEnd
+        return result
+
+    def construct_include(self, node: yaml.ScalarNode) -> Any:
+        """octoDNS's `!include other.yaml`, relative to the including file, and only
+        inside the repository: a pull request must not make dnssync read (and then
+        publish in validate's or a plan's output) a file of the machine it runs on."""
+        line = node.start_mark.line + 1
+        written = self.construct_scalar(node)
+        target = Path(self.file).parent / written
+        if not inside(target, self.reading.root):
+            raise _problem(self.file, line, f"!include {written}: outside the repository: refused")
+        key = target.resolve()
+        if key in self.reading.chain:
+            loop = " -> ".join(p.name for p in [*self.reading.chain, key])
+            raise _problem(self.file, line, f"!include {written}: an include loop ({loop})")
+        if key not in self.reading.included:
+            if len(self.reading.chain) >= MAX_DEPTH:
+                raise _problem(self.file, line, f"!include {written}: includes nested deeper than {MAX_DEPTH}")
+            self.reading.chain.append(key)
+            try:
+                loader = _read(target, self.reading)
+                self.reading.included[key] = (loader.data, loader.nodes)
+                self.order_problems.extend(loader.order_problems)
+            finally:
+                self.reading.chain.pop()
+        else:
+            data, size = self.reading.included[key]
+            self.reading.expand(size, self.file, line, f"!include {written}")
+        data, size = self.reading.included[key]
+        self.nodes += size
+        return data
+
+
+_Loader.add_constructor("!include", _Loader.construct_include)
+
+
+def _read(path: Path, reading: _Reading) -> _Loader:
+    """Load one file into a loader (its `data`, `nodes`, `order_problems`); YamlError else."""
+    file = str(path)
+    try:
+        text = reading.read(path)
+    except FileNotFoundError:
+        raise _problem(file, None, "file not found") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise _problem(file, None, f"cannot read file: {e}") from None
+    loader = _Loader(text, file, reading)
+    try:
+        loader.data = loader.build()
+    except YamlError:
+        raise
+    except yaml.MarkedYAMLError as e:
+        mark = e.problem_mark or e.context_mark
+        line = mark.line + 1 if mark else None
+        reason = " ".join(p for p in (e.context, e.problem) if p)
+        raise _problem(file, line, f"not valid YAML: {reason}") from None
+    except yaml.YAMLError as e:
+        raise _problem(file, None, f"not valid YAML: {e}") from None
+    except RecursionError:  # a guard above failed: still a file:line, never a traceback
+        raise _problem(file, None, "nested too deeply: refused") from None
+    finally:
+        loader.dispose()
+    return loader
+
+
+def load_file(path: Path, root: Path | None = None,
+              read: Callable[[Path], str] = disk_reader) -> tuple[Any, list[Finding]]:
+    """Load one YAML or JSON file. Returns the data (Mapping/Sequence/scalars) and the
+    non-fatal findings (key order). Raises YamlError for anything unreadable.
+
+    `root` is the repository: the file and everything it includes must be inside it,
+    symlinks resolved (default: the file's own folder). `read` reads a file's text
+    (`plan --base` reads a revision's tree, never the working disk)."""
+    root = root if root is not None else path.parent
+    if not inside(path, root):
+        raise _problem(str(path), None, f"a symlink to {path.resolve()}, outside the repository ({root}):"
+                                        " refused")
+    reading = _Reading(root, read)
+    reading.chain.append(path.resolve())
+    loader = _read(path, reading)
+    for problem in loader.order_problems:
+        if problem.extra.get("more"):
+            object.__setattr__(problem, "message",
+                               f"{problem.message}; {problem.extra['more']} more mapping(s) in this file")
+    return loader.data, loader.order_problems
