@@ -43,7 +43,7 @@ import dns.rrset
 from dns.rdtypes.ANY.DNSKEY import DNSKEY
 from dns.rdtypes.ANY.DS import DS
 
-from dnssync.model.dnskeys import describe, ds_for, ds_matches, key_tag, unique
+from dnssync.model.dnskeys import describe, ds_matches, key_tag, unique
 from dnssync.model.findings import Finding, Severity
 from dnssync.model.signatures import (
     Signed,
@@ -53,6 +53,7 @@ from dnssync.model.signatures import (
     timing,
     verifying_key,
 )
+from dnssync.planning.dsset import ds_set
 from dnssync.query.engine import Answer, Endpoint, Engine, Question, resolve_all
 from dnssync.query.servedkeys import NameserverKeys, ServedKeys
 from dnssync.repo.config import Config
@@ -319,24 +320,28 @@ class _ZoneCheck:
     def parent(self, ds: list[DS], cds: dict[str, list[dns.rrset.RRset]]) -> None:
         """The parent's DS set against every provider's KSKs; CDS/CDNSKEY against each other."""
         self.result.ds = [d.to_text() for d in ds]
-        signing = {p: self.keys[p].key_signing for p in self.providers if self.keys[p].keys}
+        needed = ds_set(self.keys, self.zone)  # what `dnssync ds` prints
+        signing: dict[str, list[DNSKEY]] = {}
+        for provider, key in needed.ksks:
+            signing.setdefault(provider, []).append(key)
         if not ds:
             self.findings.append(Finding(
                 Severity.WARNING, "dnssec.ds-none",
-                f"the parent holds no DS for {self.zone}: resolvers treat the zone as unsigned (run"
-                f" `dnssync ds {self.zone.rstrip('.')}` for the DS set to give the registrar)", zone=self.zone))
+                f"the parent holds no DS for {self.zone}: resolvers treat the zone as unsigned (`dnssync ds"
+                f" {self.zone.rstrip('.')}` prints the DS set to give the registrar)", zone=self.zone,
+                expected=[d.to_text() for _, d in needed.ds]))
             return
         for provider, ksks in signing.items():
-            if ksks and not any(ds_matches(d, self.zone, k) for d in ds for k in ksks):
+            if not any(ds_matches(d, self.zone, k) for d in ds for k in ksks):
                 self.findings.append(Finding(
                     Severity.ERROR, "dnssec.ds-missing",
                     f"the parent's DS set for {self.zone} matches no KSK {provider} signs its DNSKEY set with"
                     f" ({', '.join(describe(k) for k in ksks)}): resolvers that fetch the DNSKEY set from"
-                    f" {provider} cannot validate it (SERVFAIL)", zone=self.zone, provider=provider,
-                    expected=[ds_for(self.zone, k).to_text() for k in ksks], observed=self.result.ds))
-        served = [k for ksks in signing.values() for k in ksks]
+                    f" {provider} cannot validate it (SERVFAIL); `dnssync ds {self.zone.rstrip('.')}` prints"
+                    " the DS set the parent needs", zone=self.zone, provider=provider,
+                    expected=[d.to_text() for p, d in needed.ds if p == provider], observed=self.result.ds))
         for d in ds:
-            if not any(ds_matches(d, self.zone, k) for k in served):
+            if not any(ds_matches(d, self.zone, k) for _, k in needed.ksks):
                 self.findings.append(Finding(
                     Severity.WARNING, "dnssec.ds-stale",
                     f"the parent's DS {d.to_text()} for {self.zone} matches no KSK any provider signs with",

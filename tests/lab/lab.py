@@ -23,7 +23,7 @@ import yaml
 
 from tests.lab.parent import TLD, Cdn, ParentServer
 from tests.lab.servers import Bind, Knot, PowerDns, Rrset, Server, Unbound, require_binaries
-from tests.lab.signing import SignedZone, ValidatingUnbound, ds_texts, set_ds, wait_signed
+from tests.lab.signing import SignedZone, ValidatingUnbound, ds_texts, presign, set_ds, wait_signed
 
 NET = os.environ.get("DNSSYNC_LAB_NET", "127.0.0")
 
@@ -117,6 +117,35 @@ class Lab:
             set_ds(self.parent, zone, signed.ds)
         self.validator.add_stub(zone, [a for name in names for a in self.servers[name].addresses])
         return signed
+
+    def add_presigned_zone(self, zone: str, records: list[str], start: str = "now-3600", end: str = "+2592000",
+                           tamper: tuple[str, str] | None = None, server: str = "knot") -> SignedZone:
+        """`zone` (directly below `test.`) with `records` (zone-file lines), signed offline by
+        dnssec-signzone (signatures from `start` to `end`, see signing.presign) and served as
+        it is by one server (Knot: it signs nothing itself unless told to), its KSK's DS at the
+        parent. `tamper` (old, new) replaces text in the signed zone: data that no longer
+        matches its signature, as a broken signer or a corrupted transfer would serve it."""
+        host = self.servers[server]
+        assert isinstance(host, Knot), "a presigned zone is served by Knot, written as its zone file"
+        text = host.zone_file(zone, [host.nameserver]) + "".join(line + "\n" for line in records)
+        signed = presign(zone, text, self.workdir, start, end)
+        if tamper is not None:
+            assert tamper[0] in signed, tamper
+            signed = signed.replace(*tamper)
+        host.zones_dir().mkdir(parents=True, exist_ok=True)
+        (host.zones_dir() / f"{zone}zone").write_text(signed)
+        host.zones[zone] = [host.nameserver]
+        host.write_config()
+        host.reload()
+        host.wait_zone(zone)
+        keys = wait_signed(host, zone)
+        result = SignedZone(zone, {server: keys}, ds_texts(keys))
+        self.parent.delegate_also(zone, [host.nameserver])
+        self.unbound.add_stub(zone, host.addresses)
+        self.start_validator()
+        set_ds(self.parent, zone, result.ds)
+        self.validator.add_stub(zone, host.addresses)
+        return result
 
     def start_validator(self) -> None:
         """Sign the parent `test.` and start the validating resolver trusting its key (once)."""

@@ -9,8 +9,10 @@ unsigned parent and the plain resolver on `{net}.6`, as before.
 
 from __future__ import annotations
 
+import subprocess
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import dns.dnssec
 import dns.flags
@@ -68,6 +70,26 @@ def set_ds(parent: Server, child: str, records: list[str], ttl: int = 60) -> Non
     response = dns.query.tcp(update, parent.address, port=parent.port, timeout=5)
     if response.rcode() != dns.rcode.NOERROR:
         raise LabError(f"parent: DS of {child}: {dns.rcode.to_text(response.rcode())}")
+
+
+def presign(zone: str, text: str, workdir: Path, start: str = "now-3600", end: str = "+2592000") -> str:
+    """`text` (a zone file) signed offline by BIND's dnssec-signzone with a fresh KSK + ZSK,
+    signatures valid from `start` to `end` (dnssec-signzone's forms: YYYYMMDDHHMMSS, now-N, +N).
+    A server serving the result as it is (no signing of its own) serves exactly these
+    signatures: expired ones, or ones a test breaks afterwards."""
+    folder = workdir / "presigned" / zone.rstrip(".")
+    folder.mkdir(parents=True, exist_ok=True)
+    for flags in (["-f", "KSK"], []):
+        subprocess.run(["dnssec-keygen", "-q", "-K", str(folder), "-a", "ECDSAP256SHA256", *flags, zone],
+                       check=True, capture_output=True, cwd=folder, timeout=30)
+    (folder / "zone").write_text(text)
+    # -P: no verification afterwards (it refuses signatures that are not valid now, the point here)
+    done = subprocess.run(["dnssec-signzone", "-P", "-S", "-K", str(folder), "-o", zone, "-s", start, "-e", end,
+                           "-f", str(folder / "signed"), str(folder / "zone")],
+                          capture_output=True, text=True, cwd=folder, timeout=60)
+    if done.returncode != 0:
+        raise LabError(f"dnssec-signzone {zone}: {done.stderr.strip()}")
+    return (folder / "signed").read_text()
 
 
 @dataclass
