@@ -13,9 +13,13 @@ import pytest
 import requests
 
 from dnssync.model.dnskeys import key_tag
+from tests import test_dnssec_apply_lab as apply_lab
 from tests.conftest import unique_zone
 from tests.lab.signing import set_ds
 
+#: the embedded signer on {net}.9 and a BIND + embedded multi-signer repository, as the apply side's tests make them
+embedded = apply_lab.embedded
+multi_signer_repo = apply_lab._multi_signer_repo
 MULTI = {"policy": {"dnssec": "multi-signer"}}
 EMPTY = "--- {}\n"  # the zone's apex SOA/NS only: what the lab created is what git says
 
@@ -154,3 +158,28 @@ def test_signature_that_does_not_validate(lab, make_repo):
     assert bogus and f"www.{zone} A" in bogus[0]["message"], result.output
     assert lab.validator.ask(f"www.{zone}", "A").rcode() == dns.rcode.SERVFAIL
     assert lab.validator.validated(zone, "SOA")  # the rest of the zone still validates
+
+
+def test_multi_signer_pair_after_apply_is_clean_and_embedded_faults_are_named(lab, embedded, tmp_path):
+    """BIND and the embedded server after `dnssync apply` exchanged their keys: the matrix
+    is all valid and verify --dnssec is clean, the parent holding what `dnssync ds` prints.
+    Then the embedded server's faults: broken and expired RRSIGs, each a named finding."""
+    zone = unique_zone("msv")
+    lab.add_signed_zone(zone, ["bind"], ds=False)
+    repo = multi_signer_repo(lab, tmp_path, zone, ["bind"], embedded=embedded)
+    assert repo.run("apply", "--yes", "--force").exit_code == 0
+    ds = json.loads(repo.run("ds", zone, "--format", "json").output)
+    set_ds(lab.parent, zone, [d["ds"] for d in ds["ds"]])
+    result = repo.run("verify", "--dnssec", "--format", "json")
+    assert result.exit_code == 0, result.output
+    assert not [f for f in findings(result) if f["code"].startswith("dnssec.")], result.output
+    matrix = next(z for z in json.loads(result.output)["dnssec"] if z["zone"] == zone)["matrix"]
+    assert all(c["valid"] == c["total"] > 0 for row in matrix.values() for c in row.values()), matrix
+
+    embedded.set_faults(rrsig="broken")
+    found = findings(repo.run("verify", "--dnssec", "--format", "json"))
+    assert {f["provider"] for f in found if f["code"] == "dnssec.bogus"} == {"emb"}
+    embedded.set_faults(rrsig="expired")
+    found = findings(repo.run("verify", "--dnssec", "--format", "json"))
+    assert {f["provider"] for f in found if f["code"] == "dnssec.expired"} == {"emb"}
+    embedded.clear_faults()
