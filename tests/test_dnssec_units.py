@@ -12,6 +12,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from dnssync.model.signatures import (
+    KeyRing,
     Signed,
     algorithm_problem,
     denial_problem,
@@ -67,11 +68,11 @@ def test_verifying_key_names_the_key_or_why_not():
     private, key = _key()
     _, other = _key()
     signed = _signed("192.0.2.1", private, key)
-    assert verifying_key(signed, signed.rrsigs[0], [other, key]) == (key, "")
-    found, why = verifying_key(signed, signed.rrsigs[0], [other])
+    assert verifying_key(signed, signed.rrsigs[0], KeyRing([other, key])) == (key, "")
+    found, why = verifying_key(signed, signed.rrsigs[0], KeyRing([other]))
     assert found is None and why.startswith(f"no DNSKEY with tag {dns.dnssec.key_id(key)}")
     tampered = Signed(dns.rrset.from_text("www.example.", 60, "IN", "A", "192.0.2.66"), signed.rrsigs)
-    assert verifying_key(tampered, signed.rrsigs[0], [key]) == (None, "the signature does not validate")
+    assert verifying_key(tampered, signed.rrsigs[0], KeyRing([key])) == (None, "the signature does not validate")
 
 
 def test_timing_expired_not_yet_and_within_the_margin():

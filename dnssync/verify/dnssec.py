@@ -46,6 +46,7 @@ from dns.rdtypes.ANY.DS import DS
 from dnssync.model.dnskeys import describe, ds_matches, key_tag, unique
 from dnssync.model.findings import Finding, Severity
 from dnssync.model.signatures import (
+    KeyRing,
     Signed,
     algorithm_problem,
     denial_problem,
@@ -120,9 +121,14 @@ class _Served:
     label: str
     answers: dict[tuple[str, str], Answer] = field(default_factory=dict)  # (kind, name/type) -> answer
 
+    parsed: dict[tuple[str, str], dns.message.Message | None] = field(default_factory=dict)
+
     def message(self, key: tuple[str, str]) -> dns.message.Message | None:
-        answer = self.answers.get(key)
-        return message_of(answer) if answer is not None and answer.error is None else None
+        """The answer to one question parsed (once), None when there is no usable reply."""
+        if key not in self.parsed:
+            answer = self.answers.get(key)
+            self.parsed[key] = message_of(answer) if answer is not None and answer.error is None else None
+        return self.parsed[key]
 
 
 class _ZoneCheck:
@@ -140,6 +146,9 @@ class _ZoneCheck:
         self.providers = sorted({s.provider for s in served})
         self.keys = {p: self._served_keys(p) for p in self.providers}
         self.union = unique(k for keys in self.keys.values() for k in keys.keys)
+        #: provider -> its DNSKEY RRset as a set of RDATA, asked once per signature
+        self.published = {p: {k.to_digestable() for k in keys.keys} for p, keys in self.keys.items()}
+        self.ring = KeyRing(self.union)  # every provider's keys: the matrix needs each signature's key
         self.result = ZoneDnssec(zone, self.providers)
 
     def _served_keys(self, provider: str) -> ServedKeys:
@@ -184,7 +193,7 @@ class _ZoneCheck:
             for holder in self.providers:
                 self.result.matrix[(signer, holder)] = Cell()
         for served in self.served:
-            if not self.keys[served.provider].keys:
+            if not self.published[served.provider]:
                 continue
             for key, answer in served.answers.items():
                 self._answer(served, key, answer)
@@ -233,12 +242,12 @@ class _ZoneCheck:
         if not signed.rrsigs:
             self._problem(provider, "dnssec.unsigned-rrset", label, signed.label)
             return
-        own = self.keys[provider].keys
+        own = self.published[provider]
         good: list[tuple[DNSKEY, int]] = []  # verifying key, expiration
         why: list[tuple[str, str]] = []
         for rrsig in signed.rrsigs:
             self.stats["signatures"] += 1
-            key, reason = verifying_key(signed, rrsig, self.union)
+            key, reason = verifying_key(signed, rrsig, self.ring)
             if key is None:
                 code = "dnssec.signer-missing" if reason.startswith("no DNSKEY") else "dnssec.bogus"
                 why.append((code, f"{signed.label} (key {rrsig.key_tag}: {reason})"))
@@ -250,23 +259,23 @@ class _ZoneCheck:
                                               f" {_date(rrsig.inception)} to {_date(rrsig.expiration)})"))
                 continue
             good.append((key, rrsig.expiration))
-        if not any(k in own for k, _ in good):
+        if not any(k.to_digestable() in own for k, _ in good):
             missing = [k for k, _ in good]
             if missing:  # verifies, but with a key the provider does not publish itself
                 self._problem(provider, "dnssec.signer-missing", label,
                               f"{signed.label} (signed by {describe(missing[0])}, not in its own DNSKEY set)")
             for code, what in why:
                 self._problem(provider, code, label, what)
-        elif max(e for k, e in good if k in own) < self.now + self.margin:
+        elif max(e for k, e in good if k.to_digestable() in own) < self.now + self.margin:
             self._problem(provider, "dnssec.expiring", label,
                           f"{signed.label} (valid until {_date(max(e for _, e in good))})")
         if signed.rrset.rdtype == dns.rdatatype.DNSKEY:
             return  # each provider's DNSKEY set is validated through the DS, not through others' keys
+        verified = {k.to_digestable() for k, _ in good}
         for holder in self.providers:
             cell = self.result.matrix[(provider, holder)]
             cell.total += 1
-            holder_keys = self.keys[holder].keys
-            if any(k in holder_keys for k, _ in good):
+            if verified & self.published[holder]:
                 cell.valid += 1
 
     def _denial(self, served: _Served, kind: str, answer: Answer, message: dns.message.Message) -> None:
