@@ -183,3 +183,17 @@ def test_multi_signer_pair_after_apply_is_clean_and_embedded_faults_are_named(la
     found = findings(repo.run("verify", "--dnssec", "--format", "json"))
     assert {f["provider"] for f in found if f["code"] == "dnssec.expired"} == {"emb"}
     embedded.clear_faults()
+
+
+def test_an_algorithm_resolvers_may_not_validate_is_a_warning(lab, make_repo):
+    """RSASHA1 (RFC 8624: NOT RECOMMENDED; RHEL 9's resolvers refuse SHA-1): signed by BIND's
+    dnssec-signzone, served by Knot; every signature still validates here."""
+    zone = unique_zone("sha1")
+    lab.add_presigned_zone(zone, [f"www.{zone} 60 IN A 192.0.2.1"], algorithm="RSASHA1")
+    repo = make_repo({zone: "www:\n  ttl: 60\n  type: A\n  value: 192.0.2.1\n"}, providers=["knot"],
+                     config=MULTI, create=False)
+    result = repo.run("verify", "--dnssec", "--format", "json")
+    assert result.exit_code == 0, result.output
+    found = findings(result)
+    assert {f["code"] for f in found} == {"dnssec.algorithm"}, found
+    assert all(f["severity"] == "warning" and "RSASHA1 (algorithm 5)" in f["message"] for f in found)

@@ -119,16 +119,18 @@ class Lab:
         return signed
 
     def add_presigned_zone(self, zone: str, records: list[str], start: str = "now-3600", end: str = "+2592000",
-                           tamper: tuple[str, str] | None = None, server: str = "knot") -> SignedZone:
+                           tamper: tuple[str, str] | None = None, server: str = "knot",
+                           algorithm: str = "ECDSAP256SHA256") -> SignedZone:
         """`zone` (directly below `test.`) with `records` (zone-file lines), signed offline by
         dnssec-signzone (signatures from `start` to `end`, see signing.presign) and served as
         it is by one server (Knot: it signs nothing itself unless told to), its KSK's DS at the
-        parent. `tamper` (old, new) replaces text in the signed zone: data that no longer
+        parent; `algorithm` as dnssec-keygen names it (an old one no resolver should need:
+        RSASHA1). `tamper` (old, new) replaces text in the signed zone: data that no longer
         matches its signature, as a broken signer or a corrupted transfer would serve it."""
         host = self.servers[server]
         assert isinstance(host, Knot), "a presigned zone is served by Knot, written as its zone file"
         text = host.zone_file(zone, [host.nameserver]) + "".join(line + "\n" for line in records)
-        signed = presign(zone, text, self.workdir, start, end)
+        signed = presign(zone, text, self.workdir, start, end, algorithm)
         if tamper is not None:
             assert tamper[0] in signed, tamper
             signed = signed.replace(*tamper)

@@ -72,15 +72,16 @@ def set_ds(parent: Server, child: str, records: list[str], ttl: int = 60) -> Non
         raise LabError(f"parent: DS of {child}: {dns.rcode.to_text(response.rcode())}")
 
 
-def presign(zone: str, text: str, workdir: Path, start: str = "now-3600", end: str = "+2592000") -> str:
-    """`text` (a zone file) signed offline by BIND's dnssec-signzone with a fresh KSK + ZSK,
+def presign(zone: str, text: str, workdir: Path, start: str = "now-3600", end: str = "+2592000",
+            algorithm: str = "ECDSAP256SHA256") -> str:
+    """`text` (a zone file) signed offline by BIND's dnssec-signzone with a fresh KSK + ZSK of `algorithm`,
     signatures valid from `start` to `end` (dnssec-signzone's forms: YYYYMMDDHHMMSS, now-N, +N).
     A server serving the result as it is (no signing of its own) serves exactly these
     signatures: expired ones, or ones a test breaks afterwards."""
     folder = workdir / "presigned" / zone.rstrip(".")
     folder.mkdir(parents=True, exist_ok=True)
     for flags in (["-f", "KSK"], []):
-        subprocess.run(["dnssec-keygen", "-q", "-K", str(folder), "-a", "ECDSAP256SHA256", *flags, zone],
+        subprocess.run(["dnssec-keygen", "-q", "-K", str(folder), "-a", algorithm, *flags, zone],
                        check=True, capture_output=True, cwd=folder, timeout=30)
     (folder / "zone").write_text(text)
     # -P: no verification afterwards (it refuses signatures that are not valid now, the point here)
