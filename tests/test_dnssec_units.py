@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dnssync.config import read_config
+from dnssync.repo.config import read_config
 
 
 def test_policy_dnssec_default_per_zone_and_margin(tmp_path):
