@@ -139,7 +139,7 @@ class Plan:
             "repository": self.repository,
             "base": self.base,
             "zones": self.zones,
-            "providers": [asdict(p) for p in self.providers],
+            "providers": [_provider_data(p) for p in self.providers],
             "findings": [f.to_dict() for f in self.findings],
             "flattened": self.flattened,
         }
@@ -271,6 +271,18 @@ def shape_problem(data: Any) -> str | None:
     bad = next((i for i, f in enumerate(data.get("flattened", [])) if not isinstance(f, dict)), None)
     return None if bad is None else f"flattened[{bad}] is not an object"
 
+
+
+def _provider_data(pp: ProviderPlan) -> dict[str, Any]:
+    """A pair's plan as JSON data; the DNSKEY fields only where a key exchange is planned,
+    so a plan without one is the same document (and checksum) as before they existed."""
+    data = asdict(pp)
+    if not pp.keys:
+        del data["keys"]
+    for change in (*data["changes"], *data.get("keys", ())):
+        if change["note"] is None:
+            del change["note"]
+    return data
 
 
 def _provider_plan(data: dict[str, Any]) -> ProviderPlan:
