@@ -197,3 +197,18 @@ def test_an_algorithm_resolvers_may_not_validate_is_a_warning(lab, make_repo):
     found = findings(result)
     assert {f["code"] for f in found} == {"dnssec.algorithm"}, found
     assert all(f["severity"] == "warning" and "RSASHA1 (algorithm 5)" in f["message"] for f in found)
+
+
+def test_a_nxdomain_without_a_proof_is_named(lab, make_repo):
+    """Knot serves a signed zone whose apex NSEC was changed after signing to end at aaa.<zone>:
+    nothing covers the names between aaa and www any more, so a NXDOMAIN there is unproven."""
+    zone = unique_zone("nsec")
+    lab.add_presigned_zone(zone, [f"www.{zone} 60 IN A 192.0.2.1"], tamper=(f"NSEC\twww.{zone}", f"NSEC\taaa.{zone}"))
+    repo = make_repo({zone: "www:\n  ttl: 60\n  type: A\n  value: 192.0.2.1\n"}, providers=["knot"],
+                     config=MULTI, create=False)
+    result = repo.run("verify", "--dnssec", "--format", "json")
+    assert result.exit_code == 1, result.output
+    denial = [f for f in findings(result) if f["code"] == "dnssec.denial"]
+    assert denial and "NXDOMAIN for dnssync-dnssec-nx-probe." in denial[0]["message"], result.output
+    assert "no NSEC covers" in denial[0]["message"]
+    assert lab.validator.ask(f"nothere.{zone}", "A").rcode() == dns.rcode.SERVFAIL
