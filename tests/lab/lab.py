@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -23,7 +23,7 @@ import yaml
 
 from tests.lab.parent import TLD, Cdn, ParentServer
 from tests.lab.servers import Bind, Knot, PowerDns, Rrset, Server, Unbound, require_binaries
-from tests.lab.signing import SignedZone, ValidatingUnbound, ds_texts, set_ds, wait_signed
+from tests.lab.signing import SignedZone, ValidatingUnbound, ds_texts, presign, set_ds, wait_signed
 
 NET = os.environ.get("DNSSYNC_LAB_NET", "127.0.0")
 
@@ -85,15 +85,17 @@ class Lab:
         return f"{self.unbound.address}:{self.unbound.port}"
 
     def add_zone(self, zone: str, providers: list[str] | None = None,
-                 nameservers: list[str] | None = None, signed: bool = False) -> None:
+                 nameservers: list[str] | None = None, signed: bool | Collection[str] = False) -> None:
         """Create `zone` (with trailing dot) on the servers; its apex NS defaults to
         the union of those servers' nameservers, as dnssync will manage it. The resolver
-        reaches it at every address of those servers. `signed`: see add_signed_zone."""
+        reaches it at every address of those servers. `signed`: every one of them signs it
+        itself (True), or the ones named (see add_signed_zone)."""
         names = providers or list(self.servers)
         union = sorted(ns for name in names for ns, _ in self.servers[name].nameservers)
+        signers = names if signed is True else signed or ()
         for name in names:
             server = self.servers[name]
-            (server.add_signed_zone if signed else server.add_zone)(zone, nameservers or union)
+            (server.add_signed_zone if name in signers else server.add_zone)(zone, nameservers or union)
         self.unbound.add_stub(zone, [a for name in names for a in self.servers[name].addresses])
         labels = zone.split(".")
         enclosing = {".".join(labels[i:]) for i in range(1, len(labels) - 1)}
@@ -115,6 +117,37 @@ class Lab:
             set_ds(self.parent, zone, signed.ds)
         self.validator.add_stub(zone, [a for name in names for a in self.servers[name].addresses])
         return signed
+
+    def add_presigned_zone(self, zone: str, records: list[str], start: str = "now-3600", end: str = "+2592000",
+                           tamper: tuple[str, str] | None = None, server: str = "knot",
+                           algorithm: str = "ECDSAP256SHA256") -> SignedZone:
+        """`zone` (directly below `test.`) with `records` (zone-file lines), signed offline by
+        dnssec-signzone (signatures from `start` to `end`, see signing.presign) and served as
+        it is by one server (Knot: it signs nothing itself unless told to), its KSK's DS at the
+        parent; `algorithm` as dnssec-keygen names it (an old one no resolver should need:
+        RSASHA1). `tamper` (old, new) replaces text in the signed zone: data that no longer
+        matches its signature, as a broken signer or a corrupted transfer would serve it."""
+        host = self.servers[server]
+        assert isinstance(host, Knot), "a presigned zone is served by Knot, written as its zone file"
+        text = host.zone_file(zone, [host.nameserver]) + "".join(line + "\n" for line in records)
+        signed = presign(zone, text, self.workdir, start, end, algorithm)
+        if tamper is not None:
+            assert tamper[0] in signed, tamper
+            signed = signed.replace(*tamper)
+        host.zones_dir().mkdir(parents=True, exist_ok=True)
+        (host.zones_dir() / f"{zone}zone").write_text(signed)
+        host.zones[zone] = [host.nameserver]
+        host.write_config()
+        host.reload()
+        host.wait_zone(zone)
+        keys = wait_signed(host, zone)
+        result = SignedZone(zone, {server: keys}, ds_texts(keys))
+        self.parent.delegate_also(zone, [host.nameserver])
+        self.unbound.add_stub(zone, host.addresses)
+        self.start_validator()
+        set_ds(self.parent, zone, result.ds)
+        self.validator.add_stub(zone, host.addresses)
+        return result
 
     def start_validator(self) -> None:
         """Sign the parent `test.` and start the validating resolver trusting its key (once)."""

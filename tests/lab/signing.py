@@ -9,8 +9,10 @@ unsigned parent and the plain resolver on `{net}.6`, as before.
 
 from __future__ import annotations
 
+import subprocess
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import dns.dnssec
 import dns.flags
@@ -70,6 +72,27 @@ def set_ds(parent: Server, child: str, records: list[str], ttl: int = 60) -> Non
         raise LabError(f"parent: DS of {child}: {dns.rcode.to_text(response.rcode())}")
 
 
+def presign(zone: str, text: str, workdir: Path, start: str = "now-3600", end: str = "+2592000",
+            algorithm: str = "ECDSAP256SHA256") -> str:
+    """`text` (a zone file) signed offline by BIND's dnssec-signzone with a fresh KSK + ZSK of `algorithm`,
+    signatures valid from `start` to `end` (dnssec-signzone's forms: YYYYMMDDHHMMSS, now-N, +N).
+    A server serving the result as it is (no signing of its own) serves exactly these
+    signatures: expired ones, or ones a test breaks afterwards."""
+    folder = workdir / "presigned" / zone.rstrip(".")
+    folder.mkdir(parents=True, exist_ok=True)
+    for flags in (["-f", "KSK"], []):
+        subprocess.run(["dnssec-keygen", "-q", "-K", str(folder), "-a", algorithm, *flags, zone],
+                       check=True, capture_output=True, cwd=folder, timeout=30)
+    (folder / "zone").write_text(text)
+    # -P: no verification afterwards (it refuses signatures that are not valid now, the point here)
+    done = subprocess.run(["dnssec-signzone", "-P", "-S", "-K", str(folder), "-o", zone, "-s", start, "-e", end,
+                           "-f", str(folder / "signed"), str(folder / "zone")],
+                          capture_output=True, text=True, cwd=folder, timeout=60)
+    if done.returncode != 0:
+        raise LabError(f"dnssec-signzone {zone}: {done.stderr.strip()}")
+    return (folder / "signed").read_text()
+
+
 @dataclass
 class SignedZone:
     """A zone each lab server signs with its own keys: what they serve, what the parent holds."""
@@ -94,6 +117,13 @@ class ValidatingUnbound(Unbound):
         anchors = "".join(f'    trust-anchor: "{anchor}"\n' for anchor in self.trust_anchors)
         text = text.replace("    verbosity: 1\n", "    verbosity: 1\n    val-log-level: 2\n" + anchors)
         self.config_path.write_text(text)
+
+    def point(self, zone: str, addresses: list[str]) -> None:
+        """Reach `zone` at these addresses only from now on (cached keys stay cached): what a
+        resolver meets when it holds one provider's DNSKEY set and then asks another."""
+        if zone in self.stubs:
+            self.control("stub_remove", zone)
+        self.add_stub(zone, addresses)
 
     def ask(self, name: str, rtype: str) -> dns.message.Message:
         """A question as a stub resolver asks it (RD, DO): the answer carries AD when validated."""
