@@ -66,14 +66,17 @@ def test_demo_tells_the_whole_story(demo_run):
              "Try it yourself"]
     positions = [output.index(step) for step in steps]
     assert positions == sorted(positions)
-    assert output.count("✓") == 13
+    assert output.count("✓") == 14
     # multi-signer: 3 providers x 2 foreign ZSKs planned, applied after the wait, 3 KSKs' DS
     signing = output[output.index("6. Sign example.net"):output.index("Try it yourself")]
     assert "✓ the plan shows the key exchange like any other change: 6 DNSKEYs to publish" in signing
     assert "waiting 2s (the longest DNSKEY TTL)" in signing
+    assert "✓ every provider's signatures validate against every provider's keys" in signing
+    assert "DNSSEC OK: 1 zone(s)" in signing  # the matrix, every cell valid
+    assert len(re.findall(r"│ (alpha|bravo|charlie) +│ +(\d+)/\2 │ +(\d+)/\3 │ +(\d+)/\4 │", signing)) == 3
     assert len(re.findall(r"example\.net\. IN DS \d+ 13 2 [0-9a-f]{64} ; KSK \d+ \(ECDSAP256SHA256\) of", signing)) == 3
     assert output.count("Verify OK") == 2  # after the first push, and after the repair
-    assert output.count("$ dnssync verify") == 4 == result.verify_runs  # each shown once, run once
+    assert output.count("$ dnssync verify") == 5 == result.verify_runs  # each shown once, run once
     # the stale record: the edit, apply succeeding everywhere, verify finding only that record
     edit = re.search(r"example\.com\.yaml: (\S+) A (\S+) → (\S+)", output)
     assert edit, output

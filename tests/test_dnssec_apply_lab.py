@@ -189,6 +189,8 @@ def test_multi_signer_bind_and_embedded_after_apply(lab, embedded, tmp_path):
 
     set_ds(lab.parent, zone, [d["ds"] for d in found["ds"]])
     lab.parent.delegate(zone, ["ns1.bind.lab.", EMBEDDED_NS])
+    verified = repo.run("verify")  # the whole verify: records, SOA, delegation, DNSSEC (DS at the parent too)
+    assert verified.exit_code == 0 and "Verify OK" in verified.output, verified.output
     for address in addresses.values():  # each provider alone, with a cold cache
         lab.validator.add_stub(zone, [address])
         lab.validator.flush(zone)

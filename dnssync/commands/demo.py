@@ -430,6 +430,11 @@ def tell_multi_signer(story: Story, fleet: Fleet, zone: str, expect: Callable[[b
     code, output = story.run("ds", zone.rstrip("."))
     expect(code == 0 and output.count(" IN DS ") == len(names),
            f"{len(names)} DS records, one per provider's KSK", f"dnssync ds exited {code}")
+    story.say("verify checks every signature, and each provider's signatures against every provider's"
+              " DNSKEY set: the matrix a resolver meets when it cached one provider's keys and asks another:")
+    code, output = story.run("verify", "--dnssec", "--zone", zone.rstrip("."))
+    expect(code == 0, "every provider's signatures validate against every provider's keys",
+           f"verify --dnssec exited {code} after the key exchange")
 
 
 @click.command()

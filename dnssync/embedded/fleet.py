@@ -7,6 +7,7 @@ plan and apply read, so the server listens exactly where its provider pushes
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -50,6 +51,8 @@ def server_for(provider: ProviderConfig, data_dir: Path | None, control: bool = 
                              f" {ns.name} has {where}, but its server listens at {host}:{port};"
                              f" give it 'address: {host}:{port}'")
     signs = (lambda zone: policy.dnssec_for(zone) == MULTI_SIGNER) if policy is not None else False
+    if "dnskey_ttl" in provider.options:  # how long resolvers keep its keys: a key exchange waits that long
+        soa = dataclasses.replace(soa, dnskey_ttl=int(provider.options["dnskey_ttl"]))
     return EmbeddedServer(host, port, provider.nameservers[0].name, data_dir,
                           data_dir / CONTROL_SOCKET if control and data_dir else None, soa, signs)
 
