@@ -39,6 +39,15 @@ def ksk(keys) -> int:
     return tag
 
 
+def presigned_verify(lab, make_repo, zone: str, value: str = "192.0.2.1", **presign):
+    """verify --dnssec of `zone` (www A 192.0.2.1) signed offline and served by Knot as it is
+    (`presign`: start, end, tamper, algorithm; see Lab.add_presigned_zone); git says www is `value`."""
+    lab.add_presigned_zone(zone, [f"www.{zone} 60 IN A 192.0.2.1"], **presign)
+    repo = make_repo({zone: f"www:\n  ttl: 60\n  type: A\n  value: {value}\n"}, providers=["knot"],
+                     config=MULTI, create=False)
+    return repo.run("verify", "--dnssec", "--format", "json")
+
+
 def test_independent_signers_fail_naming_each_missing_key_and_resolvers_fail(lab, make_repo):
     """Done when (issue 15): PowerDNS, Knot and BIND signing independently: verify fails and
     names the missing keys per provider, and the validating Unbound sees failures."""
@@ -137,10 +146,7 @@ def test_dnskey_set_without_the_signing_key(lab, make_repo):
 
 def test_expired_signatures_are_named(lab, make_repo):
     zone = unique_zone("exp")
-    lab.add_presigned_zone(zone, [f"www.{zone} 60 IN A 192.0.2.1"], start="20200101000000", end="20200201000000")
-    repo = make_repo({zone: "www:\n  ttl: 60\n  type: A\n  value: 192.0.2.1\n"}, providers=["knot"],
-                     config=MULTI, create=False)
-    result = repo.run("verify", "--dnssec", "--format", "json")
+    result = presigned_verify(lab, make_repo, zone, start="20200101000000", end="20200201000000")
     assert result.exit_code == 1, result.output
     expired = [f for f in findings(result) if f["code"] == "dnssec.expired"]
     assert expired and "2020-02-01" in expired[0]["message"], result.output
@@ -149,10 +155,7 @@ def test_expired_signatures_are_named(lab, make_repo):
 
 def test_signature_that_does_not_validate(lab, make_repo):
     zone = unique_zone("bog")
-    lab.add_presigned_zone(zone, [f"www.{zone} 60 IN A 192.0.2.1"], tamper=("192.0.2.1", "192.0.2.66"))
-    repo = make_repo({zone: "www:\n  ttl: 60\n  type: A\n  value: 192.0.2.66\n"}, providers=["knot"],
-                     config=MULTI, create=False)
-    result = repo.run("verify", "--dnssec", "--format", "json")
+    result = presigned_verify(lab, make_repo, zone, value="192.0.2.66", tamper=("192.0.2.1", "192.0.2.66"))
     assert result.exit_code == 1, result.output
     bogus = [f for f in findings(result) if f["code"] == "dnssec.bogus"]
     assert bogus and f"www.{zone} A" in bogus[0]["message"], result.output
@@ -189,10 +192,7 @@ def test_an_algorithm_resolvers_may_not_validate_is_a_warning(lab, make_repo):
     """RSASHA1 (RFC 8624: NOT RECOMMENDED; RHEL 9's resolvers refuse SHA-1): signed by BIND's
     dnssec-signzone, served by Knot; every signature still validates here."""
     zone = unique_zone("sha1")
-    lab.add_presigned_zone(zone, [f"www.{zone} 60 IN A 192.0.2.1"], algorithm="RSASHA1")
-    repo = make_repo({zone: "www:\n  ttl: 60\n  type: A\n  value: 192.0.2.1\n"}, providers=["knot"],
-                     config=MULTI, create=False)
-    result = repo.run("verify", "--dnssec", "--format", "json")
+    result = presigned_verify(lab, make_repo, zone, algorithm="RSASHA1")
     assert result.exit_code == 0, result.output
     found = findings(result)
     assert {f["code"] for f in found} == {"dnssec.algorithm"}, found
@@ -203,10 +203,7 @@ def test_a_nxdomain_without_a_proof_is_named(lab, make_repo):
     """Knot serves a signed zone whose apex NSEC was changed after signing to end at aaa.<zone>:
     nothing covers the names between aaa and www any more, so a NXDOMAIN there is unproven."""
     zone = unique_zone("nsec")
-    lab.add_presigned_zone(zone, [f"www.{zone} 60 IN A 192.0.2.1"], tamper=(f"NSEC\twww.{zone}", f"NSEC\taaa.{zone}"))
-    repo = make_repo({zone: "www:\n  ttl: 60\n  type: A\n  value: 192.0.2.1\n"}, providers=["knot"],
-                     config=MULTI, create=False)
-    result = repo.run("verify", "--dnssec", "--format", "json")
+    result = presigned_verify(lab, make_repo, zone, tamper=(f"NSEC\twww.{zone}", f"NSEC\taaa.{zone}"))
     assert result.exit_code == 1, result.output
     denial = [f for f in findings(result) if f["code"] == "dnssec.denial"]
     assert denial and "NXDOMAIN for dnssync-dnssec-nx-probe." in denial[0]["message"], result.output
