@@ -39,14 +39,15 @@ def demo_run(tmp_path_factory):
     ports = copy_example_repo(root)
     before = {p: p.read_text() for p in (root / "zones").iterdir()}
     runs = []
-    real = verify_command.run_verify
+    # every `dnssync verify` (full or --dnssec) runs the DNSSEC check exactly once
+    real = verify_command.check_dnssec
 
     def counted(*args, **kwargs):
         runs.append(args)
         return real(*args, **kwargs)
 
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(verify_command, "run_verify", counted)
+        patch.setattr(verify_command, "check_dnssec", counted)
         result = run(root, "demo")
     result.verify_runs = len(runs)
     return root, ports, before, result
