@@ -67,7 +67,8 @@ from dnssync.verify.expect import expectations
 NX_LABEL = "dnssync-dnssec-nx-probe"
 #: types asked at the apex to see a NODATA proof: the first that git lacks there
 NODATA_TYPES = ("NAPTR", "SSHFP", "LOC", "HINFO")
-EXAMPLES = 3  # RRsets named in one aggregated finding
+EXAMPLES = 3  # RRsets named in one aggregated finding's message
+KEPT = 20  # RRsets kept in its `observed` (a zone of 100,000 expiring signatures is one finding)
 
 
 @dataclass
@@ -103,13 +104,13 @@ class _Problems:
     """RRset-level problems of one kind at one provider, gathered into one finding."""
 
     where: set[str] = field(default_factory=set)  # nameservers
-    what: list[str] = field(default_factory=list)  # examples
+    what: list[str] = field(default_factory=list)  # the first KEPT examples
     count: int = 0
 
     def add(self, nameserver: str, what: str) -> None:
         self.where.add(nameserver)
         self.count += 1
-        if what not in self.what:
+        if len(self.what) < KEPT and what not in self.what:
             self.what.append(what)
 
 
@@ -120,7 +121,6 @@ class _Served:
     provider: str
     label: str
     answers: dict[tuple[str, str], Answer] = field(default_factory=dict)  # (kind, name/type) -> answer
-
     parsed: dict[tuple[str, str], dns.message.Message | None] = field(default_factory=dict)
 
     def message(self, key: tuple[str, str]) -> dns.message.Message | None:
@@ -324,7 +324,7 @@ class _ZoneCheck:
             self.findings.append(Finding(
                 severity, code, f"{provider}, {self.zone}: {found.count} {_MEANING[code]}: {examples}",
                 zone=self.zone, provider=provider, nameserver=", ".join(sorted(found.where)),
-                observed=found.what[:20]))
+                observed=found.what))
 
     def parent(self, ds: list[DS], cds: dict[str, list[dns.rrset.RRset]]) -> None:
         """The parent's DS set against every provider's KSKs; CDS/CDNSKEY against each other."""
