@@ -77,7 +77,8 @@ def test_demo_tells_the_whole_story(demo_run):
     assert len(re.findall(r"│ (alpha|bravo|charlie) +│ +(\d+)/\2 │ +(\d+)/\3 │ +(\d+)/\4 │", signing)) == 3
     assert len(re.findall(r"example\.net\. IN DS \d+ 13 2 [0-9a-f]{64} ; KSK \d+ \(ECDSAP256SHA256\) of", signing)) == 3
     assert output.count("Verify OK") == 2  # after the first push, and after the repair
-    assert output.count("$ dnssync verify") == 5 == result.verify_runs  # each shown once, run once
+    assert output.count("$ dnssync verify\n") == 4 == result.verify_runs  # each shown once, run once
+    assert output.count("$ dnssync verify --dnssec") == 1  # the matrix after the key exchange
     # the stale record: the edit, apply succeeding everywhere, verify finding only that record
     edit = re.search(r"example\.com\.yaml: (\S+) A (\S+) → (\S+)", output)
     assert edit, output

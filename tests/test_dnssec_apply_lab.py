@@ -23,6 +23,8 @@ import dns.name
 import dns.query
 import dns.rcode
 import dns.rdatatype
+import dns.tsig
+import dns.tsigkeyring
 import dns.update
 import pytest
 import yaml
@@ -236,3 +238,34 @@ def test_servers_that_cannot_publish_foreign_keys_are_named_at_plan_time(lab, tm
     after = dnskeys(lab.bind.address, zone)
     others = {k for p in ("knot", "pdns") for k in dnskeys(lab.servers[p].address, zone) if k.flags == 256}
     assert others <= set(after)
+
+
+def test_a_reviewed_plan_whose_key_exchange_went_stale_is_refused(lab, embedded, tmp_path):
+    """apply --plan sends the reviewed DNSKEY changes or nothing: when a provider's keys change
+    after the review (here the embedded server's zone is re-keyed), apply refuses, nothing sent."""
+    zone = unique_zone("ms")
+    lab.add_signed_zone(zone, ["bind"], ds=False)
+    repo = _multi_signer_repo(lab, tmp_path, zone, ["bind"], embedded=embedded)
+    assert repo.run("apply", "--yes", "--force").exit_code == 0
+    update = dns.update.UpdateMessage(zone)  # a retired key bind still publishes: the plan deletes it
+    stale = EmbeddedServer(soa=SHORT, signs=True).start()
+    try:
+        dns.query.tcp(dns.update.UpdateMessage(zone), stale.host, port=stale.port, timeout=5)
+        retired = next(k for k in dnskeys(stale.host, zone, stale.port) if k.flags == 256)
+    finally:
+        stale.stop()
+    update.add(zone, 5, retired)
+    update_bind = dns.update.UpdateMessage(zone, keyring=dns.tsigkeyring.from_text(
+        {lab.bind.key_name: lab.bind.key_secret}), keyname=lab.bind.key_name, keyalgorithm=dns.tsig.HMAC_SHA256)
+    update_bind.add(zone, 5, retired)
+    assert dns.query.tcp(update_bind, lab.bind.address, port=53, timeout=5).rcode() == dns.rcode.NOERROR
+    saved = tmp_path / "plan.json"
+    planned = repo.run("plan", "--save-plan", str(saved))
+    assert "no provider signs with it" in planned.output, planned.output
+    assert dns.query.tcp(update, embedded.host, port=53, timeout=5).rcode() == dns.rcode.NOERROR  # keys change
+    refused = repo.run("apply", "--yes", "--plan", str(saved))
+    assert refused.exit_code != 0 and "DNSKEYs it serves changed since the plan was made" in refused.output
+    assert retired in set(dnskeys(lab.bind.address, zone))  # nothing was sent
+    applied = repo.run("apply", "--yes")  # a fresh plan retires it everywhere, after the wait
+    assert applied.exit_code == 0, applied.output
+    assert all(retired not in set(dnskeys(a, zone)) for a in (lab.bind.address, embedded.host))

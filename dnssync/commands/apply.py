@@ -82,6 +82,9 @@ def reviewed_plan(repo: Repository, path: Path) -> tuple[Plan, list[LivePlan], C
                 if lp.error is None and not unreviewed(lp) and (why := check(lp))]
     problems += [f"{p}/{z}: no longer planned (zone or provider removed)" for p, z in reviewed
                  if fresh.for_provider(p, z) is None]
+    problems += [f"{pp.provider}/{pp.zone}: the DNSKEYs it serves changed since the plan was made (its key"
+                 " exchange is not the one reviewed): make a new plan" for pp in fresh.providers
+                 if (old := reviewed.get((pp.provider, pp.zone))) is not None and pp.keys != old.keys]
     if problems:
         raise PlanMismatch("refusing to apply a stale plan (nothing was sent): " + "; ".join(problems))
     # the reviewed findings, and any parity finding today's capabilities and policy add

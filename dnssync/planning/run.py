@@ -39,7 +39,8 @@ def plan_repository(repo: Repository, providers: list[str] | None = None, desire
     withheld = withheld_findings(repo.config, [z for z in repo.zones if z.name in desired], repo.providers())
     plan.findings = (list(repo.findings) + withheld + flat.findings
                      + check_plan(plan, desired, repo.providers(), policy, repo.locate))
-    replan_keys(repo, plan, list(desired))
+    if not refresh_flattened:  # a refresh sends the flattened RRsets and nothing else
+        replan_keys(repo, plan, list(desired))
     repo.locate_changes(plan)
     flat.annotate(plan, repo.locate)
     return plan, lives
