@@ -39,15 +39,14 @@ def demo_run(tmp_path_factory):
     ports = copy_example_repo(root)
     before = {p: p.read_text() for p in (root / "zones").iterdir()}
     runs = []
-    # every `dnssync verify` (full or --dnssec) runs the DNSSEC check exactly once
-    real = verify_command.check_dnssec
+    real = verify_command.run_verify
 
     def counted(*args, **kwargs):
         runs.append(args)
         return real(*args, **kwargs)
 
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(verify_command, "check_dnssec", counted)
+        patch.setattr(verify_command, "run_verify", counted)
         result = run(root, "demo")
     result.verify_runs = len(runs)
     return root, ports, before, result
