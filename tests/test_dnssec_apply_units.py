@@ -101,3 +101,24 @@ def test_zone_keys_survive_their_json():
     assert (again.ksk, again.zsk) == (keys.ksk, keys.zsk)
     assert isinstance(again.ksk_private, ec.EllipticCurvePrivateKey)
     assert dns.dnssec.key_id(again.ksk) == key_tag(keys.ksk)
+
+
+def test_key_changes_show_in_every_plan_format():
+    from rich.console import Console
+
+    from dnssync.report.github import plan_annotations
+    from dnssync.report.junit import plan_cases
+    from dnssync.report.markdown import plan_markdown
+    from dnssync.report.text import print_plan
+
+    key = ZoneKeys.generate().zsk
+    change = Change("create", "", "DNSKEY", desired={"ttl": 5, "values": [key.to_text()]},
+                    note=f"{describe(key)} of knot")
+    plan = Plan(zones={ZONE: []}, providers=[ProviderPlan("bind", ZONE, True, keys=[change])])
+    console = Console(record=True, width=250)
+    print_plan(console, plan)
+    text = console.export_text()
+    assert "DNSKEY" in text and f"{describe(key)} of knot" in text and "1 to create" in text
+    assert f"{describe(key)} of knot" in plan_markdown(plan)
+    assert "create @ DNSKEY 5 256 3 13" in plan_annotations(plan)
+    assert any("create @ DNSKEY" in line for case in plan_cases(plan) for line in case.output)

@@ -47,7 +47,7 @@ from dns.rdtypes.ANY.DNSKEY import DNSKEY
 from dns.rdtypes.ANY.NSEC import NSEC, Bitmap
 from dns.rdtypes.ANY.RRSIG import RRSIG
 
-from dnssync.embedded.answer import Answer
+from dnssync.embedded.answer import Sections
 from dnssync.embedded.zonedata import ZoneData, rrset
 from dnssync.model.dnskeys import SEP_FLAG, ZONE_FLAG
 
@@ -210,7 +210,7 @@ class SignedZone:
     def wildcard_of(self, name: Name) -> Name:
         return Name(("*", *self.view.closest_encloser(name).labels))
 
-    def add_dnssec(self, result: Answer, qname: Name, qtype: int, fault: str | None) -> None:
+    def add_dnssec(self, result: Sections, qname: Name, qtype: int, fault: str | None) -> None:
         """Add the RRSIGs and NSEC proofs a DO query gets to `result` (from `self.view`)."""
         view = self.view
         name = qname

@@ -41,7 +41,7 @@ KEY_CODES = (PENDING, "dnssec.keys-unreadable", "parity.dnssec-unsigned", "parit
 
 
 @dataclass
-class ZoneKeys:
+class ZoneKeyPlan:
     """One multi-signer zone's key exchange: the changes per provider and what blocks it."""
 
     zone: str
@@ -69,9 +69,9 @@ def _change(action: str, key, ttl: int, note: str) -> Change:
 
 
 def plan_zone(zone: str, served: dict[str, ServedKeys], verdicts: Mapping[str, SignerVerdict],
-              severity: Severity) -> ZoneKeys:
+              severity: Severity) -> ZoneKeyPlan:
     """The DNSKEY changes at every provider of `zone` (pure: from what was read)."""
-    plan = ZoneKeys(zone, served)
+    plan = ZoneKeyPlan(zone, served)
     readable = {p: s for p, s in served.items() if s.error is None and s.signed}
     for provider, keys in sorted(served.items()):
         if keys.error is not None:
@@ -124,7 +124,7 @@ def pending_zones(plan: Plan) -> list[str]:
 
 
 def plan_keys(config: Config, plan: Plan, serves: dict[str, list[str]],
-              provider_class: Callable[[str], str]) -> list[ZoneKeys]:
+              provider_class: Callable[[str], str]) -> list[ZoneKeyPlan]:
     """Read every provider of every multi-signer zone in `serves` and put the key changes
     into `plan` (each pair's `keys`, findings in `plan.findings`; both replaced for these
     zones when planned again). `provider_class` names a provider's class (for servers

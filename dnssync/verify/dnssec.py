@@ -506,14 +506,14 @@ async def _zone(engine: Engine, repo: Repository, zone: str, providers: list[str
 
 
 async def check_dnssec(repo: Repository, serves: dict[str, list[str]], timeout: float,
-                       retries: int | None = None, window: int = 64, down: Collection[str] = ()
+                       resends: int | None = None, window: int = 64, down: Collection[str] = ()
                        ) -> DnssecResult:
     """DNSSEC findings for every zone (see the module's docstring), zones concurrently;
     nameservers in `down` (labels the main verify found silent) are not asked again."""
     started = time.perf_counter()
     stats: dict[str, float] = {"signatures": 0, "validated": 0}
     managed = set(discover(repo.config.zones_dir, repo.config.zone_files))
-    async with Engine(timeout, retries, window, dnssec=True) as engine:
+    async with Engine(timeout, resends, window, dnssec=True) as engine:
         done = await asyncio.gather(*(_zone(engine, repo, zone, providers, managed, stats, down)
                                       for zone, providers in sorted(serves.items())))
         stats["queries"] = engine.stats["queries"]
