@@ -103,6 +103,11 @@ def test_a_stale_reviewed_plan_names_each_pair_and_leaves_the_unreviewed_to_appl
                         f"gone/{ZONE}: no longer planned (zone or provider removed)"]
     same = [pair("a"), pair("b"), pair("gone")]
     assert gates.stale(plan(*same), [live(p) for p in same]) == []
+    rekeyed = [pair("a"), pair("b"), pair("gone")]
+    rekeyed[0].keys = [Change("create", "", "DNSKEY", None, {"ttl": 3600, "values": ["257 3 13 AAAA"]})]
+    assert gates.stale(plan(*rekeyed), [live(p) for p in rekeyed]) == [
+        f"a/{ZONE}: the DNSKEYs it serves changed since the plan was made (its key exchange is not the one"
+        " reviewed): make a new plan"]
     unreadable = live(pair("a", digest="sha256:moved"))
     unreadable.error = OSError("down")  # unreadable now: apply_one reports it, not the staleness check
     assert gates.stale(plan(*same), [unreadable, live(pair("b")), live(pair("gone"))]) == []

@@ -113,8 +113,9 @@ class Gates:
 
     def stale(self, fresh: Plan, lives: list[LivePlan]) -> list[str]:
         """A reviewed plan against the same plan made again now: each pair whose live state
-        or changes differ, and each reviewed pair no longer planned. A pair unreadable at
-        review time is left out here: `recheck` refuses it alone, and the others still go."""
+        or changes differ, each reviewed pair no longer planned, and each pair whose key
+        exchange (multi-signer DNSKEYs) differs. A pair unreadable at review time is left
+        out here: `recheck` refuses it alone, and the others still go."""
         reviewed = self._as_reviewed
 
         def unreviewed(live: LivePlan) -> bool:
@@ -125,4 +126,7 @@ class Gates:
                     if lp.error is None and not unreviewed(lp) and (why := self.recheck(lp))]
         problems += [f"{p}/{z}: no longer planned (zone or provider removed)" for p, z in reviewed
                      if fresh.for_provider(p, z) is None]
+        problems += [f"{pp.provider}/{pp.zone}: the DNSKEYs it serves changed since the plan was made (its key"
+                     " exchange is not the one reviewed): make a new plan" for pp in fresh.providers
+                     if (old := reviewed.get((pp.provider, pp.zone))) is not None and pp.keys != old.keys]
         return problems

@@ -14,20 +14,24 @@ sent, and when to refuse, is decided here and in gates.py.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 from octodns.zone import Zone
 
 from dnssync.applying import snapshot
 from dnssync.applying.gates import Gates, Pair
+from dnssync.applying.keyexchange import exchange_keys
+from dnssync.applying.record import ApplyResult
 from dnssync.model.errors import DnssyncError, PlanMismatch, UsageError
 from dnssync.model.plan import Plan
 from dnssync.model.records import zone_content, zone_from_content
 from dnssync.planning.flatten import Flattening
 from dnssync.planning.parity import blocking
 from dnssync.planning.planner import LivePlan, plan_one
-from dnssync.planning.run import plan_repository
+from dnssync.planning.run import plan_repository, replan_keys
 from dnssync.repo.config import Config, zone_name
 from dnssync.repo.gitrev import head_revision
 from dnssync.repo.plugins import build_providers
@@ -46,9 +50,10 @@ class ApplyRun:
     retries: int = 3
     backoff: float = 1.0
     canaries: frozenset[str] = frozenset()  # applied first; a failure there stops the rest
-    #: a fresh full apply creates the zones a `nameservers: auto` provider of this repository
-    #: lacks (create_zones); None for a reviewed plan, a refresh or a restore, which create none
-    creates_zones_in: Repository | None = None
+    repo: Repository | None = None  # the repository planned (None: a restore)
+    #: a fresh full apply creates the zones a `nameservers: auto` provider lacks
+    #: (create_zones); a reviewed plan, a refresh and a restore create none
+    creates_zones: bool = False
     providers: list[str] | None = None  # the providers asked for (None: all)
     skipped: list[str] = field(default_factory=list)  # `--refresh-flattened`: provider/zone pairs left out
     created: list[str] = field(default_factory=list)  # provider/zone pairs create_zones created
@@ -61,7 +66,7 @@ class ApplyRun:
         plan, lives = plan_repository(repo, providers, refresh_flattened=refresh_flattened)
         skipped = Flattening.skip_new_zones(plan, lives) if refresh_flattened else []
         return cls(plan, lives, Gates.of(repo.config.policy, force), **_settings(repo.config),
-                   creates_zones_in=None if refresh_flattened else repo, providers=providers, skipped=skipped)
+                   repo=repo, creates_zones=not refresh_flattened, providers=providers, skipped=skipped)
 
     @classmethod
     def reviewed(cls, repo: Repository, path: Path, force: bool = False) -> ApplyRun:
@@ -89,7 +94,7 @@ class ApplyRun:
         # the reviewed findings, and any parity finding today's capabilities and policy add
         fresh.findings = saved.findings + [f for f in blocking(fresh.findings) if f not in saved.findings]
         fresh.revision = saved.revision
-        return cls(fresh, lives, gates, **_settings(repo.config))
+        return cls(fresh, lives, gates, **_settings(repo.config), repo=repo)
 
     @classmethod
     def restore(cls, config: Config, saved: dict[Pair, Zone]) -> ApplyRun:
@@ -118,8 +123,8 @@ class ApplyRun:
         plan was shown, gated and confirmed: creating a zone is a change), then plan again
         so that every provider's apex NS names their nameservers. Returns the pairs created
         ("provider/zone"); the caller shows the new plan and `check`s it again."""
-        repo = self.creates_zones_in
-        if repo is None:
+        repo = self.repo
+        if repo is None or not self.creates_zones:
             return []
         created = repo.create_pending_zones(self.plan, self.providers)
         if created:
@@ -131,6 +136,16 @@ class ApplyRun:
     def nothing_to_send(self) -> bool:
         """No provider needs a change and every one could be read: the apply ends here."""
         return not self.plan.has_changes and not self.plan.errors
+
+    def exchange_keys(self, result: ApplyResult, say: Callable[[str], None]) -> None:
+        """Multi-signer zones: once every provider took the records, their DNSKEYs are
+        published everywhere, waited for and retired (keyexchange.py); the outcomes join
+        `result`'s. Not after a failed apply, and never for a restore."""
+        if self.repo is None or result.failed:
+            return
+        repo = self.repo
+        result.outcomes += exchange_keys(repo.config, self.plan, repo.providers(), say,
+                                         partial(replan_keys, repo)).outcomes
 
     def replan(self, live: LivePlan) -> LivePlan:
         """Read one pair again (a retry, or reading back after a send), with this apply's thresholds."""

@@ -83,6 +83,7 @@ def apply(ctx: Context, zones: tuple[str, ...], providers: tuple[str, ...], plan
             run.check()
         with interrupt.sigint_stops(ctx.say):
             result = run_apply(run)
+            run.exchange_keys(result, ctx.say)
     if fmt == "json":
         ctx.emit(_document({"plan": json.loads(run.plan.to_json()), "apply": {
             "id": result.id, "snapshot": result.snapshot,
