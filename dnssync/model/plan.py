@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -132,22 +132,22 @@ class Plan:
             "repository": self.repository,
             "base": self.base,
             "zones": self.zones,
-            "providers": [asdict(p) for p in self.providers],
+            "providers": [_provider_data(p) for p in self.providers],
             "findings": [f.to_dict() for f in self.findings],
             "flattened": self.flattened,
         }
 
     @property
     def checksum(self) -> str:
-        canonical = json.dumps(self._body(), sort_keys=True, separators=(",", ":"))
-        return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
+        return _checksum(self._body())
 
     def to_json(self) -> str:
-        sealed = {"checksum": self.checksum}
+        body = self._body()  # once: a fleet's plan holds tens of thousands of changes
+        sealed = {"checksum": _checksum(body)}
         key = plan_key()
         if key is not None:
-            sealed["signature"] = signature(self.checksum, key)
-        return json.dumps({**self._body(), **sealed}, indent=2, sort_keys=True)
+            sealed["signature"] = signature(sealed["checksum"], key)
+        return json.dumps({**body, **sealed}, indent=2, sort_keys=True)
 
     @classmethod
     def from_json(cls, text: str, source: str = "plan") -> Plan:
@@ -179,6 +179,20 @@ class Plan:
             raise UsageError(f"{source}: {problem}")
         return plan
 
+
+
+def _checksum(body: dict[str, Any]) -> str:
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"))
+    return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _provider_data(plan: ProviderPlan) -> dict[str, Any]:
+    """`asdict(plan)` without its deep copies (the JSON encoder copies nothing): the
+    same keys and values, a fraction of the time for a fleet's plan."""
+    data = dict(plan.__dict__)
+    data["changes"] = [dict(c.__dict__) for c in plan.changes]
+    data["adjustments"] = [dict(a.__dict__) for a in plan.adjustments]
+    return data
 
 
 _OPTIONAL_STR = (str, type(None))

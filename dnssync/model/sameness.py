@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import re
 import socket
+from collections.abc import Iterable
 from itertools import pairwise
 
 import dns.rdata
@@ -42,10 +43,16 @@ def canonical(record: Record) -> tuple[int, frozenset[bytes]]:
     `to_rrset()` (the text plan and apply send) and dnspython."""
     rrset = record.to_rrset()
     rdtype = dns.rdatatype.from_text(rrset._type)
+    return rdtype, canonical_values(rdtype, rrset.rdatas)
+
+
+def canonical_values(rdtype: int, texts: Iterable[str]) -> frozenset[bytes]:
+    """The canonical wire form of presentation-format values of one type, as a set
+    (what `canonical` compares; a provider's API answers in this text too)."""
     family = _ADDRESS_WIRE.get(rdtype)
     if family is not None:
-        return rdtype, frozenset(socket.inet_pton(family, text) for text in rrset.rdatas)
-    return rdtype, frozenset(rdata_key(rdtype, text) for text in rrset.rdatas)
+        return frozenset(socket.inet_pton(family, text) for text in texts)
+    return frozenset(rdata_key(rdtype, text) for text in texts)
 
 
 #: types whose RDATA is one domain name, lower-cased in canonical form (RFC 4034 6.2)

@@ -28,6 +28,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import dns.rdatatype
 from octodns.record.rr import RdataParseError
 from octodns.record.txt import TxtValue
 from octodns_powerdns import PowerDnsProvider as _OctodnsPowerDnsProvider
@@ -35,6 +36,7 @@ from octodns_powerdns import _encode_zone_name
 from requests import HTTPError
 
 from dnssync.model import interrupt
+from dnssync.model.sameness import canonical_values
 from dnssync.providers.refused import Deterministic, Refused, bisect
 
 #: comfortably under PowerDNS's default webserver-max-bodysize (2 MB)
@@ -113,6 +115,19 @@ class PowerDnsProvider(_OctodnsPowerDnsProvider):
                     "Could not find domain "):
                 raise Deterministic(f"HTTP 422: {error}") from None
             raise
+
+    def read_names(self, zone_name: str, names: set[str]) -> dict[tuple[str, str], tuple[int, frozenset[bytes]]]:
+        """The RRsets PowerDNS holds at `names` (lower-case absolute names), as (name,
+        type) -> (TTL, canonical RDATA): what apply reads back (applying/readback.py).
+        One GET of the zone, as populate makes, but only these names' content is looked
+        at, never built into octoDNS records; errors (a missing zone too) are raised."""
+        found = {}
+        for rrset in self._get(f"zones/{_encode_zone_name(zone_name)}").json()["rrsets"]:
+            name, rtype = rrset["name"].lower(), rrset["type"]
+            if name in names and (rtype in self.SUPPORTS or f"PowerDnsProvider/{rtype}" in self.SUPPORTS):
+                found[(name, rtype)] = (rrset["ttl"], canonical_values(
+                    dns.rdatatype.from_text(rtype), [r["content"] for r in rrset["records"]]))
+        return found
 
     # -- TXT/SPF as octoDNS renders and parses them (see the module docstring) --------
 

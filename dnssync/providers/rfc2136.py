@@ -183,6 +183,24 @@ class Rfc2136Provider(_OctodnsRfc2136Provider):
             rrsets.append(Rrset(name, octodns_type(rdtype), ttls[(owner, rdtype)], rdatas))
         return rrsets
 
+    def read_names(self, zone_name: str, names: set[str]) -> dict[tuple[str, str], tuple[int, frozenset[bytes]]]:
+        """The RRsets the server holds at `names` (lower-case absolute names), of the types
+        this provider holds, as (name, type) -> (TTL, canonical RDATA): what apply reads
+        back (applying/readback.py). One transfer, but only these names' RDATA is looked
+        at, never parsed into octoDNS records; errors are raised as they come."""
+        key = axfr.tsig_key(self.key_name, self.key_secret, self.key_algorithm)
+        wanted = {dns.name.from_text(name).to_wire().lower(): name for name in names}
+        supported = {wire_type(t) for t in self.SUPPORTS}
+        ttls: dict[tuple[str, str], int] = {}
+        values: dict[tuple[str, str], set[bytes]] = {}
+        for reply, rr in axfr.transfer(self.host, zone_name, self.port, key, self.timeout * 4):
+            name = wanted.get(rr.owner)
+            if name is not None and rr.rdtype in supported:
+                rrset = (name, octodns_type(rr.rdtype))
+                ttls.setdefault(rrset, rr.ttl)
+                values.setdefault(rrset, set()).add(reply.rdata_key(rr))
+        return {rrset: (ttls[rrset], frozenset(keys)) for rrset, keys in values.items()}
+
     def populate(self, zone, target=False, lenient=False):
         for record in Record.from_rrsets(zone, self.transfer(zone.name), lenient=lenient, source=self):
             zone.add_record(record, lenient=lenient)
