@@ -16,16 +16,8 @@ plan names what is still pending: what the user sees on a failure is unchanged.
 
 from __future__ import annotations
 
-from typing import Any
-
-from octodns.record import Record
-
-from dnssync.model.sameness import canonical
+from dnssync.model.sameness import rrsets_of
 from dnssync.planning.planner import LivePlan
-
-#: (lower-case absolute name, octoDNS type) -> (TTL, canonical RDATA): what a provider's
-#: `read_names` returns and what the plan wants there
-Rrsets = dict[tuple[str, str], tuple[int, frozenset[bytes]]]
 
 
 def stored(sent: LivePlan) -> bool:
@@ -36,7 +28,7 @@ def stored(sent: LivePlan) -> bool:
     if octo is None or read is None or sent.processors or not octo.changes:
         return False
     names = {change.record.fqdn.lower() for change in octo.changes}
-    wanted = _wanted(octo.desired.records, names, sent.provider.id)
+    wanted = rrsets_of(octo.desired.records, sent.provider.id, names)
     if wanted is None:
         return False
     try:
@@ -44,31 +36,3 @@ def stored(sent: LivePlan) -> bool:
     except Exception:  # any failure to read: the full re-plan reads again and reports it
         return False
     return found == wanted
-
-
-def _wanted(records: Any, names: set[str], provider_id: str) -> Rrsets | None:
-    """The desired RRsets at `names` as the provider must now hold them; None when one
-    of them is not a plain RRset that `canonical` describes whole."""
-    wanted: Rrsets = {}
-    for record in records:
-        fqdn = record.fqdn.lower()
-        if fqdn not in names:
-            continue
-        if not _plain(record, provider_id):
-            return None
-        try:
-            _, values = canonical(record)
-        except Exception:  # a type without presentation text or one dnspython lacks: re-plan
-            return None
-        wanted[(fqdn, record._type)] = (record.ttl, values)
-    return wanted
-
-
-def _plain(record: Record, provider_id: str) -> bool:
-    """A record octoDNS plans like any other for this provider: not ignored or
-    excluded (octoDNS would plan nothing for it), not dynamic or geo (more than
-    its RDATA), not a provider-specific type."""
-    return not (record.ignored or provider_id in record.excluded
-                or (record.included and provider_id not in record.included)
-                or getattr(record, "dynamic", None) or getattr(record, "geo", None)
-                or "/" in record._type)

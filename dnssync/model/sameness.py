@@ -134,3 +134,36 @@ def normal_zone(zone: Zone) -> Zone:
                 normal.add_record(distinct(record), replace=True, lenient=True)
         setattr(zone, _NORMAL_ATTR, normal)
     return normal
+
+
+#: RRsets in DNS's meaning: (lower-case absolute name, octoDNS type) -> (TTL, canonical
+#: RDATA). What a provider's `read_names` returns, and `rrsets_of` makes of git's records
+Rrsets = dict[tuple[str, str], tuple[int, frozenset[bytes]]]
+
+
+def rrsets_of(records: Iterable[Record], provider_id: str, names: set[str] | None = None) -> Rrsets | None:
+    """The RRsets a provider must hold for `records` (those at `names`; None: all), or
+    None when one of them is more than its RDATA can say (see `_plain`), so that only
+    octoDNS's own planning can judge it."""
+    found: Rrsets = {}
+    for record in records:
+        fqdn = record.fqdn.lower()
+        if names is not None and fqdn not in names:
+            continue
+        if not _plain(record, provider_id):
+            return None
+        try:
+            _, values = canonical(record)
+        except Exception:  # a type without presentation text, or one dnspython lacks
+            return None
+        found[(fqdn, record._type)] = (record.ttl, values)
+    return found
+
+
+def _plain(record: Record, provider_id: str) -> bool:
+    """A record octoDNS plans for this provider by TTL and values alone: not ignored or
+    excluded (octoDNS plans nothing for those), not dynamic or geo, not a plugin's type."""
+    return not (record.ignored or provider_id in record.excluded
+                or (record.included and provider_id not in record.included)
+                or getattr(record, "dynamic", None) or getattr(record, "geo", None)
+                or "/" in record._type)

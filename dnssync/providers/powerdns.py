@@ -36,7 +36,7 @@ from octodns_powerdns import _encode_zone_name
 from requests import HTTPError
 
 from dnssync.model import interrupt
-from dnssync.model.sameness import canonical_values
+from dnssync.model.sameness import Rrsets, canonical_values
 from dnssync.providers.refused import Deterministic, Refused, bisect
 
 #: comfortably under PowerDNS's default webserver-max-bodysize (2 MB)
@@ -116,15 +116,17 @@ class PowerDnsProvider(_OctodnsPowerDnsProvider):
                 raise Deterministic(f"HTTP 422: {error}") from None
             raise
 
-    def read_names(self, zone_name: str, names: set[str]) -> dict[tuple[str, str], tuple[int, frozenset[bytes]]]:
-        """The RRsets PowerDNS holds at `names` (lower-case absolute names), as (name,
-        type) -> (TTL, canonical RDATA): what apply reads back (applying/readback.py).
-        One GET of the zone, as populate makes, but only these names' content is looked
-        at, never built into octoDNS records; errors (a missing zone too) are raised."""
+    def read_names(self, zone_name: str, names: set[str] | None = None) -> Rrsets:
+        """The RRsets PowerDNS holds at `names` (lower-case absolute names; None: the whole
+        zone), in DNS's meaning (sameness.Rrsets): what apply reads back and plan compares
+        first (readback.py, planning/unchanged.py). One GET of the zone, as populate makes;
+        only these names' content is looked at, never built into octoDNS records. Errors
+        are raised as they come (HTTPError for a missing zone too)."""
         found = {}
         for rrset in self._get(f"zones/{_encode_zone_name(zone_name)}").json()["rrsets"]:
             name, rtype = rrset["name"].lower(), rrset["type"]
-            if name in names and (rtype in self.SUPPORTS or f"PowerDnsProvider/{rtype}" in self.SUPPORTS):
+            if (names is None or name in names) and (
+                    rtype in self.SUPPORTS or f"PowerDnsProvider/{rtype}" in self.SUPPORTS):
                 found[(name, rtype)] = (rrset["ttl"], canonical_values(
                     dns.rdatatype.from_text(rtype), [r["content"] for r in rrset["records"]]))
         return found

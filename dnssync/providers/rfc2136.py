@@ -33,7 +33,7 @@ against real servers (each fix has a test in tests/test_rfc2136_*):
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import dns.exception
@@ -53,9 +53,10 @@ from octodns_bind import Rfc2136Provider as _OctodnsRfc2136Provider
 
 from dnssync.model import interrupt
 from dnssync.model.records import ZoneIndex
+from dnssync.model.sameness import Rrsets
 from dnssync.providers.aliaswire import octodns_type, rdata_from_text, rdata_text, wire_type
 from dnssync.providers.refused import Deterministic, Refused, bisect
-from dnssync.query import axfr
+from dnssync.query import axfr, wire
 
 #: bytes kept free in every update message for the header, zone section and TSIG
 _MESSAGE_SLACK = 1024
@@ -154,19 +155,16 @@ class Rfc2136Provider(_OctodnsRfc2136Provider):
     def _where(self) -> str:
         return f"{self.host}:{self.port}" if ":" not in self.host else f"[{self.host}]:{self.port}"
 
-    def transfer(self, zone_name: str) -> list[Rrset]:
-        """The zone by AXFR (TSIG-signed when a key is configured; see dnssync.query.axfr),
-        as octoDNS RRsets of the types this provider holds."""
+    def _transferred(self, zone_name: str) -> Iterator[tuple[wire.Reply, wire.RR]]:
+        """The zone's records by AXFR (TSIG-signed when a key is configured; see
+        dnssync.query.axfr), of the types this provider holds; failures as Rfc2136Error."""
         key = axfr.tsig_key(self.key_name, self.key_secret, self.key_algorithm)
         where = f"zone transfer of {zone_name} from {self._where()}"
-        grouped: dict[tuple[bytes, int], list[str]] = {}
-        ttls: dict[tuple[bytes, int], int] = {}
         supported = {wire_type(t) for t in self.SUPPORTS}
         try:
             for reply, rr in axfr.transfer(self.host, zone_name, self.port, key, self.timeout * 4):
                 if rr.rdtype in supported:
-                    grouped.setdefault((rr.owner, rr.rdtype), []).append(rdata_text(reply.rdata(rr)))
-                    ttls.setdefault((rr.owner, rr.rdtype), rr.ttl)
+                    yield reply, rr
         except dns.tsig.PeerError as e:
             raise Rfc2136Error(f"{where} rejected: {_tsig_problem(e)}") from None
         except axfr.TransferRefused as e:
@@ -176,6 +174,14 @@ class Rfc2136Provider(_OctodnsRfc2136Provider):
             raise Rfc2136Error(f"{where} failed: {type(e).__name__} {e}".rstrip(), transient=True) from None
         except dns.exception.DNSException as e:
             raise Rfc2136Error(f"{where} failed: {type(e).__name__}: {e}") from None
+
+    def transfer(self, zone_name: str) -> list[Rrset]:
+        """The zone by AXFR as octoDNS RRsets of the types this provider holds."""
+        grouped: dict[tuple[bytes, int], list[str]] = {}
+        ttls: dict[tuple[bytes, int], int] = {}
+        for reply, rr in self._transferred(zone_name):
+            grouped.setdefault((rr.owner, rr.rdtype), []).append(rdata_text(reply.rdata(rr)))
+            ttls.setdefault((rr.owner, rr.rdtype), rr.ttl)
         names: dict[bytes, str] = {}
         rrsets = []
         for (owner, rdtype), rdatas in grouped.items():
@@ -183,22 +189,27 @@ class Rfc2136Provider(_OctodnsRfc2136Provider):
             rrsets.append(Rrset(name, octodns_type(rdtype), ttls[(owner, rdtype)], rdatas))
         return rrsets
 
-    def read_names(self, zone_name: str, names: set[str]) -> dict[tuple[str, str], tuple[int, frozenset[bytes]]]:
-        """The RRsets the server holds at `names` (lower-case absolute names), of the types
-        this provider holds, as (name, type) -> (TTL, canonical RDATA): what apply reads
-        back (applying/readback.py). One transfer, but only these names' RDATA is looked
-        at, never parsed into octoDNS records; errors are raised as they come."""
-        key = axfr.tsig_key(self.key_name, self.key_secret, self.key_algorithm)
-        wanted = {dns.name.from_text(name).to_wire().lower(): name for name in names}
-        supported = {wire_type(t) for t in self.SUPPORTS}
+    def read_names(self, zone_name: str, names: set[str] | None = None) -> Rrsets:
+        """The RRsets the server holds at `names` (lower-case absolute names; None: the
+        whole zone), of the types this provider holds, in DNS's meaning (sameness.Rrsets):
+        what apply reads back and plan compares first (readback.py, planning/unchanged.py).
+        One transfer; only these names' RDATA is looked at, never built into octoDNS
+        records. Failures are Rfc2136Error, as populate's."""
+        wanted = None if names is None else {dns.name.from_text(name).to_wire().lower(): name for name in names}
+        seen: dict[bytes, str] = {}
         ttls: dict[tuple[str, str], int] = {}
         values: dict[tuple[str, str], set[bytes]] = {}
-        for reply, rr in axfr.transfer(self.host, zone_name, self.port, key, self.timeout * 4):
-            name = wanted.get(rr.owner)
-            if name is not None and rr.rdtype in supported:
-                rrset = (name, octodns_type(rr.rdtype))
-                ttls.setdefault(rrset, rr.ttl)
-                values.setdefault(rrset, set()).add(reply.rdata_key(rr))
+        for reply, rr in self._transferred(zone_name):
+            if wanted is not None:
+                name = wanted.get(rr.owner)
+                if name is None:
+                    continue
+            else:
+                name = seen.get(rr.owner) or seen.setdefault(
+                    rr.owner, dns.name.from_wire(rr.owner, 0)[0].to_text().lower())
+            rrset = (name, octodns_type(rr.rdtype))
+            ttls.setdefault(rrset, rr.ttl)
+            values.setdefault(rrset, set()).add(reply.rdata_key(rr))
         return {rrset: (ttls[rrset], frozenset(keys)) for rrset, keys in values.items()}
 
     def populate(self, zone, target=False, lenient=False):
