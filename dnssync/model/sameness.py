@@ -27,6 +27,7 @@ import socket
 from collections.abc import Iterable
 from itertools import pairwise
 
+import dns.exception
 import dns.rdata
 import dns.rdataclass
 import dns.rdatatype
@@ -46,13 +47,24 @@ def canonical(record: Record) -> tuple[int, frozenset[bytes]]:
     return rdtype, canonical_values(rdtype, rrset.rdatas)
 
 
-def canonical_values(rdtype: int, texts: Iterable[str]) -> frozenset[bytes]:
-    """The canonical wire form of presentation-format values of one type, as a set
-    (what `canonical` compares; a provider's API answers in this text too)."""
-    family = _ADDRESS_WIRE.get(rdtype)
-    if family is not None:
-        return frozenset(socket.inet_pton(family, text) for text in texts)
-    return frozenset(rdata_key(rdtype, text) for text in texts)
+class NotPlain(ValueError):
+    """Values that have no canonical form here (a type dnspython lacks, text it cannot
+    read): only octoDNS's own planning can judge them."""
+
+
+def canonical_values(rdtype: int | str, texts: Iterable[str]) -> frozenset[bytes]:
+    """The canonical wire form of presentation-format values of one type (a number, or
+    its name as a provider's API gives it), as a set: what `canonical` compares. NotPlain
+    when they have none."""
+    try:
+        if isinstance(rdtype, str):
+            rdtype = dns.rdatatype.from_text(rdtype)
+        family = _ADDRESS_WIRE.get(rdtype)
+        if family is not None:
+            return frozenset(socket.inet_pton(family, text) for text in texts)
+        return frozenset(rdata_key(rdtype, text) for text in texts)
+    except (dns.exception.DNSException, ValueError, OSError) as e:
+        raise NotPlain(f"{rdtype}: {e}") from None
 
 
 #: types whose RDATA is one domain name, lower-cased in canonical form (RFC 4034 6.2)
@@ -154,8 +166,8 @@ def rrsets_of(records: Iterable[Record], provider_id: str, names: set[str] | Non
             return None
         try:
             _, values = canonical(record)
-        except Exception:  # a type without presentation text, or one dnspython lacks
-            return None
+        except (NotPlain, AttributeError, dns.exception.DNSException):  # a type without
+            return None  # presentation text (a plugin's value class), or one dnspython lacks
         found[(fqdn, record._type)] = (record.ttl, values)
     return found
 

@@ -28,7 +28,6 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import dns.rdatatype
 from octodns.record.rr import RdataParseError
 from octodns.record.txt import TxtValue
 from octodns_powerdns import PowerDnsProvider as _OctodnsPowerDnsProvider
@@ -121,14 +120,14 @@ class PowerDnsProvider(_OctodnsPowerDnsProvider):
         zone), in DNS's meaning (sameness.Rrsets): what apply reads back and plan compares
         first (readback.py, planning/unchanged.py). One GET of the zone, as populate makes;
         only these names' content is looked at, never built into octoDNS records. Errors
-        are raised as they come (HTTPError for a missing zone too)."""
+        are raised as they come (HTTPError for a missing zone too; NotPlain for content
+        only octoDNS can read)."""
         found = {}
         for rrset in self._get(f"zones/{_encode_zone_name(zone_name)}").json()["rrsets"]:
             name, rtype = rrset["name"].lower(), rrset["type"]
             if (names is None or name in names) and (
                     rtype in self.SUPPORTS or f"PowerDnsProvider/{rtype}" in self.SUPPORTS):
-                found[(name, rtype)] = (rrset["ttl"], canonical_values(
-                    dns.rdatatype.from_text(rtype), [r["content"] for r in rrset["records"]]))
+                found[(name, rtype)] = (rrset["ttl"], canonical_values(rtype, [r["content"] for r in rrset["records"]]))
         return found
 
     # -- TXT/SPF as octoDNS renders and parses them (see the module docstring) --------

@@ -34,6 +34,7 @@ against real servers (each fix has a test in tests/test_rfc2136_*):
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import dns.exception
@@ -157,14 +158,20 @@ class Rfc2136Provider(_OctodnsRfc2136Provider):
 
     def _transferred(self, zone_name: str) -> Iterator[tuple[wire.Reply, wire.RR]]:
         """The zone's records by AXFR (TSIG-signed when a key is configured; see
-        dnssync.query.axfr), of the types this provider holds; failures as Rfc2136Error."""
+        dnssync.query.axfr), of the types this provider holds. Read inside
+        `_transfer_errors`, which words every failure (the caller's parsing too)."""
         key = axfr.tsig_key(self.key_name, self.key_secret, self.key_algorithm)
-        where = f"zone transfer of {zone_name} from {self._where()}"
         supported = {wire_type(t) for t in self.SUPPORTS}
+        for reply, rr in axfr.transfer(self.host, zone_name, self.port, key, self.timeout * 4):
+            if rr.rdtype in supported:
+                yield reply, rr
+
+    @contextmanager
+    def _transfer_errors(self, zone_name: str) -> Iterator[None]:
+        """A failed transfer as Rfc2136Error, saying what to check."""
+        where = f"zone transfer of {zone_name} from {self._where()}"
         try:
-            for reply, rr in axfr.transfer(self.host, zone_name, self.port, key, self.timeout * 4):
-                if rr.rdtype in supported:
-                    yield reply, rr
+            yield
         except dns.tsig.PeerError as e:
             raise Rfc2136Error(f"{where} rejected: {_tsig_problem(e)}") from None
         except axfr.TransferRefused as e:
@@ -179,9 +186,10 @@ class Rfc2136Provider(_OctodnsRfc2136Provider):
         """The zone by AXFR as octoDNS RRsets of the types this provider holds."""
         grouped: dict[tuple[bytes, int], list[str]] = {}
         ttls: dict[tuple[bytes, int], int] = {}
-        for reply, rr in self._transferred(zone_name):
-            grouped.setdefault((rr.owner, rr.rdtype), []).append(rdata_text(reply.rdata(rr)))
-            ttls.setdefault((rr.owner, rr.rdtype), rr.ttl)
+        with self._transfer_errors(zone_name):
+            for reply, rr in self._transferred(zone_name):
+                grouped.setdefault((rr.owner, rr.rdtype), []).append(rdata_text(reply.rdata(rr)))
+                ttls.setdefault((rr.owner, rr.rdtype), rr.ttl)
         names: dict[bytes, str] = {}
         rrsets = []
         for (owner, rdtype), rdatas in grouped.items():
@@ -199,17 +207,18 @@ class Rfc2136Provider(_OctodnsRfc2136Provider):
         seen: dict[bytes, str] = {}
         ttls: dict[tuple[str, str], int] = {}
         values: dict[tuple[str, str], set[bytes]] = {}
-        for reply, rr in self._transferred(zone_name):
-            if wanted is not None:
-                name = wanted.get(rr.owner)
-                if name is None:
-                    continue
-            else:
-                name = seen.get(rr.owner) or seen.setdefault(
-                    rr.owner, dns.name.from_wire(rr.owner, 0)[0].to_text().lower())
-            rrset = (name, octodns_type(rr.rdtype))
-            ttls.setdefault(rrset, rr.ttl)
-            values.setdefault(rrset, set()).add(reply.rdata_key(rr))
+        with self._transfer_errors(zone_name):
+            for reply, rr in self._transferred(zone_name):
+                if wanted is not None:
+                    name = wanted.get(rr.owner)
+                    if name is None:
+                        continue
+                else:
+                    name = seen.get(rr.owner) or seen.setdefault(
+                        rr.owner, dns.name.from_wire(rr.owner, 0)[0].to_text().lower())
+                rrset = (name, octodns_type(rr.rdtype))
+                ttls.setdefault(rrset, rr.ttl)
+                values.setdefault(rrset, set()).add(reply.rdata_key(rr))
         return {rrset: (ttls[rrset], frozenset(keys)) for rrset, keys in values.items()}
 
     def populate(self, zone, target=False, lenient=False):

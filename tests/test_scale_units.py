@@ -1,0 +1,49 @@
+"""Fleet scale (issue 14), the parts that need no server: the cheaper plan JSON and
+snapshot writes say and keep exactly what the slower ones did."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import asdict
+
+from dnssync.applying import state
+from dnssync.model.findings import Finding
+from dnssync.model.plan import Adjustment, Change, Plan, ProviderPlan
+
+
+def a_plan() -> Plan:
+    changes = [Change("create", "www", "A", None, {"ttl": 60, "values": ["192.0.2.1"]}, "zones/x.yaml", 3),
+               Change("update", "", "MX", {"ttl": 60, "values": ["10 a.x."]}, {"ttl": 60, "values": ["10 b.x."]},
+                      flattened={"from": "ALIAS", "target": "t.", "resolved_at": "now", "via": "r"})]
+    adjusted = [Adjustment("adjusted", "low", "A", "TTL 1 raised", {"ttl": 1, "values": ["192.0.2.2"]},
+                           {"ttl": 60, "values": ["192.0.2.2"]})]
+    return Plan(zones={"x.": [{"name": "www", "type": "A", "value": "192.0.2.1"}]},
+                providers=[ProviderPlan("p", "x.", True, changes, adjusted, 3, "sha256:ab", None, None),
+                           ProviderPlan("q", "x.", None, error="down")],
+                findings=[Finding("warning", "parity.unsupported", "m", zone="x.")], revision="abc")
+
+
+def test_plan_json_is_what_asdict_made():
+    plan = a_plan()
+    text = plan.to_json()
+    data = json.loads(text)
+    assert data["providers"] == [asdict(p) for p in plan.providers]
+    assert Plan.from_json(text).providers == plan.providers  # and its checksum still holds
+    body = {k: v for k, v in data.items() if k != "checksum"}
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"))
+    assert data["checksum"] == "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def test_write_all_writes_every_file_whole_and_leaves_no_temporary(tmp_path, monkeypatch):
+    files = {tmp_path / f"p{i % 3}" / f"z{i}.yaml": f"zone {i}\n".encode() * (i + 1) for i in range(50)}
+    (tmp_path / "p0").mkdir()
+    (tmp_path / "p0" / "z0.yaml").write_bytes(b"old")
+    synced: list[int] = []
+    real = os.fsync
+    monkeypatch.setattr(state.os, "fsync", lambda fd: (synced.append(fd), real(fd)))
+    state.write_all(files)
+    assert all(path.read_bytes() == data for path, data in files.items())
+    assert not list(tmp_path.glob("*/.*.tmp"))
+    assert len(synced) == len(files) + 3  # every file, then each folder once
