@@ -21,26 +21,25 @@ import requests
 from octodns.provider.base import BaseProvider
 from octodns.zone import Zone
 
-from dnssync.model.sameness import NotPlain, Rrsets, rrsets_of
+from dnssync.model.sameness import Rrsets, rrsets_of
 
 
 def in_sync(provider: BaseProvider, served: Zone) -> tuple[int, str] | None:
     """(record count, digest) of the provider's live zone when it holds exactly `served`;
-    None when it does not or cannot be told here. A failure to read is raised, as the long
-    way's populate raises it (the same read), except an API's refusal (4xx), which
-    populate words its own way (a missing zone is one to create)."""
+    None when it does not or cannot be told here. A transient failure to read (timeout,
+    connection refused, HTTP 5xx) is raised, as populate would raise it; any other goes
+    the long way, whose populate has its own words for some (a missing zone is one to
+    create, not an error)."""
     read = getattr(provider, "read_names", None)
     wanted = rrsets_of(served.records, provider.id) if read is not None else None
     if wanted is None:
         return None
     try:
         found = read(served.name)
-    except NotPlain:
-        return None
-    except requests.HTTPError as e:  # an API's 4xx (no such zone, unauthorized): populate has
-        if e.response is not None and e.response.status_code < 500:  # its own words for some
-            return None
-        raise
+    except Exception as e:
+        if _transient(e):  # the long way would wait for it again: say it now
+            raise
+        return None  # a missing zone, a refusal, values only octoDNS reads: its populate says
     if found != wanted:
         return None
     return len(found), live_digest(found)
@@ -53,3 +52,12 @@ def live_digest(rrsets: Rrsets) -> str:
                   for (name, rtype), (ttl, values) in rrsets.items())
     return "sha256:" + hashlib.sha256("\n".join(rows).encode()).hexdigest()
 
+
+def _transient(error: BaseException) -> bool:
+    """Whether reading again at once would fail again the same way, after the same wait."""
+    if isinstance(getattr(error, "transient", None), bool):
+        return error.transient  # type: ignore[attr-defined]
+    if isinstance(error, requests.HTTPError):
+        return error.response is not None and (error.response.status_code >= 500
+                                               or error.response.status_code == 429)
+    return isinstance(error, requests.ConnectionError | requests.Timeout)
