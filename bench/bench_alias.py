@@ -1,7 +1,7 @@
 """What resolving ALIAS targets costs a plan: 500 zones, each with an apex ALIAS to its own
 name at a "CDN" (a zone on the lab's parent server), flattened for BIND and Knot.
 
-Measured in process around `flatten.prepare` (what `Repository.plan` runs before the
+Measured in process around `flatten.prepare` (what `planning.run.plan_repository` runs before the
 providers are planned: every target resolved at once through the async engine, then the
 per-provider zones built), three ways: through the lab's Unbound with a cold cache, the
 same with the cache warm, and with no `resolvers:` (the targets' own authoritative

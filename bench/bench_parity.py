@@ -2,7 +2,7 @@
 
 Reference: octoDNS processes the desired zone once per target anyway
 (`_process_desired_zone`, inside every plan). dnssync adds, per provider, what it
-will serve (`plan.adjustments`: that processing plus the TTL clamp, done in each
+will serve (`planning.adjust.adjustments`: that processing plus the TTL clamp, done in each
 provider's planning worker) and then the gate itself (`parity.check_plan`: one
 pass over the records across providers, from the adjustments). Both run here on
 the same 10,000-record zone for PowerDNS, BIND and Knot providers (constructed,

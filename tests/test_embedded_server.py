@@ -5,6 +5,7 @@ apply when it is down (a real outage, not a simulated one)."""
 from __future__ import annotations
 
 import json
+import socket
 import time
 
 import dns.flags
@@ -16,8 +17,11 @@ import dns.update
 import dns.zone
 import pytest
 
-from dnssync.embedded.fleet import Fleet
+from dnssync.embedded.fleet import Fleet, server_for
 from dnssync.embedded.server import EmbeddedServer, ServerError
+from dnssync.model.address import Nameserver, parse_address
+from dnssync.model.errors import UsageError
+from dnssync.repo.config import ProviderConfig
 from dnssync.repo.repository import load_settings
 from tests.embedded_repo import ask, run, values, write_repo
 
@@ -177,9 +181,33 @@ def test_port_in_use_is_a_clear_error(pushed):
         EmbeddedServer("127.0.0.1", ports["one"]).start()
 
 
+def test_a_udp_port_in_use_frees_the_tcp_port_it_took():
+    """The server binds TCP first: when UDP then fails, the TCP socket is closed again, so
+    the port is free for whoever retries (an error path, not dead code)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
+        udp.bind(("127.0.0.1", 0))
+        port = udp.getsockname()[1]
+        with pytest.raises(ServerError, match=rf"cannot listen on 127\.0\.0\.1:{port}"):
+            EmbeddedServer("127.0.0.1", port).start()
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp:
+            tcp.bind(("127.0.0.1", port))  # raises if the server had kept it
+
+
 def test_stop_is_prompt(tmp_path):
     server = EmbeddedServer().start()
     started = time.monotonic()
     server.stop()
     assert time.monotonic() - started < 2
     assert not server.running
+
+
+def test_an_ipv6_nameserver_mismatch_gives_advice_that_parses():
+    """The advice printed `address: ::1:5300`, which reads back as the IPv6 address
+    ::1:5300 on port 53; now it is `[::1]:5300`, as parse_address reads it."""
+    provider = ProviderConfig("six", "dnssync.embedded.provider.EmbeddedProvider", {"host": "::1", "port": 5300},
+                              [Nameserver("ns1.six.", "::1", 5301)], None, "providers/six.yaml")
+    with pytest.raises(UsageError) as error:
+        server_for(provider, None)
+    assert "has [::1]:5301, but its server listens at [::1]:5300" in str(error.value)
+    advice = str(error.value).split("'address: ")[1].rstrip("'")
+    assert parse_address(advice) == ("::1", 5300)

@@ -222,7 +222,7 @@ def test_verify_route53_hosted_zone_through_a_stand_in_edge(make_repo, lab, moto
 def test_a_zone_written_for_route53_works_unchanged_beside_the_lab(make_repo, lab, moto):
     """`Route53Provider/ALIAS` in a zone file (its type registers when the plugin is
     imported) is written to Route53 as its own alias record and read back unchanged, while
-    PowerDNS, BIND and Knot serve it flattened (the ALIAS mechanism, flatten.py): one apply,
+    PowerDNS, BIND and Knot serve it flattened (the ALIAS mechanism, planning/flatten.py): one apply,
     the default parity policy, and a clean second plan."""
     zone = unique_zone("r53a")
     text = ("'':\n  type: Route53Provider/ALIAS\n  value:\n    name: www\n    type: A\n"

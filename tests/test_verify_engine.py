@@ -18,6 +18,7 @@ import dns.update
 import pytest
 
 from dnssync.model.address import Nameserver
+from dnssync.providers.rfc2136 import BindProvider, Rfc2136Error
 from dnssync.query import wire
 from dnssync.query.axfr import tsig_key
 from dnssync.query.engine import BREAKER, Answer, Endpoint, Engine, Question, resolve
@@ -40,7 +41,7 @@ www A 192.0.2.1
 
 def ask(endpoint: Endpoint, name: str, rdtype: str = "A", timeout: float = 0.6, **kw) -> Answer:
     async def go() -> Answer:
-        async with Engine(timeout=timeout, retries=1) as engine:
+        async with Engine(timeout=timeout, resends=1) as engine:
             return await engine.ask(endpoint, name, rdtype, **kw)
 
     return asyncio.run(go())
@@ -145,7 +146,7 @@ def test_ask_many_window_and_breaker():
         endpoint = Endpoint("127.0.0.1", server.port)
 
         async def go() -> dict[str, int]:
-            async with Engine(timeout=0.5, retries=0, window=16) as engine:
+            async with Engine(timeout=0.5, resends=0, window=16) as engine:
                 await engine.ask_many(endpoint, questions, got.append)
                 return engine.stats
 
@@ -250,7 +251,7 @@ def test_breaker_lets_a_nameserver_that_comes_back_in():
         endpoint = Endpoint("127.0.0.1", server.port)
 
         async def go() -> tuple[list[Answer], list[Answer], float]:
-            async with Engine(timeout=0.3, retries=1) as engine:
+            async with Engine(timeout=0.3, resends=1) as engine:
                 down = await asyncio.gather(*(engine.ask(endpoint, f"q{i}.{ORIGIN}", "A")
                                               for i in range(BREAKER + 2)))
                 probe = await engine.ask(endpoint, f"www.{ORIGIN}", "A")  # sent: still silent
@@ -281,7 +282,7 @@ def test_a_probe_asked_again_is_sent_not_held_behind_itself():
         endpoint = Endpoint("127.0.0.1", server.port)
 
         async def go() -> list[Answer]:
-            async with Engine(timeout=0.3, retries=1) as engine:
+            async with Engine(timeout=0.3, resends=1) as engine:
                 await asyncio.gather(*(engine.ask(endpoint, f"q{i}.{ORIGIN}", "A") for i in range(BREAKER + 2)))
                 server.mode = "stray"  # tripped: the probe's reply is debris, yet the server is alive
                 return await asyncio.wait_for(asyncio.gather(
@@ -322,7 +323,7 @@ def test_a_reply_cut_inside_a_compression_pointer_is_malformed(endpoint, tcp):
     question ends as `malformed`, never as an exception, a false timeout or a hang."""
 
     async def go() -> Answer:
-        async with Engine(timeout=1, retries=1) as engine:
+        async with Engine(timeout=1, resends=1) as engine:
             return await asyncio.wait_for(engine.ask(endpoint, f"cut.{ORIGIN}", "A", tcp=tcp), 5)
 
     answer = asyncio.run(go())
@@ -392,6 +393,23 @@ def test_transfer_signed_with_another_key_says_so():
         server.transfer = "other-key"
         served = asyncio.run(transfer(endpoint, ORIGIN, key, 1))
     assert served.error == f"the reply is signed with another key ({OTHER_KEY.name}, not {key.name})"
+
+
+@pytest.mark.parametrize("mode", ["malformed", "other-key"])
+def test_a_failed_transfer_reads_the_same_in_verify_and_in_the_rfc2136_provider(mode):
+    """One translation of a transfer's failure (query.axfr.failure_text): verify's
+    listing and the RFC 2136 provider reading the zone to plan say the same words."""
+    key = tsig_key("dnssync-test.", base64.b64encode(b"k" * 32).decode())
+    with FaultyNameserver(ORIGIN, ZONE, transfer=mode, keyring={key.name: key}) as server:
+        served = asyncio.run(transfer(Endpoint("127.0.0.1", server.port), ORIGIN, key, 1))
+        provider = BindProvider("faulty", "127.0.0.1", port=server.port, key_name=key.name.to_text(),
+                                key_secret=base64.b64encode(b"k" * 32).decode(),
+                                key_algorithm="hmac-sha256", timeout=1)
+        with pytest.raises(Rfc2136Error) as error:
+            provider.transfer(ORIGIN)
+    assert served.error
+    assert str(error.value).endswith(f": {served.error}")
+    assert error.value.transient is False  # the same message again would fail the same way
 
 
 @pytest.mark.parametrize("mode", [None, "ok", "malformed", "other-key", "closed"])

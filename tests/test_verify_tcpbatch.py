@@ -40,7 +40,7 @@ def batch(endpoint: Endpoint, asked: list[Question], timeout: float = 1.0
 
 def one_by_one(endpoint: Endpoint, asked: list[Question]) -> dict[str, Answer]:
     async def go() -> dict[str, Answer]:
-        async with Engine(timeout=1.0, retries=1) as engine:
+        async with Engine(timeout=1.0, resends=1) as engine:
             answers = await asyncio.gather(*(engine.ask(endpoint, q.name, q.rdtype, tcp=True,
                                                         tag=q.tag) for q in asked))
         return {a.question.tag: a for a in answers}

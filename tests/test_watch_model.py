@@ -10,7 +10,7 @@ import dns.rdata
 import dns.rdataclass
 
 from dnssync.model.plan import Adjustment, Change, Plan, ProviderPlan
-from dnssync.watch.changes import Served, Target, targets_from_plan
+from dnssync.watch.changes import ChangedRRset, RRsetState, targets_from_plan
 from dnssync.watch.propagation import (
     CLOCK_GRANULARITY,
     NEW,
@@ -18,7 +18,7 @@ from dnssync.watch.propagation import (
     OTHER,
     OTHER_POLLS,
     Propagation,
-    Soa,
+    SoaSerial,
     classify,
     classify_resolved,
 )
@@ -27,8 +27,8 @@ ZONE = "example.test."
 T0 = 1_000_000.0
 
 
-def served(rtype: str, ttl: int | None, *values: str, negative: str = "") -> Served:
-    return Served(frozenset(dns.rdata.from_text(dns.rdataclass.IN, rtype, v) for v in values), ttl,
+def served(rtype: str, ttl: int | None, *values: str, negative: str = "") -> RRsetState:
+    return RRsetState(frozenset(dns.rdata.from_text(dns.rdataclass.IN, rtype, v) for v in values), ttl,
                   negative)
 
 
@@ -42,7 +42,7 @@ def update(name: str = "www", old: str = "192.0.2.1", new: str = "192.0.2.2", ol
                   {"ttl": new_ttl, "values": [new]})
 
 
-def one_target(*changes: Change, providers: tuple[str, ...] = ("a", "b")) -> Target:
+def one_target(*changes: Change, providers: tuple[str, ...] = ("a", "b")) -> ChangedRRset:
     plan = plan_of(*(ProviderPlan(p, ZONE, changes=list(changes)) for p in providers))
     targets, findings = targets_from_plan(plan)
     assert findings == []
@@ -50,7 +50,7 @@ def one_target(*changes: Change, providers: tuple[str, ...] = ("a", "b")) -> Tar
     return targets[0]
 
 
-def watch(target: Target, nameservers: dict[str, list[str]] | None = None,
+def watch(target: ChangedRRset, nameservers: dict[str, list[str]] | None = None,
           resolvers: tuple[str, ...] = (), timeout: float | None = 600) -> Propagation:
     nameservers = nameservers or {p: [f"ns1.{p}"] for p in target.providers}
     return Propagation("apply-1", [target], nameservers, list(resolvers), T0, timeout)
@@ -62,7 +62,7 @@ def feed_all(prop: Propagation, now: float, reply, serial: int = 7, negative_ttl
         for ns in names:
             for target in prop.targets:
                 events += prop.nameserver(now, provider, ns, target, reply)
-            events += prop.serial(now, provider, ns, ZONE, Soa(serial, negative_ttl))
+            events += prop.serial(now, provider, ns, ZONE, SoaSerial(serial, negative_ttl))
     return events + prop.settle(now)
 
 
@@ -147,8 +147,8 @@ def test_update_converges_then_caches_expire_after_the_old_ttl():
     prop.nameserver(T0 + 1, "a", "ns1.a", target, served("A", 60, "192.0.2.2"))
     events = prop.nameserver(T0 + 1, "b", "ns1.b", target, served("A", 300, "192.0.2.1"))
     assert events[0]["state"] == OLD and events[0]["values"] == ["192.0.2.1"]
-    prop.serial(T0 + 1, "a", "ns1.a", ZONE, Soa(2, 5))
-    prop.serial(T0 + 1, "b", "ns1.b", ZONE, Soa(1, 5))
+    prop.serial(T0 + 1, "a", "ns1.a", ZONE, SoaSerial(2, 5))
+    prop.serial(T0 + 1, "b", "ns1.b", ZONE, SoaSerial(1, 5))
     events = prop.settle(T0 + 1)
     assert [(e["provider"], e["converged"], e["done"]) for e in events] == [
         ("a", 1, True), ("b", 0, False)]
@@ -173,8 +173,8 @@ def test_new_name_waits_for_the_largest_negative_ttl_among_providers():
     for provider in ("a", "b"):  # every nameserver serves the new name, but no SOA read yet
         prop.nameserver(T0 + 2, provider, f"ns1.{provider}", target, served("A", 60, "192.0.2.7"))
     assert "converged" not in kinds(prop.settle(T0 + 2))
-    prop.serial(T0 + 3, "a", "ns1.a", ZONE, Soa(5, 5))
-    prop.serial(T0 + 3, "b", "ns1.b", ZONE, Soa(9, 30))
+    prop.serial(T0 + 3, "a", "ns1.a", ZONE, SoaSerial(5, 5))
+    prop.serial(T0 + 3, "b", "ns1.b", ZONE, SoaSerial(9, 30))
     converged = next(e for e in prop.settle(T0 + 3) if e["event"] == "converged")
     assert converged["basis"] == "negative TTL 30 s"
     assert prop.expires_at[target.key] == T0 + 2 + 30 + CLOCK_GRANULARITY  # converged at t=2
@@ -232,7 +232,7 @@ def test_timeout_names_each_lagging_nameserver_and_why():
     target = one_target(update())
     prop = watch(target, {"a": ["ns1.a"], "b": ["ns1.b (192.0.2.53)"]}, timeout=10)
     prop.nameserver(T0 + 1, "a", "ns1.a", target, served("A", 300, "192.0.2.2"))
-    prop.serial(T0 + 1, "a", "ns1.a", ZONE, Soa(3, 5))
+    prop.serial(T0 + 1, "a", "ns1.a", ZONE, SoaSerial(3, 5))
     prop.nameserver(T0 + 1, "b", "ns1.b (192.0.2.53)", target, "timeout: no reply within 3 s")
     prop.settle(T0 + 1)
     assert prop.conclude(T0 + 9.9) == []
@@ -264,15 +264,15 @@ def test_serials_must_agree_within_a_provider():
     prop = watch(target, {"a": ["ns1.a", "ns2.a"]}, timeout=5)
     for ns, serial in (("ns1.a", 4), ("ns2.a", 3)):
         prop.nameserver(T0 + 1, "a", ns, target, served("A", 300, "192.0.2.2"))
-        prop.serial(T0 + 1, "a", ns, ZONE, Soa(serial, 5))
+        prop.serial(T0 + 1, "a", ns, ZONE, SoaSerial(serial, 5))
     events = prop.settle(T0 + 1)
     assert "authoritative" not in kinds(events)
     provider = next(e for e in events if e["event"] == "provider")
     assert (provider["converged"], provider["done"]) == (2, False)
     assert provider["serials"] == {ZONE: [4, 3]}
-    prop.serial(T0 + 2, "a", "ns2.a", ZONE, Soa(4, 5))
+    prop.serial(T0 + 2, "a", "ns2.a", ZONE, SoaSerial(4, 5))
     assert "authoritative" in kinds(prop.settle(T0 + 2))
-    prop.serial(T0 + 3, "a", "ns2.a", ZONE, Soa(3, 5))  # a lagging secondary again
+    prop.serial(T0 + 3, "a", "ns2.a", ZONE, SoaSerial(3, 5))  # a lagging secondary again
     prop.settle(T0 + 3)
     done = prop.conclude(T0 + 5)[-1]
     assert "SOA serials of example.test. differ (ns1.a 4, ns2.a 3)" in done["message"]

@@ -10,7 +10,7 @@ import dns.rrset
 from dnssync.query.engine import Answer, Endpoint, Question
 from dnssync.query.wire import parse_reply
 from dnssync.watch.poll import served, soa
-from dnssync.watch.propagation import Soa
+from dnssync.watch.propagation import SoaSerial
 from tests.test_watch_model import served as expected
 
 
@@ -59,6 +59,6 @@ def test_no_usable_answer_says_why():
 
 def test_soa_serial_and_negative_ttl_is_the_smaller_of_minimum_and_ttl():
     record = "example.test. {} SOA ns1.example.test. hostmaster.example.test. 42 3600 600 604800 5"
-    assert soa(answer("example.test.", "SOA", answer=[record.format(60)])) == Soa(42, 5)
-    assert soa(answer("example.test.", "SOA", answer=[record.format(3)])) == Soa(42, 3)
+    assert soa(answer("example.test.", "SOA", answer=[record.format(60)])) == SoaSerial(42, 5)
+    assert soa(answer("example.test.", "SOA", answer=[record.format(3)])) == SoaSerial(42, 3)
     assert soa(answer("example.test.", "SOA")).startswith("no SOA record in the answer")

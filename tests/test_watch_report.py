@@ -13,7 +13,7 @@ from dnssync.model.errors import UsageError
 from dnssync.model.plan import Plan, ProviderPlan
 from dnssync.report.watch import event_line, live_view
 from dnssync.watch.changes import read_apply
-from dnssync.watch.propagation import Propagation, Soa
+from dnssync.watch.propagation import Propagation, SoaSerial
 from tests.test_watch_model import T0, ZONE, feed_all, one_target, served, update
 
 
@@ -53,7 +53,7 @@ def test_live_view_counts_nameservers_and_counts_down():
     prop = Propagation("apply-1", [target], {"a": ["ns1.a", "ns2.a"], "b": ["ns1.b"]},
                        ["9.9.9.9"], T0, 60)
     prop.nameserver(T0 + 1, "a", "ns1.a", target, served("A", 300, "192.0.2.2"))
-    prop.serial(T0 + 1, "a", "ns1.a", ZONE, Soa(4, 5))
+    prop.serial(T0 + 1, "a", "ns1.a", ZONE, SoaSerial(4, 5))
     prop.settle(T0 + 1)
     shown = text(live_view(prop, T0 + 1))
     assert "│ a        │ 1/2       │ 4, ?" in shown

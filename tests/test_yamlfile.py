@@ -39,6 +39,21 @@ def test_include(tmp_path):
     assert data["www"]["values"] == ["192.0.2.1", "192.0.2.2"]
 
 
+def test_key_order_counts_each_file_for_itself(tmp_path):
+    """The first mapping out of order in each file, with how many more that file has. An
+    included file's finding used to absorb the including file's own mappings out of order
+    (counted as 'more in this file', the other file's first one never reported)."""
+    (tmp_path / "part.yaml").write_text("value: 192.0.2.1\ntype: A\n")
+    text = "www: !include part.yaml\nb:\n  value: 192.0.2.2\n  type: A\nc:\n  value: 192.0.2.3\n  type: A\n"
+    _, problems = load(tmp_path, text)
+    shown = sorted((p.file.rsplit("/", 1)[-1], p.line, p.extra["more"], p.message) for p in problems)
+    assert shown == [
+        ("f.yaml", 3, 2, "keys out of octoDNS's natural order: expected 'type' before 'value';"
+                         " 2 more mapping(s) in this file"),  # c, and the top level (www before b)
+        ("part.yaml", 1, 0, "keys out of octoDNS's natural order: expected 'type' before 'value'"),
+    ]
+
+
 def test_empty_file_is_none(tmp_path):
     assert load(tmp_path, "")[0] is None
     assert load(tmp_path, "# only a comment\n")[0] is None
@@ -57,3 +72,23 @@ def test_errors_name_the_line(tmp_path, text, line, words):
     with pytest.raises(YamlError) as error:
         load(tmp_path, text)
     assert error.value.finding.line == line and words in error.value.finding.message
+
+
+def test_yaml_remembers_lines_and_rejects_duplicates(tmp_path):
+    path = tmp_path / "z.yaml"
+    path.write_text("a:\n  type: A\n  values:\n    - 192.0.2.1\n    - 192.0.2.2\nb: {type: A, value: x}\n")
+    data, problems = load_file(path)
+    assert data.key_lines == {"a": 1, "b": 6}
+    assert data["a"]["values"].item_lines == [4, 5]
+    assert problems == []
+    path.write_text("a: 1\nb:\n  c: 1\n  c: 2\n")
+    with pytest.raises(YamlError, match="duplicate key 'c' \\(first defined at line 3\\)") as error:
+        load_file(path)
+    assert error.value.finding.line == 4
+
+
+def test_yaml_include(tmp_path):
+    (tmp_path / "part.yaml").write_text("type: A\nvalue: 192.0.2.1\n")
+    (tmp_path / "z.yaml").write_text("www: !include part.yaml\n")
+    data, _ = load_file(tmp_path / "z.yaml")
+    assert data["www"] == {"type": "A", "value": "192.0.2.1"}

@@ -63,7 +63,7 @@ def summary(result: VerifyResult, findings: list[Finding], delegations: int | No
                    " unstretched start) before it is reported. verify has no total deadline: bound the job"
                    " with your CI's own timeout.")
 @click.option("--timeout", "old_timeout", type=click.FloatRange(0.05, 600), default=None, hidden=True)
-@click.option("--retries", type=click.IntRange(0, 20), default=None,
+@click.option("--retries", "resends", type=click.IntRange(0, 20), default=None,
               help="At most this many UDP re-sends per query (default: re-send, backing"
                    " off, until the timeout).")
 @click.option("--window", type=click.IntRange(1, 4096), default=64, show_default=True,
@@ -74,7 +74,7 @@ def summary(result: VerifyResult, findings: list[Finding], delegations: int | No
 @pass_ctx
 def verify(ctx: Context, zones: tuple[str, ...], providers: tuple[str, ...], shard: str | None, fmt: str,
            out: Path | None, axfr: bool, no_extra: bool, query_timeout: float | None, old_timeout: float | None,
-           retries: int | None, window: int, delegation_only: bool) -> None:
+           resends: int | None, window: int, delegation_only: bool) -> None:
     """Ask every nameserver of every provider whether it answers what git says.
 
     Every RRset is compared (values as a set, TTL) on every address of every
@@ -90,12 +90,12 @@ def verify(ctx: Context, zones: tuple[str, ...], providers: tuple[str, ...], sha
     repo.read_nameservers()  # `nameservers: auto`
     serves = {zone: names for zone, names in repo.serves(list(providers) or None).items() if names}
     defaults = repo.config.defaults
-    options = Options(timeout=timeout or defaults.timeout, retries=retries, window=window,
+    options = Options(timeout=timeout or defaults.timeout, resends=resends, window=window,
                       axfr=axfr, extra=not no_extra)
     delegated = {zone: repo.desired[zone] for zone in serves}
     if delegation_only:
         started = time.perf_counter()
-        found = asyncio.run(check_delegations(repo.config, delegated, options.timeout, options.retries))
+        found = asyncio.run(check_delegations(repo.config, delegated, options.timeout, options.resends))
         result = VerifyResult(found, [], {"seconds": time.perf_counter() - started})
     elif sys.stderr.isatty():
         # imported here: a CI job (no terminal) need not load rich's progress machinery
@@ -109,7 +109,7 @@ def verify(ctx: Context, zones: tuple[str, ...], providers: tuple[str, ...], sha
         result = run_verify(repo, serves, options)
     if not delegation_only and repo.config.parent.check:
         result.findings += asyncio.run(check_delegations(repo.config, delegated, options.timeout,
-                                                         options.retries, skip_verified=True))
+                                                         options.resends, skip_verified=True))
     findings = list(repo.findings) + [repo.locate_finding(f) for f in result.findings]
     line = summary(result, findings, len(delegated) if delegation_only else None)
     if fmt == "text":

@@ -42,8 +42,9 @@ _ADDRESSES = (dns.rdatatype.A, dns.rdatatype.AAAA)
 
 
 @dataclass
-class Answer:
-    """An authoritative server's answer to one question, before it is put on the wire."""
+class Sections:
+    """An authoritative server's answer to one question as its sections and flags, before it
+    is put on the wire (what a client got back is `query.engine.Answer`)."""
 
     rcode: int = dns.rcode.NOERROR
     authoritative: bool = True
@@ -74,13 +75,13 @@ def zone_for(zones: Mapping[Name, ZoneData], qname: Name) -> ZoneData | None:
         name = name.parent()
 
 
-def answer(zones: Mapping[Name, ZoneData], qname: Name, qtype: int, depth: int = 0) -> Answer:
+def answer(zones: Mapping[Name, ZoneData], qname: Name, qtype: int, depth: int = 0) -> Sections:
     """How an authoritative server for `zones` answers `qname`/`qtype` (class IN);
     `depth` counts ALIAS expansions (a loop ends in SERVFAIL)."""
     zone = zone_for(zones, qname)
     if zone is None:
-        return Answer(dns.rcode.REFUSED, authoritative=False)
-    result = Answer()
+        return Sections(dns.rcode.REFUSED, authoritative=False)
+    result = Sections()
     seen: set[Name] = set()
     name = qname
     while True:
@@ -120,7 +121,7 @@ def answer(zones: Mapping[Name, ZoneData], qname: Name, qtype: int, depth: int =
 
 
 def _expand(zones: Mapping[Name, ZoneData], zone: ZoneData, owner: Name, alias: Rdataset, qtype: int,
-            result: Answer, depth: int) -> None:
+            result: Sections, depth: int) -> None:
     """An ALIAS answered as PowerDNS's expand-alias does: the target's addresses at the
     ALIAS owner (TTL the smaller of both). The embedded server has no resolver, so it
     expands targets it serves itself and answers SERVFAIL for any other (PowerDNS answers
@@ -141,7 +142,7 @@ def _expand(zones: Mapping[Name, ZoneData], zone: ZoneData, owner: Name, alias: 
     result.answer.append(rrset(owner, rdatas))
 
 
-def _referral(zone: ZoneData, cut: Name, result: Answer) -> None:
+def _referral(zone: ZoneData, cut: Name, result: Sections) -> None:
     """Point at the child zone: its NS, and the glue this zone holds for them."""
     ns = zone.nodes[cut][dns.rdatatype.NS]
     if not result.answer:
@@ -150,13 +151,13 @@ def _referral(zone: ZoneData, cut: Name, result: Answer) -> None:
     _addresses(zone, [rdata.target for rdata in ns], result)
 
 
-def _additional(zone: ZoneData, result: Answer, rds) -> None:
+def _additional(zone: ZoneData, result: Sections, rds) -> None:
     if rds.rdtype in (dns.rdatatype.MX, dns.rdatatype.SRV, dns.rdatatype.NS):
         targets = [getattr(rdata, "exchange", None) or rdata.target for rdata in rds]
         _addresses(zone, targets, result)
 
 
-def _addresses(zone: ZoneData, targets: list[Name], result: Answer) -> None:
+def _addresses(zone: ZoneData, targets: list[Name], result: Sections) -> None:
     """A/AAAA of the targets this zone holds (glue included), each once."""
     present = {(r.name, r.rdtype) for r in (*result.answer, *result.additional)}
     for target in targets:

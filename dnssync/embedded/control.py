@@ -16,13 +16,10 @@ import asyncio
 import json
 import socket
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from dnssync.embedded.faults import FaultError, Faults
 from dnssync.model.errors import DnssyncError
-
-if TYPE_CHECKING:
-    from dnssync.embedded.server import EmbeddedServer
 
 #: a Unix socket path longer than this does not fit in sockaddr_un on Linux
 MAX_PATH = 107
@@ -32,7 +29,18 @@ class ControlError(DnssyncError):
     """The server could not be reached, or refused the request."""
 
 
-async def serve_control(server: EmbeddedServer, path: Path) -> asyncio.AbstractServer:
+class Controlled(Protocol):
+    """What the control channel asks of a server (embedded.server.EmbeddedServer): its
+    faults, to switch them on its loop, and its zones' serials. Nothing else of it."""
+
+    faults: Faults
+
+    async def apply_faults(self, faults: Faults) -> Faults: ...
+
+    def serials(self) -> dict[str, int]: ...
+
+
+async def serve_control(server: Controlled, path: Path) -> asyncio.AbstractServer:
     if len(str(path)) > MAX_PATH:
         raise ControlError(f"control socket path too long for a Unix socket: {path}")
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -52,7 +60,7 @@ async def serve_control(server: EmbeddedServer, path: Path) -> asyncio.AbstractS
     return await asyncio.start_unix_server(client, str(path))
 
 
-async def _handle(server: EmbeddedServer, line: bytes) -> dict[str, Any]:
+async def _handle(server: Controlled, line: bytes) -> dict[str, Any]:
     try:
         request = json.loads(line)
         op = request.get("op")
@@ -67,7 +75,7 @@ async def _handle(server: EmbeddedServer, line: bytes) -> dict[str, Any]:
         # process took its address meanwhile): the client is told, the server goes on
         return {"ok": False, "error": str(e)}
     return {"ok": True, "faults": server.faults.to_dict(), "describe": server.faults.describe(),
-            "zones": {str(origin): zone.serial for origin, zone in sorted(server.zones.items())}}
+            "zones": server.serials()}
 
 
 def request(path: Path, payload: dict[str, Any], timeout: float = 5.0) -> dict[str, Any]:

@@ -25,12 +25,13 @@ from dns.name import Name
 
 from dnssync.embedded.answer import zone_for
 from dnssync.embedded.zonedata import ZoneData
+from dnssync.model.errors import DnssyncException
 
 #: TTL of a lie about a record that does not exist
 LIE_TTL = 300
 
 
-class FaultError(ValueError):
+class FaultError(DnssyncException, ValueError):
     """A fault description that cannot be applied (unknown key, bad value)."""
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from dnssync.embedded.server import EmbeddedServer
 from dnssync.embedded.zonedata import HOSTED_SOA, SoaSettings
+from dnssync.model.address import format_address
 from dnssync.model.errors import UsageError
 from dnssync.repo.config import Config, ProviderConfig
 from dnssync.repo.plugins import SHORT_NAMES, class_path
@@ -42,10 +43,11 @@ def server_for(provider: ProviderConfig, data_dir: Path | None, control: bool = 
     port = int(provider.options.get("port", 53))
     for ns in provider.nameservers:
         if (ns.host, ns.port) != (host, port):
-            where = f"{ns.host}:{ns.port}" if ns.host else "no address"
+            where = format_address(ns.host, ns.port) if ns.host else "no address"
+            listen = format_address(host, port)
             raise UsageError(f"embedded provider {provider.name!r} ({provider.file}): nameserver"
-                             f" {ns.name} has {where}, but its server listens at {host}:{port};"
-                             f" give it 'address: {host}:{port}'")
+                             f" {ns.name} has {where}, but its server listens at {listen};"
+                             f" give it 'address: {listen}'")
     return EmbeddedServer(host, port, provider.nameservers[0].name, data_dir,
                           data_dir / CONTROL_SOCKET if control and data_dir else None, soa)
 

@@ -36,11 +36,12 @@ import dns.rdatatype
 import dns.update
 from dns.name import Name
 
-from dnssync.embedded.answer import Answer, answer
+from dnssync.embedded.answer import Sections, answer
 from dnssync.embedded.control import serve_control
 from dnssync.embedded.faults import Faults
 from dnssync.embedded.update import UpdateRefused, apply_update
 from dnssync.embedded.zonedata import HOSTED_SOA, SoaSettings, ZoneData, origin_of, zone_file_name
+from dnssync.model.address import format_address
 from dnssync.model.errors import DnssyncError
 
 log = logging.getLogger(__name__)
@@ -99,7 +100,7 @@ class EmbeddedServer:
 
     @property
     def address(self) -> str:
-        return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
+        return format_address(self.host, self.port)
 
     def start(self) -> EmbeddedServer:
         """Load the data directory, bind UDP and TCP, serve in a background thread."""
@@ -175,6 +176,7 @@ class EmbeddedServer:
 
     async def _open(self) -> None:
         loop = asyncio.get_running_loop()
+        tcp: asyncio.AbstractServer | None = None
         try:
             tcp = await asyncio.start_server(self._tcp_client, self.host, self.port,
                                              reuse_address=True)
@@ -182,7 +184,7 @@ class EmbeddedServer:
             udp, protocol = await loop.create_datagram_endpoint(lambda: _Udp(self),
                                                                 local_addr=(self.host, self.port))
         except OSError as e:
-            if "tcp" in locals():
+            if tcp is not None:  # TCP was bound, UDP was not: free the TCP port too
                 tcp.close()
             raise ServerError(f"cannot listen on {self.address}: {e.strerror or e}"
                               " (is another server using it?)") from None
@@ -212,6 +214,10 @@ class EmbeddedServer:
         self.faults = faults
         log.info("embedded %s: %s", self.address, faults.describe())
         return faults
+
+    def serials(self) -> dict[str, int]:
+        """Each zone served (its origin as text) and its SOA serial now."""
+        return {str(origin): zone.serial for origin, zone in sorted(self.zones.items())}
 
     # -- data ------------------------------------------------------------------------
 
@@ -293,7 +299,7 @@ class EmbeddedServer:
         if tcp:
             return [response.to_wire(max_size=65535, prefer_truncation=True)]
         if faults.truncate or question.rdtype == dns.rdatatype.ANY:  # ANY: TCP only, as PowerDNS
-            Answer(response.rcode(), bool(response.flags & dns.flags.AA)).fill(response)
+            Sections(response.rcode(), bool(response.flags & dns.flags.AA)).fill(response)
             response.flags |= dns.flags.TC
         limit = min(max(512, query.payload), UDP_PAYLOAD) if query.edns >= 0 else 512
         return [response.to_wire(max_size=limit, prefer_truncation=True)]

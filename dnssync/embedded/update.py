@@ -20,6 +20,7 @@ from dns.name import Name
 from dns.rdataset import Rdataset
 
 from dnssync.embedded.zonedata import NS, SOA, ZoneData
+from dnssync.model.errors import DnssyncException
 
 ANY, NONE, IN = dns.rdataclass.ANY, dns.rdataclass.NONE, dns.rdataclass.IN
 CNAME = dns.rdatatype.CNAME
@@ -27,7 +28,7 @@ _META = (dns.rdatatype.ANY, dns.rdatatype.AXFR, dns.rdatatype.IXFR, dns.rdatatyp
          dns.rdatatype.MAILB, dns.rdatatype.OPT, dns.rdatatype.TSIG)
 
 
-class UpdateRefused(Exception):
+class UpdateRefused(DnssyncException):
     """The update cannot be applied; `rcode` is what the server answers."""
 
     def __init__(self, rcode: int, why: str):

@@ -21,9 +21,13 @@ class Nameserver:
     def label(self) -> str:
         where = self.host or "resolve"
         if self.port != 53:
-            where = f"[{where}]:{self.port}" if ":" in where else f"{where}:{self.port}"
+            where = format_address(where, self.port)
         return f"{self.name.rstrip('.')} ({where})"
 
+
+def format_address(host: str, port: int) -> str:
+    """`host:port` as `parse_address` reads it back: an IPv6 address in brackets."""
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
 def parse_address(text: str) -> tuple[str, int]:

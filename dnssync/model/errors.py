@@ -1,4 +1,19 @@
-"""Exceptions that carry user-facing meaning (and an exit code) to the CLI.
+"""The error model: every exception class dnssync defines derives from `DnssyncException`.
+
+* `transient` (bool, on every one of them): whether trying the same thing again later
+  may succeed (a timeout, a dropped connection, a throttled API: True) or not without a
+  change (bad input, a refusal, a rejected key: False, the default). A class or an
+  instance sets it; apply retries a provider only on a transient error (for exceptions
+  of other libraries, applying.apply's `is_transient` translates them).
+* `DnssyncError` and its subclasses carry user-facing meaning and an `exit_code` to the
+  CLI, which prints them as one line (`Error: ...`).
+* The others stay in the module of the stage that raises them, beside the code that
+  knows what they mean: `query.wire.Malformed`, `query.axfr.TransferRefused`,
+  `repo.yamlfile.YamlError`, `model.interrupt.Interrupted`, `providers.refused.Refused`
+  and `Deterministic`, `providers.rfc2136.Rfc2136Error`, `providers.route53.Route53Error`,
+  `embedded.update.UpdateRefused`, `embedded.faults.FaultError`; `embedded.control.ControlError`
+  and `embedded.server.ServerError` are DnssyncErrors. tests/test_model_errors.py holds
+  every class to this.
 
 Anything else that escapes a command is a bug; the CLI still turns it into a
 one-line message, never a traceback, unless --debug is given.
@@ -9,8 +24,15 @@ from __future__ import annotations
 from dnssync.model.findings import Finding
 
 
-class DnssyncError(Exception):
-    """Base class; `exit_code` is what the CLI exits with."""
+class DnssyncException(Exception):
+    """The root of every exception class dnssync defines (see the module docstring)."""
+
+    #: whether trying again later may succeed; a subclass or an instance may set it
+    transient: bool = False
+
+
+class DnssyncError(DnssyncException):
+    """An error the CLI reports as one line; `exit_code` is what it exits with."""
 
     exit_code = 1
 

@@ -19,13 +19,15 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
+from dnssync.model.errors import DnssyncException
+
 #: set by the first Ctrl-C: no new batch is sent
 STOP = threading.Event()
 _lock = threading.Lock()
 _sending: set[str] = set()
 
 
-class Interrupted(Exception):
+class Interrupted(DnssyncException):
     """Sending stopped at a batch boundary because the user pressed Ctrl-C."""
 
     def __init__(self) -> None:

@@ -8,11 +8,27 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from octodns.record import Record
 from octodns.zone import Zone
+
+#: (zone, name, type) -> (file, line) of the record in git
+Locate = Callable[[str, str, str], tuple[str | None, int | None]]
+
+
+def meant_for(record: Record, provider: str) -> bool:
+    """Whether octoDNS sends `record` to `provider`: not `ignored`, not `excluded` for it,
+    and named by `included` when that is given. The one reading of the rule, for the
+    planner's adapter, parity, ALIAS flattening and verify."""
+    return not record.ignored and provider not in record.excluded and (
+        not record.included or provider in record.included)
+
+
+def meant_providers(record: Record, providers: list[str]) -> list[str]:
+    """The providers of `providers` that `record` is meant for (`meant_for`), in order."""
+    return [p for p in providers if meant_for(record, p)]
 
 
 def rrset_data(record: Record) -> dict[str, Any]:

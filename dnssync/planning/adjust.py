@@ -9,7 +9,7 @@ from octodns.record import Record
 from octodns.zone import Zone
 
 from dnssync.model.plan import Adjustment
-from dnssync.model.records import record_data, served_rrset
+from dnssync.model.records import meant_for, record_data, served_rrset
 from dnssync.model.sameness import distinct
 from dnssync.providers.capabilities import refusal_reason, served_zone
 
@@ -20,15 +20,13 @@ def adjustments(provider: BaseProvider, desired: Zone) -> tuple[list[Adjustment]
     Runs the provider's own octoDNS `_process_desired_zone` (its SUPPORTS flags,
     dynamic/geo fallbacks, multi-value PTR) and its normalisations (TTL clamp) on
     a copy, so what plan shows is what will really be served, never a silent drop.
-    Git's records are taken in DNS's meaning (sameness.py): a value written twice is
+    Git's records are taken in DNS's meaning (model/sameness.py): a value written twice is
     the same record, not a difference."""
     served = served_zone(provider, desired)
     by_key = {(r.name, r._type): r for r in served.records}
     found = []
     for record in sorted(desired.records, key=lambda r: (r.name, r._type)):
-        if record.ignored or provider.id in record.excluded or (
-            record.included and provider.id not in record.included
-        ):
+        if not meant_for(record, provider.id):
             continue
         kept = by_key.get((record.name, record._type))
         reason_of = getattr(provider, "unsupported_reason", None)

@@ -11,8 +11,7 @@ from __future__ import annotations
 
 from dnssync.model.findings import Finding, Severity
 from dnssync.model.plan import Change, Plan, ProviderPlan
-from dnssync.model.records import rrset_text
-from dnssync.planning.parity import Locate
+from dnssync.model.records import Locate, rrset_text
 
 _CODES = {"create": "drift.missing", "delete": "drift.extra", "update": "drift.changed"}
 

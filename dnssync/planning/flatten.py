@@ -6,7 +6,7 @@ Dropping it on those (octoDNS's behaviour) takes the site's own name off a third
 of the resolutions, which is what a multi-provider setup exists to prevent. So,
 under `policy.alias: flatten` (the default), a provider that cannot hold the
 record gets A and AAAA records instead, resolved from the target when the plan
-is made (targets.py); a provider that holds ALIAS keeps it. The flattened TTL is
+is made (repo/targets.py); a provider that holds ALIAS keeps it. The flattened TTL is
 min(record TTL, max(target TTL, policy.alias.ttl_floor)).
 
 `native-only` leaves the record to the parity gate (today's behaviour without
@@ -35,11 +35,9 @@ from octodns.record import Record
 from octodns.zone import Zone
 
 from dnssync.model.findings import Finding, Severity
+from dnssync.model.records import Locate, meant_providers
 from dnssync.repo.config import Config
 from dnssync.repo.targets import ADDRESS_TYPES, Resolution, TargetResolver, alias_target, alias_types, is_alias
-
-#: (zone, name, type) -> (file, line) of the record in git
-Locate = Callable[[str, str, str], tuple[str | None, int | None]]
 
 
 @dataclass
@@ -128,14 +126,6 @@ class Flattening:
                 if found is not None and change.type in ADDRESS_TYPES:
                     change.flattened = found.origin
                     change.file, change.line = locate(found.zone, found.name, found.type)
-
-
-def meant_providers(record: Record, names: list[str]) -> list[str]:
-    """Which of the providers `names` the record is meant for: none when octoDNS ignores it,
-    else those its `octodns: {included, excluded}` leave (one rule for plan and verify)."""
-    if record.ignored:
-        return []
-    return [p for p in names if p not in record.excluded and (not record.included or p in record.included)]
 
 
 def split_native(record: Record, meant: list[str], providers: dict[str, BaseProvider]) -> tuple[list[str], list[str]]:

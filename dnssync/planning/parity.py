@@ -24,17 +24,15 @@ from octodns.zone import Zone
 
 from dnssync.model.findings import Finding, Severity
 from dnssync.model.plan import Plan, ProviderPlan
-from dnssync.model.records import rrset_text, served_rrset
+from dnssync.model.records import Locate, meant_providers, rrset_text, served_rrset
 from dnssync.providers.capabilities import capabilities_of, rechunk_txt
 from dnssync.repo.config import Policy
 
 NOT_SERVED = "not served"
-#: (zone, name, type) -> (file, line) of the record in git
-Locate = Callable[[str, str, str], tuple[str | None, int | None]]
 #: what a provider serves of a record: AS_GIT, or (its data, None when not served at all; why)
-Observed = tuple[dict[str, Any] | None, str | None] | None
-Observe = Callable[[str, Record], Observed]
-AS_GIT: Observed = None
+ServedAs = tuple[dict[str, Any] | None, str | None] | None
+Observe = Callable[[str, Record], ServedAs]
+AS_GIT: ServedAs = None
 
 
 def _describe(data: dict[str, Any] | None) -> str:
@@ -43,20 +41,12 @@ def _describe(data: dict[str, Any] | None) -> str:
     return rrset_text(data) + (" (dynamic: varies by client)" if data.get("dynamic") else "")
 
 
-def _providers_of(record: Record, providers: list[str]) -> list[str]:
-    """The providers `record` is meant for (octoDNS `ignored`, `excluded`, `included`)."""
-    if record.ignored:
-        return []
-    excluded, included = record.excluded, record.included
-    return [p for p in providers if p not in excluded and (not included or p in included)]
-
-
 def parity_findings(desired: Zone, providers: list[str], observe: Observe, policy: Policy, locate: Locate,
                     txt_chunks: dict[str, int | None]) -> list[Finding]:
     """Parity findings for one zone: every record some provider would serve otherwise."""
     findings = []
     for record in sorted(desired.records, key=lambda r: (r.name, r._type)):
-        meant = _providers_of(record, providers)
+        meant = meant_providers(record, providers)
         seen = {p: observe(p, record) for p in meant}
         chunked = [p for p in meant if txt_chunks.get(p) and record._type == "TXT"]
         if all(seen[p] is AS_GIT for p in meant) and not chunked:
@@ -77,24 +67,6 @@ def parity_findings(desired: Zone, providers: list[str], observe: Observe, polic
         if differing:
             findings.append(_finding(desired, record, wanted, observed, differing, policy, locate, reasons))
     return findings
-
-
-def check_zone(desired: Zone, served: dict[str, Zone], policy: Policy, locate: Locate,
-               reasons: dict[tuple[str, str, str], str] | None = None,
-               txt_chunks: dict[str, int | None] | None = None) -> list[Finding]:
-    """Parity findings for one zone from each provider's served zone (providers ->
-    `served_zone`); `reasons` (provider, name, type) -> why it differs."""
-    reasons = reasons or {}
-    by_key = {p: {(r.name, r._type): r for r in z.records} for p, z in served.items()}
-
-    def observe(provider: str, record: Record):
-        kept = by_key[provider].get((record.name, record._type))
-        if kept is record:
-            return AS_GIT
-        why = reasons.get((provider, record.name, record._type))
-        return (None, why) if kept is None else (served_rrset(kept), why)
-
-    return parity_findings(desired, sorted(served), observe, policy, locate, txt_chunks or {})
 
 
 def _finding(desired: Zone, record: Record, wanted: dict[str, Any], observed: dict[str, Any],

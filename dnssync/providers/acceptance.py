@@ -7,7 +7,7 @@ refuses, what the server answers, and the server option that changes it, so the
 plan names the record as "cannot hold" at that provider before anything is sent
 and the rest of the zone is still applied (see capabilities.served_zone).
 
-The rules were found against the lab's real servers (tests/test_acceptance_lab.py):
+The rules were found against the lab's real servers (tests/test_apply_truth_lab.py holds them to it):
 
 * `check_names` (BIND 9, on by default for primary zones): the owner of an
   A/AAAA/MX record and the target of an MX/NS/SRV record must be a host name

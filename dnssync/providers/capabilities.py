@@ -17,7 +17,7 @@ modelled here as data:
   zone transfer shows (PowerDNS keeps a LUA record as TYPE65402): verify does
   not call that form an extra record.
 * `beside_cname`: what the server does with data sent beside a CNAME (PowerDNS
-  refuses the change, BIND and Knot keep one side): the plan says it (withheld.py).
+  refuses the change, BIND and Knot keep one side): the plan says it (planning/withheld.py).
 * acceptance rules (`acceptance.py`): records the provider's server refuses
   although DNS allows them (BIND's check-names, max-records-per-type...). The
   served zone leaves them out, with the rule as the reason, so the plan names
@@ -64,7 +64,7 @@ class Capabilities:
     #: octoDNS type -> the DNS types the provider keeps it as (PowerDNS: LUA as TYPE65402)
     represents: dict[str, tuple[str, ...]] = field(default_factory=dict)
     #: what the server does when sent data beside a CNAME, said after "if it were sent,
-    #: <provider> ..." (withheld.py); None when dnssync does not know
+    #: <provider> ..." (planning/withheld.py); None when dnssync does not know
     beside_cname: str | None = None
 
 

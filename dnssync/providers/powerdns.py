@@ -20,7 +20,7 @@ reads it back by stripping the quotes. octoDNS's value is raw text (only `;`
 escaped), so a value with `\"` or `\\` was stored as different text by
 PowerDNS than by BIND and Knot (which get octoDNS's own rendering), while the
 read-back matched git: plan and drift said in sync, verify did not. Here values
-are sent as octoDNS renders them and parsed back the same way (sameness.py).
+are sent as octoDNS renders them and parsed back the same way (model/sameness.py).
 """
 
 from __future__ import annotations
@@ -77,7 +77,7 @@ class PowerDnsProvider(_OctodnsPowerDnsProvider):
     #: PowerDNS keeps a LUA record as its private type 65402, which AXFR shows (see
     #: capabilities.py; an ALIAS, TYPE65401, is aliaswire's)
     REPRESENTS = {"PowerDnsProvider/LUA": ("TYPE65402",)}
-    #: what PowerDNS does when sent data beside a CNAME (seen on the lab; see withheld.py)
+    #: what PowerDNS does when sent data beside a CNAME (seen on the lab; see planning/withheld.py)
     BESIDE_CNAME = "would refuse the zone's change (HTTP 422 'Conflicts with pre-existing RRset')"
 
     def __init__(self, id: str, host: str, api_key: str, *args: Any,

@@ -15,10 +15,12 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import TypeVar
 
+from dnssync.model.errors import DnssyncException
+
 T = TypeVar("T")
 
 
-class Refused(Exception):
+class Refused(DnssyncException):
     """The server refused some changes and applied the rest.
 
     `refused`: (the change in words, the server's reason) of each refused change;
@@ -33,7 +35,7 @@ class Refused(Exception):
                          f" applied: {listed}")
 
 
-class Deterministic(Exception):
+class Deterministic(DnssyncException):
     """Raised by a `send` callable: the server refused this batch for a reason of the
     data (REFUSED, NOTZONE, HTTP 422...), so it is worth splitting."""
 

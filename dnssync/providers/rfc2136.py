@@ -53,6 +53,8 @@ from octodns.record.rr import Rrset
 from octodns_bind import Rfc2136Provider as _OctodnsRfc2136Provider
 
 from dnssync.model import interrupt
+from dnssync.model.address import format_address
+from dnssync.model.errors import DnssyncException
 from dnssync.model.records import ZoneIndex
 from dnssync.model.sameness import Rrsets
 from dnssync.providers.aliaswire import octodns_type, rdata_from_text, rdata_text, wire_type
@@ -64,7 +66,7 @@ _MESSAGE_SLACK = 1024
 _MAX_MESSAGE = 65535
 
 
-class Rfc2136Error(Exception):
+class Rfc2136Error(DnssyncException):
     """An update or transfer failed. `transient` says whether a retry may help;
     `applied`/`total` count record changes already committed before the failure;
     `rcode` is the server's answer when it refused."""
@@ -119,17 +121,6 @@ def _together(ops: list[_Op]) -> list[list[_Op]]:
     return groups
 
 
-def _tsig_problem(error: Exception) -> str:
-    kind = type(error).__name__
-    hints = {
-        "PeerBadKey": "the server does not know this TSIG key name (BADKEY)",
-        "PeerBadSignature": "the TSIG secret does not match the server's (BADSIG)",
-        "PeerBadTime": "the clocks differ too much for TSIG (BADTIME)",
-        "PeerBadTruncation": "the server rejected the TSIG MAC length (BADTRUNC)",
-    }
-    return hints.get(kind, f"TSIG failure ({kind})")
-
-
 class Rfc2136Provider(_OctodnsRfc2136Provider):
     """octodns-bind's RFC 2136 provider with ordered, size-bounded, value-by-value updates."""
 
@@ -140,7 +131,7 @@ class Rfc2136Provider(_OctodnsRfc2136Provider):
     #: the acceptance rules every RFC 2136 server applies (see providers/acceptance.py)
     ACCEPTANCE = {"apex_cname": True}
     #: what an RFC 2136 server does when sent data beside a CNAME (BIND and Knot, seen on
-    #: the lab; see withheld.py)
+    #: the lab; see planning/withheld.py)
     BESIDE_CNAME = ("would answer NOERROR yet keep only one side, the data it already holds or, sent together,"
                     " the CNAME (RFC 2136 3.4.2.2)")
 
@@ -154,7 +145,7 @@ class Rfc2136Provider(_OctodnsRfc2136Provider):
     # -- reading ---------------------------------------------------------------
 
     def _where(self) -> str:
-        return f"{self.host}:{self.port}" if ":" not in self.host else f"[{self.host}]:{self.port}"
+        return format_address(self.host, self.port)
 
     def _transferred(self, zone_name: str) -> Iterator[tuple[wire.Reply, wire.RR]]:
         """The zone's records by AXFR (TSIG-signed when a key is configured; see
@@ -172,15 +163,11 @@ class Rfc2136Provider(_OctodnsRfc2136Provider):
         where = f"zone transfer of {zone_name} from {self._where()}"
         try:
             yield
-        except dns.tsig.PeerError as e:
-            raise Rfc2136Error(f"{where} rejected: {_tsig_problem(e)}") from None
-        except axfr.TransferRefused as e:
-            raise Rfc2136Error(f"{where}: {e}: is the zone configured there and is transfer allowed for"
-                               " this key?", rcode=e.rcode) from None
-        except (dns.exception.Timeout, OSError, EOFError) as e:
-            raise Rfc2136Error(f"{where} failed: {type(e).__name__} {e}".rstrip(), transient=True) from None
-        except dns.exception.DNSException as e:
-            raise Rfc2136Error(f"{where} failed: {type(e).__name__}: {e}") from None
+        except (OSError, EOFError, dns.exception.DNSException) as e:  # wire.Malformed is one too
+            hint = (": is the zone configured there and is transfer allowed for this key?"
+                    if isinstance(e, axfr.TransferRefused) else "")
+            raise Rfc2136Error(f"{where}: {axfr.failure_text(e, self.timeout * 4)}{hint}",
+                               transient=axfr.failure_transient(e), rcode=getattr(e, "rcode", None)) from None
 
     def transfer(self, zone_name: str) -> list[Rrset]:
         """The zone by AXFR as octoDNS RRsets of the types this provider holds."""
@@ -328,7 +315,7 @@ class Rfc2136Provider(_OctodnsRfc2136Provider):
         try:
             response = dns.query.tcp(update, self.host, port=self.port, timeout=self.timeout)
         except dns.tsig.PeerError as e:
-            raise Rfc2136Error(f"update of {zone_name} at {self._where()} rejected: {_tsig_problem(e)}") from None
+            raise Rfc2136Error(f"update of {zone_name} at {self._where()} rejected: {axfr.tsig_problem(e)}") from None
         except (dns.exception.Timeout, OSError, EOFError) as e:
             raise Rfc2136Error(f"update of {zone_name} at {self._where()} failed: {type(e).__name__}"
                                f" {e}".rstrip(), transient=True) from None

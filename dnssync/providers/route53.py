@@ -44,7 +44,7 @@ and two processes could read one socket. Each child drops the connections it
 inherited (the parent keeps its own); new ones open on demand.
 
 It also reports each hosted zone's nameservers (its delegation set) for
-`nameservers: auto` (see dnssync/nameservers.py).
+`nameservers: auto` (see repo/nameservers.py).
 
 `Route53Provider/ALIAS` records stay native here: the plugin reads and writes
 them (values: name, type, hosted-zone-id, evaluate-target-health; `name` is
@@ -66,6 +66,7 @@ from octodns_route53 import Route53Provider as _OctodnsRoute53Provider
 from octodns_route53.provider import _mod_keyer
 
 from dnssync.model import interrupt, secrets
+from dnssync.model.errors import DnssyncException
 from dnssync.providers.refused import Deterministic, bisect
 
 #: Route53's documented limits for one ChangeResourceRecordSets request
@@ -81,7 +82,7 @@ TRANSIENT_CODES = {"Throttling", "ThrottlingException", "PriorRequestNotComplete
 REJECTION_CODES = {"InvalidChangeBatch", "InvalidInput"}
 
 
-class Route53Error(Exception):
+class Route53Error(DnssyncException):
     """A Route53 request failed. `transient` says whether a retry may help; `rejected`
     lists the RRsets Route53 refused as (name, type, Route53's message)."""
 

@@ -38,10 +38,11 @@ import dns.rcode
 import dns.rdatatype
 import dns.tsig
 
+from dnssync.model.errors import DnssyncException
 from dnssync.query import wire
 
 
-class TransferRefused(dns.exception.DNSException):
+class TransferRefused(DnssyncException, dns.exception.DNSException):
     """The server answered the transfer with an error (`rcode`), or with something that is
     not a transfer (`rcode` None)."""
 
@@ -218,3 +219,42 @@ def tsig_key(name: str | None, secret: str | None, algorithm: str | None = None)
     if not name or not secret:
         return None
     return dns.tsig.Key(name, secret, algorithm or "hmac-sha256")
+
+
+#: what a server means when it rejects a TSIG-signed message (dns.tsig.PeerError's kinds)
+_TSIG_REJECTIONS = {
+    "PeerBadKey": "the server does not know this TSIG key name (BADKEY)",
+    "PeerBadSignature": "the TSIG secret does not match the server's (BADSIG)",
+    "PeerBadTime": "the clocks differ too much for TSIG (BADTIME)",
+    "PeerBadTruncation": "the server rejected the TSIG MAC length (BADTRUNC)",
+}
+
+
+def tsig_problem(error: Exception) -> str:
+    """Why the server rejected a TSIG-signed transfer or update, in words."""
+    kind = type(error).__name__
+    return _TSIG_REJECTIONS.get(kind, f"TSIG failure ({kind})")
+
+
+def failure_text(error: Exception, timeout: float) -> str:
+    """Why a zone transfer (`transfer`, `transfer_async`) failed, in words: the one
+    translation of its exceptions, for verify and the RFC 2136 providers alike."""
+    if isinstance(error, TransferRefused):
+        return str(error)
+    if isinstance(error, dns.tsig.PeerError):  # the server says so (BADKEY, BADSIG, BADTIME)
+        return f"TSIG rejected by the server: {tsig_problem(error)}"
+    if isinstance(error, dns.tsig.BadKey):
+        return f"the reply is signed with another key ({error})"
+    if isinstance(error, dns.tsig.BadSignature):
+        return "the reply's TSIG signature does not verify with the key"
+    if isinstance(error, dns.exception.Timeout):
+        return f"no complete transfer within {timeout:g} s"
+    if isinstance(error, wire.Malformed):
+        return f"a transfer message is malformed: {error}"
+    return f"transfer failed: {type(error).__name__}: {error}".rstrip(": ")
+
+
+def failure_transient(error: Exception) -> bool:
+    """Whether a failed transfer may succeed when tried again (the network, a timeout)
+    rather than never without a change (a refusal, a TSIG key, a malformed message)."""
+    return isinstance(error, dns.exception.Timeout | OSError | EOFError)

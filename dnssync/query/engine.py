@@ -1,7 +1,7 @@
 """The DNS query engine: ask nameservers many questions directly, fast, and report
 every outcome as data.
 
-verify, watch and drift all ask DNS servers questions and must never crash or
+verify, watch, delegation and soa checks and ALIAS target resolution ask DNS servers questions and must never crash or
 stall on a server that is down, lame, slow or lying; so every outcome, good or
 bad, is an `Answer` value, and nothing here raises for a DNS or network failure.
 
@@ -9,7 +9,7 @@ API (stable; other stages build on it)::
 
     from dnssync.query.engine import Endpoint, Engine, Question, resolve, resolve_all, soa_of
 
-    endpoints, problem = await resolve(nameserver)      # config.Nameserver -> [Endpoint]
+    endpoints, problem = await resolve(nameserver)      # model.address.Nameserver -> [Endpoint]
     rows = await resolve_all({"provider": [nameserver, ...]})   # -> [Resolved], concurrently
     async with Engine(timeout=3.0, window=64) as engine:
         answer = await engine.ask(endpoint, "www.example.com.", "A")
@@ -21,8 +21,8 @@ API (stable; other stages build on it)::
   "A", tag)` accepts text; `tag` is the caller's, returned untouched on the answer;
   `wire` may carry the name's lower-case wire form when the caller has it (then
   `name` may be None: a large zone need not hold a dnspython Name per record).
-* `Answer`: `error` is None when the server gave a usable reply, else one of
-  `ERRORS` (timeout, unreachable, refused, servfail, non-authoritative,
+* `Answer`: `error` is None when the server gave a usable reply, else a key of
+  `FAILURES` (timeout, unreachable, refused, servfail, non-authoritative,
   id-mismatch, truncated, ...) with a one-line `detail`. Also `rcode`, `flags`,
   `aa`, `tc`, `nxdomain`, `referral`, `transport` ("udp"/"tcp"), `elapsed`
   (seconds from first send), `attempts`, and `reply` (a `wire.Reply`: the
@@ -50,7 +50,7 @@ How it behaves on the wire:
   never flooded and a slow one does not slow the others).
 * Lost UDP packets are re-sent (same ID) after a retransmission timeout learned
   from the endpoint's round-trip times (Jacobson/Karn, as TCP does), doubling
-  each time up to MAX_RTO, until the per-query `timeout`; `retries` caps the
+  each time up to MAX_RTO, until the per-query `timeout`; `resends` caps the
   re-sends when given. So a lossy path costs a little time, not false findings.
 * A reply with TC set is asked again over TCP (RFC 7766); when that fails too
   the error is `truncated`. `tcp=True` asks over TCP directly.
@@ -96,35 +96,47 @@ import dns.name
 import dns.rcode
 import dns.rdatatype
 
-from dnssync.model.address import Nameserver
+from dnssync.model.address import Nameserver, format_address
 from dnssync.query import wire
 from dnssync.query.wire import Malformed, Reply
 
-#: every `Answer.error` kind with its meaning
-ERRORS: dict[str, str] = {
-    "timeout": "no reply within the timeout, after every retry",
-    "unreachable": "nothing listens there (ICMP port unreachable, or TCP connection refused)",
-    "network": "the network failed (no route, connection reset or closed early)",
-    "id-mismatch": "only replies with the wrong message ID came back",
-    "wrong-question": "a reply with the query's message ID answered another question",
-    "malformed": "the reply does not parse as a DNS message",
-    "truncated": "the UDP reply was truncated (TC) and asking over TCP failed",
-    "refused": "the server answered REFUSED (not configured for the zone, or an ACL)",
-    "servfail": "the server answered SERVFAIL (it failed to load or serve the zone)",
-    "notauth": "the server answered NOTAUTH (not authoritative for the zone)",
-    "formerr": "the server answered FORMERR (it could not parse the query)",
-    "notimp": "the server answered NOTIMP (it does not implement the query)",
-    "rcode": "the server answered another error RCODE",
-    "non-authoritative": "the reply has AA=0 and is not a referral (a lame server)",
-}
 
-_RCODE_ERRORS = {
-    dns.rcode.REFUSED: "refused",
-    dns.rcode.SERVFAIL: "servfail",
-    dns.rcode.NOTAUTH: "notauth",
-    dns.rcode.FORMERR: "formerr",
-    dns.rcode.NOTIMP: "notimp",
+class Failure(NamedTuple):
+    """One kind of `Answer.error`: what it means, the RCODE that is it (None: not an
+    RCODE), and the finding code every stage reports it as."""
+
+    meaning: str
+    code: str
+    rcode: int | None = None
+
+
+#: every `Answer.error` kind: the one table (the engine classifies RCODEs by it, verify and
+#: watch report its codes, and a test checks every code is in the findings registry)
+FAILURES: dict[str, Failure] = {
+    "timeout": Failure("no reply within the timeout, after every re-send", "verify.timeout"),
+    "unreachable": Failure("nothing listens there (ICMP port unreachable, or TCP connection refused)",
+                           "verify.unreachable"),
+    "network": Failure("the network failed (no route, connection reset or closed early)", "verify.network"),
+    "id-mismatch": Failure("only replies with the wrong message ID came back", "verify.id-mismatch"),
+    "wrong-question": Failure("a reply with the query's message ID answered another question",
+                              "verify.wrong-question"),
+    "malformed": Failure("the reply does not parse as a DNS message", "verify.malformed"),
+    "truncated": Failure("the UDP reply was truncated (TC) and asking over TCP failed", "verify.truncated"),
+    "refused": Failure("the server answered REFUSED (not configured for the zone, or an ACL)",
+                       "verify.refused", dns.rcode.REFUSED),
+    "servfail": Failure("the server answered SERVFAIL (it failed to load or serve the zone)",
+                        "verify.servfail", dns.rcode.SERVFAIL),
+    "notauth": Failure("the server answered NOTAUTH (not authoritative for the zone)", "verify.rcode",
+                       dns.rcode.NOTAUTH),
+    "formerr": Failure("the server answered FORMERR (it could not parse the query)", "verify.rcode",
+                       dns.rcode.FORMERR),
+    "notimp": Failure("the server answered NOTIMP (it does not implement the query)", "verify.rcode",
+                      dns.rcode.NOTIMP),
+    "rcode": Failure("the server answered another error RCODE", "verify.rcode"),
+    "non-authoritative": Failure("the reply has AA=0 and is not a referral (a lame server)",
+                                 "verify.non-authoritative"),
 }
+_RCODE_FAILURES = {failure.rcode: kind for kind, failure in FAILURES.items() if failure.rcode is not None}
 #: errors that say nothing came back from the endpoint (they feed the breaker)
 _SILENT = frozenset({"timeout", "unreachable", "network"})
 BREAKER = 8
@@ -148,9 +160,9 @@ class Endpoint:
 
     @property
     def label(self) -> str:
-        where = f"[{self.address}]" if ":" in self.address else self.address
-        if self.port != 53 or ":" in self.address:
-            where = f"{where}:{self.port}"
+        where = self.address
+        if self.port != 53 or ":" in self.address:  # a bare IPv6 address keeps its port, to read as one
+            where = format_address(self.address, self.port)
         return f"{self.name.rstrip('.')} ({where})" if self.name else where
 
 
@@ -297,7 +309,7 @@ def _question_text(reply: Reply) -> str:
 
 def _classify(reply: Reply, recursion: bool) -> tuple[str | None, str]:
     """The error kind of a parsed reply (None: usable), with a detail line."""
-    kind = _RCODE_ERRORS.get(reply.rcode)
+    kind = _RCODE_FAILURES.get(reply.rcode)
     if kind is None and reply.rcode not in (dns.rcode.NOERROR, dns.rcode.NXDOMAIN):
         kind = "rcode"
     if kind:
@@ -345,7 +357,7 @@ class _Channel:
         self.min_window = engine.window
         self.earlier_ids: dict[int, _Pending] = {}  # IDs of earlier rounds of questions asked again
         self.expiries: deque[tuple[float, int]] = deque()  # (when, which) questions ran out of time
-        self.resends: deque[tuple[float, int]] = deque()  # (when, which) questions were first re-sent
+        self.first_resends: deque[tuple[float, int]] = deque()  # (when, which) questions were first re-sent
         self.retired: deque[int] = deque()  # IDs of ended questions, newest last
         self.retired_set: set[int] = set()
 
@@ -501,7 +513,7 @@ class _Channel:
             self.loop.call_soon(self._fail_all, e)  # as we may be inside a callback
         now = self.loop.time()
         wait = min(pending.interval, pending.deadline - now)
-        if self.engine.retries is not None and pending.attempts > self.engine.retries:
+        if self.engine.resends is not None and pending.attempts > self.engine.resends:
             wait = pending.deadline - now  # the last try waits out the whole timeout
         pending.due = now + max(wait, 0.0)
         if self.tick is None:
@@ -520,13 +532,13 @@ class _Channel:
     def _expired(self, pending: _Pending) -> None:
         if self.pending.get(pending.qid) is not pending:
             return
-        retries = self.engine.retries
-        if (retries is None or pending.attempts <= retries) \
+        resends = self.engine.resends
+        if (resends is None or pending.attempts <= resends) \
                 and self.loop.time() < pending.deadline:
             pending.interval = min(pending.interval * 2, max(MAX_RTO, pending.interval))
             lost = pending.attempts == 1 and not (pending.mismatches or pending.other_question)
             lost = lost and self.last_heard >= pending.first_sent
-            if lost and self._queueing() and self._recent(self.resends, pending, 3):
+            if lost and self._queueing() and self._recent(self.first_resends, pending, 3):
                 self._slow_down(scale=False)  # losses while replies queue up: the server is overloaded
             self._send(pending)
             return
@@ -697,7 +709,7 @@ class _Channel:
     def rto(self) -> float:
         timeout = self.engine.timeout * self.scale
         if self.srtt is None:  # no sample yet: leave room for every retry in the timeout
-            tries = 3 if self.engine.retries is None else self.engine.retries + 1
+            tries = 3 if self.engine.resends is None else self.engine.resends + 1
             return min(INITIAL_RTO * self.scale, timeout / tries)
         return min(max(self.srtt + 4 * self.rttvar, MIN_RTO * self.scale), timeout)
 
@@ -778,12 +790,12 @@ class _Channel:
 class Engine:
     """Asks endpoints questions; one per event loop (use `async with`)."""
 
-    def __init__(self, timeout: float = 3.0, retries: int | None = None, window: int = 64,
+    def __init__(self, timeout: float = 3.0, resends: int | None = None, window: int = 64,
                  payload: int = 1232):
         if not 1 <= window <= 4096:
             raise ValueError("window must be between 1 and 4096")
         self.timeout = float(timeout)
-        self.retries = retries
+        self.resends = resends
         self.window = int(window)
         self.payload = int(payload)
         self.stats: dict[str, int] = dict.fromkeys(

@@ -21,6 +21,8 @@ import dns.rcode
 import dns.rdata
 import dns.rdatatype
 
+from dnssync.model.errors import DnssyncException
+
 HEADER = struct.Struct("!HHHHHH")
 _QUESTION_TAIL = struct.Struct("!HH")
 _RR_FIXED = struct.Struct("!HHIH")
@@ -44,7 +46,7 @@ _NAME_RDATA = {dns.rdatatype.CNAME: 0, dns.rdatatype.NS: 0, dns.rdatatype.PTR: 0
                dns.rdatatype.MX: 2}
 
 
-class Malformed(dns.exception.FormError):
+class Malformed(DnssyncException, dns.exception.FormError):
     """A reply that does not frame as a DNS message, or whose RDATA does not parse.
 
     A dnspython FormError ("the DNS message is malformed"), so code that handles

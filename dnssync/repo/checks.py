@@ -60,7 +60,7 @@ def _oversized(record: Record) -> str | None:
     return None
 
 
-def check_zone(desired: DesiredZone) -> list[Finding]:
+def check_targets(desired: DesiredZone) -> list[Finding]:
     zone = desired.zone
     findings: list[Finding] = []
     targets = ZoneIndex(zone)

@@ -31,7 +31,7 @@ ENV_PREFIX = "env/"
 #: keys of a provider file that dnssync reads; every other key is the plugin's option
 PROVIDER_KEYS = {"class", "nameservers", "zones", "canary", "capabilities"}
 PARITY_MODES = ("error", "warn")
-#: policy.alias: flatten ALIAS to A/AAAA where a provider cannot hold it (see flatten.py),
+#: policy.alias: flatten ALIAS to A/AAAA where a provider cannot hold it (see planning/flatten.py),
 #: leave it to the parity gate, or refuse ALIAS records a provider cannot hold
 ALIAS_MODES = ("flatten", "native-only", "error")
 
@@ -51,7 +51,7 @@ class ProviderConfig:
     #: where provider classes may come from beyond octoDNS's packages and dnssync (`trusted_modules:`)
     trusted_modules: tuple[str, ...] = ()
     root: Path | None = None  # the repository: a provider module found inside it is not installed
-    #: `nameservers: auto`: the names come from the provider's API per zone (dnssync/nameservers.py),
+    #: `nameservers: auto`: the names come from the provider's API per zone (repo/nameservers.py),
     #: asked at `auto_address` when given, else wherever the names resolve
     auto_nameservers: bool = False
     auto_address: tuple[str, int] | None = None

@@ -20,7 +20,7 @@ from dnssync.model.errors import ConfigError, UsageError
 from dnssync.model.findings import Finding, Severity, has_errors
 from dnssync.model.plan import Plan
 from dnssync.repo import gitrev
-from dnssync.repo.checks import check_zone
+from dnssync.repo.checks import check_targets
 from dnssync.repo.config import Config, read_config
 from dnssync.repo.cuts import check_cuts
 from dnssync.repo.desired import build_desired
@@ -57,7 +57,7 @@ def cross_check(config: Config, zones: list[DesiredZone], all_zone_names: list[s
 def checked_zones(config: Config, only: list[str] | None = None) -> tuple[list[DesiredZone], list[Finding]]:
     """The zones loaded with dnssync's checks and the installed plugins' record types: the
     repository layer joins the zone loader with them, so zones.py imports neither."""
-    return load_zones(config, only, (check_zone, check_cuts), plugin_for_type)
+    return load_zones(config, only, (check_targets, check_cuts), plugin_for_type)
 
 
 def read_settings(config_path: Path | str, octodns_config: Path | None = None,

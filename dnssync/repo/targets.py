@@ -1,9 +1,9 @@
 """Resolving ALIAS targets: the A and AAAA sets a target name stands for, right now.
 
-A provider that cannot hold ALIAS gets the target's addresses instead (flatten.py),
+A provider that cannot hold ALIAS gets the target's addresses instead (planning/flatten.py),
 and verify holds every provider's apex answer to a fresh resolution; both need the
 same answer to "what does this target resolve to?", so it is computed here once,
-for many targets at once, through the async query engine (verify/engine.py): 500
+for many targets at once, through the async query engine (query/engine.py): 500
 targets cost about one round trip, not 500.
 
 Where the answer comes from, in this order:

@@ -26,12 +26,14 @@ from __future__ import annotations
 import datetime
 import re
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import yaml
 from natsort import natsort_keygen
 
+from dnssync.model.errors import DnssyncException
 from dnssync.model.findings import Finding, Severity
 
 #: nodes an alias or include may add to a file's data, beyond what is written out:
@@ -87,7 +89,7 @@ class Sequence(list):
         self.item_lines: list[int] = []
 
 
-class YamlError(Exception):
+class YamlError(DnssyncException):
     """A file could not be loaded; `finding` says where and why."""
 
     def __init__(self, finding: Finding):
@@ -138,7 +140,9 @@ class _Loader(_BaseLoader):  # type: ignore[misc, valid-type]
         super().__init__(stream)
         self.file = file
         self.reading = reading
-        self.order_problems: list[Finding] = []
+        self.first_disorder: Finding | None = None  # this file's first mapping out of order
+        self.more_disorder = 0  # and how many more of its mappings are
+        self.included_order_problems: list[Finding] = []  # those of the files it includes
         self.anchors: dict[str, tuple[Any, int]] = {}  # anchor -> (data, its expanded size in nodes)
         self.nodes = 0  # nodes built so far, aliases and includes counted expanded
         self.depth = 0
@@ -261,24 +265,33 @@ class _Loader(_BaseLoader):  # type: ignore[misc, valid-type]
             return
         if keys == sorted(keys) and not _DIGIT.search("".join(keys)):
             return  # without digits natural order is plain order: the common, cheap case
-        if self.order_problems:
+        if self.first_disorder is not None:
             if sorted(keys, key=_natural) != keys:
-                self.order_problems[0].extra["more"] += 1
+                self.more_disorder += 1
             return
         expected = sorted(keys, key=_natural)
         for got, want in zip(keys, expected, strict=True):
             if got != want:
-                self.order_problems.append(
-                    Finding(
-                        Severity.WARNING,
-                        "zone.key-order",
-                        f"keys out of octoDNS's natural order: expected {want!r} before {got!r}",
-                        file=self.file,
-                        line=mapping.key_lines[got],
-                        extra={"more": 0},
-                    )
+                self.first_disorder = Finding(
+                    Severity.WARNING,
+                    "zone.key-order",
+                    f"keys out of octoDNS's natural order: expected {want!r} before {got!r}",
+                    file=self.file,
+                    line=mapping.key_lines[got],
                 )
                 return
+
+    def order_problems(self) -> list[Finding]:
+        """This file's key-order finding (its first mapping out of order, with how many
+        more there are), then those of the files it includes. Built once the file is read:
+        a Finding is frozen, and each file counts only its own mappings."""
+        own = []
+        if self.first_disorder is not None:
+            more = self.more_disorder
+            suffix = f"; {more} more mapping(s) in this file" if more else ""
+            own.append(replace(self.first_disorder, message=self.first_disorder.message + suffix,
+                               extra={"more": more}))
+        return own + self.included_order_problems
 
     def build_sequence(self, event: yaml.SequenceStartEvent) -> Sequence:
         result = Sequence()
@@ -310,7 +323,7 @@ class _Loader(_BaseLoader):  # type: ignore[misc, valid-type]
             try:
                 loader = _read(target, self.reading)
                 self.reading.included[key] = (loader.data, loader.nodes)
-                self.order_problems.extend(loader.order_problems)
+                self.included_order_problems += loader.order_problems()
             finally:
                 self.reading.chain.pop()
         else:
@@ -367,8 +380,4 @@ def load_file(path: Path, root: Path | None = None,
     reading = _Reading(root, read)
     reading.chain.append(path.resolve())
     loader = _read(path, reading)
-    for problem in loader.order_problems:
-        if problem.extra.get("more"):
-            object.__setattr__(problem, "message",
-                               f"{problem.message}; {problem.extra['more']} more mapping(s) in this file")
-    return loader.data, loader.order_problems
+    return loader.data, loader.order_problems()

@@ -126,7 +126,7 @@ def _strict(data: dict[str, Any]) -> dict[str, Any]:
 #: importing its plugin registered it. Passed in (providers.plugin_for_type) so that the
 #: zone loader does not import the provider layer above it.
 TypeResolver = Callable[[str, Path | None], str | None]
-#: a check of a loaded zone (checks.check_zone, cuts.check_cuts): passed in for the same reason
+#: a check of a loaded zone (checks.check_targets, cuts.check_cuts): passed in for the same reason
 ZoneCheck = Callable[[DesiredZone], list[Finding]]
 
 

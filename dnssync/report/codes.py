@@ -29,7 +29,7 @@ def _escape(text: str) -> str:
 def codes_markdown() -> str:
     out = ["# Finding codes", "",
            "Every finding dnssync reports has one of these stable codes. Generated from",
-           "`dnssync/findings.py` by `python -m dnssync.report.codes`; do not edit by hand.", ""]
+           "`dnssync/model/findings.py` by `python -m dnssync.report.codes`; do not edit by hand.", ""]
     groups: dict[str, list[str]] = {}
     for code in CODES:
         groups.setdefault(code.split(".", 1)[0], []).append(code)

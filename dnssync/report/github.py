@@ -12,7 +12,7 @@ from pathlib import Path
 
 from dnssync.model.findings import Finding, Severity
 from dnssync.model.plan import Plan
-from dnssync.report.text import show_value
+from dnssync.report.values import value_lines
 
 LEVEL = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "notice"}
 
@@ -44,11 +44,7 @@ def annotation(level: str, message: str, title: str, file: str | None = None, li
 def _message(finding: Finding) -> str:
     """The finding's message, then what was expected and what was observed, each on its
     own line (an annotation is all a reviewer sees of a finding)."""
-    lines = [finding.message]
-    if finding.expected is not None:
-        lines.append(f"expected: {show_value(finding.expected)}")
-    if finding.observed is not None:
-        lines.append(f"observed: {show_value(finding.observed)}")
+    lines = [finding.message] + [f"{label}: {value}" for label, value in value_lines(finding)]
     return "\n".join(lines)
 
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from dnssync.model.findings import Finding, Severity, has_errors
 from dnssync.model.plan import Plan
-from dnssync.report.text import show_value
+from dnssync.report.values import value_lines
 
 ZONE_CASE = "zone"
 
@@ -30,10 +30,7 @@ class Case:
 
 def _describe(finding: Finding) -> str:
     lines = [f"{finding.code}: {finding.message}"]
-    if finding.expected is not None:
-        lines.append(f"  expected: {show_value(finding.expected)}")
-    if finding.observed is not None:
-        lines.append(f"  observed: {show_value(finding.observed)}")
+    lines += [f"  {label}: {value}" for label, value in value_lines(finding)]
     return "\n".join(lines)
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 from dnssync.model.findings import Finding
 from dnssync.model.plan import Plan, ProviderPlan
 from dnssync.model.records import rrset_text
-from dnssync.report.text import flattened_lines, show_value
+from dnssync.report.text import flattened_lines
+from dnssync.report.values import value_lines
 
 #: plans with more rows than this per zone are folded into <details>
 FOLD_ROWS = 20
@@ -22,11 +23,7 @@ def findings_markdown(findings: list[Finding], title: str = "Findings", level: i
     lines = [f"{heading} {title}", "", "| severity | code | where | message |", "|---|---|---|---|"]
     for f in findings:
         where = f.location or " ".join(x for x in (f.zone, f.provider, f.nameserver) if x)
-        message = f.message
-        if f.expected is not None:
-            message += f"<br>expected: `{show_value(f.expected)}`"
-        if f.observed is not None:
-            message += f"<br>observed: `{show_value(f.observed)}`"
+        message = f.message + "".join(f"<br>{label}: `{value}`" for label, value in value_lines(f))
         lines.append(f"| {f.severity} | `{f.code}` | {_cell(where)} | {_cell(message)} |")
     return "\n".join(lines) + "\n"
 

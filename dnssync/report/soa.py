@@ -5,20 +5,20 @@ from __future__ import annotations
 from rich.table import Table
 from rich.text import Text
 
-from dnssync.verify.soa import SoaView
+from dnssync.verify.soa import NameserverSoa
 
 COLUMNS = ("provider", "nameserver", "MNAME", "RNAME", "serial", "refresh", "retry", "expire",
            "minimum", "SOA TTL", "negative TTL")
 
 
-def _cells(v: SoaView) -> list[str]:
+def _cells(v: NameserverSoa) -> list[str]:
     if v.error:
         return [v.provider, v.nameserver, v.error, *[""] * (len(COLUMNS) - 3)]
     return [v.provider, v.nameserver, str(v.mname), str(v.rname),
             *(str(x) for x in (v.serial, v.refresh, v.retry, v.expire, v.minimum, v.ttl, v.negative_ttl))]
 
 
-def soa_tables(views: list[SoaView]) -> list[Table]:
+def soa_tables(views: list[NameserverSoa]) -> list[Table]:
     tables = []
     for zone in sorted({v.zone for v in views}):
         table = Table(title=f"SOA of {zone}", title_justify="left", expand=False)
@@ -32,7 +32,7 @@ def soa_tables(views: list[SoaView]) -> list[Table]:
     return tables
 
 
-def soa_markdown(views: list[SoaView]) -> str:
+def soa_markdown(views: list[NameserverSoa]) -> str:
     out = []
     for zone in sorted({v.zone for v in views}):
         out += [f"### SOA of `{zone}`", "", "| " + " | ".join(COLUMNS) + " |",

@@ -14,6 +14,7 @@ from dnssync.model.findings import Finding, Severity
 from dnssync.model.plan import Change, Plan, ProviderPlan
 from dnssync.model.records import rrset_text
 from dnssync.report.fit import Fitted
+from dnssync.report.values import value_lines
 
 if TYPE_CHECKING:  # a hint only: verify and plan need not import apply's stack
     from dnssync.applying.apply import ApplyResult
@@ -21,6 +22,7 @@ if TYPE_CHECKING:  # a hint only: verify and plan need not import apply's stack
 #: findings about files (config and zone files), shown as `file:line` lines, not in DNS tables
 FILE_CODES = ("config.", "zone.", "git.")
 SEVERITY_STYLE = {Severity.ERROR: "bold red", Severity.WARNING: "yellow", Severity.INFO: "cyan"}
+VALUE_STYLE = {"expected": "green", "observed": "red"}
 ACTION_STYLE = {"create": ("+", "green"), "update": ("~", "yellow"), "delete": ("-", "red")}
 STATUS_STYLE = {"applied": "green", "unchanged": "dim", "failed": "bold red", "skipped": "yellow",
                 "interrupted": "bold red"}
@@ -46,9 +48,7 @@ def findings_table(findings: Iterable[Finding], title: str | None = None) -> Tab
         table.add_column(column, overflow="fold")
     for f in sorted(findings, key=lambda f: (f.zone or "", f.provider or "", f.location, f.code)):
         where = f.location or " ".join(x for x in (f.zone, f.provider, f.nameserver) if x)
-        message = f.message
-        if f.expected is not None or f.observed is not None:
-            message += f"\n  expected: {show_value(f.expected)}\n  observed: {show_value(f.observed)}"
+        message = f.message + "".join(f"\n  {label}: {value}" for label, value in value_lines(f))
         table.add_row(Text(str(f.severity), style=SEVERITY_STYLE[f.severity]), f.code, Text(where), Text(message))
     return table
 
@@ -62,10 +62,8 @@ def print_findings(console: Console, findings: list[Finding], title: str | None 
         line = Text(f"{f.location}: ")
         line.append(str(f.severity), style=SEVERITY_STYLE[f.severity])
         line.append(f" {f.code}: {f.message}")
-        if f.expected is not None:
-            line.append(f"\n  expected: {show_value(f.expected)}", style="green")
-        if f.observed is not None:
-            line.append(f"\n  observed: {show_value(f.observed)}", style="red")
+        for label, value in value_lines(f):
+            line.append(f"\n  {label}: {value}", style=VALUE_STYLE[label])
         console.print(line, soft_wrap=True)
     if others:
         console.print(Fitted(findings_table(others, title)))
@@ -253,17 +251,6 @@ def apply_failed_line(result: ApplyResult) -> str:
     return line + "; " + "; ".join(parts) + "."
 
 
-def show_value(value: object) -> str:
-    """Expected/observed values of a finding as one line: `300 192.0.2.1, 192.0.2.2`."""
-    if isinstance(value, dict) and "values" in value and "ttl" in value:
-        return rrset_text(value)
-    if isinstance(value, dict):
-        return ", ".join(f"{k}: {show_value(v)}" for k, v in value.items())
-    if isinstance(value, list | tuple):
-        return ", ".join(str(v) for v in value)
-    return str(value)
-
-
 def print_verify(console: Console, findings: list[Finding], summary: Text) -> None:
     """DNS findings as one table per zone, grouped by provider, then the summary line;
     findings about the files themselves (configuration warnings) first, as file:line lines."""
@@ -285,10 +272,8 @@ def print_verify(console: Console, findings: list[Finding], summary: Text) -> No
                 table.add_section()
             provider = f.provider
             message = Text(f.message)
-            if f.expected is not None:
-                message.append(f"\n  expected: {show_value(f.expected)}", style="green")
-            if f.observed is not None:
-                message.append(f"\n  observed: {show_value(f.observed)}", style="red")
+            for label, value in value_lines(f):
+                message.append(f"\n  {label}: {value}", style=VALUE_STYLE[label])
             if f.location:
                 message.append(f"\n  in git: {f.location}", style="dim")
             table.add_row(f.provider or "", f.nameserver or "",

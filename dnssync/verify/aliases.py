@@ -4,7 +4,7 @@ A target's addresses change without any commit: a CDN moves, a load balancer
 is replaced. Flattened A/AAAA records then go stale silently, and a provider
 that expands ALIAS itself (PowerDNS) may serve something else again. So every
 provider is held to the same truth: each nameserver's A and AAAA answer at the
-ALIAS name is compared with a fresh resolution of the target (targets.py).
+ALIAS name is compared with a fresh resolution of the target (repo/targets.py).
 
 CDNs answer different subsets by location, so a provider's answer must fall
 within what the target resolves to now, not equal one sample of it; an empty
@@ -20,7 +20,8 @@ from octodns.provider.base import BaseProvider
 from octodns.zone import Zone
 
 from dnssync.model.findings import Finding, Severity
-from dnssync.planning.flatten import Flattening, meant_providers, prepare, split_native
+from dnssync.model.records import meant_providers
+from dnssync.planning.flatten import Flattening, prepare, split_native
 from dnssync.query.engine import Answer, Endpoint, Engine
 from dnssync.repo.repository import Repository
 from dnssync.repo.targets import Resolution, TargetResolver, alias_target, alias_types, is_alias

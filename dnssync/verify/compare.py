@@ -22,27 +22,12 @@ import dns.rdatatype
 
 from dnssync.model.findings import Finding, Severity
 from dnssync.query import wire
-from dnssync.query.engine import Answer
+from dnssync.query.engine import FAILURES, Answer
 from dnssync.query.wire import RR, Malformed, Reply
 from dnssync.verify.expect import Expected
 
-#: engine error kinds -> finding codes
-ERROR_CODES = {
-    "timeout": "verify.timeout",
-    "unreachable": "verify.unreachable",
-    "network": "verify.network",
-    "id-mismatch": "verify.id-mismatch",
-    "wrong-question": "verify.wrong-question",
-    "malformed": "verify.malformed",
-    "truncated": "verify.truncated",
-    "refused": "verify.refused",
-    "servfail": "verify.servfail",
-    "notauth": "verify.rcode",
-    "formerr": "verify.rcode",
-    "notimp": "verify.rcode",
-    "rcode": "verify.rcode",
-    "non-authoritative": "verify.non-authoritative",
-}
+#: the finding codes of the engine's failure kinds (its table, `FAILURES`, is the one source)
+FAILURE_CODES = frozenset(failure.code for failure in FAILURES.values())
 _TXT_TYPES = (dns.rdatatype.TXT, dns.rdatatype.SPF)
 
 
@@ -126,7 +111,7 @@ def _select(records: list[RR], owner: bytes, rdtype: int) -> list[RR]:
 def judge(exp: Expected, answer: Answer) -> list[Issue]:
     """Everything wrong with one answer to one expected RRset (empty: it matches)."""
     if answer.error:
-        return [Issue(exp, ERROR_CODES[answer.error], Severity.ERROR, None, answer.detail)]
+        return [Issue(exp, FAILURES[answer.error].code, Severity.ERROR, None, answer.detail)]
     reply = answer.reply
     assert reply is not None
     try:
@@ -189,7 +174,7 @@ class Verdicts:
     """Every issue of one zone, by record and provider, plus each endpoint's tally,
     turned into findings once every answer is in."""
 
-    zone: str  # decoded, for findings
+    zone: str  # as octoDNS names it (IDNA, ASCII: xn--...), as every finding carries it
     providers: list[str]
     #: (name, type) -> provider -> [(nameserver, issue)]
     issues: dict[tuple[str, str], dict[str, list[tuple[str, Issue]]]] = field(default_factory=dict)
@@ -203,7 +188,7 @@ class Verdicts:
         for issue in issues:
             key = (issue.expected.name, issue.expected.type)
             self.issues.setdefault(key, {}).setdefault(provider, []).append((nameserver, issue))
-            if issue.code in ERROR_CODES.values():
+            if issue.code in FAILURE_CODES:
                 self.failed.setdefault(nameserver, Counter())[issue.code] += 1
 
     def count_failure(self, provider: str, nameserver: str, code: str) -> None:

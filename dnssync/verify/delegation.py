@@ -183,8 +183,9 @@ def special_use(zone: str) -> str | None:
     return next((name for name in SPECIAL_USE if zone == name or zone.endswith("." + name)), None)
 
 
-async def check_zone(engine: Engine, config: Config, desired: Zone, managed: Collection[str],
-                     skip_verified: bool = False) -> list[Finding]:
+async def delegation_findings(engine: Engine, config: Config, desired: Zone, managed: Collection[str],
+                              skip_verified: bool = False) -> list[Finding]:
+    """One zone's delegation at its parent (NS, glue, lame servers) as findings."""
     zone = desired.name
     reserved = special_use(zone)
     if (reserved and zone not in config.parent.zones and not config.parent.nameservers
@@ -226,13 +227,13 @@ async def check_zone(engine: Engine, config: Config, desired: Zone, managed: Col
 
 
 async def check_delegations(config: Config, desired: dict[str, Zone], timeout: float | None = None,
-                            retries: int | None = None, skip_verified: bool = False) -> list[Finding]:
+                            resends: int | None = None, skip_verified: bool = False) -> list[Finding]:
     """Delegation findings for every zone, zones checked concurrently. `skip_verified`
     when a full verify has already asked every provider's nameserver itself."""
     defaults = config.defaults
     managed = set(discover(config.zones_dir, config.zone_files))  # all of them, not only the ones checked
     async with Engine(timeout=timeout or defaults.timeout,
-                      retries=defaults.retries if retries is None else retries) as engine:
-        results = await asyncio.gather(*(check_zone(engine, config, z, managed, skip_verified)
+                      resends=defaults.retries if resends is None else resends) as engine:
+        results = await asyncio.gather(*(delegation_findings(engine, config, z, managed, skip_verified)
                                          for _, z in sorted(desired.items())))
     return [f for found in results for f in found]

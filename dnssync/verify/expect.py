@@ -1,7 +1,7 @@
 """What each provider's nameservers must answer, from the same desired zones as plan.
 
 The expectations come from `Repository.desired` (git plus the managed apex NS),
-passed through each provider's own `plan.adjustments` (what it can hold), and
+passed through each provider's own `planning.adjust.adjustments` (what it can hold), and
 turned into RDATA by octoDNS's `record.to_rrset()` and dnspython: the very
 values plan and apply send. So verify and plan can never disagree about what
 git says, and a record a provider cannot hold is not reported missing there.
@@ -29,7 +29,7 @@ from octodns.zone import Zone
 
 from dnssync.model.findings import Finding, Severity
 from dnssync.model.plan import Adjustment
-from dnssync.model.records import rrset_data
+from dnssync.model.records import meant_for, rrset_data
 from dnssync.model.sameness import canonical, plain_name
 from dnssync.planning.adjust import adjustments
 from dnssync.providers.aliaswire import wire_type
@@ -127,11 +127,6 @@ def _key(fqdn: str, rtype: str) -> tuple[bytes, int] | None:
     return owner_wire(fqdn), rdtype
 
 
-def _applies(record: Record, provider: str) -> bool:
-    return not record.ignored and provider not in record.excluded and (
-        not record.included or provider in record.included)
-
-
 class _Builder:
     """Builds Expected objects once per octoDNS record and shares them between
     providers that serve the record unchanged (large zones stay small in memory)."""
@@ -225,7 +220,7 @@ def expectations(zone: Zone, providers: dict[str, BaseProvider]) -> list[ZoneExp
                  for t in ((a.type, *ADDRESS_TYPES) if is_alias_type(a.type) else (a.type,))}
         represents = capabilities_of(provider).represents
         for record in served.records:
-            if not _applies(record, name):
+            if not meant_for(record, name):
                 continue
             built = builder.build(record) if not unverifiable(record._type) else []
             known.add((built[0].owner, built[0].rdtype) if built

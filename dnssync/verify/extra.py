@@ -25,7 +25,7 @@ from dnssync.model.sameness import canonical
 from dnssync.providers.hints import describe_error
 from dnssync.query import axfr
 from dnssync.query.engine import Endpoint
-from dnssync.query.wire import RR, Malformed, Reply
+from dnssync.query.wire import RR, Reply
 from dnssync.verify.compare import Observed
 from dnssync.verify.expect import unverifiable
 
@@ -43,8 +43,9 @@ def tsig_of(provider: BaseProvider) -> dns.tsig.Key | None:
 
 
 @dataclass
-class Served:
-    """A zone as one source holds it: (owner wire, type) -> Observed, or why not."""
+class Listing:
+    """A zone as one source (a nameserver's transfer, or the provider's API) lists it:
+    (owner wire, type) -> Observed, or why it could not be listed."""
 
     source: str
     rrsets: dict[tuple[bytes, int], Observed]
@@ -54,7 +55,7 @@ class Served:
 
 
 async def transfer(endpoint: Endpoint, zone: str, tsig: dns.tsig.Key | None, timeout: float,
-                   skip: set[tuple[bytes, int]] | None = None, small: bool = False) -> Served:
+                   skip: set[tuple[bytes, int]] | None = None, small: bool = False) -> Listing:
     """AXFR `zone` from one nameserver (dnssync.query.axfr: in a thread, or for a `small` zone
     on the event loop); never raises. The stream is kept as compact RRsets (no dnspython
     Zone); RRsets whose (owner, type) is in `skip` are not kept, so looking for extra
@@ -68,25 +69,8 @@ async def transfer(endpoint: Endpoint, zone: str, tsig: dns.tsig.Key | None, tim
         else:
             rrsets = await asyncio.to_thread(lambda: _collect(axfr.transfer(*args), skip or set()))
     except (OSError, EOFError, dns.exception.DNSException) as e:  # wire.Malformed is one too
-        return Served(source, {}, _failure(e, timeout * 4), nameserver=label)
-    return Served(source, rrsets, elapsed=time.perf_counter() - start, nameserver=label)
-
-
-def _failure(e: OSError | EOFError | dns.exception.DNSException, timeout: float) -> str:
-    """Why a zone transfer (dnssync.query.axfr) failed, in words."""
-    if isinstance(e, axfr.TransferRefused):
-        return str(e)
-    if isinstance(e, dns.tsig.PeerError):  # the server says so (BADKEY, BADSIG, BADTIME)
-        return f"TSIG rejected by the server ({type(e).__name__})"
-    if isinstance(e, dns.tsig.BadKey):
-        return f"the reply is signed with another key ({e})"
-    if isinstance(e, dns.tsig.BadSignature):
-        return "the reply's TSIG signature does not verify with the key"
-    if isinstance(e, dns.exception.Timeout):
-        return f"no complete transfer within {timeout:g} s"
-    if isinstance(e, Malformed):
-        return f"a transfer message is malformed: {e}"
-    return f"transfer failed: {type(e).__name__}: {e}".rstrip(": ")
+        return Listing(source, {}, axfr.failure_text(e, timeout * 4), nameserver=label)
+    return Listing(source, rrsets, elapsed=time.perf_counter() - start, nameserver=label)
 
 
 def _collect(records: Iterable[tuple[Reply, RR]], skip: set[tuple[bytes, int]]
@@ -104,7 +88,7 @@ def _collect(records: Iterable[tuple[Reply, RR]], skip: set[tuple[bytes, int]]
     return rrsets
 
 
-def populate(provider_name: str, provider: BaseProvider, zone: Zone) -> Served:
+def populate(provider_name: str, provider: BaseProvider, zone: Zone) -> Listing:
     """The zone as the provider's API holds it (octoDNS populate); never raises."""
     source = f"{provider_name} API"
     live = Zone(zone.name, zone.sub_zones)
@@ -112,7 +96,7 @@ def populate(provider_name: str, provider: BaseProvider, zone: Zone) -> Served:
     try:
         provider.populate(live, lenient=True)
     except Exception as e:  # any provider failure is a finding, never fatal
-        return Served(source, {}, describe_error(e, provider))
+        return Listing(source, {}, describe_error(e, provider))
     rrsets = {}
     for record in live.records:
         if unverifiable(record._type):
@@ -123,14 +107,14 @@ def populate(provider_name: str, provider: BaseProvider, zone: Zone) -> Served:
             continue  # not a DNS type (ALIAS...): nothing DNS could show
         owner = dns.name.from_text(record.fqdn).to_wire().lower()
         rrsets[(owner, rdtype)] = Observed(rdtype, {record.ttl}, set(keys))
-    return Served(source, rrsets, elapsed=time.perf_counter() - start)
+    return Listing(source, rrsets, elapsed=time.perf_counter() - start)
 
 
-async def populate_async(provider_name: str, provider: BaseProvider, zone: Zone) -> Served:
+async def populate_async(provider_name: str, provider: BaseProvider, zone: Zone) -> Listing:
     return await asyncio.to_thread(populate, provider_name, provider, zone)
 
 
-def extras(served: Served, known: set[tuple[bytes, int]], origin: bytes
+def extras(served: Listing, known: set[tuple[bytes, int]], origin: bytes
            ) -> list[tuple[str, int, Observed]]:
     """(owner, type, data) served but not in git; the apex NS and what servers add
     themselves (SOA, DNSSEC) are left out: zonechecks owns the apex NS."""

@@ -23,7 +23,7 @@ from octodns.zone import Zone
 
 from dnssync.model.findings import Finding, Severity
 from dnssync.query import tcpbatch
-from dnssync.query.engine import Answer, Endpoint, Engine, Question, resolve_all
+from dnssync.query.engine import FAILURES, Answer, Endpoint, Engine, Question, resolve_all
 from dnssync.repo.desired import nameserver_union
 from dnssync.repo.repository import Repository
 from dnssync.verify import aliases, compare, extra, zonechecks
@@ -42,14 +42,14 @@ TRANSFERS_PER_ENDPOINT = 4
 @dataclass
 class Options:
     timeout: float = 3.0
-    retries: int | None = None  # None: re-send until the timeout
+    resends: int | None = None  # UDP re-sends per question; None: re-send until the timeout
     window: int = 64
     axfr: bool = False  # compare by zone transfer where the nameserver allows it
     extra: bool = True  # look for records git does not have
 
 
 @dataclass
-class Target:
+class ZoneEndpoint:
     """One address of one nameserver of one provider, for one zone."""
 
     zone: ZoneExpectation
@@ -79,19 +79,19 @@ class _ZoneRun:
         self.verdicts = compare.Verdicts(zone.name, sorted(self.plans))
         self.views: list[zonechecks.ApexView] = []
         self.details: dict[str, str] = {}  # nameserver -> detail of its last failure
-        self.listed: dict[str, list[extra.Served]] = {}  # provider -> successful listings
+        self.listed: dict[str, list[extra.Listing]] = {}  # provider -> successful listings
         self.unlisted: dict[str, list[str]] = {}  # provider -> why listing failed
         self.union = nameserver_union(repo.config, zone.name)
         parity = repo.config.policy.parity_for(zone.name, "SOA")
         self.negative_severity = Severity.ERROR if parity == "error" else Severity.WARNING
 
-    def take(self, target: Target, answer: Answer) -> None:
+    def take(self, target: ZoneEndpoint, answer: Answer) -> None:
         if answer.error:
             self.details[target.label] = answer.detail
         self.verdicts.add(target.zone.provider, target.label, compare.judge(answer.question.tag,
                                                                             answer))
 
-    def take_transfer(self, target: Target, served: extra.Served) -> None:
+    def take_transfer(self, target: ZoneEndpoint, served: extra.Listing) -> None:
         exp_plan = target.zone
         issues = []
         for exp in exp_plan.items:
@@ -120,7 +120,7 @@ class _ZoneRun:
 
     def _extra_findings(self) -> list[Finding]:
         origin = dns.name.from_text(self.zone.name).to_wire().lower()
-        served_by: dict[tuple[str, int], dict[str, list[tuple[extra.Served, Observed]]]] = {}
+        served_by: dict[tuple[str, int], dict[str, list[tuple[extra.Listing, Observed]]]] = {}
         for provider, listings in self.listed.items():
             known = self.plans[provider].known
             for served in listings:
@@ -193,11 +193,11 @@ class Verifier:
             run = _ZoneRun(zone, expectations(zone, {p: self.providers[p] for p in providers}),
                            self.repo)
             runs.append(run)
-            targets += [(run, Target(plan, e)) for plan in run.plans.values()
+            targets += [(run, ZoneEndpoint(plan, e)) for plan in run.plans.values()
                         for e in endpoints[plan.provider]]
         prepared, cpu = time.perf_counter(), time.process_time()
         options = self.options
-        async with Engine(options.timeout, options.retries, options.window) as engine:
+        async with Engine(options.timeout, options.resends, options.window) as engine:
             await asyncio.gather(*(self._check(engine, run, target) for run, target in targets))
             # after the UDP rounds, not beside them: starting thousands of zones' checks
             # holds the event loop for seconds, and a TCP reply waiting behind that was
@@ -220,34 +220,34 @@ class Verifier:
         checked = sorted({(run.zone.name, t.zone.provider, t.label) for run, t in targets})
         return VerifyResult(findings, checked, stats)
 
-    def _tcp_checks(self, engine: Engine, targets: list[tuple[_ZoneRun, Target]]
+    def _tcp_checks(self, engine: Engine, targets: list[tuple[_ZoneRun, ZoneEndpoint]]
                     ) -> list[Coroutine[Any, Any, None]]:
         """Every zone's SOA over TCP, one connection per nameserver address for all its
         zones (tcpbatch), not one per zone."""
-        by_endpoint: dict[Endpoint, dict[Question, tuple[_ZoneRun, Target]]] = {}
+        by_endpoint: dict[Endpoint, dict[Question, tuple[_ZoneRun, ZoneEndpoint]]] = {}
         for run, target in targets:
             by_endpoint.setdefault(target.endpoint, {})[zonechecks.tcp_question(run.zone.name)] = (
                 run, target)
 
-        def batch(endpoint: Endpoint, asked: dict[Question, tuple[_ZoneRun, Target]]
+        def batch(endpoint: Endpoint, asked: dict[Question, tuple[_ZoneRun, ZoneEndpoint]]
                   ) -> Coroutine[Any, Any, None]:
             return tcpbatch.ask_tcp(endpoint, list(asked), lambda answer: self._file_apex(
                 *asked[answer.question], answer), self.options.timeout, engine.payload, engine.stats)
 
         return [batch(endpoint, asked) for endpoint, asked in by_endpoint.items()]
 
-    def _file_apex(self, run: _ZoneRun, target: Target, answer: Answer) -> None:
+    def _file_apex(self, run: _ZoneRun, target: ZoneEndpoint, answer: Answer) -> None:
         """File one answer at the zone's apex (SOA over UDP or TCP, NS)."""
         target.view.take(answer)
         if answer.error:
             run.details[target.label] = answer.detail
             run.verdicts.count_failure(target.zone.provider, target.label,
-                                       compare.ERROR_CODES[answer.error])
+                                       FAILURES[answer.error].code)
         else:
             run.verdicts.count(target.zone.provider, target.label)
         self.progress(1)
 
-    async def _check(self, engine: Engine, run: _ZoneRun, target: Target) -> None:
+    async def _check(self, engine: Engine, run: _ZoneRun, target: ZoneEndpoint) -> None:
         """Everything asked of one nameserver address for one zone over UDP (its SOA
         over TCP is asked with the other zones', `_tcp_checks`)."""
         run.views.append(target.view)
@@ -269,15 +269,15 @@ class Verifier:
                 jobs.append(self._transfer(run, target, soa))
         await asyncio.gather(*jobs)
 
-    async def _transfer(self, run: _ZoneRun, target: Target, soa: asyncio.Future[Answer]
-                        ) -> extra.Served:
+    async def _transfer(self, run: _ZoneRun, target: ZoneEndpoint, soa: asyncio.Future[Answer]
+                        ) -> extra.Listing:
         """AXFR from one nameserver address, filed for the extra-records check. Started
         only once the address has answered the zone's SOA: a transfer from a silent
         address would hold a thread for its whole timeout, and the transfers of the
         healthy ones would queue behind it."""
         answered = await soa
         if answered.error:
-            served = extra.Served(f"AXFR from {target.label}", {},
+            served = extra.Listing(f"AXFR from {target.label}", {},
                                   f"not attempted: the SOA query got no usable answer"
                                   f" ({answered.error})", nameserver=target.label)
         else:
@@ -299,7 +299,7 @@ class Verifier:
                 run.listed.setdefault(target.zone.provider, []).append(served)
         return served
 
-    async def _compare_transfer(self, engine: Engine, run: _ZoneRun, target: Target,
+    async def _compare_transfer(self, engine: Engine, run: _ZoneRun, target: ZoneEndpoint,
                                 soa: asyncio.Future[Answer]) -> None:
         """--axfr: the whole zone in one stream; per-record queries where it is refused."""
         served = await self._transfer(run, target, soa)
@@ -309,7 +309,7 @@ class Verifier:
             run.take_transfer(target, served)
             self.progress(len(target.zone.asked))
 
-    async def _ask_records(self, engine: Engine, run: _ZoneRun, target: Target) -> None:
+    async def _ask_records(self, engine: Engine, run: _ZoneRun, target: ZoneEndpoint) -> None:
         """Every expected RRset, asked and judged as the answers stream in. A nameserver
         that does not answer trips the engine's breaker: one timeout, not thousands."""
 

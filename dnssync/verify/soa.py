@@ -33,7 +33,7 @@ ONE_DAY = 86400
 
 
 @dataclass
-class SoaView:
+class NameserverSoa:
     """The SOA one nameserver of one provider serves for one zone (or why none)."""
 
     zone: str
@@ -55,8 +55,8 @@ class SoaView:
         return None if self.minimum is None or self.ttl is None else min(self.minimum, self.ttl)
 
 
-async def _ask(engine: Engine, zone: str, provider: str, endpoint: Endpoint) -> SoaView:
-    view = SoaView(zone, provider, endpoint.label)
+async def _ask(engine: Engine, zone: str, provider: str, endpoint: Endpoint) -> NameserverSoa:
+    view = NameserverSoa(zone, provider, endpoint.label)
     answer = await engine.ask(endpoint, zone, "SOA")
     if answer.error:
         view.error = answer.error + (f": {answer.detail}" if answer.detail else "")
@@ -77,25 +77,25 @@ async def _ask(engine: Engine, zone: str, provider: str, endpoint: Endpoint) -> 
     return view
 
 
-async def _views_of(engine: Engine, zone: str, row: Resolved) -> list[SoaView]:
+async def _views_of(engine: Engine, zone: str, row: Resolved) -> list[NameserverSoa]:
     if not row.endpoints:
-        return [SoaView(zone, row.provider, row.nameserver.label, error=row.why)]
+        return [NameserverSoa(zone, row.provider, row.nameserver.label, error=row.why)]
     return list(await asyncio.gather(*(_ask(engine, zone, row.provider, e) for e in row.endpoints)))
 
 
-async def read_soas(config: Config, zones: list[str]) -> list[SoaView]:
+async def read_soas(config: Config, zones: list[str]) -> list[NameserverSoa]:
     """The SOA of every zone at every nameserver of every provider serving it."""
     defaults = config.defaults
     serving = {zone: {p.name for p in config.providers_for(zone)} for zone in zones}
     rows = await resolve_all({name: p.nameservers for name, p in sorted(config.providers.items())
                               if any(name in names for names in serving.values())})
-    async with Engine(timeout=defaults.timeout, retries=defaults.retries) as engine:
+    async with Engine(timeout=defaults.timeout, resends=defaults.retries) as engine:
         results = await asyncio.gather(*(_views_of(engine, zone, row) for zone in sorted(zones)
                                          for row in rows if row.provider in serving[zone]))
     return [v for views in results for v in views]
 
 
-def judge(views: list[SoaView], config: Config) -> list[Finding]:
+def judge(views: list[NameserverSoa], config: Config) -> list[Finding]:
     """The SOA findings: unanswered, EXPIRE under a day, and verify's own serial and
     negative-TTL checks (zonechecks.zone_findings) on the same answers."""
     findings = []

@@ -20,9 +20,8 @@ import dns.rdatatype
 from octodns.record import Record
 
 from dnssync.model.findings import Finding, Severity
-from dnssync.query.engine import Answer, Question, soa_of
+from dnssync.query.engine import FAILURES, Answer, Question, soa_of
 from dnssync.query.wire import Malformed
-from dnssync.verify.compare import ERROR_CODES
 
 SOA, NS = dns.rdatatype.SOA, dns.rdatatype.NS
 
@@ -46,7 +45,7 @@ class ApexView:
         rdtype = answer.question.rdtype
         tcp = answer.question.tag == "tcp"
         if answer.error:
-            failure = (ERROR_CODES[answer.error], answer.detail)
+            failure = (FAILURES[answer.error].code, answer.detail)
             if tcp:
                 self.tcp_error = failure
             else:

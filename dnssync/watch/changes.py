@@ -30,7 +30,7 @@ _TXT_TYPES = (dns.rdatatype.TXT, dns.rdatatype.SPF)
 
 
 @dataclass(frozen=True)
-class Served:
+class RRsetState:
     """An RRset as a server answers it or as the plan expects it. No values means the
     name/type does not exist (NXDOMAIN or NODATA, told apart only in `negative`).
     Two compare by `key` and TTL: see `match_key`."""
@@ -54,7 +54,7 @@ class Served:
     def texts(self) -> list[str]:
         return sorted(v.to_text() for v in self.values)
 
-    def matches(self, reply: Served) -> bool:
+    def matches(self, reply: RRsetState) -> bool:
         """Whether `reply` is this RRset (values, and TTL unless any will do)."""
         return reply.key == self.key if self.any_ttl else reply == self
 
@@ -78,21 +78,21 @@ def match_key(rdata: dns.rdata.Rdata) -> Any:
     return rdata
 
 
-def served_from_plan(rtype: str, data: dict[str, Any] | None, origin: str) -> Served:
-    """A plan change's `existing`/`desired` ({ttl, values} in presentation format) as `Served`.
+def served_from_plan(rtype: str, data: dict[str, Any] | None, origin: str) -> RRsetState:
+    """A plan change's `existing`/`desired` ({ttl, values} in presentation format) as `RRsetState`.
 
     Names stay absolute (`relativize=False`): they are compared with names read off the
     wire, and a CNAME target relativised to the zone would match no answer at all."""
     if not data:
-        return Served()
+        return RRsetState()
     zone = dns.name.from_text(origin)
     values = frozenset(dns.rdata.from_text(dns.rdataclass.IN, rtype, text, origin=zone, relativize=False)
                        for text in data["values"])
-    return Served(values, int(data["ttl"]))
+    return RRsetState(values, int(data["ttl"]))
 
 
 @dataclass
-class Target:
+class ChangedRRset:
     """One changed RRset and what each provider served before and must serve after.
 
     A provider that did not change this RRset (it already served the new value)
@@ -102,8 +102,8 @@ class Target:
     zone: str
     name: str  # absolute, lower case
     type: str
-    new: dict[str, Served] = field(default_factory=dict)
-    old: dict[str, Served | None] = field(default_factory=dict)
+    new: dict[str, RRsetState] = field(default_factory=dict)
+    old: dict[str, RRsetState | None] = field(default_factory=dict)
 
     @property
     def key(self) -> tuple[str, str]:
@@ -126,14 +126,14 @@ class Target:
             return "delete"
         return "update"
 
-    def olds(self, provider: str) -> list[Served]:
+    def olds(self, provider: str) -> list[RRsetState]:
         """What `provider`'s nameservers may still serve before they converge."""
         known = self.old.get(provider)
         if known is not None:
             return [known]
         return [o for o in self.old.values() if o is not None]
 
-    def _outdated(self) -> list[Served]:
+    def _outdated(self) -> list[RRsetState]:
         """The old answers that differ from what their provider serves now: only those
         can be stale in a cache (a provider that already served the new value, as a
         repair apply's healthy providers did, leaves nothing stale behind)."""
@@ -158,13 +158,13 @@ class Target:
                 "new": {p: n.to_json() for p, n in sorted(self.new.items())}}
 
 
-def targets_from_plan(plan: Plan) -> tuple[list[Target], list[Finding]]:
+def targets_from_plan(plan: Plan) -> tuple[list[ChangedRRset], list[Finding]]:
     """Every RRset the plan changed at any provider, with every provider serving its zone.
 
     Types that do not exist on the wire (octoDNS's ALIAS, which providers serve
     as A/AAAA) cannot be compared with answers and are reported, not watched."""
     findings: list[Finding] = []
-    targets: dict[tuple[str, str], Target] = {}
+    targets: dict[tuple[str, str], ChangedRRset] = {}
     zone_providers: dict[str, list[str]] = {}
     flattened = {(f["zone"], f["name"]): f for f in plan.flattened if not f["error"]}
     aliased: set[tuple[str, str]] = set()  # flattened ALIAS records whose own change was planned
@@ -185,7 +185,7 @@ def targets_from_plan(plan: Plan) -> tuple[list[Target], list[Finding]]:
                     f"{change.type} records cannot be compared with DNS answers ({e}); not watched",
                     zone=pp.zone, name=fqdn, type=change.type, provider=pp.provider))
                 continue
-            target = targets.setdefault((fqdn, change.type), Target(pp.zone, fqdn, change.type))
+            target = targets.setdefault((fqdn, change.type), ChangedRRset(pp.zone, fqdn, change.type))
             target.old[pp.provider], target.new[pp.provider] = old, new
     errors = {(p.provider, p.zone) for p in plan.providers if p.error}
     # a provider that cannot hold a record, or serves it its own way, is verify's business
@@ -203,7 +203,7 @@ def targets_from_plan(plan: Plan) -> tuple[list[Target], list[Finding]]:
     return sorted(targets.values(), key=lambda t: (t.zone, t.name, t.type)), findings
 
 
-def _natively_expanded(flattened: Iterable[dict[str, Any]], targets: dict[tuple[str, str], Target],
+def _natively_expanded(flattened: Iterable[dict[str, Any]], targets: dict[tuple[str, str], ChangedRRset],
                        aliased: set[tuple[str, str]]) -> list[Finding]:
     """A flattened ALIAS converges when every provider serves the addresses its target
     resolved to at apply time: the flattened ones as planned, and those that expand the
@@ -234,7 +234,7 @@ class Watched:
     """What one apply changed, read back from its record."""
 
     apply_id: str
-    targets: list[Target]
+    targets: list[ChangedRRset]
     failed: dict[str, str]  # provider -> why its apply did not complete
     findings: list[Finding]
 

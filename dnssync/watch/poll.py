@@ -3,7 +3,7 @@
 Questions go through the verify query engine (`dnssync.query.engine`): one
 asyncio loop, one UDP socket per endpoint, all questions of a round in flight
 at once. A round is a handful of datagrams, so polling every second costs little
-CPU (bench/watch_cpu.py), and a dead nameserver costs one timeout per round, not
+CPU (bench/bench_watch.py measures it), and a dead nameserver costs one timeout per round, not
 one per question. Authoritative servers are asked with RD=0 and must answer with
 AA set; resolvers are asked with RD=1, as a stub resolver would.
 """
@@ -18,8 +18,13 @@ from dataclasses import dataclass
 from dnssync.model.address import Nameserver, parse_address
 from dnssync.query.engine import Answer, Endpoint, Engine, resolve_all, soa_of
 from dnssync.query.wire import Malformed
-from dnssync.watch.changes import Served, Target, Watched
-from dnssync.watch.propagation import Event, Propagation, Reply, Soa
+from dnssync.watch.changes import ChangedRRset, RRsetState, Watched
+from dnssync.watch.propagation import Event, Polled, Propagation, SoaSerial
+
+#: UDP re-sends per question within a round: a lost datagram is asked again within the
+#: round, yet a dead nameserver costs one query timeout, not a pile of re-sends (the next
+#: round asks again anyway)
+RESENDS = 2
 
 
 @dataclass(frozen=True)
@@ -60,7 +65,7 @@ def _failure(answer: Answer) -> str | None:
     return None if answer.reply is not None else "no reply"
 
 
-def served(answer: Answer) -> Reply:
+def served(answer: Answer) -> Polled:
     """The RRset an answer holds for the question (NXDOMAIN/NODATA as an empty one), or
     why there is no usable answer. A delegation's NS RRset and its glue are answered
     in a referral (authority and additional sections), not authoritatively."""
@@ -68,20 +73,20 @@ def served(answer: Answer) -> Reply:
     if failure or answer.reply is None:
         return failure or "no reply"
     if answer.nxdomain:
-        return Served(negative="NXDOMAIN")
+        return RRsetState(negative="NXDOMAIN")
     reply = answer.reply
     section = reply.authority + reply.additional if answer.referral else reply.answer
     records = [rr for rr in section if rr.owner == reply.qname and rr.rdtype == reply.qtype]
     if not records:
-        return Served(negative="NODATA")
+        return RRsetState(negative="NODATA")
     try:
         values = frozenset(reply.rdata(rr) for rr in records)
     except Malformed as e:
         return f"malformed: {e}"
-    return Served(values, min(rr.ttl for rr in records))
+    return RRsetState(values, min(rr.ttl for rr in records))
 
 
-def soa(answer: Answer) -> Soa | str:
+def soa(answer: Answer) -> SoaSerial | str:
     """The zone's SOA serial and negative-cache TTL, min(MINIMUM, SOA TTL) (RFC 2308 5)."""
     failure = _failure(answer)
     if failure or answer.reply is None:
@@ -94,14 +99,14 @@ def soa(answer: Answer) -> Soa | str:
         return f"malformed: {e}"
     if found is None:
         return "no SOA record in the answer (is the zone served there?)"
-    return Soa(found.serial, found.negative_ttl)
+    return SoaSerial(found.serial, found.negative_ttl)
 
 
 async def poll_round(engine: Engine, prop: Propagation, nameservers: list[Asked],
                      resolvers: list[Asked], clock: Callable[[], float]) -> list[Event]:
     """Ask everything once, then feed the model: nameservers, settle, resolvers, conclude.
     Resolvers are fed after settling so that, within a round, convergence comes first."""
-    auth: list[tuple[Asked, Target]] = [(a, t) for a in nameservers for t in prop.targets
+    auth: list[tuple[Asked, ChangedRRset]] = [(a, t) for a in nameservers for t in prop.targets
                                        if a.provider in t.new]
     zones = [(a, zone) for a in nameservers for zone in prop.zones(a.provider)]
     recursive = [(r, t) for r in resolvers for t in prop.targets]
@@ -149,7 +154,7 @@ async def follow(watched: Watched, providers: dict[str, list[Nameserver]], resol
     prop = Propagation(watched.apply_id, watched.targets, labels,
                        [r.label for r in watched_resolvers], clock(), timeout, watched.failed)
     on_events(prop, prop.start() + [prop.finding(prop.started, f) for f in watched.findings])
-    async with Engine(timeout=query_timeout, retries=2) as engine:
+    async with Engine(timeout=query_timeout, resends=RESENDS) as engine:
         while not prop.outcome:
             began = clock()
             on_events(prop, await poll_round(engine, prop, nameservers, watched_resolvers, clock))

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from dnssync.model.findings import Finding, Severity
-from dnssync.watch.changes import Served, Target
+from dnssync.watch.changes import ChangedRRset, RRsetState
 
 #: one thing that happened, JSON-ready: {"event": kind, "at": ISO time, "t": seconds, ...}
 Event = dict[str, Any]
@@ -30,15 +30,17 @@ def iso(moment: float) -> str:
 
 
 @dataclass(frozen=True)
-class Soa:
-    """A nameserver's SOA for the zone: its serial and negative-cache TTL."""
+class SoaSerial:
+    """What watch follows of a nameserver's SOA for the zone: its serial and negative-cache
+    TTL. (The record itself, as the engine read it, is `query.engine.SoaRecord`; one row of
+    `dnssync soa` is `verify.soa.NameserverSoa`.)"""
 
     serial: int
     negative_ttl: int  # min(SOA MINIMUM, SOA TTL), RFC 2308 section 5
 
 
 #: what a nameserver or resolver answered: the RRset, or why there is no usable answer
-Reply = Served | str
+Polled = RRsetState | str
 
 
 @dataclass
@@ -47,11 +49,11 @@ class Seen:
     polls in a row it was seen."""
 
     state: str = PENDING
-    reply: Reply | None = None
+    reply: Polled | None = None
     polls: int = 0
 
 
-def classify(target: Target, provider: str, reply: Reply) -> str:
+def classify(target: ChangedRRset, provider: str, reply: Polled) -> str:
     """An authoritative answer: the provider's new RRset (TTL included), its old one, or other."""
     if isinstance(reply, str):
         return ERROR
@@ -60,7 +62,7 @@ def classify(target: Target, provider: str, reply: Reply) -> str:
     return OLD if reply in target.olds(provider) else OTHER
 
 
-def classify_resolved(target: Target, reply: Reply) -> str:
+def classify_resolved(target: ChangedRRset, reply: Polled) -> str:
     """A resolver's answer, compared by values: its TTL counts down in the cache.
     A TTL-only change is told apart by a remaining TTL above the new TTL."""
     if isinstance(reply, str):
@@ -92,7 +94,7 @@ class Propagation:
     `settle()` is called after each poll round and decides convergence, cache
     expiry and the end (`outcome`: propagated | timeout | unexpected)."""
 
-    def __init__(self, apply_id: str, targets: list[Target], nameservers: dict[str, list[str]],
+    def __init__(self, apply_id: str, targets: list[ChangedRRset], nameservers: dict[str, list[str]],
                  resolvers: list[str], started: float, timeout: float | None = None,
                  failed: dict[str, str] | None = None) -> None:
         self.apply_id = apply_id
@@ -106,7 +108,7 @@ class Propagation:
         self.auth: dict[tuple[str, str, tuple[str, str]], Seen] = {
             (p, ns, t.key): Seen()
             for t in targets for p in t.providers for ns in self.nameservers[p]}
-        self.soas: dict[tuple[str, str, str], Soa | str] = {}  # (provider, nameserver, zone)
+        self.soas: dict[tuple[str, str, str], SoaSerial | str] = {}  # (provider, nameserver, zone)
         self.resolved: dict[tuple[str, tuple[str, str]], Seen] = {
             (r, t.key): Seen() for r in self.resolvers for t in targets}
         self.converged_at: dict[tuple[str, str], float] = {}
@@ -144,8 +146,8 @@ class Propagation:
 
     # -- observations -----------------------------------------------------------------
 
-    def nameserver(self, now: float, provider: str, nameserver: str, target: Target,
-                   reply: Reply) -> list[Event]:
+    def nameserver(self, now: float, provider: str, nameserver: str, target: ChangedRRset,
+                   reply: Polled) -> list[Event]:
         seen = self.auth[(provider, nameserver, target.key)]
         state = classify(target, provider, reply)
         seen.polls = seen.polls + 1 if state == seen.state else 1
@@ -160,7 +162,7 @@ class Propagation:
                            **_reply_fields(reply))]
 
     def serial(self, now: float, provider: str, nameserver: str, zone: str,
-               soa: Soa | str) -> list[Event]:
+               soa: SoaSerial | str) -> list[Event]:
         if self.soas.get((provider, nameserver, zone)) == soa:
             return []
         self.soas[(provider, nameserver, zone)] = soa
@@ -169,7 +171,7 @@ class Propagation:
         return [self.event("serial", now, provider=provider, nameserver=nameserver, zone=zone,
                            **fields)]
 
-    def resolver(self, now: float, resolver: str, target: Target, reply: Reply) -> list[Event]:
+    def resolver(self, now: float, resolver: str, target: ChangedRRset, reply: Polled) -> list[Event]:
         seen = self.resolved[(resolver, target.key)]
         state = classify_resolved(target, reply)
         events = []
@@ -194,13 +196,13 @@ class Propagation:
 
     # -- decisions ------------------------------------------------------------------
 
-    def negative_ttl(self, target: Target) -> int | None:
+    def negative_ttl(self, target: ChangedRRset) -> int | None:
         """The largest negative-cache TTL among the providers serving the target's zone."""
         ttls = [s.negative_ttl for (p, _, zone), s in self.soas.items()
-                if p in target.new and zone == target.zone and isinstance(s, Soa)]
+                if p in target.new and zone == target.zone and isinstance(s, SoaSerial)]
         return max(ttls) if ttls else None
 
-    def converged(self, target: Target) -> bool:
+    def converged(self, target: ChangedRRset) -> bool:
         return all(self.auth[(p, ns, target.key)].state == NEW
                    for p in target.providers for ns in self.nameservers[p])
 
@@ -209,7 +211,7 @@ class Propagation:
 
     def serials(self, provider: str, zone: str) -> list[int | None]:
         """The SOA serial of `zone` at each of the provider's nameservers (None: unknown)."""
-        return [s.serial if isinstance(s := self.soas.get((provider, ns, zone)), Soa) else None
+        return [s.serial if isinstance(s := self.soas.get((provider, ns, zone)), SoaSerial) else None
                 for ns in self.nameservers[provider]]
 
     def provider_done(self, provider: str) -> tuple[int, bool]:
@@ -221,7 +223,7 @@ class Propagation:
                     for zone in self.zones(provider))
         return count, count == len(names) and agree
 
-    def expiry(self, target: Target, converged_at: float) -> tuple[float, str] | None:
+    def expiry(self, target: ChangedRRset, converged_at: float) -> tuple[float, str] | None:
         """When no resolver can hold the old answer any more, and why; None until the
         negative TTL is known for a name that did not exist before."""
         wait, reasons = 0, []  # CLOCK_GRANULARITY is added whenever anything may be cached
@@ -292,7 +294,7 @@ class Propagation:
             return self.timeout(now)
         return []
 
-    def _settle_target(self, now: float, target: Target) -> list[Event]:
+    def _settle_target(self, now: float, target: ChangedRRset) -> list[Event]:
         key = target.key
         if not self.converged(target):
             if key in self.converged_at:
@@ -395,17 +397,17 @@ def _error_kind(error: str) -> str:
     return error.split(":", 1)[0]
 
 
-def _reply_fields(reply: Reply) -> dict[str, Any]:
+def _reply_fields(reply: Polled) -> dict[str, Any]:
     return {"error": reply} if isinstance(reply, str) else reply.to_json()
 
 
-def _observed(reply: Reply | None) -> Any:
+def _observed(reply: Polled | None) -> Any:
     if reply is None or isinstance(reply, str):
         return reply
     return reply.describe()
 
 
-def _expected(target: Target, provider: str | None = None) -> str:
+def _expected(target: ChangedRRset, provider: str | None = None) -> str:
     news = [target.new[provider]] if provider else list(dict.fromkeys(target.new.values()))
     return " or ".join(n.describe() for n in news)
 

@@ -1,0 +1,55 @@
+"""The one error model (model/errors.py): every exception class dnssync defines derives
+from DnssyncException and says whether it is transient."""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import pkgutil
+
+import requests
+
+import dnssync
+from dnssync.applying.apply import is_transient
+from dnssync.model.errors import ConfigError, DnssyncError, DnssyncException
+from dnssync.providers.rfc2136 import Rfc2136Error
+from dnssync.providers.route53 import Route53Error
+from dnssync.query.wire import Malformed
+
+
+def _exception_classes() -> dict[str, type]:
+    found = {}
+    for info in pkgutil.walk_packages(dnssync.__path__, "dnssync."):
+        if info.name.endswith(".__main__"):
+            continue  # runs the CLI when imported
+        module = importlib.import_module(info.name)
+        for name, value in vars(module).items():
+            if (inspect.isclass(value) and issubclass(value, BaseException)
+                    and value.__module__ == module.__name__):
+                found[f"{module.__name__}.{name}"] = value
+    return found
+
+
+def test_every_exception_class_of_dnssync_has_the_one_root():
+    classes = _exception_classes()
+    assert len(classes) >= 15  # the walk really found them (wire, axfr, providers, embedded...)
+    strays = sorted(name for name, cls in classes.items() if not issubclass(cls, DnssyncException))
+    assert strays == []
+    assert all(isinstance(cls.transient, bool) for cls in classes.values())
+
+
+def test_transient_is_false_unless_said_and_an_instance_may_say_so():
+    assert ConfigError([]).transient is False and DnssyncError("x").transient is False
+    assert Rfc2136Error("timed out", transient=True).transient is True
+    assert Route53Error("throttled", transient=True).transient is True
+    assert Rfc2136Error("refused").transient is False
+    assert Malformed("bad").transient is False and isinstance(Malformed("bad"), DnssyncException)
+
+
+def test_transient_or_not():
+
+
+    assert is_transient(requests.ConnectionError("refused"))
+    assert is_transient(requests.Timeout("slow"))
+    assert not is_transient(requests.exceptions.InvalidHeader("bad header value"))
+    assert not is_transient(requests.exceptions.MissingSchema("no scheme"))
