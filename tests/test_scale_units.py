@@ -47,3 +47,25 @@ def test_write_all_writes_every_file_whole_and_leaves_no_temporary(tmp_path, mon
     assert all(path.read_bytes() == data for path, data in files.items())
     assert not list(tmp_path.glob("*/.*.tmp"))
     assert len(synced) == len(files) + 3  # every file, then each folder once
+
+
+def test_a_fleet_apply_lists_what_went_wrong_and_counts_the_rest():
+    from rich.console import Console
+
+    from dnssync.applying.apply import ApplyResult, Outcome
+    from dnssync.report.text import FULL_ROWS, print_apply
+
+    outcomes = [Outcome(p, f"z{i:04d}.test.", "applied", changes=40, attempts=1)
+                for p in ("bind", "knot") for i in range(FULL_ROWS)]
+    outcomes[7] = Outcome("bind", "z0007.test.", "failed", changes=40, attempts=1, pending=2, contradicted=True,
+                          error="applied, but 2 RRset(s) not stored")
+    outcomes.append(Outcome("knot", "same.test.", "unchanged", attempts=1))
+    console = Console(record=True, width=200)
+    print_apply(console, ApplyResult("id", None, outcomes))
+    text = console.export_text()
+    assert "z0007.test." in text and "applied, but 2 RRset(s) not stored" in text
+    assert "z0008.test." not in text  # applied: counted, not listed
+    done = "change(s), each read back)"
+    assert f"bind: {FULL_ROWS - 1} zone(s) applied ({(FULL_ROWS - 1) * 40:,} {done}, 0 unchanged" in text
+    assert f"knot: {FULL_ROWS} zone(s) applied ({FULL_ROWS * 40:,} {done}, 1 unchanged" in text
+    assert "Apply FAILED at bind" in text

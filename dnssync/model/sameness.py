@@ -155,14 +155,14 @@ Rrsets = dict[tuple[str, str], tuple[int, frozenset[bytes]]]
 
 def rrsets_of(records: Iterable[Record], provider_id: str, names: set[str] | None = None) -> Rrsets | None:
     """The RRsets a provider must hold for `records` (those at `names`; None: all), or
-    None when one of them is more than its RDATA can say (see `_plain`), so that only
+    None when one of them is more than its RDATA can say (see `plain`), so that only
     octoDNS's own planning can judge it."""
     found: Rrsets = {}
     for record in records:
         fqdn = record.fqdn.lower()
         if names is not None and fqdn not in names:
             continue
-        if not _plain(record, provider_id):
+        if not plain(record, provider_id):
             return None
         try:
             _, values = canonical(record)
@@ -172,7 +172,7 @@ def rrsets_of(records: Iterable[Record], provider_id: str, names: set[str] | Non
     return found
 
 
-def _plain(record: Record, provider_id: str) -> bool:
+def plain(record: Record, provider_id: str) -> bool:
     """A record octoDNS plans for this provider by TTL and values alone: not ignored or
     excluded (octoDNS plans nothing for those), not dynamic or geo, not a plugin's type."""
     return not (record.ignored or provider_id in record.excluded

@@ -21,7 +21,7 @@ import requests
 from octodns.provider.base import BaseProvider
 from octodns.zone import Zone
 
-from dnssync.model.sameness import Rrsets, rrsets_of
+from dnssync.model.sameness import Rrsets, plain, rrsets_of
 
 
 def in_sync(provider: BaseProvider, served: Zone) -> tuple[int, str] | None:
@@ -31,8 +31,7 @@ def in_sync(provider: BaseProvider, served: Zone) -> tuple[int, str] | None:
     the long way, whose populate has its own words for some (a missing zone is one to
     create, not an error)."""
     read = getattr(provider, "read_names", None)
-    wanted = rrsets_of(served.records, provider.id) if read is not None else None
-    if wanted is None:
+    if read is None or not all(plain(record, provider.id) for record in served.records):
         return None
     try:
         found = read(served.name)
@@ -40,7 +39,10 @@ def in_sync(provider: BaseProvider, served: Zone) -> tuple[int, str] | None:
         if _transient(e):  # the long way would wait for it again: say it now
             raise
         return None  # a missing zone, a refusal, values only octoDNS reads: its populate says
-    if found != wanted:
+    # the names and types first: a zone to fill (a first apply) differs there, cheaply
+    if found.keys() != {(record.fqdn.lower(), record._type) for record in served.records}:
+        return None
+    if found != rrsets_of(served.records, provider.id):
         return None
     return len(found), live_digest(found)
 
