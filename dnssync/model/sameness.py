@@ -34,6 +34,8 @@ import dns.rdatatype
 from octodns.record import Record
 from octodns.zone import Zone
 
+from dnssync.model.errors import DnssyncException
+
 #: addresses straight to wire form: dnspython's text parser costs ~50 µs a value,
 #: which is most of the time to prepare a 100,000-record zone
 _ADDRESS_WIRE = {dns.rdatatype.A: socket.AF_INET, dns.rdatatype.AAAA: socket.AF_INET6}
@@ -47,7 +49,7 @@ def canonical(record: Record) -> tuple[int, frozenset[bytes]]:
     return rdtype, canonical_values(rdtype, rrset.rdatas)
 
 
-class NotPlain(ValueError):
+class NotPlain(DnssyncException):
     """Values that have no canonical form here (a type dnspython lacks, text it cannot
     read): only octoDNS's own planning can judge them."""
 
