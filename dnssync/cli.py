@@ -58,7 +58,7 @@ def setup_logging(debug: bool) -> None:
 COMMANDS = {name: target for name, target in (
     ("validate", "validate:validate"), ("plan", "plan:plan"), ("apply", "apply:apply"),
     ("verify", "verify:verify"), ("watch", "watch:watch"), ("drift", "drift:drift"),
-    ("soa", "soa:soa"), ("restore", "restore:restore"), ("snapshots", "restore:snapshots"),
+    ("soa", "soa:soa"), ("ds", "ds:ds"), ("restore", "restore:restore"), ("snapshots", "restore:snapshots"),
     ("import", "import_zone:import_zone"), ("demo", "demo:demo"), ("serve", "serve:serve"),
     ("fault", "fault:fault"))}
 #: the commands imported so far (each gets the global options once)

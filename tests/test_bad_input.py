@@ -166,6 +166,13 @@ CONFIG_CASES = {
     "threshold-yes": ("policy:\n  delete_threshold: yes\n", "dnssync.yaml:4", "'delete_threshold' must be"),
     "apex-ttl-negative": ("apex_ns:\n  ttl: -5\n", "dnssync.yaml:4", "apex_ns ttl -5"),
     "timeout-true": ("defaults:\n  timeout: true\n", "dnssync.yaml:4", "'timeout' must be"),
+    "dnssec-mode": ("policy:\n  dnssec: signed\n", "dnssync.yaml:4", "dnssec must be one of unsigned, multi-signer"),
+    "dnssec-zone-mode": ("policy:\n  dnssec:\n    zones:\n      example.com: multisigner\n",
+                         "dnssync.yaml:6", "got 'multisigner'"),
+    "dnssec-margin": ("policy:\n  dnssec:\n    expiry_margin: 3 days\n", "dnssync.yaml:5",
+                      "policy.dnssec.expiry_margin must be a duration"),
+    "dnssec-unknown-key": ("policy:\n  dnssec:\n    margin: 3d\n", "dnssync.yaml:5",
+                           "unknown key 'margin' in policy.dnssec"),
 }
 
 

@@ -62,12 +62,22 @@ def test_demo_tells_the_whole_story(demo_run):
     assert re.search(r"alpha +│ 198\.51\.100\.1 +│ 2001:db8:1::80 ", output), output
     assert "✓ every provider answers the same A and AAAA at example.net." in output
     steps = ["1. Push the zones", "2. Prove it over DNS", "3. bravo serves stale data",
-             "4. bravo goes down", "5. bravo is repaired", "Try it yourself"]
+             "4. bravo goes down", "5. bravo is repaired", "6. Sign example.net at every provider",
+             "Try it yourself"]
     positions = [output.index(step) for step in steps]
     assert positions == sorted(positions)
-    assert output.count("✓") == 9
+    assert output.count("✓") == 14
+    # multi-signer: 3 providers x 2 foreign ZSKs planned, applied after the wait, 3 KSKs' DS
+    signing = output[output.index("6. Sign example.net"):output.index("Try it yourself")]
+    assert "✓ the plan shows the key exchange like any other change: 6 DNSKEYs to publish" in signing
+    assert "waiting 2s (the longest DNSKEY TTL)" in signing
+    assert "✓ every provider's signatures validate against every provider's keys" in signing
+    assert "DNSSEC OK: 1 zone(s)" in signing  # the matrix, every cell valid
+    assert len(re.findall(r"│ (alpha|bravo|charlie) +│ +(\d+)/\2 │ +(\d+)/\3 │ +(\d+)/\4 │", signing)) == 3
+    assert len(re.findall(r"example\.net\. IN DS \d+ 13 2 [0-9a-f]{64} ; KSK \d+ \(ECDSAP256SHA256\) of", signing)) == 3
     assert output.count("Verify OK") == 2  # after the first push, and after the repair
-    assert output.count("$ dnssync verify") == 4 == result.verify_runs  # each shown once, run once
+    assert output.count("$ dnssync verify\n") == 4 == result.verify_runs  # each shown once, run once
+    assert output.count("$ dnssync verify --dnssec") == 1  # the matrix after the key exchange
     # the stale record: the edit, apply succeeding everywhere, verify finding only that record
     edit = re.search(r"example\.com\.yaml: (\S+) A (\S+) → (\S+)", output)
     assert edit, output
@@ -203,14 +213,15 @@ def test_demo_reads_well_at_80_columns_and_keeps_its_climax(tmp_path):
         assert word in shown, word
     assert not any(line.rstrip().endswith(("exampl", "-unc", "examp")) for line in lines)
     # the watch shows progress while it waits, and the story's end is all there
-    repair = shown[shown.index("5. bravo is repaired"):]
+    repair = shown[shown.index("5. bravo is repaired"):shown.index("6. Sign example.net")]
     assert "more lines" not in repair
     assert "Watching apply" in repair
     words = " ".join(repair.split())  # as read, whatever the line breaks
     countdown = set(re.findall(r"caches may hold old answers until \S+ \(in (\d+) s\)", words))
     assert len(countdown) >= 2, repair  # the live view counts down while it waits
     assert "fully propagated: every nameserver serves the new data and no cache can hold the old" in words
-    assert words.index("fully propagated") < words.index("Try it yourself")
+    everything = " ".join(shown.split())
+    assert everything.index("fully propagated") < everything.index("Try it yourself")
 
 
 def test_ctrl_c_that_a_finished_apply_took_still_stops_the_demo():

@@ -17,6 +17,7 @@ import dns.update
 import dns.zone
 import pytest
 
+import dnssync
 from dnssync.embedded.fleet import Fleet, server_for
 from dnssync.embedded.server import EmbeddedServer, ServerError
 from dnssync.model.address import Nameserver, parse_address
@@ -116,8 +117,11 @@ def test_protocol_edges(pushed):
     _, ports, _ = pushed
     port = ports["one"]
     assert ask(port, "www.not-served.example.").rcode() == dns.rcode.REFUSED
-    chaos = dns.message.make_query("version.bind.", "TXT", "CH")
+    chaos = dns.message.make_query("hostname.bind.", "TXT", "CH")
     assert dns.query.udp(chaos, "127.0.0.1", port=port, timeout=2).rcode() == dns.rcode.REFUSED
+    # its software and version, as BIND, Knot and PowerDNS answer it (how a plan knows the server)
+    version = dns.query.udp(dns.message.make_query("version.bind.", "TXT", "CH"), "127.0.0.1", port=port, timeout=2)
+    assert [r.to_text() for r in version.answer[0]] == [f'"dnssync-embedded {dnssync.__version__}"']
     future = dns.message.make_query(f"mail.{ZONE}", "A", use_edns=1)
     assert dns.query.udp(future, "127.0.0.1", port=port, timeout=2).rcode() == dns.rcode.BADVERS
     notify = dns.message.make_query(ZONE, "SOA")

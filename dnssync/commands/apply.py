@@ -10,6 +10,7 @@ from pathlib import Path
 import click
 
 from dnssync.applying.apply import Check, run_apply
+from dnssync.applying.keyexchange import exchange_keys
 from dnssync.applying.state import apply_lock, find_apply
 from dnssync.commands.base import (
     Context,
@@ -31,7 +32,7 @@ from dnssync.model.records import zone_from_content
 from dnssync.planning.flatten import Flattening
 from dnssync.planning.parity import blocking
 from dnssync.planning.planner import LivePlan
-from dnssync.planning.run import plan_repository, replan
+from dnssync.planning.run import plan_repository, replan, replan_keys
 from dnssync.repo.repository import Repository
 from dnssync.repo.zones import all_sub_zones
 from dnssync.report.text import print_apply, print_plan
@@ -81,6 +82,9 @@ def reviewed_plan(repo: Repository, path: Path) -> tuple[Plan, list[LivePlan], C
                 if lp.error is None and not unreviewed(lp) and (why := check(lp))]
     problems += [f"{p}/{z}: no longer planned (zone or provider removed)" for p, z in reviewed
                  if fresh.for_provider(p, z) is None]
+    problems += [f"{pp.provider}/{pp.zone}: the DNSKEYs it serves changed since the plan was made (its key"
+                 " exchange is not the one reviewed): make a new plan" for pp in fresh.providers
+                 if (old := reviewed.get((pp.provider, pp.zone))) is not None and pp.keys != old.keys]
     if problems:
         raise PlanMismatch("refusing to apply a stale plan (nothing was sent): " + "; ".join(problems))
     # the reviewed findings, and any parity finding today's capabilities and policy add
@@ -188,6 +192,9 @@ def apply(ctx: Context, zones: tuple[str, ...], providers: tuple[str, ...], plan
         with interrupt.sigint_stops(ctx.say):
             result = run_apply(plan, lives, partial(replan, repo), check, repo.config.state_dir, settings.retries,
                                settings.backoff, canaries)
+            if not result.failed:  # multi-signer zones: DNSKEYs published, waited for, retired
+                result.outcomes += exchange_keys(repo.config, plan, repo.providers(), ctx.say,
+                                                 partial(replan_keys, repo)).outcomes
     if fmt == "json":
         ctx.emit(_document({"plan": json.loads(plan.to_json()), "apply": {
             "id": result.id, "snapshot": result.snapshot,

@@ -26,7 +26,7 @@ import signal
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -57,7 +57,7 @@ from dnssync.report.text import print_verify, styled_summary
 HEAD, TAIL = 12, 14
 #: the demo's servers create zones with a 5 s negative-cache TTL (a hosted provider's
 #: is minutes), so watching a new name propagate ends within the minute
-DEMO_SOA = SoaSettings(minimum=5)
+DEMO_SOA = SoaSettings(minimum=5, dnskey_ttl=2)
 
 
 def scratch_copy(config: Config, root: Path) -> Path:
@@ -291,11 +291,20 @@ def _codes(findings: list[dict[str, Any]]) -> str:
     return ", ".join(f"{f['code']} at {f.get('provider', '?')}" for f in findings) or "nothing"
 
 
+def sign_with_every_provider(root: Path, zone: str) -> None:
+    """dnssync.yaml with `policy.dnssec: multi-signer` for `zone` (the rest unsigned)."""
+    path = root / "dnssync.yaml"
+    settings = yaml.safe_load(path.read_text()) or {}
+    policy = settings.setdefault("policy", {})
+    policy["dnssec"] = {"default": "unsigned", "zones": {zone.rstrip("."): "multi-signer"}}
+    path.write_text(yaml.safe_dump(settings, sort_keys=False))
+
+
 def tell(story: Story, fleet: Fleet, zone_path: Path, zone: str,
-         alias: tuple[str, str, list[str]] | None = None) -> list[str]:
+         alias: tuple[str, str, list[str]] | None = None, signed: str | None = None) -> list[str]:
     """The story itself; returns what did not go as expected (nothing, normally).
     `alias`: (zone, target, providers holding ALIAS) of an apex ALIAS the story shows
-    answered alike everywhere."""
+    answered alike everywhere; `signed`: the zone the story signs at every provider."""
     names = list(fleet.servers)
     victim = names[1]
     others = ", ".join(n for n in names if n != victim)
@@ -388,7 +397,44 @@ def tell(story: Story, fleet: Fleet, zone_path: Path, zone: str,
     code, errors = story.verify()
     expect(code == 0 and not errors, "zero findings: all providers answer alike again",
            f"verify still finds problems after the repair: {_codes(errors)}")
+    if signed:
+        tell_multi_signer(story, fleet, signed, expect)
     return surprises
+
+
+def tell_multi_signer(story: Story, fleet: Fleet, zone: str, expect: Callable[[bool, str, str], None]) -> None:
+    """DNSSEC with every provider signing `zone` (RFC 8901 multi-signer): the key exchange
+    in the plan, applied in the safe order, and the DS set the parent needs."""
+    names = list(fleet.servers)
+    story.step(f"6. Sign {zone.rstrip('.')} at every provider (DNSSEC, RFC 8901 multi-signer)",
+               f"Each provider turns signing on for {zone.rstrip('.')} with keys of its own (as in each"
+               " provider's console), and dnssync.yaml says policy.dnssec: multi-signer for it. A"
+               " resolver that cached one provider's DNSKEYs must validate every other provider's"
+               " signatures, so each provider must publish the others' zone-signing keys:")
+    for server in fleet.servers.values():
+        server.set_signing(lambda name: name == zone)
+    sign_with_every_provider(story.root, zone)
+    code, output = story.run("plan", "--zone", zone.rstrip("."))
+    wanted = len(names) * (len(names) - 1)
+    expect(code == 0 and output.count("DNSKEY") >= wanted,
+           f"the plan shows the key exchange like any other change: {wanted} DNSKEYs to publish",
+           f"plan exited {code} without the {wanted} DNSKEY changes")
+    story.say(f"apply publishes them everywhere first, reads each back over DNS, then waits out the"
+              f" DNSKEY TTL ({DEMO_SOA.dnskey_ttl} s here) so no resolver still holds a set without them:")
+    code, output = story.run("apply", "--yes", "--zone", zone.rstrip("."))
+    expect(code == 0 and "waiting" in output, "every provider now serves every provider's zone-signing key",
+           f"the key exchange apply exited {code}")
+    code, output = story.run("plan", "--zone", zone.rstrip("."), "--detailed-exitcode")
+    expect(code == 0, "nothing left to exchange", f"plan after the key exchange exited {code}")
+    story.say("The parent must hold a DS for every provider's KSK; dnssync ds prints the set for the registrar:")
+    code, output = story.run("ds", zone.rstrip("."))
+    expect(code == 0 and output.count(" IN DS ") == len(names),
+           f"{len(names)} DS records, one per provider's KSK", f"dnssync ds exited {code}")
+    story.say("verify checks every signature, and each provider's signatures against every provider's"
+              " DNSKEY set: the matrix a resolver meets when it cached one provider's keys and asks another:")
+    code, output = story.run("verify", "--dnssec", "--zone", zone.rstrip("."))
+    expect(code == 0, "every provider's signatures validate against every provider's keys",
+           f"verify --dnssec exited {code} after the key exchange")
 
 
 @click.command()
@@ -429,7 +475,7 @@ def demo(ctx: Context) -> None:
             alias = None
             if len(zones) > 1 and (target := alias_apex(files[zones[-1]][0], zones[-1])):
                 alias = (zones[-1], target, [p.name for p in embedded if p.options.get("expand_alias")])
-            surprises = tell(story, fleet, files[zones[0]][0], zones[0], alias)
+            surprises = tell(story, fleet, files[zones[0]][0], zones[0], alias, zones[-1] if len(zones) > 1 else None)
     except KeyboardInterrupt:
         out.print(Text("Interrupted: stopping the embedded nameservers.", style="yellow"))
         raise click.exceptions.Exit(130) from None

@@ -32,6 +32,8 @@ from dnssync.embedded.fleet import CONTROL_SOCKET, data_root, embedded_providers
               help="Answer VALUE for NAME/TYPE instead of the truth.")
 @click.option("--truncate/--no-truncate", default=None, help="Set TC on every UDP answer.")
 @click.option("--lame/--no-lame", default=None, help="Answer without the AA bit.")
+@click.option("--rrsig", type=click.Choice(["broken", "expired", "none"]),
+              help="Serve a signed zone's RRSIGs broken (they do not validate) or expired; none repairs.")
 @pass_ctx
 def fault(ctx: Context, provider: str, clear: bool, lie: tuple[str, str, str] | None,
           **options: Any) -> None:
@@ -41,6 +43,8 @@ def fault(ctx: Context, provider: str, clear: bool, lie: tuple[str, str, str] | 
     embedded_providers(ctx.repo(offline=True).config, [provider])  # a clear error for an unknown name
     path = data_root(ctx.repo(offline=True).config) / provider / CONTROL_SOCKET
     changes = {key: value for key, value in options.items() if value is not None}
+    if changes.get("rrsig") == "none":
+        changes["rrsig"] = None
     if "rcode" in changes:
         changes["rcode"] = changes["rcode"] or None
     if lie:

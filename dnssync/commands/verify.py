@@ -22,18 +22,29 @@ from dnssync.commands.base import (
     zone_option,
 )
 from dnssync.model.findings import Finding, Severity
+from dnssync.report.dnssec import matrices_data, print_matrices
 from dnssync.report.github import findings_annotations
 from dnssync.report.junit import junit_xml, verify_cases
 from dnssync.report.markdown import verify_markdown
 from dnssync.report.text import print_verify, styled_summary
 from dnssync.verify.delegation import check_delegations
+from dnssync.verify.dnssec import check_dnssec
 from dnssync.verify.run import Options, VerifyResult, question_count
 from dnssync.verify.run import verify as run_verify
 
+#: findings of the main verify after which the DNSSEC check does not ask that nameserver again
+DOWN = ("verify.timeout", "verify.unreachable", "verify.network")
 
-def summary(result: VerifyResult, findings: list[Finding], delegations: int | None = None) -> str:
+
+def summary(result: VerifyResult, findings: list[Finding], delegations: int | None = None,
+            dnssec: int | None = None) -> str:
     errors = sum(f.severity is Severity.ERROR for f in findings)
     warnings = sum(f.severity is Severity.WARNING for f in findings)
+    if dnssec is not None:
+        stats = result.stats.get("dnssec", {})
+        return (f"DNSSEC {'FAILED' if errors else 'OK'}: {dnssec} zone(s), {int(stats.get('validated', 0))}"
+                f" signature(s) validated in {stats.get('seconds', 0):.2f} s: {errors} error(s),"
+                f" {warnings} warning(s).")
     if delegations is not None:
         return (f"Delegation {'FAILED' if errors else 'OK'}: {delegations} zone(s) checked at their"
                 f" parent: {errors} error(s), {warnings} warning(s).")
@@ -71,10 +82,13 @@ def summary(result: VerifyResult, findings: list[Finding], delegations: int | No
 @click.option("--delegation", "delegation_only", is_flag=True,
               help="Only check each zone's delegation at its parent (NS, glue, lame servers);"
                    " a full verify includes this check.")
+@click.option("--dnssec", "dnssec_only", is_flag=True,
+              help="Only check DNSSEC (policy.dnssec): signatures, denial proofs, every provider's keys at"
+                   " every provider, the DS at the parent; a full verify includes this check.")
 @pass_ctx
 def verify(ctx: Context, zones: tuple[str, ...], providers: tuple[str, ...], shard: str | None, fmt: str,
            out: Path | None, axfr: bool, no_extra: bool, query_timeout: float | None, old_timeout: float | None,
-           resends: int | None, window: int, delegation_only: bool) -> None:
+           resends: int | None, window: int, delegation_only: bool, dnssec_only: bool) -> None:
     """Ask every nameserver of every provider whether it answers what git says.
 
     Every RRset is compared (values as a set, TTL) on every address of every
@@ -93,7 +107,11 @@ def verify(ctx: Context, zones: tuple[str, ...], providers: tuple[str, ...], sha
     options = Options(timeout=timeout or defaults.timeout, resends=resends, window=window,
                       axfr=axfr, extra=not no_extra)
     delegated = {zone: repo.desired[zone] for zone in serves}
-    if delegation_only:
+    if delegation_only and dnssec_only:
+        raise click.UsageError("--delegation and --dnssec are each one part of a full verify: give one")
+    if dnssec_only:
+        result = VerifyResult([], [], {})
+    elif delegation_only:
         started = time.perf_counter()
         found = asyncio.run(check_delegations(repo.config, delegated, options.timeout, options.resends))
         result = VerifyResult(found, [], {"seconds": time.perf_counter() - started})
@@ -107,25 +125,36 @@ def verify(ctx: Context, zones: tuple[str, ...], providers: tuple[str, ...], sha
             result = run_verify(repo, serves, options, lambda n: bar.advance(task, n))
     else:
         result = run_verify(repo, serves, options)
-    if not delegation_only and repo.config.parent.check:
+    if not delegation_only and not dnssec_only and repo.config.parent.check:
         result.findings += asyncio.run(check_delegations(repo.config, delegated, options.timeout,
                                                          options.resends, skip_verified=True))
+    dnssec = None
+    if not delegation_only:
+        down = {f.nameserver for f in result.findings if f.code in DOWN and f.nameserver}
+        dnssec = asyncio.run(check_dnssec(repo, serves, options.timeout, options.resends, options.window, down))
+        result.findings += dnssec.findings
+        result.stats["dnssec"] = dnssec.stats
     findings = list(repo.findings) + [repo.locate_finding(f) for f in result.findings]
-    line = summary(result, findings, len(delegated) if delegation_only else None)
+    line = summary(result, findings, len(delegated) if delegation_only else None,
+                   len(serves) if dnssec_only else None)
     if fmt == "text":
         with ctx.text_report(out) as console:
+            if dnssec:
+                print_matrices(console, dnssec.zones)
             print_verify(console, findings, styled_summary(line, findings))
     else:
-        ctx.emit(render(fmt, result, findings, line), out)
+        data = {"dnssec": matrices_data(dnssec.zones)} if dnssec and dnssec.zones else {}
+        ctx.emit(render(fmt, result, findings, line, data), out)
     if out:
         ctx.out.print(styled_summary(line, findings))
     if any(f.severity is Severity.ERROR for f in findings):
         raise click.exceptions.Exit(1)
 
 
-def render(fmt: str, result: VerifyResult, findings: list[Finding], line: str) -> str:
+def render(fmt: str, result: VerifyResult, findings: list[Finding], line: str, data: dict | None = None) -> str:
     if fmt == "json":
         return json.dumps({
+            **(data or {}),
             "ok": not any(f.severity is Severity.ERROR for f in findings),
             "summary": line,
             "stats": result.stats,

@@ -24,6 +24,7 @@ import dns.rdatatype
 from dns.name import Name
 
 from dnssync.embedded.answer import zone_for
+from dnssync.embedded.signing import RRSIG_FAULTS
 from dnssync.embedded.zonedata import ZoneData
 from dnssync.model.errors import DnssyncException
 
@@ -83,12 +84,15 @@ class Faults:
     lie: Lie | None = None  # one record answered wrongly
     truncate: bool = False  # set TC on every UDP answer (clients must retry over TCP)
     lame: bool = False  # answer without the AA bit, as a server that lost the zone
+    rrsig: str | None = None  # a signed zone's RRSIGs: "broken" (do not validate) or "expired"
 
     def __post_init__(self) -> None:
         if not 0 <= self.drop <= 1:
             raise FaultError(f"drop is a share between 0 and 1, got {self.drop}")
         if not 0 <= self.delay <= 60:
             raise FaultError(f"delay is 0 .. 60 seconds, got {self.delay}")
+        if self.rrsig is not None and self.rrsig not in RRSIG_FAULTS:
+            raise FaultError(f"rrsig is one of {', '.join(RRSIG_FAULTS)}, got {self.rrsig!r}")
         if self.rcode is not None:
             try:
                 rcode = dns.rcode.to_text(dns.rcode.from_text(self.rcode))
@@ -166,4 +170,6 @@ class Faults:
             parts.append("truncates UDP answers")
         if self.lame:
             parts.append("answers without AA")
+        if self.rrsig:
+            parts.append(f"serves {self.rrsig} RRSIGs")
         return "; ".join(parts) or "healthy"

@@ -7,6 +7,7 @@ plan and apply read, so the server listens exactly where its provider pushes
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -14,10 +15,11 @@ from dnssync.embedded.server import EmbeddedServer
 from dnssync.embedded.zonedata import HOSTED_SOA, SoaSettings
 from dnssync.model.address import format_address
 from dnssync.model.errors import UsageError
-from dnssync.repo.config import Config, ProviderConfig
+from dnssync.repo.config import Config, Policy, ProviderConfig
 from dnssync.repo.plugins import SHORT_NAMES, class_path
 
 CONTROL_SOCKET = "control.sock"
+MULTI_SIGNER = "multi-signer"
 
 
 def is_embedded(provider: ProviderConfig) -> bool:
@@ -37,8 +39,10 @@ def embedded_providers(config: Config, names: list[str] | None = None) -> list[P
 
 
 def server_for(provider: ProviderConfig, data_dir: Path | None, control: bool = False,
-               soa: SoaSettings = HOSTED_SOA) -> EmbeddedServer:
-    """The server an embedded provider pushes to; its nameserver must be that same address."""
+               soa: SoaSettings = HOSTED_SOA, policy: Policy | None = None) -> EmbeddedServer:
+    """The server an embedded provider pushes to; its nameserver must be that same address.
+    It signs the zones `policy.dnssec` makes multi-signer, with keys of its own (signing.py),
+    as an operator turns signing on at each provider of such a zone."""
     host = str(provider.options.get("host", "127.0.0.1"))
     port = int(provider.options.get("port", 53))
     for ns in provider.nameservers:
@@ -48,8 +52,11 @@ def server_for(provider: ProviderConfig, data_dir: Path | None, control: bool = 
             raise UsageError(f"embedded provider {provider.name!r} ({provider.file}): nameserver"
                              f" {ns.name} has {where}, but its server listens at {listen};"
                              f" give it 'address: {listen}'")
+    signs = (lambda zone: policy.dnssec_for(zone) == MULTI_SIGNER) if policy is not None else False
+    if "dnskey_ttl" in provider.options:  # how long resolvers keep its keys: a key exchange waits that long
+        soa = dataclasses.replace(soa, dnskey_ttl=int(provider.options["dnskey_ttl"]))
     return EmbeddedServer(host, port, provider.nameservers[0].name, data_dir,
-                          data_dir / CONTROL_SOCKET if control and data_dir else None, soa)
+                          data_dir / CONTROL_SOCKET if control and data_dir else None, soa, signs)
 
 
 def data_root(config: Config) -> Path:
@@ -69,7 +76,7 @@ class Fleet:
         providers = embedded_providers(config, names)
         if not providers:
             raise UsageError(f"{config.file} has no provider of class 'embedded' to run")
-        return cls({p.name: server_for(p, data_root / p.name, control, soa) for p in providers})
+        return cls({p.name: server_for(p, data_root / p.name, control, soa, config.policy) for p in providers})
 
     def start(self) -> Fleet:
         try:

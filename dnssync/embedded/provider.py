@@ -21,9 +21,12 @@ from dnssync.providers.rfc2136 import Rfc2136Error, Rfc2136Provider
 class EmbeddedProvider(Rfc2136Provider):
     """An embedded nameserver (`dnssync serve`, `dnssync demo`), on loopback by default.
     With `expand_alias: true` it holds ALIAS records (TYPE65401, as PowerDNS) and answers
-    their A/AAAA itself, as PowerDNS does with expand-alias (embedded/answer.py)."""
+    their A/AAAA itself, as PowerDNS does with expand-alias (embedded/answer.py).
+    `dnskey_ttl` (seconds, default 3600) is its server's DNSKEY TTL for the zones it signs
+    (policy.dnssec multi-signer): a setting of the server (fleet.py), not of this client."""
 
-    def __init__(self, id: str, host: str = "127.0.0.1", *args, expand_alias: bool = False, **kwargs):
+    def __init__(self, id: str, host: str = "127.0.0.1", *args, expand_alias: bool = False,
+                 dnskey_ttl: int | None = None, **kwargs):
         super().__init__(id, host, *args, **kwargs)
         if expand_alias:
             self.SUPPORTS = frozenset(self.SUPPORTS) | {"ALIAS"}

@@ -21,6 +21,7 @@ import io
 import ipaddress
 import logging
 import threading
+from collections.abc import Callable
 from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
@@ -33,12 +34,15 @@ import dns.opcode
 import dns.rcode
 import dns.rdataclass
 import dns.rdatatype
+import dns.rrset
 import dns.update
 from dns.name import Name
 
-from dnssync.embedded.answer import Sections, answer
+from dnssync import __version__
+from dnssync.embedded.answer import Sections, answer, zone_for
 from dnssync.embedded.control import serve_control
 from dnssync.embedded.faults import Faults
+from dnssync.embedded.signing import KeyStore, Signer
 from dnssync.embedded.update import UpdateRefused, apply_update
 from dnssync.embedded.zonedata import HOSTED_SOA, SoaSettings, ZoneData, origin_of, zone_file_name
 from dnssync.model.address import format_address
@@ -72,7 +76,7 @@ class EmbeddedServer:
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0, nameserver: str = "ns.embedded.",
                  data_dir: Path | None = None, control_path: Path | None = None,
-                 soa: SoaSettings = HOSTED_SOA):
+                 soa: SoaSettings = HOSTED_SOA, signs: Callable[[str], bool] | bool = False):
         self.host = host
         self.port = port
         self.nameserver = dns.name.from_text(nameserver)
@@ -80,6 +84,9 @@ class EmbeddedServer:
         self.data_dir = data_dir
         self.control_path = control_path
         self.zones: dict[Name, ZoneData] = {}
+        self._keys = KeyStore(data_dir / "keys" if data_dir else None)
+        self.signer: Signer | None = None
+        self.set_signing(signs)
         self.faults = Faults()
         self.queries = 0  # answered or not: how many queries reached the server
         self._stale: dict[Name, ZoneData] = {}
@@ -134,6 +141,12 @@ class EmbeddedServer:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+    def set_signing(self, signs: Callable[[str], bool] | bool) -> None:
+        """Sign every zone (True), the zones `signs(name)` says, or none (False): online DNSSEC
+        signing (signing.py), as a provider's console turns it on. Each zone keeps its keys."""
+        self.signer = None if signs is False else Signer(
+            self._keys, (lambda zone: True) if signs is True else signs, self.soa.dnskey_ttl)
 
     def set_faults(self, **changes: Any) -> Faults:
         """Change some faults (see `Faults`); returns them all. Safe from any thread."""
@@ -290,10 +303,12 @@ class EmbeddedServer:
         response = _response(query)
         if query.edns > 0:
             response.set_rcode(dns.rcode.BADVERS)
+        elif question.rdclass == dns.rdataclass.CH and question.name in VERSION_NAMES:
+            _version(response, question.name, question.rdtype)
         elif question.rdclass != dns.rdataclass.IN:
             response.set_rcode(dns.rcode.REFUSED)
         else:
-            answer(self._view(), question.name, question.rdtype).fill(response)
+            self._answer(query, question.name, question.rdtype).fill(response)
         if faults.lame:
             response.flags &= ~dns.flags.AA
         if tcp:
@@ -303,6 +318,17 @@ class EmbeddedServer:
             response.flags |= dns.flags.TC
         limit = min(max(512, query.payload), UDP_PAYLOAD) if query.edns >= 0 else 512
         return [response.to_wire(max_size=limit, prefer_truncation=True)]
+
+    def _answer(self, query: dns.message.Message, qname: Name, qtype: int) -> Sections:
+        """The answer from the zones as served now, signed when the zone is and DO is set."""
+        zones = self._view()
+        if self.signer is None:
+            return answer(zones, qname, qtype)
+        result = answer(self.signer.views(zones), qname, qtype)
+        zone = zone_for(zones, qname)
+        if zone is not None and query.ednsflags & dns.flags.DO and self.signer.signed(zone.origin):
+            self.signer.zone(zone).add_dnssec(result, qname, qtype, self.faults.rrsig)
+        return result
 
     def _update(self, query: dns.message.Message, peer: Any) -> bytes:
         response = dns.message.make_response(query)
@@ -412,6 +438,20 @@ def _error(wire: bytes, rcode: int) -> bytes:
     message.flags = dns.flags.QR
     message.set_rcode(rcode)
     return message.to_wire()
+
+
+#: the CHAOS names servers answer their software and version at (BIND, PowerDNS, Knot do)
+VERSION_NAMES = (dns.name.from_text("version.bind."), dns.name.from_text("version.server."))
+VERSION = f"dnssync-embedded {__version__}"
+
+
+def _version(response: dns.message.Message, name: Name, rdtype: int) -> None:
+    """What software this is (`dig CH TXT version.bind`): how a plan knows which server
+    it talks to, as for BIND, Knot and PowerDNS (see dnssync.dnssec_capability)."""
+    if rdtype in (dns.rdatatype.TXT, dns.rdatatype.ANY):
+        txt = dns.rrset.from_text(name, 0, dns.rdataclass.CH, dns.rdatatype.TXT, f'"{VERSION}"')
+        response.answer.append(txt)
+    response.flags |= dns.flags.AA
 
 
 def _wire_size(rrset) -> int:

@@ -40,6 +40,9 @@ class SoaSettings:
     retry: int = 600
     expire: int = 604800
     minimum: int = 300
+    #: the DNSKEY TTL of a zone the server signs (signing.py): how long a resolver keeps
+    #: its keys, so how long a key exchange waits (BIND's dnssec-policy default: 3600)
+    dnskey_ttl: int = 3600
 
 
 #: the SOA a server gives the zones it creates, unless told otherwise

@@ -66,6 +66,13 @@ CODES: dict[str, str] = {
     # parity (plan and apply; error or warning by policy.parity)
     "parity.unsupported": "A provider cannot hold a record git has: it would not serve it, others would.",
     "parity.adjusted": "A provider would serve a record differently (TTL clamp, flattening, TXT chunks).",
+    "parity.dnssec-foreign-keys": "A provider of a multi-signer zone cannot publish the other providers' keys"
+                                  " (names the server, its version and the missing feature).",
+    "parity.dnssec-unsigned": "A provider of a multi-signer zone does not sign it (no RRSIG over its SOA).",
+    # multi-signer key exchange (plan and apply)
+    "dnssec.keys-pending": "A multi-signer zone does not exist at a provider yet: apply creates it, then"
+                           " exchanges the keys.",
+    "dnssec.keys-unreadable": "A provider's DNSKEYs could not be read over DNS: no key is exchanged with it.",
     # ALIAS across providers (plan: flattening; verify: freshness)
     "alias.unresolved": "An ALIAS target did not resolve (NXDOMAIN, SERVFAIL, timeout, loop): refused, not flattened.",
     "alias.refused": "policy.alias is error and a provider cannot hold this ALIAS record.",
@@ -86,6 +93,26 @@ CODES: dict[str, str] = {
     "delegation.extra": "The parent's delegation lists a nameserver that is no provider's.",
     "delegation.glue": "Glue missing, or differing from the zone's own A/AAAA for that name.",
     "delegation.lame": "A delegated nameserver does not answer authoritatively for the zone.",
+    # DNSSEC across providers (verify --dnssec; policy.dnssec)
+    "dnssec.unexpected": "policy.dnssec is unsigned but a provider serves DNSKEYs for the zone on its own.",
+    "dnssec.no-dnskey": "policy.dnssec is multi-signer but a provider serves no DNSKEY RRset (it does not sign).",
+    "dnssec.dnskey-differ": "The nameservers of one provider serve different DNSKEY RRsets.",
+    "dnssec.algorithm": "A DNSKEY uses an algorithm resolvers must not or may not validate (RFC 8624).",
+    "dnssec.unsigned-rrset": "A provider serves an RRset of a signed zone without an RRSIG.",
+    "dnssec.bogus": "An RRSIG does not validate with the key it names (resolvers answer SERVFAIL).",
+    "dnssec.signer-missing": "An RRSIG is made with a key missing from the provider's own DNSKEY RRset.",
+    "dnssec.expired": "An RRset's only signatures have expired (resolvers answer SERVFAIL).",
+    "dnssec.not-yet-valid": "An RRset's only signatures have an inception in the future.",
+    "dnssec.expiring": "Signatures expire within policy.dnssec.expiry_margin (a warning).",
+    "dnssec.denial": "A NXDOMAIN or NODATA answer lacks a valid NSEC/NSEC3 proof.",
+    "dnssec.zsk-missing": "A provider's DNSKEY RRset lacks another provider's zone-signing key (RFC 8901):"
+                          " resolvers holding that set fail on the other provider's answers.",
+    "dnssec.cross-invalid": "A provider's signatures do not validate with another provider's DNSKEY set"
+                            " (a cell of the multi-signer matrix).",
+    "dnssec.ds-none": "A multi-signer zone has no DS at its parent: resolvers treat it as unsigned.",
+    "dnssec.ds-missing": "The parent's DS set matches none of a provider's KSKs: its DNSKEY set does not validate.",
+    "dnssec.ds-stale": "A DS at the parent matches no KSK any provider signs with.",
+    "dnssec.cds": "CDS/CDNSKEY sets differ between providers or lack a provider's KSK.",
     # SOA side by side (dnssync soa; serials and negative TTL are verify.* codes)
     "soa.unanswered": "A provider's nameserver gives no authoritative SOA for the zone.",
     "soa.expire-short": "A provider's SOA EXPIRE is under a day.",

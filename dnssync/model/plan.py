@@ -41,12 +41,16 @@ class Change:
     line: int | None = field(default=None, compare=False)
     #: a flattened ALIAS: where the values come from (flatten.Flattened.origin)
     flattened: dict[str, Any] | None = field(default=None, compare=False)
+    #: where a change comes from when not from git (a DNSKEY of the key exchange: whose key)
+    note: str | None = None
 
     @property
     def origin(self) -> str:
         """`A flattened from ALIAS → cdn.example. (resolved at T via R)` for a flattened
-        change, '' for one that comes from git as it is."""
+        change, the note of a DNSKEY change, '' for one that comes from git as it is."""
         f = self.flattened
+        if self.note:
+            return self.note
         return "" if not f else (f"{self.type} flattened from {f['from']} → {f['target']}"
                                  f" (resolved at {f['resolved_at']} via {f['via']})")
 
@@ -92,10 +96,13 @@ class ProviderPlan:
     existing_digest: str | None = None
     unsafe: str | None = None  # why apply needs --force
     error: str | None = None
+    #: DNSKEY changes of a multi-signer zone's key exchange (planning/keyplan.py), applied by
+    #: applying/keyexchange.py after the records, never through the octoDNS provider
+    keys: list[Change] = field(default_factory=list)
 
     def counts(self) -> dict[str, int]:
         counts = {"create": 0, "update": 0, "delete": 0}
-        for change in self.changes:
+        for change in (*self.changes, *self.keys):
             counts[change.action] += 1
         return counts
 
@@ -115,7 +122,7 @@ class Plan:
 
     @property
     def has_changes(self) -> bool:
-        return any(p.changes for p in self.providers)
+        return any(p.changes or p.keys for p in self.providers)
 
     @property
     def errors(self) -> list[ProviderPlan]:
@@ -212,10 +219,11 @@ _SHAPES: dict[str, dict[str, tuple[tuple[type, ...], bool]]] = {
     "provider": {"provider": ((str,), True), "zone": ((str,), True), "exists": ((bool, type(None)), False),
                  "changes": ((list,), True), "adjustments": ((list,), True), "existing_count": ((int,), False),
                  "existing_digest": (_OPTIONAL_STR, False), "unsafe": (_OPTIONAL_STR, False),
-                 "error": (_OPTIONAL_STR, False)},
+                 "error": (_OPTIONAL_STR, False), "keys": ((list,), False)},
     "change": {"action": ((str,), True), "name": ((str,), True), "type": ((str,), True),
                "existing": (_RRSET, False), "desired": (_RRSET, False), "file": (_OPTIONAL_STR, False),
-               "line": ((int, type(None)), False), "flattened": ((dict, type(None)), False)},
+               "line": ((int, type(None)), False), "flattened": ((dict, type(None)), False),
+               "note": (_OPTIONAL_STR, False)},
     "adjustment": {"kind": ((str,), True), "name": ((str,), True), "type": ((str,), True),
                    "reason": ((str,), True), "desired": ((dict,), True), "served": (_RRSET, False)},
     "finding": {"severity": ((str,), True), "code": ((str,), True), "message": ((str,), True),
@@ -265,8 +273,8 @@ def shape_problem(data: Any) -> str | None:
             return f"zones.{zone} is not a list of records (objects with a name and a type)"
     for i, provider in enumerate(data["providers"]):
         problem = _object_problem(provider, "provider", f"providers[{i}]")
-        for kind, key in (("change", "changes"), ("adjustment", "adjustments")):
-            for j, item in enumerate(provider[key] if not problem else []):
+        for kind, key in (("change", "changes"), ("adjustment", "adjustments"), ("change", "keys")):
+            for j, item in enumerate(provider.get(key, []) if not problem else []):
                 problem = problem or _object_problem(item, kind, f"providers[{i}].{key}[{j}]")
         if problem:
             return problem
@@ -279,10 +287,23 @@ def shape_problem(data: Any) -> str | None:
 
 
 
+def _provider_data(pp: ProviderPlan) -> dict[str, Any]:
+    """A pair's plan as JSON data; the DNSKEY fields only where a key exchange is planned,
+    so a plan without one is the same document (and checksum) as before they existed."""
+    data = asdict(pp)
+    if not pp.keys:
+        del data["keys"]
+    for change in (*data["changes"], *data.get("keys", ())):
+        if change["note"] is None:
+            del change["note"]
+    return data
+
+
 def _provider_plan(data: dict[str, Any]) -> ProviderPlan:
     return ProviderPlan(
-        **{k: v for k, v in data.items() if k not in ("changes", "adjustments")},
+        **{k: v for k, v in data.items() if k not in ("changes", "adjustments", "keys")},
         changes=[Change(**c) for c in data["changes"]],
+        keys=[Change(**c) for c in data.get("keys", [])],
         adjustments=[Adjustment(**a) for a in data["adjustments"]],
     )
 

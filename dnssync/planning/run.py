@@ -9,6 +9,7 @@ from octodns.zone import Zone
 
 from dnssync.model.plan import Plan
 from dnssync.planning.flatten import as_data, prepare
+from dnssync.planning.keyplan import plan_keys
 from dnssync.planning.parity import check_plan
 from dnssync.planning.planner import LivePlan, make_plan, plan_one
 from dnssync.planning.withheld import withheld_findings
@@ -38,9 +39,18 @@ def plan_repository(repo: Repository, providers: list[str] | None = None, desire
     withheld = withheld_findings(repo.config, [z for z in repo.zones if z.name in desired], repo.providers())
     plan.findings = (list(repo.findings) + withheld + flat.findings
                      + check_plan(plan, desired, repo.providers(), policy, repo.locate))
+    if not refresh_flattened:  # a refresh sends the flattened RRsets and nothing else
+        replan_keys(repo, plan, list(desired))
     repo.locate_changes(plan)
     flat.annotate(plan, repo.locate)
     return plan, lives
+
+
+def replan_keys(repo: Repository, plan: Plan, zones: list[str]) -> None:
+    """The multi-signer key exchange of `zones` planned (again) into `plan`. Every provider
+    of such a zone is read, also those not selected: a key is retired only when no
+    provider signs with it."""
+    plan_keys(repo.config, plan, repo.serves(None, zones), lambda name: type(repo.providers()[name]).__name__)
 
 
 def replan(repo: Repository, live: LivePlan) -> LivePlan:

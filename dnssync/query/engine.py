@@ -11,7 +11,7 @@ API (stable; other stages build on it)::
 
     endpoints, problem = await resolve(nameserver)      # model.address.Nameserver -> [Endpoint]
     rows = await resolve_all({"provider": [nameserver, ...]})   # -> [Resolved], concurrently
-    async with Engine(timeout=3.0, window=64) as engine:
+    async with Engine(timeout=3.0, window=64, dnssec=False) as engine:  # dnssec: DO bit
         answer = await engine.ask(endpoint, "www.example.com.", "A")
         await engine.ask_many(endpoint, questions, on_answer)   # streams, bounded memory
 
@@ -491,7 +491,7 @@ class _Channel:
                 qid = random.getrandbits(16)
             pending.qid = qid
             pending.wire = wire.query_wire(qid, pending.qname, pending.question.rdtype,
-                                           pending.recursion, self.engine.payload)
+                                           pending.recursion, self.engine.payload, self.engine.dnssec)
             self.pending[qid] = pending
             now = self.loop.time()
             pending.first_sent = pending.first_sent or now
@@ -724,7 +724,7 @@ class _Channel:
         pending.attempts += 1
         qid = random.getrandbits(16)
         query = wire.query_wire(qid, pending.qname, pending.question.rdtype, pending.recursion,
-                                self.engine.payload)
+                                self.engine.payload, self.engine.dnssec)
         reply = None
         # whatever happens (even a bug below, or the engine closing), the question ends:
         # a caller awaiting it must never hang
@@ -791,13 +791,14 @@ class Engine:
     """Asks endpoints questions; one per event loop (use `async with`)."""
 
     def __init__(self, timeout: float = 3.0, resends: int | None = None, window: int = 64,
-                 payload: int = 1232):
+                 payload: int = 1232, dnssec: bool = False):
         if not 1 <= window <= 4096:
             raise ValueError("window must be between 1 and 4096")
         self.timeout = float(timeout)
         self.resends = resends
         self.window = int(window)
         self.payload = int(payload)
+        self.dnssec = dnssec  # the DO bit on every question: answers carry RRSIGs, NSEC(3)s
         self.stats: dict[str, int] = dict.fromkeys(
             ("queries", "udp_sent", "retransmits", "tcp", "truncated", "stray", "throttled"), 0)
         self._channels: dict[Endpoint, _Channel] = {}

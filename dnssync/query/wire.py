@@ -55,12 +55,14 @@ class Malformed(DnssyncException, dns.exception.FormError):
 
 
 def query_wire(qid: int, qname: bytes, rdtype: int, recursion: bool = False,
-               payload: int = 1232) -> bytes:
+               payload: int = 1232, dnssec: bool = False) -> bytes:
     """A query for `qname` (uncompressed wire form) and `rdtype`, with an EDNS0 OPT
     record advertising `payload` octets (0: no EDNS). RD is set only when asked:
-    authoritative servers are asked with RD=0 so they never answer from a cache."""
+    authoritative servers are asked with RD=0 so they never answer from a cache.
+    `dnssec` sets the DO bit (RFC 3225): only then does a server add RRSIGs and NSECs."""
     head = HEADER.pack(qid, RD if recursion else 0, 1, 0, 0, 1 if payload else 0)
-    opt = b"\x00\x00\x29" + payload.to_bytes(2, "big") + b"\x00" * 6 if payload else b""
+    flags = b"\x80\x00" if dnssec else b"\x00\x00"
+    opt = b"\x00\x00\x29" + payload.to_bytes(2, "big") + b"\x00\x00" + flags + b"\x00\x00" if payload else b""
     return head + qname + _QUESTION_TAIL.pack(rdtype, CLASS_IN) + opt
 
 

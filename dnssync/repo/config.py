@@ -34,6 +34,10 @@ PARITY_MODES = ("error", "warn")
 #: policy.alias: flatten ALIAS to A/AAAA where a provider cannot hold it (see planning/flatten.py),
 #: leave it to the parity gate, or refuse ALIAS records a provider cannot hold
 ALIAS_MODES = ("flatten", "native-only", "error")
+#: policy.dnssec: no provider may sign on its own, or every provider signs (RFC 8901 model 2)
+DNSSEC_MODES = ("unsigned", "multi-signer")
+#: policy.dnssec.expiry_margin units: a signature expiring sooner is a warning
+DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
 
 @dataclass
@@ -83,6 +87,14 @@ class Policy:
     #: flattened TTL = min(record TTL, max(target TTL, floor)): a CDN's 20 s TTL does not
     #: become the zone's unless the floor says so
     alias_ttl_floor: int = 60
+    dnssec: str = "unsigned"
+    dnssec_zones: dict[str, str] = field(default_factory=dict)
+    #: seconds: an RRSIG expiring within this is a warning (resolvers fail once it has expired)
+    dnssec_expiry_margin: int = 3 * 86400
+
+    def dnssec_for(self, zone: str) -> str:
+        """The DNSSEC mode of one zone: per zone beats the default."""
+        return self.dnssec_zones.get(zone, self.dnssec)
 
     def alias_for(self, zone: str, fqdn: str) -> str:
         """The ALIAS mode for one record: per record beats per zone beats the default."""
@@ -447,7 +459,7 @@ def _policy(data: Mapping | None, checker: Checker) -> Policy:
     policy = Policy()
     if data is None:
         return policy
-    checker.unknown_keys(data, {"update_threshold", "delete_threshold", "parity", "alias"}, "policy")
+    checker.unknown_keys(data, {"update_threshold", "delete_threshold", "parity", "alias", "dnssec"}, "policy")
     for key in ("update_threshold", "delete_threshold"):
         value = checker.typed(data, key, (int, float), getattr(policy, key))
         if not 0 <= value <= 1:
@@ -469,7 +481,36 @@ def _policy(data: Mapping | None, checker: Checker) -> Policy:
             checker.error("config.schema", f"parity must be error or warn, got {mode!r}", data.file,
                           data.line_of("parity"))
     _alias_policy(data, policy, checker)
+    _dnssec_policy(data, policy, checker)
     return policy
+
+
+def _dnssec_policy(data: Mapping, policy: Policy, checker: Checker) -> None:
+    """`policy.dnssec: unsigned` or `{default, zones: {zone: mode}, expiry_margin: 3d}`."""
+    dnssec = data.get("dnssec", "unsigned")
+    modes: list[tuple[str, Mapping, str]] = []  # (mode, where, key) to check
+    if isinstance(dnssec, Mapping):
+        checker.unknown_keys(dnssec, {"default", "zones", "expiry_margin"}, "policy.dnssec")
+        policy.dnssec = str(dnssec.get("default", "unsigned"))
+        modes.append((policy.dnssec, dnssec, "default"))
+        zones = checker.mapping(dnssec.get("zones"), data.file, "policy.dnssec.zones") or Mapping()
+        policy.dnssec_zones = {zone_name(k): str(v) for k, v in zones.items()}
+        modes += [(str(v), zones, k) for k, v in zones.items()]
+        if "expiry_margin" in dnssec:
+            value = dnssec["expiry_margin"]
+            margin = None if isinstance(value, bool) else re.fullmatch(r"(\d+)([smhdw]?)", str(value).strip())
+            if margin is None:
+                checker.error("config.schema", "policy.dnssec.expiry_margin must be a duration such as"
+                              f" 86400, 12h or 3d, got {value!r}", data.file, dnssec.line_of("expiry_margin"))
+            else:
+                policy.dnssec_expiry_margin = int(margin[1]) * DURATION_UNITS[margin[2] or "s"]
+    else:
+        policy.dnssec = str(dnssec)
+        modes.append((policy.dnssec, data, "dnssec"))
+    for mode, where, key in modes:
+        if mode not in DNSSEC_MODES:
+            checker.error("config.schema", f"dnssec must be one of {', '.join(DNSSEC_MODES)}, got {mode!r}",
+                          data.file, where.line_of(key))
 
 
 def _alias_policy(data: Mapping, policy: Policy, checker: Checker) -> None:

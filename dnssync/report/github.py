@@ -59,6 +59,6 @@ def plan_annotations(plan: Plan) -> str:
     for pp in plan.providers:
         if pp.error:
             out.append(annotation("error", pp.error, f"dnssync plan: {pp.provider} {pp.zone}"))
-        for c in pp.changes:
+        for c in (*pp.changes, *pp.keys):
             out.append(annotation("notice", c.summary, f"dnssync plan: {pp.provider}", c.file, c.line))
     return "".join(out)

@@ -111,7 +111,7 @@ def plan_cases(plan: Plan) -> list[Case]:
         if pp.error:
             case.findings.append(Finding(Severity.ERROR, "plan.provider-error", pp.error, zone=pp.zone,
                                          provider=pp.provider))
-        case.output += [c.summary for c in pp.changes]
+        case.output += [c.summary for c in (*pp.changes, *pp.keys)]
     for f in plan.findings:
         targets = [c for (zone, provider), c in cases.items()
                    if zone == f.zone and (not f.provider or provider in f.provider.split(","))]

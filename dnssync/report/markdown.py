@@ -35,7 +35,7 @@ def _plan_cells(pp: ProviderPlan) -> list[tuple[str, ...]]:
         rows.append(("**error**", "", "", _cell(pp.error), ""))
     if pp.exists is False:
         rows.append(("create zone", "", "", "", ""))
-    for c in pp.changes:
+    for c in (*pp.changes, *pp.keys):
         rows.append((c.action, f"`{c.name or '@'}`", c.type, _cell(rrset_text(c.existing)),
                      _cell(rrset_text(c.desired)) + (f"<br>{_cell(c.origin)}" if c.origin else "")))
     for a in pp.adjustments:

@@ -79,11 +79,11 @@ def _provider_cells(pp: ProviderPlan) -> Iterator[tuple[RenderableType, ...]]:
     if pp.error:
         yield Text("error", style="bold red"), "", "", Text(pp.error, style="red")
         return
-    if not pp.changes and not pp.adjustments:
+    if not pp.changes and not pp.adjustments and not pp.keys:
         yield Text("no changes", style="dim"), "", "", ""
     if pp.exists is False:
         yield Text("+ create zone", style="green"), "", "", ""
-    for change in pp.changes:
+    for change in (*pp.changes, *pp.keys):
         symbol, style = ACTION_STYLE[change.action]
         values = _change_text(change)
         if change.origin:
@@ -113,7 +113,7 @@ def flattened_lines(plan: Plan) -> list[str]:
 def _row_count(pp: ProviderPlan) -> int:
     if pp.error:
         return 1
-    return (len(pp.changes) + len(pp.adjustments) + (pp.exists is False) + bool(pp.unsafe)) or 1
+    return (len(pp.changes) + len(pp.keys) + len(pp.adjustments) + (pp.exists is False) + bool(pp.unsafe)) or 1
 
 
 #: what a plan without changes means, unless told otherwise (restore: the snapshot's content)

@@ -58,7 +58,7 @@ async def _addresses(nameservers: list[Nameserver]) -> list[Endpoint]:
     return [e for row in await resolve_all({"": nameservers}) for e in row.endpoints]
 
 
-async def _parent_servers(engine: Engine, config: Config, zone: str, managed: Collection[str]
+async def parent_servers(engine: Engine, config: Config, zone: str, managed: Collection[str]
                           ) -> tuple[list[Endpoint], str | None]:
     """Where to ask for the delegation: the parent named for this zone in `parent.zones`,
     else the repository's own parent zone's providers (`managed`: every zone the
@@ -195,7 +195,7 @@ async def delegation_findings(engine: Engine, config: Config, desired: Zone, man
                         " its delegation was not checked (nothing asked of the root servers). To"
                         " check it at a parent of your own, set parent: {nameservers: [...]} in"
                         " dnssync.yaml", zone=zone)]
-    parents, problem = await _parent_servers(engine, config, zone, managed)
+    parents, problem = await parent_servers(engine, config, zone, managed)
     if not parents:
         return [Finding(Severity.ERROR, "delegation.parent-error",
                         f"the parent of {zone} could not be asked: {problem}", zone=zone)]

@@ -15,14 +15,15 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import yaml
 
-from tests.lab.parent import Cdn, ParentServer
+from tests.lab.parent import TLD, Cdn, ParentServer
 from tests.lab.servers import Bind, Knot, PowerDns, Rrset, Server, Unbound, require_binaries
+from tests.lab.signing import SignedZone, ValidatingUnbound, ds_texts, presign, set_ds, wait_signed
 
 NET = os.environ.get("DNSSYNC_LAB_NET", "127.0.0")
 
@@ -40,6 +41,8 @@ class Lab:
         self.unbound = Unbound("unbound", f"{net}.6", self.workdir / "unbound")
         self.parent = ParentServer("parent", f"{net}.5", self.workdir / "parent")  # not a provider
         self.pdns.resolver = self.resolver  # PowerDNS answers ALIAS itself, through Unbound
+        #: a validating Unbound trusting the signed parent, started by the first signed zone
+        self.validator = ValidatingUnbound("validator", f"{net}.7", self.workdir / "validator")
 
     def start(self) -> Lab:
         require_binaries()
@@ -53,7 +56,7 @@ class Lab:
         return self
 
     def stop(self) -> None:
-        for server in [*self.servers.values(), self.unbound]:
+        for server in [*self.servers.values(), self.unbound, self.validator]:
             server.stop()
         self.parent.stop()
 
@@ -82,20 +85,82 @@ class Lab:
         return f"{self.unbound.address}:{self.unbound.port}"
 
     def add_zone(self, zone: str, providers: list[str] | None = None,
-                 nameservers: list[str] | None = None) -> None:
+                 nameservers: list[str] | None = None, signed: bool | Collection[str] = False) -> None:
         """Create `zone` (with trailing dot) on the servers; its apex NS defaults to
         the union of those servers' nameservers, as dnssync will manage it. The resolver
-        reaches it at every address of those servers."""
+        reaches it at every address of those servers. `signed`: every one of them signs it
+        itself (True), or the ones named (see add_signed_zone)."""
         names = providers or list(self.servers)
         union = sorted(ns for name in names for ns, _ in self.servers[name].nameservers)
+        signers = names if signed is True else signed or ()
         for name in names:
-            self.servers[name].add_zone(zone, nameservers or union)
+            server = self.servers[name]
+            (server.add_signed_zone if name in signers else server.add_zone)(zone, nameservers or union)
         self.unbound.add_stub(zone, [a for name in names for a in self.servers[name].addresses])
         labels = zone.split(".")
         enclosing = {".".join(labels[i:]) for i in range(1, len(labels) - 1)}
         if not enclosing & {z for server in self.servers.values() for z in server.zones}:
             # as a registrar would; a zone below another lab zone is delegated by that zone
             self.parent.delegate_also(zone, nameservers or union)
+
+    def add_signed_zone(self, zone: str, providers: list[str] | None = None, ds: bool = True) -> SignedZone:
+        """Create `zone` (directly below `test.`) on the servers, each signing it with its own
+        keys (online signing, as each provider does when DNSSEC is turned on there), and wait
+        until each serves its DNSKEYs. `ds`: the signed parent holds the DS of every server's
+        KSK. The validating resolver (`lab.validator`) reaches the zone at every server."""
+        names = providers or list(self.servers)
+        self.add_zone(zone, names, signed=True)
+        keys = {name: wait_signed(self.servers[name], zone) for name in names}
+        signed = SignedZone(zone, keys, sorted({ds for k in keys.values() for ds in ds_texts(k)}))
+        self.start_validator()
+        if ds:
+            set_ds(self.parent, zone, signed.ds)
+        self.validator.add_stub(zone, [a for name in names for a in self.servers[name].addresses])
+        return signed
+
+    def add_presigned_zone(self, zone: str, records: list[str], start: str = "now-3600", end: str = "+2592000",
+                           tamper: tuple[str, str] | None = None, server: str = "knot",
+                           algorithm: str = "ECDSAP256SHA256") -> SignedZone:
+        """`zone` (directly below `test.`) with `records` (zone-file lines), signed offline by
+        dnssec-signzone (signatures from `start` to `end`, see signing.presign) and served as
+        it is by one server (Knot: it signs nothing itself unless told to), its KSK's DS at the
+        parent; `algorithm` as dnssec-keygen names it (an old one no resolver should need:
+        RSASHA1). `tamper` (old, new) replaces text in the signed zone: data that no longer
+        matches its signature, as a broken signer or a corrupted transfer would serve it."""
+        host = self.servers[server]
+        assert isinstance(host, Knot), "a presigned zone is served by Knot, written as its zone file"
+        text = host.zone_file(zone, [host.nameserver]) + "".join(line + "\n" for line in records)
+        signed = presign(zone, text, self.workdir, start, end, algorithm)
+        if tamper is not None:
+            assert tamper[0] in signed, tamper
+            signed = signed.replace(*tamper)
+        host.zones_dir().mkdir(parents=True, exist_ok=True)
+        (host.zones_dir() / f"{zone}zone").write_text(signed)
+        host.zones[zone] = [host.nameserver]
+        host.write_config()
+        host.reload()
+        host.wait_zone(zone)
+        keys = wait_signed(host, zone)
+        result = SignedZone(zone, {server: keys}, ds_texts(keys))
+        self.parent.delegate_also(zone, [host.nameserver])
+        self.unbound.add_stub(zone, host.addresses)
+        self.start_validator()
+        set_ds(self.parent, zone, result.ds)
+        self.validator.add_stub(zone, host.addresses)
+        return result
+
+    def start_validator(self) -> None:
+        """Sign the parent `test.` and start the validating resolver trusting its key (once)."""
+        if self.validator.running:
+            return
+        if TLD not in self.parent.signed:
+            self.parent.signed.add(TLD)
+            self.parent.write_config()
+            self.parent.reload()
+        keys = wait_signed(self.parent, TLD)
+        self.validator.trust_anchors = [f"{TLD} DS {ds}" for ds in ds_texts(keys)]
+        self.validator.stubs[TLD] = [self.parent.address]
+        self.validator.start()
 
     def add_zones(self, zones: list[str], providers: list[str] | None = None,
                   content: dict[str, list[Rrset]] | None = None) -> None:

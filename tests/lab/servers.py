@@ -28,6 +28,8 @@ import requests
 
 NEGATIVE_TTL = 5
 SOA_TTL = 60
+#: DNSKEY TTL of signed lab zones: short, as apply waits it out after publishing keys
+DNSKEY_TTL = 5
 NS_TTL = 3600  # dnssync's default apex NS TTL, so a fresh zone needs no apex NS change
 PDNS_SCHEMA = Path("/usr/share/pdns-backend-sqlite3/schema/schema.sqlite3.sql")
 
@@ -88,6 +90,8 @@ class Server:
     #: more addresses the same process listens on, each a nameserver of its own
     #: (ns2.<name>.lab., ...): a provider with several nameservers, as on the internet
     extra_addresses: list[str] = field(default_factory=list)
+    #: zones this server signs itself, with its own keys (tests/lab/signing.py)
+    signed: set[str] = field(default_factory=set)
 
     def __post_init__(self) -> None:
         self.nameserver = self.nameserver or f"ns1.{self.name}.lab."
@@ -171,6 +175,11 @@ class Server:
     def add_zone(self, zone: str, nameservers: list[str]) -> None:
         raise NotImplementedError
 
+    def add_signed_zone(self, zone: str, nameservers: list[str]) -> None:
+        """`zone`, signed by this server with keys it makes itself (online signing)."""
+        self.signed.add(zone)
+        self.add_zone(zone, nameservers)
+
     def add_zones(self, zones: list[str], nameservers: list[str],
                   content: dict[str, list[Rrset]] | None = None) -> None:
         """Many zones, each served with `content` (zone -> RRsets) already, as after a push."""
@@ -202,6 +211,7 @@ class PowerDns(Server):
         (self.workdir / "pdns.conf").write_text("\n".join([
             "launch=gsqlite3",
             f"gsqlite3-database={db}",
+            "gsqlite3-dnssec=yes",  # DNSSEC only for zones secured (add_signed_zone)
             f"local-address={','.join(self.addresses)}",
             f"local-port={self.port}",
             "api=yes",
@@ -223,6 +233,8 @@ class PowerDns(Server):
             f"default-ttl={SOA_TTL}",
             f"default-soa-content={self.nameserver} hostmaster.@ 0 3600 600 604800 {NEGATIVE_TTL}",
             *([f"resolver={self.resolver}", "expand-alias=yes"] if self.resolver else []),
+            "default-ksk-algorithm=ecdsa256",
+            "default-zsk-algorithm=ecdsa256",  # a KSK and a ZSK, as the other servers sign
             "",
         ]))
 
@@ -239,7 +251,9 @@ class PowerDns(Server):
     def add_zone(self, zone: str, nameservers: list[str], content: list[Rrset] = ()) -> None:
         rrsets = [(zone, "NS", NS_TTL, nameservers), *content]
         response = requests.post(self.api_url("zones"), headers={"X-API-Key": self.api_key}, timeout=30,
-                                 json={"name": zone, "kind": "Native", "nameservers": [], "rrsets": [{
+                                 json={"name": zone, "kind": "Native", "nameservers": [],
+                                       **({"dnssec": True, "nsec3param": "1 0 0 -"} if zone in self.signed else {}),
+                                       "rrsets": [{
                                      "name": name, "type": rtype, "ttl": ttl, "changetype": "REPLACE",
                                      "records": [{"content": value, "disabled": False} for value in values],
                                  } for name, rtype, ttl, values in rrsets]})
@@ -319,9 +333,11 @@ class Bind(_Rfc2136Server):
 
     def write_config(self) -> None:
         self.zones_dir().mkdir(parents=True, exist_ok=True)
+        (self.workdir / "keys").mkdir(exist_ok=True)
         zones = "\n".join(
             f'zone "{zone}" {{ type primary; file "{self.zones_dir()}/{zone}zone";'
-            f" allow-update {{ key {self.key_name}; }}; allow-transfer {{ key {self.key_name}; }}; }};"
+            f" allow-update {{ key {self.key_name}; }}; allow-transfer {{ key {self.key_name}; }};"
+            + (" dnssec-policy lab;" if zone in self.signed else "") + " };"
             for zone in self.zones
         )
         (self.workdir / "named.conf").write_text(f"""
@@ -335,6 +351,11 @@ options {{
   dnssec-validation no;
   notify no;
   max-journal-size 64m;
+  key-directory "{self.workdir}/keys";
+}};
+dnssec-policy "lab" {{
+  keys {{ ksk lifetime unlimited algorithm ecdsap256sha256; zsk lifetime unlimited algorithm ecdsap256sha256; }};
+  dnskey-ttl {DNSKEY_TTL};  // short: apply waits out the old DNSKEY TTL after publishing keys
 }};
 controls {{ }};
 key "{self.key_name}" {{ algorithm hmac-sha256; secret "{self.key_secret}"; }};
@@ -354,7 +375,9 @@ class Knot(_Rfc2136Server):
     def write_config(self) -> None:
         self.zones_dir().mkdir(parents=True, exist_ok=True)
         (self.workdir / "db").mkdir(parents=True, exist_ok=True)
-        zones = "\n".join(f"  - domain: {zone}" for zone in self.zones) or "  []"
+        signing = "\n    dnssec-signing: on\n    dnssec-policy: lab"
+        zones = "\n".join(f"  - domain: {zone}" + (signing if zone in self.signed else "")
+                          for zone in self.zones) or "  []"
         zone_section = f"zone:\n{zones}\n" if self.zones else ""
         (self.workdir / "knot.conf").write_text(f"""
 server:
@@ -370,6 +393,9 @@ key:
   - id: {self.key_name}
     algorithm: hmac-sha256
     secret: {self.key_secret}
+policy:  # Knot's default policy (ECDSA P-256 KSK + ZSK, NSEC) with a short DNSKEY TTL
+  - id: lab
+    dnskey-ttl: {DNSKEY_TTL}
 acl:
   - id: dnssync
     key: {self.key_name}
