@@ -327,7 +327,8 @@ class _ZoneCheck:
                 observed=found.what))
 
     def parent(self, ds: list[DS], cds: dict[str, list[dns.rrset.RRset]]) -> None:
-        """The parent's DS set against every provider's KSKs; CDS/CDNSKEY against each other."""
+        """The parent's DS set against every provider's KSKs; CDS/CDNSKEY against each other,
+        with or without a DS (before the first one they are what a parent bootstraps from, RFC 8078)."""
         self.result.ds = [d.to_text() for d in ds]
         needed = ds_set(self.keys, self.zone)  # what `dnssync ds` prints
         signing: dict[str, list[DNSKEY]] = {}
@@ -339,8 +340,7 @@ class _ZoneCheck:
                 f"the parent holds no DS for {self.zone}: resolvers treat the zone as unsigned (`dnssync ds"
                 f" {self.zone.rstrip('.')}` prints the DS set to give the registrar)", zone=self.zone,
                 expected=[d.to_text() for _, d in needed.ds]))
-            return
-        for provider, ksks in signing.items():
+        for provider, ksks in signing.items() if ds else ():
             if not any(ds_matches(d, self.zone, k) for d in ds for k in ksks):
                 self.findings.append(Finding(
                     Severity.ERROR, "dnssec.ds-missing",
