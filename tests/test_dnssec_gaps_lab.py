@@ -19,7 +19,7 @@ import requests
 
 from tests.conftest import unique_zone
 from tests.lab.signing import set_ds
-from tests.test_dnssec_verify_lab import EMPTY, MULTI, findings, ksk, presigned_verify
+from tests.test_dnssec_verify_lab import EMPTY, MULTI, findings, ksk, presigned_verify, zsk
 
 #: a DS (SHA-256) of a key that exists nowhere: what a KSK retired without telling the registrar leaves
 STALE_DS = "4242 13 2 " + "ab" * 32
@@ -131,6 +131,10 @@ def test_one_providers_nameservers_serving_different_dnskey_sets(lab, make_repo)
         sets[next(k for k in sets if lab.knot.address in k)], sets
     (at_bind,) = [v for k, v in sets.items() if lab.bind.address in k]
     assert any(str(ksk(signed.keys["bind"])) in key for key in at_bind), sets
+    # the message itself names, per nameserver, the keys the others lack (text reports show no `observed`)
+    bind_part = differ["message"].split(f"({lab.bind.address}): ")[1].split(";")[0]
+    assert f"KSK {ksk(signed.keys['bind'])} " in bind_part and f"ZSK {zsk(signed.keys['bind'])} " in bind_part
+    assert str(ksk(signed.keys["knot"])) not in bind_part, differ["message"]
 
     same = make_repo({zone: EMPTY}, providers=["knot"], config=MULTI, create=False)  # Knot alone: one set
     assert "dnssec.dnskey-differ" not in codes(same.run("verify", "--dnssec", "--format", "json"))
@@ -144,6 +148,10 @@ def test_signatures_not_valid_yet_are_named(lab, make_repo):
     assert result.exit_code == 1, result.output
     early = [f for f in findings(result) if f["code"] == "dnssec.not-yet-valid"]
     assert len(early) == 1 and any(o.startswith(f"www.{zone} A (key") for o in early[0]["observed"]), result.output
+    # dnssec-signzone signs the DNSKEY RRset with both keys: still one RRset, counted and named once
+    rrsets = [o.split(" (key")[0] for o in early[0]["observed"]]
+    assert len(rrsets) == len(set(rrsets)), rrsets
+    assert f": {len(rrsets)} RRset(s) whose only signatures are not valid yet" in early[0]["message"]
     assert "not valid yet" in early[0]["message"]
     assert "dnssec.expired" not in codes(result) and "dnssec.bogus" not in codes(result)
     assert lab.validator.ask(f"www.{zone}", "A").rcode() == dns.rcode.SERVFAIL

@@ -104,14 +104,24 @@ class _Problems:
     """RRset-level problems of one kind at one provider, gathered into one finding."""
 
     where: set[str] = field(default_factory=set)  # nameservers
-    what: list[str] = field(default_factory=list)  # the first KEPT examples
-    count: int = 0
+    #: what each problem is about (an RRset, a denial): the same SOA in three answers, at three
+    #: nameservers or under two signatures is one RRset with the problem, not three
+    about: set[str] = field(default_factory=set)
+    examples: dict[str, str] = field(default_factory=dict)  # about -> its first description, KEPT at most
 
-    def add(self, nameserver: str, what: str) -> None:
+    @property
+    def count(self) -> int:
+        return len(self.about)
+
+    @property
+    def what(self) -> list[str]:
+        return list(self.examples.values())
+
+    def add(self, nameserver: str, what: str, about: str) -> None:
         self.where.add(nameserver)
-        self.count += 1
-        if len(self.what) < KEPT and what not in self.what:
-            self.what.append(what)
+        self.about.add(about)
+        if len(self.examples) < KEPT:
+            self.examples.setdefault(about, what)
 
 
 @dataclass
@@ -171,8 +181,9 @@ class _ZoneCheck:
             keys.nameservers.append(found)
         return keys
 
-    def _problem(self, provider: str, code: str, nameserver: str, what: str) -> None:
-        self.problems.setdefault((provider, code), _Problems()).add(nameserver, what)
+    def _problem(self, provider: str, code: str, nameserver: str, what: str, about: str | None = None) -> None:
+        """`what` is shown; `about` (default: `what`) is what is counted once, e.g. the RRset."""
+        self.problems.setdefault((provider, code), _Problems()).add(nameserver, what, about or what)
 
     def run(self) -> tuple[list[Finding], ZoneDnssec]:
         for provider in self.providers:
@@ -217,10 +228,14 @@ class _ZoneCheck:
     def _nameservers_agree(self, provider: str, keys: ServedKeys) -> None:
         sets = {ns.nameserver: sorted(describe(k) for k in ns.keys) for ns in keys.answered}
         if len({tuple(v) for v in sets.values()}) > 1:
+            everywhere = set.intersection(*(set(v) for v in sets.values()))
+            only = "; ".join(f"{ns}: {', '.join(k for k in v if k not in everywhere) or 'none of the others'}"
+                             for ns, v in sorted(sets.items()))
             self.findings.append(Finding(
                 Severity.ERROR, "dnssec.dnskey-differ",
-                f"{provider}'s nameservers serve different DNSKEY sets for {self.zone}", zone=self.zone,
-                provider=provider, observed=sets))
+                f"{provider}'s nameservers serve different DNSKEY sets for {self.zone} (keys not served by"
+                f" all: {only}): a resolver that cached one nameserver's set fails to validate answers"
+                " signed with a key only another serves", zone=self.zone, provider=provider, observed=sets))
 
     def _answer(self, served: _Served, key: tuple[str, str], answer: Answer) -> None:
         message = served.message(key)
@@ -263,12 +278,13 @@ class _ZoneCheck:
             missing = [k for k, _ in good]
             if missing:  # verifies, but with a key the provider does not publish itself
                 self._problem(provider, "dnssec.signer-missing", label,
-                              f"{signed.label} (signed by {describe(missing[0])}, not in its own DNSKEY set)")
+                              f"{signed.label} (signed by {describe(missing[0])}, not in its own DNSKEY set)",
+                              signed.label)
             for code, what in why:
-                self._problem(provider, code, label, what)
+                self._problem(provider, code, label, what, signed.label)
         elif max(e for k, e in good if k.to_digestable() in own) < self.now + self.margin:
             self._problem(provider, "dnssec.expiring", label,
-                          f"{signed.label} (valid until {_date(max(e for _, e in good))})")
+                          f"{signed.label} (valid until {_date(max(e for _, e in good))})", signed.label)
         if signed.rrset.rdtype == dns.rdatatype.DNSKEY:
             return  # each provider's DNSKEY set is validated through the DS, not through others' keys
         verified = {k.to_digestable() for k, _ in good}
