@@ -73,6 +73,13 @@ def test_cds_that_disagree_between_providers_are_named(lab, make_repo, cds_pair)
                        ("knot", "CDS", "pdns"), ("knot", "CDNSKEY", "pdns")}, cds
     assert any(f"KSK {tags['knot']}" in f["message"] for f in cds if f.get("provider") == "pdns")
 
+    # they are the providers' records, not the parent's: judged with the parent unchecked too
+    unchecked = make_repo({zone: EMPTY}, providers=["pdns", "knot"], config={**MULTI, "parent": {"check": False}},
+                          create=False)
+    found = findings(unchecked.run("verify", "--dnssec", "--format", "json"))
+    assert sum(f["code"] == "dnssec.cds" for f in found) == len(cds), found
+    assert not [f for f in found if f["code"].startswith("dnssec.ds-")], found
+
 
 @pytest.mark.parametrize("provider", ["pdns", "knot"])
 def test_cds_that_cover_the_providers_ksk_are_clean(lab, make_repo, cds_pair, provider):

@@ -211,6 +211,7 @@ class _ZoneCheck:
         self._zsk_exchange()
         self._matrix_findings()
         self._gathered()
+        self._cds()
         return self.findings, self.result
 
     # --- per provider ---------------------------------------------------------------------
@@ -342,21 +343,26 @@ class _ZoneCheck:
                 zone=self.zone, provider=provider, nameserver=", ".join(sorted(found.where)),
                 observed=found.what))
 
-    def parent(self, ds: list[DS], cds: dict[str, list[dns.rrset.RRset]]) -> None:
-        """The parent's DS set against every provider's KSKs; CDS/CDNSKEY against each other,
-        with or without a DS (before the first one they are what a parent bootstraps from, RFC 8078)."""
+    def _ksks(self) -> dict[str, list[DNSKEY]]:
+        """provider -> the KSKs it signs its DNSKEY set with: what `dnssync ds` covers."""
+        signing: dict[str, list[DNSKEY]] = {}
+        for provider, key in ds_set(self.keys, self.zone).ksks:
+            signing.setdefault(provider, []).append(key)
+        return signing
+
+    def parent(self, ds: list[DS]) -> None:
+        """The parent's DS set against every provider's KSKs."""
         self.result.ds = [d.to_text() for d in ds]
         needed = ds_set(self.keys, self.zone)  # what `dnssync ds` prints
-        signing: dict[str, list[DNSKEY]] = {}
-        for provider, key in needed.ksks:
-            signing.setdefault(provider, []).append(key)
+        signing = self._ksks()
         if not ds:
             self.findings.append(Finding(
                 Severity.WARNING, "dnssec.ds-none",
                 f"the parent holds no DS for {self.zone}: resolvers treat the zone as unsigned (`dnssync ds"
                 f" {self.zone.rstrip('.')}` prints the DS set to give the registrar)", zone=self.zone,
                 expected=[d.to_text() for _, d in needed.ds]))
-        for provider, ksks in signing.items() if ds else ():
+            return
+        for provider, ksks in signing.items():
             if not any(ds_matches(d, self.zone, k) for d in ds for k in ksks):
                 self.findings.append(Finding(
                     Severity.ERROR, "dnssec.ds-missing",
@@ -371,9 +377,17 @@ class _ZoneCheck:
                     Severity.WARNING, "dnssec.ds-stale",
                     f"the parent's DS {d.to_text()} for {self.zone} matches no KSK any provider signs with",
                     zone=self.zone, observed=d.to_text()))
-        self._cds(cds, signing)
 
-    def _cds(self, cds: dict[str, list[dns.rrset.RRset]], signing: dict[str, list[DNSKEY]]) -> None:
+    def _cds(self) -> None:
+        """CDS/CDNSKEY, where published, agree between providers and cover every provider's KSK.
+        Independent of the parent: before the first DS they are what a parent bootstraps from
+        (RFC 8078), and they are judged when the parent is unchecked or does not answer too."""
+        cds: dict[str, list[dns.rrset.RRset]] = {}
+        for answered in self.served:
+            for key in (("cds", "CDS"), ("cds", "CDNSKEY")):
+                message = answered.message(key)
+                cds.setdefault(answered.provider, []).extend(message.answer if message else ())
+        signing = self._ksks()
         ksks = [k for keys in signing.values() for k in keys]
         for rdtype in (dns.rdatatype.CDS, dns.rdatatype.CDNSKEY):
             name = dns.rdatatype.to_text(rdtype)
@@ -511,13 +525,7 @@ async def _zone(engine: Engine, repo: Repository, zone: str, providers: list[str
     findings, result = check.run()
     ds, problem = await _parent_ds(engine, config, zone, managed) if config.parent.check else ([], "unchecked")
     if problem is None:
-        cds: dict[str, list[dns.rrset.RRset]] = {}
-        for answered in served:
-            for key in (("cds", "CDS"), ("cds", "CDNSKEY")):
-                message = answered.message(key)
-                cds.setdefault(answered.provider, []).extend(message.answer if message else ())
-        check.parent(ds, cds)
-        findings = check.findings
+        check.parent(ds)
     return findings, result
 
 
