@@ -17,7 +17,7 @@ import dns.zone
 import pytest
 import requests
 
-from tests.conftest import unique_zone
+from tests.conftest import Repo, unique_zone
 from tests.lab.signing import set_ds
 from tests.test_dnssec_verify_lab import EMPTY, MULTI, findings, ksk, presigned_verify, zsk
 
@@ -73,11 +73,15 @@ def test_cds_that_disagree_between_providers_are_named(lab, make_repo, cds_pair)
                        ("knot", "CDS", "pdns"), ("knot", "CDNSKEY", "pdns")}, cds
     assert any(f"KSK {tags['knot']}" in f["message"] for f in cds if f.get("provider") == "pdns")
 
-    # they are the providers' records, not the parent's: judged with the parent unchecked too
-    unchecked = make_repo({zone: EMPTY}, providers=["pdns", "knot"], config={**MULTI, "parent": {"check": False}},
-                          create=False)
-    found = findings(unchecked.run("verify", "--dnssec", "--format", "json"))
-    assert sum(f["code"] == "dnssec.cds" for f in found) == len(cds), found
+
+def test_cds_are_judged_with_the_parent_unchecked(make_repo, cds_pair):
+    """CDS/CDNSKEY are the providers' records, not the parent's: `parent: {check: false}` (or
+    a parent that does not answer) must not hide them (it did: they were judged with the DS)."""
+    zone, _ = cds_pair
+    repo = make_repo({zone: EMPTY}, providers=["pdns", "knot"], config={**MULTI, "parent": {"check": False}},
+                     create=False)
+    found = findings(repo.run("verify", "--dnssec", "--format", "json"))
+    assert sum(f["code"] == "dnssec.cds" for f in found) == 6, found  # 2 differ + 4 lacking, as above
     assert not [f for f in found if f["code"].startswith("dnssec.ds-")], found
 
 
@@ -147,21 +151,35 @@ def test_one_providers_nameservers_serving_different_dnskey_sets(lab, make_repo)
     assert "dnssec.dnskey-differ" not in codes(same.run("verify", "--dnssec", "--format", "json"))
 
 
-def test_signatures_not_valid_yet_are_named(lab, make_repo):
-    """Signatures whose inception is two days ahead (a signer with its clock wrong; Unbound
-    forgives up to one day of skew, measured: a day ahead still validated there)."""
+@pytest.fixture(scope="module")
+def not_yet_valid(lab, tmp_path_factory):
+    """verify --dnssec of a zone whose signatures start two days ahead (a signer with its clock
+    wrong; Unbound forgives up to one day of skew, measured: a day ahead still validated there)."""
     zone = unique_zone("nyv")
-    result = presigned_verify(lab, make_repo, zone, start="now+172800", end="now+2764800")
+    lab.add_presigned_zone(zone, [f"www.{zone} 60 IN A 192.0.2.1"], start="now+172800", end="now+2764800")
+    root = tmp_path_factory.mktemp("nyv")
+    env = lab.write_repo(root, {f"{zone}yaml": "www:\n  ttl: 60\n  type: A\n  value: 192.0.2.1\n"}, ["knot"], MULTI)
+    return zone, Repo(root, env).run("verify", "--dnssec", "--format", "json")
+
+
+def test_signatures_not_valid_yet_are_named(lab, not_yet_valid):
+    zone, result = not_yet_valid
     assert result.exit_code == 1, result.output
     early = [f for f in findings(result) if f["code"] == "dnssec.not-yet-valid"]
     assert len(early) == 1 and any(o.startswith(f"www.{zone} A (key") for o in early[0]["observed"]), result.output
-    # dnssec-signzone signs the DNSKEY RRset with both keys: still one RRset, counted and named once
-    rrsets = [o.split(" (key")[0] for o in early[0]["observed"]]
-    assert len(rrsets) == len(set(rrsets)), rrsets
-    assert f": {len(rrsets)} RRset(s) whose only signatures are not valid yet" in early[0]["message"]
-    assert "not valid yet" in early[0]["message"]
-    assert "dnssec.expired" not in codes(result) and "dnssec.bogus" not in codes(result)
+    assert codes(result) == {"dnssec.not-yet-valid"}  # neither expired nor bogus
     assert lab.validator.ask(f"www.{zone}", "A").rcode() == dns.rcode.SERVFAIL
+
+
+def test_an_rrset_counts_once_however_often_it_is_met(not_yet_valid):
+    """dnssec-signzone signs the DNSKEY RRset with both keys, and the SOA comes back in three
+    answers (SOA, NXDOMAIN, NODATA): one RRset each, counted and named once (it said "7
+    RRset(s)" for 4: one per signature and answer)."""
+    _, result = not_yet_valid
+    (early,) = [f for f in findings(result) if f["code"] == "dnssec.not-yet-valid"]
+    rrsets = [o.split(" (key")[0] for o in early["observed"]]
+    assert len(rrsets) == len(set(rrsets)) == 4, rrsets  # DNSKEY, SOA, NSEC, www A
+    assert f": {len(rrsets)} RRset(s) whose only signatures are not valid yet" in early["message"]
 
 
 def _without(zone: str, owner: str, covers: str):
