@@ -21,7 +21,7 @@ from pathlib import Path
 import dns.exception
 import requests
 
-from dnssync.applying import snapshot
+from dnssync.applying import readback, snapshot
 from dnssync.applying.state import applies_dir, stamp, write_json
 from dnssync.model import interrupt
 from dnssync.model.plan import Plan
@@ -157,7 +157,7 @@ def apply_one(live: LivePlan, replan: Replan, check: Check, save: Callable[[Live
                 error = e
             else:
                 outcome.changes = max(planned, len(current.octo.changes))
-                read_back(outcome, current, replan(current))
+                read_back(outcome, current, replan)
                 break
         outcome.error = describe_error(error, current.provider)
         stopped = isinstance(error, interrupt.Interrupted)
@@ -181,13 +181,18 @@ def apply_one(live: LivePlan, replan: Replan, check: Check, save: Callable[[Live
     return outcome
 
 
-def read_back(outcome: Outcome, sent: LivePlan, after: LivePlan) -> None:
-    """Judge an apply the provider reported as successful by reading it again, the same
-    read as plan: a change still pending was not stored, whatever the provider said
-    (a server that silently ignores an update, as RFC 2136 lets it). Running apply
-    again helps only if it would send something new (the zone changed meanwhile);
-    sending what was just ignored gets it ignored again."""
+def read_back(outcome: Outcome, sent: LivePlan, replan: Replan) -> None:
+    """Judge an apply the provider reported as successful by reading it again: a change
+    still pending was not stored, whatever the provider said (a server that silently
+    ignores an update, as RFC 2136 lets it). The names it changed are read back first
+    (readback.py); unless they show exactly what was planned, the zone is re-planned,
+    the same read as plan, and that plan says what is pending. Running apply again
+    helps only if it would send something new (the zone changed meanwhile); sending
+    what was just ignored gets it ignored again."""
     outcome.status = "applied"
+    if readback.stored(sent):
+        return
+    after = replan(sent)
     if after.error is not None:
         outcome.status, outcome.pending = "failed", None
         outcome.error = f"applied, but reading it back failed: {after.data.error}"

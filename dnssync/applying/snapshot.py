@@ -16,7 +16,7 @@ from pathlib import Path
 from octodns.record import Record
 from octodns.zone import Zone
 
-from dnssync.applying.state import read_sealed, stamp, write_atomic, write_json
+from dnssync.applying.state import read_sealed, stamp, write_all, write_json
 from dnssync.model.errors import UsageError
 from dnssync.repo.yamlfile import Mapping, YamlError, load_file
 from dnssync.repo.zones import zone_yaml
@@ -48,12 +48,14 @@ def save(state_dir: Path, zones: list[tuple[str, Zone, bool | None]], revision: 
     meta = read_sealed(meta_path, "snapshot") if meta_path.exists() else {
         "id": snapshot_id, "created": datetime.now(UTC).isoformat(timespec="seconds"), "revision": revision,
         "entries": []}
+    files = {}
     for provider, zone, exists in zones:
         text = zone_yaml(zone).encode()
         file = f"{provider}/{zone.name}yaml"
-        write_atomic(folder / file, text)
+        files[folder / file] = text
         meta["entries"].append({**SnapshotEntry(provider, zone.name, exists, len(zone.records)).__dict__,
                                 "file": file, "sha256": hashlib.sha256(text).hexdigest()})
+    write_all(files)
     write_json(meta_path, meta, sealed=True)
     return snapshot_id
 

@@ -17,6 +17,7 @@ import socket
 import stat
 import tempfile
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -92,6 +93,31 @@ def write_atomic(path: Path, data: bytes) -> Path:
     """Write `path` so that it is, after a crash or Ctrl-C at any moment, either the old
     file or the whole new one: a temporary file beside it, fsync, rename, fsync the folder."""
     path.parent.mkdir(parents=True, exist_ok=True)
+    _replace(path, data)
+    _fsync_folder(path.parent)
+    return path
+
+
+#: files written at once by write_all: the file system commits concurrent fsyncs
+#: together (one journal commit for many), where one after the other each waits for its own
+_CONCURRENT_FSYNCS = 16
+
+
+def write_all(files: dict[Path, bytes]) -> None:
+    """`write_atomic` for many files (a snapshot of a fleet's zones): each file is still
+    the old one or the whole new one after a crash, but the files are written and
+    fsynced concurrently and each folder is fsynced once, after all its renames.
+    Hundreds of fsyncs one after the other took seconds."""
+    for folder in {path.parent for path in files}:
+        folder.mkdir(parents=True, exist_ok=True)
+    with ThreadPoolExecutor(max_workers=_CONCURRENT_FSYNCS) as pool:
+        list(pool.map(lambda item: _replace(*item), files.items()))
+    for folder in {path.parent for path in files}:
+        _fsync_folder(folder)
+
+
+def _replace(path: Path, data: bytes) -> None:
+    """A temporary file beside `path`, fsynced, renamed over it (the folder not fsynced)."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as handle:
@@ -102,12 +128,14 @@ def write_atomic(path: Path, data: bytes) -> Path:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-    folder = os.open(path.parent, os.O_RDONLY)
+
+
+def _fsync_folder(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)
     try:
-        os.fsync(folder)
+        os.fsync(fd)
     finally:
-        os.close(folder)
-    return path
+        os.close(fd)
 
 
 def write_json(path: Path, data: Any, sealed: bool = False) -> Path:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -146,15 +146,15 @@ class Plan:
 
     @property
     def checksum(self) -> str:
-        canonical = json.dumps(self._body(), sort_keys=True, separators=(",", ":"))
-        return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
+        return _checksum(self._body())
 
     def to_json(self) -> str:
-        sealed = {"checksum": self.checksum}
+        body = self._body()  # once: a fleet's plan holds tens of thousands of changes
+        sealed = {"checksum": _checksum(body)}
         key = plan_key()
         if key is not None:
-            sealed["signature"] = signature(self.checksum, key)
-        return json.dumps({**self._body(), **sealed}, indent=2, sort_keys=True)
+            sealed["signature"] = signature(sealed["checksum"], key)
+        return json.dumps({**body, **sealed}, indent=2, sort_keys=True)
 
     @classmethod
     def from_json(cls, text: str, source: str = "plan") -> Plan:
@@ -185,6 +185,12 @@ class Plan:
         if problem:
             raise UsageError(f"{source}: {problem}")
         return plan
+
+
+
+def _checksum(body: dict[str, Any]) -> str:
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"))
+    return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
 
 
 
@@ -275,13 +281,23 @@ def shape_problem(data: Any) -> str | None:
 
 def _provider_data(pp: ProviderPlan) -> dict[str, Any]:
     """A pair's plan as JSON data; the DNSKEY fields only where a key exchange is planned,
-    so a plan without one is the same document (and checksum) as before they existed."""
-    data = asdict(pp)
-    if not pp.keys:
+    so a plan without one is the same document (and checksum) as before they existed.
+    `asdict`'s keys and values without its deep copies (the JSON encoder copies nothing):
+    a fraction of the time for a fleet's plan of tens of thousands of changes."""
+    data = dict(pp.__dict__)
+    data["changes"] = [_change_data(c) for c in pp.changes]
+    data["adjustments"] = [dict(a.__dict__) for a in pp.adjustments]
+    if pp.keys:
+        data["keys"] = [_change_data(c) for c in pp.keys]
+    else:
         del data["keys"]
-    for change in (*data["changes"], *data.get("keys", ())):
-        if change["note"] is None:
-            del change["note"]
+    return data
+
+
+def _change_data(change: Change) -> dict[str, Any]:
+    data = dict(change.__dict__)
+    if data["note"] is None:
+        del data["note"]
     return data
 
 

@@ -24,13 +24,17 @@ from __future__ import annotations
 
 import re
 import socket
+from collections.abc import Iterable
 from itertools import pairwise
 
+import dns.exception
 import dns.rdata
 import dns.rdataclass
 import dns.rdatatype
 from octodns.record import Record
 from octodns.zone import Zone
+
+from dnssync.model.errors import DnssyncException
 
 #: addresses straight to wire form: dnspython's text parser costs ~50 µs a value,
 #: which is most of the time to prepare a 100,000-record zone
@@ -42,10 +46,27 @@ def canonical(record: Record) -> tuple[int, frozenset[bytes]]:
     `to_rrset()` (the text plan and apply send) and dnspython."""
     rrset = record.to_rrset()
     rdtype = dns.rdatatype.from_text(rrset._type)
-    family = _ADDRESS_WIRE.get(rdtype)
-    if family is not None:
-        return rdtype, frozenset(socket.inet_pton(family, text) for text in rrset.rdatas)
-    return rdtype, frozenset(rdata_key(rdtype, text) for text in rrset.rdatas)
+    return rdtype, canonical_values(rdtype, rrset.rdatas)
+
+
+class NotPlain(DnssyncException):
+    """Values that have no canonical form here (a type dnspython lacks, text it cannot
+    read): only octoDNS's own planning can judge them."""
+
+
+def canonical_values(rdtype: int | str, texts: Iterable[str]) -> frozenset[bytes]:
+    """The canonical wire form of presentation-format values of one type (a number, or
+    its name as a provider's API gives it), as a set: what `canonical` compares. NotPlain
+    when they have none."""
+    try:
+        if isinstance(rdtype, str):
+            rdtype = dns.rdatatype.from_text(rdtype)
+        family = _ADDRESS_WIRE.get(rdtype)
+        if family is not None:
+            return frozenset(socket.inet_pton(family, text) for text in texts)
+        return frozenset(rdata_key(rdtype, text) for text in texts)
+    except (dns.exception.DNSException, ValueError, OSError) as e:
+        raise NotPlain(f"{rdtype}: {e}") from None
 
 
 #: types whose RDATA is one domain name, lower-cased in canonical form (RFC 4034 6.2)
@@ -127,3 +148,36 @@ def normal_zone(zone: Zone) -> Zone:
                 normal.add_record(distinct(record), replace=True, lenient=True)
         setattr(zone, _NORMAL_ATTR, normal)
     return normal
+
+
+#: RRsets in DNS's meaning: (lower-case absolute name, octoDNS type) -> (TTL, canonical
+#: RDATA). What a provider's `read_names` returns, and `rrsets_of` makes of git's records
+Rrsets = dict[tuple[str, str], tuple[int, frozenset[bytes]]]
+
+
+def rrsets_of(records: Iterable[Record], provider_id: str, names: set[str] | None = None) -> Rrsets | None:
+    """The RRsets a provider must hold for `records` (those at `names`; None: all), or
+    None when one of them is more than its RDATA can say (see `plain`), so that only
+    octoDNS's own planning can judge it."""
+    found: Rrsets = {}
+    for record in records:
+        fqdn = record.fqdn.lower()
+        if names is not None and fqdn not in names:
+            continue
+        if not plain(record, provider_id):
+            return None
+        try:
+            _, values = canonical(record)
+        except (NotPlain, AttributeError, dns.exception.DNSException):  # a type without
+            return None  # presentation text (a plugin's value class), or one dnspython lacks
+        found[(fqdn, record._type)] = (record.ttl, values)
+    return found
+
+
+def plain(record: Record, provider_id: str) -> bool:
+    """A record octoDNS plans for this provider by TTL and values alone: not ignored or
+    excluded (octoDNS plans nothing for those), not dynamic or geo, not a plugin's type."""
+    return not (record.ignored or provider_id in record.excluded
+                or (record.included and provider_id not in record.included)
+                or getattr(record, "dynamic", None) or getattr(record, "geo", None)
+                or "/" in record._type)

@@ -19,6 +19,7 @@ from octodns.zone import Zone
 from dnssync.model.plan import Change, Plan, ProviderPlan
 from dnssync.model.records import digest, zone_content
 from dnssync.planning.adjust import adjustments
+from dnssync.planning.unchanged import in_sync
 from dnssync.providers.hints import describe_error
 
 
@@ -49,14 +50,22 @@ class _CaptureExisting(BaseProcessor):
 
 def plan_one(name: str, provider: BaseProvider, desired: Zone,
              update_threshold: float, delete_threshold: float,
-             processors: list[BaseProcessor] | None = None) -> LivePlan:
+             processors: list[BaseProcessor] | None = None, quick: bool = False) -> LivePlan:
     """Plan one provider for one zone. Never raises: a failure is the plan's `error`.
-    `processors` are octoDNS processors run after the live state is read (flatten.py)."""
+    `processors` are octoDNS processors run after the live state is read (flatten.py).
+    `quick`: a zone the provider holds exactly as it should is known without octoDNS's
+    objects (unchanged.py; its LivePlan then has none: nothing to apply). Re-plans after
+    an apply (run.replan) are never quick: they want octoDNS's pending changes."""
     processors = list(processors or [])
     data = ProviderPlan(provider=name, zone=desired.name)
     capture = _CaptureExisting()
     try:
         data.adjustments, served = adjustments(provider, desired)
+        same = in_sync(provider, served) if quick and not processors else None
+        if same is not None:
+            data.exists = True
+            data.existing_count, data.existing_digest = same
+            return LivePlan(data, provider, desired, None, None, processors=processors)
         # planned against what it will serve, so a TTL clamp converges instead of
         # showing the same update forever
         octo = provider.plan(served, processors=[capture, *processors])
@@ -125,8 +134,10 @@ def make_plan(
 
 def _plan_task(task: tuple[str, str], desired: dict[str, Zone], providers: dict[str, BaseProvider],
                thresholds: tuple[float, float], overrides: Overrides) -> LivePlan:
+    """One pair of a whole plan: a pair in sync is known the quick way (unchanged.py), in
+    plan and apply alike, so a reviewed plan's digests are made the same way at apply."""
     zone = overrides[0].get(task, desired[task[1]])
-    return plan_one(task[0], providers[task[0]], zone, *thresholds, overrides[1].get(task))
+    return plan_one(task[0], providers[task[0]], zone, *thresholds, overrides[1].get(task), quick=True)
 
 
 class _Worker:

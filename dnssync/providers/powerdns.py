@@ -35,6 +35,7 @@ from octodns_powerdns import _encode_zone_name
 from requests import HTTPError
 
 from dnssync.model import interrupt
+from dnssync.model.sameness import Rrsets, canonical_values
 from dnssync.providers.refused import Deterministic, Refused, bisect
 
 #: comfortably under PowerDNS's default webserver-max-bodysize (2 MB)
@@ -113,6 +114,21 @@ class PowerDnsProvider(_OctodnsPowerDnsProvider):
                     "Could not find domain "):
                 raise Deterministic(f"HTTP 422: {error}") from None
             raise
+
+    def read_names(self, zone_name: str, names: set[str] | None = None) -> Rrsets:
+        """The RRsets PowerDNS holds at `names` (lower-case absolute names; None: the whole
+        zone), in DNS's meaning (sameness.Rrsets): what apply reads back and plan compares
+        first (readback.py, planning/unchanged.py). One GET of the zone, as populate makes;
+        only these names' content is looked at, never built into octoDNS records. Errors
+        are raised as they come (HTTPError for a missing zone too; NotPlain for content
+        only octoDNS can read)."""
+        found = {}
+        for rrset in self._get(f"zones/{_encode_zone_name(zone_name)}").json()["rrsets"]:
+            name, rtype = rrset["name"].lower(), rrset["type"]
+            if (names is None or name in names) and (
+                    rtype in self.SUPPORTS or f"PowerDnsProvider/{rtype}" in self.SUPPORTS):
+                found[(name, rtype)] = (rrset["ttl"], canonical_values(rtype, [r["content"] for r in rrset["records"]]))
+        return found
 
     # -- TXT/SPF as octoDNS renders and parses them (see the module docstring) --------
 

@@ -33,7 +33,8 @@ against real servers (each fix has a test in tests/test_rfc2136_*):
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import dns.exception
@@ -55,9 +56,10 @@ from dnssync.model import interrupt
 from dnssync.model.address import format_address
 from dnssync.model.errors import DnssyncException
 from dnssync.model.records import ZoneIndex
+from dnssync.model.sameness import Rrsets
 from dnssync.providers.aliaswire import octodns_type, rdata_from_text, rdata_text, wire_type
 from dnssync.providers.refused import Deterministic, Refused, bisect
-from dnssync.query import axfr
+from dnssync.query import axfr, wire
 
 #: bytes kept free in every update message for the header, zone section and TSIG
 _MESSAGE_SLACK = 1024
@@ -145,30 +147,66 @@ class Rfc2136Provider(_OctodnsRfc2136Provider):
     def _where(self) -> str:
         return format_address(self.host, self.port)
 
-    def transfer(self, zone_name: str) -> list[Rrset]:
-        """The zone by AXFR (TSIG-signed when a key is configured; see dnssync.query.axfr),
-        as octoDNS RRsets of the types this provider holds."""
+    def _transferred(self, zone_name: str) -> Iterator[tuple[wire.Reply, wire.RR]]:
+        """The zone's records by AXFR (TSIG-signed when a key is configured; see
+        dnssync.query.axfr), of the types this provider holds. Read inside
+        `_transfer_errors`, which words every failure (the caller's parsing too)."""
         key = axfr.tsig_key(self.key_name, self.key_secret, self.key_algorithm)
-        where = f"zone transfer of {zone_name} from {self._where()}"
-        grouped: dict[tuple[bytes, int], list[str]] = {}
-        ttls: dict[tuple[bytes, int], int] = {}
         supported = {wire_type(t) for t in self.SUPPORTS}
+        for reply, rr in axfr.transfer(self.host, zone_name, self.port, key, self.timeout * 4):
+            if rr.rdtype in supported:
+                yield reply, rr
+
+    @contextmanager
+    def _transfer_errors(self, zone_name: str) -> Iterator[None]:
+        """A failed transfer as Rfc2136Error, saying what to check."""
+        where = f"zone transfer of {zone_name} from {self._where()}"
         try:
-            for reply, rr in axfr.transfer(self.host, zone_name, self.port, key, self.timeout * 4):
-                if rr.rdtype in supported:
-                    grouped.setdefault((rr.owner, rr.rdtype), []).append(rdata_text(reply.rdata(rr)))
-                    ttls.setdefault((rr.owner, rr.rdtype), rr.ttl)
+            yield
         except (OSError, EOFError, dns.exception.DNSException) as e:  # wire.Malformed is one too
             hint = (": is the zone configured there and is transfer allowed for this key?"
                     if isinstance(e, axfr.TransferRefused) else "")
             raise Rfc2136Error(f"{where}: {axfr.failure_text(e, self.timeout * 4)}{hint}",
                                transient=axfr.failure_transient(e), rcode=getattr(e, "rcode", None)) from None
+
+    def transfer(self, zone_name: str) -> list[Rrset]:
+        """The zone by AXFR as octoDNS RRsets of the types this provider holds."""
+        grouped: dict[tuple[bytes, int], list[str]] = {}
+        ttls: dict[tuple[bytes, int], int] = {}
+        with self._transfer_errors(zone_name):
+            for reply, rr in self._transferred(zone_name):
+                grouped.setdefault((rr.owner, rr.rdtype), []).append(rdata_text(reply.rdata(rr)))
+                ttls.setdefault((rr.owner, rr.rdtype), rr.ttl)
         names: dict[bytes, str] = {}
         rrsets = []
         for (owner, rdtype), rdatas in grouped.items():
             name = names.get(owner) or names.setdefault(owner, dns.name.from_wire(owner, 0)[0].to_text())
             rrsets.append(Rrset(name, octodns_type(rdtype), ttls[(owner, rdtype)], rdatas))
         return rrsets
+
+    def read_names(self, zone_name: str, names: set[str] | None = None) -> Rrsets:
+        """The RRsets the server holds at `names` (lower-case absolute names; None: the
+        whole zone), of the types this provider holds, in DNS's meaning (sameness.Rrsets):
+        what apply reads back and plan compares first (readback.py, planning/unchanged.py).
+        One transfer; only these names' RDATA is looked at, never built into octoDNS
+        records. Failures are Rfc2136Error, as populate's."""
+        wanted = None if names is None else {dns.name.from_text(name).to_wire().lower(): name for name in names}
+        seen: dict[bytes, str] = {}
+        ttls: dict[tuple[str, str], int] = {}
+        values: dict[tuple[str, str], set[bytes]] = {}
+        with self._transfer_errors(zone_name):
+            for reply, rr in self._transferred(zone_name):
+                if wanted is not None:
+                    name = wanted.get(rr.owner)
+                    if name is None:
+                        continue
+                else:
+                    name = seen.get(rr.owner) or seen.setdefault(
+                        rr.owner, dns.name.from_wire(rr.owner, 0)[0].to_text().lower())
+                rrset = (name, octodns_type(rr.rdtype))
+                ttls.setdefault(rrset, rr.ttl)
+                values.setdefault(rrset, set()).add(reply.rdata_key(rr))
+        return {rrset: (ttls[rrset], frozenset(keys)) for rrset, keys in values.items()}
 
     def populate(self, zone, target=False, lenient=False):
         for record in Record.from_rrsets(zone, self.transfer(zone.name), lenient=lenient, source=self):

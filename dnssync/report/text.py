@@ -195,12 +195,24 @@ def plan_summary(plan: Plan, in_sync: str = IN_SYNC) -> Text:
 
 
 def print_apply(console: Console, result: ApplyResult) -> None:
-    table = Table(title="apply", title_justify="left")
-    for column in ("provider", "zone", "result", "detail"):
-        table.add_column(column, overflow="fold")
-    for o in sorted(result.outcomes, key=lambda o: (o.provider, o.zone)):
-        table.add_row(o.provider, o.zone, Text(o.status, style=STATUS_STYLE.get(o.status, "")), Text(o.detail))
-    console.print(Fitted(table))
+    """Every outcome as a row; past FULL_ROWS (a fleet's apply) every outcome that is not
+    plainly applied or unchanged still has its row, and the rest are counted per provider."""
+    outcomes = sorted(result.outcomes, key=lambda o: (o.provider, o.zone))
+    plain = ("applied", "unchanged")
+    shown = outcomes if len(outcomes) <= FULL_ROWS else [o for o in outcomes if o.status not in plain]
+    if shown:
+        table = Table(title="apply", title_justify="left")
+        for column in ("provider", "zone", "result", "detail"):
+            table.add_column(column, overflow="fold")
+        for o in shown:
+            table.add_row(o.provider, o.zone, Text(o.status, style=STATUS_STYLE.get(o.status, "")), Text(o.detail))
+        console.print(Fitted(table))
+    if len(shown) < len(outcomes):
+        for provider in sorted({o.provider for o in outcomes}):
+            done = [o for o in outcomes if o.provider == provider and o.status in plain]
+            applied = [o for o in done if o.status == "applied"]
+            console.print(f"{provider}: {len(applied)} zone(s) applied ({sum(o.changes for o in applied):,}"
+                          f" change(s), each read back), {len(done) - len(applied)} unchanged")
     failed = [o for o in result.outcomes if o.status == "failed"]
     if result.snapshot:
         console.print(f"Snapshot of the previous content: {result.snapshot}"
