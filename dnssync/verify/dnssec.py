@@ -55,7 +55,8 @@ from dnssync.model.signatures import (
     verifying_key,
 )
 from dnssync.planning.dsset import ds_set
-from dnssync.query.engine import Answer, Endpoint, Engine, Question, resolve_all
+from dnssync.query.answer import Answer, Endpoint, Question
+from dnssync.query.engine import Engine, resolve_all
 from dnssync.query.servedkeys import NameserverKeys, ServedKeys
 from dnssync.repo.config import Config
 from dnssync.repo.repository import Repository
