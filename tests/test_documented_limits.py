@@ -9,7 +9,7 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from dnssync.cli import main
-from dnssync.query.engine import MAX_SCALE, REQUEUES
+from dnssync.query.channel import MAX_SCALE, REQUEUES
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 

@@ -11,8 +11,8 @@ import dns.message
 import dns.rcode
 
 from dnssync.model.findings import CODES
-from dnssync.query import engine, tcpbatch, wire
-from dnssync.query.engine import FAILURES
+from dnssync.query import answer, channel, engine, tcpbatch, wire
+from dnssync.query.answer import FAILURES
 from dnssync.verify.compare import FAILURE_CODES
 
 # the kind literals the engine and the pipelined TCP client give an Answer
@@ -21,7 +21,7 @@ _KIND = re.compile(r'(?:kind(?:, detail)? = |_done\(pending, |return |answer\((?
 
 def test_every_kind_the_query_layer_gives_is_in_the_table():
     kinds = set()
-    for module in (engine, tcpbatch):
+    for module in (engine, answer, channel, tcpbatch):
         kinds |= set(_KIND.findall(Path(module.__file__).read_text()))
     assert {"timeout", "unreachable", "network", "malformed", "id-mismatch", "rcode"} <= kinds
     assert kinds <= set(FAILURES), kinds - set(FAILURES)
@@ -43,8 +43,8 @@ def _reply(rcode: int, flags: int = wire.AA) -> wire.Reply:
 def test_rcodes_are_classified_by_the_table():
     for kind, failure in FAILURES.items():
         if failure.rcode is not None:
-            assert engine._classify(_reply(failure.rcode), False)[0] == kind
-    assert engine._classify(_reply(dns.rcode.YXDOMAIN), False)[0] == "rcode"
-    assert engine._classify(_reply(dns.rcode.NXDOMAIN), False)[0] is None
-    assert engine._classify(_reply(dns.rcode.NOERROR, 0), False)[0] == "non-authoritative"
-    assert engine._classify(_reply(dns.rcode.NOERROR, 0), True)[0] is None
+            assert answer.classify(_reply(failure.rcode), False)[0] == kind
+    assert answer.classify(_reply(dns.rcode.YXDOMAIN), False)[0] == "rcode"
+    assert answer.classify(_reply(dns.rcode.NXDOMAIN), False)[0] is None
+    assert answer.classify(_reply(dns.rcode.NOERROR, 0), False)[0] == "non-authoritative"
+    assert answer.classify(_reply(dns.rcode.NOERROR, 0), True)[0] is None

@@ -20,8 +20,10 @@ import pytest
 from dnssync.model.address import Nameserver
 from dnssync.providers.rfc2136 import BindProvider, Rfc2136Error
 from dnssync.query import wire
+from dnssync.query.answer import Answer, Endpoint, Question
 from dnssync.query.axfr import tsig_key
-from dnssync.query.engine import BREAKER, Answer, Endpoint, Engine, Question, resolve
+from dnssync.query.channel import BREAKER
+from dnssync.query.engine import Engine, resolve
 from dnssync.verify.compare import Observed
 from dnssync.verify.extra import transfer
 from tests.conftest import unique_zone

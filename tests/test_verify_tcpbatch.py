@@ -10,7 +10,8 @@ import time
 import dns.name
 import pytest
 
-from dnssync.query.engine import Answer, Endpoint, Engine, Question
+from dnssync.query.answer import Answer, Endpoint, Question
+from dnssync.query.engine import Engine
 from dnssync.query.tcpbatch import ask_tcp
 from tests.faultyns import FaultyNameserver
 from tests.test_verify_engine import ORIGIN, ZONE

@@ -7,7 +7,7 @@ import dns.message
 import dns.rcode
 import dns.rrset
 
-from dnssync.query.engine import Answer, Endpoint, Question
+from dnssync.query.answer import Answer, Endpoint, Question
 from dnssync.query.wire import parse_reply
 from dnssync.watch.poll import served, soa
 from dnssync.watch.propagation import SoaSerial

@@ -44,7 +44,7 @@ _ADDRESSES = (dns.rdatatype.A, dns.rdatatype.AAAA)
 @dataclass
 class Sections:
     """An authoritative server's answer to one question as its sections and flags, before it
-    is put on the wire (what a client got back is `query.engine.Answer`)."""
+    is put on the wire (what a client got back is `query.answer.Answer`)."""
 
     rcode: int = dns.rcode.NOERROR
     authoritative: bool = True

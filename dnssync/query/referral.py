@@ -11,7 +11,8 @@ import dns.rcode
 import dns.rdatatype
 
 from dnssync.model.address import Nameserver
-from dnssync.query.engine import Answer, Endpoint, Engine, resolve
+from dnssync.query.answer import Answer, Endpoint
+from dnssync.query.engine import Engine, resolve
 from dnssync.query.wire import Malformed
 
 #: a walk that has not reached the zone after this many referrals is a loop

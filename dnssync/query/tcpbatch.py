@@ -26,8 +26,8 @@ import time
 from collections.abc import Callable, Sequence
 
 from dnssync.query import wire
-from dnssync.query.engine import Answer, Endpoint, Question
-from dnssync.query.engine import _classify as classify  # the engine's one reading of rcodes
+from dnssync.query.answer import Answer, Endpoint, Question
+from dnssync.query.answer import classify as classify  # the engine's one reading of rcodes
 from dnssync.query.wire import Malformed
 
 _LENGTH = struct.Struct("!H")

@@ -35,7 +35,8 @@ from octodns.record import Record
 from octodns.zone import Zone
 
 from dnssync.model.address import Nameserver, parse_address
-from dnssync.query.engine import Answer, Endpoint, Engine, resolve
+from dnssync.query.answer import Answer, Endpoint
+from dnssync.query.engine import Engine, resolve
 from dnssync.query.referral import MAX_REFERRALS, message_of, referral_of, servers_of
 from dnssync.query.wire import Malformed
 from dnssync.repo.config import Config

@@ -22,7 +22,8 @@ from octodns.zone import Zone
 from dnssync.model.findings import Finding, Severity
 from dnssync.model.records import meant_providers
 from dnssync.planning.flatten import Flattening, prepare, split_native
-from dnssync.query.engine import Answer, Endpoint, Engine
+from dnssync.query.answer import Answer, Endpoint
+from dnssync.query.engine import Engine
 from dnssync.repo.repository import Repository
 from dnssync.repo.targets import Resolution, TargetResolver, alias_target, alias_types, is_alias
 

@@ -22,7 +22,7 @@ import dns.rdatatype
 
 from dnssync.model.findings import Finding, Severity
 from dnssync.query import wire
-from dnssync.query.engine import FAILURES, Answer
+from dnssync.query.answer import FAILURES, Answer
 from dnssync.query.wire import RR, Malformed, Reply
 from dnssync.verify.expect import Expected
 

@@ -27,7 +27,8 @@ from octodns.zone import Zone
 
 from dnssync.model.address import Nameserver
 from dnssync.model.findings import Finding, Severity
-from dnssync.query.engine import Endpoint, Engine, resolve, resolve_all
+from dnssync.query.answer import Endpoint
+from dnssync.query.engine import Engine, resolve, resolve_all
 from dnssync.query.referral import find_parent, message_of, referral_of, why_unreadable
 from dnssync.repo.config import Config
 from dnssync.repo.desired import nameserver_union

@@ -55,7 +55,8 @@ from dnssync.model.signatures import (
     verifying_key,
 )
 from dnssync.planning.dsset import ds_set
-from dnssync.query.engine import Answer, Endpoint, Engine, Question, resolve_all
+from dnssync.query.answer import Answer, Endpoint, Question
+from dnssync.query.engine import Engine, resolve_all
 from dnssync.query.servedkeys import NameserverKeys, ServedKeys
 from dnssync.repo.config import Config
 from dnssync.repo.repository import Repository
@@ -104,14 +105,24 @@ class _Problems:
     """RRset-level problems of one kind at one provider, gathered into one finding."""
 
     where: set[str] = field(default_factory=set)  # nameservers
-    what: list[str] = field(default_factory=list)  # the first KEPT examples
-    count: int = 0
+    #: what each problem is about (an RRset, a denial): the same SOA in three answers, at three
+    #: nameservers or under two signatures is one RRset with the problem, not three
+    about: set[str] = field(default_factory=set)
+    examples: dict[str, str] = field(default_factory=dict)  # about -> its first description, KEPT at most
 
-    def add(self, nameserver: str, what: str) -> None:
+    @property
+    def count(self) -> int:
+        return len(self.about)
+
+    @property
+    def what(self) -> list[str]:
+        return list(self.examples.values())
+
+    def add(self, nameserver: str, what: str, about: str) -> None:
         self.where.add(nameserver)
-        self.count += 1
-        if len(self.what) < KEPT and what not in self.what:
-            self.what.append(what)
+        self.about.add(about)
+        if len(self.examples) < KEPT:
+            self.examples.setdefault(about, what)
 
 
 @dataclass
@@ -171,8 +182,9 @@ class _ZoneCheck:
             keys.nameservers.append(found)
         return keys
 
-    def _problem(self, provider: str, code: str, nameserver: str, what: str) -> None:
-        self.problems.setdefault((provider, code), _Problems()).add(nameserver, what)
+    def _problem(self, provider: str, code: str, nameserver: str, what: str, about: str | None = None) -> None:
+        """`what` is shown; `about` (default: `what`) is what is counted once, e.g. the RRset."""
+        self.problems.setdefault((provider, code), _Problems()).add(nameserver, what, about or what)
 
     def run(self) -> tuple[list[Finding], ZoneDnssec]:
         for provider in self.providers:
@@ -200,6 +212,7 @@ class _ZoneCheck:
         self._zsk_exchange()
         self._matrix_findings()
         self._gathered()
+        self._cds()
         return self.findings, self.result
 
     # --- per provider ---------------------------------------------------------------------
@@ -217,10 +230,14 @@ class _ZoneCheck:
     def _nameservers_agree(self, provider: str, keys: ServedKeys) -> None:
         sets = {ns.nameserver: sorted(describe(k) for k in ns.keys) for ns in keys.answered}
         if len({tuple(v) for v in sets.values()}) > 1:
+            everywhere = set.intersection(*(set(v) for v in sets.values()))
+            only = "; ".join(f"{ns}: {', '.join(k for k in v if k not in everywhere) or 'none of the others'}"
+                             for ns, v in sorted(sets.items()))
             self.findings.append(Finding(
                 Severity.ERROR, "dnssec.dnskey-differ",
-                f"{provider}'s nameservers serve different DNSKEY sets for {self.zone}", zone=self.zone,
-                provider=provider, observed=sets))
+                f"{provider}'s nameservers serve different DNSKEY sets for {self.zone} (keys not served by"
+                f" all: {only}): a resolver that cached one nameserver's set fails to validate answers"
+                " signed with a key only another serves", zone=self.zone, provider=provider, observed=sets))
 
     def _answer(self, served: _Served, key: tuple[str, str], answer: Answer) -> None:
         message = served.message(key)
@@ -263,12 +280,13 @@ class _ZoneCheck:
             missing = [k for k, _ in good]
             if missing:  # verifies, but with a key the provider does not publish itself
                 self._problem(provider, "dnssec.signer-missing", label,
-                              f"{signed.label} (signed by {describe(missing[0])}, not in its own DNSKEY set)")
+                              f"{signed.label} (signed by {describe(missing[0])}, not in its own DNSKEY set)",
+                              signed.label)
             for code, what in why:
-                self._problem(provider, code, label, what)
+                self._problem(provider, code, label, what, signed.label)
         elif max(e for k, e in good if k.to_digestable() in own) < self.now + self.margin:
             self._problem(provider, "dnssec.expiring", label,
-                          f"{signed.label} (valid until {_date(max(e for _, e in good))})")
+                          f"{signed.label} (valid until {_date(max(e for _, e in good))})", signed.label)
         if signed.rrset.rdtype == dns.rdatatype.DNSKEY:
             return  # each provider's DNSKEY set is validated through the DS, not through others' keys
         verified = {k.to_digestable() for k, _ in good}
@@ -326,13 +344,18 @@ class _ZoneCheck:
                 zone=self.zone, provider=provider, nameserver=", ".join(sorted(found.where)),
                 observed=found.what))
 
-    def parent(self, ds: list[DS], cds: dict[str, list[dns.rrset.RRset]]) -> None:
-        """The parent's DS set against every provider's KSKs; CDS/CDNSKEY against each other."""
+    def _ksks(self) -> dict[str, list[DNSKEY]]:
+        """provider -> the KSKs it signs its DNSKEY set with: what `dnssync ds` covers."""
+        signing: dict[str, list[DNSKEY]] = {}
+        for provider, key in ds_set(self.keys, self.zone).ksks:
+            signing.setdefault(provider, []).append(key)
+        return signing
+
+    def parent(self, ds: list[DS]) -> None:
+        """The parent's DS set against every provider's KSKs."""
         self.result.ds = [d.to_text() for d in ds]
         needed = ds_set(self.keys, self.zone)  # what `dnssync ds` prints
-        signing: dict[str, list[DNSKEY]] = {}
-        for provider, key in needed.ksks:
-            signing.setdefault(provider, []).append(key)
+        signing = self._ksks()
         if not ds:
             self.findings.append(Finding(
                 Severity.WARNING, "dnssec.ds-none",
@@ -355,9 +378,17 @@ class _ZoneCheck:
                     Severity.WARNING, "dnssec.ds-stale",
                     f"the parent's DS {d.to_text()} for {self.zone} matches no KSK any provider signs with",
                     zone=self.zone, observed=d.to_text()))
-        self._cds(cds, signing)
 
-    def _cds(self, cds: dict[str, list[dns.rrset.RRset]], signing: dict[str, list[DNSKEY]]) -> None:
+    def _cds(self) -> None:
+        """CDS/CDNSKEY, where published, agree between providers and cover every provider's KSK.
+        Independent of the parent: before the first DS they are what a parent bootstraps from
+        (RFC 8078), and they are judged when the parent is unchecked or does not answer too."""
+        cds: dict[str, list[dns.rrset.RRset]] = {}
+        for answered in self.served:
+            for key in (("cds", "CDS"), ("cds", "CDNSKEY")):
+                message = answered.message(key)
+                cds.setdefault(answered.provider, []).extend(message.answer if message else ())
+        signing = self._ksks()
         ksks = [k for keys in signing.values() for k in keys]
         for rdtype in (dns.rdatatype.CDS, dns.rdatatype.CDNSKEY):
             name = dns.rdatatype.to_text(rdtype)
@@ -495,13 +526,7 @@ async def _zone(engine: Engine, repo: Repository, zone: str, providers: list[str
     findings, result = check.run()
     ds, problem = await _parent_ds(engine, config, zone, managed) if config.parent.check else ([], "unchecked")
     if problem is None:
-        cds: dict[str, list[dns.rrset.RRset]] = {}
-        for answered in served:
-            for key in (("cds", "CDS"), ("cds", "CDNSKEY")):
-                message = answered.message(key)
-                cds.setdefault(answered.provider, []).extend(message.answer if message else ())
-        check.parent(ds, cds)
-        findings = check.findings
+        check.parent(ds)
     return findings, result
 
 

@@ -24,7 +24,7 @@ from octodns.zone import Zone
 from dnssync.model.sameness import canonical
 from dnssync.providers.hints import describe_error
 from dnssync.query import axfr
-from dnssync.query.engine import Endpoint
+from dnssync.query.answer import Endpoint
 from dnssync.query.wire import RR, Reply
 from dnssync.verify.compare import Observed
 from dnssync.verify.expect import unverifiable

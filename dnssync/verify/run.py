@@ -23,7 +23,8 @@ from octodns.zone import Zone
 
 from dnssync.model.findings import Finding, Severity
 from dnssync.query import tcpbatch
-from dnssync.query.engine import FAILURES, Answer, Endpoint, Engine, Question, resolve_all
+from dnssync.query.answer import FAILURES, Answer, Endpoint, Question
+from dnssync.query.engine import Engine, resolve_all
 from dnssync.repo.desired import nameserver_union
 from dnssync.repo.repository import Repository
 from dnssync.verify import aliases, compare, extra, zonechecks

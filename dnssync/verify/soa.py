@@ -24,7 +24,8 @@ from dataclasses import dataclass
 import dns.rcode
 
 from dnssync.model.findings import Finding, Severity
-from dnssync.query.engine import Endpoint, Engine, Resolved, resolve_all, soa_of
+from dnssync.query.answer import Endpoint, soa_of
+from dnssync.query.engine import Engine, Resolved, resolve_all
 from dnssync.query.wire import Malformed
 from dnssync.repo.config import Config
 from dnssync.verify.zonechecks import ApexView, zone_findings

@@ -20,7 +20,7 @@ import dns.rdatatype
 from octodns.record import Record
 
 from dnssync.model.findings import Finding, Severity
-from dnssync.query.engine import FAILURES, Answer, Question, soa_of
+from dnssync.query.answer import FAILURES, Answer, Question, soa_of
 from dnssync.query.wire import Malformed
 
 SOA, NS = dns.rdatatype.SOA, dns.rdatatype.NS

@@ -16,7 +16,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from dnssync.model.address import Nameserver, parse_address
-from dnssync.query.engine import Answer, Endpoint, Engine, resolve_all, soa_of
+from dnssync.query.answer import Answer, Endpoint, soa_of
+from dnssync.query.engine import Engine, resolve_all
 from dnssync.query.wire import Malformed
 from dnssync.watch.changes import ChangedRRset, RRsetState, Watched
 from dnssync.watch.propagation import Event, Polled, Propagation, SoaSerial

@@ -32,7 +32,7 @@ def iso(moment: float) -> str:
 @dataclass(frozen=True)
 class SoaSerial:
     """What watch follows of a nameserver's SOA for the zone: its serial and negative-cache
-    TTL. (The record itself, as the engine read it, is `query.engine.SoaRecord`; one row of
+    TTL. (The record itself, as the engine read it, is `query.answer.SoaRecord`; one row of
     `dnssync soa` is `verify.soa.NameserverSoa`.)"""
 
     serial: int

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Collection, Iterator
+from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -120,20 +120,24 @@ class Lab:
 
     def add_presigned_zone(self, zone: str, records: list[str], start: str = "now-3600", end: str = "+2592000",
                            tamper: tuple[str, str] | None = None, server: str = "knot",
-                           algorithm: str = "ECDSAP256SHA256") -> SignedZone:
+                           algorithm: str = "ECDSAP256SHA256", nsec3: bool = False,
+                           edit: Callable[[str], str] | None = None) -> SignedZone:
         """`zone` (directly below `test.`) with `records` (zone-file lines), signed offline by
         dnssec-signzone (signatures from `start` to `end`, see signing.presign) and served as
         it is by one server (Knot: it signs nothing itself unless told to), its KSK's DS at the
         parent; `algorithm` as dnssec-keygen names it (an old one no resolver should need:
         RSASHA1). `tamper` (old, new) replaces text in the signed zone: data that no longer
-        matches its signature, as a broken signer or a corrupted transfer would serve it."""
+        matches its signature, as a broken signer or a corrupted transfer would serve it; `edit`
+        rewrites the signed zone file's text (e.g. drops records). `nsec3`: NSEC3 denial."""
         host = self.servers[server]
         assert isinstance(host, Knot), "a presigned zone is served by Knot, written as its zone file"
         text = host.zone_file(zone, [host.nameserver]) + "".join(line + "\n" for line in records)
-        signed = presign(zone, text, self.workdir, start, end, algorithm)
+        signed = presign(zone, text, self.workdir, start, end, algorithm, nsec3)
         if tamper is not None:
             assert tamper[0] in signed, tamper
             signed = signed.replace(*tamper)
+        if edit is not None:
+            signed = edit(signed)
         host.zones_dir().mkdir(parents=True, exist_ok=True)
         (host.zones_dir() / f"{zone}zone").write_text(signed)
         host.zones[zone] = [host.nameserver]

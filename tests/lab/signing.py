@@ -73,11 +73,12 @@ def set_ds(parent: Server, child: str, records: list[str], ttl: int = 60) -> Non
 
 
 def presign(zone: str, text: str, workdir: Path, start: str = "now-3600", end: str = "+2592000",
-            algorithm: str = "ECDSAP256SHA256") -> str:
+            algorithm: str = "ECDSAP256SHA256", nsec3: bool = False) -> str:
     """`text` (a zone file) signed offline by BIND's dnssec-signzone with a fresh KSK + ZSK of `algorithm`,
     signatures valid from `start` to `end` (dnssec-signzone's forms: YYYYMMDDHHMMSS, now-N, +N).
     A server serving the result as it is (no signing of its own) serves exactly these
-    signatures: expired ones, or ones a test breaks afterwards."""
+    signatures: expired ones, or ones a test breaks afterwards. `nsec3`: denial by NSEC3
+    (no salt, no extra iterations, RFC 9276) instead of NSEC."""
     folder = workdir / "presigned" / zone.rstrip(".")
     folder.mkdir(parents=True, exist_ok=True)
     for flags in (["-f", "KSK"], []):
@@ -85,8 +86,9 @@ def presign(zone: str, text: str, workdir: Path, start: str = "now-3600", end: s
                        check=True, capture_output=True, cwd=folder, timeout=30)
     (folder / "zone").write_text(text)
     # -P: no verification afterwards (it refuses signatures that are not valid now, the point here)
-    done = subprocess.run(["dnssec-signzone", "-P", "-S", "-K", str(folder), "-o", zone, "-s", start, "-e", end,
-                           "-f", str(folder / "signed"), str(folder / "zone")],
+    denial = ["-3", "-", "-H", "0"] if nsec3 else []
+    done = subprocess.run(["dnssec-signzone", "-P", "-S", *denial, "-K", str(folder), "-o", zone, "-s", start,
+                           "-e", end, "-f", str(folder / "signed"), str(folder / "zone")],
                           capture_output=True, text=True, cwd=folder, timeout=60)
     if done.returncode != 0:
         raise LabError(f"dnssec-signzone {zone}: {done.stderr.strip()}")
