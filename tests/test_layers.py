@@ -157,3 +157,16 @@ def test_the_cycle_finder_finds_cycles_hidden_in_functions_and_packages(tmp_path
                                                  "dnssync.verify.run"}
     graph = import_graph()
     assert "dnssync.providers" in graph["dnssync.repo.config"]  # a package's __init__ runs too
+
+
+def test_the_developer_guide_places_every_module():
+    """docs/DEVELOPING.md's layer table is how a newcomer finds a module: a new one is
+    described there, in its layer's row (or the DNSSEC row), or this fails."""
+    guide = (ROOT / "docs" / "DEVELOPING.md").read_text()
+    rows = {line.split("`")[1].rstrip("/"): line for line in guide.splitlines() if line.startswith("| `")}
+    dnssec = next((line for line in guide.splitlines() if line.startswith("| DNSSEC")), "")
+    unplaced = [f"{layer}/{path.stem}" for layer in LAYERS if (PACKAGE / layer).is_dir()
+                for path in sorted((PACKAGE / layer).glob("*.py")) if path.stem != "__init__"
+                and f"`{path.stem}`" not in rows.get(layer, "") and f"`{path.stem} " not in rows.get(layer, "")
+                and f"`{path.stem} (" not in rows.get(layer, "") and f"`{layer}/{path.stem}`" not in dnssec]
+    assert not unplaced, f"not in docs/DEVELOPING.md's layer table: {unplaced}"
