@@ -80,7 +80,7 @@ def test_the_apply_record_is_typed_and_holds_the_plan_as_an_object(tmp_path):
     assert record.incomplete() == {"b": "HTTP 500"}
     watched = read_apply(path)
     assert watched.apply_id == IDS[0] and watched.failed == {"b": "HTTP 500"}
-    assert [t.label for t in watched.targets] == ["www.example.test. A"]
+    assert [t.label for t in watched.changed] == ["www.example.test. A"]
 
 
 def test_an_apply_record_of_format_1_is_still_read(tmp_path):
@@ -92,7 +92,7 @@ def test_an_apply_record_of_format_1_is_still_read(tmp_path):
     record = ApplyResult.read(path)
     assert record.plan.checksum == plan.checksum and record.outcomes == outcomes()
     watched = read_apply(path)
-    assert watched.failed == {"b": "HTTP 500"} and [t.label for t in watched.targets] == ["www.example.test. A"]
+    assert watched.failed == {"b": "HTTP 500"} and [t.label for t in watched.changed] == ["www.example.test. A"]
 
 
 def reseal(path, data: dict) -> None:

@@ -10,7 +10,7 @@ import dns.rdata
 import dns.rdataclass
 
 from dnssync.model.plan import Adjustment, Change, Plan, ProviderPlan
-from dnssync.watch.changes import ChangedRRset, RRsetState, targets_from_plan
+from dnssync.watch.changes import ChangedRRset, RRsetState, changes_from_plan
 from dnssync.watch.propagation import (
     CLOCK_GRANULARITY,
     NEW,
@@ -44,7 +44,7 @@ def update(name: str = "www", old: str = "192.0.2.1", new: str = "192.0.2.2", ol
 
 def one_target(*changes: Change, providers: tuple[str, ...] = ("a", "b")) -> ChangedRRset:
     plan = plan_of(*(ProviderPlan(p, ZONE, changes=list(changes)) for p in providers))
-    targets, findings = targets_from_plan(plan)
+    targets, findings = changes_from_plan(plan)
     assert findings == []
     assert len(targets) == 1
     return targets[0]
@@ -60,7 +60,7 @@ def feed_all(prop: Propagation, now: float, reply, serial: int = 7, negative_ttl
     events = []
     for provider, names in prop.nameservers.items():
         for ns in names:
-            for target in prop.targets:
+            for target in prop.changed:
                 events += prop.nameserver(now, provider, ns, target, reply)
             events += prop.serial(now, provider, ns, ZONE, SoaSerial(serial, negative_ttl))
     return events + prop.settle(now)
@@ -78,7 +78,7 @@ def test_targets_merge_providers_and_keep_each_old_value():
         ProviderPlan("d", ZONE, error="HTTP 500"),  # unreadable when planned
         ProviderPlan("e", "other.test.", changes=[]),  # another zone: not involved
     )
-    [target], findings = targets_from_plan(plan)
+    [target], findings = changes_from_plan(plan)
     assert findings == []
     assert (target.name, target.type, target.action) == ("www.example.test.", "A", "update")
     assert target.providers == ["a", "b", "c", "d"]
@@ -101,7 +101,7 @@ def test_only_answers_that_changed_can_be_stale_in_a_cache():
     create = Change("create", "new", "A", None, {"ttl": 3600, "values": ["192.0.2.7"]})
     plan = plan_of(ProviderPlan("a", ZONE), ProviderPlan("b", ZONE, changes=[create]),
                    ProviderPlan("c", ZONE))
-    [target], _ = targets_from_plan(plan)
+    [target], _ = changes_from_plan(plan)
     assert target.old["a"] == target.new["a"]  # it already served it
     assert target.old_ttl is None and target.was_absent
     prop = watch(target)
@@ -111,7 +111,7 @@ def test_only_answers_that_changed_can_be_stale_in_a_cache():
     assert prop.propagated_at == T0 + 1 + 5 + CLOCK_GRANULARITY
 
     delete = Change("delete", "www", "A", {"ttl": 300, "values": ["192.0.2.1"]}, None)
-    [target], _ = targets_from_plan(plan_of(ProviderPlan("a", ZONE, changes=[delete]),
+    [target], _ = changes_from_plan(plan_of(ProviderPlan("a", ZONE, changes=[delete]),
                                             ProviderPlan("b", ZONE)))
     assert target.old_ttl == 300 and not target.was_absent
 
@@ -120,7 +120,7 @@ def test_providers_holding_a_record_their_own_way_are_not_expected_to_serve_it()
     unsupported = Adjustment("unsupported", "www", "A", "cannot hold A", {"ttl": 300})
     plan = plan_of(ProviderPlan("a", ZONE, changes=[update()]),
                    ProviderPlan("b", ZONE, adjustments=[unsupported]))
-    [target], _ = targets_from_plan(plan)
+    [target], _ = changes_from_plan(plan)
     assert target.providers == ["a"]
 
 
@@ -130,7 +130,7 @@ def test_targets_create_delete_and_unwatchable_types():
         Change("delete", "", "MX", {"ttl": 60, "values": ["10 mail.example.test."]}, None),
         Change("create", "alias", "ALIAS", None, {"ttl": 60, "values": ["www.example.test."]}),
     ]))
-    targets, findings = targets_from_plan(plan)
+    targets, findings = changes_from_plan(plan)
     assert [(t.label, t.action) for t in targets] == [
         ("example.test. MX", "delete"), ("new.example.test. TXT", "create")]
     assert targets[1].was_absent and targets[1].old_ttl is None
@@ -359,7 +359,7 @@ def test_flattened_alias_converges_when_the_native_provider_serves_the_resolved_
                    ProviderPlan("pdns", ZONE, changes=[Change("create", "", "ALIAS", None,
                                                              {"ttl": 300, "values": ["cdn.example.net."]})]))
     plan.flattened = [flat]
-    [target], findings = targets_from_plan(plan)
+    [target], findings = changes_from_plan(plan)
     assert findings == [] and target.providers == ["bind", "pdns"]
     assert classify(target, "pdns", served("A", 20, "192.0.2.8")) == NEW  # any TTL
     assert classify(target, "pdns", served("A", 20, "192.0.2.9")) != NEW
@@ -367,6 +367,6 @@ def test_flattened_alias_converges_when_the_native_provider_serves_the_resolved_
     assert classify(target, "bind", served("A", 60, "192.0.2.8")) == NEW
     # only the ALIAS itself changed (e.g. its TTL at pdns): nothing on the wire to watch, said so
     plan.providers = plan.providers[1:]
-    assert [(f.code, f.type) for f in targets_from_plan(plan)[1]] == [("watch.unwatchable", "ALIAS")]
+    assert [(f.code, f.type) for f in changes_from_plan(plan)[1]] == [("watch.unwatchable", "ALIAS")]
     plan.providers = [ProviderPlan("bind", ZONE, changes=[update()])]  # the ALIAS untouched: no warning
-    assert targets_from_plan(plan)[1] == []
+    assert changes_from_plan(plan)[1] == []

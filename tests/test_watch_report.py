@@ -112,7 +112,7 @@ def test_apply_records_are_found_by_latest_id_or_prefix_and_read_back(tmp_path):
         find_apply(tmp_path, "2026")
     watched = read_apply(second)
     assert watched.apply_id == "20260102T000000.000001Z"
-    assert [t.label for t in watched.targets] == ["www.example.test. A"]
+    assert [t.label for t in watched.changed] == ["www.example.test. A"]
     assert watched.failed == {"b": "HTTP 500"}
 
 

@@ -170,7 +170,7 @@ def run_watch(ctx: Context, repo: Repository, record: Path, timeout: float, inte
               fmt: str) -> int:
     """Watch the apply saved in `record`, print as `fmt` asks; returns the exit code."""
     watched = read_apply(record)
-    providers = sorted({p for t in watched.targets for p in t.new})
+    providers = sorted({p for t in watched.changed for p in t.new})
     missing = [p for p in providers if p not in repo.config.providers]
     if missing:
         raise UsageError(f"apply {watched.apply_id} changed providers that are no longer"

@@ -101,7 +101,7 @@ def live_view(prop: Propagation, now: float | None = None) -> RenderableType:
     changes = Table(title="changes", title_justify="left")
     for column in ("change", "action", "nameservers", "old answer may be cached until"):
         changes.add_column(column, overflow="fold")
-    for target in prop.targets:
+    for target in prop.changed:
         states = [prop.auth[(p, ns, target.key)].state for p in target.providers
                   for ns in prop.nameservers[p]]
         expires = prop.expires_at.get(target.key)

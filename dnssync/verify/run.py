@@ -33,7 +33,7 @@ from dnssync.verify.expect import ZoneExpectation, expectations
 
 Progress = Callable[[int], None]
 #: zones with at most this many expected RRsets are transferred on the event loop; a
-#: larger one gets a thread that keeps reading however busy the loop is (axfr.py)
+#: larger one gets a thread that keeps reading however busy the loop is (query/axfr.py)
 LOOP_TRANSFER_MAX = 1000
 #: zone transfers at once from one nameserver address: a fleet's zones all become ready
 #: to transfer within moments, and servers cap TCP connections (PowerDNS: 20 by default)

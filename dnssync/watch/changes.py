@@ -157,13 +157,13 @@ class ChangedRRset:
                 "new": {p: n.to_json() for p, n in sorted(self.new.items())}}
 
 
-def targets_from_plan(plan: Plan) -> tuple[list[ChangedRRset], list[Finding]]:
+def changes_from_plan(plan: Plan) -> tuple[list[ChangedRRset], list[Finding]]:
     """Every RRset the plan changed at any provider, with every provider serving its zone.
 
     Types that do not exist on the wire (octoDNS's ALIAS, which providers serve
     as A/AAAA) cannot be compared with answers and are reported, not watched."""
     findings: list[Finding] = []
-    targets: dict[tuple[str, str], ChangedRRset] = {}
+    changed: dict[tuple[str, str], ChangedRRset] = {}
     zone_providers: dict[str, list[str]] = {}
     flattened = {(f["zone"], f["name"]): f for f in plan.flattened if not f["error"]}
     aliased: set[tuple[str, str]] = set()  # flattened ALIAS records whose own change was planned
@@ -184,25 +184,25 @@ def targets_from_plan(plan: Plan) -> tuple[list[ChangedRRset], list[Finding]]:
                     f"{change.type} records cannot be compared with DNS answers ({e}); not watched",
                     zone=pp.zone, name=fqdn, type=change.type, provider=pp.provider))
                 continue
-            target = targets.setdefault((fqdn, change.type), ChangedRRset(pp.zone, fqdn, change.type))
-            target.old[pp.provider], target.new[pp.provider] = old, new
+            rrset = changed.setdefault((fqdn, change.type), ChangedRRset(pp.zone, fqdn, change.type))
+            rrset.old[pp.provider], rrset.new[pp.provider] = old, new
     errors = {(p.provider, p.zone) for p in plan.providers if p.error}
     # a provider that cannot hold a record, or serves it its own way, is verify's business
     own_way = {(p.provider, f"{a.name}.{p.zone}" if a.name else p.zone, a.type)
                for p in plan.providers for a in p.adjustments}
-    for target in targets.values():
-        common = Counter(target.new.values()).most_common(1)[0][0]
-        for provider in zone_providers[target.zone]:
-            if provider in target.new or (provider, target.name, target.type) in own_way:
+    for rrset in changed.values():
+        common = Counter(rrset.new.values()).most_common(1)[0][0]
+        for provider in zone_providers[rrset.zone]:
+            if provider in rrset.new or (provider, rrset.name, rrset.type) in own_way:
                 continue
             # it already served the new value, or its live state was unreadable
-            target.new[provider] = common
-            target.old[provider] = None if (provider, target.zone) in errors else common
-    findings += _natively_expanded(flattened.values(), targets, aliased)
-    return sorted(targets.values(), key=lambda t: (t.zone, t.name, t.type)), findings
+            rrset.new[provider] = common
+            rrset.old[provider] = None if (provider, rrset.zone) in errors else common
+    findings += _natively_expanded(flattened.values(), changed, aliased)
+    return sorted(changed.values(), key=lambda t: (t.zone, t.name, t.type)), findings
 
 
-def _natively_expanded(flattened: Iterable[dict[str, Any]], targets: dict[tuple[str, str], ChangedRRset],
+def _natively_expanded(flattened: Iterable[dict[str, Any]], changed: dict[tuple[str, str], ChangedRRset],
                        aliased: set[tuple[str, str]]) -> list[Finding]:
     """A flattened ALIAS converges when every provider serves the addresses its target
     resolved to at apply time: the flattened ones as planned, and those that expand the
@@ -212,14 +212,14 @@ def _natively_expanded(flattened: Iterable[dict[str, Any]], targets: dict[tuple[
         fqdn = (f"{f['name']}.{f['zone']}" if f["name"] else f["zone"]).lower()
         watched = False
         for rtype in ("A", "AAAA"):
-            target = targets.get((fqdn, rtype))
-            if target is None:
+            rrset = changed.get((fqdn, rtype))
+            if rrset is None:
                 continue  # no flattening provider changed it
             watched = True
             expected = served_from_plan(rtype, {"ttl": f["ttl"], "values": f["values"].get(rtype, [])}, f["zone"])
             for provider in f["native"]:
-                target.new[provider] = replace(expected, any_ttl=True)
-                target.old[provider] = None  # it expanded the target on its own schedule
+                rrset.new[provider] = replace(expected, any_ttl=True)
+                rrset.old[provider] = None  # it expanded the target on its own schedule
         if not watched and (f["zone"], f["name"]) in aliased:
             findings.append(Finding(
                 Severity.WARNING, "watch.unwatchable",
@@ -233,7 +233,7 @@ class Watched:
     """What one apply changed, read back from its record."""
 
     apply_id: str
-    targets: list[ChangedRRset]
+    changed: list[ChangedRRset]
     failed: dict[str, str]  # provider -> why its apply did not complete
     findings: list[Finding]
 
@@ -242,5 +242,5 @@ def read_apply(path: Path) -> Watched:
     """An apply record (`<state>/applies/<id>.json`, applying/record.py) as the RRsets to
     follow; its seal and its plan's checksum are checked, so an edited record is refused."""
     record = ApplyResult.read(path)
-    targets, findings = targets_from_plan(record.plan)
-    return Watched(record.id, targets, record.incomplete(), findings)
+    changed, findings = changes_from_plan(record.plan)
+    return Watched(record.id, changed, record.incomplete(), findings)

@@ -107,10 +107,10 @@ async def poll_round(engine: Engine, prop: Propagation, nameservers: list[Asked]
                      resolvers: list[Asked], clock: Callable[[], float]) -> list[Event]:
     """Ask everything once, then feed the model: nameservers, settle, resolvers, conclude.
     Resolvers are fed after settling so that, within a round, convergence comes first."""
-    auth: list[tuple[Asked, ChangedRRset]] = [(a, t) for a in nameservers for t in prop.targets
+    auth: list[tuple[Asked, ChangedRRset]] = [(a, t) for a in nameservers for t in prop.changed
                                        if a.provider in t.new]
     zones = [(a, zone) for a in nameservers for zone in prop.zones(a.provider)]
-    recursive = [(r, t) for r in resolvers for t in prop.targets]
+    recursive = [(r, t) for r in resolvers for t in prop.changed]
 
     async def ask(asked: Asked, name: str, rdtype: str, recursion: bool = False) -> Answer | str:
         if asked.endpoint is None:
@@ -147,12 +147,12 @@ async def follow(watched: Watched, providers: dict[str, list[Nameserver]], resol
     """Watch until fully propagated, timed out or wrong; `on_events` gets each round's
     events (possibly none, so a live view can tick). Returns the exit code."""
     nameservers = await nameserver_endpoints(
-        {p: providers[p] for p in sorted({p for t in watched.targets for p in t.new})})
+        {p: providers[p] for p in sorted({p for t in watched.changed for p in t.new})})
     watched_resolvers = await resolver_endpoints(resolvers)
     labels: dict[str, list[str]] = {}
     for asked in nameservers:
         labels.setdefault(asked.provider, []).append(asked.label)
-    prop = Propagation(watched.apply_id, watched.targets, labels,
+    prop = Propagation(watched.apply_id, watched.changed, labels,
                        [r.label for r in watched_resolvers], clock(), timeout, watched.failed)
     on_events(prop, prop.start() + [prop.finding(prop.started, f) for f in watched.findings])
     async with Engine(timeout=query_timeout, resends=RESENDS) as engine:

@@ -94,12 +94,12 @@ class Propagation:
     `settle()` is called after each poll round and decides convergence, cache
     expiry and the end (`outcome`: propagated | timeout | unexpected)."""
 
-    def __init__(self, apply_id: str, targets: list[ChangedRRset], nameservers: dict[str, list[str]],
+    def __init__(self, apply_id: str, changed: list[ChangedRRset], nameservers: dict[str, list[str]],
                  resolvers: list[str], started: float, timeout: float | None = None,
                  failed: dict[str, str] | None = None) -> None:
         self.apply_id = apply_id
-        self.targets = targets
-        providers = {p for t in targets for p in t.providers}
+        self.changed = changed
+        providers = {p for t in changed for p in t.providers}
         self.nameservers = {p: list(nameservers.get(p, [])) for p in sorted(providers)}
         self.resolvers = list(resolvers)
         self.started = started
@@ -107,10 +107,10 @@ class Propagation:
         self.failed = dict(failed or {})  # provider -> why its apply failed
         self.auth: dict[tuple[str, str, tuple[str, str]], Seen] = {
             (p, ns, t.key): Seen()
-            for t in targets for p in t.providers for ns in self.nameservers[p]}
+            for t in changed for p in t.providers for ns in self.nameservers[p]}
         self.soas: dict[tuple[str, str, str], SoaSerial | str] = {}  # (provider, nameserver, zone)
         self.resolved: dict[tuple[str, tuple[str, str]], Seen] = {
-            (r, t.key): Seen() for r in self.resolvers for t in targets}
+            (r, t.key): Seen() for r in self.resolvers for t in changed}
         self.converged_at: dict[tuple[str, str], float] = {}
         self.expires_at: dict[tuple[str, str], float] = {}
         self.provider_status: dict[str, tuple[int, bool]] = {}
@@ -134,7 +134,7 @@ class Propagation:
         """The first events: what is watched, and providers whose apply failed."""
         now = self.started
         events = [self.event(
-            "start", now, apply=self.apply_id, changes=[t.to_json() for t in self.targets],
+            "start", now, apply=self.apply_id, changes=[t.to_json() for t in self.changed],
             nameservers=self.nameservers, resolvers=self.resolvers,
             deadline=iso(self.deadline) if self.deadline is not None else None)]
         for provider, why in sorted(self.failed.items()):
@@ -207,7 +207,7 @@ class Propagation:
                    for p in target.providers for ns in self.nameservers[p])
 
     def zones(self, provider: str) -> list[str]:
-        return sorted({t.zone for t in self.targets if provider in t.new})
+        return sorted({t.zone for t in self.changed if provider in t.new})
 
     def serials(self, provider: str, zone: str) -> list[int | None]:
         """The SOA serial of `zone` at each of the provider's nameservers (None: unknown)."""
@@ -218,7 +218,7 @@ class Propagation:
         """(nameservers serving every change, whether all do and agree on each zone's serial)."""
         names = self.nameservers[provider]
         count = sum(all(self.auth[(provider, ns, t.key)].state == NEW
-                        for t in self.targets if provider in t.new) for ns in names)
+                        for t in self.changed if provider in t.new) for ns in names)
         agree = all(None not in (serials := self.serials(provider, zone)) and len(set(serials)) == 1
                     for zone in self.zones(provider))
         return count, count == len(names) and agree
@@ -245,7 +245,7 @@ class Propagation:
         if self.outcome:
             return []
         events: list[Event] = []
-        wrong = [(provider, nameserver, target) for target in self.targets
+        wrong = [(provider, nameserver, target) for target in self.changed
                  for provider in target.providers for nameserver in self.nameservers[provider]
                  if (seen := self.auth[(provider, nameserver, target.key)]).state == OTHER
                  and seen.polls >= OTHER_POLLS]
@@ -262,7 +262,7 @@ class Propagation:
         if wrong:
             return events + self.finish(now, "unexpected", "a nameserver serves a value that is"
                                         " neither the old nor the new one")
-        for target in self.targets:
+        for target in self.changed:
             events += self._settle_target(now, target)
         for provider in self.nameservers:
             status = self.provider_done(provider)
@@ -272,7 +272,7 @@ class Propagation:
                     "provider", now, provider=provider, converged=status[0],
                     total=len(self.nameservers[provider]), done=status[1],
                     serials={z: self.serials(provider, z) for z in self.zones(provider)}))
-        everything = (all(t.key in self.expires_at for t in self.targets)
+        everything = (all(t.key in self.expires_at for t in self.changed)
                       and all(done for _, done in self.provider_status.values()))
         if everything and self.authoritative_at is None:
             self.authoritative_at = now
@@ -335,7 +335,7 @@ class Propagation:
                 continue
             problems = []
             for nameserver in names:
-                for target in (t for t in self.targets if provider in t.new):
+                for target in (t for t in self.changed if provider in t.new):
                     seen = self.auth[(provider, nameserver, target.key)]
                     if seen.state == NEW:
                         continue
@@ -375,7 +375,7 @@ class Propagation:
         by every nameserver whose old answer has not yet expired, naming the watched
         resolvers seen answering the old value (a timeout prints these, never a success)."""
         pending = []
-        for target in self.targets:
+        for target in self.changed:
             until = self.expires_at.get(target.key)
             if until is None or until <= now:
                 continue
