@@ -91,6 +91,17 @@ class FaultyNameserver:
         self._thread.join(5)
         self._loop.close()
 
+    async def serve_here(self) -> None:
+        """Serve on the running event loop, not a thread of its own: a server that shares
+        the asker's loop stalls when the asker stalls (as embedded servers share verify's
+        process and CPU). Stop with `stop_here()`."""
+        self._loop.close()
+        self._loop = asyncio.get_running_loop()
+        await self._open()
+
+    async def stop_here(self) -> None:
+        await self._close()
+
     @property
     def address(self) -> str:
         """host:port as dnssync's provider files write it."""

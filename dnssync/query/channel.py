@@ -50,6 +50,10 @@ TICK = 0.02  # granularity of re-sends and timeouts
 
 
 
+LAG_LIMIT = 4  # the most a question's time is stretched by stalls of this process, in timeouts
+
+
+
 MAX_RTO = 1.0
 
 
@@ -71,6 +75,7 @@ class Pending:
         "deadline",
         "due",
         "earlier",
+        "excused",
         "first_sent",
         "interval",
         "mismatches",
@@ -106,6 +111,7 @@ class Pending:
         self.earlier = 0  # tries in earlier rounds (before a congestion re-queue)
         self.requeues = 0
         self.due = 0.0  # when to re-send or give up
+        self.excused = 0.0  # seconds this process stalled while it was in flight (not counted)
 
 
 
@@ -224,7 +230,7 @@ class Channel:
         if pending is None or not reply.flags & wire.QR:
             self._mismatch(reply)
             return
-        if pending.attempts == 1 and not late:  # Karn: only unambiguous round trips
+        if pending.attempts == 1 and not late and not pending.excused:  # Karn: only unambiguous round trips
             self._sample(self.loop.time() - pending.first_sent)
         if reply.flags & wire.TC:
             self._forget(pending)
@@ -311,13 +317,37 @@ class Channel:
 
     def _on_tick(self) -> None:
         """One timer per endpoint, not one per query: it finds the questions due for a
-        re-send or a timeout (to within TICK) while any are in flight."""
+        re-send or a timeout (to within TICK) while any are in flight.
+
+        A tick that runs late says this process could not run (a starved CPU, a callback
+        that blocked the loop): a verifier must not report a nameserver silent because it
+        was itself late. So replies already waiting in the socket are read first, and the
+        stall is not counted against the questions in flight (see `_excuse`)."""
+        assert self.tick is not None
+        stall = self.loop.time() - self.tick.when() - TICK
         self.tick = None
+        if self.sock is not None:
+            self._readable()
+        if stall > 0:
+            self._excuse(stall)
         now = self.loop.time()
         for pending in [p for p in self.pending.values() if p.due <= now]:
             self._expired(pending)
         if self.pending and self.tick is None:
             self.tick = self.loop.call_later(TICK, self._on_tick)
+
+    def _excuse(self, stall: float) -> None:
+        """Move the timers of the questions in flight on by `stall` seconds the process
+        could not run (a nameserver sharing the process, as the embedded ones do, could not
+        answer either), up to `LAG_LIMIT` timeouts per question: a nameserver that really
+        stays silent is still reported, and the breaker still trips, in bounded time."""
+        limit = LAG_LIMIT * self.engine.timeout * self.scale
+        for pending in self.pending.values():
+            excuse = min(stall, limit - pending.excused)
+            if excuse > 0:
+                pending.excused += excuse
+                pending.deadline += excuse
+                pending.due += excuse
 
     def _expired(self, pending: Pending) -> None:
         if self.pending.get(pending.qid) is not pending:
@@ -346,8 +376,11 @@ class Channel:
             self._done(pending, "id-mismatch", detail, None, "udp")
         else:
             rounds = f" in {pending.requeues + 1} rounds" if pending.requeues else ""
+            stalled = (f", not counting {pending.excused:.1f} s this process could not run"
+                       if pending.excused else "")
             self._done(pending, "timeout", f"no reply in {self.engine.timeout * self.scale:g} s"
-                       f" ({pending.earlier + pending.attempts} tries over UDP{rounds})", None, "udp")
+                       f" ({pending.earlier + pending.attempts} tries over UDP{rounds}{stalled})",
+                       None, "udp")
 
     def _mismatch(self, reply: Reply) -> None:
         for pending in self.pending.values():

@@ -1,0 +1,88 @@
+"""The engine's clock is its own process's: time the event loop could not run (a starved
+CPU, a callback that blocks) is not counted against a question in flight, so a verifier
+never reports a nameserver silent because it was itself late; yet a nameserver that
+really stays silent is still reported, within a bounded time, and the breaker trips."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from dnssync.query.answer import Answer, Endpoint, Question
+from dnssync.query.channel import BREAKER, LAG_LIMIT
+from dnssync.query.engine import Engine
+from tests.faultyns import FaultyNameserver
+
+ORIGIN = "stall.test."
+ZONE = "$TTL 300\n@ SOA ns1 hostmaster 1 3600 600 604800 5\n@ NS ns1\n" + "".join(
+    f"h{i} A 192.0.{i // 256}.{i % 256}\n" for i in range(400))
+TIMEOUT = 0.5
+
+
+def test_a_stalled_loop_is_not_a_silent_nameserver():
+    """The server shares the engine's loop; the loop blocks for 3 timeouts right after
+    the questions are sent, and 3 more times 0.05 s apart, so the replies cannot come
+    until it runs again: no timeout, and no slowing down either (it was no congestion)."""
+    questions = [Question.of(f"h{i}.stall.test.", "A", i) for i in range(400)]
+    got: list[Answer] = []
+
+    async def go() -> tuple[float, dict]:
+        loop = asyncio.get_running_loop()
+        stalls = 4
+
+        def stall() -> None:
+            nonlocal stalls
+            time.sleep(3 * TIMEOUT)
+            stalls -= 1
+            if stalls:
+                loop.call_later(0.05, stall)
+
+        server = FaultyNameserver(ORIGIN, ZONE)
+        await server.serve_here()
+        try:
+            async with Engine(timeout=TIMEOUT, window=16) as engine:
+                loop.call_soon(stall)
+                start = time.monotonic()
+                await engine.ask_many(Endpoint("127.0.0.1", server.port), questions, got.append)
+                return time.monotonic() - start, engine.throttled
+        finally:
+            await server.stop_here()
+
+    elapsed, throttled = asyncio.run(go())
+    assert [(a.question.tag, a.error, a.detail) for a in got if a.error] == []
+    assert sorted(a.question.tag for a in got) == list(range(400))
+    assert throttled == {}
+    assert elapsed < 4 * 3 * TIMEOUT + 2
+
+
+def test_a_silent_nameserver_is_reported_in_bounded_time_while_the_loop_stalls():
+    """The loop stalls again and again (0.2 s of every 0.21 s) while a nameserver drops
+    every question: each question still times out within its timeout plus at most
+    LAG_LIMIT timeouts of stalls, and the breaker trips (few questions are sent)."""
+    questions = [Question.of(f"q{i}.stall.test.", "A", i) for i in range(100)]
+    got: list[Answer] = []
+
+    async def go() -> float:
+        loop = asyncio.get_running_loop()
+        stalls: list[asyncio.TimerHandle] = []
+
+        def stall() -> None:
+            time.sleep(0.2)
+            stalls.append(loop.call_later(0.01, stall))
+
+        with FaultyNameserver(ORIGIN, ZONE, mode="drop") as server:
+            async with Engine(timeout=TIMEOUT, resends=0, window=16) as engine:
+                stalls.append(loop.call_soon(stall))
+                start = time.monotonic()
+                await engine.ask_many(Endpoint("127.0.0.1", server.port), questions, got.append)
+                elapsed = time.monotonic() - start
+                stalls[-1].cancel()
+            assert 16 <= server.queries <= 16 + BREAKER
+        return elapsed
+
+    elapsed = asyncio.run(go())
+    assert {a.error for a in got} == {"timeout"}
+    assert sorted(a.question.tag for a in got) == list(range(100))
+    bound = TIMEOUT * (1 + LAG_LIMIT) + 0.5  # the first window's timeouts, then the probe's
+    assert max(a.elapsed for a in got) < bound
+    assert elapsed < 2 * bound
