@@ -8,9 +8,9 @@ import dns.exception
 import pytest
 import requests
 
-from dnssync.applying.apply import is_transient
 from dnssync.model.errors import DnssyncException, UsageError
 from dnssync.model.interrupt import Interrupted
+from dnssync.providers.hints import is_transient
 from dnssync.providers.refused import Refused
 from dnssync.providers.rfc2136 import Rfc2136Error
 from dnssync.providers.route53 import Route53Error

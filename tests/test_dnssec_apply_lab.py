@@ -78,6 +78,16 @@ def _wait_validated(lab, name: str, rtype: str, timeout: float = 15) -> dns.mess
         time.sleep(0.5)
 
 
+def _foreign_zsk(zone: str):
+    """A ZSK no lab provider holds: made by a throwaway embedded server signing `zone`."""
+    other = EmbeddedServer(soa=SHORT, signs=True).start()
+    try:
+        dns.query.tcp(dns.update.UpdateMessage(zone), other.host, port=other.port, timeout=5)
+        return next(k for k in dnskeys(other.host, zone, other.port) if k.flags == 256)
+    finally:
+        other.stop()
+
+
 def test_embedded_signing_validates_at_the_real_validating_resolver(lab, embedded, tmp_path):
     zone = unique_zone("emb")
     update = dns.update.UpdateMessage(zone)
@@ -110,12 +120,7 @@ def test_embedded_signing_validates_at_the_real_validating_resolver(lab, embedde
     assert lab.validator.validated(f"www.{zone}", "A")
 
     # a foreign DNSKEY added by RFC 2136 is served, signed by the embedded KSK
-    other = EmbeddedServer(soa=SHORT, signs=True).start()
-    try:
-        dns.query.tcp(dns.update.UpdateMessage(zone), other.host, port=other.port, timeout=5)
-        foreign = next(k for k in dnskeys(other.host, zone, other.port) if k.flags == 256)
-    finally:
-        other.stop()
+    foreign = _foreign_zsk(zone)
     update = dns.update.UpdateMessage(zone)
     update.add(zone, 5, foreign)
     assert dns.query.tcp(update, embedded.host, port=53, timeout=5).rcode() == dns.rcode.NOERROR
@@ -248,12 +253,7 @@ def test_a_reviewed_plan_whose_key_exchange_went_stale_is_refused(lab, embedded,
     repo = _multi_signer_repo(lab, tmp_path, zone, ["bind"], embedded=embedded)
     assert repo.run("apply", "--yes", "--force").exit_code == 0
     update = dns.update.UpdateMessage(zone)  # a retired key bind still publishes: the plan deletes it
-    stale = EmbeddedServer(soa=SHORT, signs=True).start()
-    try:
-        dns.query.tcp(dns.update.UpdateMessage(zone), stale.host, port=stale.port, timeout=5)
-        retired = next(k for k in dnskeys(stale.host, zone, stale.port) if k.flags == 256)
-    finally:
-        stale.stop()
+    retired = _foreign_zsk(zone)
     update.add(zone, 5, retired)
     update_bind = dns.update.UpdateMessage(zone, keyring=dns.tsigkeyring.from_text(
         {lab.bind.key_name: lab.bind.key_secret}), keyname=lab.bind.key_name, keyalgorithm=dns.tsig.HMAC_SHA256)

@@ -18,8 +18,8 @@ from octodns.record import Record
 from octodns.zone import Zone
 from octodns_route53 import Route53Provider as PluginProvider
 
-from dnssync.applying.apply import is_transient
 from dnssync.model import interrupt
+from dnssync.providers.hints import is_transient
 from dnssync.providers.route53 import (
     Route53Error,
     Route53Provider,

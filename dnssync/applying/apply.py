@@ -17,33 +17,15 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 
-import dns.exception
-import requests
-
 from dnssync.applying import readback, snapshot
 from dnssync.applying.record import ApplyResult, Outcome
 from dnssync.applying.run import ApplyRun
 from dnssync.applying.state import stamp
 from dnssync.model import interrupt
-from dnssync.model.errors import DnssyncException
 from dnssync.planning.planner import LivePlan
-from dnssync.providers.hints import describe_error
+from dnssync.providers.hints import describe_error, is_transient
 
 Replan = Callable[[LivePlan], LivePlan]
-
-
-def is_transient(error: BaseException) -> bool:
-    """Whether trying again later may succeed (network, timeouts, 5xx), or not (4xx, REFUSED).
-    An exception dnssync defines says so itself (`transient`, model/errors.py); other
-    libraries' exceptions (requests, dnspython, the OS) are translated here."""
-    if isinstance(error, DnssyncException):
-        return error.transient
-    if isinstance(error, requests.HTTPError):
-        status = error.response.status_code if error.response is not None else 0
-        return status >= 500 or status == 429
-    if isinstance(error, requests.RequestException):  # also an OSError: only these two pass
-        return isinstance(error, requests.ConnectionError | requests.Timeout)
-    return isinstance(error, dns.exception.Timeout | OSError | EOFError)
 
 
 def _now() -> str:

@@ -4,7 +4,7 @@
   may succeed (a timeout, a dropped connection, a throttled API: True) or not without a
   change (bad input, a refusal, a rejected key: False, the default). A class or an
   instance sets it; apply retries a provider only on a transient error (for exceptions
-  of other libraries, applying.apply's `is_transient` translates them).
+  of other libraries, providers.hints's `is_transient` translates them).
 * `DnssyncError` and its subclasses carry user-facing meaning and an `exit_code` to the
   CLI, which prints them as one line (`Error: ...`).
 * The others stay in the module of the stage that raises them, beside the code that

@@ -17,11 +17,11 @@ from __future__ import annotations
 
 import hashlib
 
-import requests
 from octodns.provider.base import BaseProvider
 from octodns.zone import Zone
 
 from dnssync.model.sameness import Rrsets, plain, rrsets_of
+from dnssync.providers.hints import is_transient
 
 
 def in_sync(provider: BaseProvider, served: Zone) -> tuple[int, str] | None:
@@ -36,7 +36,7 @@ def in_sync(provider: BaseProvider, served: Zone) -> tuple[int, str] | None:
     try:
         found = read(served.name)
     except Exception as e:
-        if _transient(e):  # the long way would wait for it again: say it now
+        if is_transient(e):  # the long way would wait for it again: say it now
             raise
         return None  # a missing zone, a refusal, values only octoDNS reads: its populate says
     # the names and types first: a zone to fill (a first apply) differs there, cheaply
@@ -53,13 +53,3 @@ def live_digest(rrsets: Rrsets) -> str:
     rows = sorted(f"{name}\t{rtype}\t{ttl}\t{','.join(sorted(v.hex() for v in values))}"
                   for (name, rtype), (ttl, values) in rrsets.items())
     return "sha256:" + hashlib.sha256("\n".join(rows).encode()).hexdigest()
-
-
-def _transient(error: BaseException) -> bool:
-    """Whether reading again at once would fail again the same way, after the same wait."""
-    if isinstance(getattr(error, "transient", None), bool):
-        return error.transient  # type: ignore[attr-defined]
-    if isinstance(error, requests.HTTPError):
-        return error.response is not None and (error.response.status_code >= 500
-                                               or error.response.status_code == 429)
-    return isinstance(error, requests.ConnectionError | requests.Timeout)

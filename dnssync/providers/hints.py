@@ -13,8 +13,11 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+import dns.exception
+import requests
 from octodns.provider.base import BaseProvider
 
+from dnssync.model.errors import DnssyncException
 from dnssync.model.secrets import redact
 
 #: the attribute holding a built provider's `Hints`
@@ -142,3 +145,18 @@ def describe_error(error: BaseException, provider: BaseProvider | None = None) -
     elif type(error).__module__.startswith(("requests", "urllib3")):
         text = f"{type(error).__name__}: {text}"
     return " ".join(redact(text).split())  # redact first: a secret may contain white space
+
+
+def is_transient(error: BaseException) -> bool:
+    """Whether trying again later may succeed (network, timeouts, 5xx), or not (4xx, REFUSED).
+    An exception dnssync defines says so itself (`transient`, model/errors.py); other
+    libraries' exceptions (requests, dnspython, the OS) are translated here: the one rule
+    apply's retries and plan's quick read both follow."""
+    if isinstance(error, DnssyncException):
+        return error.transient
+    if isinstance(error, requests.HTTPError):
+        status = error.response.status_code if error.response is not None else 0
+        return status >= 500 or status == 429
+    if isinstance(error, requests.RequestException):  # also an OSError: only these two pass
+        return isinstance(error, requests.ConnectionError | requests.Timeout)
+    return isinstance(error, dns.exception.Timeout | OSError | EOFError)
