@@ -76,6 +76,9 @@ class WrittenInt(int):
 
 
 _PLAIN_INT = re.compile(r"[-+]?(0|[1-9][0-9]*)")
+#: the first characters of the plain scalars YAML 1.1 may read as another type than a string
+#: (the resolver's own table): a plain scalar starting with any other character is its text
+_RESOLVABLE = frozenset(first for first in _BaseLoader.yaml_implicit_resolvers if first)
 
 
 class Sequence(list):
@@ -162,7 +165,16 @@ class _Loader(_BaseLoader):  # type: ignore[misc, valid-type]
         return data
 
     def build_value(self) -> Any:
-        event = self.get_event()
+        return self.build_event(self.get_event())
+
+    def build_event(self, event: Any) -> Any:
+        """The data of the node `event` starts (its collection's events consumed too)."""
+        if isinstance(event, yaml.ScalarEvent):  # most nodes: first, and without the bookkeeping below
+            self.nodes += 1
+            value = self.build_scalar(event)
+            if event.anchor:
+                self.anchors[event.anchor] = (value, 1)
+            return value
         line = event.start_mark.line + 1
         if isinstance(event, yaml.AliasEvent):
             if event.anchor not in self.anchors:
@@ -173,19 +185,16 @@ class _Loader(_BaseLoader):  # type: ignore[misc, valid-type]
             return data
         before = self.nodes
         self.nodes += 1
-        if isinstance(event, yaml.MappingStartEvent | yaml.SequenceStartEvent):
-            self.depth += 1
-            if self.depth > MAX_DEPTH:
-                raise _problem(self.file, line, f"nested deeper than {MAX_DEPTH} levels: refused")
-            if isinstance(event, yaml.MappingStartEvent):
-                self._plain_tag(event, "tag:yaml.org,2002:map")
-                value: Any = self.build_mapping(event)
-            else:
-                self._plain_tag(event, "tag:yaml.org,2002:seq")
-                value = self.build_sequence(event)
-            self.depth -= 1
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            raise _problem(self.file, line, f"nested deeper than {MAX_DEPTH} levels: refused")
+        if isinstance(event, yaml.MappingStartEvent):
+            self._plain_tag(event, "tag:yaml.org,2002:map")
+            value: Any = self.build_mapping(event)
         else:
-            value = self.build_scalar(event)
+            self._plain_tag(event, "tag:yaml.org,2002:seq")
+            value = self.build_sequence(event)
+        self.depth -= 1
         if event.anchor:
             self.anchors[event.anchor] = (value, self.nodes - before)
         return value
@@ -196,15 +205,23 @@ class _Loader(_BaseLoader):  # type: ignore[misc, valid-type]
                            f"unsupported tag {event.tag!r} on a collection")
 
     def build_scalar(self, event: yaml.ScalarEvent) -> Any:
-        tag = event.tag
-        if tag is None or tag == "!":
-            tag = self.resolve(yaml.ScalarNode, event.value, event.implicit)
-        node = yaml.ScalarNode(tag, event.value, event.start_mark, event.end_mark, event.style)
+        tag, text = event.tag, event.value
+        if tag is None:  # the common cases, without a node, a resolver's regexes and a constructor
+            if not event.implicit[0]:
+                return text  # quoted, literal or folded: a string (the resolver's default tag)
+            if text and text[0] not in _RESOLVABLE:
+                return text  # plain, and no implicit type starts with its first character
+            if text.isascii() and text.isdigit() and (text[0] != "0" or text == "0"):
+                return int(text)  # plain decimal: what YAML 1.1's int reads it as
+            tag = self.resolve(yaml.ScalarNode, text, event.implicit)
+        elif tag == "!":
+            tag = self.resolve(yaml.ScalarNode, text, event.implicit)
+        node = yaml.ScalarNode(tag, text, event.start_mark, event.end_mark, event.style)
         constructor = self.yaml_constructors.get(tag, self.yaml_constructors[None])
         value = constructor(self, node)
-        if type(value) is int and not _PLAIN_INT.fullmatch(event.value):
+        if type(value) is int and not _PLAIN_INT.fullmatch(text):
             value = WrittenInt(value)
-            value.written = event.value
+            value.written = text
         return value
 
     def build_mapping(self, event: yaml.MappingStartEvent) -> Mapping:
@@ -213,29 +230,30 @@ class _Loader(_BaseLoader):  # type: ignore[misc, valid-type]
         result.line = event.start_mark.line + 1
         keys: list[Any] = []
         merges: list[tuple[Any, int]] = []
-        while not self.check_event(yaml.MappingEndEvent):
-            key_event = self.peek_event()
+        while True:
+            key_event = self.get_event()
+            if isinstance(key_event, yaml.MappingEndEvent):
+                break
             line = key_event.start_mark.line + 1
             if isinstance(key_event, yaml.ScalarEvent) and key_event.value == "<<" \
                     and key_event.tag is None and key_event.implicit[0]:
-                self.get_event()  # a YAML merge key: `<<: *defaults`
-                merges.append((self.build_value(), line))
+                merges.append((self.build_value(), line))  # a YAML merge key: `<<: *defaults`
                 continue
-            key = self._as_written(self.build_value(), key_event, result)
-            value_line = self.peek_event().start_mark.line + 1
-            value = self.build_value()
-            try:
-                hash(key)
-            except TypeError:
-                raise _problem(self.file, line, "a mapping key must be a plain value") from None
+            key = self._as_written(self.build_event(key_event), key_event, result)
+            value_event = self.get_event()
+            value = self.build_event(value_event)
+            if type(key) is not str:
+                try:
+                    hash(key)
+                except TypeError:
+                    raise _problem(self.file, line, "a mapping key must be a plain value") from None
             if key in result.key_lines:
                 raise _problem(self.file, line, f"duplicate key {key!r} (first defined at line"
                                                 f" {result.key_lines[key]})")
             result[key] = value
             result.key_lines[key] = line
-            result.value_lines[key] = value_line
+            result.value_lines[key] = value_event.start_mark.line + 1
             keys.append(key)
-        self.get_event()  # MappingEnd
         for merged, line in merges:
             for source in merged if isinstance(merged, list) else [merged]:
                 if not isinstance(source, dict):
@@ -297,11 +315,12 @@ class _Loader(_BaseLoader):  # type: ignore[misc, valid-type]
         result = Sequence()
         result.file = self.file
         result.line = event.start_mark.line + 1
-        while not self.check_event(yaml.SequenceEndEvent):
-            result.item_lines.append(self.peek_event().start_mark.line + 1)
-            result.append(self.build_value())
-        self.get_event()  # SequenceEnd
-        return result
+        while True:
+            event = self.get_event()
+            if isinstance(event, yaml.SequenceEndEvent):
+                return result
+            result.item_lines.append(event.start_mark.line + 1)
+            result.append(self.build_event(event))
 
     def construct_include(self, node: yaml.ScalarNode) -> Any:
         """octoDNS's `!include other.yaml`, relative to the including file, and only
