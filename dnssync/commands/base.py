@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import io
 import json
 import sys
@@ -15,16 +14,11 @@ from typing import Any, TextIO
 
 import click
 from rich.console import Console
-from rich.live import Live
 
 from dnssync.model.errors import UsageError
 from dnssync.model.secrets import redact
 from dnssync.repo.config import Config, zone_name
 from dnssync.repo.repository import Repository, Selection, load_settings, parse_shard
-from dnssync.report.watch import event_line, live_view
-from dnssync.watch.changes import read_apply
-from dnssync.watch.poll import follow
-from dnssync.watch.propagation import Event, Propagation
 
 
 class Redacting(io.TextIOBase):
@@ -168,7 +162,20 @@ interval_option = click.option(
 
 def run_watch(ctx: Context, repo: Repository, record: Path, timeout: float, interval: float,
               fmt: str) -> int:
-    """Watch the apply saved in `record`, print as `fmt` asks; returns the exit code."""
+    """Watch the apply saved in `record`, print as `fmt` asks; returns the exit code.
+
+    Watch's modules are imported here, not with this module: every command imports
+    this one, and only apply and watch watch (plan's and verify's start-up was paying
+    for them)."""
+    import asyncio
+
+    from rich.live import Live
+
+    from dnssync.report.watch import event_line, live_view
+    from dnssync.watch.changes import read_apply
+    from dnssync.watch.poll import follow
+    from dnssync.watch.propagation import Event, Propagation
+
     watched = read_apply(record)
     providers = sorted({p for t in watched.changed for p in t.new})
     missing = [p for p in providers if p not in repo.config.providers]

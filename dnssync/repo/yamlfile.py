@@ -27,11 +27,11 @@ import datetime
 import re
 from collections.abc import Callable
 from dataclasses import replace
+from functools import cache
 from pathlib import Path
 from typing import Any
 
 import yaml
-from natsort import natsort_keygen
 
 from dnssync.model.errors import DnssyncException
 from dnssync.model.findings import Finding, Severity
@@ -43,11 +43,35 @@ MAX_EXPANSION = 200_000
 MAX_DEPTH = 100
 
 _BaseLoader: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-_natural = natsort_keygen()
 _DIGIT = re.compile(r"\d")
+_ASCII_NUMBER = re.compile(r"([0-9]+)")
 #: what YAML 1.1 would have made of an unquoted key, by the type it resolves to
 _KINDS: dict[type, str] = {type(None): "a null", bool: "a boolean", int: "an integer", float: "a number",
                            datetime.date: "a date", datetime.datetime: "a timestamp"}
+
+
+def _ascii_natural(key: str) -> list[str | int]:
+    """octoDNS's natural order (natsort's default key) for an ASCII key: text and numbers
+    alternating, `h10` after `h9`. The same order as natsort's key, ties included (its
+    key drops the empty texts this one keeps at either end, which sort first in both),
+    at a tenth of its cost: a zone file's top-level keys are its names, digits common."""
+    parts: list[str | int] = _ASCII_NUMBER.split(key)  # type: ignore[assignment]
+    parts[1::2] = map(int, parts[1::2])  # type: ignore[arg-type]
+    return parts
+
+
+@cache
+def _natsort_key() -> Callable[[str], Any]:
+    """natsort's own key, for keys beyond ASCII (Unicode digits, normalisation); imported
+    on first use, as most repositories never need it."""
+    from natsort import natsort_keygen
+
+    return natsort_keygen()
+
+
+def _natural_order(keys: list[str]) -> Callable[[str], Any]:
+    """The key that sorts `keys` in octoDNS's natural order."""
+    return _ascii_natural if all(k.isascii() for k in keys) else _natsort_key()
 
 
 class Mapping(dict):
@@ -283,11 +307,12 @@ class _Loader(_BaseLoader):  # type: ignore[misc, valid-type]
             return
         if keys == sorted(keys) and not _DIGIT.search("".join(keys)):
             return  # without digits natural order is plain order: the common, cheap case
+        natural = _natural_order(keys)
         if self.first_disorder is not None:
-            if sorted(keys, key=_natural) != keys:
+            if sorted(keys, key=natural) != keys:
                 self.more_disorder += 1
             return
-        expected = sorted(keys, key=_natural)
+        expected = sorted(keys, key=natural)
         for got, want in zip(keys, expected, strict=True):
             if got != want:
                 self.first_disorder = Finding(
