@@ -16,7 +16,6 @@ import importlib.util
 import tempfile
 from pathlib import Path
 
-from octodns.provider.yaml import YamlProvider
 from octodns.zone import Zone
 
 from dnssync.model.errors import ConfigError, UsageError
@@ -113,6 +112,10 @@ def _zones_at(repo: Repository, rev: str) -> dict[str, Zone]:
 
 def plan_against(repo: Repository, rev: str) -> Plan:
     """A Plan whose one 'provider' per zone is `git:REV`: the changes from REV to now."""
+    # imported here: `plan` and `validate` import this module, and octoDNS's YAML provider
+    # (with its dumper and natsort) is only needed with --base
+    from octodns.provider.yaml import YamlProvider
+
     base = _zones_at(repo, rev)
     head = repo.desired
     label = base_label(rev)
