@@ -54,10 +54,11 @@ def cross_check(config: Config, zones: list[DesiredZone], all_zone_names: list[s
     return findings
 
 
-def checked_zones(config: Config, only: list[str] | None = None) -> tuple[list[DesiredZone], list[Finding]]:
+def checked_zones(config: Config, only: list[str] | None = None,
+                  sources: dict[str, list[Path]] | None = None) -> tuple[list[DesiredZone], list[Finding]]:
     """The zones loaded with dnssync's checks and the installed plugins' record types: the
     repository layer joins the zone loader with them, so zones.py imports neither."""
-    return load_zones(config, only, (check_targets, check_cuts), plugin_for_type)
+    return load_zones(config, only, (check_targets, check_cuts), plugin_for_type, sources)
 
 
 def read_settings(config_path: Path | str, octodns_config: Path | None = None,
@@ -138,7 +139,7 @@ class Repository:
         found = scan(config.zones_dir, config.zone_files)
         findings = findings + found.skipped
         try:
-            loaded, zone_findings = checked_zones(config, selection.pick(list(found.zones)))
+            loaded, zone_findings = checked_zones(config, selection.pick(list(found.zones)), found.zones)
         except ConfigError as e:  # report config and zone problems together
             raise ConfigError(findings + e.findings) from None
         findings = findings + zone_findings + cross_check(config, loaded, list(found.zones))

@@ -418,10 +418,11 @@ def load_file(path: Path, root: Path | None = None,
     symlinks resolved (default: the file's own folder). `read` reads a file's text
     (`plan --base` reads a revision's tree, never the working disk)."""
     root = root if root is not None else path.parent
-    if not inside(path, root):
-        raise _problem(str(path), None, f"a symlink to {path.resolve()}, outside the repository ({root}):"
+    resolved = path.resolve()
+    if not resolved.is_relative_to(root.resolve()):  # `inside`, resolving the path once
+        raise _problem(str(path), None, f"a symlink to {resolved}, outside the repository ({root}):"
                                         " refused")
     reading = _Reading(root, read)
-    reading.chain.append(path.resolve())
+    reading.chain.append(resolved)
     loader = _read(path, reading)
     return loader.data, loader.order_problems()

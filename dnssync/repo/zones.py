@@ -398,13 +398,16 @@ def _line_of_reason(reason: str, item: Mapping, default: int) -> int:
 
 
 def load_zones(config: Config, only: list[str] | None = None, checks: Iterable[ZoneCheck] = (),
-               type_resolver: TypeResolver | None = None) -> tuple[list[DesiredZone], list[Finding]]:
+               type_resolver: TypeResolver | None = None,
+               sources: dict[str, list[Path]] | None = None) -> tuple[list[DesiredZone], list[Finding]]:
     """Load every zone in the repository (or only the named ones), each checked by `checks`
     (repo.checked_zones passes dnssync's), a plugin's record type registered by `type_resolver`.
+    `sources`: the zone files, when the caller has scanned them already (`discover`'s).
 
     Raises ConfigError when any zone has an error; returns the zones and the
     warnings otherwise."""
-    sources = discover(config.zones_dir, config.zone_files)
+    if sources is None:
+        sources = discover(config.zones_dir, config.zone_files)
     wanted = [zone_name(z) for z in only] if only is not None else list(sources)
     findings: list[Finding] = []
     zones: list[DesiredZone] = []
