@@ -170,14 +170,16 @@ def timed(command: list[str], env: dict[str, str], ok: tuple[int, ...] = (0, 3)
 
 def peak_memory_mb(command: list[str], env: dict[str, str], workdir: Path
                    ) -> tuple[float, int, str]:
-    """Run a command; return its own peak resident memory (MB, from wait4), its exit
-    code and its stdout."""
+    """Run a command; return its peak resident memory with its workers' (MB, as `timed`),
+    its exit code and its stdout."""
     out = workdir / "peak-memory.out"
     with out.open("w") as handle:
         process = subprocess.Popen(command, env=env, stdout=handle, stderr=subprocess.DEVNULL)
+        memory = TreeMemory(process.pid)
         _, status, usage = os.wait4(process.pid, 0)
+        tree_kib = memory.stop()
     process.returncode = os.waitstatus_to_exitcode(status)
-    return usage.ru_maxrss / 1024, process.returncode, out.read_text()
+    return max(usage.ru_maxrss, tree_kib) / 1024, process.returncode, out.read_text()
 
 
 def octodns_report(zones_dir: Path, zone: str, servers: list[str], workdir: Path,
