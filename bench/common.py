@@ -101,34 +101,34 @@ def verify(root: Path, env: dict[str, str], *args: str) -> tuple[float, dict]:
     return elapsed, json.loads(done.stdout)
 
 
-def _tree_rss_kib(pid: int) -> int:
-    """The resident memory of a process and every process below it (KiB, from
-    /proc/N/stat; pages its forked workers share with it are counted in each: an upper bound)."""
+def _tree_pss_kib(pid: int) -> int:
+    """The memory of a process and every process below it (KiB): the sum of their
+    proportional set sizes (/proc/N/smaps_rollup), so pages forked workers still share
+    with their parent are counted once, as the machine holds them."""
     children: dict[int, list[int]] = {}
-    rss: dict[int, int] = {}
     for name in os.listdir("/proc"):
         if not name.isdigit():
             continue
         try:
             with open(f"/proc/{name}/stat", "rb") as handle:
-                fields = handle.read().rsplit(b")", 1)[1].split()
-        except OSError:
+                parent = int(handle.read().rsplit(b")", 1)[1].split()[1])  # field 4
+        except (OSError, IndexError, ValueError):
             continue
-        children.setdefault(int(fields[1]), []).append(int(name))  # field 4: the parent
-        rss[int(name)] = int(fields[21]) * PAGE_KIB  # field 24: resident pages
+        children.setdefault(parent, []).append(int(name))
     total, todo = 0, [pid]
     while todo:
         current = todo.pop()
-        total += rss.get(current, 0)
+        try:
+            with open(f"/proc/{current}/smaps_rollup") as handle:
+                total += next(int(line.split()[1]) for line in handle if line.startswith("Pss:"))
+        except (OSError, StopIteration):
+            pass
         todo += children.get(current, [])
     return total
 
 
-PAGE_KIB = os.sysconf("SC_PAGE_SIZE") // 1024
-
-
 class TreeMemory:
-    """Samples a process tree's resident memory every `every` seconds until stopped:
+    """Samples a process tree's memory (PSS) every `every` seconds until stopped:
     a command that forks workers (verify, plan, the zone loader) is measured with them,
     which wait4's peak (the largest single process) would not do."""
 
@@ -140,7 +140,7 @@ class TreeMemory:
 
     def _run(self) -> None:
         while not self._stop.wait(self.every):
-            self.peak_kib = max(self.peak_kib, _tree_rss_kib(self.pid))
+            self.peak_kib = max(self.peak_kib, _tree_pss_kib(self.pid))
 
     def stop(self) -> int:
         self._stop.set()
@@ -150,8 +150,8 @@ class TreeMemory:
 
 def timed(command: list[str], env: dict[str, str], ok: tuple[int, ...] = (0, 3)
           ) -> tuple[float, int, int]:
-    """Wall seconds, peak memory in MiB (of the process and its workers together, or the
-    largest single process by wait4 if that is more), and exit status of one run of
+    """Wall seconds, peak memory in MiB (of the process and its workers together, PSS,
+    or the largest single process's RSS by wait4 if that is more), and exit status of one run of
     `command`; an exit status not in `ok` raises with the command's stderr."""
     with tempfile.TemporaryFile() as stderr:  # a pipe would fill up (octoDNS logs a lot)
         start = time.perf_counter()
