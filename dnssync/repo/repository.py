@@ -27,8 +27,9 @@ from dnssync.repo.desired import build_desired
 from dnssync.repo.nameservers import read_auto
 from dnssync.repo.octodns_config import config_from_octodns
 from dnssync.repo.plugins import build_providers, import_plugins, plugin_for_type
+from dnssync.repo.spread import load_spread, zone_sizes
 from dnssync.repo.zonefiles import scan
-from dnssync.repo.zones import DesiredZone, load_zones
+from dnssync.repo.zones import DesiredZone, discover, load_zones
 
 
 def cross_check(config: Config, zones: list[DesiredZone], all_zone_names: list[str]) -> list[Finding]:
@@ -54,11 +55,18 @@ def cross_check(config: Config, zones: list[DesiredZone], all_zone_names: list[s
     return findings
 
 
-def checked_zones(config: Config, only: list[str] | None = None,
+def checked_zones(config: Config, only: list[str] | None = None, jobs: int | None = None,
                   sources: dict[str, list[Path]] | None = None) -> tuple[list[DesiredZone], list[Finding]]:
     """The zones loaded with dnssync's checks and the installed plugins' record types: the
-    repository layer joins the zone loader with them, so zones.py imports neither."""
-    return load_zones(config, only, (check_targets, check_cuts), plugin_for_type, sources)
+    repository layer joins the zone loader with them, so zones.py imports neither. A
+    large repository is loaded in up to `jobs` processes (spread.py; None: one per core).
+    `sources`: the zone files, when the caller has scanned them (a scan reads every file's head)."""
+    files = sources if sources is not None else discover(config.zones_dir, config.zone_files)
+
+    def load(names: list[str]) -> tuple[list[DesiredZone], list[Finding]]:
+        return load_zones(config, names, (check_targets, check_cuts), plugin_for_type, files)
+
+    return load_spread(load, zone_sizes(files, list(files) if only is None else only), jobs)
 
 
 def read_settings(config_path: Path | str, octodns_config: Path | None = None,
@@ -139,7 +147,7 @@ class Repository:
         found = scan(config.zones_dir, config.zone_files)
         findings = findings + found.skipped
         try:
-            loaded, zone_findings = checked_zones(config, selection.pick(list(found.zones)), found.zones)
+            loaded, zone_findings = checked_zones(config, selection.pick(list(found.zones)), sources=found.zones)
         except ConfigError as e:  # report config and zone problems together
             raise ConfigError(findings + e.findings) from None
         findings = findings + zone_findings + cross_check(config, loaded, list(found.zones))
