@@ -25,6 +25,9 @@ from dnssync.repo.zones import DesiredZone
 _SIZE_SHORTCUT = 16_384
 _MAX_MESSAGE = 65_535
 _OPT = 11  # the EDNS OPT record a large answer needs
+#: the longest presentation text of one value, for the types where it is fixed: most
+#: records are known small from their count of values, without rendering them
+_LONGEST_VALUE = {"A": len("255.255.255.255"), "AAAA": len("ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff")}
 
 
 def _oversized(record: Record) -> str | None:
@@ -32,6 +35,9 @@ def _oversized(record: Record) -> str | None:
     a TXT of 64 KiB, or thousands of values), or None. octoDNS accepts any size, and the
     provider then fails the apply forever. The answer is written as a server would
     (header, question, the RRs with names compressed, an OPT record), one pass."""
+    longest = _LONGEST_VALUE.get(record._type)
+    if longest is not None and len(record.values) * longest < _SIZE_SHORTCUT:
+        return None  # the commonest case, without rendering anything
     try:
         rdatas = record.to_rrset().rdatas
     except Exception:  # a type octoDNS cannot render as RDATA: not this check's business
