@@ -202,3 +202,16 @@ def test_key_order_findings_with_numbers_and_unicode(tmp_path):
     assert [(p.line, p.message) for p in problems] == [
         (1, "keys out of octoDNS's natural order: expected 'h1' before 'h٢'")]
     assert load(tmp_path, "a1: 1\na2: 2\na10: 3\nb: 4\n")[1] == []
+
+
+@pytest.mark.parametrize(("text", "words"), [
+    ("a:\n  b: 2024-02-30\n", "day is out of range for month"),
+    ("a:\n  b: " + "9" * 5000 + "\n", "Exceeds the limit (4300 digits)"),
+    ("a:\n  b: !!int " + "9" * 5000 + "\n", "Exceeds the limit (4300 digits)"),
+])
+def test_a_value_python_cannot_build_is_an_error_at_its_line(tmp_path, text, words):
+    """A date that does not exist, an integer beyond Python's 4,300 digits: PyYAML raises a
+    bare ValueError, which reached the CLI as an 'Internal error' (exit 1), no file or line."""
+    with pytest.raises(YamlError) as error:
+        load(tmp_path, text)
+    assert error.value.finding.line == 2 and words in error.value.finding.message

@@ -195,7 +195,10 @@ class _Loader(_BaseLoader):  # type: ignore[misc, valid-type]
         """The data of the node `event` starts (its collection's events consumed too)."""
         if isinstance(event, yaml.ScalarEvent):  # most nodes: first, and without the bookkeeping below
             self.nodes += 1
-            value = self.build_scalar(event)
+            try:
+                value = self.build_scalar(event)
+            except ValueError as e:  # `2024-02-30`, an integer of 5,000 digits: PyYAML's int() or date()
+                raise _problem(self.file, event.start_mark.line + 1, f"cannot read this value: {e}") from None
             if event.anchor:
                 self.anchors[event.anchor] = (value, 1)
             return value
