@@ -147,6 +147,8 @@ def test_every_scalar_is_what_pyyaml_reads(tmp_path):
 
     from dnssync.repo.yamlfile import WrittenInt
 
+    # the shortcut's premises: resolvers keyed by first character only, none by path
+    assert None not in yaml.CSafeLoader.yaml_implicit_resolvers and not yaml.CSafeLoader.yaml_path_resolvers
     ours, _ = load(tmp_path, EVERY_SCALAR)
     theirs = yaml.load(EVERY_SCALAR, Loader=yaml.SafeLoader)  # the pure-Python reference
 
