@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import dns.exception
 import dns.message
@@ -69,6 +70,23 @@ def query_wire(qid: int, qname: bytes, rdtype: int, recursion: bool = False,
 def read_name(wire: bytes, offset: int) -> tuple[bytes, int]:
     """The name at `offset` as uncompressed lower-case wire bytes (names compare
     case-insensitively, RFC 4343), and the offset just past it in the message."""
+    size = len(wire)
+    end = offset
+    while end < size:  # a name written out in full (the usual case): one slice
+        length = wire[end]
+        if length == 0:
+            name = wire[offset:end + 1].lower()
+            if len(name) > 255:
+                raise Malformed("name longer than 255 octets")
+            return name, end + 1
+        if length > 63:
+            break  # a compression pointer (or a label type not supported)
+        end += 1 + length
+    return _read_name_labels(wire, offset)
+
+
+def _read_name_labels(wire: bytes, offset: int) -> tuple[bytes, int]:
+    """`read_name` label by label, following compression pointers."""
     labels = []
     end = -1
     size = len(wire)
@@ -101,9 +119,10 @@ def read_name(wire: bytes, offset: int) -> tuple[bytes, int]:
     return name, end if end >= 0 else offset
 
 
-@dataclass(slots=True, frozen=True)
-class RR:
-    """One resource record of a reply, located in the message's bytes."""
+class RR(NamedTuple):
+    """One resource record of a reply, located in the message's bytes (a named tuple:
+    a reply of a large zone's verify makes several, and a frozen dataclass costs three
+    times as much to make)."""
 
     owner: bytes  # uncompressed lower-case wire form
     rdtype: int
@@ -200,13 +219,20 @@ def parse_reply(wire: bytes) -> Reply:
     size = len(wire)
     offset = 12
     qname = qtype = None
+    qstart = 12
     for _ in range(qdcount):
+        qstart = offset
         qname, offset = read_name(wire, offset)
         if offset + 4 > len(wire):
             raise Malformed("truncated question")
         qtype = _QUESTION_TAIL.unpack_from(wire, offset)[0]
         offset += 4
+    # the question's name written out in full: an owner pointing at one of its labels
+    # (the zone's name, in an authority section) is read off it, not followed
+    spelled = qname if qdcount == 1 and qname is not None and offset - 4 - qstart == len(qname) \
+        else None
     sections: list[list[RR]] = []
+    new_rr = tuple.__new__
     for count in (ancount, nscount, arcount):
         records = []
         for _ in range(count):
@@ -215,6 +241,10 @@ def parse_reply(wire: bytes) -> Reply:
             if first == 0xC0 and qname is not None and offset + 1 < size \
                     and wire[offset + 1] == 12:
                 owner, offset = qname, offset + 2  # the usual pointer to the question name
+            elif first >= 0xC0 and spelled is not None and offset + 1 < size and (
+                    owner := _suffix(spelled, (((first & 0x3F) << 8) | wire[offset + 1]) - qstart)
+            ) is not None:
+                offset += 2
             elif first == 0:
                 owner, offset = b"\x00", offset + 1  # the root (an OPT record)
             else:
@@ -225,13 +255,24 @@ def parse_reply(wire: bytes) -> Reply:
             offset += 10
             if offset + length > size:
                 raise Malformed("RDATA runs past the end of the message")
-            records.append(RR(owner, rdtype, rdclass, ttl, offset, length, start))
+            records.append(new_rr(RR, (owner, rdtype, rdclass, ttl, offset, length, start)))
             offset += length
         sections.append(records)
     rcode = (flags & 0x000F) | (_opt_rcode_bits(wire, sections) << 4)
     if rcode not in _RCODES:
         raise Malformed(f"the OPT record gives an RCODE no server sends ({rcode})")
     return Reply(wire, qid, flags, rcode, qname, qtype, *sections)
+
+
+def _suffix(name: bytes, at: int) -> bytes | None:
+    """The part of an uncompressed `name` from its label starting `at` octets in (what a
+    compression pointer there names); None when no label starts there."""
+    if not 0 < at < len(name):
+        return None
+    label = 0
+    while label < at:
+        label += 1 + name[label]
+    return name[label:] if label == at else None
 
 
 _RCODES = frozenset(int(r) for r in dns.rcode.Rcode)
@@ -242,9 +283,12 @@ def _opt_rcode_bits(wire: bytes, sections: list[list[RR]]) -> int:
     the OPT record frames as one: at most one, in the additional section, owned by the
     root, its options (code, length, data) filling its RDATA exactly. A corrupted OPT
     is a malformed reply, not an RCODE of 4080."""
-    if any(rr.rdtype == OPT for rr in sections[0] + sections[1]):
-        raise Malformed("an OPT record outside the additional section")
-    opts = [rr for rr in sections[2] if rr.rdtype == OPT]
+    answer, authority, additional = sections
+    for records in (answer, authority):
+        for rr in records:
+            if rr.rdtype == OPT:
+                raise Malformed("an OPT record outside the additional section")
+    opts = [rr for rr in additional if rr.rdtype == OPT]
     if not opts:
         return 0
     if len(opts) > 1:
