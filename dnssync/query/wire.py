@@ -62,61 +62,57 @@ def query_wire(qid: int, qname: bytes, rdtype: int, recursion: bool = False,
     authoritative servers are asked with RD=0 so they never answer from a cache.
     `dnssec` sets the DO bit (RFC 3225): only then does a server add RRSIGs and NSECs."""
     head = HEADER.pack(qid, RD if recursion else 0, 1, 0, 0, 1 if payload else 0)
-    flags = b"\x80\x00" if dnssec else b"\x00\x00"
-    opt = b"\x00\x00\x29" + payload.to_bytes(2, "big") + b"\x00\x00" + flags + b"\x00\x00" if payload else b""
+    opt = _OPT.get((payload, dnssec))
+    if opt is None:
+        flags = b"\x80\x00" if dnssec else b"\x00\x00"
+        opt = _OPT[payload, dnssec] = (b"\x00\x00\x29" + payload.to_bytes(2, "big") + b"\x00\x00"
+                                       + flags + b"\x00\x00" if payload else b"")
     return head + qname + _QUESTION_TAIL.pack(rdtype, CLASS_IN) + opt
+
+
+#: (payload, DO bit) -> the OPT record a query ends with (made once: every query has one)
+_OPT: dict[tuple[int, bool], bytes] = {}
 
 
 def read_name(wire: bytes, offset: int) -> tuple[bytes, int]:
     """The name at `offset` as uncompressed lower-case wire bytes (names compare
-    case-insensitively, RFC 4343), and the offset just past it in the message."""
+    case-insensitively, RFC 4343), and the offset just past it in the message.
+    Labels are only walked; each run of them up to a compression pointer is one slice."""
     size = len(wire)
-    end = offset
-    while end < size:  # a name written out in full (the usual case): one slice
-        length = wire[end]
-        if length == 0:
-            name = wire[offset:end + 1].lower()
-            if len(name) > 255:
-                raise Malformed("name longer than 255 octets")
-            return name, end + 1
-        if length > 63:
-            break  # a compression pointer (or a label type not supported)
-        end += 1 + length
-    return _read_name_labels(wire, offset)
-
-
-def _read_name_labels(wire: bytes, offset: int) -> tuple[bytes, int]:
-    """`read_name` label by label, following compression pointers."""
-    labels = []
-    end = -1
-    size = len(wire)
-    start = offset
+    parts: list[bytes] | None = None  # the runs before each pointer followed
+    start = offset  # where the current run starts: a pointer must point before it
+    after = -1  # just past the first pointer: where the name ends in the message
     while True:
         if offset >= size:
             raise Malformed("name runs past the end of the message")
         length = wire[offset]
         if length == 0:
-            labels.append(b"\x00")
             offset += 1
             break
         if length >= 0xC0:
             if offset + 1 >= size:
                 raise Malformed("truncated compression pointer")
             pointer = ((length & 0x3F) << 8) | wire[offset + 1]
-            if end < 0:
-                end = offset + 2
+            if after < 0:
+                after = offset + 2
             if pointer >= start:  # a pointer must go backwards, which also rules out loops
                 raise Malformed("compression pointer does not point backwards")
+            if parts is None:
+                parts = []
+            parts.append(wire[start:offset])
             offset = start = pointer
             continue
         if length > 63:
             raise Malformed("label type not supported")
-        labels.append(wire[offset:offset + 1 + length])
         offset += 1 + length
-    name = b"".join(labels).lower()
+    if parts is None:
+        name = wire[start:offset].lower()
+    else:
+        parts.append(wire[start:offset])
+        name = b"".join(parts).lower()
     if len(name) > 255:
         raise Malformed("name longer than 255 octets")
-    return name, end if end >= 0 else offset
+    return name, after if after >= 0 else offset
 
 
 class RR(NamedTuple):
