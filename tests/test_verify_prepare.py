@@ -26,6 +26,11 @@ VALUES = [
     ("TXT", '"' + "x" * 255 + '" "' + "y" * 10 + '"'), ("TXT", '"a""b"'), ("TXT", "bare"),
     ("SPF", '"v=spf1 include:_spf.example.com ~all"'),
     ("CAA", '0 issue "ca.example.net"'), ("SRV", "10 20 443 target.example."),
+    ("CAA", '128 iodef "mailto:hostmaster@example.com"'), ("CAA", '0 issuewild ";"'),
+    ("CAA", '0 issue ""'), ("CAA", '0 Issue "ca.example.net; account=12"'), ("CAA", "0 issue bare"),
+    ("CAA", '010 issue "x"'), ("CAA", '256 issue "x"'), ("CAA", '0 is-sue "x"'), ("CAA", '0 issue "a b" "c"'),
+    ("CAA", '0  issue "x"'), ("CAA", '0 issue "tab\there"'), ("CAA", '0 issue "a\\"b"'), ("CAA", '0 issue "("'),
+    ("CAA", '0 ' + 't' * 256 + ' "x"'), ("CAA", '0 issue "caf\u00e9"'),
 ]
 
 

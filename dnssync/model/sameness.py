@@ -104,6 +104,13 @@ def rdata_key(rdtype: int, text: str) -> bytes:
             strings = text[1:-1].split('" "')
             if all(len(s) < 256 and '"' not in s and s.isprintable() for s in strings):
                 return b"".join(bytes((len(s),)) + s.encode() for s in strings)
+        elif rdtype == dns.rdatatype.CAA:  # `flags tag "value"`, as octoDNS writes it
+            flags, _, rest = text.partition(" ")
+            tag, _, value = rest.partition(" ")
+            if flags.isdigit() and int(flags) < 256 and tag.isalnum() and len(tag) < 256 \
+                    and len(value) > 1 and value[0] == value[-1] == '"' \
+                    and '"' not in value[1:-1] and value.isprintable():
+                return bytes((int(flags), len(tag))) + tag.encode() + value[1:-1].encode()
     return dns.rdata.from_text(dns.rdataclass.IN, rdtype, text).to_digestable()
 
 

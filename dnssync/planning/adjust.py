@@ -17,6 +17,7 @@ from dnssync.providers.capabilities import refusal_reason, served_zone
 
 _NAME_TYPE = attrgetter("name", "_type")  # git's order: by name, then type
 
+
 def adjustments(provider: BaseProvider, desired: Zone) -> tuple[list[Adjustment], Zone]:
     """What `provider` would actually serve of `desired`, and how that differs from git.
 
@@ -28,11 +29,11 @@ def adjustments(provider: BaseProvider, desired: Zone) -> tuple[list[Adjustment]
     served = served_zone(provider, desired)
     by_key = {(r.name, r._type): r for r in served.records}
     found = []
+    reason_of = getattr(provider, "unsupported_reason", None)
     for record in sorted(desired.records, key=_NAME_TYPE):
         if not meant_for(record, provider.id):
             continue
         kept = by_key.get((record.name, record._type))
-        reason_of = getattr(provider, "unsupported_reason", None)
         if kept is None:
             reason = (refusal_reason(provider, record) or (reason_of and reason_of(record))
                       or _why_dropped(provider, record))

@@ -189,6 +189,8 @@ class _Builder:
 def _attach_glue(builder: _Builder, items: list[Expected]) -> tuple[list[Expected], list[Expected]]:
     """Hang each glue record on the referral whose NS targets name it; an address
     below a delegation that no NS names is occluded data: not asked, returned apart."""
+    if not builder.cuts:
+        return items, []  # no delegation: no referral, no glue
     referrals = {e.owner: e for e in items if e.kind == "referral"}
     targets = {cut: {owner_wire(v) for v in ref.record.values} for cut, ref in referrals.items()}
     kept, occluded = [], []
