@@ -42,3 +42,20 @@ def test_transient_is_false_unless_said_and_an_instance_may_say_so():
     assert Rfc2136Error("refused").transient is False
     assert Malformed("bad").transient is False and isinstance(Malformed("bad"), DnssyncException)
 
+
+
+def test_every_error_crosses_a_process_boundary_whole():
+    """A worker process (verify --jobs, the zone loader) pickles the error it raises; the
+    parent must get the same class with the same findings, message and flags."""
+    import pickle
+
+    from dnssync.model.errors import ConfigError
+    from dnssync.model.findings import Finding, Severity
+    from dnssync.providers.rfc2136 import Rfc2136Error
+
+    bad = Finding(Severity.ERROR, "config.schema", "bad", file="zones/a.yaml", line=3)
+    error = pickle.loads(pickle.dumps(ConfigError([bad])))
+    assert type(error) is ConfigError and error.findings == [bad] and error.exit_code == 2
+    assert str(error) == "zones/a.yaml:3: bad"
+    refused = pickle.loads(pickle.dumps(Rfc2136Error("refused", transient=True, applied=2, total=5)))
+    assert (str(refused), refused.transient, refused.applied, refused.total) == ("refused", True, 2, 5)

@@ -130,6 +130,31 @@ def test_an_in_sync_pair_is_known_and_a_changed_one_is_not(varied, lab, server):
     assert again.octo is not None  # planned the long way, by octoDNS
 
 
+@pytest.mark.parametrize("server", SERVERS)
+def test_a_changed_pair_is_read_once_and_the_next_plan_reads_again(varied, lab, server, monkeypatch):
+    """The quick read of a changed pair is what octoDNS's populate builds its records from
+    (providers/keptread.py): one transfer or GET per pair, and none kept past it."""
+    zone, _, loaded = varied
+    provider = loaded.providers()[server]
+    reads = []
+    if server == "pdns":
+        real = provider._request
+        monkeypatch.setattr(provider, "_request", lambda method, path, *a, **k: (
+            reads.append(path) if method == "GET" and path.startswith("zones/") else None,
+            real(method, path, *a, **k))[1])
+    else:
+        real = provider._transferred
+        monkeypatch.setattr(provider, "_transferred", lambda name: (reads.append(name), real(name))[1])
+    put(lab, server, zone, "www", "A", 300, "192.0.2.7")
+    changed = plan_one(server, provider, loaded.desired[zone], 1.0, 1.0, quick=True)
+    assert [c.summary for c in changed.data.changes] == ["update www A 300 192.0.2.1, 192.0.2.2"]
+    assert len(reads) == 1, reads
+    put(lab, server, zone, "www", "A", 300, "192.0.2.8")
+    again = plan_one(server, provider, loaded.desired[zone], 1.0, 1.0, quick=True)
+    assert len(reads) == 2 and again.existing.records  # read afresh: nothing kept between plans
+    assert {v for r in again.existing.records if r.name == "www" for v in r.values} == {"192.0.2.8"}
+
+
 def test_plan_is_octodns_plan_in_sync_or_not(make_repo, lab):
     zones = {unique_zone("pq"): VARIED for _ in range(3)}
     repo = make_repo(zones)

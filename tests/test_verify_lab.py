@@ -332,6 +332,31 @@ def test_shards_split_the_zones_of_verify_and_drift(make_repo):
     assert sorted(verified) == sorted(zones) and sorted(drifted) == sorted(zones)  # none lost or doubled
 
 
+def test_verify_in_worker_processes_finds_what_one_process_finds(make_repo, lab, monkeypatch):
+    """--jobs: each forked worker verifies its share of the zones; merged, the run reads
+    as one process's: the same findings, checked nameservers and query counts."""
+    from dnssync.verify import full
+
+    zones = [unique_zone("jb") for _ in range(4)]
+    repo = make_repo({z: SMALL for z in zones})
+    assert repo.run("apply", "--yes").exit_code == 0
+    nsupdate(lab, "bind", zones[0], ("replace", f"mail.{zones[0]}", 300, "A", "192.0.2.99"))
+    nsupdate(lab, "knot", zones[3], ("add", f"extra.{zones[3]}", 300, "A", "192.0.2.98"))
+    monkeypatch.setattr(full, "MIN_QUESTIONS", 1)  # these zones are far too small to be worth it
+    one = verify_json(repo, "--jobs", "1")
+    three = verify_json(repo, "--jobs", "3")
+    assert one[0] == three[0] == 1
+    (_, alone), (_, spread) = one, three
+    assert "jobs" not in alone["stats"] and spread["stats"]["jobs"] == 3
+    assert codes(spread) == ["verify.extra", "verify.values"]
+    assert sorted(map(str, spread["findings"])) == sorted(map(str, alone["findings"]))
+    assert spread["checked"] == alone["checked"]
+    for counter in ("queries", "udp_sent"):
+        assert spread["stats"][counter] == alone["stats"][counter], counter
+    assert spread["stats"]["tcp"] == 3 * alone["stats"]["tcp"]  # each worker its own TCP connections
+    assert spread["stats"]["dnssec"]["queries"] == alone["stats"]["dnssec"]["queries"]
+
+
 def test_resplit_txt_with_another_ttl_is_both_findings(small, lab):
     """A provider re-splits a TXT and also serves it with another TTL: the split is a
     warning, and must not hide the TTL, an error."""

@@ -28,12 +28,8 @@ from dnssync.report.junit import junit_xml, verify_cases
 from dnssync.report.markdown import verify_markdown
 from dnssync.report.text import print_verify, styled_summary
 from dnssync.verify.delegation import check_delegations
-from dnssync.verify.dnssec import check_dnssec
+from dnssync.verify.full import verify_zones
 from dnssync.verify.run import Options, VerifyResult, question_count
-from dnssync.verify.run import verify as run_verify
-
-#: findings of the main verify after which the DNSSEC check does not ask that nameserver again
-DOWN = ("verify.timeout", "verify.unreachable", "verify.network")
 
 
 def summary(result: VerifyResult, findings: list[Finding], delegations: int | None = None,
@@ -79,6 +75,9 @@ def summary(result: VerifyResult, findings: list[Finding], delegations: int | No
                    " off, until the timeout).")
 @click.option("--window", type=click.IntRange(1, 4096), default=64, show_default=True,
               help="Queries in flight per nameserver address.")
+@click.option("--jobs", type=click.IntRange(1, 256), default=None,
+              help="Processes to verify in, each its share of the zones (default: one per core"
+                   " when there are enough zones for it to pay; 1: this process only).")
 @click.option("--delegation", "delegation_only", is_flag=True,
               help="Only check each zone's delegation at its parent (NS, glue, lame servers);"
                    " a full verify includes this check.")
@@ -88,7 +87,7 @@ def summary(result: VerifyResult, findings: list[Finding], delegations: int | No
 @pass_ctx
 def verify(ctx: Context, zones: tuple[str, ...], providers: tuple[str, ...], shard: str | None, fmt: str,
            out: Path | None, axfr: bool, no_extra: bool, query_timeout: float | None, old_timeout: float | None,
-           resends: int | None, window: int, delegation_only: bool, dnssec_only: bool) -> None:
+           resends: int | None, window: int, jobs: int | None, delegation_only: bool, dnssec_only: bool) -> None:
     """Ask every nameserver of every provider whether it answers what git says.
 
     Every RRset is compared (values as a set, TTL) on every address of every
@@ -109,31 +108,23 @@ def verify(ctx: Context, zones: tuple[str, ...], providers: tuple[str, ...], sha
     delegated = {zone: repo.desired[zone] for zone in serves}
     if delegation_only and dnssec_only:
         raise click.UsageError("--delegation and --dnssec are each one part of a full verify: give one")
-    if dnssec_only:
-        result = VerifyResult([], [], {})
-    elif delegation_only:
+    dnssec = None
+    if delegation_only:
         started = time.perf_counter()
         found = asyncio.run(check_delegations(repo.config, delegated, options.timeout, options.resends))
         result = VerifyResult(found, [], {"seconds": time.perf_counter() - started})
-    elif sys.stderr.isatty():
+    elif sys.stderr.isatty() and not dnssec_only:
         # imported here: a CI job (no terminal) need not load rich's progress machinery
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
         with Progress(TextColumn("verifying"), BarColumn(), MofNCompleteColumn(),
                       TimeElapsedColumn(), console=ctx.err, transient=True) as bar:
             task = bar.add_task("verify", total=question_count(repo, serves))
-            result = run_verify(repo, serves, options, lambda n: bar.advance(task, n))
+            verified = verify_zones(repo, serves, options, jobs=jobs, progress=lambda n: bar.advance(task, n))
+        result, dnssec = verified.result, verified.dnssec
     else:
-        result = run_verify(repo, serves, options)
-    if not delegation_only and not dnssec_only and repo.config.parent.check:
-        result.findings += asyncio.run(check_delegations(repo.config, delegated, options.timeout,
-                                                         options.resends, skip_verified=True))
-    dnssec = None
-    if not delegation_only:
-        down = {f.nameserver for f in result.findings if f.code in DOWN and f.nameserver}
-        dnssec = asyncio.run(check_dnssec(repo, serves, options.timeout, options.resends, options.window, down))
-        result.findings += dnssec.findings
-        result.stats["dnssec"] = dnssec.stats
+        verified = verify_zones(repo, serves, options, records=not dnssec_only, jobs=jobs)
+        result, dnssec = verified.result, verified.dnssec
     findings = list(repo.findings) + [repo.locate_finding(f) for f in result.findings]
     line = summary(result, findings, len(delegated) if delegation_only else None,
                    len(serves) if dnssec_only else None)

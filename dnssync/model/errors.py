@@ -30,6 +30,19 @@ class DnssyncException(Exception):
     #: whether trying again later may succeed; a subclass or an instance may set it
     transient: bool = False
 
+    def __reduce__(self) -> tuple:
+        """Pickled as its state, never re-made through `__init__` (a subclass's parameters
+        differ from `args`: ConfigError takes findings): an error raised in a forked worker
+        (verify --jobs, the zone loader, plan's workers) reaches the parent whole."""
+        return (_restore, (type(self), self.args, self.__dict__))
+
+
+def _restore(cls: type[DnssyncException], args: tuple, state: dict) -> DnssyncException:
+    error = cls.__new__(cls)
+    error.args = args
+    error.__dict__.update(state)
+    return error
+
 
 class DnssyncError(DnssyncException):
     """An error the CLI reports as one line; `exit_code` is what it exits with."""

@@ -21,6 +21,7 @@ from dnssync.model.records import digest, zone_content
 from dnssync.planning.adjust import adjustments
 from dnssync.planning.unchanged import in_sync
 from dnssync.providers.hints import describe_error
+from dnssync.providers.keptread import keep_reads
 
 
 @dataclass
@@ -61,14 +62,15 @@ def plan_one(name: str, provider: BaseProvider, desired: Zone,
     capture = _CaptureExisting()
     try:
         data.adjustments, served = adjustments(provider, desired)
-        same = in_sync(provider, served) if quick and not processors else None
-        if same is not None:
-            data.exists = True
-            data.existing_count, data.existing_digest = same
-            return LivePlan(data, provider, desired, None, None, processors=processors)
-        # planned against what it will serve, so a TTL clamp converges instead of
-        # showing the same update forever
-        octo = provider.plan(served, processors=[capture, *processors])
+        with keep_reads():  # a pair found changed is populated from the quick read's answer
+            same = in_sync(provider, served) if quick and not processors else None
+            if same is not None:
+                data.exists = True
+                data.existing_count, data.existing_digest = same
+                return LivePlan(data, provider, desired, None, None, processors=processors)
+            # planned against what it will serve, so a TTL clamp converges instead of
+            # showing the same update forever
+            octo = provider.plan(served, processors=[capture, *processors])
     except Exception as e:  # any provider failure is reported, never fatal to the run
         data.error = describe_error(e, provider)
         return LivePlan(data, provider, desired, capture.existing, None, e, processors)

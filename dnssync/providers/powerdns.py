@@ -36,6 +36,7 @@ from requests import HTTPError
 
 from dnssync.model import interrupt
 from dnssync.model.sameness import Rrsets, canonical_values
+from dnssync.providers import keptread
 from dnssync.providers.refused import Deterministic, Refused, bisect
 
 #: comfortably under PowerDNS's default webserver-max-bodysize (2 MB)
@@ -115,6 +116,12 @@ class PowerDnsProvider(_OctodnsPowerDnsProvider):
                 raise Deterministic(f"HTTP 422: {error}") from None
             raise
 
+    def _get(self, path, data=None):
+        """A GET of the zone plan's quick read just made is answered from that read
+        (keptread.py: once, in the same thread), else asked."""
+        kept = keptread.take(self, path) if data is None else None
+        return kept if kept is not None else super()._get(path, data=data)
+
     def read_names(self, zone_name: str, names: set[str] | None = None) -> Rrsets:
         """The RRsets PowerDNS holds at `names` (lower-case absolute names; None: the whole
         zone), in DNS's meaning (sameness.Rrsets): what apply reads back and plan compares
@@ -123,7 +130,11 @@ class PowerDnsProvider(_OctodnsPowerDnsProvider):
         are raised as they come (HTTPError for a missing zone too; NotPlain for content
         only octoDNS can read)."""
         found = {}
-        for rrset in self._get(f"zones/{_encode_zone_name(zone_name)}").json()["rrsets"]:
+        path = f"zones/{_encode_zone_name(zone_name)}"
+        response = self._get(path)
+        if names is None:  # populate may want the same GET
+            keptread.keep(self, path, response)
+        for rrset in response.json()["rrsets"]:
             name, rtype = rrset["name"].lower(), rrset["type"]
             if (names is None or name in names) and (
                     rtype in self.SUPPORTS or f"PowerDnsProvider/{rtype}" in self.SUPPORTS):

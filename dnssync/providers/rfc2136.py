@@ -33,7 +33,7 @@ against real servers (each fix has a test in tests/test_rfc2136_*):
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -57,6 +57,7 @@ from dnssync.model.address import format_address
 from dnssync.model.errors import DnssyncException
 from dnssync.model.records import ZoneIndex
 from dnssync.model.sameness import Rrsets
+from dnssync.providers import keptread
 from dnssync.providers.aliaswire import octodns_type, rdata_from_text, rdata_text, wire_type
 from dnssync.providers.refused import Deterministic, Refused, bisect
 from dnssync.query import axfr, wire
@@ -174,7 +175,7 @@ class Rfc2136Provider(_OctodnsRfc2136Provider):
         grouped: dict[tuple[bytes, int], list[str]] = {}
         ttls: dict[tuple[bytes, int], int] = {}
         with self._transfer_errors(zone_name):
-            for reply, rr in self._transferred(zone_name):
+            for reply, rr in keptread.take(self, zone_name) or self._transferred(zone_name):
                 grouped.setdefault((rr.owner, rr.rdtype), []).append(rdata_text(reply.rdata(rr)))
                 ttls.setdefault((rr.owner, rr.rdtype), rr.ttl)
         names: dict[bytes, str] = {}
@@ -195,7 +196,11 @@ class Rfc2136Provider(_OctodnsRfc2136Provider):
         ttls: dict[tuple[str, str], int] = {}
         values: dict[tuple[str, str], set[bytes]] = {}
         with self._transfer_errors(zone_name):
-            for reply, rr in self._transferred(zone_name):
+            transferred: Iterable[tuple[wire.Reply, wire.RR]] = self._transferred(zone_name)
+            if names is None and keptread.keeping():  # populate may want the same transfer
+                transferred = list(transferred)
+                keptread.keep(self, zone_name, transferred)
+            for reply, rr in transferred:
                 if wanted is not None:
                     name = wanted.get(rr.owner)
                     if name is None:

@@ -27,8 +27,9 @@ from dnssync.repo.desired import build_desired
 from dnssync.repo.nameservers import read_auto
 from dnssync.repo.octodns_config import config_from_octodns
 from dnssync.repo.plugins import build_providers, import_plugins, plugin_for_type
+from dnssync.repo.spread import load_spread, zone_sizes
 from dnssync.repo.zonefiles import scan
-from dnssync.repo.zones import DesiredZone, load_zones
+from dnssync.repo.zones import DesiredZone, discover, load_zones
 
 
 def cross_check(config: Config, zones: list[DesiredZone], all_zone_names: list[str]) -> list[Finding]:
@@ -54,10 +55,17 @@ def cross_check(config: Config, zones: list[DesiredZone], all_zone_names: list[s
     return findings
 
 
-def checked_zones(config: Config, only: list[str] | None = None) -> tuple[list[DesiredZone], list[Finding]]:
+def checked_zones(config: Config, only: list[str] | None = None, jobs: int | None = None
+                  ) -> tuple[list[DesiredZone], list[Finding]]:
     """The zones loaded with dnssync's checks and the installed plugins' record types: the
-    repository layer joins the zone loader with them, so zones.py imports neither."""
-    return load_zones(config, only, (check_targets, check_cuts), plugin_for_type)
+    repository layer joins the zone loader with them, so zones.py imports neither. A
+    large repository is loaded in up to `jobs` processes (spread.py; None: one per core)."""
+
+    def load(names: list[str]) -> tuple[list[DesiredZone], list[Finding]]:
+        return load_zones(config, names, (check_targets, check_cuts), plugin_for_type)
+
+    sources = discover(config.zones_dir, config.zone_files)
+    return load_spread(load, zone_sizes(sources, list(sources) if only is None else only), jobs)
 
 
 def read_settings(config_path: Path | str, octodns_config: Path | None = None,

@@ -63,12 +63,30 @@ class ZoneEndpoint:
         self.view = zonechecks.ApexView(self.zone.provider, self.label)
 
 
+@dataclass(frozen=True)
+class Throttled:
+    """A nameserver address the engine slowed down to (Engine.throttled), kept as data
+    until every part of a run is in: the parts of a run spread over processes
+    (verify/full.py) each slowed down to it, and the user is told once, in sum."""
+
+    provider: str | None
+    label: str
+    smallest: int  # the smallest window used
+    asked_again: int  # questions asked again after running out of time
+
+    def merged(self, other: Throttled) -> Throttled:
+        return Throttled(self.provider, self.label, min(self.smallest, other.smallest),
+                         self.asked_again + other.asked_again)
+
+
 @dataclass
 class VerifyResult:
     findings: list[Finding]
     #: (zone, provider, nameserver) for everything that was asked, for reporters
     checked: list[tuple[str, str, str]]
     stats: dict[str, Any] = field(default_factory=dict)
+    #: nameserver addresses slowed down to, made findings by `throttled_findings` at the end
+    throttled: dict[Endpoint, Throttled] = field(default_factory=dict)
 
 
 class _ZoneRun:
@@ -211,15 +229,17 @@ class Verifier:
         asked, cpu = time.perf_counter(), time.process_time() - cpu
         for run in runs:
             findings += run.findings()
-        findings += throttled_findings(throttled, {t.endpoint: (t.zone.provider, t.label) for _, t in targets},
-                                       options.window)
+        names = {t.endpoint: (t.zone.provider, t.label) for _, t in targets}
+        slowed = {endpoint: Throttled(*names.get(endpoint, (None, f"{endpoint.address}:{endpoint.port}")),
+                                      smallest, again)
+                  for endpoint, (smallest, again) in throttled.items()}
         stats.update(transfer_seconds=self.transfers, prepare_seconds=round(prepared - start, 3),
                      query_seconds=round(asked - prepared, 3), query_cpu_seconds=round(cpu, 3),
                      seconds=round(time.perf_counter() - start, 3))
         if stats["query_seconds"]:
             stats["queries_per_second"] = round(stats["queries"] / stats["query_seconds"])
         checked = sorted({(run.zone.name, t.zone.provider, t.label) for run, t in targets})
-        return VerifyResult(findings, checked, stats)
+        return VerifyResult(findings, checked, stats, slowed)
 
     def _tcp_checks(self, engine: Engine, targets: list[tuple[_ZoneRun, ZoneEndpoint]]
                     ) -> list[Coroutine[Any, Any, None]]:
@@ -347,19 +367,21 @@ def question_count(repo: Repository, zones: dict[str, list[str]]) -> int:
 
 def verify(repo: Repository, zones: dict[str, list[str]], options: Options,
            progress: Progress | None = None) -> VerifyResult:
-    """Verify `zones` (zone -> the providers to check) and return the findings."""
+    """Verify the records of `zones` (zone -> the providers to check) in this process.
+    The nameservers it slowed down to are data (`VerifyResult.throttled`), not yet
+    findings: verify/full.py makes them findings once every part of a run is in."""
     return asyncio.run(Verifier(repo, options, progress).run(zones))
 
-def throttled_findings(throttled: dict[Endpoint, tuple[int, int]], names: dict[Endpoint, tuple[str, str]],
-                       window: int) -> list[Finding]:
+
+
+def throttled_findings(throttled: dict[Endpoint, Throttled], window: int) -> list[Finding]:
     """One finding per nameserver the engine slowed down to, so that the run's other
     findings about it are read knowing it was under load (or the path was lossy)."""
     found = []
-    for endpoint, (smallest, asked_again) in sorted(throttled.items(), key=lambda item: str(item[0])):
-        provider, label = names.get(endpoint, (None, f"{endpoint.address}:{endpoint.port}"))
+    for _, slowed in sorted(throttled.items(), key=lambda item: str(item[0])):
         found.append(Finding(
             Severity.INFO, "verify.throttled",
-            f"{label} was slow or lossy: dnssync slowed down to it (window {smallest} instead of {window},"
-            f" longer timeouts) and asked {asked_again} question(s) again; its findings in this run were"
-            " made under that load", provider=provider, nameserver=label))
+            f"{slowed.label} was slow or lossy: dnssync slowed down to it (window {slowed.smallest} instead of"
+            f" {window}, longer timeouts) and asked {slowed.asked_again} question(s) again; its findings in"
+            " this run were made under that load", provider=slowed.provider, nameserver=slowed.label))
     return found
