@@ -26,6 +26,11 @@ VALUES = [
     ("TXT", '"' + "x" * 255 + '" "' + "y" * 10 + '"'), ("TXT", '"a""b"'), ("TXT", "bare"),
     ("SPF", '"v=spf1 include:_spf.example.com ~all"'),
     ("CAA", '0 issue "ca.example.net"'), ("SRV", "10 20 443 target.example."),
+    ("CAA", '128 iodef "mailto:hostmaster@example.com"'), ("CAA", '0 issuewild ";"'),
+    ("CAA", '0 issue ""'), ("CAA", '0 Issue "ca.example.net; account=12"'), ("CAA", "0 issue bare"),
+    ("CAA", '010 issue "x"'), ("CAA", '256 issue "x"'), ("CAA", '0 is-sue "x"'), ("CAA", '0 issue "a b" "c"'),
+    ("CAA", '0  issue "x"'), ("CAA", '0 issue "tab\there"'), ("CAA", '0 issue "a\\"b"'), ("CAA", '0 issue "("'),
+    ("CAA", '0 ' + 't' * 256 + ' "x"'), ("CAA", '0 issue "caf\u00e9"'),
 ]
 
 
@@ -102,3 +107,49 @@ def test_reply_rdata_key_of_a_broken_name_is_malformed_as_before() -> None:
                         [short], [], [])
     with pytest.raises(wire.Malformed, match="CNAME RDATA"):
         broken.rdata_key(broken.answer[0])
+
+
+def _message_with_compression() -> bytes:
+    """A reply whose owners point into the question's name (the zone's name in the
+    authority section), at names written out elsewhere, and at the root."""
+    import dns.message
+    import dns.rrset
+
+    query = dns.message.make_query("WWW.Sub.Example.COM.", "A", use_edns=0)
+    response = dns.message.make_response(query)
+    response.answer.append(dns.rrset.from_text("www.sub.example.com.", 60, "IN", "A", "192.0.2.1"))
+    response.authority.append(dns.rrset.from_text("Sub.Example.COM.", 60, "IN", "NS", "ns1.other.test."))
+    response.authority.append(dns.rrset.from_text("example.com.", 60, "IN", "NS", "ns.example.com."))
+    response.additional.append(dns.rrset.from_text("ns1.other.test.", 60, "IN", "A", "192.0.2.2"))
+    response.additional.append(dns.rrset.from_text("x.ns1.other.test.", 60, "IN", "AAAA", "2001:db8::1"))
+    return response.to_wire()
+
+
+def test_reply_owners_are_dnspython_s_whatever_the_compression() -> None:
+    """Owners read off the question's name, followed through pointers, or written out in
+    full: each the lower-case wire form of the name dnspython reads there."""
+    import dns.message
+
+    from dnssync.query import wire
+
+    data = _message_with_compression()
+    assert b"\xc0\x10" in data  # an owner pointing at the second label of the question's name
+    reply = wire.parse_reply(data)
+    message = dns.message.from_wire(data)
+    for ours, theirs in ((reply.answer, message.answer), (reply.authority, message.authority),
+                         (reply.additional, message.additional)):
+        assert [(rr.owner, rr.rdtype) for rr in ours if rr.rdtype != wire.OPT] == [
+            (rrset.name.to_wire().lower(), rrset.rdtype) for rrset in theirs for _ in rrset]
+    assert reply.qname == b"\x03www\x03sub\x07example\x03com\x00"
+
+
+def test_reply_owner_pointing_inside_a_label_of_the_question_is_malformed() -> None:
+    """A pointer into the middle of a label of the question's name is not read as a
+    shorter name: it reads the label's text as a length, as any pointer would."""
+    from dnssync.query import wire
+
+    data = bytearray(_message_with_compression())
+    at = data.index(b"\xc0\x10")
+    data[at + 1] = 0x11  # one octet into the label "sub"
+    with pytest.raises(wire.Malformed):
+        wire.parse_reply(bytes(data))

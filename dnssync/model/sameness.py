@@ -45,8 +45,14 @@ def canonical(record: Record) -> tuple[int, frozenset[bytes]]:
     """The record's type and its RDATA in canonical wire form, through octoDNS's own
     `to_rrset()` (the text plan and apply send) and dnspython."""
     rrset = record.to_rrset()
-    rdtype = dns.rdatatype.from_text(rrset._type)
+    rdtype = _RDTYPES.get(rrset._type)
+    if rdtype is None:
+        rdtype = _RDTYPES[rrset._type] = dns.rdatatype.from_text(rrset._type)
     return rdtype, canonical_values(rdtype, rrset.rdatas)
+
+
+#: octoDNS type name -> DNS type number, as dnspython reads it (looked up once per name)
+_RDTYPES: dict[str, int] = {}
 
 
 class NotPlain(DnssyncException):
@@ -72,8 +78,9 @@ def canonical_values(rdtype: int | str, texts: Iterable[str]) -> frozenset[bytes
 #: types whose RDATA is one domain name, lower-cased in canonical form (RFC 4034 6.2)
 _NAME_TYPES = frozenset((dns.rdatatype.CNAME, dns.rdatatype.NS, dns.rdatatype.PTR))
 _TXT_TYPES = frozenset((dns.rdatatype.TXT, dns.rdatatype.SPF))
-#: a label with no character that means something in presentation format (; ( ) " @ ...)
-_PLAIN_LABEL = re.compile(r"[a-z0-9_*-]+")
+#: an absolute name of labels (1 to 63 octets) with no character that means something in
+#: presentation format (; ( ) " @ \\ ...), each followed by its dot
+_PLAIN_NAME = re.compile(r"(?:[a-z0-9_*-]{1,63}\.)+")
 
 
 def rdata_key(rdtype: int, text: str) -> bytes:
@@ -97,18 +104,26 @@ def rdata_key(rdtype: int, text: str) -> bytes:
             strings = text[1:-1].split('" "')
             if all(len(s) < 256 and '"' not in s and s.isprintable() for s in strings):
                 return b"".join(bytes((len(s),)) + s.encode() for s in strings)
+        elif rdtype == dns.rdatatype.CAA:  # `flags tag "value"`, as octoDNS writes it
+            flags, _, rest = text.partition(" ")
+            tag, _, value = rest.partition(" ")
+            if flags.isdigit() and int(flags) < 256 and tag.isalnum() and len(tag) < 256 \
+                    and len(value) > 1 and value[0] == value[-1] == '"' \
+                    and '"' not in value[1:-1] and value.isprintable():
+                return bytes((int(flags), len(tag))) + tag.encode() + value[1:-1].encode()
     return dns.rdata.from_text(dns.rdataclass.IN, rdtype, text).to_digestable()
 
 
 def plain_name(text: str) -> bytes | None:
     """An absolute host name's lower-case wire form; None when it is not plain (escapes,
     odd characters, relative): then dnspython reads it."""
-    if not text.endswith(".") or text == "." or len(text) > 254:
+    if len(text) > 254:
         return None
-    labels = text[:-1].lower().split(".")
-    if not all(len(label) < 64 and _PLAIN_LABEL.fullmatch(label) for label in labels):
+    lowered = text.lower()
+    if not _PLAIN_NAME.fullmatch(lowered):
         return None
-    return b"".join(bytes((len(label),)) + label.encode() for label in labels) + b"\0"
+    # "a.b." splits into a, b and the root's empty label: each its length and octets
+    return b"".join([bytes((len(label),)) + label for label in lowered.encode().split(b".")])
 
 
 def _duplicated(record: Record) -> bool:

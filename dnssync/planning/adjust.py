@@ -4,6 +4,8 @@ shows it before anything is sent."""
 
 from __future__ import annotations
 
+from operator import attrgetter
+
 from octodns.provider.base import BaseProvider
 from octodns.record import Record
 from octodns.zone import Zone
@@ -12,6 +14,8 @@ from dnssync.model.plan import Adjustment
 from dnssync.model.records import meant_for, record_data, served_rrset
 from dnssync.model.sameness import distinct
 from dnssync.providers.capabilities import refusal_reason, served_zone
+
+_NAME_TYPE = attrgetter("name", "_type")  # git's order: by name, then type
 
 
 def adjustments(provider: BaseProvider, desired: Zone) -> tuple[list[Adjustment], Zone]:
@@ -25,11 +29,11 @@ def adjustments(provider: BaseProvider, desired: Zone) -> tuple[list[Adjustment]
     served = served_zone(provider, desired)
     by_key = {(r.name, r._type): r for r in served.records}
     found = []
-    for record in sorted(desired.records, key=lambda r: (r.name, r._type)):
+    reason_of = getattr(provider, "unsupported_reason", None)
+    for record in sorted(desired.records, key=_NAME_TYPE):
         if not meant_for(record, provider.id):
             continue
         kept = by_key.get((record.name, record._type))
-        reason_of = getattr(provider, "unsupported_reason", None)
         if kept is None:
             reason = (refusal_reason(provider, record) or (reason_of and reason_of(record))
                       or _why_dropped(provider, record))

@@ -478,8 +478,11 @@ class Channel:
                 self._silence(pending, error or "timeout")
             else:  # something came back, even if wrong (malformed, wrong ID): it answers
                 self.last_heard = self.loop.time()
-                self._heard()
-                self._grow()
+                if self.silent or self.probe is not None or self.held or self.down_until \
+                        or self.tripped:
+                    self._heard()  # (nothing to do at a healthy endpoint, the usual case)
+                if self.cwnd < self.engine.window:
+                    self._grow()
         elapsed = self.loop.time() - pending.first_sent if pending.first_sent else 0.0
         answer = Answer(pending.question, self.endpoint, error, detail, reply, transport, elapsed,
                         pending.earlier + pending.attempts)

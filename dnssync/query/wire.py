@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import dns.exception
 import dns.message
@@ -61,49 +62,63 @@ def query_wire(qid: int, qname: bytes, rdtype: int, recursion: bool = False,
     authoritative servers are asked with RD=0 so they never answer from a cache.
     `dnssec` sets the DO bit (RFC 3225): only then does a server add RRSIGs and NSECs."""
     head = HEADER.pack(qid, RD if recursion else 0, 1, 0, 0, 1 if payload else 0)
-    flags = b"\x80\x00" if dnssec else b"\x00\x00"
-    opt = b"\x00\x00\x29" + payload.to_bytes(2, "big") + b"\x00\x00" + flags + b"\x00\x00" if payload else b""
+    opt = _OPT.get((payload, dnssec))
+    if opt is None:
+        flags = b"\x80\x00" if dnssec else b"\x00\x00"
+        opt = _OPT[payload, dnssec] = (b"\x00\x00\x29" + payload.to_bytes(2, "big") + b"\x00\x00"
+                                       + flags + b"\x00\x00" if payload else b"")
     return head + qname + _QUESTION_TAIL.pack(rdtype, CLASS_IN) + opt
+
+
+#: (payload, DO bit) -> the OPT record a query ends with (made once: every query has one)
+_OPT: dict[tuple[int, bool], bytes] = {}
 
 
 def read_name(wire: bytes, offset: int) -> tuple[bytes, int]:
     """The name at `offset` as uncompressed lower-case wire bytes (names compare
-    case-insensitively, RFC 4343), and the offset just past it in the message."""
-    labels = []
-    end = -1
+    case-insensitively, RFC 4343), and the offset just past it in the message.
+    Labels are only walked; each run of them up to a compression pointer is one slice."""
     size = len(wire)
-    start = offset
+    parts: list[bytes] | None = None  # the runs before each pointer followed
+    start = offset  # where the current run starts: a pointer must point before it
+    after = -1  # just past the first pointer: where the name ends in the message
     while True:
         if offset >= size:
             raise Malformed("name runs past the end of the message")
         length = wire[offset]
         if length == 0:
-            labels.append(b"\x00")
             offset += 1
             break
         if length >= 0xC0:
             if offset + 1 >= size:
                 raise Malformed("truncated compression pointer")
             pointer = ((length & 0x3F) << 8) | wire[offset + 1]
-            if end < 0:
-                end = offset + 2
+            if after < 0:
+                after = offset + 2
             if pointer >= start:  # a pointer must go backwards, which also rules out loops
                 raise Malformed("compression pointer does not point backwards")
+            if parts is None:
+                parts = []
+            parts.append(wire[start:offset])
             offset = start = pointer
             continue
         if length > 63:
             raise Malformed("label type not supported")
-        labels.append(wire[offset:offset + 1 + length])
         offset += 1 + length
-    name = b"".join(labels).lower()
+    if parts is None:
+        name = wire[start:offset].lower()
+    else:
+        parts.append(wire[start:offset])
+        name = b"".join(parts).lower()
     if len(name) > 255:
         raise Malformed("name longer than 255 octets")
-    return name, end if end >= 0 else offset
+    return name, after if after >= 0 else offset
 
 
-@dataclass(slots=True, frozen=True)
-class RR:
-    """One resource record of a reply, located in the message's bytes."""
+class RR(NamedTuple):
+    """One resource record of a reply, located in the message's bytes (a named tuple:
+    a reply of a large zone's verify makes several, and a frozen dataclass costs three
+    times as much to make)."""
 
     owner: bytes  # uncompressed lower-case wire form
     rdtype: int
@@ -200,13 +215,20 @@ def parse_reply(wire: bytes) -> Reply:
     size = len(wire)
     offset = 12
     qname = qtype = None
+    qstart = 12
     for _ in range(qdcount):
+        qstart = offset
         qname, offset = read_name(wire, offset)
         if offset + 4 > len(wire):
             raise Malformed("truncated question")
         qtype = _QUESTION_TAIL.unpack_from(wire, offset)[0]
         offset += 4
+    # the question's name written out in full: an owner pointing at one of its labels
+    # (the zone's name, in an authority section) is read off it, not followed
+    spelled = qname if qdcount == 1 and qname is not None and offset - 4 - qstart == len(qname) \
+        else None
     sections: list[list[RR]] = []
+    new_rr = tuple.__new__
     for count in (ancount, nscount, arcount):
         records = []
         for _ in range(count):
@@ -215,6 +237,10 @@ def parse_reply(wire: bytes) -> Reply:
             if first == 0xC0 and qname is not None and offset + 1 < size \
                     and wire[offset + 1] == 12:
                 owner, offset = qname, offset + 2  # the usual pointer to the question name
+            elif first >= 0xC0 and spelled is not None and offset + 1 < size and (
+                    owner := _suffix(spelled, (((first & 0x3F) << 8) | wire[offset + 1]) - qstart)
+            ) is not None:
+                offset += 2
             elif first == 0:
                 owner, offset = b"\x00", offset + 1  # the root (an OPT record)
             else:
@@ -225,13 +251,24 @@ def parse_reply(wire: bytes) -> Reply:
             offset += 10
             if offset + length > size:
                 raise Malformed("RDATA runs past the end of the message")
-            records.append(RR(owner, rdtype, rdclass, ttl, offset, length, start))
+            records.append(new_rr(RR, (owner, rdtype, rdclass, ttl, offset, length, start)))
             offset += length
         sections.append(records)
     rcode = (flags & 0x000F) | (_opt_rcode_bits(wire, sections) << 4)
     if rcode not in _RCODES:
         raise Malformed(f"the OPT record gives an RCODE no server sends ({rcode})")
     return Reply(wire, qid, flags, rcode, qname, qtype, *sections)
+
+
+def _suffix(name: bytes, at: int) -> bytes | None:
+    """The part of an uncompressed `name` from its label starting `at` octets in (what a
+    compression pointer there names); None when no label starts there."""
+    if not 0 < at < len(name):
+        return None
+    label = 0
+    while label < at:
+        label += 1 + name[label]
+    return name[label:] if label == at else None
 
 
 _RCODES = frozenset(int(r) for r in dns.rcode.Rcode)
@@ -242,9 +279,12 @@ def _opt_rcode_bits(wire: bytes, sections: list[list[RR]]) -> int:
     the OPT record frames as one: at most one, in the additional section, owned by the
     root, its options (code, length, data) filling its RDATA exactly. A corrupted OPT
     is a malformed reply, not an RCODE of 4080."""
-    if any(rr.rdtype == OPT for rr in sections[0] + sections[1]):
-        raise Malformed("an OPT record outside the additional section")
-    opts = [rr for rr in sections[2] if rr.rdtype == OPT]
+    answer, authority, additional = sections
+    for records in (answer, authority):
+        for rr in records:
+            if rr.rdtype == OPT:
+                raise Malformed("an OPT record outside the additional section")
+    opts = [rr for rr in additional if rr.rdtype == OPT]
     if not opts:
         return 0
     if len(opts) > 1:

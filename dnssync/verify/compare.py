@@ -29,6 +29,7 @@ from dnssync.verify.expect import Expected
 #: the finding codes of the engine's failure kinds (its table, `FAILURES`, is the one source)
 FAILURE_CODES = frozenset(failure.code for failure in FAILURES.values())
 _TXT_TYPES = (dns.rdatatype.TXT, dns.rdatatype.SPF)
+_NXDOMAIN = dns.rcode.NXDOMAIN
 
 
 @dataclass(slots=True)
@@ -115,22 +116,25 @@ def judge(exp: Expected, answer: Answer) -> list[Issue]:
     reply = answer.reply
     assert reply is not None
     try:
-        return _judge(exp, answer, reply)
+        return _judge(exp, reply)
     except Malformed as e:  # RDATA a server got wrong is its finding, never a crash
         return [Issue(exp, "verify.malformed", Severity.ERROR, None, f"malformed reply: {e}")]
 
 
-def _judge(exp: Expected, answer: Answer, reply: Reply) -> list[Issue]:
+def _judge(exp: Expected, reply: Reply) -> list[Issue]:
     if exp.kind == "referral":
         return _judge_referral(exp, reply)
-    if answer.referral:
+    if reply.referral:
         cut = next(rr.owner for rr in reply.authority if rr.rdtype == wire.NS)
         return [Issue(exp, "verify.referral", Severity.ERROR, f"referral to {_name_text(cut)}",
                       "a referral (a delegation git does not have) where git has data")]
-    if answer.nxdomain:
+    if reply.rcode == _NXDOMAIN:
         return [Issue(exp, "verify.nxdomain", Severity.ERROR, "NXDOMAIN",
                       f"NXDOMAIN: the server says {exp.fqdn} does not exist")]
     records = _select(reply.answer, exp.owner, exp.rdtype)
+    if len(records) == 1 and records[0].ttl == exp.ttl and len(exp.keys) == 1 \
+            and reply.rdata_key(records[0]) in exp.keys:
+        return []  # one record, git's value and TTL: the usual answer, judged without an Observed
     if not records:
         cname = _select(reply.answer, exp.owner, dns.rdatatype.CNAME)
         if cname and exp.rdtype != dns.rdatatype.CNAME:

@@ -189,6 +189,8 @@ class _Builder:
 def _attach_glue(builder: _Builder, items: list[Expected]) -> tuple[list[Expected], list[Expected]]:
     """Hang each glue record on the referral whose NS targets name it; an address
     below a delegation that no NS names is occluded data: not asked, returned apart."""
+    if not builder.cuts:
+        return items, []  # no delegation: no referral, no glue
     referrals = {e.owner: e for e in items if e.kind == "referral"}
     targets = {cut: {owner_wire(v) for v in ref.record.values} for cut, ref in referrals.items()}
     kept, occluded = [], []
@@ -222,14 +224,15 @@ def expectations(zone: Zone, providers: dict[str, BaseProvider]) -> list[ZoneExp
         for record in served.records:
             if not meant_for(record, name):
                 continue
-            built = builder.build(record) if not unverifiable(record._type) else []
-            known.add((built[0].owner, built[0].rdtype) if built
-                      else _key(record.fqdn, record._type))
-            # the provider's own representation of a record git has is not an extra
-            known.update(_key(record.fqdn, own) for own in represents.get(record._type, ()))
-            if record._type == "NS" and record.name == "":
+            rtype = record._type
+            odd = unverifiable(rtype)
+            built = builder.build(record) if not odd else []
+            known.add((built[0].owner, built[0].rdtype) if built else _key(record.fqdn, rtype))
+            if rtype in represents:  # the provider's own form of a record git has is no extra
+                known.update(_key(record.fqdn, own) for own in represents[rtype])
+            if rtype == "NS" and record.name == "":
                 apex_ns = record
-            elif unverifiable(record._type):
+            elif odd:
                 if is_alias_type(record._type) and alias_target(record):
                     continue  # its answers are held to a fresh resolution (verify/aliases.py)
                 findings.append(Finding(

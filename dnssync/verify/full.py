@@ -17,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import json
 import multiprocessing
-import os
 import time
 from concurrent.futures import ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
@@ -26,6 +25,7 @@ from typing import Any
 
 from dnssync.model.findings import Finding
 from dnssync.repo.repository import Repository
+from dnssync.repo.spread import cores
 from dnssync.verify.delegation import check_delegations
 from dnssync.verify.dnssec import DnssecResult, check_dnssec
 from dnssync.verify.run import Options, Progress, VerifyResult, question_count, throttled_findings, verify
@@ -50,11 +50,6 @@ class Verified:
     dnssec: DnssecResult
 
 
-def default_jobs() -> int:
-    """The cores this process may run on."""
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-
-
 def verify_zones(repo: Repository, serves: dict[str, list[str]], options: Options, records: bool = True,
                  jobs: int | None = None, progress: Progress | None = None) -> Verified:
     """Verify `serves` (zone -> providers): records (unless only DNSSEC is asked for),
@@ -63,7 +58,7 @@ def verify_zones(repo: Repository, serves: dict[str, list[str]], options: Option
     parts = [serves]
     if records:
         work = {zone: question_count(repo, {zone: providers}) for zone, providers in serves.items()}
-        parts = [{zone: serves[zone] for zone in part} for part in split(work, jobs or default_jobs())]
+        parts = [{zone: serves[zone] for zone in part} for part in split(work, jobs or cores())]
     if len(parts) > 1 and "fork" in multiprocessing.get_all_start_methods():
         started = time.perf_counter()
         done = _in_processes(repo, parts, options, progress)
