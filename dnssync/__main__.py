@@ -1,5 +1,5 @@
 """`python -m dnssync` runs the same CLI as the `dnssync` console script."""
 
-from dnssync.cli import main
+from dnssync.cli import run
 
-main()
+run()

@@ -8,6 +8,7 @@ input; unexpected errors print one line (the traceback with --debug).
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import importlib
 import logging
@@ -142,6 +143,29 @@ def main(ctx: click.Context, config_path: Path, octodns_config: Path | None, deb
     gc.set_threshold(*GC_THRESHOLDS)
     setup_logging(debug)
     ctx.obj = Context(config_path, octodns_config, debug, not no_color)
+
+
+def run() -> None:
+    """The `dnssync` console script and `python -m dnssync`: `main`, then leave at once.
+
+    Why: a command over hundreds of zones ends holding a large heap, and the
+    interpreter's orderly teardown of it took a quarter of a second at 200 zones, for
+    nothing: every command has closed what it opened (files, servers, worker pools,
+    scratch folders) before it returns, and the log and the streams are flushed here.
+    Tests call `main` through click's runner, which this does not change."""
+    try:
+        main.main()
+        code: object = 0
+    except SystemExit as done:
+        code = done.code
+    if code is not None and not isinstance(code, int):
+        print(code, file=sys.stderr)
+        code = 1
+    logging.shutdown()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):  # a reader that went away (`| head`)
+            stream.flush()
+    os._exit(code or 0)
 
 
 def all_commands() -> dict[str, click.Command]:
