@@ -46,15 +46,27 @@ def test_merge_sums_counters_reports_a_nameserver_once_and_throttling_in_sum():
     merged = merge([
         _part("a.test.", 3000, 2.0, {ns: Throttled("bind", "ns1", 16, 5)}, [unresolvable, wrong[0]]),
         _part("b.test.", 5000, 4.0, {ns: Throttled("bind", "ns1", 8, 7)}, [unresolvable, wrong[1]]),
-    ], seconds=4.5)
+    ], seconds=4.5, jobs=2)
     result = merged.result
     assert result.findings == [unresolvable, *wrong]
     assert result.checked == [("a.test.", "bind", "ns1"), ("b.test.", "bind", "ns1")]
     stats = result.stats
-    assert (stats["jobs"], stats["queries"], stats["udp_sent"], stats["tcp"]) == (2, 8000, 8000, 2)
+    assert (stats["jobs"], stats["parts"], stats["queries"], stats["udp_sent"], stats["tcp"]) == (2, 2, 8000, 8000, 2)
     assert (stats["query_seconds"], stats["prepare_seconds"], stats["seconds"]) == (4.0, 0.5, 4.5)
     assert stats["query_cpu_seconds"] == 2.0 and stats["queries_per_second"] == 2000
     assert stats["transfer_seconds"] == {"a.test. ns1": 0.1, "b.test. ns1": 0.1}
     assert stats["dnssec"] == {"signatures": 4, "validated": 2, "queries": 20, "seconds": 4.0}
     [finding] = throttled_findings(result.throttled, 64)
     assert "window 8 instead of 64" in finding.message and "asked 12 question(s) again" in finding.message
+
+
+def test_a_large_fleet_is_cut_into_parts_of_bounded_work_verified_in_rounds():
+    work = {f"z{i:04d}.test.": 129 for i in range(2000)}  # 2,000 zones x 40 records x 3 providers
+    parts = split(work, 2)
+    assert len(parts) == 9 and [z for part in parts for z in part] == sorted(work)
+    assert max(sum(work[z] for z in part) for part in parts) <= full.MAX_QUESTIONS
+    rounds = [_part(f"{i}.test.", 1000, seconds, {}, []) for i, seconds in enumerate((2.0, 3.0, 5.0))]
+    stats = merge(rounds, seconds=9.0, jobs=2).result.stats
+    # two workers at once: the first round's longest (3 s), then the second round's (5 s)
+    assert (stats["jobs"], stats["parts"], stats["query_seconds"], stats["queries"]) == (2, 3, 8.0, 3000)
+    assert stats["dnssec"]["seconds"] == 8.0 and stats["dnssec"]["queries"] == 30
