@@ -43,7 +43,7 @@ MIN_QUESTIONS = 2000
 #: workers, each on a part of about this size, and memory stays flat (2,000 zones: 543 MB
 #: in two long-lived workers)
 MAX_QUESTIONS = 30_000
-#: stats that add up across workers; the phases' seconds are the longest worker's
+#: stats that add up across workers (a phase's seconds: the longest worker's of each round, summed)
 _SUMMED = ("queries", "udp_sent", "retransmits", "tcp", "truncated", "stray", "throttled",
            "query_cpu_seconds")
 _DNSSEC_SUMMED = ("signatures", "validated", "queries")
