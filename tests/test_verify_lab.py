@@ -355,6 +355,12 @@ def test_verify_in_worker_processes_finds_what_one_process_finds(make_repo, lab,
         assert spread["stats"][counter] == alone["stats"][counter], counter
     assert spread["stats"]["tcp"] == 3 * alone["stats"]["tcp"]  # each worker its own TCP connections
     assert spread["stats"]["dnssec"]["queries"] == alone["stats"]["dnssec"]["queries"]
+    # a large fleet: rounds of fresh workers (here two at once, one zone each, two rounds)
+    monkeypatch.setattr(full, "MAX_QUESTIONS", 1)
+    status, rounds = verify_json(repo, "--jobs", "2")
+    assert status == 1 and (rounds["stats"]["jobs"], rounds["stats"]["parts"]) == (2, 4)
+    assert sorted(map(str, rounds["findings"])) == sorted(map(str, alone["findings"]))
+    assert rounds["checked"] == alone["checked"] and rounds["stats"]["queries"] == alone["stats"]["queries"]
 
 
 def test_resplit_txt_with_another_ttl_is_both_findings(small, lab):
