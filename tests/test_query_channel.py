@@ -86,3 +86,30 @@ def test_a_silent_nameserver_is_reported_in_bounded_time_while_the_loop_stalls()
     bound = TIMEOUT * (1 + LAG_LIMIT) + 0.5  # the first window's timeouts, then the probe's
     assert max(a.elapsed for a in got) < bound
     assert elapsed < 2 * bound
+
+
+def test_a_stall_longer_than_the_lag_limit_is_not_silence():
+    """The whole process stalls once for 6 timeouts, more than a question's timers are
+    moved on (LAG_LIMIT), with questions in flight: the engine's loop blocks, and the
+    nameserver, a thread of the same process as the embedded ones are, blocks a little
+    longer (it has its backlog to catch up on). It answered before the stall, so its
+    silence is the process's stall, not its own: the questions are asked again and none
+    is reported timed out."""
+    questions = [Question.of(f"h{i}.stall.test.", "A", i) for i in range(400)]
+    got: list[Answer] = []
+
+    with FaultyNameserver(ORIGIN, ZONE) as server:
+        def collect(answer: Answer) -> None:
+            got.append(answer)
+            if len(got) == 100:  # both stall once the next questions are sent
+                server._loop.call_soon_threadsafe(time.sleep, 6 * TIMEOUT + 0.3)
+                asyncio.get_running_loop().call_soon(time.sleep, 6 * TIMEOUT)
+
+        async def go() -> None:
+            async with Engine(timeout=TIMEOUT, window=16) as engine:
+                await engine.ask_many(Endpoint("127.0.0.1", server.port), questions, collect)
+
+        asyncio.run(go())
+    assert LAG_LIMIT < 6  # the stall outlasts what a question is excused
+    assert [(a.question.tag, a.error, a.detail) for a in got if a.error] == []
+    assert sorted(a.question.tag for a in got) == list(range(400))

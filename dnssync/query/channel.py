@@ -148,6 +148,8 @@ class Channel:
         self.cwnd = float(engine.window)
         self.scale = 1.0  # timeouts are stretched by this while congested
         self.last_heard = 0.0  # when anything last came back from the endpoint
+        self.stalled = 0.0  # seconds this process could not run, in all (see `_excuse`)
+        self.heard_stalled = 0.0  # `stalled` when the endpoint was last heard
         self.last_decrease = 0.0
         self.requeued = 0
         self.min_window = engine.window
@@ -204,7 +206,7 @@ class Channel:
             self.datagram_received(data)
 
     def datagram_received(self, data: bytes) -> None:
-        self.last_heard = self.loop.time()  # even a late or broken reply: the endpoint is alive
+        self._hear()  # even a late or broken reply: the endpoint is alive
         if len(data) < 12:
             self.engine.stats["stray"] += 1
             return
@@ -341,6 +343,7 @@ class Channel:
         could not run (a nameserver sharing the process, as the embedded ones do, could not
         answer either), up to `LAG_LIMIT` timeouts per question: a nameserver that really
         stays silent is still reported, and the breaker still trips, in bounded time."""
+        self.stalled += stall
         limit = LAG_LIMIT * self.engine.timeout * self.scale
         for pending in self.pending.values():
             excuse = min(stall, limit - pending.excused)
@@ -412,11 +415,18 @@ class Channel:
         """Slowed down to already, or replies queueing: a TCP timeout may be load, not a filter."""
         return self.scale > 1 or self.cwnd < self.engine.window or self._queueing()
 
+    def _hear(self) -> None:
+        self.last_heard = self.loop.time()
+        self.heard_stalled = self.stalled
+
     def _alive(self) -> bool:
-        """Whether the endpoint answered anything within the last two (stretched) timeouts:
-        a question lost at the very end of a run, when nothing else is in flight, is a
-        loss, not a dead server."""
-        return self.last_heard >= self.loop.time() - 2 * self.engine.timeout * self.scale
+        """Whether the endpoint answered anything within the last two (stretched) timeouts
+        of time this process could run: a question lost at the very end of a run, when
+        nothing else is in flight, is a loss, not a dead server; and an endpoint that could
+        not answer while this process stalled (one sharing its CPU or its process) has not
+        fallen silent. Never heard at all is silence, however long the stalls."""
+        silence = self.loop.time() - self.last_heard - (self.stalled - self.heard_stalled)
+        return bool(self.last_heard) and silence <= 2 * self.engine.timeout * self.scale
 
     def _recent(self, events: deque[tuple[float, int]], pending: Pending, at_least: int) -> bool:
         """Note a loss of `pending` now; whether `at_least` different questions were lost
@@ -477,7 +487,7 @@ class Channel:
             if error in _SILENT:
                 self._silence(pending, error or "timeout")
             else:  # something came back, even if wrong (malformed, wrong ID): it answers
-                self.last_heard = self.loop.time()
+                self._hear()
                 if self.silent or self.probe is not None or self.held or self.down_until \
                         or self.tripped:
                     self._heard()  # (nothing to do at a healthy endpoint, the usual case)
