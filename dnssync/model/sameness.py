@@ -182,11 +182,35 @@ def rrsets_of(records: Iterable[Record], provider_id: str, names: set[str] | Non
         if not plain(record, provider_id):
             return None
         try:
-            _, values = canonical(record)
+            values = _canonical_kept(record)
         except (NotPlain, AttributeError, dns.exception.DNSException):  # a type without
             return None  # presentation text (a plugin's value class), or one dnspython lacks
         found[(fqdn, record._type)] = (record.ttl, values)
     return found
+
+
+#: where `_canonical_kept` keeps a record's canonical RDATA on the record, beside the
+#: values it was made from
+_CANONICAL_ATTR = "_dnssync_canonical"
+
+
+def _canonical_kept(record: Record) -> frozenset[bytes]:
+    """`canonical(record)`'s RDATA, made once per record object. Why: every provider's
+    served zone is a copy of the one desired zone that shares its record objects
+    (capabilities.served_zone copies the zone, not the records it leaves alone), so a
+    zone planned at three providers was put in canonical form three times, a fifth of
+    a plan's work. Kept with the values object it was made from: a record given other
+    values (octoDNS copies a record to change it, but a copy of the object would carry
+    this along) is made again. A record holding neither `values` nor `value` is never kept."""
+    state = record.__dict__
+    source = state.get("values", state.get("value"))
+    kept = state.get(_CANONICAL_ATTR)
+    if kept is not None and kept[0] is source:
+        return kept[1]
+    _, values = canonical(record)
+    if source is not None:
+        state[_CANONICAL_ATTR] = (source, values)
+    return values
 
 
 def plain(record: Record, provider_id: str) -> bool:

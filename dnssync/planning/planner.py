@@ -9,6 +9,8 @@ import multiprocessing
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
+from itertools import groupby
+from operator import itemgetter
 
 from octodns.processor.base import BaseProcessor
 from octodns.provider.base import BaseProvider
@@ -155,21 +157,28 @@ class _Worker:
         cls.current = state
 
     @classmethod
-    def plan(cls, task: tuple[str, str]) -> ProviderPlan:
+    def plan(cls, tasks: list[tuple[str, str]]) -> list[ProviderPlan]:
         assert cls.current is not None, "a planning worker runs only in a forked pool"
-        return _plan_task(task, *cls.current).data
+        return [_plan_task(task, *cls.current).data for task in tasks]
 
 
 def _plan_in_processes(tasks: list[tuple[str, str]], desired: dict[str, Zone], providers: dict[str, BaseProvider],
                        thresholds: tuple[float, float], concurrency: int,
                        overrides: Overrides) -> list[ProviderPlan] | None:
-    """Plan in forked workers; None when the pool breaks (the caller then uses threads)."""
+    """Plan in forked workers; None when the pool breaks (the caller then uses threads).
+    With zones enough to keep every worker busy, a zone's pairs go to one worker
+    together: its providers' served zones share the desired zone's records, whose
+    canonical form is then made once (sameness.rrsets_of); with few, pair by pair."""
     workers = max(1, min(concurrency, len(tasks)))
+    units = [list(pairs) for _, pairs in groupby(tasks, key=itemgetter(1))]  # tasks come by zone
+    if len(units) < workers * 4:
+        units = [[task] for task in tasks]
     try:
         with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("fork"),
                                  initializer=_Worker.start,
                                  initargs=(desired, providers, thresholds, overrides)) as pool:
             # in chunks: one pickled round trip per pair cost more than planning a small zone
-            return list(pool.map(_Worker.plan, tasks, chunksize=max(1, len(tasks) // (workers * 4))))
+            planned = pool.map(_Worker.plan, units, chunksize=max(1, len(units) // (workers * 4)))
+            return [data for unit in planned for data in unit]
     except BrokenProcessPool:
         return None

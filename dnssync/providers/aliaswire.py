@@ -23,7 +23,16 @@ def wire_type(rtype: str) -> int:
 
 
 def octodns_type(rdtype: int) -> str:
-    return "ALIAS" if rdtype == ALIAS_RDTYPE else dns.rdatatype.to_text(rdtype)
+    """The octoDNS type of a DNS type number (65401: ALIAS); named once per number
+    (dnspython's naming cost a fleet plan's transfers more than reading their records)."""
+    name = _OCTODNS_TYPES.get(rdtype)
+    if name is None:
+        name = _OCTODNS_TYPES[rdtype] = "ALIAS" if rdtype == ALIAS_RDTYPE else dns.rdatatype.to_text(rdtype)
+    return name
+
+
+#: DNS type number -> octoDNS type name, as octodns_type found it
+_OCTODNS_TYPES: dict[int, str] = {}
 
 
 def rdata_from_text(rtype: str, text: str) -> dns.rdata.Rdata:

@@ -206,8 +206,7 @@ class Rfc2136Provider(_OctodnsRfc2136Provider):
                     if name is None:
                         continue
                 else:
-                    name = seen.get(rr.owner) or seen.setdefault(
-                        rr.owner, dns.name.from_wire(rr.owner, 0)[0].to_text().lower())
+                    name = seen.get(rr.owner) or seen.setdefault(rr.owner, wire.name_text(rr.owner).lower())
                 rrset = (name, octodns_type(rr.rdtype))
                 ttls.setdefault(rrset, rr.ttl)
                 values.setdefault(rrset, set()).add(reply.rdata_key(rr))

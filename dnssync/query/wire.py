@@ -12,12 +12,14 @@ formats, it only frames the message (RFC 1035 4.1).
 
 from __future__ import annotations
 
+import re
 import struct
 from dataclasses import dataclass
 from typing import NamedTuple
 
 import dns.exception
 import dns.message
+import dns.name
 import dns.rcode
 import dns.rdata
 import dns.rdatatype
@@ -113,6 +115,32 @@ def read_name(wire: bytes, offset: int) -> tuple[bytes, int]:
     if len(name) > 255:
         raise Malformed("name longer than 255 octets")
     return name, after if after >= 0 else offset
+
+
+def name_text(name: bytes) -> str:
+    """The presentation text of an uncompressed wire name (as `read_name` gives it),
+    exactly as dnspython writes it (`Name.to_text()`). Labels of letters, digits, `-`,
+    `_` and `*`, which dnspython writes as they are, are read here: dnspython's reading
+    and writing was a sixth of a fleet plan's time in zone transfers. Any other label
+    (escapes, octets outside ASCII), and anything malformed, goes to dnspython."""
+    labels = []
+    offset, size = 0, len(name)
+    while offset < size:
+        length = name[offset]
+        if not length:
+            if offset + 1 != size:
+                break
+            return ".".join(labels) + "." if labels else "."
+        label = name[offset + 1:offset + 1 + length]
+        if len(label) != length or not _PLAIN_LABEL.fullmatch(label):
+            break
+        labels.append(label.decode())
+        offset += 1 + length
+    return dns.name.from_wire(name, 0)[0].to_text()
+
+
+#: a label dnspython writes as it is (no character it escapes: `"().;\\@$`, space, non-ASCII)
+_PLAIN_LABEL = re.compile(rb"[A-Za-z0-9_*-]+")
 
 
 class RR(NamedTuple):
