@@ -31,7 +31,8 @@ def in_sync(provider: BaseProvider, served: Zone) -> tuple[int, str] | None:
     the long way, whose populate has its own words for some (a missing zone is one to
     create, not an error)."""
     read = getattr(provider, "read_names", None)
-    if read is None or not all(plain(record, provider.id) for record in served.records):
+    records = served.records  # a set built afresh on each use: built once here
+    if read is None or not all(plain(record, provider.id) for record in records):
         return None
     try:
         found = read(served.name)
@@ -40,9 +41,9 @@ def in_sync(provider: BaseProvider, served: Zone) -> tuple[int, str] | None:
             raise
         return None  # a missing zone, a refusal, values only octoDNS reads: its populate says
     # the names and types first: a zone to fill (a first apply) differs there, cheaply
-    if found.keys() != {(record.fqdn.lower(), record._type) for record in served.records}:
+    if found.keys() != {(record.fqdn.lower(), record._type) for record in records}:
         return None
-    if found != rrsets_of(served.records, provider.id):
+    if found != rrsets_of(records, provider.id):
         return None
     return len(found), live_digest(found)
 

@@ -31,11 +31,13 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
+import dns.entropy
 import dns.exception
-import dns.message
 import dns.name
 import dns.rcode
+import dns.rdataclass
 import dns.rdatatype
+import dns.rdtypes.ANY.TSIG
 import dns.tsig
 
 from dnssync.model.errors import DnssyncException
@@ -92,18 +94,39 @@ def _check_tsig(reply: wire.Reply, key: dns.tsig.Key, request_mac: bytes, ctx: A
                              last.start, ctx, True), True
 
 
+def tsig_signed(query: bytes, key: dns.tsig.Key, fudge: int = 300) -> tuple[bytes, bytes]:
+    """`query` (a whole message, with no TSIG record yet) with a TSIG record
+    signing it (RFC 8945 4.2: the MAC covers the message as it was before the record
+    was added), and the MAC, which the reply's signature covers in turn."""
+    qid = int.from_bytes(query[:2], "big")
+    unsigned = dns.rdtypes.ANY.TSIG.TSIG(dns.rdataclass.ANY, dns.rdatatype.TSIG, key.algorithm, 0, fudge,
+                                         b"", qid, 0, b"")
+    rdata, _ = dns.tsig.sign(query, key, unsigned, int(time.time()))
+    data = rdata.to_wire()
+    record = key.name.to_wire() + _TSIG_FIXED.pack(dns.rdatatype.TSIG, dns.rdataclass.ANY, 0, len(data)) + data
+    count = int.from_bytes(query[10:12], "big") + 1  # the additional section gains the record
+    return query[:10] + count.to_bytes(2, "big") + query[12:] + record, rdata.mac
+
+
+#: a TSIG record's type, class, TTL and RDATA length
+_TSIG_FIXED = struct.Struct("!HHIH")
+
+
 class _Stream:
     """One transfer's messages judged in order, without I/O: the thread reader
     (`transfer`) and the event loop (`transfer_async`) both feed it."""
 
     def __init__(self, zone: str, key: dns.tsig.Key | None):
-        origin = dns.name.from_text(zone)
-        self.origin_wire = origin.to_wire().lower()
+        origin = dns.name.from_text(zone).to_wire()
+        self.origin_wire = origin.lower()
         self.key = key
-        self.query = dns.message.make_query(origin, dns.rdatatype.AXFR)
+        self.id = dns.entropy.random_16()
+        # the query dnspython's make_query + use_tsig would make (RD set), written directly:
+        # dnspython's rendering cost more than the rest of a small zone's transfer
+        request = wire.query_wire(self.id, origin, dns.rdatatype.AXFR, recursion=True, payload=0)
+        self.mac = b""
         if key is not None:
-            self.query.use_tsig(key)
-        request = self.query.to_wire()
+            request, self.mac = tsig_signed(request, key)
         self.request = struct.pack("!H", len(request)) + request
         self.tsig_ctx: Any = None
         self.signed = False
@@ -117,11 +140,11 @@ class _Stream:
         """The records of one message, in order, the closing SOA left out."""
         key = self.key
         reply = wire.parse_reply(message)
-        if reply.id != self.query.id:
+        if reply.id != self.id:
             raise TransferRefused("the transfer reply has the wrong message ID")
         if key is not None and (reply.rcode == dns.rcode.NOERROR or _signed(reply)):
             # first, so a refusal says why: BADKEY, BADSIG, BADTIME (dns.tsig.PeerError)
-            self.tsig_ctx, self.signed = _check_tsig(reply, key, self.query.mac, self.tsig_ctx)
+            self.tsig_ctx, self.signed = _check_tsig(reply, key, self.mac, self.tsig_ctx)
         if reply.rcode != dns.rcode.NOERROR:
             hint = " (is the TSIG key right?)" if key and reply.rcode == dns.rcode.NOTAUTH else ""
             raise TransferRefused(f"transfer refused ({dns.rcode.to_text(reply.rcode)}){hint}", reply.rcode)
