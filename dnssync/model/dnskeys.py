@@ -4,13 +4,16 @@ One meaning of these for every stage that touches DNSSEC keys (the embedded
 server's signer, the key exchange on apply, `dnssync ds`, verify's checks), so
 a key is named the same way everywhere ("ZSK 12345 (ECDSAP256SHA256)") and the
 DS set `dnssync ds` prints is exactly the one verify compares with the parent.
+
+dnspython's `dns.dnssec` (and with it `cryptography`) is imported where a key is
+looked at, not with this module: every `plan` imports this, most plan no key, and
+the import was a tenth of a plan's start-up.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
-import dns.dnssec
 import dns.name
 import dns.rdata
 import dns.rdataclass
@@ -28,6 +31,8 @@ SEP_FLAG = 0x0001
 
 def key_tag(key: DNSKEY) -> int:
     """The key tag (RFC 4034 Appendix B) RRSIGs and DS records name the key by."""
+    import dns.dnssec
+
     return dns.dnssec.key_id(key)
 
 
@@ -41,6 +46,8 @@ def role(key: DNSKEY) -> str:
 
 
 def algorithm_name(algorithm: int) -> str:
+    import dns.dnssec
+
     return dns.dnssec.algorithm_to_text(algorithm)
 
 
@@ -75,6 +82,8 @@ def unique(keys: Iterable[DNSKEY]) -> list[DNSKEY]:
 
 def ds_for(zone: str | dns.name.Name, key: DNSKEY, digest: str = DEFAULT_DIGEST) -> DS:
     """The DS record the parent holds for `key` of `zone` (RFC 4034 5)."""
+    import dns.dnssec
+
     ds = dns.dnssec.make_ds(dns.name.from_text(str(zone)), key, digest)
     assert isinstance(ds, DS)
     return ds
@@ -87,6 +96,8 @@ def ds_set(zone: str | dns.name.Name, keys: Iterable[DNSKEY], digest: str = DEFA
 
 def ds_matches(ds: DS, zone: str | dns.name.Name, key: DNSKEY) -> bool:
     """Whether `ds` (of any digest type dnspython knows) points at `key`."""
+    import dns.dnssec
+
     if ds.key_tag != key_tag(key) or ds.algorithm != key.algorithm:
         return False
     try:

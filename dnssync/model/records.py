@@ -27,7 +27,11 @@ def meant_for(record: Record, provider: str) -> bool:
 
 
 def meant_providers(record: Record, providers: list[str]) -> list[str]:
-    """The providers of `providers` that `record` is meant for (`meant_for`), in order."""
+    """The providers of `providers` that `record` is meant for (`meant_for`), in order:
+    all of them for a record without octoDNS settings (most records; parity asks for
+    every record of every zone a plan covers)."""
+    if not record.octodns:
+        return list(providers)
     return [p for p in providers if meant_for(record, p)]
 
 
@@ -46,6 +50,8 @@ def rrset_data(record: Record) -> dict[str, Any]:
 
 def _plain(value: Any) -> Any:
     """octoDNS values (dict and str subclasses, tuples) as plain JSON types."""
+    if type(value) in _PLAIN_TYPES:  # a TTL, a plain string: most of a plan's zone content
+        return value
     if isinstance(value, dict):
         return {str(k): _plain(v) for k, v in value.items()}
     if isinstance(value, list | tuple | set):
@@ -56,6 +62,10 @@ def _plain(value: Any) -> Any:
         return value
     return str(value)
 
+
+
+#: types `_plain` gives back as they are
+_PLAIN_TYPES = frozenset((str, int, float, bool, type(None)))
 
 
 def rrset_text(data: dict[str, Any] | None) -> str:

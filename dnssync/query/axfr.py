@@ -6,7 +6,8 @@ Two things matter with real servers:
   `dns.query.xfr`, octodns-bind's path) reads the next message only after parsing
   the previous one; when the process is busy the server's send buffer fills and
   Knot drops the connection after its TCP I/O timeout: the transfer ends in EOF.
-  Here a reader thread drains the socket while the caller consumes behind it.
+  Here a reader thread drains the socket while the caller consumes behind it, from
+  the second message on (a transfer of one message, a small zone's, needs none).
   Small zones, whose transfer fits in the socket buffers, are read on the event
   loop instead (`transfer_async`): a thread per transfer costs more than the
   transfer when a fleet's hundreds of small zones are verified.
@@ -182,10 +183,25 @@ def transfer(host: str, zone: str, port: int = 53, key: dns.tsig.Key | None = No
         sock.settimeout(timeout)
         sock.connect((host, port))
         sock.sendall(stream.request)
+        # the first message read here: a small zone's whole transfer is one message, and
+        # a reader thread cost more than reading it (a fleet's plan transfers hundreds);
+        # a longer transfer gets its reader before any of its records is handed out
+        sock.settimeout(max(0.001, deadline - time.monotonic()))
+        try:
+            (length,) = struct.unpack("!H", _read_exact(sock, 2))
+            first = stream.records(_read_exact(sock, length))
+        except TimeoutError:
+            raise dns.exception.Timeout from None
+        if stream.done:
+            yield from first
+            stream.finish()
+            return
+        sock.settimeout(timeout)
         messages: queue.Queue = queue.Queue()
         reader = threading.Thread(target=_reader, args=(sock, messages), daemon=True)
         reader.start()
         try:
+            yield from first
             while not stream.done:
                 try:
                     item = messages.get(timeout=max(0.0, deadline - time.monotonic()))
