@@ -70,7 +70,7 @@ def apply(ctx: Context, zones: tuple[str, ...], providers: tuple[str, ...], plan
         run.check()
         if run.nothing_to_send:
             if fmt == "json":
-                ctx.emit(_document({"plan": json.loads(run.plan.to_json()), "apply": None}, wait))
+                ctx.emit(_document({"plan": run.plan.to_dict(), "apply": None}, wait))
             if run.refused:
                 raise click.exceptions.Exit(1)
             return
@@ -85,7 +85,7 @@ def apply(ctx: Context, zones: tuple[str, ...], providers: tuple[str, ...], plan
             result = run_apply(run)
             run.exchange_keys(result, ctx.say)
     if fmt == "json":
-        ctx.emit(_document({"plan": json.loads(run.plan.to_json()), "apply": {
+        ctx.emit(_document({"plan": run.plan.to_dict(), "apply": {
             "id": result.id, "snapshot": result.snapshot,
             "outcomes": [asdict(o) for o in result.outcomes]}}, wait))
     else:
