@@ -32,7 +32,7 @@ from dnssync.model.records import zone_content, zone_from_content
 from dnssync.planning.flatten import Flattening
 from dnssync.planning.held import HeldPlans
 from dnssync.planning.parity import blocking
-from dnssync.planning.planner import LivePlan, plan_one
+from dnssync.planning.planner import LivePlan, plan_live, plan_one
 from dnssync.planning.run import plan_repository, replan_keys
 from dnssync.repo.config import Config, zone_name
 from dnssync.repo.gitrev import head_revision
@@ -110,11 +110,17 @@ class ApplyRun:
             raise UsageError(f"snapshot names providers that are no longer configured: {', '.join(missing)}")
         built = build_providers([config.providers[p] for p in sorted({p for p, _ in saved})])
         gates = Gates.for_restore()
-        lives = [plan_one(p, built[p], zone, *gates.thresholds) for (p, _), zone in sorted(saved.items())]
-        plan = Plan(zones={z.name: zone_content(z) for z in saved.values()},
-                    providers=[lp.data for lp in lives], revision=head_revision(config.root))
+
+        def plan_pair(pair: Pair) -> LivePlan:
+            return plan_one(pair[0], built[pair[0]], saved[pair], *gates.thresholds)
+
+        lives = plan_live(sorted(saved), plan_pair, None, config.defaults.concurrency)
+        run = cls(Plan(zones={z.name: zone_content(z) for z in saved.values()}, providers=[],
+                       revision=head_revision(config.root)), lives, gates, config.state_dir,
+                  config.defaults.retries, config.defaults.backoff, jobs=None)
+        run.plan.providers = run.pairs
         # no canary order: a restore puts every provider back at once (as it always has)
-        return cls(plan, lives, gates, config.state_dir, config.defaults.retries, config.defaults.backoff)
+        return run
 
     def check(self) -> None:
         """Raise the gates' refusal of the plan (DnssyncError, exit 1), if any."""

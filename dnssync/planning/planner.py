@@ -7,6 +7,7 @@ workers that keep them for the apply (held.py)."""
 from __future__ import annotations
 
 import multiprocessing
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
@@ -135,23 +136,33 @@ def make_plan(
     def plan_task(task: tuple[str, str]) -> LivePlan:
         return _plan_task(task, desired, providers, thresholds, overrides)
 
+    if live:
+        lives = plan_live(tasks, plan_task, jobs, concurrency)
+        return Plan(zones=zones, providers=lives.data if isinstance(lives, HeldPlans)
+                    else [lp.data for lp in lives]), lives
+    data: list[ProviderPlan] | None = None
+    if len(tasks) > 1 and forks:
+        data = _plan_in_processes(tasks, desired, providers, thresholds, concurrency, overrides)
+    if data is None:
+        data = [lp.data for lp in plan_in_threads(tasks, plan_task, concurrency)]
+    return Plan(zones=zones, providers=data), []
+
+
+def plan_live(tasks: list[tuple[str, str]], plan_task: Callable[[tuple[str, str]], LivePlan], jobs: int | None,
+              concurrency: int) -> list[LivePlan] | HeldPlans:
+    """The live plans of `tasks` (what apply sends): by `jobs` forked workers that keep
+    them (held.py), or in threads here (`jobs` 1, no fork, or the workers failed).
+    `jobs=None`: one worker per core from MIN_PAIRS pairs up."""
     if jobs is None:
         jobs = cores() if len(tasks) >= MIN_PAIRS else 1
-    if live and forks and jobs > 1 and len(tasks) > 1:
+    if jobs > 1 and len(tasks) > 1 and "fork" in multiprocessing.get_all_start_methods():
         workers = min(jobs, len(tasks))
         threads = max(1, concurrency // workers)
         shares = [tasks[len(tasks) * i // workers:len(tasks) * (i + 1) // workers] for i in range(workers)]
         held = HeldPlans.start(shares, lambda share: plan_in_threads(share, plan_task, threads))
         if held is not None:
-            return Plan(zones=zones, providers=held.data), held
-    data: list[ProviderPlan] | None = None
-    lives: list[LivePlan] = []
-    if not live and len(tasks) > 1 and forks:
-        data = _plan_in_processes(tasks, desired, providers, thresholds, concurrency, overrides)
-    if data is None:
-        lives = plan_in_threads(tasks, plan_task, concurrency)
-        data = [lp.data for lp in lives]
-    return Plan(zones=zones, providers=data), lives
+            return held
+    return plan_in_threads(tasks, plan_task, concurrency)
 
 
 def _plan_task(task: tuple[str, str], desired: dict[str, Zone], providers: dict[str, BaseProvider],
