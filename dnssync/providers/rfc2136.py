@@ -60,6 +60,7 @@ from dnssync.model.sameness import Rrsets
 from dnssync.providers import keptread
 from dnssync.providers.aliaswire import octodns_type, rdata_from_text, rdata_text, wire_type
 from dnssync.providers.refused import Deterministic, Refused, bisect
+from dnssync.providers.updatewire import RawUpdate, rrset_rrs
 from dnssync.query import axfr, wire
 
 #: bytes kept free in every update message for the header, zone section and TSIG
@@ -291,9 +292,15 @@ class Rfc2136Provider(_OctodnsRfc2136Provider):
         return batches
 
     def _message(self, zone_name: str, batch: Sequence[_Group]) -> dns.update.UpdateMessage:
-        """One update message carrying a batch, signed when a key is configured."""
+        """One update message carrying a batch, signed when a key is configured: rendered
+        directly (updatewire.py) unless it changes the apex NS value by value."""
+        ops = [sized for group in batch for sized in group]
+        if not any(op.action == "apex-ns" for op, _, _ in ops):
+            return RawUpdate(zone_name, [rr for op, owner, rdatas in ops
+                                         for rr in rrset_rrs(op.action, owner, wire_type(op.rtype), op.ttl, rdatas)],
+                             **self._auth_params())
         update = dns.update.UpdateMessage(zone_name, **self._auth_params())
-        for op, owner, rdatas in (sized for group in batch for sized in group):
+        for op, owner, rdatas in ops:
             if op.action == "apex-ns":
                 self._apex_ns(update, op, owner, rdatas)
             elif op.action == "add":
