@@ -57,12 +57,12 @@ def big_zone() -> str:
                    for i in range(RECORDS))
 
 
-def start_apply(repo) -> tuple[subprocess.Popen, Path]:
+def start_apply(repo, jobs: str) -> tuple[subprocess.Popen, Path]:
     out = repo.root.parent / f"{repo.root.name}-apply.txt"
     env = {**repo.env, "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1"}  # its output read while it runs
     with open(out, "w") as handle:  # the child keeps its own copy of the descriptor
         process = subprocess.Popen([sys.executable, "-m", "dnssync", "-c", str(repo.root), "--no-color",
-                                    "apply", "--yes"], stdout=handle, stderr=subprocess.STDOUT, env=env)
+                                    "apply", "--yes", "--jobs", jobs], stdout=handle, stderr=subprocess.STDOUT, env=env)
     return process, out
 
 
@@ -85,16 +85,18 @@ def interrupted_once(process: subprocess.Popen, out: Path) -> None:
     wait_for("saying it stops", lambda: "Ctrl-C: stopping at the next batch boundary" in out.read_text(), process)
 
 
-@pytest.fixture
-def apply_held(make_repo, lab):
+@pytest.fixture(params=["1", "2"], ids=["threads", "workers"])
+def apply_held(make_repo, lab, request):
     """A repository with the big zone (PowerDNS through a holding proxy) and its apply
-    running, PowerDNS's third batch held: (repo, process, output file, proxy, hold)."""
+    running, PowerDNS's third batch held: (repo, process, output file, proxy, hold).
+    Applied by threads of the apply's process, and by two forked workers (planning/
+    held.py: the Ctrl-C reaches only the parent, which passes it on)."""
     hold = Hold()
     proxy = FaultyProxy(f"http://{lab.pdns.address}:{lab.pdns.api_port}", hold).__enter__()
     zone = unique_zone()
     repo = make_repo({zone: big_zone()}, provider_extra={
         **SMALL_BATCHES, "pdns": {"host": "127.0.0.1", "port": proxy.port, **SMALL_BATCHES["pdns"]}})
-    process, out = start_apply(repo)
+    process, out = start_apply(repo, request.param)
     try:
         wait_for("PowerDNS's third batch", hold.holding.is_set, process)
         yield repo, process, out, proxy, hold

@@ -15,14 +15,19 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
+from pathlib import Path
 
 from dnssync.applying import readback, snapshot
+from dnssync.applying.gates import Gates
 from dnssync.applying.record import ApplyResult, Outcome
 from dnssync.applying.run import ApplyRun
 from dnssync.applying.state import stamp
 from dnssync.model import interrupt
-from dnssync.planning.planner import LivePlan
+from dnssync.planning.held import Lost, writing
+from dnssync.planning.planner import LivePlan, plan_one
 from dnssync.providers.hints import describe_error, is_transient
 
 Replan = Callable[[LivePlan], LivePlan]
@@ -70,7 +75,7 @@ def apply_one(live: LivePlan, replan: Replan, check: Check, save: Callable[[Live
                 save(current)
                 saved = True
             try:
-                with interrupt.sending(f"{outcome.provider}/{outcome.zone}"):
+                with writing(outcome.provider), interrupt.sending(f"{outcome.provider}/{outcome.zone}"):
                     interrupt.checkpoint()
                     current.provider.apply(current.octo)
             except Exception as e:  # isolate: any provider failure becomes this outcome
@@ -131,42 +136,95 @@ def read_back(outcome: Outcome, sent: LivePlan, replan: Replan) -> None:
 _LISTED = 20
 
 
-def run_apply(run: ApplyRun) -> ApplyResult:
-    """Snapshot, then apply every provider in parallel (canaries first); record the apply.
-    The caller holds the repository's apply lock (from before it planned)."""
-    plan, lives = run.plan, run.lives
-    result = ApplyResult(id=stamp(), snapshot=None, plan=plan)
+@dataclass(frozen=True)
+class Sending:
+    """What every attempt at every pair of one apply needs, wherever it runs (this
+    process, or a worker holding the pair's live plan: so it pickles)."""
+
+    gates: Gates
+    state_dir: Path
+    revision: str | None
+    snapshot: str  # the apply's snapshot id: pairs first read on a retry join it
+    retries: int
+    backoff: float
+
+
+def replan(gates: Gates, live: LivePlan) -> LivePlan:
+    """Read one pair again (a retry, or reading back after a send), with the apply's thresholds."""
+    return plan_one(live.data.provider, live.provider, live.desired, *gates.thresholds, live.processors)
+
+
+def readable(lives: list[LivePlan]) -> list[snapshot.Rendered]:
+    """The live content of every pair about to change, as snapshot files (rendered where
+    it was read)."""
+    return [snapshot.render(lp.data.provider, lp.existing, lp.data.exists) for lp in lives
+            if lp.existing is not None and lp.octo is not None]
+
+
+def apply_share(lives: list[LivePlan], wave: list[str], how: Sending) -> tuple[list[Outcome], bool]:
+    """Apply the pairs of `lives` whose provider is in `wave`: one thread per provider,
+    its zones one after the other. Returns their outcomes and whether a pair first read
+    on a retry was added to the snapshot."""
     lock = threading.Lock()
+    saved = False
 
-    def save(*pairs: LivePlan) -> None:
+    def save(live: LivePlan) -> None:
+        nonlocal saved
         with lock:
-            result.snapshot = snapshot.save(run.state_dir, [(lp.data.provider, lp.existing, lp.data.exists)
-                                                            for lp in pairs], plan.revision, result.snapshot)
+            snapshot.save(how.state_dir, [(live.data.provider, live.existing, live.data.exists)], how.revision,
+                          how.snapshot)
+            saved = True
 
-    readable = [lp for lp in lives if lp.existing is not None and lp.octo is not None]
-    if readable:
-        save(*readable)
     by_provider: dict[str, list[LivePlan]] = {}
     for lp in lives:
-        by_provider.setdefault(lp.data.provider, []).append(lp)
+        if lp.data.provider in wave:
+            by_provider.setdefault(lp.data.provider, []).append(lp)
 
     def provider_run(name: str) -> list[Outcome]:
-        return [apply_one(lp, run.replan, run.gates.recheck, save, run.retries, run.backoff)
+        return [apply_one(lp, partial(replan, how.gates), how.gates.recheck, save, how.retries, how.backoff)
                 for lp in by_provider[name]]
 
-    waves = [[p for p in by_provider if p in run.canaries], [p for p in by_provider if p not in run.canaries]]
+    with ThreadPoolExecutor(max_workers=max(1, len(by_provider))) as pool:
+        outcomes = [outcome for part in pool.map(provider_run, list(by_provider)) for outcome in part]
+    return outcomes, saved
+
+
+def run_apply(run: ApplyRun) -> ApplyResult:
+    """Snapshot, then apply every provider in parallel (canaries first); record the apply.
+    The caller holds the repository's apply lock (from before it planned). The live plans
+    are in this process or held by forked workers (planning/held.py): either way each
+    part of the work runs where they are (`ApplyRun.each`)."""
+    plan = run.plan
+    result = ApplyResult(id=stamp(), snapshot=None, plan=plan)
+    how = Sending(run.gates, run.state_dir, plan.revision, stamp(), run.retries, run.backoff)
+    entries = [entry for part in run.each(readable) for entry in part]
+    if entries:
+        result.snapshot = snapshot.save_rendered(run.state_dir, entries, plan.revision, how.snapshot)
+    pairs = run.pairs
+    order = {(p.provider, p.zone): index for index, p in enumerate(pairs)}
+    providers = list(dict.fromkeys(p.provider for p in pairs))
+    waves = [[p for p in providers if p in run.canaries], [p for p in providers if p not in run.canaries]]
     for wave in waves:
         if not wave:
             continue
         if result.failed:  # a canary failed (or Ctrl-C): stop before touching the others
             why = "not applied: a canary provider failed" if not result.interrupted else str(interrupt.Interrupted())
-            result.outcomes += [Outcome(lp.data.provider, lp.data.zone,
-                                        "interrupted" if result.interrupted else "skipped",
-                                        changes=len(lp.data.changes), pending=len(lp.data.changes), error=why)
-                                for p in wave for lp in by_provider[p]]
+            result.outcomes += [Outcome(p.provider, p.zone, "interrupted" if result.interrupted else "skipped",
+                                        changes=len(p.changes), pending=len(p.changes), error=why)
+                                for p in pairs if p.provider in wave]
             continue
-        with ThreadPoolExecutor(max_workers=len(wave)) as pool:
-            for outcomes in pool.map(provider_run, wave):
-                result.outcomes.extend(outcomes)
+        outcomes: list[Outcome] = []
+        for part in run.each(apply_share, wave, how):
+            if isinstance(part, Lost):
+                outcomes += [Outcome(p.provider, p.zone, "unchanged") if not (p.changes or p.error) else
+                             Outcome(p.provider, p.zone, "failed", changes=len(p.changes), error=part.why,
+                                     retryable=True) for p in part.pairs if p.provider in wave]
+                continue
+            done, saved = part
+            outcomes += done
+            if saved:
+                result.snapshot = how.snapshot
+        outcomes.sort(key=lambda o: (wave.index(o.provider), order[(o.provider, o.zone)]))
+        result.outcomes += outcomes
     result.save(run.state_dir)
     return result

@@ -113,7 +113,7 @@ class ApplyResult:
 
     def to_json(self) -> dict[str, Any]:
         return {"format_version": RECORD_FORMAT, "id": self.id, "snapshot": self.snapshot,
-                "plan": json.loads(self.plan.to_json()), "outcomes": [asdict(o) for o in self.outcomes]}
+                "plan": self.plan.to_dict(), "outcomes": [asdict(o) for o in self.outcomes]}
 
     @classmethod
     def from_json(cls, data: dict[str, Any], source: str) -> ApplyResult:

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 from octodns.zone import Zone
 
@@ -26,11 +27,12 @@ from dnssync.applying.gates import Gates, Pair
 from dnssync.applying.keyexchange import exchange_keys
 from dnssync.applying.record import ApplyResult
 from dnssync.model.errors import DnssyncError, PlanMismatch, UsageError
-from dnssync.model.plan import Plan
+from dnssync.model.plan import Plan, ProviderPlan
 from dnssync.model.records import zone_content, zone_from_content
 from dnssync.planning.flatten import Flattening
+from dnssync.planning.held import HeldPlans
 from dnssync.planning.parity import blocking
-from dnssync.planning.planner import LivePlan, plan_one
+from dnssync.planning.planner import LivePlan, plan_live, plan_one
 from dnssync.planning.run import plan_repository, replan_keys
 from dnssync.repo.config import Config, zone_name
 from dnssync.repo.gitrev import head_revision
@@ -44,7 +46,8 @@ class ApplyRun:
     """One apply: what to send, the gates it passed, how it retries, where its state goes."""
 
     plan: Plan
-    lives: list[LivePlan]
+    #: the pairs' live plans: here, or held by forked workers (a fleet: planning/held.py)
+    lives: list[LivePlan] | HeldPlans
     gates: Gates
     state_dir: Path
     retries: int = 3
@@ -57,16 +60,19 @@ class ApplyRun:
     providers: list[str] | None = None  # the providers asked for (None: all)
     skipped: list[str] = field(default_factory=list)  # `--refresh-flattened`: provider/zone pairs left out
     created: list[str] = field(default_factory=list)  # provider/zone pairs create_zones created
+    jobs: int | None = 1  # forked workers that plan and apply a fleet (held.py; None: by its size)
 
     @classmethod
     def fresh(cls, repo: Repository, providers: list[str] | None = None, force: bool = False,
-              refresh_flattened: bool = False) -> ApplyRun:
+              refresh_flattened: bool = False, jobs: int | None = None) -> ApplyRun:
         """Plan `providers` (None: all) now. With `refresh_flattened` only the flattened
-        ALIAS RRsets, and never at a provider that lacks the zone (a refresh never creates one)."""
-        plan, lives = plan_repository(repo, providers, refresh_flattened=refresh_flattened)
-        skipped = Flattening.skip_new_zones(plan, lives) if refresh_flattened else []
+        ALIAS RRsets, and never at a provider that lacks the zone (a refresh never creates
+        one). `jobs`: worker processes (None: one per core for a fleet; a refresh: none)."""
+        jobs = 1 if refresh_flattened else jobs
+        plan, lives = plan_repository(repo, providers, refresh_flattened=refresh_flattened, jobs=jobs)
+        skipped = Flattening.skip_new_zones(plan, _here(lives)) if refresh_flattened else []
         return cls(plan, lives, Gates.of(repo.config.policy, force), **_settings(repo.config),
-                   repo=repo, creates_zones=not refresh_flattened, providers=providers, skipped=skipped)
+                   repo=repo, creates_zones=not refresh_flattened, providers=providers, skipped=skipped, jobs=jobs)
 
     @classmethod
     def reviewed(cls, repo: Repository, path: Path, force: bool = False) -> ApplyRun:
@@ -88,7 +94,7 @@ class ApplyRun:
         gates.admit(set(repo.config.providers), repo.identity, repo.revision)
         fresh, lives = plan_repository(repo, sorted({p.provider for p in saved.providers}), desired,
                                        flattened=saved.flattened)
-        problems = gates.stale(fresh, lives)
+        problems = gates.stale(fresh, _here(lives))
         if problems:
             raise PlanMismatch("refusing to apply a stale plan (nothing was sent): " + "; ".join(problems))
         # the reviewed findings, and any parity finding today's capabilities and policy add
@@ -104,11 +110,17 @@ class ApplyRun:
             raise UsageError(f"snapshot names providers that are no longer configured: {', '.join(missing)}")
         built = build_providers([config.providers[p] for p in sorted({p for p, _ in saved})])
         gates = Gates.for_restore()
-        lives = [plan_one(p, built[p], zone, *gates.thresholds) for (p, _), zone in sorted(saved.items())]
-        plan = Plan(zones={z.name: zone_content(z) for z in saved.values()},
-                    providers=[lp.data for lp in lives], revision=head_revision(config.root))
+
+        def plan_pair(pair: Pair) -> LivePlan:
+            return plan_one(pair[0], built[pair[0]], saved[pair], *gates.thresholds)
+
+        lives = plan_live(sorted(saved), plan_pair, None, config.defaults.concurrency)
+        run = cls(Plan(zones={z.name: zone_content(z) for z in saved.values()}, providers=[],
+                       revision=head_revision(config.root)), lives, gates, config.state_dir,
+                  config.defaults.retries, config.defaults.backoff, jobs=None)
+        run.plan.providers = run.pairs
         # no canary order: a restore puts every provider back at once (as it always has)
-        return cls(plan, lives, gates, config.state_dir, config.defaults.retries, config.defaults.backoff)
+        return run
 
     def check(self) -> None:
         """Raise the gates' refusal of the plan (DnssyncError, exit 1), if any."""
@@ -128,7 +140,8 @@ class ApplyRun:
             return []
         created = repo.create_pending_zones(self.plan, self.providers)
         if created:
-            self.plan, self.lives = plan_repository(repo, self.providers)
+            self.close()
+            self.plan, self.lives = plan_repository(repo, self.providers, jobs=self.jobs)
             self.created = created
         return created
 
@@ -147,15 +160,34 @@ class ApplyRun:
         result.outcomes += exchange_keys(repo.config, self.plan, repo.providers(), say,
                                          partial(replan_keys, repo)).outcomes
 
-    def replan(self, live: LivePlan) -> LivePlan:
-        """Read one pair again (a retry, or reading back after a send), with this apply's thresholds."""
-        return plan_one(live.data.provider, live.provider, live.desired, *self.gates.thresholds, live.processors)
+    @property
+    def pairs(self) -> list[ProviderPlan]:
+        """The data of every pair to apply, in plan order."""
+        return self.lives.data if isinstance(self.lives, HeldPlans) else [lp.data for lp in self.lives]
+
+    def each(self, function: Callable[..., Any], *args: Any) -> list[Any]:
+        """`function(live_plans, *args)` where the live plans are: once here, or in every
+        worker holding a share of them (what each returned; `Lost` for a worker that died)."""
+        if isinstance(self.lives, HeldPlans):
+            return self.lives.call(function, *args)
+        return [function(self.lives, *args)]
+
+    def close(self) -> None:
+        """End the workers holding live plans, if any (always: also when nothing is sent)."""
+        if isinstance(self.lives, HeldPlans):
+            self.lives.close()
 
     @property
     def refused(self) -> bool:
         """Whether the plan refused records it could not serve (an ALIAS target that did not
         resolve): the rest is applied, and the exit code still says something is missing."""
         return any(f.code == "alias.unresolved" for f in self.plan.findings)
+
+
+def _here(lives: list[LivePlan] | HeldPlans) -> list[LivePlan]:
+    """Live plans this process holds: a refresh and a reviewed plan plan in threads."""
+    assert not isinstance(lives, HeldPlans), "planned with jobs=1: the live plans are here"
+    return lives
 
 
 def _settings(config: Config) -> dict:

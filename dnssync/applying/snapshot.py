@@ -8,6 +8,7 @@ it, so whatever an apply did can be undone, provider by provider.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -34,29 +35,50 @@ def snapshots_dir(state_dir: Path) -> Path:
     return state_dir / "snapshots"
 
 
+@dataclass(frozen=True)
+class Rendered:
+    """One provider's live zone as its snapshot file: made where the zone was read (an
+    apply worker process), saved by whoever writes the snapshot."""
+
+    entry: SnapshotEntry
+    text: bytes
+
+
+def render(provider: str, zone: Zone, exists: bool | None) -> Rendered:
+    return Rendered(SnapshotEntry(provider, zone.name, exists, len(zone.records)), zone_yaml(zone).encode())
+
+
 def save(state_dir: Path, zones: list[tuple[str, Zone, bool | None]], revision: str | None,
          snapshot_id: str | None = None) -> str:
     """Write (provider, live zone, exists) triples into a new snapshot, or add them to
-    `snapshot_id` (a provider first read on a retry joins its apply's snapshot).
+    `snapshot_id` (a provider first read on a retry joins its apply's snapshot)."""
+    return save_rendered(state_dir, [render(*triple) for triple in zones], revision, snapshot_id)
 
-    Every file is written atomically; meta.json, sealed with a checksum, is written
-    last and lists each zone file's sha256 and record count, so `load` can tell a
-    snapshot that is whole from one truncated, emptied or edited since."""
+
+def save_rendered(state_dir: Path, zones: list[Rendered], revision: str | None,
+                  snapshot_id: str | None = None) -> str:
+    """`save` of zones already rendered. Every file is written atomically; meta.json,
+    sealed with a checksum, is written last and lists each zone file's sha256 and
+    record count, so `load` can tell a snapshot that is whole from one truncated,
+    emptied or edited since. Several processes of one apply may add to one snapshot:
+    its meta.json is read and rewritten under a lock."""
     snapshot_id = snapshot_id or stamp()
     folder = snapshots_dir(state_dir) / snapshot_id
     meta_path = folder / "meta.json"
-    meta = read_sealed(meta_path, "snapshot") if meta_path.exists() else {
-        "id": snapshot_id, "created": datetime.now(UTC).isoformat(timespec="seconds"), "revision": revision,
-        "entries": []}
-    files = {}
-    for provider, zone, exists in zones:
-        text = zone_yaml(zone).encode()
-        file = f"{provider}/{zone.name}yaml"
-        files[folder / file] = text
-        meta["entries"].append({**SnapshotEntry(provider, zone.name, exists, len(zone.records)).__dict__,
-                                "file": file, "sha256": hashlib.sha256(text).hexdigest()})
-    write_all(files)
-    write_json(meta_path, meta, sealed=True)
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / ".lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        meta = read_sealed(meta_path, "snapshot") if meta_path.exists() else {
+            "id": snapshot_id, "created": datetime.now(UTC).isoformat(timespec="seconds"), "revision": revision,
+            "entries": []}
+        files = {}
+        for zone in zones:
+            file = f"{zone.entry.provider}/{zone.entry.zone}yaml"
+            files[folder / file] = zone.text
+            meta["entries"].append({**zone.entry.__dict__, "file": file,
+                                    "sha256": hashlib.sha256(zone.text).hexdigest()})
+        write_all(files)
+        write_json(meta_path, meta, sealed=True)
     return snapshot_id
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from dataclasses import asdict
 from pathlib import Path
@@ -40,13 +41,16 @@ from dnssync.report.text import print_apply, print_plan
                    " safe for a scheduled job.")
 @click.option("--wait", is_flag=True,
               help="Then watch until fully propagated, as `dnssync watch` does.")
+@click.option("--jobs", type=click.IntRange(1, 256), default=None,
+              help="Processes that plan and apply a fleet (default: one per core, from 24 provider/zone"
+                   " pairs up); 1: threads of this process.")
 @deadline_options
 @interval_option
 @format_option("text", "json")
 @pass_ctx
 def apply(ctx: Context, zones: tuple[str, ...], providers: tuple[str, ...], plan_file: Path | None,
           yes: bool, force: bool, refresh_flattened: bool, wait: bool, deadline: float | None,
-          old_timeout: float | None, interval: float,
+          old_timeout: float | None, interval: float, jobs: int | None,
           fmt: str) -> None:
     """Apply the changes to every provider.
 
@@ -61,31 +65,32 @@ def apply(ctx: Context, zones: tuple[str, ...], providers: tuple[str, ...], plan
         if plan_file:
             run = ApplyRun.reviewed(repo, plan_file, force)
         else:
-            run = ApplyRun.fresh(repo, list(providers) or None, force, refresh_flattened)
-        if run.skipped:
-            ctx.say(f"--refresh-flattened skips {', '.join(run.skipped)}: the provider does not have the zone"
-                    " yet, and a refresh never creates one (a full apply does)")
-        if fmt == "text":
-            print_plan(ctx.out, run.plan)
-        run.check()
-        if run.nothing_to_send:
-            if fmt == "json":
-                ctx.emit(_document({"plan": json.loads(run.plan.to_json()), "apply": None}, wait))
-            if run.refused:
-                raise click.exceptions.Exit(1)
-            return
-        confirm(ctx, "Apply these changes?", yes)
-        created = run.create_zones()
-        if created:
+            run = ApplyRun.fresh(repo, list(providers) or None, force, refresh_flattened, jobs)
+        with contextlib.closing(run):  # its workers end, whatever happens
+            if run.skipped:
+                ctx.say(f"--refresh-flattened skips {', '.join(run.skipped)}: the provider does not have the zone"
+                        " yet, and a refresh never creates one (a full apply does)")
             if fmt == "text":
-                ctx.out.print(f"Created {', '.join(created)} for their nameservers; the plan with them:")
                 print_plan(ctx.out, run.plan)
             run.check()
-        with interrupt.sigint_stops(ctx.say):
-            result = run_apply(run)
-            run.exchange_keys(result, ctx.say)
+            if run.nothing_to_send:
+                if fmt == "json":
+                    ctx.emit(_document({"plan": run.plan.to_dict(), "apply": None}, wait))
+                if run.refused:
+                    raise click.exceptions.Exit(1)
+                return
+            confirm(ctx, "Apply these changes?", yes)
+            created = run.create_zones()
+            if created:
+                if fmt == "text":
+                    ctx.out.print(f"Created {', '.join(created)} for their nameservers; the plan with them:")
+                    print_plan(ctx.out, run.plan)
+                run.check()
+            with interrupt.sigint_stops(ctx.say):
+                result = run_apply(run)
+                run.exchange_keys(result, ctx.say)
     if fmt == "json":
-        ctx.emit(_document({"plan": json.loads(run.plan.to_json()), "apply": {
+        ctx.emit(_document({"plan": run.plan.to_dict(), "apply": {
             "id": result.id, "snapshot": result.snapshot,
             "outcomes": [asdict(o) for o in result.outcomes]}}, wait))
     else:

@@ -34,7 +34,7 @@ EXIT_CHANGES = 3
 
 def render(ctx: Context, plans: list[Plan], fmt: str, out: Path | None = None) -> None:
     if fmt == "json":
-        documents = [json.loads(p.to_json()) for p in plans]
+        documents = [p.to_dict() for p in plans]
         ctx.emit(json.dumps(documents[0] if len(documents) == 1 else
                             {"base": documents[0], "live": documents[1]}, indent=2, sort_keys=True), out)
     elif fmt == "markdown":

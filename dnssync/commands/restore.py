@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 
 import click
@@ -35,12 +36,13 @@ def restore(ctx: Context, snapshot_id: str, zones: tuple[str, ...], providers: t
     config = ctx.settings()
     with apply_lock(config.state_dir):
         run = ApplyRun.restore(config, selected)
-        print_plan(ctx.out, run.plan, f"the providers already hold the content of snapshot {snapshot_id}")
-        if run.nothing_to_send:
-            return
-        confirm(ctx, f"Restore snapshot {snapshot_id}?", yes)
-        with interrupt.sigint_stops(ctx.say):
-            result = run_apply(run)
+        with contextlib.closing(run):  # its workers end, whatever happens
+            print_plan(ctx.out, run.plan, f"the providers already hold the content of snapshot {snapshot_id}")
+            if run.nothing_to_send:
+                return
+            confirm(ctx, f"Restore snapshot {snapshot_id}?", yes)
+            with interrupt.sigint_stops(ctx.say):
+                result = run_apply(run)
     print_apply(ctx.out, result)
     if result.exit_code:
         raise click.exceptions.Exit(result.exit_code)

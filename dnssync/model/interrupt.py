@@ -9,6 +9,10 @@ calls `checkpoint()`, which raises `Interrupted` once it is set. apply then re-r
 each provider, reports what is still pending and writes its record as usual. A second
 SIGINT stops at once, saying which provider/zone pairs were in the middle of
 sending (their state is unknown until the next plan).
+
+Pairs sent by other processes (planning/held.py's workers) take part through a
+`Relay`: the first Ctrl-C is passed on to them, and the second names what they were
+sending, which each worker `publish`es as it goes.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import signal
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Protocol
 
 from dnssync.model.errors import DnssyncException
 
@@ -25,6 +30,22 @@ from dnssync.model.errors import DnssyncException
 STOP = threading.Event()
 _lock = threading.Lock()
 _sending: set[str] = set()
+
+
+class Relay(Protocol):
+    """Other processes sending for this apply (forked workers)."""
+
+    def stop(self) -> None:
+        """Pass the first Ctrl-C on: they stop at their next batch boundary."""
+
+    def sending(self) -> list[str]:
+        """The pairs (provider/zone) they are in the middle of sending."""
+
+
+#: the relays of this process's apply (registered while their workers live)
+relays: list[Relay] = []
+#: in a worker: told the pairs this process is sending whenever they change
+publish: Callable[[list[str]], None] | None = None
 
 
 class Interrupted(DnssyncException):
@@ -51,16 +72,24 @@ def sending(label: str) -> Iterator[None]:
     """Mark `label` (provider/zone) as possibly mid-batch, for a second Ctrl-C to name."""
     with _lock:
         _sending.add(label)
+        _published()
     try:
         yield
     finally:
         with _lock:
             _sending.discard(label)
+            _published()
+
+
+def _published() -> None:
+    if publish is not None:
+        publish(sorted(_sending))
 
 
 def unknown() -> list[str]:
     with _lock:
-        return sorted(_sending)
+        here = set(_sending)
+    return sorted(here.union(*(relay.sending() for relay in relays)))
 
 
 @contextmanager
@@ -75,6 +104,8 @@ def sigint_stops(say: Callable[[str], None]) -> Iterator[None]:
     def handler(signum: int, frame: object) -> None:
         if not STOP.is_set():
             STOP.set()
+            for relay in relays:
+                relay.stop()
             say("Ctrl-C: stopping at the next batch boundary, then re-reading every provider"
                 " (Ctrl-C again to stop at once).")
             return

@@ -148,13 +148,19 @@ class Plan:
     def checksum(self) -> str:
         return _checksum(self._body())
 
-    def to_json(self) -> str:
+    def to_dict(self) -> dict[str, Any]:
+        """The plan as JSON data, sealed (checksum, and signature when DNSSYNC_PLAN_KEY
+        is set): what `to_json` writes and an apply record embeds."""
         body = self._body()  # once: a fleet's plan holds tens of thousands of changes
         sealed = {"checksum": _checksum(body)}
         key = plan_key()
         if key is not None:
             sealed["signature"] = signature(sealed["checksum"], key)
-        return json.dumps({**body, **sealed}, indent=2, sort_keys=True)
+        return {**body, **sealed}
+
+    def to_json(self) -> str:
+        """The plan file a reviewer reads (`plan --save-plan`): indented."""
+        return json.dumps(self.to_dict(), indent=2, sort_keys=True)
 
     @classmethod
     def from_json(cls, text: str, source: str = "plan") -> Plan:

@@ -1,12 +1,14 @@
 """The planner: every (provider, zone) pair planned in parallel into a `Plan` (the
 data, `dnssync.model.plan`) and, where apply needs them, the octoDNS objects beside
-it (`LivePlan`). Threads when apply needs the live objects, forked processes when
-only the data is needed (reading a provider is CPU-bound Python)."""
+it (`LivePlan`). Forked processes when only the data is needed (reading a provider is
+CPU-bound Python); when apply needs the live objects, threads, or for a fleet forked
+workers that keep them for the apply (held.py)."""
 
 from __future__ import annotations
 
 import multiprocessing
-from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from itertools import groupby
@@ -21,9 +23,11 @@ from octodns.zone import Zone
 from dnssync.model.plan import Change, Plan, ProviderPlan
 from dnssync.model.records import digest, zone_content
 from dnssync.planning.adjust import adjustments
+from dnssync.planning.held import MIN_PAIRS, HeldPlans, plan_in_threads
 from dnssync.planning.unchanged import in_sync
 from dnssync.providers.hints import describe_error
 from dnssync.providers.keptread import keep_reads
+from dnssync.repo.spread import cores
 
 
 @dataclass
@@ -114,26 +118,53 @@ def make_plan(
     concurrency: int = 8,
     live: bool = True,
     overrides: Overrides | None = None,
-) -> tuple[Plan, list[LivePlan]]:
+    jobs: int | None = 1,
+) -> tuple[Plan, list[LivePlan] | HeldPlans]:
     """Plan every (provider, zone) pair in parallel. `serves` maps zone -> provider names.
 
-    With `live` (apply needs the octoDNS objects) providers are planned in threads.
-    Without it (the `plan` command needs only data) they are planned in forked
+    Without `live` (the `plan` command needs only data) pairs are planned in forked
     processes: reading a provider and building its octoDNS records is CPU-bound
-    Python, so threads would take turns on one core while processes use them all."""
+    Python, so threads would take turns on one core while processes use them all.
+    With `live` (apply needs the octoDNS objects) they are planned in threads, or, with
+    `jobs` > 1, by `jobs` forked workers that keep the live plans for the apply (held.py;
+    then the second value is the `HeldPlans`). `jobs=None`: one worker per core from
+    MIN_PAIRS pairs up, else threads."""
     tasks = [(p, z) for z in sorted(desired) for p in serves[z] if p in providers]
     thresholds = (update_threshold, delete_threshold)
     overrides = overrides or ({}, {})
-    lives: list[LivePlan] = []
+    forks = "fork" in multiprocessing.get_all_start_methods()
+    zones = {name: zone_content(zone) for name, zone in sorted(desired.items())}
+
+    def plan_task(task: tuple[str, str]) -> LivePlan:
+        return _plan_task(task, desired, providers, thresholds, overrides)
+
+    if live:
+        lives = plan_live(tasks, plan_task, jobs, concurrency)
+        return Plan(zones=zones, providers=lives.data if isinstance(lives, HeldPlans)
+                    else [lp.data for lp in lives]), lives
     data: list[ProviderPlan] | None = None
-    if not live and len(tasks) > 1 and "fork" in multiprocessing.get_all_start_methods():
+    if len(tasks) > 1 and forks:
         data = _plan_in_processes(tasks, desired, providers, thresholds, concurrency, overrides)
     if data is None:
-        with ThreadPoolExecutor(max_workers=max(1, min(concurrency, len(tasks) or 1))) as pool:
-            lives = list(pool.map(lambda t: _plan_task(t, desired, providers, thresholds, overrides), tasks))
-        data = [lp.data for lp in lives]
-    zones = {name: zone_content(zone) for name, zone in sorted(desired.items())}
-    return Plan(zones=zones, providers=data), lives
+        data = [lp.data for lp in plan_in_threads(tasks, plan_task, concurrency)]
+    return Plan(zones=zones, providers=data), []
+
+
+def plan_live(tasks: list[tuple[str, str]], plan_task: Callable[[tuple[str, str]], LivePlan], jobs: int | None,
+              concurrency: int) -> list[LivePlan] | HeldPlans:
+    """The live plans of `tasks` (what apply sends): by `jobs` forked workers that keep
+    them (held.py), or in threads here (`jobs` 1, no fork, or the workers failed).
+    `jobs=None`: one worker per core from MIN_PAIRS pairs up."""
+    if jobs is None:
+        jobs = cores() if len(tasks) >= MIN_PAIRS else 1
+    if jobs > 1 and len(tasks) > 1 and "fork" in multiprocessing.get_all_start_methods():
+        workers = min(jobs, len(tasks))
+        threads = max(1, concurrency // workers)
+        shares = [tasks[len(tasks) * i // workers:len(tasks) * (i + 1) // workers] for i in range(workers)]
+        held = HeldPlans.start(shares, lambda share: plan_in_threads(share, plan_task, threads))
+        if held is not None:
+            return held
+    return plan_in_threads(tasks, plan_task, concurrency)
 
 
 def _plan_task(task: tuple[str, str], desired: dict[str, Zone], providers: dict[str, BaseProvider],

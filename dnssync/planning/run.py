@@ -9,6 +9,7 @@ from octodns.zone import Zone
 
 from dnssync.model.plan import Plan
 from dnssync.planning.flatten import as_data, prepare
+from dnssync.planning.held import HeldPlans
 from dnssync.planning.keyplan import plan_keys
 from dnssync.planning.parity import check_plan
 from dnssync.planning.planner import LivePlan, make_plan
@@ -18,11 +19,12 @@ from dnssync.repo.repository import Repository
 
 def plan_repository(repo: Repository, providers: list[str] | None = None, desired: dict[str, Zone] | None = None,
                     live: bool = True, flattened: list[dict] | None = None,
-                    refresh_flattened: bool = False) -> tuple[Plan, list[LivePlan]]:
+                    refresh_flattened: bool = False, jobs: int | None = 1) -> tuple[Plan, list[LivePlan] | HeldPlans]:
     """Plan the providers (None: all) for the desired zones (None: the repository's);
     `live=False` when only the data is needed (see make_plan). ALIAS records are
     flattened where a provider cannot hold them (flatten.py), from `flattened` (a
-    reviewed plan's) when given; `refresh_flattened` plans only those RRsets."""
+    reviewed plan's) when given; `refresh_flattened` plans only those RRsets. `jobs`: see
+    make_plan (forked workers that keep a fleet's live plans for the apply)."""
     policy, defaults = repo.config.policy, repo.config.defaults
     repo.read_nameservers()
     desired = repo.desired if desired is None else desired
@@ -32,7 +34,7 @@ def plan_repository(repo: Repository, providers: list[str] | None = None, desire
         flat.refresh_only(serves)
     plan, lives = make_plan(desired, repo.providers(), serves, policy.update_threshold,
                             policy.delete_threshold, defaults.concurrency, live,
-                            (flat.zones, flat.processors))
+                            (flat.zones, flat.processors), jobs)
     plan.revision = repo.revision
     plan.repository = repo.identity
     plan.flattened = as_data(flat.records)

@@ -60,6 +60,7 @@ from dnssync.model.sameness import Rrsets
 from dnssync.providers import keptread
 from dnssync.providers.aliaswire import octodns_type, rdata_from_text, rdata_text, wire_type
 from dnssync.providers.refused import Deterministic, Refused, bisect
+from dnssync.providers.updatewire import RawUpdate, rrset_rrs
 from dnssync.query import axfr, wire
 
 #: bytes kept free in every update message for the header, zone section and TSIG
@@ -95,8 +96,8 @@ class _Op:
     old_ttl: int = 0
 
 
-#: an operation with its RDATA parsed
-_Sized = tuple[_Op, list]
+#: an operation with its owner name and RDATA parsed
+_Sized = tuple[_Op, dns.name.Name, list]
 #: operations that go in one message, never split (see `_together`)
 _Group = list[_Sized]
 
@@ -262,24 +263,26 @@ class Rfc2136Provider(_OctodnsRfc2136Provider):
         return ops
 
     @staticmethod
-    def _size(op: _Op, rdatas: list) -> int:
+    def _size(op: _Op, owner: dns.name.Name, rdatas: list) -> int:
         """An upper bound of the op's bytes in an update message (names uncompressed)."""
-        name = len(dns.name.from_text(op.name).to_wire()) + 10
-        size = sum(name + len(rdata.to_wire()) for rdata in rdatas)
+        name = sum(len(label) + 1 for label in owner.labels) + 10  # its wire length, and type to rdlength
+        fixed = _FIXED_RDATA.get(op.rtype)
+        size = sum(name + (fixed or len(rdata.to_wire())) for rdata in rdatas)
         if op.action == "apex-ns":  # each value may be deleted and re-added, old ones deleted
             return 2 * size + len(op.old) * (name + 255)
         return size + (name if op.action == "replace" else 0)
 
     def _batches(self, ops: list[_Op]) -> list[list[_Group]]:
         """Consecutive runs of whole groups of `ops` (`_together`), each fitting one update
-        message (count and size; a group over them goes alone), each op with its parsed
-        RDATA (parsed once: dnspython's text parser is the cost)."""
+        message (count and size; a group over them goes alone), each op with its owner
+        name and RDATA parsed (once: dnspython's text parsers are the cost of an update)."""
         budget = self.max_message_size - _MESSAGE_SLACK
         batches: list[list[_Group]] = []
         used = count = 0
         for group in _together(ops):
-            sized = [(op, [rdata_from_text(op.rtype, t) for t in op.rdatas]) for op in group]
-            size = sum(self._size(op, rdatas) for op, rdatas in sized)
+            sized = [(op, dns.name.from_text(op.name), [rdata_from_text(op.rtype, t) for t in op.rdatas])
+                     for op in group]
+            size = sum(self._size(*one) for one in sized)
             if not batches or used + size > budget or count + len(sized) > self.update_batch_size:
                 batches.append([])
                 used = count = 0
@@ -288,21 +291,27 @@ class Rfc2136Provider(_OctodnsRfc2136Provider):
         return batches
 
     def _message(self, zone_name: str, batch: Sequence[_Group]) -> dns.update.UpdateMessage:
-        """One update message carrying a batch, signed when a key is configured."""
+        """One update message carrying a batch, signed when a key is configured: rendered
+        directly (updatewire.py) unless it changes the apex NS value by value."""
+        ops = [sized for group in batch for sized in group]
+        if not any(op.action == "apex-ns" for op, _, _ in ops):
+            return RawUpdate(zone_name, [rr for op, owner, rdatas in ops
+                                         for rr in rrset_rrs(op.action, owner, wire_type(op.rtype), op.ttl, rdatas)],
+                             **self._auth_params())
         update = dns.update.UpdateMessage(zone_name, **self._auth_params())
-        for op, rdatas in (sized for group in batch for sized in group):
+        for op, owner, rdatas in ops:
             if op.action == "apex-ns":
-                self._apex_ns(update, op, rdatas)
+                self._apex_ns(update, op, owner, rdatas)
             elif op.action == "add":
-                update.add(op.name, op.ttl, *rdatas)
+                update.add(owner, op.ttl, *rdatas)
             elif op.action == "replace":
-                update.replace(op.name, op.ttl, *rdatas)
+                update.replace(owner, op.ttl, *rdatas)
             else:  # the whole RRset, whatever values the server holds (see module docstring)
-                update.delete(op.name, wire_type(op.rtype))
+                update.delete(owner, wire_type(op.rtype))
         return update
 
     @staticmethod
-    def _apex_ns(update: dns.update.UpdateMessage, op: _Op, rdatas: list) -> None:
+    def _apex_ns(update: dns.update.UpdateMessage, op: _Op, owner: dns.name.Name, rdatas: list) -> None:
         """Change the apex NS value by value: servers ignore a delete of the whole RRset.
 
         A TTL change is made by deleting and re-adding a value (Knot ignores the
@@ -310,10 +319,10 @@ class Rfc2136Provider(_OctodnsRfc2136Provider):
         so the zone is never without an apex NS."""
         for text, rdata in zip(op.rdatas, rdatas, strict=True):
             if text in op.old and op.old_ttl != op.ttl:
-                update.delete(op.name, rdata)
-            update.add(op.name, op.ttl, rdata)
+                update.delete(owner, rdata)
+            update.add(owner, op.ttl, rdata)
         for text in sorted(set(op.old) - set(op.rdatas)):
-            update.delete(op.name, dns.rdata.from_text(dns.rdataclass.IN, op.rtype, text))
+            update.delete(owner, dns.rdata.from_text(dns.rdataclass.IN, op.rtype, text))
 
     def _send(self, update: dns.update.UpdateMessage, zone_name: str) -> None:
         try:
@@ -407,10 +416,13 @@ class Rfc2136Provider(_OctodnsRfc2136Provider):
         if refused:
             raise Refused(f"{self._where()} ({zone_name})",
                           [(f"{_ACTIONS[op.action]} {_relative(op.name, zone_name)} {op.rtype}",
-                            self.REASONS.get(why) or _REASONS.get(why, why)) for (op, _), why in refused],
+                            self.REASONS.get(why) or _REASONS.get(why, why)) for (op, *_), why in refused],
                           applied, len(ops))
         return True
 
+
+#: the RDATA length of types that have one (an upper bound needs no rendering then)
+_FIXED_RDATA = {"A": 4, "AAAA": 16}
 
 #: answers to an update that are about its data: the batch is split to find the change
 #: (a SERVFAIL is split too; one that repeats for a single change is its data's)

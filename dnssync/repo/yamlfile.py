@@ -69,7 +69,7 @@ def _natsort_key() -> Callable[[str], Any]:
     return natsort_keygen()
 
 
-def _natural_order(keys: list[str]) -> Callable[[str], Any]:
+def natural_order(keys: list[str]) -> Callable[[str], Any]:
     """The key that sorts `keys` in octoDNS's natural order."""
     return _ascii_natural if all(k.isascii() for k in keys) else _natsort_key()
 
@@ -310,7 +310,7 @@ class _Loader(_BaseLoader):  # type: ignore[misc, valid-type]
             return
         if keys == sorted(keys) and not _DIGIT.search("".join(keys)):
             return  # without digits natural order is plain order: the common, cheap case
-        natural = _natural_order(keys)
+        natural = natural_order(keys)
         if self.first_disorder is not None:
             if sorted(keys, key=natural) != keys:
                 self.more_disorder += 1

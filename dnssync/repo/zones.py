@@ -10,13 +10,13 @@ problem and each later finding can point at it.
 
 from __future__ import annotations
 
-import io
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import yaml
 from octodns.record import Record
 from octodns.record.exception import ValidationError as RecordValidationError
 from octodns.zone import Zone
@@ -27,7 +27,7 @@ from dnssync.model.findings import Finding, Severity, has_errors
 from dnssync.model.suggest import did_you_mean
 from dnssync.repo.config import Config, ZoneFiles, zone_name
 from dnssync.repo.targetnames import absolute_targets
-from dnssync.repo.yamlfile import Mapping, Sequence, WrittenInt, YamlError, load_file
+from dnssync.repo.yamlfile import Mapping, Sequence, WrittenInt, YamlError, load_file, natural_order
 from dnssync.repo.zonefiles import scan
 
 #: octoDNS validator ids mapped to dnssync finding codes
@@ -61,15 +61,29 @@ class DesiredZone:
 
 
 def zone_yaml(zone: Zone) -> str:
-    """A zone as an octoDNS YAML zone file's text (octoDNS's own dumper and key order)."""
-    from octodns.yaml import safe_dump
-
+    """A zone as an octoDNS YAML zone file's text: what octoDNS's own `safe_dump` writes
+    (its natural key order, indent, block style, `---`), emitted by libyaml. octoDNS's
+    pure-Python emitter took most of a fleet's snapshot (every changed zone is saved
+    before an apply, every restored one rendered): 40% of a 200-zone restore's CPU."""
     data: dict[str, list[dict]] = {}
     for record in sorted(zone.records, key=lambda r: (r.name, r._type)):
         data.setdefault(record.name, []).append({**record.data, "type": record._type})
-    handle = io.StringIO()
-    safe_dump({k: v[0] if len(v) == 1 else v for k, v in data.items()}, handle)
-    return handle.getvalue()
+    return yaml.dump({k: v[0] if len(v) == 1 else v for k, v in data.items()}, Dumper=_ZoneDumper,
+                     indent=2, default_style="", default_flow_style=False, explicit_start=True)
+
+
+class _ZoneDumper(getattr(yaml, "CSafeDumper", yaml.SafeDumper)):  # type: ignore[misc]
+    """libyaml's emitter with octoDNS's representers: every mapping in natural key
+    order, every str and dict subclass (octoDNS's value types) as plain str and dict."""
+
+    def natural_mapping(self, data: dict) -> yaml.MappingNode:
+        order = natural_order(list(data))
+        return self.represent_mapping("tag:yaml.org,2002:map", sorted(data.items(), key=lambda kv: order(kv[0])))
+
+
+_ZoneDumper.add_representer(dict, _ZoneDumper.natural_mapping)
+_ZoneDumper.add_multi_representer(dict, _ZoneDumper.natural_mapping)
+_ZoneDumper.add_multi_representer(str, lambda dumper, data: dumper.represent_str(str(data)))  # libyaml: a str
 
 
 def dump_zone(zone: Zone, path: Path) -> None:
