@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import os
 import queue
 import socket
@@ -253,8 +254,11 @@ async def transfer_async(host: str, zone: str, port: int = 53, key: dns.tsig.Key
         raise dns.exception.Timeout from None
 
 
+@functools.lru_cache(maxsize=64)
 def tsig_key(name: str | None, secret: str | None, algorithm: str | None = None) -> dns.tsig.Key | None:
-    """A TSIG key from octodns-bind's options (key_name, key_secret, key_algorithm)."""
+    """A TSIG key from octodns-bind's options (key_name, key_secret, key_algorithm); made
+    once per options (dnspython decodes the secret and reads the names each time, for
+    every transfer of a fleet's hundreds)."""
     if not name or not secret:
         return None
     return dns.tsig.Key(name, secret, algorithm or "hmac-sha256")
