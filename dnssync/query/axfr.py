@@ -159,6 +159,17 @@ def transfer(host: str, zone: str, port: int = 53, key: dns.tsig.Key | None = No
         sock.settimeout(timeout)
         sock.connect((host, port))
         sock.sendall(stream.request)
+        # the first message here: a small zone is whole in it, and then no thread is started
+        # (one per transfer cost a fleet's apply a millisecond a zone, read back)
+        try:
+            (length,) = struct.unpack("!H", _read_exact(sock, 2))
+            first = _read_exact(sock, length)
+        except TimeoutError:
+            raise dns.exception.Timeout from None
+        yield from stream.records(first)
+        if stream.done:
+            stream.finish()
+            return
         messages: queue.Queue = queue.Queue()
         reader = threading.Thread(target=_reader, args=(sock, messages), daemon=True)
         reader.start()
