@@ -4,6 +4,7 @@ octoDNS's own unit.tests zone, and an octoDNS repository used as it is."""
 from __future__ import annotations
 
 import json
+import multiprocessing
 import subprocess
 import sys
 
@@ -15,21 +16,26 @@ from tests.conftest import ROOT, unique_zone
 from tests.corpus import FIXTURES, MISSING
 from tests.test_push_lab import ask
 
+#: a reviewed plan applied by threads of this process, and by two forked workers (planning/held.py)
+JOBS = pytest.mark.parametrize("jobs", ["1", "2"], ids=["threads", "workers"])
 
-def test_apply_reviewed_plan_exactly(make_repo, lab, tmp_path):
+
+@JOBS
+def test_apply_reviewed_plan_exactly(make_repo, lab, tmp_path, jobs):
     zone = unique_zone()
     repo = make_repo({zone: "www:\n  type: A\n  value: 192.0.2.1\n"})
     plan_file = tmp_path / "plan.json"
     assert repo.run("plan", "--save-plan", str(plan_file)).exit_code == 0
     # git moves on after the review: apply --plan still applies what was reviewed
     repo.zone_file(zone).write_text("www:\n  type: A\n  value: 192.0.2.99\n")
-    result = repo.run("apply", "--yes", "--plan", str(plan_file))
+    result = repo.run("apply", "--yes", "--plan", str(plan_file), "--jobs", jobs)
     assert result.exit_code == 0, result.output
     for server in lab.servers:
         assert ask(lab, server, f"www.{zone}", "A") == {"192.0.2.1"}
 
 
-def test_apply_refuses_a_stale_plan_and_sends_nothing(make_repo, lab, tmp_path):
+@JOBS
+def test_apply_refuses_a_stale_plan_and_sends_nothing(make_repo, lab, tmp_path, jobs):
     zone = unique_zone()
     repo = make_repo({zone: "www:\n  type: A\n  value: 192.0.2.1\n"})
     plan_file = tmp_path / "plan.json"
@@ -37,9 +43,10 @@ def test_apply_refuses_a_stale_plan_and_sends_nothing(make_repo, lab, tmp_path):
     # someone changes PowerDNS behind dnssync's back after the plan was reviewed
     other = make_repo({zone: "www:\n  type: A\n  value: 192.0.2.7\n"}, providers=["pdns"], create=False)
     assert other.run("apply", "--yes", "--force").exit_code == 0
-    result = repo.run("apply", "--yes", "--plan", str(plan_file))
+    result = repo.run("apply", "--yes", "--plan", str(plan_file), "--jobs", jobs)
     assert result.exit_code == 1
     assert "pdns" in result.output and "live state changed" in result.output
+    assert multiprocessing.active_children() == []  # the workers that planned it are gone
     assert ask(lab, "bind", f"www.{zone}", "A") == set()  # nothing was sent anywhere
     assert ask(lab, "pdns", f"www.{zone}", "A") == {"192.0.2.7"}
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 import requests
 import yaml
@@ -52,3 +54,21 @@ def test_chunks_keep_order_and_size():
     parts = chunks(rrsets, 4000)
     assert [r for part in parts for r in part] == rrsets  # deletes still first, nothing lost
     assert len(parts) > 1 and all(len(str(part)) < 4000 for part in parts)
+
+
+def test_a_forked_child_does_not_share_the_parents_connections(lab):
+    """A fleet is planned and applied by forked workers after the parent may have used the
+    API (`nameservers: auto`): a child starts with no pooled connection of the parent's
+    (two children sending on one keep-alive stream would read each other's answers), and
+    the parent keeps its own."""
+    ours = PowerDnsProvider("pdns", lab.pdns.address, lab.pdns.api_key, strict_supports=False)
+    ours.list_zones()
+    pools = ours._sess.get_adapter(f"http://{lab.pdns.address}").poolmanager.pools
+    assert len(pools) == 1
+    pid = os.fork()
+    if pid == 0:  # the child: its exit status says what it found
+        os._exit(0 if len(ours._sess.get_adapter(f"http://{lab.pdns.address}").poolmanager.pools) == 0 else 1)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert len(pools) == 1
+    ours.list_zones()  # the parent's connection still works

@@ -80,21 +80,26 @@ class Gates:
 
     def recheck(self, live: LivePlan) -> str | None:
         """Why this (re-)planned pair must not be applied now, or None; asked on every
-        attempt. A reviewed plan's pair must still be as reviewed (the same digest and
-        changes); any other pair re-read on a retry must still pass the --force gate."""
+        attempt (see `recheck_data`)."""
+        return self.recheck_data(live.data)
+
+    def recheck_data(self, data: ProviderPlan) -> str | None:
+        """Why a pair planned as `data` must not be applied now, or None. A reviewed plan's
+        pair must still be as reviewed (the same digest and changes); any other pair
+        re-read on a retry must still pass the --force gate."""
         if self.restore:
             return None
         if self.reviewed is not None:
-            old = self._as_reviewed.get((live.data.provider, live.data.zone))
+            old = self._as_reviewed.get((data.provider, data.zone))
             if old is None:
                 return "not in the reviewed plan"
             if old.error:
                 return "could not be read when the plan was made, so its changes were never reviewed: make a new plan"
-            if live.data.existing_digest != old.existing_digest or live.data.changes != old.changes:
+            if data.existing_digest != old.existing_digest or data.changes != old.changes:
                 return "live state changed since the plan was made: make a new plan"
             return None
-        if live.data.unsafe and not self.force:
-            return f"re-read on a retry, it now needs --force: {live.data.unsafe}"
+        if data.unsafe and not self.force:
+            return f"re-read on a retry, it now needs --force: {data.unsafe}"
         return None
 
     def admit(self, configured: set[str], identity: dict[str, str], revision: str | None) -> None:
@@ -111,19 +116,19 @@ class Gates:
         if bound:
             raise PlanMismatch(f"refusing to apply (nothing was sent): {bound}. Make a new plan here.")
 
-    def stale(self, fresh: Plan, lives: list[LivePlan]) -> list[str]:
-        """A reviewed plan against the same plan made again now: each pair whose live state
-        or changes differ, each reviewed pair no longer planned, and each pair whose key
-        exchange (multi-signer DNSKEYs) differs. A pair unreadable at review time is left
-        out here: `recheck` refuses it alone, and the others still go."""
+    def stale(self, fresh: Plan) -> list[str]:
+        """A reviewed plan against the same plan made again now (`fresh`): each pair whose
+        live state or changes differ, each reviewed pair no longer planned, and each pair
+        whose key exchange (multi-signer DNSKEYs) differs. A pair unreadable now or at
+        review time is left out here: `recheck` refuses it alone, and the others still go."""
         reviewed = self._as_reviewed
 
-        def unreviewed(live: LivePlan) -> bool:
-            old = reviewed.get((live.data.provider, live.data.zone))
+        def unreviewed(data: ProviderPlan) -> bool:
+            old = reviewed.get((data.provider, data.zone))
             return old is not None and old.error is not None
 
-        problems = [f"{lp.data.provider}/{lp.data.zone}: {why}" for lp in lives
-                    if lp.error is None and not unreviewed(lp) and (why := self.recheck(lp))]
+        problems = [f"{p.provider}/{p.zone}: {why}" for p in fresh.providers
+                    if p.error is None and not unreviewed(p) and (why := self.recheck_data(p))]
         problems += [f"{p}/{z}: no longer planned (zone or provider removed)" for p, z in reviewed
                      if fresh.for_provider(p, z) is None]
         problems += [f"{pp.provider}/{pp.zone}: the DNSKEYs it serves changed since the plan was made (its key"

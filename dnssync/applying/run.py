@@ -75,7 +75,7 @@ class ApplyRun:
                    repo=repo, creates_zones=not refresh_flattened, providers=providers, skipped=skipped, jobs=jobs)
 
     @classmethod
-    def reviewed(cls, repo: Repository, path: Path, force: bool = False) -> ApplyRun:
+    def reviewed(cls, repo: Repository, path: Path, force: bool = False, jobs: int | None = None) -> ApplyRun:
         """Re-plan against the reviewed plan's own desired content and refuse (PlanMismatch,
         nothing sent) if it is bound to another repository or revision, names a provider
         no longer configured, or any provider's live state (or the resulting changes)
@@ -93,14 +93,16 @@ class ApplyRun:
         gates = Gates.of(repo.config.policy, force, reviewed=saved)
         gates.admit(set(repo.config.providers), repo.identity, repo.revision)
         fresh, lives = plan_repository(repo, sorted({p.provider for p in saved.providers}), desired,
-                                       flattened=saved.flattened)
-        problems = gates.stale(fresh, _here(lives))
+                                       flattened=saved.flattened, jobs=jobs)
+        problems = gates.stale(fresh)
         if problems:
+            if isinstance(lives, HeldPlans):
+                lives.close()
             raise PlanMismatch("refusing to apply a stale plan (nothing was sent): " + "; ".join(problems))
         # the reviewed findings, and any parity finding today's capabilities and policy add
         fresh.findings = saved.findings + [f for f in blocking(fresh.findings) if f not in saved.findings]
         fresh.revision = saved.revision
-        return cls(fresh, lives, gates, **_settings(repo.config), repo=repo)
+        return cls(fresh, lives, gates, **_settings(repo.config), repo=repo, jobs=jobs)
 
     @classmethod
     def restore(cls, config: Config, saved: dict[Pair, Zone]) -> ApplyRun:
@@ -185,7 +187,7 @@ class ApplyRun:
 
 
 def _here(lives: list[LivePlan] | HeldPlans) -> list[LivePlan]:
-    """Live plans this process holds: a refresh and a reviewed plan plan in threads."""
+    """Live plans this process holds: a refresh plans in threads."""
     assert not isinstance(lives, HeldPlans), "planned with jobs=1: the live plans are here"
     return lives
 

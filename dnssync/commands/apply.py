@@ -63,7 +63,7 @@ def apply(ctx: Context, zones: tuple[str, ...], providers: tuple[str, ...], plan
     repo = ctx.repo(zones)
     with apply_lock(repo.config.state_dir):  # from before reading the providers: no plan goes stale under us
         if plan_file:
-            run = ApplyRun.reviewed(repo, plan_file, force)
+            run = ApplyRun.reviewed(repo, plan_file, force, jobs)
         else:
             run = ApplyRun.fresh(repo, list(providers) or None, force, refresh_flattened, jobs)
         with contextlib.closing(run):  # its workers end, whatever happens

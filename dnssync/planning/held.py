@@ -125,9 +125,9 @@ class HeldPlans:
             except (EOFError, OSError):
                 worker.process.join(5)
                 code = worker.process.exitcode
-                results.append(Lost(worker.data, f"the worker process applying it ended (exit {code})"
+                results.append(Lost(worker.data, f"the worker process holding its plan ended (exit {code})"
                                     " before it reported: how much of it reached the provider is unknown"))
-            except BaseException as e:  # raised by `function` there
+            except Exception as e:  # raised by `function` there
                 raised.append(e)
         if raised:
             raise raised[0]

@@ -36,7 +36,7 @@ from requests import HTTPError
 
 from dnssync.model import interrupt
 from dnssync.model.sameness import Rrsets, canonical_values
-from dnssync.providers import keptread
+from dnssync.providers import forksafe, keptread
 from dnssync.providers.refused import Deterministic, Refused, bisect
 
 #: comfortably under PowerDNS's default webserver-max-bodysize (2 MB)
@@ -85,6 +85,7 @@ class PowerDnsProvider(_OctodnsPowerDnsProvider):
                  max_request_bytes: int = MAX_REQUEST_BYTES, **kwargs: Any):
         super().__init__(id, host, api_key, *args, **kwargs)
         self.max_request_bytes = int(max_request_bytes)
+        forksafe.track(self, lambda provider: provider._sess.close())  # requests' pools, in a forked child
 
     def _patch(self, path, data=None):
         rrsets = (data or {}).get("rrsets") or []

@@ -56,7 +56,7 @@ from dnssync.model import interrupt
 from dnssync.model.address import format_address
 from dnssync.model.errors import DnssyncException
 from dnssync.model.records import ZoneIndex
-from dnssync.model.sameness import Rrsets
+from dnssync.model.sameness import Rrsets, plain_name
 from dnssync.providers import keptread
 from dnssync.providers.aliaswire import octodns_type, rdata_from_text, rdata_text, wire_type
 from dnssync.providers.refused import Deterministic, Refused, bisect
@@ -192,7 +192,8 @@ class Rfc2136Provider(_OctodnsRfc2136Provider):
         what apply reads back and plan compares first (readback.py, planning/unchanged.py).
         One transfer; only these names' RDATA is looked at, never built into octoDNS
         records. Failures are Rfc2136Error, as populate's."""
-        wanted = None if names is None else {dns.name.from_text(name).to_wire().lower(): name for name in names}
+        wanted = None if names is None else {plain_name(name) or dns.name.from_text(name).to_wire().lower(): name
+                                             for name in names}
         seen: dict[bytes, str] = {}
         ttls: dict[tuple[str, str], int] = {}
         values: dict[tuple[str, str], set[bytes]] = {}

@@ -55,8 +55,6 @@ dnssync's ALIAS and validate mechanisms, not this module's.
 
 from __future__ import annotations
 
-import os
-import weakref
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -67,6 +65,7 @@ from octodns_route53.provider import _mod_keyer
 
 from dnssync.model import interrupt, secrets
 from dnssync.model.errors import DnssyncException
+from dnssync.providers import forksafe
 from dnssync.providers.refused import Deterministic, bisect
 
 #: Route53's documented limits for one ChangeResourceRecordSets request
@@ -174,20 +173,11 @@ def describe(error: BaseException, where: str) -> Route53Error:
     return Route53Error(f"Route53 at {where}: {type(error).__name__}: {error}", transient=False)
 
 
-#: every provider of this process, for the fork handler below
-_instances: weakref.WeakSet = weakref.WeakSet()
-
-
-def _forget_inherited_connections() -> None:
-    """In a forked child: close the child's copies of the parent's pooled connections
-    (closing a copy sends nothing; the parent's stay open), so no socket is shared."""
-    for provider in list(_instances):
-        conn = getattr(provider, "_conn", None)
-        if conn is not None:
-            conn._endpoint.http_session.close()
-
-
-os.register_at_fork(after_in_child=_forget_inherited_connections)
+def _forget_connections(provider: Route53Provider) -> None:
+    """In a forked child: boto3's pooled connections (see providers/forksafe.py)."""
+    conn = getattr(provider, "_conn", None)
+    if conn is not None:
+        conn._endpoint.http_session.close()
 
 
 @dataclass
@@ -212,7 +202,7 @@ class Route53Provider(_OctodnsRoute53Provider):
         self._sent = _Sent()
         self._created: set[str] = set()  # hosted zones zone_nameservers(create=True) made
         super().__init__(id, *args, **kwargs)
-        _instances.add(self)
+        forksafe.track(self, _forget_connections)
 
     def client(self, *args: Any, **kwargs: Any):
         kwargs.setdefault("region_name", self.region)

@@ -185,8 +185,9 @@ def transfer(host: str, zone: str, port: int = 53, key: dns.tsig.Key | None = No
         sock.connect((host, port))
         sock.sendall(stream.request)
         # the first message read here: a small zone's whole transfer is one message, and
-        # a reader thread cost more than reading it (a fleet's plan transfers hundreds);
-        # a longer transfer gets its reader before any of its records is handed out
+        # a reader thread cost more than reading it (a fleet's plan transfers hundreds, its
+        # apply reads them back); a longer transfer gets its reader before any of its
+        # records is handed out, so a slow caller never holds the reading up
         sock.settimeout(max(0.001, deadline - time.monotonic()))
         try:
             (length,) = struct.unpack("!H", _read_exact(sock, 2))
