@@ -21,9 +21,10 @@ Locate = Callable[[str, str, str], tuple[str | None, int | None]]
 def meant_for(record: Record, provider: str) -> bool:
     """Whether octoDNS sends `record` to `provider`: not `ignored`, not `excluded` for it,
     and named by `included` when that is given. The one reading of the rule, for the
-    planner's adapter, parity, ALIAS flattening and verify."""
-    return not record.ignored and provider not in record.excluded and (
-        not record.included or provider in record.included)
+    planner's adapter, parity, ALIAS flattening and verify. A record without octoDNS
+    settings (most) is meant for every provider, known without reading them."""
+    return not record.octodns or (not record.ignored and provider not in record.excluded and (
+        not record.included or provider in record.included))
 
 
 def meant_providers(record: Record, providers: list[str]) -> list[str]:
