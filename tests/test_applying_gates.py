@@ -15,6 +15,7 @@ from dnssync.applying.run import ApplyRun
 from dnssync.model.errors import DnssyncError, PlanMismatch
 from dnssync.model.findings import Finding, Severity
 from dnssync.model.plan import Change, Plan, ProviderPlan
+from dnssync.planning.held import LocalPlans
 from dnssync.planning.planner import LivePlan
 from dnssync.repo.config import Policy
 
@@ -126,7 +127,7 @@ def test_a_reviewed_plan_is_admitted_only_where_and_when_it_was_made():
 
 
 def test_a_refusal_after_zones_were_created_says_which(tmp_path: Path):
-    run = ApplyRun(plan(pair(unsafe=UNSAFE)), [], Gates.of(Policy()), tmp_path)
+    run = ApplyRun(plan(pair(unsafe=UNSAFE)), LocalPlans([]), Gates.of(Policy()), tmp_path)
     with pytest.raises(DnssyncError) as refused:
         run.check()
     assert "(Before this check" not in str(refused.value)

@@ -341,7 +341,7 @@ def test_a_server_that_refuses_every_update_is_not_blamed_on_records(make_repo, 
         monkeypatch.setenv(key, value)
     loaded = Repository.load(repo.root)
     prepared = ApplyRun.fresh(loaded)
-    prepared.lives[0].provider.key_name = None  # unsigned from here on
+    prepared.lives.lives[0].provider.key_name = None  # unsigned from here on
     prepared.retries = 0
     [outcome] = run_apply(prepared).outcomes
     assert outcome.status == "failed" and outcome.attempts == 1 and not outcome.retryable

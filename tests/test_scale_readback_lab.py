@@ -208,7 +208,7 @@ def test_apply_is_certified_by_reading_back_only_the_changed_names(make_repo, la
     zone = unique_zone("rc")
     repo = make_repo({zone: VARIED}, providers=[server])
     loaded = Repository.load(repo.root)
-    _, [live] = plan_repository(loaded)
+    [live] = plan_repository(loaded)[1].lives
     live.provider.apply(live.octo)
     assert readback.stored(live)
     # a changed name that no longer shows what was planned is not certified
@@ -228,7 +228,7 @@ def test_readback_leaves_what_it_cannot_judge_to_octodns(make_repo, lab):
     zone = unique_zone("rd")
     repo = make_repo({zone: "www:\n  type: A\n  value: 192.0.2.1\n"}, providers=["knot"])
     loaded = Repository.load(repo.root)
-    _, [live] = plan_repository(loaded)
+    [live] = plan_repository(loaded)[1].lives
     live.provider.apply(live.octo)
     assert readback.stored(live)
     [record] = [r for r in live.octo.desired.records if r.name == "www"]

@@ -193,14 +193,14 @@ def run_apply(run: ApplyRun) -> ApplyResult:
     """Snapshot, then apply every provider in parallel (canaries first); record the apply.
     The caller holds the repository's apply lock (from before it planned). The live plans
     are in this process or held by forked workers (planning/held.py): either way each
-    part of the work runs where they are (`ApplyRun.each`)."""
+    part of the work runs where they are (`Lives.call`)."""
     plan = run.plan
     result = ApplyResult(id=stamp(), snapshot=None, plan=plan)
     how = Sending(run.gates, run.state_dir, plan.revision, stamp(), run.retries, run.backoff)
-    entries = [entry for part in run.each(readable) for entry in part]
+    entries = [entry for part in run.lives.call(readable) for entry in part]
     if entries:
         result.snapshot = snapshot.save_rendered(run.state_dir, entries, plan.revision, how.snapshot)
-    pairs = run.pairs
+    pairs = run.lives.data
     order = {(p.provider, p.zone): index for index, p in enumerate(pairs)}
     providers = list(dict.fromkeys(p.provider for p in pairs))
     waves = [[p for p in providers if p in run.canaries], [p for p in providers if p not in run.canaries]]
@@ -214,7 +214,7 @@ def run_apply(run: ApplyRun) -> ApplyResult:
                                 for p in pairs if p.provider in wave]
             continue
         outcomes: list[Outcome] = []
-        for part in run.each(apply_share, wave, how):
+        for part in run.lives.call(apply_share, wave, how):
             if isinstance(part, Lost):
                 outcomes += [Outcome(p.provider, p.zone, "unchanged") if not (p.changes or p.error) else
                              Outcome(p.provider, p.zone, "failed", changes=len(p.changes), error=part.why,

@@ -18,7 +18,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import Any
 
 from octodns.zone import Zone
 
@@ -27,10 +26,10 @@ from dnssync.applying.gates import Gates, Pair
 from dnssync.applying.keyexchange import exchange_keys
 from dnssync.applying.record import ApplyResult
 from dnssync.model.errors import DnssyncError, PlanMismatch, UsageError
-from dnssync.model.plan import Plan, ProviderPlan
+from dnssync.model.plan import Plan
 from dnssync.model.records import zone_content, zone_from_content
 from dnssync.planning.flatten import Flattening
-from dnssync.planning.held import HeldPlans
+from dnssync.planning.held import Lives, LocalPlans
 from dnssync.planning.parity import blocking
 from dnssync.planning.planner import LivePlan, plan_live, plan_one
 from dnssync.planning.run import plan_repository, replan_keys
@@ -47,7 +46,7 @@ class ApplyRun:
 
     plan: Plan
     #: the pairs' live plans: here, or held by forked workers (a fleet: planning/held.py)
-    lives: list[LivePlan] | HeldPlans
+    lives: Lives
     gates: Gates
     state_dir: Path
     retries: int = 3
@@ -96,8 +95,7 @@ class ApplyRun:
                                        flattened=saved.flattened, jobs=jobs)
         problems = gates.stale(fresh)
         if problems:
-            if isinstance(lives, HeldPlans):
-                lives.close()
+            lives.close()
             raise PlanMismatch("refusing to apply a stale plan (nothing was sent): " + "; ".join(problems))
         # the reviewed findings, and any parity finding today's capabilities and policy add
         fresh.findings = saved.findings + [f for f in blocking(fresh.findings) if f not in saved.findings]
@@ -117,12 +115,11 @@ class ApplyRun:
             return plan_one(pair[0], built[pair[0]], saved[pair], *gates.thresholds)
 
         lives = plan_live(sorted(saved), plan_pair, None, config.defaults.concurrency)
-        run = cls(Plan(zones={z.name: zone_content(z) for z in saved.values()}, providers=[],
-                       revision=head_revision(config.root)), lives, gates, config.state_dir,
-                  config.defaults.retries, config.defaults.backoff, jobs=None)
-        run.plan.providers = run.pairs
+        plan = Plan(zones={z.name: zone_content(z) for z in saved.values()}, providers=lives.data,
+                    revision=head_revision(config.root))
         # no canary order: a restore puts every provider back at once (as it always has)
-        return run
+        return cls(plan, lives, gates, config.state_dir, config.defaults.retries, config.defaults.backoff,
+                   jobs=None)
 
     def check(self) -> None:
         """Raise the gates' refusal of the plan (DnssyncError, exit 1), if any."""
@@ -162,22 +159,9 @@ class ApplyRun:
         result.outcomes += exchange_keys(repo.config, self.plan, repo.providers(), say,
                                          partial(replan_keys, repo)).outcomes
 
-    @property
-    def pairs(self) -> list[ProviderPlan]:
-        """The data of every pair to apply, in plan order."""
-        return self.lives.data if isinstance(self.lives, HeldPlans) else [lp.data for lp in self.lives]
-
-    def each(self, function: Callable[..., Any], *args: Any) -> list[Any]:
-        """`function(live_plans, *args)` where the live plans are: once here, or in every
-        worker holding a share of them (what each returned; `Lost` for a worker that died)."""
-        if isinstance(self.lives, HeldPlans):
-            return self.lives.call(function, *args)
-        return [function(self.lives, *args)]
-
     def close(self) -> None:
         """End the workers holding live plans, if any (always: also when nothing is sent)."""
-        if isinstance(self.lives, HeldPlans):
-            self.lives.close()
+        self.lives.close()
 
     @property
     def refused(self) -> bool:
@@ -186,10 +170,10 @@ class ApplyRun:
         return any(f.code == "alias.unresolved" for f in self.plan.findings)
 
 
-def _here(lives: list[LivePlan] | HeldPlans) -> list[LivePlan]:
+def _here(lives: Lives) -> list[LivePlan]:
     """Live plans this process holds: a refresh plans in threads."""
-    assert not isinstance(lives, HeldPlans), "planned with jobs=1: the live plans are here"
-    return lives
+    assert isinstance(lives, LocalPlans), "planned with jobs=1: the live plans are here"
+    return lives.lives
 
 
 def _settings(config: Config) -> dict:

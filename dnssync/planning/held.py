@@ -164,6 +164,29 @@ def writing(provider: str) -> Iterator[None]:
         yield
 
 
+class LocalPlans:
+    """Live plans held by this process (planned in threads), offering what HeldPlans
+    offers, so that apply runs the same way wherever its plans are."""
+
+    def __init__(self, lives: list[Any]):
+        self.lives = lives
+
+    @property
+    def data(self) -> list[ProviderPlan]:
+        return [live.data for live in self.lives]
+
+    def call(self, function: Callable[..., Any], *args: Any) -> list[Any]:
+        """`function(live_plans, *args)`, here: one result."""
+        return [function(self.lives, *args)]
+
+    def close(self) -> None:
+        """Nothing to end: no worker holds them."""
+
+
+#: a plan's live plans, wherever they are held
+Lives = LocalPlans | HeldPlans
+
+
 def _answer(worker: _Worker) -> Any:
     status, value = worker.conn.recv()
     if status == "error":

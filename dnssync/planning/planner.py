@@ -23,7 +23,7 @@ from octodns.zone import Zone
 from dnssync.model.plan import Change, Plan, ProviderPlan
 from dnssync.model.records import digest, zone_content
 from dnssync.planning.adjust import adjustments
-from dnssync.planning.held import MIN_PAIRS, HeldPlans, plan_in_threads
+from dnssync.planning.held import MIN_PAIRS, HeldPlans, Lives, LocalPlans, plan_in_threads
 from dnssync.planning.unchanged import in_sync
 from dnssync.providers.hints import describe_error
 from dnssync.providers.keptread import keep_reads
@@ -119,16 +119,16 @@ def make_plan(
     live: bool = True,
     overrides: Overrides | None = None,
     jobs: int | None = 1,
-) -> tuple[Plan, list[LivePlan] | HeldPlans]:
+) -> tuple[Plan, Lives]:
     """Plan every (provider, zone) pair in parallel. `serves` maps zone -> provider names.
 
     Without `live` (the `plan` command needs only data) pairs are planned in forked
     processes: reading a provider and building its octoDNS records is CPU-bound
     Python, so threads would take turns on one core while processes use them all.
     With `live` (apply needs the octoDNS objects) they are planned in threads, or, with
-    `jobs` > 1, by `jobs` forked workers that keep the live plans for the apply (held.py;
-    then the second value is the `HeldPlans`). `jobs=None`: one worker per core from
-    MIN_PAIRS pairs up, else threads."""
+    `jobs` > 1, by `jobs` forked workers that keep the live plans for the apply (held.py).
+    `jobs=None`: one worker per core from MIN_PAIRS pairs up, else threads. The second
+    value holds the live plans (none without `live`)."""
     tasks = [(p, z) for z in sorted(desired) for p in serves[z] if p in providers]
     thresholds = (update_threshold, delete_threshold)
     overrides = overrides or ({}, {})
@@ -140,18 +140,17 @@ def make_plan(
 
     if live:
         lives = plan_live(tasks, plan_task, jobs, concurrency)
-        return Plan(zones=zones, providers=lives.data if isinstance(lives, HeldPlans)
-                    else [lp.data for lp in lives]), lives
+        return Plan(zones=zones, providers=lives.data), lives
     data: list[ProviderPlan] | None = None
     if len(tasks) > 1 and forks:
         data = _plan_in_processes(tasks, desired, providers, thresholds, concurrency, overrides)
     if data is None:
         data = [lp.data for lp in plan_in_threads(tasks, plan_task, concurrency)]
-    return Plan(zones=zones, providers=data), []
+    return Plan(zones=zones, providers=data), LocalPlans([])
 
 
 def plan_live(tasks: list[tuple[str, str]], plan_task: Callable[[tuple[str, str]], LivePlan], jobs: int | None,
-              concurrency: int) -> list[LivePlan] | HeldPlans:
+              concurrency: int) -> Lives:
     """The live plans of `tasks` (what apply sends): by `jobs` forked workers that keep
     them (held.py), or in threads here (`jobs` 1, no fork, or the workers failed).
     `jobs=None`: one worker per core from MIN_PAIRS pairs up."""
@@ -164,7 +163,7 @@ def plan_live(tasks: list[tuple[str, str]], plan_task: Callable[[tuple[str, str]
         held = HeldPlans.start(shares, lambda share: plan_in_threads(share, plan_task, threads))
         if held is not None:
             return held
-    return plan_in_threads(tasks, plan_task, concurrency)
+    return LocalPlans(plan_in_threads(tasks, plan_task, concurrency))
 
 
 def _plan_task(task: tuple[str, str], desired: dict[str, Zone], providers: dict[str, BaseProvider],

@@ -9,17 +9,17 @@ from octodns.zone import Zone
 
 from dnssync.model.plan import Plan
 from dnssync.planning.flatten import as_data, prepare
-from dnssync.planning.held import HeldPlans
+from dnssync.planning.held import Lives
 from dnssync.planning.keyplan import plan_keys
 from dnssync.planning.parity import check_plan
-from dnssync.planning.planner import LivePlan, make_plan
+from dnssync.planning.planner import make_plan
 from dnssync.planning.withheld import withheld_findings
 from dnssync.repo.repository import Repository
 
 
 def plan_repository(repo: Repository, providers: list[str] | None = None, desired: dict[str, Zone] | None = None,
                     live: bool = True, flattened: list[dict] | None = None,
-                    refresh_flattened: bool = False, jobs: int | None = 1) -> tuple[Plan, list[LivePlan] | HeldPlans]:
+                    refresh_flattened: bool = False, jobs: int | None = 1) -> tuple[Plan, Lives]:
     """Plan the providers (None: all) for the desired zones (None: the repository's);
     `live=False` when only the data is needed (see make_plan). ALIAS records are
     flattened where a provider cannot hold them (flatten.py), from `flattened` (a
