@@ -13,7 +13,7 @@ from octodns.zone import Zone
 from dnssync.applying import snapshot
 from dnssync.applying.record import ApplyResult, Outcome
 from dnssync.applying.run import ApplyRun, restore_selection
-from dnssync.applying.state import digest, find_apply, resolve_id, write_json
+from dnssync.applying.state import digest, find_apply, read_sealed, resolve_id, write_json
 from dnssync.model.errors import UsageError
 from dnssync.model.plan import Change, Plan, ProviderPlan
 from dnssync.repo.repository import load_settings
@@ -81,6 +81,25 @@ def test_the_apply_record_is_typed_and_holds_the_plan_as_an_object(tmp_path):
     watched = read_apply(path)
     assert watched.apply_id == IDS[0] and watched.failed == {"b": "HTTP 500"}
     assert [t.label for t in watched.changed] == ["www.example.test. A"]
+
+
+@pytest.mark.parametrize("key", [None, "k" * 32])
+def test_the_record_serialised_once_is_what_to_json_says_sealed_as_digest_says(tmp_path, monkeypatch, key):
+    """save() joins pieces serialised once (model/canonjson.py) instead of serialising
+    to_json(): the file must hold exactly that content, sealed with the digest (and, with
+    the key set, the signature) read_sealed recomputes from what it loads."""
+    if key:
+        monkeypatch.setenv("DNSSYNC_PLAN_KEY", key)
+    plan = a_plan()
+    plan.findings = []
+    plan.zones = {ZONE: {"www": {"type": "A", "value": "192.0.2.2"}, "Ünïcode": {"type": "TXT", "value": "é\\\""}}}
+    result = ApplyResult(IDS[0], "snap-1", plan, outcomes())
+    raw = json.loads(result.save(tmp_path).read_text())
+    sealed = {k: raw.pop(k) for k in ("checksum", "signature") if k in raw}
+    assert raw == result.to_json()
+    assert sealed["checksum"] == digest(raw)
+    assert ("signature" in sealed) == bool(key) and ("signature" in raw["plan"]) == bool(key)
+    assert read_sealed(tmp_path / "applies" / f"{IDS[0]}.json", "apply record") == raw
 
 
 def test_an_apply_record_of_format_1_is_still_read(tmp_path):

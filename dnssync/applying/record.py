@@ -3,7 +3,7 @@ that `run_apply` returns and saves as the apply's record (`<state>/applies/<id>.
 
 `watch` follows an apply from its record, maybe later or in another CI job, so the
 record holds the whole plan (the old values and TTLs are read from it, never from
-the live zone). The record is sealed as every state file is (state.write_json), and
+the live zone). The record is sealed as every state file is (state.py), and
 its plan keeps its own checksum inside it, so an edited and re-summed record is
 still caught. Format 2 holds the plan as a JSON object; format 1 (before it) held it
 as a JSON string inside the JSON, and is still read.
@@ -16,7 +16,8 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from dnssync.applying.state import applies_dir, read_sealed, write_json
+from dnssync.applying.state import applies_dir, read_sealed, write_sealed
+from dnssync.model.canonjson import joined, pieces
 from dnssync.model.errors import UsageError
 from dnssync.model.plan import Plan
 
@@ -112,8 +113,12 @@ class ApplyResult:
         return found
 
     def to_json(self) -> dict[str, Any]:
+        return {**self._fields(), "plan": self.plan.to_dict()}
+
+    def _fields(self) -> dict[str, Any]:
+        """The record but its plan."""
         return {"format_version": RECORD_FORMAT, "id": self.id, "snapshot": self.snapshot,
-                "plan": self.plan.to_dict(), "outcomes": [asdict(o) for o in self.outcomes]}
+                "outcomes": [asdict(o) for o in self.outcomes]}
 
     @classmethod
     def from_json(cls, data: dict[str, Any], source: str) -> ApplyResult:
@@ -134,7 +139,11 @@ class ApplyResult:
         return cls(str(data.get("id") or Path(source).stem), snapshot, plan, outcomes)
 
     def save(self, state_dir: Path) -> Path:
-        return write_json(applies_dir(state_dir) / f"{self.id}.json", self.to_json(), sealed=True)
+        """Write the record, sealed (state.write_sealed): its plan, the bulk of it, is
+        serialised once, for the plan's checksum, the record's, and the file alike."""
+        parts = pieces(self._fields(), default=str)
+        parts["plan"] = joined(self.plan.sealed_pieces())
+        return write_sealed(applies_dir(state_dir) / f"{self.id}.json", parts)
 
     @classmethod
     def read(cls, path: Path) -> ApplyResult:

@@ -8,7 +8,6 @@ the last apply from another CI job (apply records).
 from __future__ import annotations
 
 import fcntl
-import hashlib
 import hmac
 import json
 import os
@@ -24,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from dnssync.model.binding import KEY_ENV, plan_key, signature
+from dnssync.model.canonjson import Pieces, canonical, joined, pieces, sha256_of
 from dnssync.model.errors import LockHeld, UsageError
 
 
@@ -85,8 +85,7 @@ def apply_lock(state_dir: Path) -> Iterator[None]:
 
 def digest(data: Any) -> str:
     """sha256 of the canonical JSON of `data`: what a sealed state file's `checksum` is."""
-    text = json.dumps(data, sort_keys=True, separators=(",", ":"), default=str)
-    return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
+    return sha256_of(canonical(data, default=str))
 
 
 def write_atomic(path: Path, data: bytes) -> Path:
@@ -143,12 +142,23 @@ def write_json(path: Path, data: Any, sealed: bool = False) -> Path:
     DNSSYNC_PLAN_KEY is set, an HMAC `signature` of it (as saved plans have), which
     `read_sealed` verifies."""
     if sealed:
-        checksum = digest(data)
-        key = plan_key()
-        data = {**data, "checksum": checksum, **({"signature": signature(checksum, key)} if key else {})}
+        return write_sealed(path, pieces(data, default=str))
     # not indented: Python's encoder indents at a fifth of the C encoder's speed, and a
     # fleet's apply record (every change of every pair) runs to megabytes (`jq .` shows it)
     return write_atomic(path, json.dumps(data, sort_keys=True, default=str).encode())
+
+
+def write_sealed(path: Path, parts: Pieces) -> Path:
+    """`write_json(..., sealed=True)` of a mapping given as canonical pieces (canonjson.py):
+    its checksum is that of the pieces joined, and the file is that text with the
+    checksum (and signature) added, so a big record is serialised once (compact JSON,
+    which `read_sealed` reads like any other)."""
+    checksum = sha256_of(joined(parts))
+    key = plan_key()
+    sealed = {**parts, "checksum": canonical(checksum)}
+    if key is not None:
+        sealed["signature"] = canonical(signature(checksum, key))
+    return write_atomic(path, joined(sealed).encode())
 
 
 def read_sealed(path: Path, what: str, accept_unsealed: bool = False, flag: str | None = None) -> dict:

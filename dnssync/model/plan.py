@@ -9,7 +9,6 @@ one is the planner's job (`dnssync.planning.planner`); this module is only the d
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -18,6 +17,7 @@ from typing import Any
 from octodns.record import Create, Delete
 
 from dnssync.model.binding import plan_key, signature, signature_problem
+from dnssync.model.canonjson import Pieces, canonical, joined, pieces, sha256_of
 from dnssync.model.errors import UsageError
 from dnssync.model.findings import Finding
 from dnssync.model.records import (
@@ -148,6 +148,17 @@ class Plan:
     def checksum(self) -> str:
         return _checksum(self._body())
 
+    def sealed_pieces(self) -> Pieces:
+        """`to_dict`'s content as canonical pieces (canonjson.py), the body serialised
+        once: what an apply record embeds without serialising the plan again."""
+        parts = pieces(self._body())
+        checksum = sha256_of(joined(parts))
+        parts["checksum"] = canonical(checksum)
+        key = plan_key()
+        if key is not None:
+            parts["signature"] = canonical(signature(checksum, key))
+        return parts
+
     def to_dict(self) -> dict[str, Any]:
         """The plan as JSON data, sealed (checksum, and signature when DNSSYNC_PLAN_KEY
         is set): what `to_json` writes and an apply record embeds."""
@@ -195,8 +206,7 @@ class Plan:
 
 
 def _checksum(body: dict[str, Any]) -> str:
-    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"))
-    return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
+    return sha256_of(canonical(body))
 
 
 
