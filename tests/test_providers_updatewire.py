@@ -15,7 +15,8 @@ import dns.tsigkeyring
 import dns.update
 import pytest
 
-from dnssync.providers.updatewire import RawUpdate, rrset_rrs
+from dnssync.providers.aliaswire import rdata_from_text
+from dnssync.providers.updatewire import RawUpdate, name_wire, rdata_wire, rrset_rrs
 
 ZONE = "zone.test."
 KEYRING = dns.tsigkeyring.from_text({"key.": "c2VjcmV0c2VjcmV0c2VjcmV0"})
@@ -44,8 +45,8 @@ def dnspython_update(**auth) -> dns.update.UpdateMessage:
 
 def raw_update(**auth) -> RawUpdate:
     rrs = [rr for action, owner, rtype, ttl, values in OPS
-           for rr in rrset_rrs(action, dns.name.from_text(owner), dns.rdatatype.from_text(rtype), ttl,
-                               rdatas(rtype, values))]
+           for rr in rrset_rrs(action, name_wire(owner), dns.rdatatype.from_text(rtype), ttl,
+                               [rdata_wire(rtype, value) for value in values])]
     return RawUpdate(ZONE, rrs, **auth)
 
 
@@ -78,3 +79,37 @@ def test_the_same_rrs_as_dnspythons_update_and_a_valid_signature(auth):
         ours.to_wire()  # sent again (a SERVFAIL retried): signed again, as UpdateMessage is
         assert ours.tsig is not None and len(ours.tsig) == 1 and ours.mac is not None
         assert first_mac is not None
+
+
+@pytest.mark.parametrize("name", ["www.zone.test.", "Mixed-Case.Zone.TEST.", "*.zone.test.", "_dmarc.zone.test.",
+                                  ".", "zone.test", "a\\.b.zone.test.", "\\065bc.zone.test.", "x" * 63 + ".test.",
+                                  "with space.zone.test."])
+def test_a_name_in_wire_form_is_dnspythons(name):
+    """The plain names written straight from their text, the rest read by dnspython: the
+    same bytes either way (case as written, escapes read, a relative name made absolute)."""
+    assert name_wire(name) == dns.name.from_text(name).to_wire()
+
+
+def test_a_label_too_long_is_refused_as_dnspython_refuses_it():
+    with pytest.raises(dns.name.LabelTooLong):
+        name_wire("x" * 64 + ".test.")
+
+
+@pytest.mark.parametrize(("rtype", "text"), [
+    ("A", "192.0.2.1"), ("AAAA", "2001:DB8::1"), ("AAAA", "::ffff:192.0.2.1"), ("AAAA", "0001:0002::"),
+    ("MX", "10 Mail.Example.NET."), ("MX", "65535 ."), ("MX", "010 mx.example."), ("MX", "10 a\\.b.example."),
+    ("TXT", '"a b" "c\\"d"'), ("TXT", '"v=spf1 -all"'), ("TXT", '""'), ("TXT", '"a" "b"  "c"'),
+    ("TXT", '"' + "x" * 255 + '" "' + "y" * 255 + '"'), ("TXT", '"caf\\195\\169"'), ("TXT", "unquoted"),
+    ("TXT", '"semi\\;colon"'), ("SPF", '"v=spf1 ~all"'),
+    ("CNAME", "Target.Example."), ("CNAME", "*.example."), ("CNAME", "a\\.b.example."), ("NS", "ns1.example."),
+    ("PTR", "host.example."), ("CAA", '0 issue "ca.example.net"'), ("ALIAS", "target.example.")])
+def test_rdata_in_wire_form_is_dnspythons(rtype, text):
+    assert rdata_wire(rtype, text) == rdata_from_text(rtype, text).to_wire()
+
+
+@pytest.mark.parametrize(("rtype", "text"), [
+    ("A", "010.0.0.1"), ("A", "1.2.3"), ("A", " 192.0.2.1"), ("AAAA", "1::2::3"), ("TXT", '"' + "x" * 256 + '"'),
+    ("MX", "65536 mx.example."), ("CNAME", "x" * 64 + ".example.")])
+def test_what_dnspython_refuses_is_refused_the_same_way(rtype, text):
+    with pytest.raises(dns.exception.SyntaxError):
+        rdata_wire(rtype, text)

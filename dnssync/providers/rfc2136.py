@@ -60,7 +60,7 @@ from dnssync.model.sameness import Rrsets, plain_name
 from dnssync.providers import keptread
 from dnssync.providers.aliaswire import octodns_type, rdata_from_text, rdata_text, wire_type
 from dnssync.providers.refused import Deterministic, Refused, bisect
-from dnssync.providers.updatewire import RawUpdate, rrset_rrs
+from dnssync.providers.updatewire import RawUpdate, name_wire, rdata_wire, rrset_rrs
 from dnssync.query import axfr, wire
 
 #: bytes kept free in every update message for the header, zone section and TSIG
@@ -96,8 +96,8 @@ class _Op:
     old_ttl: int = 0
 
 
-#: an operation with its owner name and RDATA parsed
-_Sized = tuple[_Op, dns.name.Name, list]
+#: an operation with its owner name and each RDATA in wire form (updatewire.py)
+_Sized = tuple[_Op, bytes, list[bytes]]
 #: operations that go in one message, never split (see `_together`)
 _Group = list[_Sized]
 
@@ -264,11 +264,10 @@ class Rfc2136Provider(_OctodnsRfc2136Provider):
         return ops
 
     @staticmethod
-    def _size(op: _Op, owner: dns.name.Name, rdatas: list) -> int:
+    def _size(op: _Op, owner: bytes, rdatas: list[bytes]) -> int:
         """An upper bound of the op's bytes in an update message (names uncompressed)."""
-        name = sum(len(label) + 1 for label in owner.labels) + 10  # its wire length, and type to rdlength
-        fixed = _FIXED_RDATA.get(op.rtype)
-        size = sum(name + (fixed or len(rdata.to_wire())) for rdata in rdatas)
+        name = len(owner) + 10  # its wire length, and type to rdlength
+        size = sum(name + len(rdata) for rdata in rdatas)
         if op.action == "apex-ns":  # each value may be deleted and re-added, old ones deleted
             return 2 * size + len(op.old) * (name + 255)
         return size + (name if op.action == "replace" else 0)
@@ -276,13 +275,12 @@ class Rfc2136Provider(_OctodnsRfc2136Provider):
     def _batches(self, ops: list[_Op]) -> list[list[_Group]]:
         """Consecutive runs of whole groups of `ops` (`_together`), each fitting one update
         message (count and size; a group over them goes alone), each op with its owner
-        name and RDATA parsed (once: dnspython's text parsers are the cost of an update)."""
+        name and RDATA in wire form (once: reading their text is the cost of an update)."""
         budget = self.max_message_size - _MESSAGE_SLACK
         batches: list[list[_Group]] = []
         used = count = 0
         for group in _together(ops):
-            sized = [(op, dns.name.from_text(op.name), [rdata_from_text(op.rtype, t) for t in op.rdatas])
-                     for op in group]
+            sized = [(op, name_wire(op.name), [rdata_wire(op.rtype, t) for t in op.rdatas]) for op in group]
             size = sum(self._size(*one) for one in sized)
             if not batches or used + size > budget or count + len(sized) > self.update_batch_size:
                 batches.append([])
@@ -300,7 +298,8 @@ class Rfc2136Provider(_OctodnsRfc2136Provider):
                                          for rr in rrset_rrs(op.action, owner, wire_type(op.rtype), op.ttl, rdatas)],
                              **self._auth_params())
         update = dns.update.UpdateMessage(zone_name, **self._auth_params())
-        for op, owner, rdatas in ops:
+        for op, _, _ in ops:  # dnspython's objects: the rare message that changes the apex NS
+            owner, rdatas = dns.name.from_text(op.name), [rdata_from_text(op.rtype, t) for t in op.rdatas]
             if op.action == "apex-ns":
                 self._apex_ns(update, op, owner, rdatas)
             elif op.action == "add":
@@ -421,9 +420,6 @@ class Rfc2136Provider(_OctodnsRfc2136Provider):
                           applied, len(ops))
         return True
 
-
-#: the RDATA length of types that have one (an upper bound needs no rendering then)
-_FIXED_RDATA = {"A": 4, "AAAA": 16}
 
 #: answers to an update that are about its data: the batch is split to find the change
 #: (a SERVFAIL is split too; one that repeats for a single change is its data's)
