@@ -100,6 +100,9 @@ def test_the_record_serialised_once_is_what_to_json_says_sealed_as_digest_says(t
     assert sealed["checksum"] == digest(raw)
     assert ("signature" in sealed) == bool(key) and ("signature" in raw["plan"]) == bool(key)
     assert read_sealed(tmp_path / "applies" / f"{IDS[0]}.json", "apply record") == raw
+    # run_apply serialises the plan while the providers are sent to, and saves with it
+    made_before = result.save(tmp_path / "before", plan.sealed_text()).read_bytes()
+    assert made_before == (tmp_path / "applies" / f"{IDS[0]}.json").read_bytes()
 
 
 def test_an_apply_record_of_format_1_is_still_read(tmp_path):

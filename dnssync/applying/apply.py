@@ -200,6 +200,18 @@ def run_apply(run: ApplyRun) -> ApplyResult:
     entries = [entry for part in run.lives.call(readable) for entry in part]
     if entries:
         result.snapshot = snapshot.save_rendered(run.state_dir, entries, plan.revision, how.snapshot)
+    with ThreadPoolExecutor(max_workers=1) as sealing:
+        # the plan's part of the record (a fleet's: megabytes), serialised while the
+        # workers send: the plan does not change now, and this process only waits
+        sealed_plan = sealing.submit(plan.sealed_text)
+        _apply_waves(run, result, how)
+    result.save(run.state_dir, sealed_plan.result())
+    return result
+
+
+def _apply_waves(run: ApplyRun, result: ApplyResult, how: Sending) -> None:
+    """The providers applied in two waves, canaries first, their outcomes added to
+    `result` in plan order; the second wave is skipped when the first failed."""
     pairs = run.lives.data
     order = {(p.provider, p.zone): index for index, p in enumerate(pairs)}
     providers = list(dict.fromkeys(p.provider for p in pairs))
@@ -226,5 +238,3 @@ def run_apply(run: ApplyRun) -> ApplyResult:
                 result.snapshot = how.snapshot
         outcomes.sort(key=lambda o: (wave.index(o.provider), order[(o.provider, o.zone)]))
         result.outcomes += outcomes
-    result.save(run.state_dir)
-    return result

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from dnssync.applying.state import applies_dir, read_sealed, write_sealed
-from dnssync.model.canonjson import joined, pieces
+from dnssync.model.canonjson import pieces
 from dnssync.model.errors import UsageError
 from dnssync.model.plan import Plan
 
@@ -138,11 +138,12 @@ class ApplyResult:
         plan = Plan.from_json(text, f"the plan in {source}")
         return cls(str(data.get("id") or Path(source).stem), snapshot, plan, outcomes)
 
-    def save(self, state_dir: Path) -> Path:
+    def save(self, state_dir: Path, sealed_plan: str | None = None) -> Path:
         """Write the record, sealed (state.write_sealed): its plan, the bulk of it, is
-        serialised once, for the plan's checksum, the record's, and the file alike."""
+        serialised once, for the plan's checksum, the record's, and the file alike
+        (`sealed_plan`: that text, `Plan.sealed_text()`, made beforehand)."""
         parts = pieces(self._fields(), default=str)
-        parts["plan"] = joined(self.plan.sealed_pieces())
+        parts["plan"] = self.plan.sealed_text() if sealed_plan is None else sealed_plan
         return write_sealed(applies_dir(state_dir) / f"{self.id}.json", parts)
 
     @classmethod

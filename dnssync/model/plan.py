@@ -159,6 +159,10 @@ class Plan:
             parts["signature"] = canonical(signature(checksum, key))
         return parts
 
+    def sealed_text(self) -> str:
+        """`to_dict()` as canonical JSON text (canonjson.py), serialised once."""
+        return joined(self.sealed_pieces())
+
     def to_dict(self) -> dict[str, Any]:
         """The plan as JSON data, sealed (checksum, and signature when DNSSYNC_PLAN_KEY
         is set): what `to_json` writes and an apply record embeds."""
