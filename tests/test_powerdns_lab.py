@@ -72,3 +72,24 @@ def test_a_forked_child_does_not_share_the_parents_connections(lab):
     assert os.waitstatus_to_exitcode(status) == 0
     assert len(pools) == 1
     ours.list_zones()  # the parent's connection still works
+
+
+def test_proxy_settings_from_the_environment_are_honoured(lab, monkeypatch, tmp_path):
+    """The provider reads the environment once (not per request, as requests does): what
+    it reads is still honoured. A proxy that does not answer is used unless NO_PROXY
+    names the server; a ~/.netrc entry for the server is sent."""
+    def get(**env):
+        for name, value in env.items():
+            monkeypatch.setenv(name, value)
+        return PowerDnsProvider("pdns", lab.pdns.address, lab.pdns.api_key, port=lab.pdns.api_port,
+                                strict_supports=False)._get("")
+
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    with pytest.raises(requests.exceptions.ProxyError):
+        get(HTTP_PROXY="http://127.0.0.1:9", http_proxy="http://127.0.0.1:9")  # the discard port: nothing listens
+    assert get(NO_PROXY=lab.pdns.address, no_proxy=lab.pdns.address).json()["type"] == "Server"
+    (tmp_path / ".netrc").write_text(f"machine {lab.pdns.address} login someone password secret\n")
+    (tmp_path / ".netrc").chmod(0o600)
+    response = get(NETRC=str(tmp_path / ".netrc"))
+    assert response.request.headers["Authorization"].startswith("Basic ")

@@ -33,6 +33,7 @@ from octodns.record.txt import TxtValue
 from octodns_powerdns import PowerDnsProvider as _OctodnsPowerDnsProvider
 from octodns_powerdns import _encode_zone_name
 from requests import HTTPError
+from requests.utils import get_netrc_auth
 
 from dnssync.model import interrupt
 from dnssync.model.sameness import Rrsets, canonical_values
@@ -86,6 +87,20 @@ class PowerDnsProvider(_OctodnsPowerDnsProvider):
         super().__init__(id, host, api_key, *args, **kwargs)
         self.max_request_bytes = int(max_request_bytes)
         forksafe.track(self, lambda provider: provider._sess.close())  # requests' pools, in a forked child
+        self._settle_environment()
+
+    def _settle_environment(self) -> None:
+        """Read once what requests reads from the environment on every request (proxy
+        variables and NO_PROXY, REQUESTS_CA_BUNDLE, ~/.netrc), for this server's URL, the
+        only one asked: the same settings, without a quarter of requests' CPU per request
+        (a fleet's apply sends three requests a zone)."""
+        session = self._sess
+        url = f"{self.scheme}://{self.host}:{self.port:d}/"
+        settings = session.merge_environment_settings(url, {}, None, session.verify, None)
+        session.proxies, session.verify = settings["proxies"], settings["verify"]
+        if session.auth is None:
+            session.auth = get_netrc_auth(url)
+        session.trust_env = False
 
     def _patch(self, path, data=None):
         rrsets = (data or {}).get("rrsets") or []
