@@ -157,3 +157,28 @@ def test_a_restore_selects_from_the_snapshot_and_refuses_a_provider_no_longer_co
     assert [r.name for r in selected[("one", "a.test.")].records] == ["www"]
     with pytest.raises(UsageError, match=r"^snapshot names providers that are no longer configured: gone$"):
         ApplyRun.restore(config, selected)
+
+
+def test_a_snapshot_written_in_shares_is_one_snapshot_once_listed(tmp_path):
+    """Each apply worker writes the files of the zones it read (snapshot.write_files) and
+    the apply lists them all (add_entries) before anything is sent: until then there is no
+    snapshot to restore; then one, holding every share, each file checked by its entry."""
+    zones = {}
+    for name in ("a.test.", "b.test."):
+        zone = Zone(name, set())
+        zone.add_record(Record.new(zone, "www", {"type": "A", "ttl": 60, "value": "192.0.2.1"}))
+        zones[name] = zone
+    shares = [[snapshot.render("one", zones["a.test."], True)],
+              [snapshot.render("two", zones["a.test."], True), snapshot.render("two", zones["b.test."], False)]]
+    entries = [entry for share in shares for entry in snapshot.write_files(tmp_path, share, IDS[0])]
+    assert snapshot.list_snapshots(tmp_path) == []  # files written, not listed: nothing to restore yet
+    assert snapshot.add_entries(tmp_path, entries, "rev", IDS[0]) == IDS[0]
+    loaded = snapshot.load(tmp_path, "latest", {})
+    assert sorted(loaded) == [("one", "a.test."), ("two", "a.test."), ("two", "b.test.")]
+    assert all([r.name for r in zone.records] == ["www"] for zone in loaded.values())
+    # a pair first read on a retry joins the same snapshot (another process, same lock)
+    snapshot.save(tmp_path, [("three", zones["b.test."], True)], "rev", IDS[0])
+    assert len(snapshot.load(tmp_path, IDS[0], {})) == 4
+    (tmp_path / "snapshots" / IDS[0] / "two" / "b.test.yaml").write_text("")
+    with pytest.raises(UsageError, match=r"two/b\.test\.yaml does not match its checksum"):
+        snapshot.load(tmp_path, IDS[0], {})

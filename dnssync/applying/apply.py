@@ -154,11 +154,13 @@ def replan(gates: Gates, live: LivePlan) -> LivePlan:
     return plan_one(live.data.provider, live.provider, live.desired, *gates.thresholds, live.processors)
 
 
-def readable(lives: list[LivePlan]) -> list[snapshot.Rendered]:
-    """The live content of every pair about to change, as snapshot files (rendered where
-    it was read)."""
-    return [snapshot.render(lp.data.provider, lp.existing, lp.data.exists) for lp in lives
-            if lp.existing is not None and lp.octo is not None]
+def snapshot_share(lives: list[LivePlan], state_dir: Path, snapshot_id: str) -> list[dict]:
+    """Write the live content of every pair about to change into the apply's snapshot,
+    where it was read (each worker its own share, at once); their meta.json entries,
+    which the apply lists (snapshot.add_entries) before anything is sent."""
+    return snapshot.write_files(state_dir, [snapshot.render(lp.data.provider, lp.existing, lp.data.exists)
+                                            for lp in lives if lp.existing is not None and lp.octo is not None],
+                                snapshot_id)
 
 
 def apply_share(lives: list[LivePlan], wave: list[str], how: Sending) -> tuple[list[Outcome], bool]:
@@ -197,9 +199,9 @@ def run_apply(run: ApplyRun) -> ApplyResult:
     plan = run.plan
     result = ApplyResult(id=stamp(), snapshot=None, plan=plan)
     how = Sending(run.gates, run.state_dir, plan.revision, stamp(), run.retries, run.backoff)
-    entries = [entry for part in run.lives.call(readable) for entry in part]
+    entries = [entry for part in run.lives.call(snapshot_share, run.state_dir, how.snapshot) for entry in part]
     if entries:
-        result.snapshot = snapshot.save_rendered(run.state_dir, entries, plan.revision, how.snapshot)
+        result.snapshot = snapshot.add_entries(run.state_dir, entries, plan.revision, how.snapshot)
     with ThreadPoolExecutor(max_workers=1) as sealing:
         # the plan's part of the record (a fleet's: megabytes), serialised while the
         # workers send: the plan does not change now, and this process only waits

@@ -57,12 +57,33 @@ def save(state_dir: Path, zones: list[tuple[str, Zone, bool | None]], revision: 
 
 def save_rendered(state_dir: Path, zones: list[Rendered], revision: str | None,
                   snapshot_id: str | None = None) -> str:
-    """`save` of zones already rendered. Every file is written atomically; meta.json,
-    sealed with a checksum, is written last and lists each zone file's sha256 and
-    record count, so `load` can tell a snapshot that is whole from one truncated,
-    emptied or edited since. Several processes of one apply may add to one snapshot:
-    its meta.json is read and rewritten under a lock."""
+    """`save` of zones already rendered: their files written, then listed (`write_files`,
+    `add_entries`)."""
     snapshot_id = snapshot_id or stamp()
+    return add_entries(state_dir, write_files(state_dir, zones, snapshot_id), revision, snapshot_id)
+
+
+def write_files(state_dir: Path, zones: list[Rendered], snapshot_id: str) -> list[dict]:
+    """Write the zone files of `zones` into snapshot `snapshot_id`, each atomically and
+    fsynced, and return their meta.json entries, which `add_entries` lists. Each process
+    of an apply writes the files of the zones it read (at once, on every core); none is
+    part of the snapshot until listed."""
+    folder = snapshots_dir(state_dir) / snapshot_id
+    files, entries = {}, []
+    for zone in zones:
+        file = f"{zone.entry.provider}/{zone.entry.zone}yaml"
+        files[folder / file] = zone.text
+        entries.append({**zone.entry.__dict__, "file": file, "sha256": hashlib.sha256(zone.text).hexdigest()})
+    write_all(files)
+    return entries
+
+
+def add_entries(state_dir: Path, entries: list[dict], revision: str | None, snapshot_id: str) -> str:
+    """List written zone files (`write_files`) in snapshot `snapshot_id`'s meta.json, made
+    if new. meta.json, sealed with a checksum, is written last and lists each zone file's
+    sha256 and record count, so `load` can tell a snapshot that is whole from one
+    truncated, emptied or edited since. Several processes of one apply may add to one
+    snapshot: its meta.json is read and rewritten under a lock."""
     folder = snapshots_dir(state_dir) / snapshot_id
     meta_path = folder / "meta.json"
     folder.mkdir(parents=True, exist_ok=True)
@@ -71,13 +92,7 @@ def save_rendered(state_dir: Path, zones: list[Rendered], revision: str | None,
         meta = read_sealed(meta_path, "snapshot") if meta_path.exists() else {
             "id": snapshot_id, "created": datetime.now(UTC).isoformat(timespec="seconds"), "revision": revision,
             "entries": []}
-        files = {}
-        for zone in zones:
-            file = f"{zone.entry.provider}/{zone.entry.zone}yaml"
-            files[folder / file] = zone.text
-            meta["entries"].append({**zone.entry.__dict__, "file": file,
-                                    "sha256": hashlib.sha256(zone.text).hexdigest()})
-        write_all(files)
+        meta["entries"] += entries
         write_json(meta_path, meta, sealed=True)
     return snapshot_id
 
