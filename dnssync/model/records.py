@@ -9,7 +9,7 @@ import hashlib
 import ipaddress
 import json
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, TypeVar
 
 from octodns.record import Record
 from octodns.zone import Zone
@@ -36,16 +36,44 @@ def meant_providers(record: Record, providers: list[str]) -> list[str]:
     return [p for p in providers if meant_for(record, p)]
 
 
+_T = TypeVar("_T")
+
+
 def rrset_data(record: Record) -> dict[str, Any]:
     """A record as TTL and sorted presentation-format values: how plans show values. A
     plugin's own type (`PowerDnsProvider/LUA`) may have no presentation format: its
-    values are shown as JSON."""
+    values are shown as JSON. The values are made once per record object (`kept`): a
+    zone new at three providers shows the same records' changes three times."""
+    values = kept(record, "_dnssync_shown", _shown_values)
+    return {"ttl": record.ttl, "values": list(values)}
+
+
+def _shown_values(record: Record) -> tuple[str, ...]:
     try:
         rrset = record.to_rrset()
     except AttributeError:  # octoDNS's value_to_rdata_text: a value class without rdata_text
         values = getattr(record, "values", None) or [getattr(record, "value", None)]
-        return {"ttl": record.ttl, "values": sorted(json.dumps(_plain(v), sort_keys=True) for v in values)}
-    return {"ttl": rrset.ttl, "values": sorted(rrset.rdatas)}
+        return tuple(sorted(json.dumps(_plain(v), sort_keys=True) for v in values))
+    return tuple(sorted(rrset.rdatas))
+
+
+def kept(record: Record, attr: str, make: Callable[[Record], _T]) -> _T:
+    """`make(record)`, made once per record object and kept on it (as `attr`) beside the
+    values object and TTL it was made from. Why: every provider's served zone is a copy
+    of the one desired zone that shares its record objects (capabilities.served_zone
+    copies the zone, not the records it leaves alone), so a zone planned at three
+    providers made the same thing three times. A record given other values or another
+    TTL (octoDNS copies a record to change it, but a copy of the object would carry this
+    along) is made again; a record holding neither `values` nor `value` is never kept."""
+    state = record.__dict__
+    source = state.get("values", state.get("value"))
+    found = state.get(attr)
+    if found is not None and found[0] is source and found[1] == record.ttl:
+        return found[2]
+    made = make(record)
+    if source is not None:
+        state[attr] = (source, record.ttl, made)
+    return made
 
 
 

@@ -35,6 +35,7 @@ from octodns.record import Record
 from octodns.zone import Zone
 
 from dnssync.model.errors import DnssyncException
+from dnssync.model.records import kept
 
 #: addresses straight to wire form: dnspython's text parser costs ~50 µs a value,
 #: which is most of the time to prepare a 100,000-record zone
@@ -189,28 +190,11 @@ def rrsets_of(records: Iterable[Record], provider_id: str, names: set[str] | Non
     return found
 
 
-#: where `_canonical_kept` keeps a record's canonical RDATA on the record, beside the
-#: values it was made from
-_CANONICAL_ATTR = "_dnssync_canonical"
-
-
 def _canonical_kept(record: Record) -> frozenset[bytes]:
-    """`canonical(record)`'s RDATA, made once per record object. Why: every provider's
-    served zone is a copy of the one desired zone that shares its record objects
-    (capabilities.served_zone copies the zone, not the records it leaves alone), so a
-    zone planned at three providers was put in canonical form three times, a fifth of
-    a plan's work. Kept with the values object it was made from: a record given other
-    values (octoDNS copies a record to change it, but a copy of the object would carry
-    this along) is made again. A record holding neither `values` nor `value` is never kept."""
-    state = record.__dict__
-    source = state.get("values", state.get("value"))
-    kept = state.get(_CANONICAL_ATTR)
-    if kept is not None and kept[0] is source:
-        return kept[1]
-    _, values = canonical(record)
-    if source is not None:
-        state[_CANONICAL_ATTR] = (source, values)
-    return values
+    """`canonical(record)`'s RDATA, made once per record object (records.kept): a zone
+    planned at three providers was put in canonical form three times, a fifth of a
+    plan's work."""
+    return kept(record, "_dnssync_canonical", lambda kept_record: canonical(kept_record)[1])
 
 
 def plain(record: Record, provider_id: str) -> bool:
