@@ -355,6 +355,20 @@ def test_verify_in_worker_processes_finds_what_one_process_finds(make_repo, lab,
         assert spread["stats"][counter] == alone["stats"][counter], counter
     assert spread["stats"]["tcp"] == 3 * alone["stats"]["tcp"]  # each worker its own TCP connections
     assert spread["stats"]["dnssec"]["queries"] == alone["stats"]["dnssec"]["queries"]
+    # a progress bar hears every answer the workers file, though they count in batches
+    from dnssync.repo.repository import Repository
+    from dnssync.verify.run import Options
+
+    for key, value in lab.env().items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setattr(full, "PROGRESS_BATCH", 7)  # some batches full, each worker's last not
+    loaded = Repository.load(repo.root)
+    heard = {1: 0, 3: 0}
+    for jobs in heard:
+        def hear(n: int, jobs: int = jobs) -> None:
+            heard[jobs] += n
+        full.verify_zones(loaded, loaded.serves(None, zones), Options(), jobs=jobs, progress=hear)
+    assert heard[3] == heard[1] > 7 * 3
     # a large fleet: rounds of fresh workers (here two at once, one zone each, two rounds)
     monkeypatch.setattr(full, "MAX_QUESTIONS", 1)
     status, rounds = verify_json(repo, "--jobs", "2")

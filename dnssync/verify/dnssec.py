@@ -60,7 +60,6 @@ from dnssync.query.engine import Engine, resolve_all
 from dnssync.query.servedkeys import NameserverKeys, ServedKeys
 from dnssync.repo.config import Config
 from dnssync.repo.repository import Repository
-from dnssync.repo.zones import discover
 from dnssync.verify.delegation import message_of, parent_servers
 from dnssync.verify.expect import expectations
 
@@ -493,7 +492,10 @@ async def _unsigned(engine: Engine, zone: str, endpoints: dict[str, list[Endpoin
         signing: dict[str, list[str]] = {}
         for endpoint in addresses:
             answer = await engine.ask(endpoint, zone, "DNSKEY")
-            message = message_of(answer) if answer.error is None else None
+            reply = answer.reply if answer.error is None else None
+            # the whole message is parsed only when the answer holds a DNSKEY to describe
+            held = reply is not None and any(rr.rdtype == dns.rdatatype.DNSKEY for rr in reply.answer)
+            message = message_of(answer) if held else None
             keys = [k for r in (message.answer if message else ()) if r.rdtype == dns.rdatatype.DNSKEY for k in r]
             if keys:
                 signing[endpoint.label] = [describe(k) for k in keys]
@@ -537,7 +539,7 @@ async def check_dnssec(repo: Repository, serves: dict[str, list[str]], timeout: 
     nameservers in `down` (labels the main verify found silent) are not asked again."""
     started = time.perf_counter()
     stats: dict[str, float] = {"signatures": 0, "validated": 0}
-    managed = set(discover(repo.config.zones_dir, repo.config.zone_files))
+    managed = repo.managed
     async with Engine(timeout, resends, window, dnssec=True) as engine:
         done = await asyncio.gather(*(_zone(engine, repo, zone, providers, managed, stats, down)
                                       for zone, providers in sorted(serves.items())))
