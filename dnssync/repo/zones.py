@@ -24,6 +24,7 @@ from octodns.record.exception import ValidationError as RecordValidationError
 from octodns.zone import Zone
 from octodns.zone.base import DuplicateRecordException
 
+from dnssync.model.cachedzone import CachedZone
 from dnssync.model.errors import ConfigError
 from dnssync.model.findings import Finding, Severity, has_errors
 from dnssync.model.suggest import did_you_mean
@@ -179,7 +180,7 @@ class _ZoneUnpickler(pickle.Unpickler):
 class _ZoneBuilder:
     def __init__(self, name: str, sub_zones: set[str], config: Config, type_resolver: TypeResolver | None = None,
                  jobs: int = 1):
-        self.zone = Zone(name, sub_zones)
+        self.zone = CachedZone(name, sub_zones)
         self.jobs = jobs  # processes a large file may be read by
         self.config = config
         self.type_resolver = type_resolver
