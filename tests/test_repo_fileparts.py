@@ -40,7 +40,9 @@ WARNINGS = (
     + "null:\n  type: A\n  value: 192.0.2.1\n"  # YAML reads it as null; out of order too
     + _records(100, 140)
     + "h140:\n  - type: A\n    value: 192.0.2.140\n  - value: 2001:db8::140\n    type: AAAA\n"
-    + _records(141, 180)
+    + _records(141, 160)
+    + f"h160{'x' * 61}:\n  octodns:\n    lenient: true\n  type: A\n  value: 192.0.2.160\n"  # a label too long
+    + _records(161, 180)
     + "h180:\n  value: 192.0.2.180\n  type: A\n"
     + _records(181, 200)
 )
@@ -48,7 +50,8 @@ WARNINGS = (
 ERRORS = (WARNINGS.replace("h030:\n  type: A\n  value: 192.0.2.30", "h030:\n  type: A\n  value: 192.0.2.300")
           .replace("h090:\n  type: A\n  value: 192.0.2.90",
                    "h090:\n  - type: A\n    value: 192.0.2.90\n  - type: A\n    value: 192.0.2.91")
-          .replace("h170:\n  type: A\n", "h170:\n  type: NOPE\n"))
+          .replace("h170:\n  type: A\n", "h170:\n  type: NOPE\n")
+          .replace("h190:\n", "h190.sub:\n"))  # under the managed zone sub.big.test.
 
 
 def _repo(root: Path, text: str):
@@ -57,6 +60,7 @@ def _repo(root: Path, text: str):
     (root / "dnssync.yaml").write_text("zones: zones\nproviders: providers\n")
     (root / "providers" / "pdns.yaml").write_text(PROVIDER)
     (root / "zones" / "big.test.yaml").write_bytes(text.encode())
+    (root / "zones" / "sub.big.test.yaml").write_text("www:\n  type: A\n  value: 192.0.2.1\n")
     config, findings = read_settings(root, None, offline=True)
     assert config is not None, findings
     return config
@@ -69,9 +73,10 @@ def parts_read(monkeypatch) -> list[bool]:
     read: list[bool] = []
     real = zones.read_in_parts
 
-    def spy(*args, **kwargs):
-        result = real(*args, **kwargs)
-        read.append(result is not None)
+    def spy(path, *args, **kwargs):
+        result = real(path, *args, **kwargs)
+        if path.name == "big.test.yaml":
+            read.append(result is not None)
         return result
 
     monkeypatch.setattr(zones, "read_in_parts", spy)
@@ -84,7 +89,8 @@ def _load(config, jobs: int):
         loaded, findings = checked_zones(config, None, jobs)
     except ConfigError as e:
         return None, e.findings
-    return [(z.name, zone_content(z.zone), z.locations, z.files, z.withheld) for z in loaded], findings
+    return [(z.name, zone_content(z.zone), z.locations, z.files, z.withheld) for z in loaded
+            if z.name == "big.test."], findings
 
 
 def test_a_file_read_in_parts_gives_one_pass_warnings_and_records(tmp_path, parts_read):
@@ -92,7 +98,8 @@ def test_a_file_read_in_parts_gives_one_pass_warnings_and_records(tmp_path, part
     alone = _load(config, 1)
     assert parts_read == []  # one process: one pass
     codes = [f.code for f in alone[1]]
-    assert codes == ["zone.key-order", "zone.relative-target", "zone.ttl", "zone.name-unquoted"]
+    assert codes == ["zone.key-order", "zone.relative-target", "zone.ttl", "zone.name-unquoted", "zone.name"]
+    assert alone[1][-1].message.endswith("(accepted: lenient)")
     assert "; 3 more mapping(s) in this file" in alone[1][0].message and alone[1][0].line == 63
     assert len(alone[0][0][1]) == 202
     for jobs in (2, 3, 4):
@@ -108,7 +115,7 @@ def test_errors_in_several_parts_are_those_of_one_pass(tmp_path, parts_read):
     assert [(f.code, f.line) for f in alone[1] if f.severity.name == "ERROR"] == [
         ("zone.record", lines.index("  value: 192.0.2.300") + 1),
         ("zone.duplicate", lines.index("    value: 192.0.2.91") - 1 + 1),
-        ("zone.record-type", lines.index("  type: NOPE") + 1)]
+        ("zone.record-type", lines.index("  type: NOPE") + 1), ("zone.subzone", lines.index("h190.sub:") + 1)]
     for jobs in (2, 4):
         assert _load(config, jobs) == alone
     assert parts_read == [True, True]
