@@ -20,7 +20,7 @@ PARENT = {"parent": {"nameservers": [f"{NET}.5"]}}  # as the lab writes it; expl
 def check(repo) -> dict[tuple[str, str | None], dict]:
     with patch.dict(os.environ, repo.env):
         loaded = Repository.load(repo.root)
-    findings = asyncio.run(check_delegations(loaded.config, loaded.desired))
+    findings = asyncio.run(check_delegations(loaded.config, loaded.desired, loaded.managed))
     return {(f.code, f.nameserver): json.loads(json.dumps(f.to_dict())) for f in findings}
 
 

@@ -378,6 +378,58 @@ def test_parse_reply_raises_only_malformed():
             pass
 
 
+def test_soa_numbers_and_ns_targets_read_off_the_wire_are_dnspythons():
+    """The SOA's SERIAL and MINIMUM and an NS target, read without dnspython, give what
+    dnspython reads, or Malformed where it fails: for a reply with compressed and escaped
+    names in mixed case, its truncations and thousands of corruptions."""
+    import random
+
+    query = dns.message.make_query("Example.COM.", "SOA")
+    response = dns.message.make_response(query)
+    response.answer.append(dns.rrset.from_text("example.com.", 300, "IN", "SOA",
+                                               "NS1.example.com. host\\.master.Example.com. 2024 7200 900 1209600 600"))
+    response.authority.append(dns.rrset.from_text("example.com.", 300, "IN", "NS", "NS1.Example.com.",
+                                                  "odd\\.label.example.NET.", "ns\\032x.example.com."))
+    data = response.to_wire()
+    rnd = random.Random(11)
+    cases = [data] + [data[:n] for n in range(len(data))]
+    for _ in range(3000):
+        corrupt = bytearray(data)
+        for _ in range(rnd.randint(1, 3)):
+            corrupt[rnd.randrange(12, len(corrupt))] = rnd.randrange(256)
+        cases.append(bytes(corrupt))
+    compared = 0
+    for case in cases:
+        try:
+            reply = wire.parse_reply(case)
+        except wire.Malformed:
+            continue
+        for rr in reply.answer + reply.authority:
+            try:
+                parsed = reply.rdata(rr)
+            except wire.Malformed:
+                parsed = None
+            if rr.rdtype == dns.rdatatype.SOA:
+                read = reply.soa_numbers
+                expected = parsed and (parsed.serial, parsed.minimum)
+            elif rr.rdtype == dns.rdatatype.NS:
+                read = reply.target_text
+                expected = parsed and parsed.target.to_text().lower()
+            else:
+                continue
+            if parsed is None:
+                with pytest.raises(wire.Malformed):
+                    read(rr)
+            else:
+                assert read(rr) == expected
+                compared += 1
+    assert compared > 1000
+    whole = wire.parse_reply(data)
+    assert whole.soa_numbers(whole.answer[0]) == (2024, 600)
+    assert sorted(whole.target_text(rr) for rr in whole.authority) == [
+        "ns1.example.com.", "ns\\032x.example.com.", "odd\\.label.example.net."]
+
+
 def test_transfer_with_a_malformed_message_is_an_error_not_a_crash():
     with FaultyNameserver(ORIGIN, ZONE, transfer="malformed") as server:
         endpoint = Endpoint("127.0.0.1", server.port)

@@ -111,7 +111,7 @@ def verify(ctx: Context, zones: tuple[str, ...], providers: tuple[str, ...], sha
     dnssec = None
     if delegation_only:
         started = time.perf_counter()
-        found = asyncio.run(check_delegations(repo.config, delegated, options.timeout, options.resends))
+        found = asyncio.run(check_delegations(repo.config, delegated, repo.managed, options.timeout, options.resends))
         result = VerifyResult(found, [], {"seconds": time.perf_counter() - started})
     elif sys.stderr.isatty() and not dnssec_only:
         # imported here: a CI job (no terminal) need not load rich's progress machinery

@@ -2,7 +2,9 @@
 
 verify asks each provider's nameservers with the DO bit and hands the answers here;
 the key exchange on apply can use the same judgement. Cryptography is dnspython's
-`dns.dnssec` (on the `cryptography` package). What is kept apart on purpose:
+`dns.dnssec` (on the `cryptography` package), imported where a signature or a hash is
+worked out: every verify imports this module, most of them for unsigned zones (as
+model/dnskeys.py does). What is kept apart on purpose:
 
 * which key of a `KeyRing` a signature verifies with (`verifying_key`), independent of time: the
   multi-signer matrix then asks "is that key in provider Y's DNSKEY set?" for every Y
@@ -20,8 +22,6 @@ import base64
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-import dns.dnssec
-import dns.dnssecalgs
 import dns.name
 import dns.rdatatype
 import dns.rrset
@@ -93,6 +93,8 @@ class KeyRing:
 
     def public(self, key: DNSKEY) -> object:
         """The key as `cryptography` holds it (raises UnsupportedAlgorithm, ValueError)."""
+        import dns.dnssecalgs
+
         digest = key.to_digestable()
         if digest not in self._public:
             self._public[digest] = dns.dnssecalgs.get_algorithm_cls_from_dnskey(key).public_cls.from_dnskey(key)
@@ -102,6 +104,8 @@ class KeyRing:
 def verifying_key(signed: Signed, rrsig: RRSIG, ring: KeyRing) -> tuple[DNSKEY | None, str]:
     """The key in `ring` that `rrsig` over `signed` verifies with, ignoring the validity
     window (`timing` judges that); else None and why ('no DNSKEY' names the tag)."""
+    import dns.dnssec
+
     candidates = ring.candidates(rrsig)
     if not candidates:
         return None, f"no DNSKEY with tag {rrsig.key_tag} (algorithm {int(rrsig.algorithm)})"
@@ -182,6 +186,8 @@ def nsec_nodata(qname: dns.name.Name, qtype: int, nsecs: list[dns.rrset.RRset]) 
 
 
 def _nsec3_hash(name: dns.name.Name, rdata: object) -> str:
+    import dns.dnssec
+
     return dns.dnssec.nsec3_hash(name, rdata.salt, rdata.iterations,  # type: ignore[attr-defined]
                                  rdata.algorithm).lower()  # type: ignore[attr-defined]
 

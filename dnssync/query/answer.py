@@ -135,20 +135,24 @@ class Answer:
 
 @dataclass(frozen=True, slots=True)
 class SoaRecord:
-    """A zone's SOA as one nameserver answered it."""
+    """A zone's SOA as one nameserver answered it: its numbers read off the wire, its
+    names (`rdata`) parsed by dnspython only for a caller that shows them."""
 
     ttl: int
-    rdata: Any  # dns.rdtypes.ANY.SOA.SOA
+    serial: int
+    minimum: int
+    reply: Reply
+    rr: wire.RR
 
     @property
-    def serial(self) -> int:
-        return self.rdata.serial
+    def rdata(self) -> Any:  # dns.rdtypes.ANY.SOA.SOA
+        return self.reply.rdata(self.rr)
 
     @property
     def negative_ttl(self) -> int:
         """How long resolvers cache "no such name" from this server: min(MINIMUM, SOA TTL)
         (RFC 2308 5)."""
-        return min(self.rdata.minimum, self.ttl)
+        return min(self.minimum, self.ttl)
 
 
 
@@ -160,7 +164,7 @@ def soa_of(answer: Answer) -> SoaRecord | None:
         return None
     for rr in reply.answer:
         if rr.rdtype == dns.rdatatype.SOA and rr.owner == reply.qname:
-            return SoaRecord(rr.ttl, reply.rdata(rr))
+            return SoaRecord(rr.ttl, *reply.soa_numbers(rr), reply, rr)
     return None
 
 

@@ -29,6 +29,7 @@ from dnssync.model.errors import DnssyncException
 HEADER = struct.Struct("!HHHHHH")
 _QUESTION_TAIL = struct.Struct("!HH")
 _RR_FIXED = struct.Struct("!HHIH")
+_SOA_NUMBERS = struct.Struct("!IIIII")  # SERIAL, REFRESH, RETRY, EXPIRE, MINIMUM
 
 QR, AA, TC, RD = 0x8000, 0x0400, 0x0200, 0x0100
 CLASS_IN = 1
@@ -197,6 +198,34 @@ class Reply:
             if after == end and start < end:
                 return self.wire[rr.offset:start] + name
         return self.rdata(rr).to_digestable()
+
+    def soa_numbers(self, rr: RR) -> tuple[int, int]:
+        """An SOA's SERIAL and MINIMUM, read past its two names here, not by dnspython
+        (every address of every nameserver is asked every zone's SOA); Malformed when
+        it does not parse."""
+        head = self.wire[:rr.offset + rr.length]  # no name may run past the RDATA (nor in dnspython)
+        try:
+            _, offset = read_name(head, rr.offset)
+            _, offset = read_name(head, offset)
+        except Malformed:
+            offset = -1
+        if offset + _SOA_NUMBERS.size != rr.offset + rr.length:
+            rdata = self.rdata(rr)  # dnspython says what is wrong (or reads what was odd here)
+            return rdata.serial, rdata.minimum
+        serial, _, _, _, minimum = _SOA_NUMBERS.unpack_from(self.wire, offset)
+        return serial, minimum
+
+    def target_text(self, rr: RR) -> str:
+        """The one name an NS, CNAME or PTR RDATA holds, as lower-case text (what
+        dnspython's `target.to_text().lower()` gives), read here; Malformed when the
+        RDATA is not one name."""
+        try:  # no name may run past the RDATA (nor in dnspython)
+            name, after = read_name(self.wire[:rr.offset + rr.length], rr.offset)
+        except Malformed:
+            after = -1
+        if after != rr.offset + rr.length:
+            return self.rdata(rr).target.to_text().lower()  # dnspython says what is wrong
+        return name_text(name)
 
     def rdata(self, rr: RR) -> dns.rdata.Rdata:
         """The record's RDATA parsed by dnspython (decompresses names); Malformed when

@@ -135,6 +135,9 @@ class Repository:
     _nameservers_read: bool = False
 
     selection: Selection = field(default_factory=Selection)
+    #: the names of every zone the repository has files for, loaded or not (None: not
+    #: yet scanned; see `managed`)
+    _managed: frozenset[str] | None = None
 
     @classmethod
     def load(cls, config_path: Path | str, selection: Selection = Selection(),
@@ -155,7 +158,16 @@ class Repository:
         if has_errors(findings):
             raise ConfigError(findings)
         desired, apex = build_desired(config, loaded)
-        return cls(config, loaded, desired, findings + apex, selection=selection, offline=offline)
+        return cls(config, loaded, desired, findings + apex, selection=selection, offline=offline,
+                   _managed=frozenset(found.zones))
+
+    @property
+    def managed(self) -> frozenset[str]:
+        """Every zone the repository has files for, not only the ones loaded (a zone's
+        parent may be one of them): from the scan the load made, else scanned now."""
+        if self._managed is None:
+            self._managed = frozenset(scan(self.config.zones_dir, self.config.zone_files).zones)
+        return self._managed
 
     @cached_property
     def identity(self) -> dict[str, str]:

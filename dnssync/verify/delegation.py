@@ -32,7 +32,6 @@ from dnssync.query.engine import Engine, resolve, resolve_all
 from dnssync.query.referral import find_parent, message_of, referral_of, why_unreadable
 from dnssync.repo.config import Config
 from dnssync.repo.desired import nameserver_union
-from dnssync.repo.zones import discover
 
 
 @dataclass
@@ -227,12 +226,13 @@ async def delegation_findings(engine: Engine, config: Config, desired: Zone, man
     return findings
 
 
-async def check_delegations(config: Config, desired: dict[str, Zone], timeout: float | None = None,
-                            resends: int | None = None, skip_verified: bool = False) -> list[Finding]:
-    """Delegation findings for every zone, zones checked concurrently. `skip_verified`
-    when a full verify has already asked every provider's nameserver itself."""
+async def check_delegations(config: Config, desired: dict[str, Zone], managed: Collection[str],
+                            timeout: float | None = None, resends: int | None = None,
+                            skip_verified: bool = False) -> list[Finding]:
+    """Delegation findings for every zone, zones checked concurrently. `managed`: every
+    zone of the repository, not only the ones checked (`Repository.managed`).
+    `skip_verified` when a full verify has already asked every provider's nameserver itself."""
     defaults = config.defaults
-    managed = set(discover(config.zones_dir, config.zone_files))  # all of them, not only the ones checked
     async with Engine(timeout=timeout or defaults.timeout,
                       resends=defaults.retries if resends is None else resends) as engine:
         results = await asyncio.gather(*(delegation_findings(engine, config, z, managed, skip_verified)

@@ -60,7 +60,6 @@ from dnssync.query.engine import Engine, resolve_all
 from dnssync.query.servedkeys import NameserverKeys, ServedKeys
 from dnssync.repo.config import Config
 from dnssync.repo.repository import Repository
-from dnssync.repo.zones import discover
 from dnssync.verify.delegation import message_of, parent_servers
 from dnssync.verify.expect import expectations
 
@@ -540,11 +539,7 @@ async def check_dnssec(repo: Repository, serves: dict[str, list[str]], timeout: 
     nameservers in `down` (labels the main verify found silent) are not asked again."""
     started = time.perf_counter()
     stats: dict[str, float] = {"signatures": 0, "validated": 0}
-    # the zones this repository manages, for multi-signer zones' parent DS check only: a
-    # scan reads the head of every zone file, and a fleet's unsigned zones need none of it
-    policy = repo.config.policy
-    managed = (set(discover(repo.config.zones_dir, repo.config.zone_files))
-               if any(policy.dnssec_for(zone) == "multi-signer" for zone in serves) else set())
+    managed = repo.managed
     async with Engine(timeout, resends, window, dnssec=True) as engine:
         done = await asyncio.gather(*(_zone(engine, repo, zone, providers, managed, stats, down)
                                       for zone, providers in sorted(serves.items())))

@@ -100,7 +100,7 @@ def _check(repo: Repository, serves: dict[str, list[str]], options: Options, rec
     result = verify(repo, serves, options, progress) if records else VerifyResult([], [], {})
     if records and repo.config.parent.check:
         delegated = {zone: repo.desired[zone] for zone in serves}
-        result.findings += asyncio.run(check_delegations(repo.config, delegated, options.timeout,
+        result.findings += asyncio.run(check_delegations(repo.config, delegated, repo.managed, options.timeout,
                                                          options.resends, skip_verified=True))
     down = {f.nameserver for f in result.findings if f.code in DOWN and f.nameserver}
     dnssec = asyncio.run(check_dnssec(repo, serves, options.timeout, options.resends, options.window, down))

@@ -67,7 +67,7 @@ class ApexView:
             else:
                 records = [rr for rr in reply.answer if rr.rdtype == rdtype and rr.owner == reply.qname]
                 if records:
-                    self.ns = sorted({reply.rdata(rr).target.to_text().lower() for rr in records})
+                    self.ns = sorted({reply.target_text(rr) for rr in records})
                     self.ns_ttl = records[0].ttl
                     return
         except Malformed as e:

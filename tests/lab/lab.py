@@ -178,6 +178,12 @@ class Lab:
             self.servers[name].add_zones(zones, union, content)
         self.parent.delegate_many(zones, union)
 
+    def remove_zones(self, zones: list[str], providers: list[str]) -> None:
+        """Stop serving `zones` (benchmarks: a fleet applied at one size, gone before the
+        next). The parent keeps their delegations, which nothing asks for any more."""
+        for name in providers:
+            self.servers[name].remove_zones(zones)
+
     def add_cdn(self, zone: str, ttl: int = 1) -> Cdn:
         """A "CDN": `zone` served by the parent's server, outside any repository, delegated
         under `test.` and reachable through the resolver, whose addresses a test changes

@@ -10,6 +10,7 @@ small (5 s) so cache tests run in seconds.
 from __future__ import annotations
 
 import base64
+import glob
 import os
 import secrets
 import shutil
@@ -267,6 +268,14 @@ class PowerDns(Server):
         for zone in zones:
             self.add_zone(zone, nameservers, (content or {}).get(zone, []))
 
+    def remove_zones(self, zones: list[str]) -> None:
+        for zone in zones:
+            response = requests.delete(self.api_url(f"zones/{zone}"), headers={"X-API-Key": self.api_key},
+                                       timeout=30)
+            if response.status_code not in (204, 404):
+                raise LabError(f"powerdns: deleting {zone}: HTTP {response.status_code} {response.text}")
+            self.zones.pop(zone, None)
+
     def provider_options(self) -> dict:
         return {"class": "powerdns", "host": self.address, "port": self.api_port,
                 "api_key": "env/DNSSYNC_LAB_PDNS_API_KEY", "timeout": 5}
@@ -311,6 +320,23 @@ class _Rfc2136Server(Server):
             self.reload()
             for zone in zones:
                 self.wait_zone(zone, timeout=120)
+
+    def remove_zones(self, zones: list[str]) -> None:
+        """Stop serving `zones` and forget them (one reload): a benchmark's later sizes
+        then run on servers holding as many zones as its earlier ones did."""
+        for zone in zones:
+            self.forget(zone)
+            self.zones.pop(zone, None)
+            self.signed.discard(zone)
+        self.write_config()
+        if self.running:
+            self.reload()
+        for zone in zones:
+            for path in self.zones_dir().glob(f"{glob.escape(zone)}zone*"):  # the file, its journal
+                path.unlink()
+
+    def forget(self, zone: str) -> None:
+        """What the server keeps of a zone beside its file, dropped before it stops serving it."""
 
     def reload(self) -> None:
         raise NotImplementedError
@@ -410,7 +436,14 @@ template:
 {zone_section}""")
 
     def reload(self) -> None:
-        subprocess.run(["knotc", "-s", str(self.workdir / "knot.sock"), "reload"], check=True,
+        self.knotc("reload")
+
+    def forget(self, zone: str) -> None:
+        if self.running:  # its journal and timers, or the zone would come back with them
+            self.knotc("-f", "zone-purge", zone)
+
+    def knotc(self, *args: str) -> None:
+        subprocess.run(["knotc", "-s", str(self.workdir / "knot.sock"), *args], check=True,
                        capture_output=True, timeout=10)
 
 
