@@ -13,14 +13,7 @@ from dnssync.model.records import zone_content
 from dnssync.repo import fileparts, zones
 from dnssync.repo.fileparts import cut
 from dnssync.repo.repository import checked_zones, read_settings
-
-PROVIDER = """class: powerdns
-host: 127.0.0.1
-api_key: env/TEST_FILEPARTS_KEY
-nameservers:
-  - name: ns1.example.net.
-    address: 127.0.0.1:5300
-"""
+from tests.test_repo_spread import PROVIDER
 
 
 def _records(first: int, last: int) -> str:

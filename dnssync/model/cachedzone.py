@@ -12,10 +12,26 @@ Copies are CachedZones too, and a copy not changed yet asks its origin, as octoD
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from typing import Any
 
 from octodns.record import Record
 from octodns.zone import Zone
+
+
+def _changing(method: Callable[..., Any]) -> Callable[..., Any]:
+    """`method` of a CachedZone, forgetting its built set of records before and after."""
+
+    @functools.wraps(method)
+    def change(self: CachedZone, *args: Any, **kwargs: Any) -> Any:
+        self._built = None
+        try:
+            return method(self, *args, **kwargs)
+        finally:
+            self._built = None
+
+    return change
 
 
 class CachedZone(Zone):
@@ -32,19 +48,9 @@ class CachedZone(Zone):
             built = self._built = frozenset(super().records)
         return set(built)
 
-    def add_record(self, *args: Any, **kwargs: Any) -> None:
-        self._built = None
-        try:
-            super().add_record(*args, **kwargs)
-        finally:
-            self._built = None
-
-    def remove_record(self, *args: Any, **kwargs: Any) -> None:
-        self._built = None
-        try:
-            super().remove_record(*args, **kwargs)
-        finally:
-            self._built = None
+    # a change forgets the set, before (hydrating a copy asks the origin's records) and after
+    add_record = _changing(Zone.add_record)
+    remove_record = _changing(Zone.remove_record)
 
     def copy(self) -> CachedZone:
         copy = super().copy()
