@@ -54,6 +54,8 @@ def _repo(root: Path, text: str):
     (root / "providers" / "pdns.yaml").write_text(PROVIDER)
     (root / "zones" / "big.test.yaml").write_bytes(text.encode())
     (root / "zones" / "sub.big.test.yaml").write_text("www:\n  type: A\n  value: 192.0.2.1\n")
+    (root / "zones" / "inc").mkdir()
+    (root / "zones" / "inc" / "part.yaml").write_text("type: A\nvalue: 192.0.2.120\n")  # for `!include`
     config, findings = read_settings(root, None, offline=True)
     assert config is not None, findings
     return config
@@ -129,6 +131,9 @@ def test_the_top_level_order_and_disorder_counted_across_parts(tmp_path, parts_r
     pytest.param(("h120:\n  type: A\n  value: 192.0.2.120\n", "h120: &x\n  type: A\n  value: 192.0.2.120\n"
                   "h120b: *x\n"), id="anchor-and-alias"),
     pytest.param(("h150:\n", "h010:\n"), id="a-name-in-two-parts"),
+    pytest.param(("h120:\n  type: A\n  value: 192.0.2.120\n", "h120: !include inc/part.yaml\n"), id="include"),
+    pytest.param(("h120:\n  type: A\n  value: 192.0.2.120\n", "h120:\n  <<: {type: A}\n  value: 192.0.2.120\n"),
+                 id="merge-key"),
     pytest.param(("h150:\n  type: A\n", "h150:\n  type: [A\n"), id="yaml-error-late"),
     pytest.param(("h050:\n  type: A\n  value: 192.0.2.50\n", 'h050:\n  type: TXT\n  value: "a\u2028b"\n'),
                  id="another-line-break"),
