@@ -335,7 +335,12 @@ class _ZoneBuilder:
                          name, rtype)
             return None
         if record is None or record_lenient:
-            record = Record.new(self.zone, name, data, lenient=True)
+            try:
+                record = Record.new(self.zone, name, data, lenient=True)
+            except Exception as e:  # lenient skips validation, not building: octoDNS cannot hold it
+                self.problem("zone.record", f"{_fqdn(name, self.zone)}: octoDNS cannot build this"
+                             f" record, lenient or not: {e}", file, line, name, rtype)
+                return None
         return record
 
     def _sub_zone_of(self, name: str, rtype: str) -> str | None:
