@@ -119,8 +119,15 @@ ZONE_CASES = {
                   ["example.com.yaml:3", "TTL 01234 is read by YAML as 668"]),
     "txt-over-64k": (f"www:\n  type: TXT\n  value: {'x' * 66_000}\n",
                      ["example.com.yaml:1", "zone.size", "one value is", "65,535 octets"]),
+    # short values, many of them: judged by their size in a message, however short each one is
+    "txt-values-over-64k": ("big:\n  type: TXT\n  values:\n"
+                            + "".join(f"    - v{i:05d}{'x' * 40}\n" for i in range(1500)),
+                            ["example.com.yaml:1", "zone.size", "1500 value(s)"]),
     "rrset-over-64k": ("big:\n  type: AAAA\n  values:\n" + "".join(f"    - 2001:db8::{i:x}\n" for i in range(2500)),
                        ["example.com.yaml:1", "zone.size", "2500 value(s)"]),
+    # lenient skips octoDNS's validation, but octoDNS still cannot build an address of 999
+    "lenient-unbuildable": ("www:\n  octodns:\n    lenient: true\n  type: A\n  value: 192.0.2.999\n",
+                            ["example.com.yaml:1", "zone.record", "cannot build this record", "Octet 999"]),
     "mx-target-cname": ("'':\n  type: MX\n  value:\n    exchange: www.example.com.\n    preference: 10\n"
                         "www:\n  type: CNAME\n  value: example.net.\n",
                         ["example.com.yaml:1", "zone.target", "RFC 2181"]),

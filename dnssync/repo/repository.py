@@ -59,12 +59,13 @@ def checked_zones(config: Config, only: list[str] | None = None, jobs: int | Non
                   sources: dict[str, list[Path]] | None = None) -> tuple[list[DesiredZone], list[Finding]]:
     """The zones loaded with dnssync's checks and the installed plugins' record types: the
     repository layer joins the zone loader with them, so zones.py imports neither. A
-    large repository is loaded in up to `jobs` processes (spread.py; None: one per core).
+    large repository is loaded in up to `jobs` processes (spread.py; None: one per core), and
+    so is one large zone file when it is the only part (fileparts.py).
     `sources`: the zone files, when the caller has scanned them (a scan reads every file's head)."""
     files = sources if sources is not None else discover(config.zones_dir, config.zone_files)
 
-    def load(names: list[str]) -> tuple[list[DesiredZone], list[Finding]]:
-        return load_zones(config, names, (check_targets, check_cuts), plugin_for_type, files)
+    def load(names: list[str], jobs: int) -> tuple[list[DesiredZone], list[Finding]]:
+        return load_zones(config, names, (check_targets, check_cuts), plugin_for_type, files, jobs)
 
     return load_spread(load, zone_sizes(files, list(files) if only is None else only), jobs)
 

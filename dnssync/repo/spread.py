@@ -21,6 +21,7 @@ from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
+from typing import Any, TypeVar
 
 from dnssync.model.errors import ConfigError
 from dnssync.model.findings import Finding
@@ -28,8 +29,11 @@ from dnssync.model.findings import Finding
 #: bytes of zone files a worker must have at least to be worth forking (~0.4 s of loading)
 MIN_BYTES = 100_000
 Loaded = tuple[list, list[Finding]]
-#: loads the named zones: `zones.load_zones` with the repository's checks bound
-Load = Callable[[list[str]], Loaded]
+#: loads the named zones, a large zone file in up to the given processes:
+#: `zones.load_zones` with the repository's checks bound
+Load = Callable[[list[str], int], Loaded]
+T = TypeVar("T")
+R = TypeVar("R")
 
 
 def cores() -> int:
@@ -66,43 +70,56 @@ def zone_sizes(sources: dict[str, list[Path]], names: list[str]) -> list[tuple[s
 
 
 class _Worker:
-    """The loader a forked worker runs, reaching it by fork through the pool's
+    """The work a forked worker runs, reaching it by fork through the pool's
     initializer (a closure over the repository's config is not picklable)."""
 
-    load: Load | None = None
+    work: Callable[[Any], Any] | None = None
 
     @classmethod
-    def start(cls, load: Load) -> None:
-        cls.load = load
+    def start(cls, work: Callable[[Any], Any]) -> None:
+        cls.work = work
 
     @classmethod
-    def run(cls, names: list[str]) -> tuple[Loaded | None, list[Finding]]:
-        assert cls.load is not None, "a loading worker runs only in a forked pool"
-        return _attempt(cls.load, names)
+    def run(cls, part: Any) -> Any:
+        assert cls.work is not None, "a worker runs only in a forked pool"
+        return cls.work(part)
+
+
+def forked(work: Callable[[T], R], parts: list[T]) -> list[R] | None:
+    """`work` of every part: the first here, the others in forked workers at the same time.
+    None when forking is not possible or a worker was killed (the caller then does all
+    of it here). `work` and its parts reach the workers by fork; only parts[1:] and
+    what the workers return are pickled."""
+    if "fork" not in multiprocessing.get_all_start_methods():
+        return None
+    context = multiprocessing.get_context("fork")
+    try:
+        with ProcessPoolExecutor(max_workers=len(parts) - 1, mp_context=context, initializer=_Worker.start,
+                                 initargs=(work,)) as pool:
+            later = [pool.submit(_Worker.run, part) for part in parts[1:]]
+            return [work(parts[0])] + [f.result() for f in later]
+    except BrokenProcessPool:
+        return None
 
 
 def _attempt(load: Load, names: list[str]) -> tuple[Loaded | None, list[Finding]]:
     """(the zones and warnings, []) or (None, every finding) when the part has an error:
     a ConfigError is returned as data, never pickled as an exception."""
     try:
-        return load(names), []
+        return load(names, 1), []
     except ConfigError as e:
         return None, e.findings
 
 
 def load_spread(load: Load, sizes: list[tuple[str, int]], jobs: int | None = None) -> Loaded:
     """`load` of every zone of `sizes`, spread over up to `jobs` processes (None: one per core)."""
-    parts = cut(sizes, jobs or cores())
-    if len(parts) < 2 or "fork" not in multiprocessing.get_all_start_methods():
-        return load([name for name, _ in sizes])
-    context = multiprocessing.get_context("fork")
-    try:
-        with ProcessPoolExecutor(max_workers=len(parts) - 1, mp_context=context, initializer=_Worker.start,
-                                 initargs=(load,)) as pool:
-            later = [pool.submit(_Worker.run, part) for part in parts[1:]]
-            results = [_attempt(load, parts[0])] + [f.result() for f in later]
-    except BrokenProcessPool:  # a worker was killed: load everything here
-        return load([name for name, _ in sizes])
+    jobs = jobs or cores()
+    parts = cut(sizes, jobs)
+    if len(parts) < 2:  # a large zone file can still be read by `jobs` processes
+        return load([name for name, _ in sizes], jobs)
+    results = forked(lambda names: _attempt(load, names), parts)
+    if results is None:  # a worker was killed: load everything here
+        return load([name for name, _ in sizes], 1)
     zones: list = []
     findings: list[Finding] = []
     failed = False

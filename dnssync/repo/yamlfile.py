@@ -26,7 +26,7 @@ from __future__ import annotations
 import datetime
 import re
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -158,6 +158,30 @@ def disk_reader(path: Path) -> str:
     return path.read_text(encoding="utf-8")
 
 
+def disorder(keys: list[Any], key_lines: dict[Any, int], file: str) -> Finding | None:
+    """The key-order finding of one mapping (its first key out of octoDNS's natural
+    order, at that key's line), or None when its keys are in order."""
+    if not all(isinstance(k, str) for k in keys):
+        return None
+    if keys == sorted(keys) and not _DIGIT.search("".join(keys)):
+        return None  # without digits natural order is plain order: the common, cheap case
+    expected = sorted(keys, key=natural_order(keys))
+    for got, want in zip(keys, expected, strict=True):
+        if got != want:
+            return Finding(Severity.WARNING, "zone.key-order",
+                           f"keys out of octoDNS's natural order: expected {want!r} before {got!r}",
+                           file=file, line=key_lines[got])
+    return None
+
+
+def _order_problem(first: Finding | None, more: int) -> list[Finding]:
+    """A file's one key-order finding: its first mapping out of order, and how many more."""
+    if first is None:
+        return []
+    suffix = f"; {more} more mapping(s) in this file" if more else ""
+    return [replace(first, message=first.message + suffix, extra={"more": more})]
+
+
 class _Loader(_BaseLoader):  # type: ignore[misc, valid-type]
     """Builds data straight from libyaml's parse events, never a node tree: the tree
     (two Mark objects per node) of a 100,000-record zone file is 260 MB, the data a
@@ -174,6 +198,7 @@ class _Loader(_BaseLoader):  # type: ignore[misc, valid-type]
         self.nodes = 0  # nodes built so far, aliases and includes counted expanded
         self.depth = 0
         self.data: Any = None
+        self.top_order = True  # check the top-level mapping's key order (a file part leaves it to the join)
 
     def build(self) -> Any:
         """The single document's data (None for an empty stream)."""
@@ -290,7 +315,8 @@ class _Loader(_BaseLoader):  # type: ignore[misc, valid-type]
                     if key not in result:
                         result[key] = value
                         result.key_lines[key] = result.value_lines[key] = line
-        self._check_order(keys, result)
+        if self.depth > 1 or self.top_order:
+            self._check_order(keys, result)
         return result
 
     @staticmethod
@@ -305,39 +331,20 @@ class _Loader(_BaseLoader):  # type: ignore[misc, valid-type]
         return event.value
 
     def _check_order(self, keys: list[Any], mapping: Mapping) -> None:
-        """Report the first mapping out of octoDNS's order, and how many more there are."""
-        if not all(isinstance(k, str) for k in keys):
+        """Remember the first mapping out of octoDNS's order, and count the others."""
+        found = disorder(keys, mapping.key_lines, self.file)
+        if found is None:
             return
-        if keys == sorted(keys) and not _DIGIT.search("".join(keys)):
-            return  # without digits natural order is plain order: the common, cheap case
-        natural = natural_order(keys)
-        if self.first_disorder is not None:
-            if sorted(keys, key=natural) != keys:
-                self.more_disorder += 1
-            return
-        expected = sorted(keys, key=natural)
-        for got, want in zip(keys, expected, strict=True):
-            if got != want:
-                self.first_disorder = Finding(
-                    Severity.WARNING,
-                    "zone.key-order",
-                    f"keys out of octoDNS's natural order: expected {want!r} before {got!r}",
-                    file=self.file,
-                    line=mapping.key_lines[got],
-                )
-                return
+        if self.first_disorder is None:
+            self.first_disorder = found
+        else:
+            self.more_disorder += 1
 
     def order_problems(self) -> list[Finding]:
         """This file's key-order finding (its first mapping out of order, with how many
         more there are), then those of the files it includes. Built once the file is read:
         a Finding is frozen, and each file counts only its own mappings."""
-        own = []
-        if self.first_disorder is not None:
-            more = self.more_disorder
-            suffix = f"; {more} more mapping(s) in this file" if more else ""
-            own.append(replace(self.first_disorder, message=self.first_disorder.message + suffix,
-                               extra={"more": more}))
-        return own + self.included_order_problems
+        return _order_problem(self.first_disorder, self.more_disorder) + self.included_order_problems
 
     def build_sequence(self, event: yaml.SequenceStartEvent) -> Sequence:
         result = Sequence()
@@ -393,7 +400,12 @@ def _read(path: Path, reading: _Reading) -> _Loader:
         raise _problem(file, None, "file not found") from None
     except (OSError, UnicodeDecodeError) as e:
         raise _problem(file, None, f"cannot read file: {e}") from None
-    loader = _Loader(text, file, reading)
+    return _parse(_Loader(text, file, reading))
+
+
+def _parse(loader: _Loader) -> _Loader:
+    """The loader with its text's data built; YamlError naming file and line else."""
+    file = loader.file
     try:
         loader.data = loader.build()
     except YamlError:
@@ -410,6 +422,42 @@ def _read(path: Path, reading: _Reading) -> _Loader:
     finally:
         loader.dispose()
     return loader
+
+
+@dataclass
+class Part:
+    """One slice of a file's top-level keys, loaded alone (fileparts.py): its data, and
+    what `join_order` needs to give the whole file's key-order finding."""
+
+    data: Any
+    first_disorder: Finding | None  # its first nested mapping out of order
+    disordered: int  # its nested mappings out of order, that one included
+    plain: bool  # no anchor, alias, merge key or include: its data does not depend on other parts
+
+
+def load_part(text: str, file: str, first_line: int, root: Path) -> Part:
+    """The top-level keys written from line `first_line` (0-based) of `file` on, as `text`:
+    loaded with the whole file's line numbers, its top-level key order left to `join_order`.
+    YamlError when it is no valid YAML by itself."""
+    reading = _Reading(root, disk_reader)
+    loader = _Loader("\n" * first_line + text, file, reading)
+    loader.top_order = False
+    _parse(loader)
+    disordered = 0 if loader.first_disorder is None else loader.more_disorder + 1
+    plain = not loader.anchors and not reading.expanded and not reading.included
+    return Part(loader.data, loader.first_disorder, disordered, plain)
+
+
+def join_order(parts: list[Part], keys: list[Any], key_lines: dict[Any, int], file: str) -> list[Finding]:
+    """The key-order finding `load_file` gives for the file the parts were cut from: their
+    nested mappings come in file order, the top-level mapping (all their keys) last."""
+    firsts = [p.first_disorder for p in parts if p.first_disorder is not None]
+    count = sum(p.disordered for p in parts)
+    top = disorder(keys, key_lines, file)
+    if top is not None:
+        firsts.append(top)
+        count += 1
+    return _order_problem(firsts[0] if firsts else None, count - 1)
 
 
 def load_file(path: Path, root: Path | None = None,

@@ -10,8 +10,10 @@ problem and each later finding can point at it.
 
 from __future__ import annotations
 
+import io
+import pickle
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,10 +24,12 @@ from octodns.record.exception import ValidationError as RecordValidationError
 from octodns.zone import Zone
 from octodns.zone.base import DuplicateRecordException
 
+from dnssync.model.cachedzone import CachedZone
 from dnssync.model.errors import ConfigError
 from dnssync.model.findings import Finding, Severity, has_errors
 from dnssync.model.suggest import did_you_mean
 from dnssync.repo.config import Config, ZoneFiles, zone_name
+from dnssync.repo.fileparts import read_in_parts
 from dnssync.repo.targetnames import absolute_targets
 from dnssync.repo.yamlfile import Mapping, Sequence, WrittenInt, YamlError, load_file, natural_order
 from dnssync.repo.zonefiles import scan
@@ -144,9 +148,40 @@ TypeResolver = Callable[[str, Path | None], str | None]
 ZoneCheck = Callable[[DesiredZone], list[Finding]]
 
 
+#: a record made from a file, not yet in its zone: (record, name as written, type, file, line)
+Made = tuple[Record, str, str, str, int]
+#: a record made (or None) and the findings reported before it
+Step = tuple[list[Finding], Made | None]
+
+
+class _ZonePickler(pickle.Pickler):
+    """Pickles records without their zone (a Record pickles its zone, and so every record
+    in it): the zone is named, and `_ZoneUnpickler` puts its own in its place."""
+
+    def __init__(self, file: io.BytesIO, zone: Zone):
+        super().__init__(file, pickle.HIGHEST_PROTOCOL)
+        self.zone = zone
+
+    def persistent_id(self, obj: Any) -> str | None:
+        return "zone" if obj is self.zone else None
+
+
+class _ZoneUnpickler(pickle.Unpickler):
+    def __init__(self, file: io.BytesIO, zone: Zone):
+        super().__init__(file)
+        self.zone = zone
+
+    def persistent_load(self, pid: Any) -> Zone:
+        if pid != "zone":
+            raise pickle.UnpicklingError(f"unknown persistent id {pid!r}")
+        return self.zone
+
+
 class _ZoneBuilder:
-    def __init__(self, name: str, sub_zones: set[str], config: Config, type_resolver: TypeResolver | None = None):
-        self.zone = Zone(name, sub_zones)
+    def __init__(self, name: str, sub_zones: set[str], config: Config, type_resolver: TypeResolver | None = None,
+                 jobs: int = 1):
+        self.zone = CachedZone(name, sub_zones)
+        self.jobs = jobs  # processes a large file may be read by
         self.config = config
         self.type_resolver = type_resolver
         self.desired = DesiredZone(name, self.zone, [])
@@ -162,6 +197,8 @@ class _ZoneBuilder:
     def add_file(self, path: Path) -> None:
         file = str(path)
         self.desired.files.append(file)
+        if self.jobs > 1 and self._add_in_parts(path):
+            return
         try:
             data, order = load_file(path, self.config.root)
         except YamlError as e:
@@ -173,6 +210,12 @@ class _ZoneBuilder:
         if not isinstance(data, Mapping):
             self.problem("config.schema", "a zone file maps record names to records", file, 1)
             return
+        for made in self._made(data, file):
+            self._place(*made)
+
+    def _made(self, data: Mapping, file: str) -> Iterator[Made]:
+        """Each record of a file's top-level mapping made (octoDNS's Record.new, dnssync's
+        checks of one record, their findings reported), in file order, not yet in the zone."""
         for name, value in data.items():
             line = data.line_of(name)
             kind = data.typed_keys.get(name)
@@ -185,7 +228,49 @@ class _ZoneBuilder:
             # a record is at its name's line; in a list of records, at its item's line
             item_lines = value.item_lines if isinstance(value, Sequence) else [line]
             for item, item_line in zip(items, item_lines, strict=True):
-                self.add_record(str(name) if name is not None else "", item, file, item_line or line)
+                made = self._make(str(name) if name is not None else "", item, file, item_line or line)
+                if made is not None:
+                    yield made
+
+    def _steps(self, data: Mapping, file: str) -> list[Step]:
+        """`_made` of a part of a file, each record with the findings made before it
+        (taken out of `findings`): `_replay` adds them where one pass would have."""
+        start = len(self.findings)
+        steps: list[Step] = []
+        for made in self._made(data, file):
+            steps.append((self.findings[start:], made))
+            del self.findings[start:]
+        steps.append((self.findings[start:], None))
+        del self.findings[start:]
+        return steps
+
+    def _replay(self, steps: list[Step]) -> None:
+        for findings, made in steps:
+            self.findings.extend(findings)
+            if made is not None:
+                self._place(*made)
+
+    def _add_in_parts(self, path: Path) -> bool:
+        """A large file read by up to `jobs` processes (fileparts.py): the records come back
+        pickled without their zone (a Record pickles its zone, so every record in it), this
+        process's zone put in its place. False when the file is read in one pass instead."""
+        read = read_in_parts(path, self.config.root, self.jobs, lambda data: self._steps(data, str(path)),
+                             self._send, self._receive)
+        if read is None:
+            return False
+        parts, order = read
+        self.findings.extend(self._key_order(order))
+        for steps in parts:
+            self._replay(steps)
+        return True
+
+    def _send(self, steps: list[Step]) -> bytes:
+        buffer = io.BytesIO()
+        _ZonePickler(buffer, self.zone).dump(steps)
+        return buffer.getvalue()
+
+    def _receive(self, sent: bytes) -> list[Step]:
+        return _ZoneUnpickler(io.BytesIO(sent), self.zone).load()
 
     def _key_order(self, order: list[Finding]) -> list[Finding]:
         """Key-order findings that say what the repository's setting makes of them."""
@@ -250,7 +335,12 @@ class _ZoneBuilder:
                          name, rtype)
             return None
         if record is None or record_lenient:
-            record = Record.new(self.zone, name, data, lenient=True)
+            try:
+                record = Record.new(self.zone, name, data, lenient=True)
+            except Exception as e:  # lenient skips validation, not building: octoDNS cannot hold it
+                self.problem("zone.record", f"{_fqdn(name, self.zone)}: octoDNS cannot build this"
+                             f" record, lenient or not: {e}", file, line, name, rtype)
+                return None
         return record
 
     def _sub_zone_of(self, name: str, rtype: str) -> str | None:
@@ -259,19 +349,20 @@ class _ZoneBuilder:
             return None if rtype in ("NS", "DS") else name
         return next((sub for sub in self.zone.sub_zones if name.endswith(f".{sub}")), None)
 
-    def add_record(self, name: str, item: Any, file: str, line: int) -> None:
+    def _make(self, name: str, item: Any, file: str, line: int) -> Made | None:
+        """One record made and checked by itself, or None (each reason reported)."""
         if not isinstance(item, Mapping):
             self.problem("config.schema", f"record {name!r} must be a mapping with a type", file, line, name)
-            return
+            return None
         rtype = str(item.get("type", ""))
         if not rtype:
             self.problem("zone.record", f"record {name!r} has no type", file, line, name)
-            return
+            return None
         if "ttl" in item and not self._ttl_ok(item, name, rtype, file):
-            return
+            return None
         record = self._new_record(name, item, file, line)
         if record is None:
-            return
+            return None
         lenient = self.lenient or record.lenient
         sub = self._sub_zone_of(record.name, rtype)
         if sub is not None:
@@ -279,9 +370,13 @@ class _ZoneBuilder:
                          f"{self.zone.name} has its own zone file)" + (_LENIENT if lenient else ""),
                          file, line, name, rtype, Severity.WARNING if lenient else Severity.ERROR)
             if not lenient:
-                return
+                return None
+        return record, name, rtype, file, line
+
+    def _place(self, record: Record, name: str, rtype: str, file: str, line: int) -> None:
+        """A made record into the zone, in file order (a duplicate is reported here)."""
         try:
-            self.zone.add_record(record, lenient=lenient)
+            self.zone.add_record(record, lenient=self.lenient or record.lenient)
         except DuplicateRecordException:
             first = self.desired.locations.get((record.name, rtype))
             where = f" (first at {first[0]}:{first[1]})" if first else ""
@@ -413,10 +508,12 @@ def _line_of_reason(reason: str, item: Mapping, default: int) -> int:
 
 def load_zones(config: Config, only: list[str] | None = None, checks: Iterable[ZoneCheck] = (),
                type_resolver: TypeResolver | None = None,
-               sources: dict[str, list[Path]] | None = None) -> tuple[list[DesiredZone], list[Finding]]:
+               sources: dict[str, list[Path]] | None = None,
+               jobs: int = 1) -> tuple[list[DesiredZone], list[Finding]]:
     """Load every zone in the repository (or only the named ones), each checked by `checks`
     (repo.checked_zones passes dnssync's), a plugin's record type registered by `type_resolver`.
     `sources`: the zone files, when the caller has scanned them already (`discover`'s).
+    `jobs`: processes a large zone file may be read by (fileparts.py).
 
     Raises ConfigError when any zone has an error; returns the zones and the
     warnings otherwise."""
@@ -437,7 +534,7 @@ def load_zones(config: Config, only: list[str] | None = None, checks: Iterable[Z
             findings.append(Finding(Severity.ERROR, "zone.name", f"zone name {name!r} (from the file name) {problem}",
                                     zone=name, file=str(sources[name][0])))
             continue
-        builder = _ZoneBuilder(name, subs.get(name, set()), config, type_resolver)
+        builder = _ZoneBuilder(name, subs.get(name, set()), config, type_resolver, jobs)
         for path in sources[name]:
             builder.add_file(path)
         if not has_errors(builder.findings):
