@@ -4,6 +4,7 @@ apply when it is down (a real outage, not a simulated one)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 import time
@@ -188,13 +189,25 @@ def test_port_in_use_is_a_clear_error(pushed):
 def test_a_udp_port_in_use_frees_the_tcp_port_it_took():
     """The server binds TCP first: when UDP then fails, the TCP socket is closed again, so
     the port is free for whoever retries (an error path, not dead code)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
-        udp.bind(("127.0.0.1", 0))
-        port = udp.getsockname()[1]
+    def tcp_bind(port: int) -> None:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp:
+            # a port left in TIME_WAIT by another test's connection is no listener
+            tcp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            tcp.bind(("127.0.0.1", port))
+
+    with contextlib.ExitStack() as stack:
+        while True:  # a UDP port whose TCP twin is free, as a server's is before it starts
+            udp = stack.enter_context(socket.socket(socket.AF_INET, socket.SOCK_DGRAM))
+            udp.bind(("127.0.0.1", 0))
+            port = udp.getsockname()[1]
+            try:
+                tcp_bind(port)
+                break
+            except OSError:
+                continue
         with pytest.raises(ServerError, match=rf"cannot listen on 127\.0\.0\.1:{port}"):
             EmbeddedServer("127.0.0.1", port).start()
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp:
-            tcp.bind(("127.0.0.1", port))  # raises if the server had kept it
+        tcp_bind(port)  # raises if the server had kept it
 
 
 def test_stop_is_prompt(tmp_path):
