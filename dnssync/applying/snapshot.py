@@ -51,16 +51,11 @@ def render(provider: str, zone: Zone, exists: bool | None) -> Rendered:
 def save(state_dir: Path, zones: list[tuple[str, Zone, bool | None]], revision: str | None,
          snapshot_id: str | None = None) -> str:
     """Write (provider, live zone, exists) triples into a new snapshot, or add them to
-    `snapshot_id` (a provider first read on a retry joins its apply's snapshot)."""
-    return save_rendered(state_dir, [render(*triple) for triple in zones], revision, snapshot_id)
-
-
-def save_rendered(state_dir: Path, zones: list[Rendered], revision: str | None,
-                  snapshot_id: str | None = None) -> str:
-    """`save` of zones already rendered: their files written, then listed (`write_files`,
-    `add_entries`)."""
+    `snapshot_id` (a provider first read on a retry joins its apply's snapshot): their
+    files written, then listed (`write_files`, `add_entries`)."""
     snapshot_id = snapshot_id or stamp()
-    return add_entries(state_dir, write_files(state_dir, zones, snapshot_id), revision, snapshot_id)
+    written = write_files(state_dir, [render(*triple) for triple in zones], snapshot_id)
+    return add_entries(state_dir, written, revision, snapshot_id)
 
 
 def write_files(state_dir: Path, zones: list[Rendered], snapshot_id: str) -> list[dict]:

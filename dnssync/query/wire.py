@@ -191,8 +191,8 @@ class Reply:
             # goes to dnspython, which says what is wrong with it
             start = rr.offset + _NAME_RDATA[rr.rdtype]
             end = rr.offset + rr.length
-            try:
-                name, after = read_name(self.wire, start)
+            try:  # no name may run past its RDATA (nor in dnspython)
+                name, after = read_name(self.wire[:end], start)
             except Malformed:
                 name, after = b"", -1
             if after == end and start < end:
@@ -217,15 +217,9 @@ class Reply:
 
     def target_text(self, rr: RR) -> str:
         """The one name an NS, CNAME or PTR RDATA holds, as lower-case text (what
-        dnspython's `target.to_text().lower()` gives), read here; Malformed when the
-        RDATA is not one name."""
-        try:  # no name may run past the RDATA (nor in dnspython)
-            name, after = read_name(self.wire[:rr.offset + rr.length], rr.offset)
-        except Malformed:
-            after = -1
-        if after != rr.offset + rr.length:
-            return self.rdata(rr).target.to_text().lower()  # dnspython says what is wrong
-        return name_text(name)
+        dnspython's `target.to_text().lower()` gives): its canonical form (`rdata_key`)
+        written out; Malformed when the RDATA is not one name."""
+        return name_text(self.rdata_key(rr))
 
     def rdata(self, rr: RR) -> dns.rdata.Rdata:
         """The record's RDATA parsed by dnspython (decompresses names); Malformed when
