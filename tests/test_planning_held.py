@@ -77,9 +77,9 @@ def ignore_ctrl_c(lives: list[Held]) -> str:
     return "alive"
 
 
-def write_twice(lives: list[Held], record: str) -> None:
+def write_twice(lives: list[Held], record: str, concurrent: bool = False) -> None:
     for _ in range(2):
-        with writing("a"), open(record, "a") as out:
+        with writing("a", concurrent), open(record, "a") as out:
             out.write(f"start {os.getpid()}\n")
             out.flush()
             time.sleep(0.1)
@@ -132,6 +132,17 @@ def test_workers_write_to_a_provider_one_at_a_time(held, tmp_path: Path):
     assert len(lines) == 8
     for start, end in zip(lines[::2], lines[1::2], strict=True):  # never two writers at once
         assert start.startswith("start ") and end == "end " + start.split()[1]
+
+
+def test_a_provider_taking_concurrent_writes_is_written_by_every_worker_at_once(held, tmp_path: Path):
+    """An RFC 2136 server (CONCURRENT_WRITES) takes different zones' updates at once: no
+    worker waits for another's write lock there."""
+    record = tmp_path / "writes"
+    held.call(write_twice, str(record), True)
+    lines = record.read_text().splitlines()
+    assert len(lines) == 8
+    assert any(start.startswith("start ") and not end.startswith("end ")  # two writers at once
+               for start, end in zip(lines, lines[1:], strict=False))
 
 
 def test_close_ends_the_workers_and_a_failed_start_leaves_none():

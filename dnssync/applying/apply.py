@@ -75,7 +75,8 @@ def apply_one(live: LivePlan, replan: Replan, check: Check, save: Callable[[Live
                 save(current)
                 saved = True
             try:
-                with writing(outcome.provider), interrupt.sending(f"{outcome.provider}/{outcome.zone}"):
+                concurrent = getattr(current.provider, "CONCURRENT_WRITES", False)
+                with writing(outcome.provider, concurrent), interrupt.sending(f"{outcome.provider}/{outcome.zone}"):
                     interrupt.checkpoint()
                     current.provider.apply(current.octo)
             except Exception as e:  # isolate: any provider failure becomes this outcome

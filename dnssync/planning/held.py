@@ -15,7 +15,9 @@ whole plan passed its gates.
 Workers write to a provider one at a time (`writing`), as the threads did, one per
 provider: a server's own limits (PowerDNS on SQLite answers concurrent writes with HTTP
 500, cloud APIs throttle) see no more writers than before; reads, and the CPU of
-building and judging, run on every core.
+building and judging, run on every core. A provider whose class says it takes writes
+to different zones at once (`CONCURRENT_WRITES`: an RFC 2136 server applies each
+zone's update in that zone's own transaction) is written by every worker at once.
 
 A worker ignores Ctrl-C: the parent decides, and passes the first on as SIGUSR1 (the
 worker's STOP: its next batch is not sent). It publishes the pairs it is sending, for a
@@ -152,11 +154,12 @@ class HeldPlans:
 
 
 @contextlib.contextmanager
-def writing(provider: str) -> Iterator[None]:
+def writing(provider: str, concurrent: bool = False) -> Iterator[None]:
     """Hold `provider`'s write lock while sending to it, in a worker (see the module
-    docstring); nothing to hold in a process that applies in threads, one per provider.
-    A file lock: the kernel releases it when a worker dies holding it."""
-    if _locks is None:
+    docstring); nothing to hold in a process that applies in threads, one per provider,
+    nor for a provider that takes `concurrent` writes to different zones. A file lock:
+    the kernel releases it when a worker dies holding it."""
+    if _locks is None or concurrent:
         yield
         return
     with open(_locks / f"{provider.replace('/', '_')}.lock", "a") as lock:

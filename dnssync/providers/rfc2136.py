@@ -128,6 +128,9 @@ class Rfc2136Provider(_OctodnsRfc2136Provider):
 
     #: BIND's check-integrity refuses an MX whose in-zone exchange has no address
     CHECK_INTEGRITY = False
+    #: a server applies each zone's update in that zone's own transaction, so a fleet's
+    #: apply workers may write different zones at once (planning/held.py: `writing`)
+    CONCURRENT_WRITES = True
     #: what this server means by an answer to a single refused change (else `_REASONS`)
     REASONS: dict[str, str] = {}
     #: the acceptance rules every RFC 2136 server applies (see providers/acceptance.py)
