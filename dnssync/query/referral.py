@@ -5,6 +5,8 @@ delegation check and ALIAS target resolution, which both follow referrals.
 
 from __future__ import annotations
 
+import dns.ipv4
+import dns.ipv6
 import dns.message
 import dns.name
 import dns.rcode
@@ -13,12 +15,13 @@ import dns.rdatatype
 from dnssync.model.address import Nameserver
 from dnssync.query.answer import Answer, Endpoint
 from dnssync.query.engine import Engine, resolve
-from dnssync.query.wire import Malformed
+from dnssync.query.wire import CLASS_IN, NS, RR, Malformed, Reply, name_text
 
 #: a walk that has not reached the zone after this many referrals is a loop
 MAX_REFERRALS = 16
 
-_ADDRESS_TYPES = (dns.rdatatype.A, dns.rdatatype.AAAA)
+#: glue types: their RDATA size, and how dnspython writes the address
+_ADDRESSES = {dns.rdatatype.A: (4, dns.ipv4.inet_ntoa), dns.rdatatype.AAAA: (16, dns.ipv6.inet_ntoa)}
 
 
 
@@ -34,9 +37,11 @@ def message_of(answer: Answer) -> dns.message.Message | None:
 
 
 
-def why_unreadable(answer: Answer) -> str:
+def why_unreadable(answer: Answer, malformed: Malformed | None = None) -> str:
     if answer.error:
         return f"{answer.error}{': ' + answer.detail if answer.detail else ''}"
+    if malformed is not None:
+        return f"malformed reply: {malformed}"
     if answer.reply is not None:
         try:
             answer.reply.message()
@@ -46,21 +51,39 @@ def why_unreadable(answer: Answer) -> str:
     return f"{rcode}, {'authoritative' if answer.aa else 'not authoritative'}"
 
 
+Referral = tuple[dns.name.Name | None, set[str], dict[str, set[str]]]
 
-def referral_of(message: dns.message.Message) -> tuple[dns.name.Name | None, set[str], dict[str, set[str]]]:
-    """The cut a referral (or an authoritative NS answer) points to, its NS names and glue."""
+
+def referral_of(reply: Reply) -> Referral:
+    """The cut a referral (or an authoritative NS answer) points to, its NS names (lower
+    case) and their glue addresses: the first NS RRset of the answer, else of the
+    authority section, and the A/AAAA records of the additional section at those names.
+    Read off the wire, as dnspython's parse of the whole reply would read them (a parent
+    answering a fleet's delegations was most of the delegation check's CPU in that
+    parse); Malformed when an NS target or a glue address does not parse."""
     cut, names = None, set()
-    for rrset in (*message.answer, *message.authority):
-        if rrset.rdtype == dns.rdatatype.NS:
-            cut = rrset.name
-            names = {rdata.target.to_text().lower() for rdata in rrset}
+    for section in (reply.answer, reply.authority):
+        first = next((rr for rr in section if rr.rdtype == NS), None)
+        if first is not None:
+            cut = dns.name.from_wire(first.owner, 0)[0]
+            names = {reply.target_text(rr) for rr in section  # the RRset: same owner, type and class
+                     if rr.rdtype == NS and rr.owner == first.owner and rr.rdclass == first.rdclass}
             break
     glue: dict[str, set[str]] = {}
-    for rrset in message.additional:
-        owner = rrset.name.to_text().lower()
-        if rrset.rdtype in _ADDRESS_TYPES and owner in names:
-            glue.setdefault(owner, set()).update(rdata.address for rdata in rrset)
+    for rr in reply.additional:
+        if rr.rdtype in _ADDRESSES and rr.rdclass == CLASS_IN:
+            owner = name_text(rr.owner)
+            if owner in names:
+                glue.setdefault(owner, set()).add(_address(reply, rr))
     return cut, names, glue
+
+
+def _address(reply: Reply, rr: RR) -> str:
+    """An A or AAAA RDATA as text, as dnspython writes it; Malformed unless 4 or 16 octets."""
+    size, text = _ADDRESSES[rr.rdtype]
+    if rr.length != size:
+        raise Malformed(f"a {dns.rdatatype.to_text(rr.rdtype)} RDATA of {rr.length} octets does not parse")
+    return text(reply.wire[rr.offset:rr.offset + size])
 
 
 
@@ -97,8 +120,10 @@ async def find_parent(engine: Engine, zone: str, roots: list[Endpoint]) -> tuple
         if answer is None or answer.error:
             return [], ("no server answered while walking down from the root"
                         + (f" (last: {answer.endpoint.label}: {why_unreadable(answer)})" if answer else ""))
-        message = message_of(answer)
-        cut, names, glue = referral_of(message) if message else (None, set(), {})
+        try:
+            cut, names, glue = referral_of(answer.reply) if answer.reply else (None, set(), {})
+        except Malformed as e:
+            return [], f"{answer.endpoint.label} has no delegation for {zone} ({why_unreadable(answer, e)})"
         if answer.referral and cut == target:
             return servers, None
         if answer.referral and cut is not None and target.is_subdomain(cut) and cut not in seen:

@@ -37,7 +37,7 @@ from octodns.zone import Zone
 from dnssync.model.address import Nameserver, parse_address
 from dnssync.query.answer import Answer, Endpoint
 from dnssync.query.engine import Engine, resolve
-from dnssync.query.referral import MAX_REFERRALS, message_of, referral_of, servers_of
+from dnssync.query.referral import MAX_REFERRALS, referral_of, servers_of
 from dnssync.query.wire import Malformed
 from dnssync.repo.config import Config
 from dnssync.repo.cuts import Cuts
@@ -240,10 +240,13 @@ class TargetResolver:
             if not servers:
                 break
             answer = await _first_usable(engine, servers, name, rtype, recursion=False)
-            message = message_of(answer)
-            if answer.error or message is None or not answer.referral:
+            if answer.error or answer.reply is None or not answer.referral:
                 return _read(answer, name, rtype, f"authoritative {answer.endpoint.label}")
-            _, names, glue = referral_of(message)
+            try:
+                _, names, glue = referral_of(answer.reply)
+            except Malformed as e:
+                return _Step(f"authoritative {answer.endpoint.label}", error=f"{name} {rtype} did not resolve:"
+                             f" a malformed referral: {e} ({answer.endpoint.label})")
             servers = await servers_of(names, glue)
         return _Step("authoritative", error=f"no authoritative answer for {name} after"
                      f" {MAX_REFERRALS} referrals")

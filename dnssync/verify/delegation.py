@@ -30,6 +30,7 @@ from dnssync.model.findings import Finding, Severity
 from dnssync.query.answer import Endpoint
 from dnssync.query.engine import Engine, resolve, resolve_all
 from dnssync.query.referral import find_parent, message_of, referral_of, why_unreadable
+from dnssync.query.wire import Malformed
 from dnssync.repo.config import Config
 from dnssync.repo.desired import nameserver_union
 
@@ -79,10 +80,12 @@ async def parent_servers(engine: Engine, config: Config, zone: str, managed: Col
 async def read_delegation(engine: Engine, parent: Endpoint, zone: str) -> tuple[Delegation | None, str | None]:
     """The delegation one parent nameserver gives (a referral), or why there is none."""
     answer = await engine.ask(parent, zone, "NS")
-    message = message_of(answer)
-    if answer.error or message is None:
+    if answer.error or answer.reply is None:
         return None, why_unreadable(answer)
-    cut, names, glue = referral_of(message)
+    try:
+        cut, names, glue = referral_of(answer.reply)
+    except Malformed as e:
+        return None, why_unreadable(answer, e)
     if cut != dns.name.from_text(zone) or not names:
         return None, f"no delegation for {zone} ({why_unreadable(answer)})"
     return Delegation(parent, names, glue), None
