@@ -29,8 +29,8 @@ from dnssync.model.address import Nameserver
 from dnssync.model.findings import Finding, Severity
 from dnssync.query.answer import Endpoint
 from dnssync.query.engine import Engine, resolve, resolve_all
-from dnssync.query.referral import find_parent, message_of, referral_of, why_unreadable
-from dnssync.query.wire import Malformed
+from dnssync.query.referral import find_parent, referral_of, why_unreadable
+from dnssync.query.wire import Malformed, Reply
 from dnssync.repo.config import Config
 from dnssync.repo.desired import nameserver_union
 
@@ -122,13 +122,24 @@ async def _lame(engine: Engine, config: Config, zone: str, delegation: Delegatio
                     nameserver.host, nameserver.port):
                 continue
             answer = await engine.ask(endpoint, zone, "SOA")
-            message = message_of(answer)
-            good = (answer.error is None and answer.aa and answer.rcode == dns.rcode.NOERROR
-                    and message is not None
-                    and any(r.rdtype == dns.rdatatype.SOA for r in message.answer))
+            try:
+                good = (answer.error is None and answer.reply is not None and answer.aa
+                        and answer.rcode == dns.rcode.NOERROR and _soa_in(answer.reply))
+            except Malformed as e:
+                findings.append(_lame_finding(zone, name, provider, why_unreadable(answer, e), endpoint.label))
+                continue
             if not good:
                 findings.append(_lame_finding(zone, name, provider, why_unreadable(answer), endpoint.label))
     return findings
+
+
+def _soa_in(reply: Reply) -> bool:
+    """Whether the answer section holds an SOA (read off the wire; Malformed when its
+    RDATA does not parse, as dnspython's parse of the whole reply would fail)."""
+    soas = [rr for rr in reply.answer if rr.rdtype == dns.rdatatype.SOA]
+    for rr in soas:
+        reply.soa_numbers(rr)
+    return bool(soas)
 
 
 def _lame_finding(zone: str, name: str, provider: str | None, why: str,

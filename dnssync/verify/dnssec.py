@@ -57,10 +57,11 @@ from dnssync.model.signatures import (
 from dnssync.planning.dsset import ds_set
 from dnssync.query.answer import Answer, Endpoint, Question
 from dnssync.query.engine import Engine, resolve_all
+from dnssync.query.referral import message_of
 from dnssync.query.servedkeys import NameserverKeys, ServedKeys
 from dnssync.repo.config import Config
 from dnssync.repo.repository import Repository
-from dnssync.verify.delegation import message_of, parent_servers
+from dnssync.verify.delegation import parent_servers
 from dnssync.verify.expect import expectations
 
 #: the label of the name asked to see a NXDOMAIN proof (nobody writes it in a zone)
