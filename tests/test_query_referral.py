@@ -6,7 +6,6 @@ of corruptions; and Malformed, never another error, where it cannot read them.""
 from __future__ import annotations
 
 import contextlib
-import random
 
 import dns.message
 import dns.name
@@ -17,6 +16,7 @@ import pytest
 
 from dnssync.query import wire
 from dnssync.query.referral import referral_of
+from tests.wirecases import damaged
 
 
 def dnspythons(message: dns.message.Message) -> tuple[dns.name.Name | None, set[str], dict[str, set[str]]]:
@@ -67,15 +67,8 @@ def test_a_referral_read_off_the_wire_is_dnspythons(authoritative: bool):
     assert glue == {"ns1.child.example.com.": {"192.0.2.1", "192.0.2.2", "2001:db8::1", "::ffff:192.0.2.9"},
                     "ns\\032x.child.example.com.": {"198.51.100.7"}}
 
-    rnd = random.Random(17)
-    cases = [data[:n] for n in range(len(data))]
-    for _ in range(3000):
-        corrupt = bytearray(data)
-        for _ in range(rnd.randint(1, 3)):
-            corrupt[rnd.randrange(12, len(corrupt))] = rnd.randrange(256)
-        cases.append(bytes(corrupt))
     compared = 0
-    for case in cases:
+    for case in damaged(data, 17):
         try:
             reply = wire.parse_reply(case)
         except wire.Malformed:

@@ -28,6 +28,7 @@ from dnssync.verify.compare import Observed
 from dnssync.verify.extra import transfer
 from tests.conftest import unique_zone
 from tests.faultyns import OTHER_KEY, FaultyNameserver
+from tests.wirecases import damaged
 
 ORIGIN = "faulty.test."
 ZONE = """
@@ -348,8 +349,6 @@ def test_rdata_that_does_not_parse_is_malformed_not_a_crash(endpoint):
 def test_parse_reply_raises_only_malformed():
     """Every truncation and thousands of corruptions of a real reply: parse_reply and
     the RDATA parser fail with wire.Malformed or not at all."""
-    import random
-
     query = dns.message.make_query("www.example.com.", "MX")
     response = dns.message.make_response(query)
     response.answer.append(dns.rrset.from_text("www.example.com.", 300, "IN", "MX",
@@ -359,13 +358,7 @@ def test_parse_reply_raises_only_malformed():
     response.additional.append(dns.rrset.from_text("ns1.example.com.", 300, "IN", "A",
                                                    "192.0.2.1"))
     data = response.to_wire()
-    rnd = random.Random(7)
-    cases = [data[:n] for n in range(len(data))]
-    for _ in range(3000):
-        corrupt = bytearray(data)
-        for _ in range(rnd.randint(1, 4)):
-            corrupt[rnd.randrange(len(corrupt))] = rnd.randrange(256)
-        cases.append(bytes(corrupt))
+    cases = damaged(data, 7, changes=4, start=0)
     cut = data[:12 + len(b"\x03www\x07example\x03com\x00") + 4 + 1]
     assert cut[-1] == 0xC0
     cases.append(cut)
@@ -382,8 +375,6 @@ def test_soa_numbers_and_ns_targets_read_off_the_wire_are_dnspythons():
     """The SOA's SERIAL and MINIMUM and an NS target, read without dnspython, give what
     dnspython reads, or Malformed where it fails: for a reply with compressed and escaped
     names in mixed case, its truncations and thousands of corruptions."""
-    import random
-
     query = dns.message.make_query("Example.COM.", "SOA")
     response = dns.message.make_response(query)
     response.answer.append(dns.rrset.from_text("example.com.", 300, "IN", "SOA",
@@ -391,13 +382,7 @@ def test_soa_numbers_and_ns_targets_read_off_the_wire_are_dnspythons():
     response.authority.append(dns.rrset.from_text("example.com.", 300, "IN", "NS", "NS1.Example.com.",
                                                   "odd\\.label.example.NET.", "ns\\032x.example.com."))
     data = response.to_wire()
-    rnd = random.Random(11)
-    cases = [data] + [data[:n] for n in range(len(data))]
-    for _ in range(3000):
-        corrupt = bytearray(data)
-        for _ in range(rnd.randint(1, 3)):
-            corrupt[rnd.randrange(12, len(corrupt))] = rnd.randrange(256)
-        cases.append(bytes(corrupt))
+    cases = [data, *damaged(data, 11)]
     compared = 0
     for case in cases:
         try:
