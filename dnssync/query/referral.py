@@ -5,8 +5,6 @@ delegation check and ALIAS target resolution, which both follow referrals.
 
 from __future__ import annotations
 
-import dns.ipv4
-import dns.ipv6
 import dns.message
 import dns.name
 import dns.rcode
@@ -15,13 +13,12 @@ import dns.rdatatype
 from dnssync.model.address import Nameserver
 from dnssync.query.answer import Answer, Endpoint
 from dnssync.query.engine import Engine, resolve
-from dnssync.query.wire import CLASS_IN, NS, RR, Malformed, Reply, name_text
+from dnssync.query.wire import CLASS_IN, NS, Malformed, Reply, name_text
 
 #: a walk that has not reached the zone after this many referrals is a loop
 MAX_REFERRALS = 16
 
-#: glue types: their RDATA size, and how dnspython writes the address
-_ADDRESSES = {dns.rdatatype.A: (4, dns.ipv4.inet_ntoa), dns.rdatatype.AAAA: (16, dns.ipv6.inet_ntoa)}
+_ADDRESS_TYPES = (dns.rdatatype.A, dns.rdatatype.AAAA)
 
 
 
@@ -71,20 +68,11 @@ def referral_of(reply: Reply) -> Referral:
             break
     glue: dict[str, set[str]] = {}
     for rr in reply.additional:
-        if rr.rdtype in _ADDRESSES and rr.rdclass == CLASS_IN:
+        if rr.rdtype in _ADDRESS_TYPES and rr.rdclass == CLASS_IN:
             owner = name_text(rr.owner)
             if owner in names:
-                glue.setdefault(owner, set()).add(_address(reply, rr))
+                glue.setdefault(owner, set()).add(reply.value_text(rr))
     return cut, names, glue
-
-
-def _address(reply: Reply, rr: RR) -> str:
-    """An A or AAAA RDATA as text, as dnspython writes it; Malformed unless 4 or 16 octets."""
-    size, text = _ADDRESSES[rr.rdtype]
-    if rr.length != size:
-        raise Malformed(f"a {dns.rdatatype.to_text(rr.rdtype)} RDATA of {rr.length} octets does not parse")
-    return text(reply.wire[rr.offset:rr.offset + size])
-
 
 
 async def servers_of(names: set[str], glue: dict[str, set[str]]) -> list[Endpoint]:

@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 import dns.exception
+import dns.ipv4
+import dns.ipv6
 import dns.message
 import dns.name
 import dns.rcode
@@ -140,6 +142,9 @@ def name_text(name: bytes) -> str:
     return dns.name.from_wire(name, 0)[0].to_text()
 
 
+#: address types: their RDATA size, and dnspython's writer of it
+_ADDRESS_TEXT = {dns.rdatatype.A: (4, dns.ipv4.inet_ntoa), dns.rdatatype.AAAA: (16, dns.ipv6.inet_ntoa)}
+
 #: a label dnspython writes as it is (no character it escapes: `"().;\\@$`, space, non-ASCII)
 _PLAIN_LABEL = re.compile(rb"[A-Za-z0-9_*-]+")
 
@@ -220,6 +225,15 @@ class Reply:
         dnspython's `target.to_text().lower()` gives): its canonical form (`rdata_key`)
         written out; Malformed when the RDATA is not one name."""
         return name_text(self.rdata_key(rr))
+
+    def value_text(self, rr: RR) -> str:
+        """The RDATA as dnspython writes it: an A or AAAA straight from its bytes (ALIAS
+        resolution and referral glue read hundreds of them), any other parsed; Malformed
+        when it does not parse (an address of the wrong size)."""
+        write = _ADDRESS_TEXT.get(rr.rdtype)
+        if write is not None and rr.length == write[0]:
+            return write[1](self.wire[rr.offset:rr.offset + rr.length])
+        return self.rdata(rr).to_text()
 
     def rdata(self, rr: RR) -> dns.rdata.Rdata:
         """The record's RDATA parsed by dnspython (decompresses names); Malformed when

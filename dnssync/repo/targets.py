@@ -24,7 +24,6 @@ error, never an empty set: flattening it would take the site off the air.
 from __future__ import annotations
 
 import asyncio
-import socket
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -264,7 +263,6 @@ async def _first_usable(engine: Engine, endpoints: list[Endpoint], name: str, rt
     return answer
 
 
-_FAMILIES = {dns.rdatatype.A: socket.AF_INET, dns.rdatatype.AAAA: socket.AF_INET6}
 
 
 def _read(answer: Answer, name: str, rtype: str, via: str) -> _Step:
@@ -296,16 +294,9 @@ def _read(answer: Answer, name: str, rtype: str, via: str) -> _Step:
         found = by_owner.get((owner, rdtype))
         if not found:
             return _Step(via, ttl=ttl, hops=hops)
-        values = [_text(reply, rr) for rr in found]
+        values = [reply.value_text(rr) for rr in found]
     except (Malformed, ValueError) as e:
         return _Step(via, error=f"{name} {rtype}: malformed reply from {answer.endpoint.label}: {e}")
     return _Step(via, {rtype: values}, _min(ttl, min(rr.ttl for rr in found)), hops)
 
 
-def _text(reply, rr) -> str:
-    """An address record's value as text (straight from its bytes), any other parsed."""
-    family = _FAMILIES.get(rr.rdtype)
-    data = reply.wire[rr.offset:rr.offset + rr.length]
-    if family is not None and len(data) == (4 if family == socket.AF_INET else 16):
-        return socket.inet_ntop(family, data)
-    return reply.rdata(rr).to_text()
