@@ -117,18 +117,30 @@ def measure_apply(lab: Lab, workdir: Path, size: int) -> dict:
     """First apply of `size` fresh zones by each tool (zones of its own), then a verify
     of each: both must have converged. Both fleets are removed from the servers after,
     so that every size's apply meets servers holding the same zones (the verify fleet):
-    PowerDNS on SQLite slows down for both tools as its database grows."""
-    result: dict = {}
-    ours = fleet(lab, workdir / f"apply-dnssync-{size}", f"a{size}x", size)
-    result["wall"], _, result["exit"] = timed(dnssync(ours, "apply", "--yes", "--force"), ours.env,
-                                              ok=(0, 1))
-    result["dnssync_converged"] = timed(dnssync(ours, "verify"), ours.env, ok=(0, 1))[2] == 0
-    if size <= DOIT_MAX:
-        theirs = fleet(lab, workdir / f"apply-octodns-{size}", f"o{size}x", size)
-        result["octodns_doit"] = timed(octodns_sync(lab, theirs, "--doit", "--force"), theirs.env)[0]
-        result["octodns_converged"] = timed(dnssync(theirs, "verify"), theirs.env, ok=(0, 1))[2] == 0
-        lab.remove_zones(theirs.zones, theirs.providers)
-    lab.remove_zones(ours.zones, ours.providers)
+    PowerDNS on SQLite slows down for both tools as its database grows. Up to the
+    reference size, medians of `runs` rounds, interleaved as the plan's are, so that one
+    run's noise does not decide the ratio; each round meets the same servers (the other
+    tool's fleet is gone by then)."""
+    ours: list[float] = []
+    theirs: list[float] = []
+    result: dict = {"exit": 0, "dnssync_converged": True}
+    for round_ in range(runs(size)):
+        tag = f"{size}r{round_}x"
+        mine = fleet(lab, workdir / f"apply-dnssync-{tag}", f"a{tag}", size)
+        wall, _, code = timed(dnssync(mine, "apply", "--yes", "--force"), mine.env, ok=(0, 1))
+        ours.append(wall)
+        result["exit"] = result["exit"] or code
+        result["dnssync_converged"] &= timed(dnssync(mine, "verify"), mine.env, ok=(0, 1))[2] == 0
+        lab.remove_zones(mine.zones, mine.providers)
+        if size <= DOIT_MAX:
+            other = fleet(lab, workdir / f"apply-octodns-{tag}", f"o{tag}", size)
+            theirs.append(timed(octodns_sync(lab, other, "--doit", "--force"), other.env)[0])
+            result["octodns_converged"] = result.get("octodns_converged", True) and timed(
+                dnssync(other, "verify"), other.env, ok=(0, 1))[2] == 0
+            lab.remove_zones(other.zones, other.providers)
+    result.update(wall=statistics.median(ours), walls=ours)
+    if theirs:
+        result.update(octodns_doit=statistics.median(theirs), octodns_walls=theirs)
     return result
 
 
