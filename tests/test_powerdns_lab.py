@@ -11,6 +11,8 @@ from octodns.record import Record
 from octodns.zone import Zone
 from octodns_powerdns import PowerDnsProvider as OctodnsPowerDnsProvider
 
+from dnssync.model.sameness import rrsets_of
+from dnssync.planning.planner import plan_one
 from dnssync.providers.powerdns import PowerDnsProvider, chunks
 from tests.conftest import unique_zone
 from tests.lab.zonegen import long_txt_zone
@@ -46,6 +48,65 @@ def test_a_large_new_zone_is_created_then_filled(lab):
     assert plan.exists is False
     ours.apply(plan)
     assert ours.plan(desired(zone)) is None
+
+
+def _sent(provider, monkeypatch) -> list[tuple[str, str, int]]:
+    """Every request `provider` sends to PowerDNS about a zone, as it goes: (method, path
+    under the server, HTTP status), recorded off its real session."""
+    sent = []
+    real = provider._sess.request
+
+    def request(method, url, *args, **kwargs):
+        response = real(method, url, *args, **kwargs)
+        path = url.split("/servers/localhost/", 1)[-1]
+        if path.startswith("zones"):
+            sent.append((method, path, response.status_code))
+        return response
+
+    monkeypatch.setattr(provider._sess, "request", request)
+    return sent
+
+
+def small(name: str) -> Zone:
+    zone = Zone(name, [])
+    for record_name, item in (("", {"type": "NS", "ttl": 3600, "values": ["ns1.pdns.lab."]}),
+                              ("www", {"type": "A", "ttl": 300, "values": ["192.0.2.1", "192.0.2.2"]}),
+                              ("txt", {"type": "TXT", "ttl": 300, "value": "hello"})):
+        zone.add_record(Record.new(zone, record_name, item))
+    return zone
+
+
+def test_a_new_zone_is_created_without_the_patch_powerdns_would_refuse(lab, monkeypatch):
+    """octodns-powerdns sends a new zone's changes as a PATCH, which PowerDNS refuses (no
+    such zone), then creates the zone. dnssync's plan has just read that answer: only the
+    POST is sent. Plan's quick read and octoDNS's populate share the zone's one GET."""
+    theirs_zone, zone = unique_zone("pcreate"), unique_zone("pcreate")
+    original = OctodnsPowerDnsProvider("pdns", lab.pdns.address, lab.pdns.api_key, strict_supports=False)
+    theirs = _sent(original, monkeypatch)
+    original.apply(original.plan(small(theirs_zone)))
+    assert [(m, s) for m, _, s in theirs] == [("GET", 404), ("PATCH", 404), ("POST", 201)]
+
+    ours = PowerDnsProvider("pdns", lab.pdns.address, lab.pdns.api_key, strict_supports=False)
+    sent = _sent(ours, monkeypatch)
+    live = plan_one("pdns", ours, small(zone), 1.0, 1.0, quick=True)
+    assert live.octo is not None and live.octo.exists is False and len(live.octo.changes) == 3
+    ours.apply(live.octo)
+    assert sent == [("GET", f"zones/{zone}", 404), ("POST", "zones", 201)]
+    assert ours.read_names(zone) == rrsets_of(small(zone).records, "pdns")
+
+
+def test_a_zone_created_since_the_plan_read_it_missing_is_patched(lab, monkeypatch):
+    """The zone appeared between plan and apply (someone else created it): PowerDNS refuses
+    the POST (HTTP 409), and the PATCH that was not sent is sent. The apply still converges."""
+    zone = unique_zone("prace")
+    ours = PowerDnsProvider("pdns", lab.pdns.address, lab.pdns.api_key, strict_supports=False)
+    plan = ours.plan(small(zone))
+    assert plan.exists is False
+    lab.add_zone(zone, ["pdns"])
+    sent = _sent(ours, monkeypatch)
+    ours.apply(plan)
+    assert [(m, s) for m, _, s in sent] == [("POST", 409), ("PATCH", 204)]
+    assert ours.plan(small(zone)) is None
 
 
 def test_chunks_keep_order_and_size():

@@ -15,6 +15,14 @@ CNAME beside other data, an MX target that is not a host name). Such a request
 is split until the refused RRsets are found (providers/refused.py): the rest is
 applied and the error names each refused RRset with PowerDNS's reason.
 
+A zone PowerDNS does not hold yet: octodns-powerdns first sends its changes as a
+PATCH, which PowerDNS refuses with "no such zone", and then creates the zone with
+them (POST). Plan has just asked PowerDNS for the zone and got that answer, so here
+the PATCH is not sent: the plugin is handed the plan's answer and creates the zone
+straight away. A zone created by someone else since the plan (POST: HTTP 409) is
+patched, as the plugin would have. Plan's two reads of a missing zone (the quick
+read, then populate) share its one answer too (keptread.py).
+
 TXT and SPF: octodns-powerdns sends octoDNS's value between quotes as it is and
 reads it back by stripping the quotes. octoDNS's value is raw text (only `;`
 escaped), so a value with `\"` or `\\` was stored as different text by
@@ -26,6 +34,7 @@ are sent as octoDNS renders them and parsed back the same way (model/sameness.py
 from __future__ import annotations
 
 import json
+import threading
 from typing import Any
 
 from octodns.record.rr import RdataParseError
@@ -88,6 +97,10 @@ class PowerDnsProvider(_OctodnsPowerDnsProvider):
         self.max_request_bytes = int(max_request_bytes)
         forksafe.track(self, lambda provider: provider._sess.close())  # requests' pools, in a forked child
         self._settle_environment()
+        #: zone path -> PowerDNS's "no such zone" answer to the last GET of it (see `_apply`)
+        self._not_found: dict[str, HTTPError] = {}
+        #: thread -> [zone path, that answer, whether its PATCH was left unsent], while applying
+        self._creating: dict[int, list] = {}
 
     def _settle_environment(self) -> None:
         """Read once what requests reads from the environment on every request (proxy
@@ -102,7 +115,33 @@ class PowerDnsProvider(_OctodnsPowerDnsProvider):
             session.auth = get_netrc_auth(url)
         session.trust_env = False
 
+    def _no_such_zone(self, error: HTTPError) -> bool:
+        """Whether `error` is PowerDNS saying it holds no such zone, as octodns-powerdns
+        reads it (404 from PowerDNS 4.2 on, before that 422 "Could not find domain")."""
+        status = error.response.status_code if error.response is not None else None
+        if status not in (404, 422):  # first: the version below is one more request (401 on a bad key)
+            return False
+        if self.check_status_not_found:
+            return status == 404
+        return status == 422 and self._get_error(error).startswith("Could not find domain ")
+
+    def _apply(self, plan):
+        """The plugin's apply; for a zone the plan read as missing, without the PATCH
+        PowerDNS would refuse for that (see the module docstring)."""
+        path = f"zones/{_encode_zone_name(plan.desired.name)}"
+        answer = self._not_found.get(path) if plan.exists is False else None
+        if answer is not None:
+            self._creating[threading.get_ident()] = [path, answer, False]
+        try:
+            return super()._apply(plan)
+        finally:
+            self._creating.pop(threading.get_ident(), None)
+
     def _patch(self, path, data=None):
+        creating = self._creating.get(threading.get_ident())
+        if creating is not None and creating[0] == path and not creating[2]:
+            creating[2] = True  # answered once: the zone's filling PATCHes (`_post`) are sent
+            raise HTTPError(*creating[1].args, response=creating[1].response)
         rrsets = (data or {}).get("rrsets") or []
         parts = chunks(rrsets, self.max_request_bytes)
         if len(parts) == 1 and not rrsets:
@@ -134,9 +173,21 @@ class PowerDnsProvider(_OctodnsPowerDnsProvider):
 
     def _get(self, path, data=None):
         """A GET of the zone plan's quick read just made is answered from that read
-        (keptread.py: once, in the same thread), else asked."""
+        (keptread.py: once, in the same thread), its content or PowerDNS's "no such
+        zone", else asked. A zone's "no such zone" is kept for its apply (`_apply`)."""
         kept = keptread.take(self, path) if data is None else None
-        return kept if kept is not None else super()._get(path, data=data)
+        if isinstance(kept, HTTPError):
+            raise HTTPError(*kept.args, response=kept.response)
+        if kept is not None:
+            return kept
+        try:
+            response = super()._get(path, data=data)
+        except HTTPError as e:
+            if data is None and path.startswith("zones/") and self._no_such_zone(e):
+                self._not_found[path] = e
+            raise
+        self._not_found.pop(path, None)
+        return response
 
     def read_names(self, zone_name: str, names: set[str] | None = None) -> Rrsets:
         """The RRsets PowerDNS holds at `names` (lower-case absolute names; None: the whole
@@ -147,7 +198,12 @@ class PowerDnsProvider(_OctodnsPowerDnsProvider):
         only octoDNS can read)."""
         found = {}
         path = f"zones/{_encode_zone_name(zone_name)}"
-        response = self._get(path)
+        try:
+            response = self._get(path)
+        except HTTPError as e:
+            if names is None and self._not_found.get(path) is e:  # populate's GET gets the same answer
+                keptread.keep(self, path, e)
+            raise
         if names is None:  # populate may want the same GET
             keptread.keep(self, path, response)
         for rrset in response.json()["rrsets"]:
@@ -173,6 +229,17 @@ class PowerDnsProvider(_OctodnsPowerDnsProvider):
     _data_for_SPF = _data_for_quoted
 
     def _post(self, path, data=None):
+        try:
+            return self._create(path, data)
+        except HTTPError as e:
+            creating = self._creating.get(threading.get_ident())
+            if not (path == "zones" and creating is not None and creating[2] and e.response is not None
+                    and e.response.status_code == 409):
+                raise
+        # created by someone else since the plan read it missing: the unsent PATCH is sent
+        return self._patch(f"zones/{_encode_zone_name(data['name'])}", {"rrsets": data.get("rrsets") or []})
+
+    def _create(self, path, data=None):
         rrsets = (data or {}).get("rrsets") or []
         if path != "zones" or len(json.dumps(data)) <= self.max_request_bytes:
             return super()._post(path, data)
