@@ -5,7 +5,6 @@ delegation check and ALIAS target resolution, which both follow referrals.
 
 from __future__ import annotations
 
-import dns.message
 import dns.name
 import dns.rcode
 import dns.rdatatype
@@ -19,19 +18,6 @@ from dnssync.query.wire import CLASS_IN, NS, Malformed, Reply, name_text
 MAX_REFERRALS = 16
 
 _ADDRESS_TYPES = (dns.rdatatype.A, dns.rdatatype.AAAA)
-
-
-
-def message_of(answer: Answer) -> dns.message.Message | None:
-    """The reply as a dnspython message; None when there is none or it does not parse
-    (`_why` then says which)."""
-    if answer.reply is None:
-        return None
-    try:
-        return answer.reply.message()
-    except Malformed:
-        return None
-
 
 
 def why_unreadable(answer: Answer, malformed: Malformed | None = None) -> str:

@@ -263,8 +263,6 @@ async def _first_usable(engine: Engine, endpoints: list[Endpoint], name: str, rt
     return answer
 
 
-
-
 def _read(answer: Answer, name: str, rtype: str, via: str) -> _Step:
     """The addresses of `name` in an answer, following the CNAMEs it carries. Read from
     the located records (wire.Reply): only CNAME targets are parsed, addresses are
@@ -298,5 +296,3 @@ def _read(answer: Answer, name: str, rtype: str, via: str) -> _Step:
     except (Malformed, ValueError) as e:
         return _Step(via, error=f"{name} {rtype}: malformed reply from {answer.endpoint.label}: {e}")
     return _Step(via, {rtype: values}, _min(ttl, min(rr.ttl for rr in found)), hops)
-
-

@@ -57,8 +57,8 @@ from dnssync.model.signatures import (
 from dnssync.planning.dsset import ds_set
 from dnssync.query.answer import Answer, Endpoint, Question
 from dnssync.query.engine import Engine, resolve_all
-from dnssync.query.referral import message_of
 from dnssync.query.servedkeys import NameserverKeys, ServedKeys
+from dnssync.query.wire import Malformed
 from dnssync.repo.config import Config
 from dnssync.repo.repository import Repository
 from dnssync.verify.delegation import parent_servers
@@ -123,6 +123,17 @@ class _Problems:
         self.about.add(about)
         if len(self.examples) < KEPT:
             self.examples.setdefault(about, what)
+
+
+def message_of(answer: Answer) -> dns.message.Message | None:
+    """The reply as a dnspython message, which the DNSSEC checks validate signatures on;
+    None when there is none or it does not parse (`why_unreadable` then says which)."""
+    if answer.reply is None:
+        return None
+    try:
+        return answer.reply.message()
+    except Malformed:
+        return None
 
 
 @dataclass
