@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 
 import pytest
@@ -115,6 +116,16 @@ def test_chunks_keep_order_and_size():
     parts = chunks(rrsets, 4000)
     assert [r for part in parts for r in part] == rrsets  # deletes still first, nothing lost
     assert len(parts) > 1 and all(len(str(part)) < 4000 for part in parts)
+
+
+def test_chunks_split_exactly_where_the_whole_list_would_pass_the_limit():
+    rrsets = [{"name": f"n{i}.", "type": "A", "records": [{"content": f"192.0.2.{i}"}]} for i in range(12)]
+    whole = len(json.dumps(rrsets))
+    assert chunks(rrsets, whole) == [rrsets]
+    parts = chunks(rrsets, whole - 1)
+    assert len(parts) == 2 and parts[0] + parts[1] == rrsets
+    assert all(len(json.dumps(part)) <= whole - 1 for part in parts)
+    assert chunks([], 10) == [[]]
 
 
 def test_a_forked_child_does_not_share_the_parents_connections(lab):

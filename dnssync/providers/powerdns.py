@@ -54,7 +54,10 @@ MAX_REQUEST_BYTES = 1_000_000
 
 
 def chunks(rrsets: list[dict[str, Any]], limit: int) -> list[list[dict[str, Any]]]:
-    """Consecutive runs of `rrsets` whose JSON stays under `limit` bytes each."""
+    """Consecutive runs of `rrsets` whose JSON stays under `limit` bytes each (each
+    RRset's JSON and its separator, as a list's JSON counts them)."""
+    if len(json.dumps(rrsets)) <= limit:  # one request, as nearly always: sized by one encoding
+        return [rrsets]  # (an RRset at a time cost a third of a millisecond, under PowerDNS's write lock)
     out: list[list[dict[str, Any]]] = [[]]
     used = 0
     for rrset in rrsets:
