@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import socket
+import threading
 
 import pytest
 import requests
@@ -55,7 +57,10 @@ def _sent(provider, monkeypatch) -> list[tuple[str, str, int]]:
     """Every request `provider` sends to PowerDNS about a zone, as it goes: (method, path
     under the server, HTTP status), recorded off its real session."""
     sent = []
-    real = provider._sess.request
+    # dnssync's provider sends through `_exchange` (plainhttp.py or requests), the plugin's
+    # through its requests session
+    owner, attr = (provider, "_exchange") if hasattr(provider, "_exchange") else (provider._sess, "request")
+    real = getattr(owner, attr)
 
     def request(method, url, *args, **kwargs):
         response = real(method, url, *args, **kwargs)
@@ -64,7 +69,7 @@ def _sent(provider, monkeypatch) -> list[tuple[str, str, int]]:
             sent.append((method, path, response.status_code))
         return response
 
-    monkeypatch.setattr(provider._sess, "request", request)
+    monkeypatch.setattr(owner, attr, request)
     return sent
 
 
@@ -134,6 +139,7 @@ def test_a_forked_child_does_not_share_the_parents_connections(lab):
     (two children sending on one keep-alive stream would read each other's answers), and
     the parent keeps its own."""
     ours = PowerDnsProvider("pdns", lab.pdns.address, lab.pdns.api_key, strict_supports=False)
+    ours._plain = None  # through requests' pools, as over https, a proxy or with ~/.netrc
     ours.list_zones()
     pools = ours._sess.get_adapter(f"http://{lab.pdns.address}").poolmanager.pools
     assert len(pools) == 1
@@ -165,3 +171,68 @@ def test_proxy_settings_from_the_environment_are_honoured(lab, monkeypatch, tmp_
     (tmp_path / ".netrc").chmod(0o600)
     response = get(NETRC=str(tmp_path / ".netrc"))
     assert response.request.headers["Authorization"].startswith("Basic ")
+
+
+def test_plain_http_answers_as_requests_does(lab):
+    """The provider's requests go out through plainhttp.py on the lab's plain-HTTP API;
+    every answer reads as requests' would: a zone, PowerDNS's "no such zone" (HTTP 404
+    and its error text), a change it refuses (HTTP 422 and its reason)."""
+    zone = unique_zone("pplain")
+    lab.add_zone(zone, ["pdns"])
+    plain = PowerDnsProvider("pdns", lab.pdns.address, lab.pdns.api_key, strict_supports=False)
+    assert plain._plain is not None
+    viarequests = PowerDnsProvider("pdns", lab.pdns.address, lab.pdns.api_key, strict_supports=False)
+    viarequests._plain = None
+
+    def outcome(provider, method, path, data=None):
+        try:
+            response = provider._request(method, path, data)
+        except requests.HTTPError as e:
+            return type(e), e.response.status_code, provider._get_error(e), str(e)
+        return response.status_code, response.headers["Content-Type"], response.content and response.json()
+
+    refused = {"rrsets": [{"name": f"x.{zone}", "type": "MX", "ttl": 60, "changetype": "REPLACE",
+                           "records": [{"content": "not an mx", "disabled": False}]}]}
+    for method, path, data in (("GET", f"zones/{zone}", None), ("GET", "zones/nosuchzone.test.", None),
+                               ("PATCH", f"zones/{zone}", refused), ("GET", "", None)):
+        ours, theirs = outcome(plain, method, path, data), outcome(viarequests, method, path, data)
+        assert ours == theirs, (method, path)
+    assert outcome(plain, "GET", "zones/nosuchzone.test.")[1] == 404
+    assert outcome(plain, "PATCH", f"zones/{zone}", refused)[1] == 422
+    assert outcome(plain, "GET", f"zones/{zone}")[2]["name"] == zone
+
+
+def test_plain_http_failures_are_requests_failures():
+    """A server that is not there, one that never answers, one that hangs up: requests'
+    exception types, judged transient, and described as requests' failures are."""
+    from dnssync.providers.hints import describe_error, is_transient
+
+    def provider(port: int, timeout: float = 0.5) -> PowerDnsProvider:
+        return PowerDnsProvider("pdns", "127.0.0.1", "key", port=port, timeout=timeout, strict_supports=False)
+
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]  # bound, not listening: connections are refused
+        with pytest.raises(requests.ConnectionError) as refused:
+            provider(port)._get("")
+    assert is_transient(refused.value)
+    assert describe_error(refused.value).startswith(
+        f"the provider at 127.0.0.1:{port}: connection refused: is the server at 127.0.0.1:{port} running?")
+
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()  # accepts (the kernel does), never answers
+        with pytest.raises(requests.exceptions.ReadTimeout) as waited:
+            provider(silent.getsockname()[1], timeout=0.3)._get("")
+    assert is_transient(waited.value)
+    assert "timed out" in describe_error(waited.value)
+
+    with socket.socket() as rude:
+        rude.bind(("127.0.0.1", 0))
+        rude.listen()
+        hang_up = threading.Thread(target=lambda: rude.accept()[0].close())
+        hang_up.start()
+        with pytest.raises(requests.ConnectionError) as cut:
+            provider(rude.getsockname()[1])._get("")
+        hang_up.join()
+    assert is_transient(cut.value) and not isinstance(cut.value, requests.Timeout)
