@@ -24,8 +24,9 @@ patched, as the plugin would have. Plan's two reads of a missing zone (the quick
 read, then populate) share its one answer too (keptread.py).
 
 Requests go out through plainhttp.py, not requests, wherever requests adds nothing
-(plain http, no proxy, no ~/.netrc entry): a third of the client's CPU per request,
-spent three times a zone by a fleet's apply, once while holding PowerDNS's write lock.
+(plain http, no proxy, no ~/.netrc entry): the client's CPU per request falls from
+2.0 to 0.75 ms, spent three times a zone by a fleet's apply, once while holding
+PowerDNS's write lock.
 
 TXT and SPF: octodns-powerdns sends octoDNS's value between quotes as it is and
 reads it back by stripping the quotes. octoDNS's value is raw text (only `;`
