@@ -55,7 +55,7 @@ def test_a_large_new_zone_is_created_then_filled(lab):
 
 def _sent(provider, monkeypatch) -> list[tuple[str, str, int]]:
     """Every request `provider` sends to PowerDNS about a zone, as it goes: (method, path
-    under the server, HTTP status), recorded off its real session."""
+    under the server, HTTP status), recorded off what it really sends."""
     sent = []
     # dnssync's provider sends through `_exchange` (plainhttp.py or requests), the plugin's
     # through its requests session
