@@ -57,10 +57,7 @@ def _sent(provider, monkeypatch) -> list[tuple[str, str, int]]:
     """Every request `provider` sends to PowerDNS about a zone, as it goes: (method, path
     under the server, HTTP status), recorded off what it really sends."""
     sent = []
-    # dnssync's provider sends through `_exchange` (plainhttp.py or requests), the plugin's
-    # through its requests session
-    owner, attr = (provider, "_exchange") if hasattr(provider, "_exchange") else (provider._sess, "request")
-    real = getattr(owner, attr)
+    real = provider._sess.request  # dnssync's provider: plainhttp.py's, the plugin's: requests'
 
     def request(method, url, *args, **kwargs):
         response = real(method, url, *args, **kwargs)
@@ -69,7 +66,7 @@ def _sent(provider, monkeypatch) -> list[tuple[str, str, int]]:
             sent.append((method, path, response.status_code))
         return response
 
-    monkeypatch.setattr(owner, attr, request)
+    monkeypatch.setattr(provider._sess, "request", request)
     return sent
 
 
@@ -139,7 +136,7 @@ def test_a_forked_child_does_not_share_the_parents_connections(lab):
     (two children sending on one keep-alive stream would read each other's answers), and
     the parent keeps its own."""
     ours = PowerDnsProvider("pdns", lab.pdns.address, lab.pdns.api_key, strict_supports=False)
-    ours._plain = None  # through requests' pools, as over https, a proxy or with ~/.netrc
+    del ours._sess.request  # requests' own, with its pools, as over https, a proxy or with ~/.netrc
     ours.list_zones()
     pools = ours._sess.get_adapter(f"http://{lab.pdns.address}").poolmanager.pools
     assert len(pools) == 1
@@ -180,9 +177,9 @@ def test_plain_http_answers_as_requests_does(lab):
     zone = unique_zone("pplain")
     lab.add_zone(zone, ["pdns"])
     plain = PowerDnsProvider("pdns", lab.pdns.address, lab.pdns.api_key, strict_supports=False)
-    assert plain._plain is not None
+    assert "request" in vars(plain._sess)  # plainhttp.py's, in place of the session's method
     viarequests = PowerDnsProvider("pdns", lab.pdns.address, lab.pdns.api_key, strict_supports=False)
-    viarequests._plain = None
+    del viarequests._sess.request
 
     def outcome(provider, method, path, data=None):
         try:

@@ -46,7 +46,7 @@ from octodns.record.rr import RdataParseError
 from octodns.record.txt import TxtValue
 from octodns_powerdns import PowerDnsProvider as _OctodnsPowerDnsProvider
 from octodns_powerdns import _encode_zone_name
-from requests import HTTPError, Response
+from requests import HTTPError
 from requests.utils import get_netrc_auth, select_proxy
 
 from dnssync.model import interrupt
@@ -122,27 +122,12 @@ class PowerDnsProvider(_OctodnsPowerDnsProvider):
         if session.auth is None:
             session.auth = get_netrc_auth(url)
         session.trust_env = False
-        #: the headers plainhttp.py sends, or None where requests is needed (https, a proxy, a
-        #: ~/.netrc entry); the provider's timeout is read on each request, as the plugin does
-        self._plain: dict[str, str] | None = None
         if self.scheme == "http" and select_proxy(url, session.proxies) is None and session.auth is None:
-            self._plain = dict(session.headers)
-
-    def _request(self, method, path, data=None):
-        """The plugin's request (its URL, log lines and `raise_for_status`), sent by
-        plainhttp.py where requests adds nothing (see `_settle_environment`)."""
-        self.log.debug("_request: method=%s, path=%s", method, path)
-        url = f"{self.scheme}://{self.host}:{self.port:d}/api/v1/servers/{self.server_id}/{path}".rstrip("/")
-        response = self._exchange(method, url, data)
-        self.log.debug("_request:   status=%d", response.status_code)
-        response.raise_for_status()
-        return response
-
-    def _exchange(self, method: str, url: str, data: Any) -> Response:
-        """One request and its answer, whatever its status."""
-        if self._plain is None:
-            return self._sess.request(method, url, json=data, timeout=self.timeout)
-        return plainhttp.exchange(method, url, self._plain, data, self.timeout)
+            # the plugin sends every request through `_sess.request`: there, plainhttp.py
+            # takes it where requests would add nothing (https, a proxy and ~/.netrc keep requests)
+            headers = dict(session.headers)
+            session.request = lambda method, address, json=None, timeout=None: plainhttp.exchange(
+                method, address, headers, json, timeout)
 
     def _no_such_zone(self, error: HTTPError) -> bool:
         """Whether `error` is PowerDNS saying it holds no such zone, as octodns-powerdns
