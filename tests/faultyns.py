@@ -73,6 +73,7 @@ class FaultyNameserver:
         self.port = 0
         self.queries = 0  # every query received, UDP and TCP
         self.transfers = 0  # zone transfer (AXFR/IXFR) queries received
+        self.arrivals: list[str] = []  # "udp" or "tcp" for each query, in the order received
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
         self._udp: asyncio.DatagramTransport | None = None
@@ -168,6 +169,7 @@ class FaultyNameserver:
     def respond(self, data: bytes, tcp: bool) -> bytes | None:
         """The bytes to send back for one query (None: stay silent; CLOSE: close TCP)."""
         self.queries += 1
+        self.arrivals.append("tcp" if tcp else "udp")
         query = dns.message.from_wire(data, keyring=self.keyring)
         if query.question[0].rdtype in (dns.rdatatype.AXFR, dns.rdatatype.IXFR):
             self.transfers += 1

@@ -109,6 +109,26 @@ def test_silent_nameserver_is_one_timeout(faulty_setup):
     assert "answered none of 5 question(s)" in findings[0]["message"]
 
 
+def test_a_silent_nameservers_tcp_check_runs_beside_its_breaker(faulty_setup):
+    """Enough questions to trip the breaker: its probe is re-sent over UDP until the
+    second timeout, and the SOA over TCP is asked as soon as the SOA over UDP timed out,
+    between those re-sends, not after them (a third timeout in a row). The finding
+    names a timeout, not the questions the open breaker did not ask."""
+    labels = ["www", "mail", *(f"host{i}" for i in range(10))]
+    repo, _zone, server, _ = faulty_setup(labels, mode="drop")
+    # a window of 8: questions are left to ask when the first 8 time out, so a probe goes
+    result = repo.run("verify", "--format", "json", "--query-timeout", "1.5", "--no-extra",
+                      "--window", "8")
+    assert result.exit_code == 1
+    findings = json.loads(result.stdout)["findings"]
+    assert [(f.get("provider"), f["code"]) for f in findings] == [("faulty", "verify.timeout")], findings
+    message = findings[0]["message"]
+    assert f"answered none of {len(labels) + 3} question(s): no reply" in message
+    assert "in 1.5 s" in message and "not asked" not in message
+    first_tcp = server.arrivals.index("tcp")
+    assert "udp" in server.arrivals[first_tcp:], server.arrivals
+
+
 def test_no_zone_transfer_from_a_silent_nameserver(faulty_setup):
     """A full verify looks for extra records by AXFR, but only from an address that
     answered the zone's SOA: a transfer from a silent one would hold a thread for four

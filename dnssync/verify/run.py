@@ -97,16 +97,22 @@ class _ZoneRun:
         self.plans = {p.provider: p for p in plans}
         self.verdicts = compare.Verdicts(zone.name, sorted(self.plans))
         self.views: list[zonechecks.ApexView] = []
-        self.details: dict[str, str] = {}  # nameserver -> detail of its last failure
+        # nameserver -> detail of its last failure; of one really asked, when there is one
+        # (not the breaker's "not asked", which says less than the timeouts that tripped it)
+        self.details: dict[str, str] = {}
         self.listed: dict[str, list[extra.Listing]] = {}  # provider -> successful listings
         self.unlisted: dict[str, list[str]] = {}  # provider -> why listing failed
         self.union = nameserver_union(repo.config, zone.name)
         parity = repo.config.policy.parity_for(zone.name, "SOA")
         self.negative_severity = Severity.ERROR if parity == "error" else Severity.WARNING
 
+    def failed(self, label: str, answer: Answer) -> None:
+        if answer.attempts or label not in self.details:
+            self.details[label] = answer.detail
+
     def take(self, target: ZoneEndpoint, answer: Answer) -> None:
         if answer.error:
-            self.details[target.label] = answer.detail
+            self.failed(target.label, answer)
         self.verdicts.add(target.zone.provider, target.label, compare.judge(answer.question.tag,
                                                                             answer))
 
@@ -198,6 +204,7 @@ class Verifier:
         self.providers: dict[str, BaseProvider] = {}
         self.transfers: dict[str, float] = {}  # "zone nameserver" -> seconds of its AXFR
         self.transfer_slots: dict[Endpoint, asyncio.Semaphore] = {}
+        self.tcp_gates: dict[Endpoint, asyncio.Event] = {}  # set: ask that address over TCP now
 
     async def run(self, zones: dict[str, list[str]]) -> VerifyResult:
         start = time.perf_counter()
@@ -217,11 +224,11 @@ class Verifier:
         prepared, cpu = time.perf_counter(), time.process_time()
         options = self.options
         async with Engine(options.timeout, options.resends, options.window) as engine:
+            tcp_checks = [asyncio.ensure_future(check) for check in self._tcp_checks(engine, targets)]
             await asyncio.gather(*(self._check(engine, run, target) for run, target in targets))
-            # after the UDP rounds, not beside them: starting thousands of zones' checks
-            # holds the event loop for seconds, and a TCP reply waiting behind that was
-            # taken for a timeout at 2,000 zones
-            await asyncio.gather(*self._tcp_checks(engine, targets))
+            for gate in self.tcp_gates.values():
+                gate.set()
+            await asyncio.gather(*tcp_checks)
             await asyncio.gather(*(self._list_by_api(run) for run in runs))
             findings += await aliases.check(engine, self.repo, zones, endpoints)
             stats = dict(engine.stats)
@@ -244,15 +251,20 @@ class Verifier:
     def _tcp_checks(self, engine: Engine, targets: list[tuple[_ZoneRun, ZoneEndpoint]]
                     ) -> list[Coroutine[Any, Any, None]]:
         """Every zone's SOA over TCP, one connection per nameserver address for all its
-        zones (tcpbatch), not one per zone."""
+        zones (tcpbatch), not one per zone. Each waits for its address's gate: opened when
+        all the UDP rounds are done, as starting thousands of zones' checks holds the event
+        loop for seconds and a TCP reply waiting behind that was taken for a timeout at
+        2,000 zones; or as soon as the address let a zone's SOA over UDP time out, so that
+        a silent nameserver's TCP timeout runs beside its breaker's two, not after them."""
         by_endpoint: dict[Endpoint, dict[Question, tuple[_ZoneRun, ZoneEndpoint]]] = {}
         for run, target in targets:
             by_endpoint.setdefault(target.endpoint, {})[zonechecks.tcp_question(run.zone.name)] = (
                 run, target)
+        self.tcp_gates = {endpoint: asyncio.Event() for endpoint in by_endpoint}
 
-        def batch(endpoint: Endpoint, asked: dict[Question, tuple[_ZoneRun, ZoneEndpoint]]
-                  ) -> Coroutine[Any, Any, None]:
-            return tcpbatch.ask_tcp(endpoint, list(asked), lambda answer: self._file_apex(
+        async def batch(endpoint: Endpoint, asked: dict[Question, tuple[_ZoneRun, ZoneEndpoint]]) -> None:
+            await self.tcp_gates[endpoint].wait()
+            await tcpbatch.ask_tcp(endpoint, list(asked), lambda answer: self._file_apex(
                 *asked[answer.question], answer), self.options.timeout, engine.payload, engine.stats)
 
         return [batch(endpoint, asked) for endpoint, asked in by_endpoint.items()]
@@ -261,7 +273,7 @@ class Verifier:
         """File one answer at the zone's apex (SOA over UDP or TCP, NS)."""
         target.view.take(answer)
         if answer.error:
-            run.details[target.label] = answer.detail
+            run.failed(target.label, answer)
             run.verdicts.count_failure(target.zone.provider, target.label,
                                        FAILURES[answer.error].code)
         else:
@@ -280,6 +292,8 @@ class Verifier:
             self._file_apex(run, target, answer)
             if question.rdtype == zonechecks.SOA:
                 soa.set_result(answer)
+                if answer.error == "timeout":
+                    self.tcp_gates[target.endpoint].set()
 
         jobs = [apex(q) for q in zonechecks.udp_questions(run.zone.name)]
         if self.options.axfr:
