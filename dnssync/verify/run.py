@@ -107,6 +107,7 @@ class _ZoneRun:
         self.negative_severity = Severity.ERROR if parity == "error" else Severity.WARNING
 
     def failed(self, label: str, answer: Answer) -> None:
+        """Keep a failed answer's detail for the nameserver's "answered none" finding."""
         if answer.attempts or label not in self.details:
             self.details[label] = answer.detail
 
