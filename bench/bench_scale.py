@@ -8,7 +8,9 @@ a user runs it, start-up included:
   delegation) against `octodns-report`, which takes one zone per run, so a user
   runs it once per zone (summed over every zone, or an even sample of REPORT_SAMPLE
   zones scaled up; measured at sizes up to REPORT_MAX zones);
-  queries per second from verify's own counters; peak memory (wait4).
+  queries per second from verify's own counters, beside dnsperf's against each
+  server with the same questions (the servers' own rate in this run: this machine's
+  speed swings, and the queries/s target is absolute); peak memory (wait4).
 * plan: `dnssync plan` against `octodns-sync` (a dry run), nothing to change.
 * first apply: fresh, empty zones pushed by `dnssync apply` and by
   `octodns-sync --doit` (octodns-bind's update batch lowered to stay under 64 KiB,
@@ -33,8 +35,8 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from common import PYTHON, Lab, Row, lab_net, octodns_report, timed
-from fleet import Fleet, fleet, subset
+from common import PYTHON, Lab, Row, dnsperf, lab_net, octodns_report, query_file, timed
+from fleet import RECORDS, Fleet, fleet, subset
 
 BENCH = "scale"
 BIN = Path(PYTHON).parent
@@ -99,6 +101,14 @@ def measure_verify(lab: Lab, f: Fleet, size: int, workdir: Path) -> dict:
         result["octodns_report_per_zone"] = statistics.fmean(walls) * size
         result["octodns_report_runs"] = len(sample)
     return result
+
+
+def server_rates(lab: Lab, f: Fleet, workdir: Path) -> dict[str, float | None]:
+    """dnsperf's queries/s against each provider's server, asked every record of every
+    zone of `f` (what verify asks, but the apex and transfers); None without dnsperf."""
+    part, questions = workdir / "zone-questions.txt", workdir / "fleet-questions.txt"
+    questions.write_text("".join(query_file(zone, RECORDS, part).read_text() for zone in f.zones))
+    return {p: dnsperf(lab.servers[p].address, questions) for p in f.providers}
 
 
 def measure_plan(lab: Lab, f: Fleet, size: int) -> dict:
@@ -181,6 +191,8 @@ def run(workdir: Path) -> list[Row]:
             f = subset(lab, whole, workdir / f"fleet-{size}", size)
             results[size] = {"verify": measure_verify(lab, f, size, workdir),
                              "plan": measure_plan(lab, f, size)}
+            if size == REFERENCE:
+                results[size]["dnsperf"] = server_rates(lab, f, workdir)
             if size <= APPLY_MAX:
                 results[size]["apply"] = measure_apply(lab, workdir, size)
             print(f"  {size} zones: {json.dumps(results[size], default=round)}", flush=True)
@@ -210,6 +222,9 @@ def rows_of(results: dict[int, dict]) -> list[Row]:
     rows.append(Row(BENCH, f"verify {REFERENCE}x40x3: queries/s (query phase)", qps, "queries/s",
                     ">= 20000", qps >= 20000,
                     detail={"queries": verify["queries"], "wall qps": verify["qps_wall"]}))
+    for provider, rate in ref.get("dnsperf", {}).items():
+        rows.append(Row(BENCH, f"dnsperf against {provider}, the {REFERENCE} zones' records",
+                        round(rate) if rate else "dnsperf not installed", "queries/s"))
     ratio = plan["octodns_sync"] / plan["wall"]
     rows.append(Row(BENCH, f"plan {REFERENCE}x40x3: dnssync / octodns-sync dry run",
                     round(ratio, 2), "x faster", ">= 3", ratio >= 3,
