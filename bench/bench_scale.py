@@ -105,7 +105,8 @@ def measure_verify(lab: Lab, f: Fleet, size: int, workdir: Path) -> dict:
 
 def server_rates(lab: Lab, f: Fleet, workdir: Path) -> dict[str, float | None]:
     """dnsperf's queries/s against each provider's server, asked every record of every
-    zone of `f` (what verify asks, but the apex and transfers); None without dnsperf."""
+    zone of `f` (what verify asks of it, less the apex questions and the transfers);
+    None without dnsperf."""
     part, questions = workdir / "zone-questions.txt", workdir / "fleet-questions.txt"
     questions.write_text("".join(query_file(zone, RECORDS, part).read_text() for zone in f.zones))
     return {p: dnsperf(lab.servers[p].address, questions) for p in f.providers}
