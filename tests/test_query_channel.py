@@ -21,8 +21,12 @@ TIMEOUT = 0.5
 
 def test_a_stalled_loop_is_not_a_silent_nameserver():
     """The server shares the engine's loop; the loop blocks for 3 timeouts right after
-    the questions are sent, and 3 more times 0.05 s apart, so the replies cannot come
-    until it runs again: no timeout, and no slowing down either (it was no congestion)."""
+    the questions are sent, and 3 more times, each once the questions in flight at the
+    last stall were answered, so the replies cannot come until it runs again: no timeout,
+    and no slowing down either (it was no congestion).
+
+    The next stall waits for those replies, not for a fixed time: on a slow machine a
+    question could otherwise outlive two stalls, more than a question is excused."""
     questions = [Question.of(f"h{i}.stall.test.", "A", i) for i in range(400)]
     got: list[Answer] = []
 
@@ -35,7 +39,13 @@ def test_a_stalled_loop_is_not_a_silent_nameserver():
             time.sleep(3 * TIMEOUT)
             stalls -= 1
             if stalls:
-                loop.call_later(0.05, stall)
+                loop.call_later(0.01, stall_after, len(got) + 16)  # the window's answers
+
+        def stall_after(answers: int) -> None:
+            if len(got) >= answers:
+                stall()
+            else:
+                loop.call_later(0.01, stall_after, answers)
 
         server = FaultyNameserver(ORIGIN, ZONE)
         await server.serve_here()
@@ -113,3 +123,32 @@ def test_a_stall_longer_than_the_lag_limit_is_not_silence():
     assert LAG_LIMIT < 6  # the stall outlasts what a question is excused
     assert [(a.question.tag, a.error, a.detail) for a in got if a.error] == []
     assert sorted(a.question.tag for a in got) == list(range(400))
+
+
+def test_a_round_trip_the_stall_stretched_is_not_timed():
+    """The nameserver runs in a thread of its own and answers while the engine's loop
+    stalls for 3 timeouts: the replies wait in the socket, and the reader may run before
+    the late tick. Timed, they would set the round trip to the stall's length (so a lost
+    datagram is not re-sent, and the one question the server never answers, asked near
+    the end, looks like congestion and slows the endpoint down); and the questions their
+    replies make room for would be excused a stall they never saw. The stall is counted
+    first: only that question times out, in its own rounds, and nothing is throttled."""
+    questions = [Question.of(f"h{i}.stall.test.", "A", i) for i in range(16)]
+    questions += [Question.of("drop.stall.test.", "A", 16)]
+    questions += [Question.of(f"h{i}.stall.test.", "A", i) for i in range(17, 27)]
+    got: list[Answer] = []
+
+    async def go() -> dict:
+        loop = asyncio.get_running_loop()
+        with FaultyNameserver(ORIGIN, ZONE) as server:
+            async with Engine(timeout=TIMEOUT, window=16) as engine:
+                loop.call_soon(time.sleep, 3 * TIMEOUT)
+                await engine.ask_many(Endpoint("127.0.0.1", server.port), questions, got.append)
+                return engine.throttled
+
+    throttled = asyncio.run(go())
+    assert [(a.question.tag, a.error) for a in got if a.error] == [(16, "timeout")]
+    dropped = next(a for a in got if a.error)
+    assert "could not run" not in dropped.detail and dropped.attempts > 2, dropped.detail
+    assert dropped.elapsed < 4 * TIMEOUT
+    assert throttled == {}

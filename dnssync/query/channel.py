@@ -192,6 +192,11 @@ class Channel:
             self.sock = None
 
     def _readable(self) -> None:
+        tick = self.tick
+        if tick is not None and self.loop.time() - tick.when() > TICK:
+            tick.cancel()  # the process stalled: count it before any reply is timed
+            self._on_tick()  # (it reads the socket once the stall is excused)
+            return
         sock = self.sock
         for _ in range(256):  # bounded, so other endpoints get their turn
             if sock is None:
@@ -323,15 +328,17 @@ class Channel:
 
         A tick that runs late says this process could not run (a starved CPU, a callback
         that blocked the loop): a verifier must not report a nameserver silent because it
-        was itself late. So replies already waiting in the socket are read first, and the
-        stall is not counted against the questions in flight (see `_excuse`)."""
+        was itself late. So the stall is not counted against the questions in flight (see
+        `_excuse`), and it is counted before the replies already waiting in the socket are
+        read, so none of them is timed as a round trip that the stall stretched (the
+        reader runs an overdue tick first for the same reason)."""
         assert self.tick is not None
         stall = self.loop.time() - self.tick.when() - TICK
         self.tick = None
-        if self.sock is not None:
-            self._readable()
         if stall > 0:
             self._excuse(stall)
+        if self.sock is not None:
+            self._readable()
         now = self.loop.time()
         for pending in [p for p in self.pending.values() if p.due <= now]:
             self._expired(pending)
