@@ -78,10 +78,13 @@ How it behaves on the wire:
   So a stopped server costs two timeouts, not one per record, and a server that
   comes back is asked again at the next probe.
 * The engine's clock is its own process's: a timer tick that runs late (the process
-  was starved of CPU, or a callback blocked the loop) first reads the replies already
-  waiting, and the stall is not counted against the questions in flight (their timers
-  move on by it, at most `LAG_LIMIT` timeouts each). An embedded server sharing the
-  process could not answer meanwhile; a nameserver that stays silent is still reported.
+  was starved of CPU, or a callback blocked the loop) says the process stalled, and the
+  stall is not counted against the questions in flight (their timers move on by it, at
+  most `LAG_LIMIT` timeouts each). It is counted before the replies that waited through
+  it are read (a reader that finds its tick overdue runs the tick first), so no round
+  trip the stall stretched is timed, and no question sent after it is excused it. An
+  embedded server sharing the process could not answer meanwhile; a nameserver that
+  stays silent is still reported.
 """
 
 from __future__ import annotations
