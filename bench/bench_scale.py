@@ -35,7 +35,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from common import PYTHON, Lab, Row, dnsperf, lab_net, octodns_report, query_file, timed
+from common import PYTHON, Lab, Row, dnsperf, lab_net, octodns_report, query_text, timed
 from fleet import RECORDS, Fleet, fleet, subset
 
 BENCH = "scale"
@@ -107,8 +107,8 @@ def server_rates(lab: Lab, f: Fleet, workdir: Path) -> dict[str, float | None]:
     """dnsperf's queries/s against each provider's server, asked every record of every
     zone of `f` (what verify asks of it, less the apex questions and the transfers);
     None without dnsperf."""
-    part, questions = workdir / "zone-questions.txt", workdir / "fleet-questions.txt"
-    questions.write_text("".join(query_file(zone, RECORDS, part).read_text() for zone in f.zones))
+    questions = workdir / "fleet-questions.txt"
+    questions.write_text("".join(query_text(zone, RECORDS) for zone in f.zones))
     return {p: dnsperf(lab.servers[p].address, questions) for p in f.providers}
 
 

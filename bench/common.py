@@ -63,10 +63,15 @@ def zone_yaml(zone: str, count: int) -> str:
     return "\n".join(lines) + "\n"
 
 
-def query_file(zone: str, count: int, path: Path) -> Path:
+def query_text(zone: str, count: int) -> str:
     """The same questions for dnsperf: `name type` per line."""
     types = ["A"] * 10 + ["AAAA"] * 3 + ["CNAME"] * 2 + ["TXT"] * 3 + ["MX", "CAA"]
-    path.write_text("".join(f"h{i:06d}.{zone} {types[i % 20]}\n" for i in range(count)))
+    return "".join(f"h{i:06d}.{zone} {types[i % 20]}\n" for i in range(count))
+
+
+def query_file(zone: str, count: int, path: Path) -> Path:
+    """`query_text` written to `path`, dnsperf's input."""
+    path.write_text(query_text(zone, count))
     return path
 
 
