@@ -28,6 +28,7 @@ from dnssync.applying.state import stamp
 from dnssync.model import interrupt
 from dnssync.planning.held import Lost, writing
 from dnssync.planning.planner import LivePlan, plan_one
+from dnssync.providers.breaker import NotAsked, asking
 from dnssync.providers.hints import describe_error, is_transient
 
 Replan = Callable[[LivePlan], LivePlan]
@@ -78,7 +79,8 @@ def apply_one(live: LivePlan, replan: Replan, check: Check, save: Callable[[Live
                 concurrent = getattr(current.provider, "CONCURRENT_WRITES", False)
                 with writing(outcome.provider, concurrent), interrupt.sending(f"{outcome.provider}/{outcome.zone}"):
                     interrupt.checkpoint()
-                    current.provider.apply(current.octo)
+                    with asking(current.provider, outcome.zone):
+                        current.provider.apply(current.octo)
             except Exception as e:  # isolate: any provider failure becomes this outcome
                 error = e
             else:
@@ -87,7 +89,8 @@ def apply_one(live: LivePlan, replan: Replan, check: Check, save: Callable[[Live
                 break
         outcome.error = describe_error(error, current.provider)
         stopped = isinstance(error, interrupt.Interrupted)
-        if not stopped and is_transient(error) and outcome.attempts <= retries:
+        # a provider that is not asked now (breaker.py) would not be asked on a retry either
+        if not stopped and is_transient(error) and not isinstance(error, NotAsked) and outcome.attempts <= retries:
             try:
                 interrupt.pause(backoff * 2 ** (outcome.attempts - 1))
             except interrupt.Interrupted as e:

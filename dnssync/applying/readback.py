@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from dnssync.model.sameness import rrsets_of
 from dnssync.planning.planner import LivePlan
+from dnssync.providers.breaker import asking
 
 
 def stored(sent: LivePlan) -> bool:
@@ -32,7 +33,8 @@ def stored(sent: LivePlan) -> bool:
     if wanted is None:
         return False
     try:
-        found = read(octo.desired.name, names)
+        with asking(sent.provider, octo.desired.name):
+            found = read(octo.desired.name, names)
     except Exception:  # any failure to read: the full re-plan reads again and reports it
         return False
     return found == wanted

@@ -8,7 +8,8 @@
 * `DnssyncError` and its subclasses carry user-facing meaning and an `exit_code` to the
   CLI, which prints them as one line (`Error: ...`).
 * The others stay in the module of the stage that raises them, beside the code that
-  knows what they mean: `query.wire.Malformed`, `query.axfr.TransferRefused`,
+  knows what they mean: `query.wire.Malformed`, `query.axfr.TransferRefused` and `Silent`,
+  `providers.breaker.NotAsked`,
   `repo.yamlfile.YamlError`, `model.interrupt.Interrupted`, `providers.refused.Refused`
   and `Deterministic`, `providers.rfc2136.Rfc2136Error`, `providers.route53.Route53Error`,
   `embedded.update.UpdateRefused`, `embedded.faults.FaultError`; `embedded.control.ControlError`

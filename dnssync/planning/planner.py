@@ -25,6 +25,7 @@ from dnssync.model.records import digest, zone_content
 from dnssync.planning.adjust import adjustments
 from dnssync.planning.held import MIN_PAIRS, HeldPlans, Lives, LocalPlans, plan_in_threads
 from dnssync.planning.unchanged import in_sync
+from dnssync.providers.breaker import asking
 from dnssync.providers.hints import describe_error
 from dnssync.providers.keptread import keep_reads
 from dnssync.repo.spread import cores
@@ -68,7 +69,9 @@ def plan_one(name: str, provider: BaseProvider, desired: Zone,
     capture = _CaptureExisting()
     try:
         data.adjustments, served = adjustments(provider, desired)
-        with keep_reads():  # a pair found changed is populated from the quick read's answer
+        # a pair found changed is populated from the quick read's answer; a provider that
+        # gave no answer to the last pairs is not asked again for this one (breaker.py)
+        with asking(provider, desired.name), keep_reads():
             same = in_sync(provider, served) if quick and not processors else None
             if same is not None:
                 data.exists = True

@@ -129,8 +129,9 @@ def install_hint(module: str) -> str:
 
 def describe_error(error: BaseException, provider: BaseProvider | None = None) -> str:
     """A one-line, secret-free description of why a provider failed; with what to do
-    about it where that is known (see providers/hints.py)."""
-    explained = explain(error, provider)
+    about it where that is known (see providers/hints.py). An error that is `worded`
+    (breaker.NotAsked) already says all of that, and is kept as it is."""
+    explained = None if getattr(error, "worded", False) else explain(error, provider)
     if explained:
         return " ".join(redact(explained).split())
     response = getattr(error, "response", None)
@@ -145,6 +146,12 @@ def describe_error(error: BaseException, provider: BaseProvider | None = None) -
     elif type(error).__module__.startswith(("requests", "urllib3")):
         text = f"{type(error).__name__}: {text}"
     return " ".join(redact(text).split())  # redact first: a secret may contain white space
+
+
+def unreachable(error: BaseException) -> bool:
+    """Whether the provider gave no answer at all (refused, unreachable, not found, timed
+    out), as opposed to answering with an error: what opens its breaker (breaker.py)."""
+    return _cause(error) is not None
 
 
 def is_transient(error: BaseException) -> bool:

@@ -158,7 +158,8 @@ class Rfc2136Provider(_OctodnsRfc2136Provider):
         `_transfer_errors`, which words every failure (the caller's parsing too)."""
         key = axfr.tsig_key(self.key_name, self.key_secret, self.key_algorithm)
         supported = {wire_type(t) for t in self.SUPPORTS}
-        for reply, rr in axfr.transfer(self.host, zone_name, self.port, key, self.timeout * 4):
+        # a long transfer may take four timeouts; a server that says nothing, one
+        for reply, rr in axfr.transfer(self.host, zone_name, self.port, key, self.timeout * 4, self.timeout):
             if rr.rdtype in supported:
                 yield reply, rr
 

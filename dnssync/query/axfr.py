@@ -55,6 +55,13 @@ class TransferRefused(DnssyncException, dns.exception.DNSException):
         self.rcode = rcode
 
 
+class Silent(DnssyncException, dns.exception.Timeout):
+    """No connection, or no first message on it, within the time given for an answer:
+    the server said nothing (a longer transfer that stalls later is a plain Timeout)."""
+
+    transient = True
+
+
 def _read_exact(sock: socket.socket, count: int) -> bytes:
     data = b""
     while len(data) < count:
@@ -169,9 +176,11 @@ class _Stream:
 
 
 def transfer(host: str, zone: str, port: int = 53, key: dns.tsig.Key | None = None,
-             timeout: float = 20.0) -> Iterator[tuple[wire.Reply, wire.RR]]:
+             timeout: float = 20.0, answer_within: float | None = None) -> Iterator[tuple[wire.Reply, wire.RR]]:
     """Every record of the transfer of `zone` from host:port, in order: the zone's SOA
-    first, the closing SOA left out. `timeout` bounds the whole transfer.
+    first, the closing SOA left out. `timeout` bounds the whole transfer; `answer_within`
+    (at most `timeout`) the connection and the first message, so that a server that says
+    nothing is given up on (`Silent`) sooner than a long transfer is.
 
     Raises TransferRefused, dns.tsig.PeerError (the server rejected the key),
     dns.tsig.BadKey (the reply is signed with another key), dns.tsig.BadSignature (the
@@ -179,18 +188,27 @@ def transfer(host: str, zone: str, port: int = 53, key: dns.tsig.Key | None = No
     dns.exception.Timeout, EOFError or OSError."""
     stream = _Stream(zone, key)
     deadline = time.monotonic() + timeout
+    within = timeout if answer_within is None else min(answer_within, timeout)
+    answered_by = time.monotonic() + within
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     with socket.socket(family, socket.SOCK_STREAM) as sock:
-        sock.settimeout(timeout)
-        sock.connect((host, port))
+        sock.settimeout(within)
+        try:
+            sock.connect((host, port))
+        except TimeoutError:
+            raise Silent(timeout=within) from None
         sock.sendall(stream.request)
         # the first message read here: a small zone's whole transfer is one message, and
         # a reader thread cost more than reading it (a fleet's plan transfers hundreds, its
         # apply reads them back); a longer transfer gets its reader before any of its
         # records is handed out, so a slow caller never holds the reading up
-        sock.settimeout(max(0.001, deadline - time.monotonic()))
+        sock.settimeout(max(0.001, answered_by - time.monotonic()))
         try:
             (length,) = struct.unpack("!H", _read_exact(sock, 2))
+        except TimeoutError:
+            raise Silent(timeout=within) from None
+        sock.settimeout(max(0.001, deadline - time.monotonic()))
+        try:
             first = stream.records(_read_exact(sock, length))
         except TimeoutError:
             raise dns.exception.Timeout from None
@@ -291,6 +309,8 @@ def failure_text(error: Exception, timeout: float) -> str:
         return f"the reply is signed with another key ({error})"
     if isinstance(error, dns.tsig.BadSignature):
         return "the reply's TSIG signature does not verify with the key"
+    if isinstance(error, Silent):
+        return f"no answer within {error.kwargs['timeout']:g} s"
     if isinstance(error, dns.exception.Timeout):
         return f"no complete transfer within {timeout:g} s"
     if isinstance(error, wire.Malformed):

@@ -21,6 +21,7 @@ from octodns.provider.base import BaseProvider
 
 from dnssync.model.address import Nameserver
 from dnssync.model.findings import Finding, Severity
+from dnssync.providers.breaker import asking
 from dnssync.providers.hints import describe_error
 from dnssync.repo.config import Config
 
@@ -39,7 +40,8 @@ def read_auto(config: Config, providers: dict[str, BaseProvider], zones: list[st
         union: dict[str, Nameserver] = {}
         for zone in sorted(z for z in zones if pc.serves(z)):
             try:
-                names = provider.zone_nameservers(zone, create=pc.name in create_at)
+                with asking(provider, zone):
+                    names = provider.zone_nameservers(zone, create=pc.name in create_at)
             except Exception as e:  # reported, like any provider that cannot be read
                 findings.append(Finding(Severity.ERROR, "plan.nameservers-unreadable",
                                         f"{pc.name}: cannot read the nameservers of {zone}: {describe_error(e)}",

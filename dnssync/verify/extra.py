@@ -22,6 +22,7 @@ from octodns.provider.base import BaseProvider
 from octodns.zone import Zone
 
 from dnssync.model.sameness import canonical
+from dnssync.providers.breaker import asking
 from dnssync.providers.hints import describe_error
 from dnssync.query import axfr
 from dnssync.query.answer import Endpoint
@@ -94,7 +95,8 @@ def populate(provider_name: str, provider: BaseProvider, zone: Zone) -> Listing:
     live = Zone(zone.name, zone.sub_zones)
     start = time.perf_counter()
     try:
-        provider.populate(live, lenient=True)
+        with asking(provider, zone.name):
+            provider.populate(live, lenient=True)
     except Exception as e:  # any provider failure is a finding, never fatal
         return Listing(source, {}, describe_error(e, provider))
     rrsets = {}

@@ -14,6 +14,7 @@ provider has two nameservers (ns1/ns2.<name>.lab.).
 from __future__ import annotations
 
 import os
+import signal
 import tempfile
 from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
@@ -68,6 +69,19 @@ class Lab:
             yield
         finally:
             self.servers[name].start()
+
+    @contextmanager
+    def frozen(self, name: str) -> Iterator[None]:
+        """A provider's server that takes connections and datagrams and never answers, for
+        the block (a hung process, a firewall dropping its packets): the process we started
+        is stopped with SIGSTOP, and goes on (SIGCONT) after the block."""
+        process = self.servers[name].process
+        assert process is not None, f"{name} is not running"
+        process.send_signal(signal.SIGSTOP)
+        try:
+            yield
+        finally:
+            process.send_signal(signal.SIGCONT)
 
     def __enter__(self) -> Lab:
         return self.start()

@@ -1,0 +1,138 @@
+"""A provider that gives no answer is asked twice, not once per zone.
+
+Every read of a provider and every write to it waits up to its timeout when no
+answer comes (a zone transfer four times that), and a fleet asks each provider once
+per zone, a few threads or processes at a time. With one of three providers silent
+(a hung server, a firewall dropping its packets), a plan of 200 zones took ten
+minutes and a verify six, each saying the same thing 200 times; at 2,000 zones that
+is over an hour of a CI job that had nothing more to learn after the second zone.
+
+So each provider object carries a breaker, per process. After `TRIP_AFTER` requests
+in a row that got no answer at all (refused, unreachable, timed out: what
+`hints.unreachable` calls so), the provider's next requests are not sent: they fail
+at once with `NotAsked`, which names the failure that tripped it. After one miss,
+requests go one at a time until the next outcome, so that the threads of a pool do
+not each start a request of their own into the silence. `COOL` seconds after the
+last miss one request goes through as a probe, and any answer closes the breaker
+again, so a provider that comes back during a long apply is used again. An answer
+of any kind, an error too (HTTP 404, REFUSED), proves the provider is there and
+resets the count: only silence trips it, never a zone's own problem.
+
+`NotAsked` is transient (a re-run when the provider is back converges), but apply
+does not pause and retry it: that would only be refused again until the probe.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+from octodns.provider.base import BaseProvider
+
+from dnssync.model.errors import DnssyncException
+from dnssync.providers.hints import describe_error, unreachable
+
+#: requests in a row without an answer that open a provider's breaker
+TRIP_AFTER = 2
+#: seconds after the last miss before one request may probe the provider again
+COOL = 10.0
+#: the attribute holding a provider's (pid, Breaker)
+_ATTR = "_dnssync_breaker"
+_CREATING = threading.Lock()
+
+
+class NotAsked(DnssyncException):
+    """A request not sent: its provider gave no answer to the last ones (see the module)."""
+
+    transient = True
+    worded = True  # hints.describe_error keeps this message as it is
+
+
+class Breaker:
+    """The state of one provider's breaker in one process, shared by its threads.
+
+    Closed (no miss since the last answer): every request goes. Suspect (a miss, fewer
+    than TRIP_AFTER): one request at a time, the others wait for its outcome, so that
+    the requests a thread pool starts meanwhile are not each a timeout of their own.
+    Open: NotAsked at once, except one probe per COOL seconds after the last miss."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic):
+        self._clock = clock
+        self._state = threading.Condition()
+        self._misses = 0
+        self._in_flight = 0
+        self._opened: float | None = None  # the last miss while open (or the one that tripped it)
+        self._probing = False
+        self._why = ""  # the last miss, worded
+
+    def admit(self, what: str) -> None:
+        """Return once a request about `what` may be sent (a probe, when the breaker is
+        open and has cooled); raise NotAsked when it may not."""
+        with self._state:
+            while self._opened is None and self._misses and self._in_flight:
+                self._state.wait()  # suspect: the request in flight decides
+            if self._opened is not None:
+                if self._probing or self._clock() - self._opened < COOL:
+                    raise NotAsked(f"{self._why} (not asked for {what}: its last {self._misses} requests got"
+                                   f" no answer; it is tried again {COOL:g} s after the last)")
+                self._probing = True
+            self._in_flight += 1
+
+    def answered(self) -> None:
+        with self._state:
+            self._in_flight -= 1
+            self._misses, self._opened, self._probing = 0, None, False
+            self._state.notify_all()
+
+    def released(self) -> None:
+        """A request that ended without an outcome (Ctrl-C): it decides nothing."""
+        with self._state:
+            self._in_flight -= 1
+            self._state.notify_all()
+
+    def missed(self, why: str) -> None:
+        with self._state:
+            self._in_flight -= 1
+            self._misses += 1
+            self._why = why
+            if self._probing or self._opened is not None or self._misses >= TRIP_AFTER:
+                self._opened, self._probing = self._clock(), False
+            self._state.notify_all()
+
+
+def breaker_of(provider: BaseProvider) -> Breaker:
+    """The provider's breaker in this process: a forked worker starts with its own,
+    closed (the parent's lock may have been held by another thread at the fork)."""
+    held = getattr(provider, _ATTR, None)
+    if held is None or held[0] != os.getpid():
+        with _CREATING:
+            held = getattr(provider, _ATTR, None)
+            if held is None or held[0] != os.getpid():
+                held = (os.getpid(), Breaker())
+                setattr(provider, _ATTR, held)
+    return held[1]
+
+
+@contextmanager
+def asking(provider: BaseProvider, what: str) -> Iterator[None]:
+    """One request to `provider` about `what` (a zone name): NotAsked at once when its
+    breaker is open; a failure that is no answer at all counts towards opening it, and
+    anything else (an answer, an error the provider answered with) closes it. Not
+    re-entrant: a request does not ask the same provider again inside this block."""
+    breaker = breaker_of(provider)
+    breaker.admit(what)
+    try:
+        yield
+    except Exception as e:
+        if unreachable(e):
+            breaker.missed(describe_error(e, provider))
+        else:
+            breaker.answered()
+        raise
+    except BaseException:
+        breaker.released()
+        raise
+    breaker.answered()

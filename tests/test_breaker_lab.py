@@ -1,0 +1,91 @@
+"""A provider whose server gives no answer at all (the real Knot process stopped with
+SIGSTOP: it takes connections and never answers) is asked a few times per process, not
+once per zone (providers/breaker.py); the other providers are planned, verified and
+applied as usual, and a re-run once it is back converges.
+
+Before the breaker, a plan of 200 zones with one of three providers silent took ten
+minutes and a verify six: every zone waited out the provider's timeout (a transfer
+four times it). Here every zone is still reported, most of them as not asked."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from dnssync.providers.breaker import TRIP_AFTER
+from dnssync.repo.config import Defaults
+from tests.conftest import Repo, unique_zone
+
+ZONES = 60
+RECORD = "www:\n  type: A\n  value: 192.0.2.1\n"
+QUICK = {"defaults": {"timeout": 1, "retries": 2, "backoff": 0.2}}
+
+
+def fleet(lab, root) -> tuple[list[str], Repo]:
+    """ZONES zones on the three lab servers, Knot's provider with a 1 s timeout."""
+    zones = [unique_zone("quiet") for _ in range(ZONES)]
+    lab.add_zones(zones)
+    env = lab.write_repo(root, {f"{z}yaml": RECORD for z in zones}, config=QUICK,
+                         provider_extra={"knot": {"timeout": 1}})
+    return zones, Repo(root, env)
+
+
+@pytest.fixture(scope="module")
+def applied(lab, tmp_path_factory):
+    zones, repo = fleet(lab, tmp_path_factory.mktemp("quiet"))
+    result = repo.run("apply", "--yes")
+    assert result.exit_code == 0, result.output
+    return zones, repo
+
+
+def not_asked(messages: list[str]) -> list[str]:
+    return [m for m in messages if "not asked for" in m]
+
+
+def test_plan_asks_a_silent_provider_twice_per_worker_not_once_per_zone(lab, applied):
+    zones, repo = applied
+    with lab.frozen("knot"):
+        result = repo.run("plan", "--format", "json")
+    data = json.loads(result.stdout)
+    errors = {p["zone"]: p["error"] for p in data["providers"] if p["provider"] == "knot"}
+    assert sorted(errors) == sorted(zones) and all(errors.values())
+    asked = [e for e in errors.values() if "not asked for" not in e]
+    # each planning process (defaults.concurrency of them) asks it TRIP_AFTER times at most
+    assert 1 <= len(asked) <= TRIP_AFTER * Defaults().concurrency < ZONES
+    assert all("provider knot (knot)" in e and "no answer" in e for e in errors.values())
+    assert "its last 2 requests got no answer" in not_asked(list(errors.values()))[0]
+    healthy = [p for p in data["providers"] if p["provider"] != "knot"]
+    assert len(healthy) == 2 * ZONES and not any(p["error"] or p["changes"] for p in healthy)
+
+
+def test_verify_lists_a_silent_rfc2136_provider_by_api_a_few_times(lab, applied):
+    zones, repo = applied
+    with lab.frozen("knot"):
+        result = repo.run("verify", "--format", "json")
+    assert result.exit_code == 1
+    data = json.loads(result.stdout)
+    found = [f for f in data["findings"] if f["code"] == "verify.extra-unchecked" and f.get("provider") == "knot"]
+    assert sorted(f["zone"] for f in found) == sorted(zones)
+    unlisted = [f["message"] for f in found]
+    assert len(unlisted) - len(not_asked(unlisted)) <= ZONES // 3
+    assert not any(f.get("provider") in ("pdns", "bind") for f in data["findings"] if f["severity"] == "error")
+
+
+def test_apply_with_a_silent_provider_applies_the_others_and_a_rerun_converges(lab, tmp_path):
+    zones, repo = fleet(lab, tmp_path / "repo")
+    with lab.frozen("knot"):
+        result = repo.run("apply", "--yes", "--format", "json")
+    assert result.exit_code == 1, result.output
+    outcomes = json.loads(result.stdout)["apply"]["outcomes"]
+    by_provider = {name: [o for o in outcomes if o["provider"] == name] for name in ("pdns", "bind", "knot")}
+    assert all(o["status"] == "applied" for name in ("pdns", "bind") for o in by_provider[name])
+    assert len(by_provider["pdns"]) == len(by_provider["bind"]) == ZONES
+    knot = by_provider["knot"]
+    assert sorted(o["zone"] for o in knot) == sorted(zones)
+    assert all(o["status"] == "failed" and o["retryable"] for o in knot)
+    assert len(not_asked([o["error"] for o in knot])) >= ZONES * 2 // 3
+    assert all(o["attempts"] <= 2 for o in knot)  # a provider not asked now is not retried now
+    rerun = repo.run("apply", "--yes")
+    assert rerun.exit_code == 0, rerun.output
+    assert repo.run("plan", "--detailed-exitcode").exit_code == 0

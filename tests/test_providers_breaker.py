@@ -1,0 +1,164 @@
+"""The provider breaker (providers/breaker.py): what opens it, what it says, when it
+lets a probe through, and that a request started while it is suspect waits for the
+one in flight. The provider that is silent for real is in tests/test_breaker_lab.py."""
+
+from __future__ import annotations
+
+import socket
+import threading
+
+import dns.exception
+import pytest
+import requests
+
+from dnssync.providers import breaker as breaker_module
+from dnssync.providers.breaker import COOL, Breaker, NotAsked, asking, breaker_of
+from dnssync.providers.hints import describe_error, unreachable
+from dnssync.query import axfr
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class Provider:
+    """A provider object as the breaker sees one: something to hang its state on."""
+
+    id = "knot"
+
+
+def http_error(status: int) -> requests.HTTPError:
+    response = requests.Response()
+    response.status_code = status
+    response.url = "http://127.0.0.1:8081/api/v1/servers/localhost/zones/a.test."
+    return requests.HTTPError(f"{status} Client Error", response=response)
+
+
+def fail(provider: object, error: Exception, what: str = "a.test.") -> None:
+    with pytest.raises(type(error)), asking(provider, what):
+        raise error
+
+
+def test_only_silence_counts_as_no_answer():
+    assert unreachable(ConnectionRefusedError(111, "Connection refused"))
+    assert unreachable(dns.exception.Timeout())
+    assert unreachable(axfr.Silent(timeout=1.0))
+    assert unreachable(requests.ConnectTimeout("HTTPConnectionPool(host='127.0.0.2', port=8081): timed out"))
+    assert not unreachable(http_error(404))
+    assert not unreachable(http_error(503))  # an answer, however bad
+    assert not unreachable(axfr.TransferRefused("transfer refused (REFUSED)"))
+
+
+def test_two_misses_in_a_row_open_it_and_the_next_request_is_not_sent():
+    provider = Provider()
+    fail(provider, dns.exception.Timeout(), "a.test.")
+    with asking(provider, "b.test."):
+        pass  # one miss is not enough: asked
+    fail(provider, dns.exception.Timeout(), "c.test.")
+    fail(provider, ConnectionRefusedError(111, "Connection refused"), "d.test.")
+    sent = []
+    with pytest.raises(NotAsked) as raised, asking(provider, "e.test."):
+        sent.append("e.test.")
+    assert sent == []
+    message = str(raised.value)
+    assert "connection refused" in message and "not asked for e.test." in message
+    assert "its last 2 requests got no answer" in message
+    assert raised.value.transient
+    assert describe_error(raised.value, provider) == message  # kept as worded, not re-explained
+
+
+def test_an_error_the_provider_answers_with_resets_the_count():
+    provider = Provider()
+    for _ in range(3):
+        fail(provider, dns.exception.Timeout())
+        fail(provider, http_error(404))  # the provider answered: it is there
+    with asking(provider, "z.test."):
+        pass
+
+
+def test_one_probe_after_the_cool_down_and_an_answer_closes_it():
+    clock = Clock()
+    state = Breaker(clock)
+    for _ in range(2):
+        state.admit("a.test.")
+        state.missed("provider knot: no answer")
+    clock.now += COOL - 0.1
+    with pytest.raises(NotAsked):
+        state.admit("b.test.")
+    clock.now += 0.2
+    state.admit("c.test.")  # the probe
+    with pytest.raises(NotAsked):
+        state.admit("d.test.")  # while the probe is out
+    state.missed("provider knot: no answer")  # the probe missed: open again, for COOL from now
+    clock.now += COOL / 2
+    with pytest.raises(NotAsked):
+        state.admit("e.test.")
+    clock.now += COOL
+    state.admit("f.test.")
+    state.answered()
+    for zone in ("g.test.", "h.test."):  # closed: every request goes, at once
+        state.admit(zone)
+    state.answered()
+    state.answered()
+
+
+def test_while_suspect_a_new_request_waits_for_the_one_in_flight():
+    state = Breaker()
+    state.admit("a.test.")
+    state.missed("no answer")  # suspect now
+    state.admit("b.test.")  # in flight
+    outcome = []
+    waiter = threading.Thread(target=lambda: outcome.append(_admitted(state, "c.test.")))
+    waiter.start()
+    waiter.join(0.2)
+    assert waiter.is_alive() and outcome == []  # waits: b.test.'s outcome decides
+    state.missed("no answer")  # the second miss in a row opens it
+    waiter.join(5)
+    assert outcome == ["not asked"]
+
+
+def test_an_answer_lets_the_waiting_request_go():
+    state = Breaker()
+    state.admit("a.test.")
+    state.missed("no answer")
+    state.admit("b.test.")
+    outcome = []
+    waiter = threading.Thread(target=lambda: outcome.append(_admitted(state, "c.test.")))
+    waiter.start()
+    waiter.join(0.2)
+    assert outcome == []
+    state.answered()
+    waiter.join(5)
+    assert outcome == ["asked"]
+
+
+def _admitted(state: Breaker, what: str) -> str:
+    try:
+        state.admit(what)
+    except NotAsked:
+        return "not asked"
+    return "asked"
+
+
+def test_a_forked_worker_starts_with_its_own_closed_breaker(monkeypatch):
+    provider = Provider()
+    parent = breaker_of(provider)
+    assert breaker_of(provider) is parent
+    monkeypatch.setattr(breaker_module.os, "getpid", lambda: -1)  # as in a forked child
+    child = breaker_of(provider)
+    assert child is not parent and breaker_of(provider) is child
+
+
+def test_a_transfer_from_a_server_that_says_nothing_gives_up_after_answer_within():
+    with socket.socket() as quiet:  # listens, never accepts, never answers: connect succeeds
+        quiet.bind(("127.0.0.1", 0))
+        quiet.listen(8)
+        port = quiet.getsockname()[1]
+        with pytest.raises(axfr.Silent) as raised:
+            list(axfr.transfer("127.0.0.1", "a.test.", port, timeout=30, answer_within=0.3))
+    assert axfr.failure_text(raised.value, 30) == "no answer within 0.3 s"
+    assert axfr.failure_transient(raised.value)
