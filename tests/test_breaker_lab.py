@@ -13,8 +13,11 @@ import json
 
 import pytest
 
+from dnssync.applying.apply import run_apply
+from dnssync.applying.run import ApplyRun
 from dnssync.providers.breaker import TRIP_AFTER
 from dnssync.repo.config import Defaults
+from dnssync.repo.repository import Repository
 from tests.conftest import Repo, unique_zone
 
 ZONES = 60
@@ -88,4 +91,30 @@ def test_apply_with_a_silent_provider_applies_the_others_and_a_rerun_converges(l
     assert all(o["attempts"] <= 2 for o in knot)  # a provider not asked now is not retried now
     rerun = repo.run("apply", "--yes")
     assert rerun.exit_code == 0, rerun.output
+    assert repo.run("plan", "--detailed-exitcode").exit_code == 0
+
+
+def test_a_provider_that_falls_silent_after_the_plan_is_sent_to_twice_per_worker(lab, tmp_path, monkeypatch):
+    """Planned while Knot answered, sent while it does not: the updates that got no answer
+    are two per worker (each worker sends its share of the zones), the rest not sent."""
+    zones, repo = fleet(lab, tmp_path / "repo")
+    for key, value in lab.env().items():
+        monkeypatch.setenv(key, value)
+    run = ApplyRun.fresh(Repository.load(repo.root))
+    assert not any(p.error for p in run.plan.providers)
+    workers = len(getattr(run.lives, "workers", [None]))  # forked workers holding the plans, or this process
+    try:
+        with lab.frozen("knot"):
+            result = run_apply(run)
+    finally:
+        run.close()
+    knot = [o for o in result.outcomes if o.provider == "knot"]
+    assert sorted(o.zone for o in knot) == sorted(zones)
+    assert all(o.status == "failed" and o.retryable for o in knot)
+    # not sent, and not retried either (it would not be asked now): at most the first
+    # TRIP_AFTER updates of each worker waited for an answer
+    not_sent = [o for o in knot if o.attempts == 1 and "not asked for" in o.error]
+    assert len(not_sent) >= ZONES - TRIP_AFTER * workers
+    assert all(o.status == "applied" for o in result.outcomes if o.provider != "knot")
+    assert repo.run("apply", "--yes").exit_code == 0
     assert repo.run("plan", "--detailed-exitcode").exit_code == 0
