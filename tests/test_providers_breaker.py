@@ -106,6 +106,25 @@ def test_one_probe_after_the_cool_down_and_an_answer_closes_it():
     state.answered()
 
 
+def test_a_probe_waits_twice_as_long_as_the_last_miss_took():
+    """A miss that waited out a 5 s timeout is probed 10 s later; a refused connection
+    (milliseconds) after COOL: a probe never holds more than a third of the time."""
+    clock = Clock()
+    state = Breaker(clock)
+    for _ in range(2):
+        state.admit("a.test.")
+        state.missed("no answer (timed out)", seconds=5.0)
+    clock.now += 9.9
+    with pytest.raises(NotAsked) as raised:
+        state.admit("b.test.")
+    assert "it is tried again 10 s after the last" in str(raised.value)
+    clock.now += 0.2
+    state.admit("c.test.")  # the probe
+    state.missed("connection refused", seconds=0.002)
+    clock.now += COOL
+    state.admit("d.test.")  # the next probe, COOL after a fast miss
+
+
 def test_while_suspect_a_new_request_waits_for_the_one_in_flight():
     state = Breaker()
     state.admit("a.test.")

@@ -12,11 +12,13 @@ in a row that got no answer at all (refused, unreachable, timed out: what
 `hints.unreachable` calls so), the provider's next requests are not sent: they fail
 at once with `NotAsked`, which names the failure that tripped it. After one miss,
 requests go one at a time until the next outcome, so that the threads of a pool do
-not each start a request of their own into the silence. `COOL` seconds after the
-last miss one request goes through as a probe, and any answer closes the breaker
-again, so a provider that comes back during a long apply is used again. An answer
-of any kind, an error too (HTTP 404, REFUSED), proves the provider is there and
-resets the count: only silence trips it, never a zone's own problem.
+not each start a request of their own into the silence. A while after the last miss
+(twice as long as that miss took, at least `COOL` seconds: probes never hold more
+than a third of the time) one request goes through as a probe, and any answer closes
+the breaker again, so a provider that comes back during a long apply (a restart that
+refused connections for a moment) is used again. An answer of any kind, an error
+too (HTTP 404, REFUSED), proves the provider is there and resets the count: only
+silence trips it, never a zone's own problem.
 
 `NotAsked` is transient (a re-run when the provider is back converges), but apply
 does not pause and retry it: that would only be refused again until the probe.
@@ -37,8 +39,9 @@ from dnssync.providers.hints import describe_error, unreachable
 
 #: requests in a row without an answer that open a provider's breaker
 TRIP_AFTER = 2
-#: seconds after the last miss before one request may probe the provider again
-COOL = 10.0
+#: seconds after the last miss before one request may probe the provider again, at least
+#: (twice the time the last miss took, when that is longer)
+COOL = 1.0
 #: the attribute holding a provider's (pid, Breaker)
 _ATTR = "_dnssync_breaker"
 _CREATING = threading.Lock()
@@ -57,7 +60,7 @@ class Breaker:
     Closed (no miss since the last answer): every request goes. Suspect (a miss, fewer
     than TRIP_AFTER): one request at a time, the others wait for its outcome, so that
     the requests a thread pool starts meanwhile are not each a timeout of their own.
-    Open: NotAsked at once, except one probe per COOL seconds after the last miss."""
+    Open: NotAsked at once, except one probe a while after the last miss (`_cool`)."""
 
     def __init__(self, clock: Callable[[], float] = time.monotonic):
         self._clock = clock
@@ -66,6 +69,7 @@ class Breaker:
         self._in_flight = 0
         self._opened: float | None = None  # the last miss while open (or the one that tripped it)
         self._probing = False
+        self._cool = COOL  # seconds from the last miss to the next probe
         self._why = ""  # the last miss, worded
 
     def admit(self, what: str) -> None:
@@ -75,9 +79,9 @@ class Breaker:
             while self._opened is None and self._misses and self._in_flight:
                 self._state.wait()  # suspect: the request in flight decides
             if self._opened is not None:
-                if self._probing or self._clock() - self._opened < COOL:
+                if self._probing or self._clock() - self._opened < self._cool:
                     raise NotAsked(f"{self._why} (not asked for {what}: its last {self._misses} requests got"
-                                   f" no answer; it is tried again {COOL:g} s after the last)")
+                                   f" no answer; it is tried again {self._cool:.3g} s after the last)")
                 self._probing = True
             self._in_flight += 1
 
@@ -93,11 +97,13 @@ class Breaker:
             self._in_flight -= 1
             self._state.notify_all()
 
-    def missed(self, why: str) -> None:
+    def missed(self, why: str, seconds: float = 0.0) -> None:
+        """A request that got no answer, after `seconds` of waiting for one."""
         with self._state:
             self._in_flight -= 1
             self._misses += 1
             self._why = why
+            self._cool = max(COOL, 2 * seconds)
             if self._probing or self._opened is not None or self._misses >= TRIP_AFTER:
                 self._opened, self._probing = self._clock(), False
             self._state.notify_all()
@@ -124,11 +130,12 @@ def asking(provider: BaseProvider, what: str) -> Iterator[None]:
     re-entrant: a request does not ask the same provider again inside this block."""
     breaker = breaker_of(provider)
     breaker.admit(what)
+    started = time.monotonic()
     try:
         yield
     except Exception as e:
         if unreachable(e):
-            breaker.missed(describe_error(e, provider))
+            breaker.missed(describe_error(e, provider), time.monotonic() - started)
         else:
             breaker.answered()
         raise
