@@ -15,6 +15,10 @@ a user runs it, start-up included:
 * first apply: fresh, empty zones pushed by `dnssync apply` and by
   `octodns-sync --doit` (octodns-bind's update batch lowered to stay under 64 KiB,
   measured at sizes up to DOIT_MAX); both verified afterwards: they must converge.
+* a silent provider (at the reference size): `plan` and `verify` with Knot's server
+  stopped (SIGSTOP: it takes connections and never answers), beside octodns-sync's
+  dry run; a provider that says nothing is asked twice per process, not once per zone
+  (providers/breaker.py), and every other pair is still planned.
 
 Targets (at 200 zones unless said): verify >= 25x octodns-report once per zone and
 >= 20,000 queries/s; plan >= 3x octodns-sync; first apply <= 0.5x octodns-sync
@@ -52,6 +56,8 @@ DOIT_MAX = 200 if QUICK else 1000  # octodns-sync --doit
 APPLY_MAX = 200 if QUICK else 1000  # dnssync's first apply (fresh zones)
 MEMORY_ZONES, MEMORY_LIMIT_MB = 2000, 500
 SHARDS = 4  # verify --shard 1/SHARDS of the largest fleet, for docs/CI.md
+SILENT = "knot"  # the provider whose server is stopped for the silent-provider rows
+PROVIDER_TIMEOUT = 5.0  # the lab's provider files' `timeout`
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
@@ -155,6 +161,25 @@ def measure_apply(lab: Lab, workdir: Path, size: int) -> dict:
     return result
 
 
+def measure_silent(lab: Lab, f: Fleet, workdir: Path) -> dict:
+    """plan and verify with SILENT's server stopped, and octodns-sync's dry run beside
+    them: the wall time, and how much of the fleet is still planned and how much of it
+    was never asked (breaker.NotAsked) instead of waiting out the timeout again."""
+    plan_out, verify_out = workdir / "silent-plan.json", workdir / "silent-verify.json"
+    with lab.frozen(SILENT):
+        plan = timed(dnssync(f, "plan", "--format", "json", "--out", str(plan_out)), f.env, ok=(0, 1))[0]
+        verify = timed(dnssync(f, "verify", "--format", "json", "--out", str(verify_out)), f.env, ok=(0, 1))[0]
+        octodns, _, octodns_exit = timed(octodns_sync(lab, f), f.env, ok=(0, 1))
+    pairs = json.loads(plan_out.read_text())["providers"]
+    silent = [p for p in pairs if p["provider"] == SILENT]
+    return {"plan": plan, "verify": verify, "octodns_sync": octodns, "octodns_sync_exit": octodns_exit,
+            "others_planned": sum(1 for p in pairs if p["provider"] != SILENT and not p["error"]),
+            "others": sum(1 for p in pairs if p["provider"] != SILENT),
+            "silent_failed": sum(1 for p in silent if p["error"]), "silent": len(silent),
+            "not_asked": sum(1 for p in silent if p["error"] and "not asked for" in p["error"]),
+            "verify_ok": json.loads(verify_out.read_text())["ok"]}
+
+
 def measure_shard(f: Fleet, shards: int) -> dict:
     """One CI job's share: `verify --shard 1/N` of the largest fleet (docs/CI.md)."""
     out = f.root / "shard.json"
@@ -194,6 +219,7 @@ def run(workdir: Path) -> list[Row]:
                              "plan": measure_plan(lab, f, size)}
             if size == REFERENCE:
                 results[size]["dnsperf"] = server_rates(lab, f, workdir)
+                results[size]["silent"] = measure_silent(lab, f, workdir)
             if size <= APPLY_MAX:
                 results[size]["apply"] = measure_apply(lab, workdir, size)
             print(f"  {size} zones: {json.dumps(results[size], default=round)}", flush=True)
@@ -230,6 +256,7 @@ def rows_of(results: dict[int, dict]) -> list[Row]:
     rows.append(Row(BENCH, f"plan {REFERENCE}x40x3: dnssync / octodns-sync dry run",
                     round(ratio, 2), "x faster", ">= 3", ratio >= 3,
                     detail={"dnssync s": plan["wall"], "octodns-sync s": plan["octodns_sync"]}))
+    rows += silent_rows(ref)
     apply = ref.get("apply")
     if apply and "octodns_doit" in apply:
         share = apply["wall"] / apply["octodns_doit"]
@@ -263,6 +290,30 @@ def rows_of(results: dict[int, dict]) -> list[Row]:
         rows.append(Row(BENCH, f"growth of {label} per zone, {base_size(curve)} -> {max(curve)} zones",
                         growth, "x", "<= 1.25 (linear)", ok,
                         detail={str(s): round(v, 2) for s, v in sorted(curve.items())}))
+    return rows
+
+
+def silent_rows(ref: dict) -> list[Row]:
+    """The silent-provider rows: each command within its healthy time and four provider
+    timeouts (two misses per process, at most, and a probe), every other pair planned,
+    every silent pair reported."""
+    silent = ref.get("silent")
+    if not silent:
+        return []
+    rows = []
+    for command, healthy in (("plan", ref["plan"]["wall"]), ("verify", ref["verify"]["wall"])):
+        limit = healthy + 4 * PROVIDER_TIMEOUT
+        whole = silent["others_planned"] == silent["others"] and silent["silent_failed"] == silent["silent"]
+        rows.append(Row(BENCH, f"{command} {REFERENCE}x40x3 with {SILENT} silent (SIGSTOP): dnssync wall",
+                        round(silent[command], 1), "s", f"< {limit:.0f} (healthy + 4 timeouts), rest planned",
+                        silent[command] < limit and whole,
+                        detail={key: silent[key] for key in ("others_planned", "others", "silent_failed",
+                                                             "silent", "not_asked", "verify_ok")}))
+    rows.append(Row(BENCH, f"octodns-sync dry run {REFERENCE}x40x3 with {SILENT} silent: wall",
+                    round(silent["octodns_sync"], 1), "s",
+                    detail={"exit": silent["octodns_sync_exit"],
+                            "note": "exits at the first zone it cannot read, showing no plan"
+                            if silent["octodns_sync_exit"] else "planned"}))
     return rows
 
 
