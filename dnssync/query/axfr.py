@@ -182,10 +182,10 @@ def transfer(host: str, zone: str, port: int = 53, key: dns.tsig.Key | None = No
     (at most `timeout`) the connection and the first message, so that a server that says
     nothing is given up on (`Silent`) sooner than a long transfer is.
 
-    Raises TransferRefused, dns.tsig.PeerError (the server rejected the key),
-    dns.tsig.BadKey (the reply is signed with another key), dns.tsig.BadSignature (the
-    reply's signature does not verify), wire.Malformed (a message does not parse),
-    dns.exception.Timeout, EOFError or OSError."""
+    Raises Silent (nothing within `answer_within`), TransferRefused, dns.tsig.PeerError
+    (the server rejected the key), dns.tsig.BadKey (the reply is signed with another
+    key), dns.tsig.BadSignature (the reply's signature does not verify), wire.Malformed
+    (a message does not parse), dns.exception.Timeout, EOFError or OSError."""
     stream = _Stream(zone, key)
     deadline = time.monotonic() + timeout
     within = timeout if answer_within is None else min(answer_within, timeout)
