@@ -22,15 +22,13 @@ from tests.conftest import Repo, unique_zone
 
 ZONES = 60
 RECORD = "www:\n  type: A\n  value: 192.0.2.1\n"
-QUICK = {"defaults": {"timeout": 1, "retries": 2, "backoff": 0.2}}
 
 
 def fleet(lab, root) -> tuple[list[str], Repo]:
     """ZONES zones on the three lab servers, Knot's provider with a 1 s timeout."""
     zones = [unique_zone("quiet") for _ in range(ZONES)]
     lab.add_zones(zones)
-    env = lab.write_repo(root, {f"{z}yaml": RECORD for z in zones}, config=QUICK,
-                         provider_extra={"knot": {"timeout": 1}})
+    env = lab.write_repo(root, {f"{z}yaml": RECORD for z in zones}, provider_extra={"knot": {"timeout": 1}})
     return zones, Repo(root, env)
 
 
