@@ -10,6 +10,7 @@ four times it). Here every zone is still reported, most of them as not asked."""
 from __future__ import annotations
 
 import json
+import threading
 
 import pytest
 
@@ -95,9 +96,10 @@ def test_apply_with_a_silent_provider_applies_the_others_and_a_rerun_converges(l
     assert repo.run("plan", "--detailed-exitcode").exit_code == 0
 
 
-def test_a_provider_that_falls_silent_after_the_plan_is_sent_to_twice_per_worker(lab, tmp_path, monkeypatch):
-    """Planned while Knot answered, sent while it does not: the updates that got no answer
-    are two per worker (each worker sends its share of the zones), the rest not sent."""
+def test_a_provider_that_falls_silent_after_the_plan_is_probed_for_a_while_then_left(lab, tmp_path, monkeypatch):
+    """Planned while Knot answered, sent while it does not: each worker's first updates
+    wait for an answer, the next ones wait for a probe while PATIENCE lasts (a few), and
+    the rest of its share is neither sent nor retried."""
     zones, repo = fleet(lab, tmp_path / "repo")
     for key, value in lab.env().items():
         monkeypatch.setenv(key, value)
@@ -112,10 +114,35 @@ def test_a_provider_that_falls_silent_after_the_plan_is_sent_to_twice_per_worker
     knot = [o for o in result.outcomes if o.provider == "knot"]
     assert sorted(o.zone for o in knot) == sorted(zones)
     assert all(o.status == "failed" and o.retryable for o in knot)
-    # not sent, and not retried either (it would not be asked now): the first TRIP_AFTER
-    # updates of each worker waited for an answer (and a probe, if the machine is slow)
     not_sent = [o for o in knot if o.attempts == 1 and "not asked for" in o.error]
     assert len(not_sent) >= ZONES // 2 > TRIP_AFTER * workers
     assert all(o.status == "applied" for o in result.outcomes if o.provider != "knot")
+    assert repo.run("apply", "--yes").exit_code == 0
+    assert repo.run("plan", "--detailed-exitcode").exit_code == 0
+
+
+def test_a_provider_restarting_during_an_apply_costs_a_few_zones_not_the_rest(lab, tmp_path, monkeypatch):
+    """Knot stopped after the plan (connections refused) and started again a second
+    later: its breaker opens at once, and the next zone's update waits for the probe
+    (apply's sending is patient), so the zones after the restart are applied."""
+    zones, repo = fleet(lab, tmp_path / "repo")
+    for key, value in lab.env().items():
+        monkeypatch.setenv(key, value)
+    run = ApplyRun.fresh(Repository.load(repo.root))
+    knot = lab.servers["knot"]
+    knot.stop()
+    back = threading.Timer(1.0, knot.start)
+    back.start()
+    try:
+        result = run_apply(run)
+    finally:
+        run.close()
+        back.join()
+        if not knot.running:
+            knot.start()
+    outcomes = [o for o in result.outcomes if o.provider == "knot"]
+    applied = [o for o in outcomes if o.status == "applied"]
+    assert sorted(o.zone for o in outcomes) == sorted(zones)
+    assert len(applied) >= ZONES - 10, [o.error for o in outcomes if o not in applied]
     assert repo.run("apply", "--yes").exit_code == 0
     assert repo.run("plan", "--detailed-exitcode").exit_code == 0

@@ -11,6 +11,7 @@ import dns.exception
 import pytest
 import requests
 
+from dnssync.model import interrupt
 from dnssync.providers import breaker as breaker_module
 from dnssync.providers.breaker import COOL, Breaker, NotAsked, asking, breaker_of
 from dnssync.providers.hints import describe_error, unreachable
@@ -125,6 +126,52 @@ def test_a_probe_waits_twice_as_long_as_the_last_miss_took():
     state.admit("d.test.")  # the next probe, COOL after a fast miss
 
 
+def _opened(state: Breaker, seconds: float = 0.0) -> None:
+    for _ in range(2):
+        state.admit("a.test.")
+        state.missed("provider knot: connection refused", seconds)
+
+
+def test_a_patient_request_waits_for_the_probe_and_is_it(monkeypatch):
+    """apply's sending: a provider that refused a moment ago (a restart) gets the next
+    zone's update as its probe, instead of the rest of the apply failing at once."""
+    monkeypatch.setattr(breaker_module, "COOL", 0.2)
+    state = Breaker()
+    _opened(state)
+    with pytest.raises(NotAsked):
+        state.admit("b.test.")  # a read is not patient
+    state.admit("c.test.", patient=True)  # waited for the probe's time: it is the probe
+    with pytest.raises(NotAsked):
+        state.admit("d.test.", patient=False)
+    outcome: list[str] = []
+    waiter = threading.Thread(target=lambda: outcome.append(_admitted(state, "e.test.", patient=True)))
+    waiter.start()
+    waiter.join(0.1)
+    assert waiter.is_alive()  # waits for the probe's outcome
+    state.answered()  # the provider is back
+    waiter.join(5)
+    assert outcome == ["asked"]
+
+
+def test_patience_runs_out_and_then_nothing_is_sent(monkeypatch):
+    monkeypatch.setattr(breaker_module, "PATIENCE", 0.3)
+    state = Breaker()
+    _opened(state, seconds=5.0)  # a silent provider: the next probe is 10 s away
+    with pytest.raises(NotAsked):
+        state.admit("b.test.", patient=True)  # after waiting 0.3 s, not 10
+
+
+def test_ctrl_c_ends_a_patient_wait(monkeypatch):
+    state = Breaker()
+    _opened(state, seconds=5.0)
+    threading.Timer(0.2, interrupt.STOP.set).start()
+    try:
+        with pytest.raises(interrupt.Interrupted):
+            state.admit("b.test.", patient=True)
+    finally:
+        interrupt.STOP.clear()
+
+
 def test_while_suspect_a_new_request_waits_for_the_one_in_flight():
     state = Breaker()
     state.admit("a.test.")
@@ -155,9 +202,9 @@ def test_an_answer_lets_the_waiting_request_go():
     assert outcome == ["asked"]
 
 
-def _admitted(state: Breaker, what: str) -> str:
+def _admitted(state: Breaker, what: str, patient: bool = False) -> str:
     try:
-        state.admit(what)
+        state.admit(what, patient)
     except NotAsked:
         return "not asked"
     return "asked"

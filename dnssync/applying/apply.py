@@ -79,7 +79,7 @@ def apply_one(live: LivePlan, replan: Replan, check: Check, save: Callable[[Live
                 concurrent = getattr(current.provider, "CONCURRENT_WRITES", False)
                 with writing(outcome.provider, concurrent), interrupt.sending(f"{outcome.provider}/{outcome.zone}"):
                     interrupt.checkpoint()
-                    with asking(current.provider, outcome.zone):
+                    with asking(current.provider, outcome.zone, patient=True):
                         current.provider.apply(current.octo)
             except Exception as e:  # isolate: any provider failure becomes this outcome
                 error = e

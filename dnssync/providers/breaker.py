@@ -22,6 +22,11 @@ silence trips it, never a zone's own problem.
 
 `NotAsked` is transient (a re-run when the provider is back converges), but apply
 does not pause and retry it: that would only be refused again until the probe.
+Instead apply's sending is `patient`: a zone's update waits for the next probe and
+is that probe, for up to `PATIENCE` seconds after the breaker opened, so that a
+provider restarting in the middle of a long apply costs a few zones, not the rest
+of the apply; after that its remaining zones are not sent. Reads (plan, verify, the
+read-back) are never patient: a read that is not asked costs a re-run at most.
 """
 
 from __future__ import annotations
@@ -34,6 +39,7 @@ from contextlib import contextmanager
 
 from octodns.provider.base import BaseProvider
 
+from dnssync.model import interrupt
 from dnssync.model.errors import DnssyncException
 from dnssync.providers.hints import describe_error, unreachable
 
@@ -42,6 +48,11 @@ TRIP_AFTER = 2
 #: seconds after the last miss before one request may probe the provider again, at least
 #: (twice the time the last miss took, when that is longer)
 COOL = 1.0
+#: seconds after the breaker opened during which a patient request (apply's sending)
+#: waits for the next probe instead of failing at once
+PATIENCE = 15.0
+#: the longest a patient request waits before it looks at Ctrl-C again
+_SLICE = 0.25
 #: the attribute holding a provider's (pid, Breaker)
 _ATTR = "_dnssync_breaker"
 _CREATING = threading.Lock()
@@ -68,21 +79,31 @@ class Breaker:
         self._misses = 0
         self._in_flight = 0
         self._opened: float | None = None  # the last miss while open (or the one that tripped it)
+        self._tripped = 0.0  # when it opened, in this run of misses
         self._probing = False
         self._cool = COOL  # seconds from the last miss to the next probe
         self._why = ""  # the last miss, worded
 
-    def admit(self, what: str) -> None:
+    def admit(self, what: str, patient: bool = False) -> None:
         """Return once a request about `what` may be sent (a probe, when the breaker is
-        open and has cooled); raise NotAsked when it may not."""
+        open and has cooled); raise NotAsked when it may not. A `patient` request waits
+        for the next probe (and is it) while PATIENCE lasts."""
         with self._state:
             while self._opened is None and self._misses and self._in_flight:
                 self._state.wait()  # suspect: the request in flight decides
-            if self._opened is not None:
-                if self._probing or self._clock() - self._opened < self._cool:
+            while self._opened is not None:
+                until_probe = self._opened + self._cool - self._clock()
+                if not self._probing and until_probe <= 0:
+                    self._probing = True
+                    break
+                patience = self._tripped + PATIENCE - self._clock()
+                if not patient or patience <= 0:
                     raise NotAsked(f"{self._why} (not asked for {what}: its last {self._misses} requests got"
                                    f" no answer; it is tried again {self._cool:.3g} s after the last)")
-                self._probing = True
+                # the probe's time, or (another request is the probe) its outcome; Ctrl-C
+                # ends the wait at once, as it ends apply's other pauses
+                self._state.wait(min(_SLICE, patience, until_probe if not self._probing else patience))
+                interrupt.checkpoint()
             self._in_flight += 1
 
     def answered(self) -> None:
@@ -92,9 +113,11 @@ class Breaker:
             self._state.notify_all()
 
     def released(self) -> None:
-        """A request that ended without an outcome (Ctrl-C): it decides nothing."""
+        """A request that ended without an outcome (Ctrl-C): it decides nothing (if it
+        was the probe, the next request may probe)."""
         with self._state:
             self._in_flight -= 1
+            self._probing = False
             self._state.notify_all()
 
     def missed(self, why: str, seconds: float = 0.0) -> None:
@@ -104,6 +127,8 @@ class Breaker:
             self._misses += 1
             self._why = why
             self._cool = max(COOL, 2 * seconds)
+            if self._opened is None and self._misses >= TRIP_AFTER:
+                self._tripped = self._clock()
             if self._probing or self._opened is not None or self._misses >= TRIP_AFTER:
                 self._opened, self._probing = self._clock(), False
             self._state.notify_all()
@@ -123,13 +148,14 @@ def breaker_of(provider: BaseProvider) -> Breaker:
 
 
 @contextmanager
-def asking(provider: BaseProvider, what: str) -> Iterator[None]:
+def asking(provider: BaseProvider, what: str, patient: bool = False) -> Iterator[None]:
     """One request to `provider` about `what` (a zone name): NotAsked at once when its
-    breaker is open; a failure that is no answer at all counts towards opening it, and
-    anything else (an answer, an error the provider answered with) closes it. Not
-    re-entrant: a request does not ask the same provider again inside this block."""
+    breaker is open (a `patient` one waits for the next probe first, see the module); a
+    failure that is no answer at all counts towards opening it, and anything else (an
+    answer, an error the provider answered with) closes it. Not re-entrant: a request
+    does not ask the same provider again inside this block."""
     breaker = breaker_of(provider)
-    breaker.admit(what)
+    breaker.admit(what, patient)
     started = time.monotonic()
     try:
         yield
