@@ -71,7 +71,8 @@ class Breaker:
     Closed (no miss since the last answer): every request goes. Suspect (a miss, fewer
     than TRIP_AFTER): one request at a time, the others wait for its outcome, so that
     the requests a thread pool starts meanwhile are not each a timeout of their own.
-    Open: NotAsked at once, except one probe a while after the last miss (`_cool`)."""
+    Open: NotAsked at once, except one probe a while after the last miss (`_cool`); a
+    patient request waits to be that probe, or for its outcome, while PATIENCE lasts."""
 
     def __init__(self, clock: Callable[[], float] = time.monotonic):
         self._clock = clock
