@@ -7,14 +7,14 @@ a user runs it, start-up included:
 * verify: `dnssync verify` (default mode: per-record queries, extra-record AXFR,
   delegation) against `octodns-report`, which takes one zone per run, so a user
   runs it once per zone (summed over every zone, or an even sample of REPORT_SAMPLE
-  zones scaled up; measured at sizes up to REPORT_MAX zones);
+  zones scaled up, at every size);
   queries per second from verify's own counters, beside dnsperf's against each
   server with the same questions (the servers' own rate in this run: this machine's
   speed swings, and the queries/s target is absolute); peak memory (wait4).
 * plan: `dnssync plan` against `octodns-sync` (a dry run), nothing to change.
 * first apply: fresh, empty zones pushed by `dnssync apply` and by
-  `octodns-sync --doit` (octodns-bind's update batch lowered to stay under 64 KiB,
-  measured at sizes up to DOIT_MAX); both verified afterwards: they must converge.
+  `octodns-sync --doit` (octodns-bind's update batch lowered to stay under 64 KiB),
+  at every size up to APPLY_MAX; both verified afterwards: they must converge.
 * a silent provider (at the reference size): `plan` and `verify` with Knot's server
   stopped (SIGSTOP: it takes connections and never answers), beside octodns-sync's
   dry run; a provider that says nothing is asked twice per process, not once per zone
@@ -50,10 +50,8 @@ SIZES = (50, 200) if QUICK else (50, 200, 1000, 2000)
 #: run's bench/results/scale.json (the table says which run each size is from)
 ONLY = tuple(int(n) for n in os.environ.get("DNSSYNC_BENCH_SIZES", "").split(",") if n)
 REFERENCE = 200  # the size the ratio targets are set at
-REPORT_MAX = 200  # octodns-report once per zone: ~0.3 s a zone, minutes beyond this
 REPORT_SAMPLE = 50  # runs of octodns-report per size at most (an even sample, scaled up)
-DOIT_MAX = 200 if QUICK else 1000  # octodns-sync --doit
-APPLY_MAX = 200 if QUICK else 1000  # dnssync's first apply (fresh zones)
+APPLY_MAX = 200 if QUICK else 2000  # first apply (fresh zones), by each tool
 MEMORY_ZONES, MEMORY_LIMIT_MB = 2000, 500
 SHARDS = 4  # verify --shard 1/SHARDS of the largest fleet, for docs/CI.md
 SILENT = "knot"  # the provider whose server is stopped for the silent-provider rows
@@ -97,15 +95,14 @@ def measure_verify(lab: Lab, f: Fleet, size: int, workdir: Path) -> dict:
               "queries": stats["queries"], "query_seconds": stats["query_seconds"],
               "qps_query_phase": stats.get("queries_per_second"),
               "qps_wall": round(stats["queries"] / statistics.median(walls))}
-    if size <= REPORT_MAX:
-        # every zone up to REPORT_SAMPLE, else an even sample scaled up: each run costs the
-        # same (start-up, one 40-record zone), and hundreds of runs take minutes
-        servers = [lab.servers[p].address for p in f.providers]
-        step = max(1, round(size / REPORT_SAMPLE))
-        sample = f.zones[::step]
-        walls = [octodns_report(f.zones_dir, zone, servers, workdir)["wall"] for zone in sample]
-        result["octodns_report_per_zone"] = statistics.fmean(walls) * size
-        result["octodns_report_runs"] = len(sample)
+    # every zone up to REPORT_SAMPLE, else an even sample scaled up: each run costs the
+    # same (start-up, one 40-record zone), and thousands of runs would take most of an hour
+    servers = [lab.servers[p].address for p in f.providers]
+    step = max(1, round(size / REPORT_SAMPLE))
+    sample = f.zones[::step]
+    walls = [octodns_report(f.zones_dir, zone, servers, workdir)["wall"] for zone in sample]
+    result["octodns_report_per_zone"] = statistics.fmean(walls) * size
+    result["octodns_report_runs"] = len(sample)
     return result
 
 
@@ -149,15 +146,13 @@ def measure_apply(lab: Lab, workdir: Path, size: int) -> dict:
         result["exit"] = result["exit"] or code
         result["dnssync_converged"] &= timed(dnssync(mine, "verify"), mine.env, ok=(0, 1))[2] == 0
         lab.remove_zones(mine.zones, mine.providers)
-        if size <= DOIT_MAX:
-            other = fleet(lab, workdir / f"apply-octodns-{tag}", f"o{tag}", size)
-            theirs.append(timed(octodns_sync(lab, other, "--doit", "--force"), other.env)[0])
-            result["octodns_converged"] = result.get("octodns_converged", True) and timed(
-                dnssync(other, "verify"), other.env, ok=(0, 1))[2] == 0
-            lab.remove_zones(other.zones, other.providers)
-    result.update(wall=statistics.median(ours), walls=ours)
-    if theirs:
-        result.update(octodns_doit=statistics.median(theirs), octodns_walls=theirs)
+        other = fleet(lab, workdir / f"apply-octodns-{tag}", f"o{tag}", size)
+        theirs.append(timed(octodns_sync(lab, other, "--doit", "--force"), other.env)[0])
+        result["octodns_converged"] = result.get("octodns_converged", True) and timed(
+            dnssync(other, "verify"), other.env, ok=(0, 1))[2] == 0
+        lab.remove_zones(other.zones, other.providers)
+    result.update(wall=statistics.median(ours), walls=ours,
+                  octodns_doit=statistics.median(theirs), octodns_walls=theirs)
     return result
 
 
