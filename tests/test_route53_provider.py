@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import os
 import re
+import socket
+import time
 from itertools import count
 
 import pytest
@@ -19,16 +21,18 @@ from octodns.zone import Zone
 from octodns_route53 import Route53Provider as PluginProvider
 
 from dnssync.model import interrupt
-from dnssync.providers.hints import is_transient
+from dnssync.providers.hints import is_transient, unreachable
 from dnssync.providers.route53 import (
     Route53Error,
     Route53Provider,
+    _forget_connections,
     paging_complete,
     requests_within_limits,
     together,
     weight,
 )
 from dnssync.repo.config import read_config
+from tests.conftest import Repo
 from tests.httpfault import FaultyProxy
 from tests.lab.moto import CREDENTIALS
 from tests.route53_repo import MOTO_NS, rrsets
@@ -234,6 +238,36 @@ def test_endpoint_from_boto3s_environment(moto, monkeypatch):
     assert rrsets(moto, name)[(f"h0.{name}", "A")] == {"192.0.2.1"}
 
 
+@pytest.mark.parametrize("silence", ["hung", "dropped"])
+def test_a_silent_endpoint_is_given_up_after_the_timeout(silence):
+    """An endpoint that takes the connection and never answers (a hung proxy: botocore's
+    read timeout), or whose connections never complete (a firewall dropping packets: its
+    connect timeout), fails after `timeout` a try, not botocore's 60 s: as a transient
+    failure that opens the provider's breaker. Also after a fork dropped the pools."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(0 if silence == "dropped" else 16)
+    held = []
+    if silence == "dropped":  # the one queued connection fills the backlog: the next SYN is dropped
+        held.append(socket.create_connection(server.getsockname()))
+    provider = ours(f"http://127.0.0.1:{server.getsockname()[1]}", timeout=0.5, client_max_attempts=1)
+    try:
+        for fork in (False, True):
+            if fork:
+                _forget_connections(provider)  # what a forked worker does first
+            started = time.monotonic()
+            with pytest.raises(Route53Error) as failed:
+                provider.list_zones()
+            waited = time.monotonic() - started
+            assert waited < 5, f"waited {waited:.1f} s: botocore's own 60 s, not the provider's 0.5 s"
+            said = "Read timeout" if silence == "hung" else "Connect timeout"
+            assert said in str(failed.value)
+            assert unreachable(failed.value) and is_transient(failed.value)
+    finally:
+        for sock in (*held, server):
+            sock.close()
+
+
 @pytest.mark.parametrize(("nameservers", "message"), [
     ("automatic", "'nameservers' must be a list"),
     ({"auto": True, "address": "127.0.0.1:notaport"}, "nameserver address '127.0.0.1:notaport' is not host[:port]"),
@@ -250,6 +284,22 @@ def test_nameservers_auto_config_errors(tmp_path, nameservers, message):
     errors = [f for f in findings if f.severity == "error"]
     assert errors and message in errors[0].message, findings
     assert errors[0].file.endswith("route53.yaml") and errors[0].line
+
+
+@pytest.mark.parametrize(("timeout", "message"), [
+    ("0", "timeout must be a number of seconds above 0, not 0"),
+    ("soon", "could not convert string to float: 'soon'"),
+])
+def test_a_timeout_that_is_no_number_of_seconds_is_a_config_error(tmp_path, timeout, message):
+    (tmp_path / "providers").mkdir()
+    (tmp_path / "zones").mkdir()
+    (tmp_path / "dnssync.yaml").write_text("zones: zones\nproviders: providers\nparent: {check: false}\n")
+    (tmp_path / "providers" / "route53.yaml").write_text(
+        f"class: route53\nnameservers: [ns1.example.]\ntimeout: {timeout}\n")
+    result = Repo(tmp_path, {**os.environ, **CREDENTIALS}).run("validate")
+    assert result.exit_code == 2
+    assert "providers/route53.yaml:1: error config.provider-class" in result.output and message in result.output
+    assert "Traceback" not in result.output
 
 
 def test_nameservers_auto_with_an_address(tmp_path):

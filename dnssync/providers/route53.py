@@ -33,6 +33,13 @@ real HTTP server speaking Route53's API):
   (SUPPORTS_GEO) but writes only their plain values (it writes `dynamic`
   records, not `geo`), so a zone with one plans the same update forever. Here
   geo is not claimed: octoDNS serves the plain values, and plan says so.
+* Timeouts. botocore waits 60 s for a connection and 60 s for each answer, and
+  retries a timed-out request (3 attempts): a Route53 endpoint that takes the
+  connection and never answers (a hung proxy) cost three minutes a request, and a
+  fleet's plan two requests per planning process (providers/breaker.py) before the
+  breaker opened. Here `timeout` (seconds, default 10) bounds both waits. The
+  plugin always hands boto3 its own `config=`, so the bound is set on the client
+  it made (`bound`); a Route53 answer comes in well under a second.
 * Endpoint. `endpoint_url` (or boto3's own AWS_ENDPOINT_URL_ROUTE_53 /
   AWS_ENDPOINT_URL) points it at an emulator; Route53 is a global service
   signed in us-east-1, so `region` defaults to that (boto3 has no region for a
@@ -62,6 +69,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError, ConnectionError, HTTPClientError
 from octodns_route53 import Route53Provider as _OctodnsRoute53Provider
 from octodns_route53.provider import _mod_keyer
+from urllib3.util import Timeout
 
 from dnssync.model import interrupt, secrets
 from dnssync.model.errors import DnssyncException
@@ -72,6 +80,8 @@ from dnssync.providers.refused import Deterministic, bisect
 MAX_RESOURCE_RECORDS = 1000
 MAX_VALUE_CHARS = 32000
 MAX_CHANGES = 1000
+#: seconds to wait for a connection, and for each answer (botocore's own: 60 and 60)
+DEFAULT_TIMEOUT = 10.0
 #: Route53 is a global service; its API is signed in us-east-1 (aws partition)
 DEFAULT_REGION = "us-east-1"
 #: error codes that say "try again later"
@@ -173,6 +183,18 @@ def describe(error: BaseException, where: str) -> Route53Error:
     return Route53Error(f"Route53 at {where}: {type(error).__name__}: {error}", transient=False)
 
 
+def bound(client: Any, timeout: float) -> None:
+    """Make `client` wait at most `timeout` seconds for a connection and for each answer.
+    botocore fixes a client's timeouts from the `Config` it was made with, and the plugin
+    passes its own (or none), so they are set on the client's HTTP session here: the
+    timeout new connection pools get, and the pools that exist already."""
+    session = client._endpoint.http_session
+    session._timeout = Timeout(connect=timeout, read=timeout)
+    for manager in (session._manager, *session._proxy_managers.values()):
+        manager.connection_pool_kw["timeout"] = session._timeout
+        manager.clear()  # a pool made before keeps the timeout it was made with
+
+
 def _forget_connections(provider: Route53Provider) -> None:
     """In a forked child: boto3's pooled connections (see providers/forksafe.py)."""
     conn = getattr(provider, "_conn", None)
@@ -195,9 +217,12 @@ class Route53Provider(_OctodnsRoute53Provider):
     SUPPORTS_GEO = False  # see the module docstring: the plugin never writes geo
 
     def __init__(self, id: str, *args: Any, endpoint_url: str | None = None, region: str = DEFAULT_REGION,
-                 max_value_chars: int = MAX_VALUE_CHARS, **kwargs: Any):
+                 max_value_chars: int = MAX_VALUE_CHARS, timeout: float = DEFAULT_TIMEOUT, **kwargs: Any):
         self.endpoint_url = endpoint_url
         self.region = region
+        self.timeout = float(timeout)
+        if not self.timeout > 0:
+            raise ValueError(f"timeout must be a number of seconds above 0, not {timeout!r}")
         self.max_value_chars = int(max_value_chars)
         self._sent = _Sent()
         self._created: set[str] = set()  # hosted zones zone_nameservers(create=True) made
@@ -210,6 +235,7 @@ class Route53Provider(_OctodnsRoute53Provider):
         if self.endpoint_url and service == "route53":  # not the STS client of role_arn
             kwargs.setdefault("endpoint_url", self.endpoint_url)
         client = super().client(*args, **kwargs)
+        bound(client, self.timeout)
         client.meta.events.register("after-call.route53.ListHealthChecks", paging_complete)
         register_credentials(client)
         return client
