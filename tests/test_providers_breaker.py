@@ -210,13 +210,36 @@ def _admitted(state: Breaker, what: str, patient: bool = False) -> str:
     return "asked"
 
 
-def test_a_forked_worker_starts_with_its_own_closed_breaker(monkeypatch):
-    provider = Provider()
-    parent = breaker_of(provider)
-    assert breaker_of(provider) is parent
+def test_a_forked_worker_starts_with_its_parents_state_and_a_lock_of_its_own(monkeypatch):
+    """What the parent found (`nameservers: auto` reads every zone before plan forks)
+    holds in the worker: a silent provider is not asked there again before its probe;
+    the parent's lock, held by another of its threads at the fork, is not the worker's."""
+    silent, healthy = Provider(), Provider()
+    fail(silent, dns.exception.Timeout(), "a.test.")
+    fail(silent, dns.exception.Timeout(), "b.test.")
+    with asking(healthy, "a.test."):
+        pass
+    parent = breaker_of(silent)
+    assert breaker_of(silent) is parent
+    outcome: list[str] = []
+
+    def in_the_child() -> None:
+        with pytest.raises(NotAsked) as raised, asking(silent, "c.test."):
+            outcome.append("asked")
+        outcome.append(str(raised.value))
+        with asking(healthy, "c.test."):
+            outcome.append("asked healthy")
+
     monkeypatch.setattr(breaker_module.os, "getpid", lambda: -1)  # as in a forked child
-    child = breaker_of(provider)
-    assert child is not parent and breaker_of(provider) is child
+    with parent._state:  # held by a thread of the parent's when it forked
+        child = threading.Thread(target=in_the_child)
+        child.start()
+        child.join(timeout=5)
+        assert not child.is_alive(), "the worker waited for the parent's lock"
+    assert outcome[0].endswith("(not asked for c.test.: its last 2 requests got no answer; it is tried"
+                               f" again {COOL:.3g} s after the last)") and "timed out" in outcome[0]
+    assert outcome[1:] == ["asked healthy"]
+    assert breaker_of(silent) is not parent and breaker_of(silent) is breaker_of(silent)
 
 
 def test_a_transfer_from_a_server_that_says_nothing_gives_up_after_answer_within():

@@ -4,6 +4,8 @@ to the lab's real PowerDNS, BIND and Knot, in the same runs of dnssync."""
 from __future__ import annotations
 
 import json
+import signal
+import time
 from pathlib import Path
 
 import pytest
@@ -131,6 +133,37 @@ def test_route53_outage_while_the_others_are_applied(make_repo, lab, tmp_path):
         assert again.exit_code == 0, again.output
         assert rrsets(own, zone)[(f"www.{zone}", "A")] == {"192.0.2.9"}
         assert repo.run("plan", "--detailed-exitcode").exit_code == 0
+
+
+def test_a_silent_route53_costs_two_timeouts_of_its_own_not_botocores_per_zone(make_repo, lab, tmp_path):
+    """moto's server stopped with SIGSTOP (it takes connections and never answers, as a
+    hung endpoint would) under a fleet's plan: with the provider's `timeout` of 0.5 s each
+    request gives up in a second; the breaker opens after two (reading `nameservers: auto`,
+    before plan forks), the planning workers start from what it found and do not ask
+    again, and BIND's pairs are planned. botocore's own 60 s a try would take minutes."""
+    zones = {unique_zone("r53s"): "www:\n  type: A\n  value: 192.0.2.1\n" for _ in range(16)}
+    with MotoServer(tmp_path / "moto") as own:
+        repo = route53_repo(make_repo, lab, own, zones, providers=["bind"], timeout=0.5, client_max_attempts=1)
+        assert repo.run("apply", "--yes").exit_code == 0
+        for zone in zones:
+            repo.zone_file(zone).write_text("www:\n  type: A\n  value: 192.0.2.2\n")
+        out = tmp_path / "plan.json"
+        own.process.send_signal(signal.SIGSTOP)
+        try:
+            started = time.monotonic()
+            result = repo.run("plan", "--format", "json", "--out", str(out))
+            waited = time.monotonic() - started
+        finally:
+            own.process.send_signal(signal.SIGCONT)
+    assert result.exit_code == 1, result.output
+    assert waited < 60, f"{waited:.0f} s: botocore's own timeouts, not the provider's"
+    pairs = json.loads(out.read_text())["providers"]
+    bind = [p for p in pairs if p["provider"] == "bind"]
+    route53 = [p for p in pairs if p["provider"] == "route53"]
+    assert len(bind) == len(route53) == len(zones)
+    assert all(not p["error"] and len(p["changes"]) == 1 for p in bind)
+    assert all("no answer (timed out)" in p["error"] for p in route53)
+    assert sum("not asked for" in p["error"] for p in route53) >= len(zones) // 2
 
 
 def test_nameservers_auto_is_a_config_error_where_the_plugin_has_no_list(make_repo, lab):

@@ -7,18 +7,19 @@ per zone, a few threads or processes at a time. With one of three providers sile
 minutes and a verify six, each saying the same thing 200 times; at 2,000 zones that
 is over an hour of a CI job that had nothing more to learn after the second zone.
 
-So each provider object carries a breaker, per process. After `TRIP_AFTER` requests
-in a row that got no answer at all (refused, unreachable, timed out: what
-`hints.unreachable` calls so), the provider's next requests are not sent: they fail
-at once with `NotAsked`, which names the failure that tripped it. After one miss,
-requests go one at a time until the next outcome, so that the threads of a pool do
-not each start a request of their own into the silence. A while after the last miss
-(twice as long as that miss took, at least `COOL` seconds: probes never hold more
-than a third of the time) one request goes through as a probe, and any answer closes
-the breaker again, so a provider that comes back during a long apply (a restart that
-refused connections for a moment) is used again. An answer of any kind, an error
-too (HTTP 404, REFUSED), proves the provider is there and resets the count: only
-silence trips it, never a zone's own problem.
+So each provider object carries a breaker, per process (a forked worker starts with
+its parent's state, not its lock). After `TRIP_AFTER` requests in a row that got no
+answer at all (refused, unreachable, timed out: what `hints.unreachable` calls so),
+the provider's next requests are not sent: they fail at once with `NotAsked`, which
+names the failure that tripped it. After one miss, requests go one at a time until
+the next outcome, so that the threads of a pool do not each start a request of their
+own into the silence. A while after the last miss (twice as long as that miss took,
+at least `COOL` seconds: probes never hold more than a third of the time) one
+request goes through as a probe, and any answer closes the breaker again, so a
+provider that comes back during a long apply (a restart that refused connections for
+a moment) is used again. An answer of any kind, an error too (HTTP 404, REFUSED),
+proves the provider is there and resets the count: only silence trips it, never a
+zone's own problem.
 
 `NotAsked` is transient (a re-run when the provider is back converges), but apply
 does not pause and retry it: that would only be refused again until the probe.
@@ -135,15 +136,28 @@ class Breaker:
             self._state.notify_all()
 
 
+    def inherited(self) -> Breaker:
+        """This breaker's state in a new one with a lock of its own: what a forked worker
+        starts with. Read without the lock (another thread of the parent may have held it
+        at the fork): at worst a miss counted and the opening not yet noted, which the
+        child's next outcome settles. No request of the parent's is in flight in it."""
+        child = Breaker(self._clock)
+        child._misses, child._opened, child._tripped = self._misses, self._opened, self._tripped
+        child._cool, child._why = self._cool, self._why
+        return child
+
+
 def breaker_of(provider: BaseProvider) -> Breaker:
-    """The provider's breaker in this process: a forked worker starts with its own,
-    closed (the parent's lock may have been held by another thread at the fork)."""
+    """The provider's breaker in this process. A forked worker starts with what its
+    parent knew, in a breaker of its own (the parent's lock may have been held by
+    another thread at the fork): a provider the parent found silent (`nameservers:
+    auto` reads every zone's before plan forks) is not asked again by every worker."""
     held = getattr(provider, _ATTR, None)
     if held is None or held[0] != os.getpid():
         with _CREATING:
             held = getattr(provider, _ATTR, None)
             if held is None or held[0] != os.getpid():
-                held = (os.getpid(), Breaker())
+                held = (os.getpid(), Breaker() if held is None else held[1].inherited())
                 setattr(provider, _ATTR, held)
     return held[1]
 
