@@ -135,7 +135,6 @@ class Breaker:
                 self._opened, self._probing = self._clock(), False
             self._state.notify_all()
 
-
     def inherited(self) -> Breaker:
         """This breaker's state in a new one with a lock of its own: what a forked worker
         starts with. Read without the lock (another thread of the parent may have held it
