@@ -287,8 +287,8 @@ def test_nameservers_auto_config_errors(tmp_path, nameservers, message):
 
 
 @pytest.mark.parametrize(("timeout", "message"), [
-    ("0", "timeout must be a number of seconds above 0, not 0"),
-    ("soon", "could not convert string to float: 'soon'"),
+    ("0", "'timeout' must be a number of seconds above 0, not 0"),
+    ("soon", "'timeout' must be a number of seconds above 0, not 'soon'"),
 ])
 def test_a_timeout_that_is_no_number_of_seconds_is_a_config_error(tmp_path, timeout, message):
     (tmp_path / "providers").mkdir()
@@ -298,7 +298,8 @@ def test_a_timeout_that_is_no_number_of_seconds_is_a_config_error(tmp_path, time
         f"class: route53\nnameservers: [ns1.example.]\ntimeout: {timeout}\n")
     result = Repo(tmp_path, {**os.environ, **CREDENTIALS}).run("validate")
     assert result.exit_code == 2
-    assert "providers/route53.yaml:1: error config.provider-class" in result.output and message in result.output
+    # at the line of the option, not of `class`
+    assert "providers/route53.yaml:3: error config.provider-class" in result.output and message in result.output
     assert "Traceback" not in result.output
 
 

@@ -9,7 +9,8 @@
   CLI, which prints them as one line (`Error: ...`).
 * The others stay in the module of the stage that raises them, beside the code that
   knows what they mean: `query.wire.Malformed`, `query.axfr.TransferRefused` and `Silent`,
-  `providers.breaker.NotAsked`,
+  `providers.breaker.NotAsked`, `model.errors.OptionError` (a provider's option refused
+  by its class, read by repo/plugins.py),
   `repo.yamlfile.YamlError`, `model.interrupt.Interrupted`, `providers.refused.Refused`
   and `Deterministic`, `providers.rfc2136.Rfc2136Error`, `providers.route53.Route53Error`,
   `embedded.update.UpdateRefused`, `embedded.faults.FaultError`; `embedded.control.ControlError`
@@ -43,6 +44,16 @@ def _restore(cls: type[DnssyncException], args: tuple, state: dict) -> DnssyncEx
     error.args = args
     error.__dict__.update(state)
     return error
+
+
+class OptionError(DnssyncException, ValueError):
+    """A provider option whose value cannot work. `option` names it, so that the config
+    error points at that option's line of the provider file (repo/plugins.py), not at
+    the provider's `class`."""
+
+    def __init__(self, option: str, message: str):
+        super().__init__(message)
+        self.option = option
 
 
 class DnssyncError(DnssyncException):

@@ -72,7 +72,7 @@ from octodns_route53.provider import _mod_keyer
 from urllib3.util import Timeout
 
 from dnssync.model import interrupt, secrets
-from dnssync.model.errors import DnssyncException
+from dnssync.model.errors import DnssyncException, OptionError
 from dnssync.providers import forksafe
 from dnssync.providers.refused import Deterministic, bisect
 
@@ -220,9 +220,12 @@ class Route53Provider(_OctodnsRoute53Provider):
                  max_value_chars: int = MAX_VALUE_CHARS, timeout: float = DEFAULT_TIMEOUT, **kwargs: Any):
         self.endpoint_url = endpoint_url
         self.region = region
-        self.timeout = float(timeout)
+        try:
+            self.timeout = float(timeout)
+        except (TypeError, ValueError):
+            self.timeout = float("nan")
         if not self.timeout > 0:
-            raise ValueError(f"timeout must be a number of seconds above 0, not {timeout!r}")
+            raise OptionError("timeout", f"'timeout' must be a number of seconds above 0, not {timeout!r}")
         self.max_value_chars = int(max_value_chars)
         self._sent = _Sent()
         self._created: set[str] = set()  # hosted zones zone_nameservers(create=True) made

@@ -17,7 +17,7 @@ from typing import Any
 
 from octodns.provider.base import BaseProvider
 
-from dnssync.model.errors import ConfigError
+from dnssync.model.errors import ConfigError, OptionError
 from dnssync.model.findings import Finding, Severity
 from dnssync.model.secrets import redact
 from dnssync.model.suggest import did_you_mean
@@ -165,6 +165,8 @@ def build_provider(config: ProviderConfig) -> BaseProvider:
         if match:
             raise fail(f"provider {config.name!r} ({config.cls}) needs option(s) {match.group(1)}") from None
         raise fail(f"provider {config.name!r} could not be set up: {e}") from None
+    except OptionError as e:
+        raise fail(f"provider {config.name!r} ({config.cls}): {e}", e.option) from None
     except Exception as e:
         raise fail(f"provider {config.name!r} could not be set up: {type(e).__name__}: {e}") from None
     if config.auto_nameservers and not callable(getattr(provider, "zone_nameservers", None)):
