@@ -52,6 +52,8 @@ TRANSFERS = {
     "ok": "the whole zone in one message, signed with the query's key",
     "malformed": "the transfer message cut just after a compression pointer's first byte",
     "other-key": "the whole zone, signed with a key of another name",
+    "one-per-connection": "the whole zone, as 'ok'; a connection that carried a query is"
+                          " closed at the next one, unanswered (one query per connection)",
 }
 #: the key "other-key" signs with
 OTHER_KEY = dns.tsig.Key("other-key.", "b3RoZXItc2VjcmV0LW90aGVyLXNlY3JldC0zMmI=", "hmac-sha256")
@@ -73,6 +75,7 @@ class FaultyNameserver:
         self.port = 0
         self.queries = 0  # every query received, UDP and TCP
         self.transfers = 0  # zone transfer (AXFR/IXFR) queries received
+        self.connections = 0  # TCP connections accepted
         self.arrivals: list[str] = []  # "udp" or "tcp" for each query, in the order received
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
@@ -235,10 +238,16 @@ class FaultyNameserver:
         return response.to_wire()
 
     async def _serve_tcp(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.connections += 1
+        answered = False
         try:
             while True:
                 (length,) = struct.unpack("!H", await reader.readexactly(2))
-                reply = self.respond(await reader.readexactly(length), tcp=True)
+                query = await reader.readexactly(length)
+                if answered and self.transfer == "one-per-connection":
+                    break
+                answered = True
+                reply = self.respond(query, tcp=True)
                 if reply is None:
                     continue  # silent: the connection stays open until the client gives up
                 if reply == CLOSE:

@@ -4,7 +4,9 @@ is named with its record, provider, expected and observed values."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+from collections import Counter
 
 import dns.rcode
 import dns.tsigkeyring
@@ -12,6 +14,8 @@ import dns.update
 import pytest
 import requests
 
+from dnssync.query import axfr
+from dnssync.verify.run import TRANSFERS_PER_ENDPOINT
 from tests.conftest import ROOT, unique_zone
 
 EXAMPLES = {p.name[: -len("yaml")]: p.read_text() for p in (ROOT / "zones").glob("*.yaml")}
@@ -471,3 +475,25 @@ def test_an_idn_zone_is_one_zone_in_every_finding(make_repo, lab, parent, junit_
     junit_schema.validate(junit.stdout)
     suites = [s.get("name") for s in ET.fromstring(junit.stdout).iter("testsuite")]
     assert suites == [zone.rstrip(".")]
+
+
+def test_transfers_from_each_server_share_its_connections(make_repo, monkeypatch):
+    """Each zone is transferred from every server (the extra-records check), but an
+    address gets at most TRANSFERS_PER_ENDPOINT connections for all of them: PowerDNS,
+    BIND and Knot each take the next transfer on a connection the last one ended on
+    (RFC 5936 4.1.2); a server that did not would get a new connection per transfer."""
+    zones = [unique_zone("c") for _ in range(3 * TRANSFERS_PER_ENDPOINT)]
+    repo = make_repo({zone: SMALL for zone in zones})
+    assert repo.run("apply", "--yes").exit_code == 0
+    opened: Counter[tuple[str, int]] = Counter()
+    connect = axfr._connect
+
+    async def counted(host: str, port: int) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        opened[host, port] += 1
+        return await connect(host, port)
+
+    monkeypatch.setattr(axfr, "_connect", counted)
+    status, data = verify_json(repo, "--jobs", "1")  # this process: the count is seen here
+    assert status == 0 and data["findings"] == [], json.dumps(data["findings"], indent=1)
+    assert len(data["stats"]["transfer_seconds"]) == 3 * len(zones)  # every zone, every server
+    assert len(opened) == 3 and max(opened.values()) <= TRANSFERS_PER_ENDPOINT, opened

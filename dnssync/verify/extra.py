@@ -56,17 +56,19 @@ class Listing:
 
 
 async def transfer(endpoint: Endpoint, zone: str, tsig: dns.tsig.Key | None, timeout: float,
-                   skip: set[tuple[bytes, int]] | None = None, small: bool = False) -> Listing:
+                   skip: set[tuple[bytes, int]] | None = None, small: bool = False,
+                   connections: axfr.Connections | None = None) -> Listing:
     """AXFR `zone` from one nameserver (dnssync.query.axfr: in a thread, or for a `small` zone
-    on the event loop); never raises. The stream is kept as compact RRsets (no dnspython
-    Zone); RRsets whose (owner, type) is in `skip` are not kept, so looking for extra
-    records in a 100,000-record zone keeps only the extras."""
+    on the event loop, on a connection of `connections` when one is kept); never raises.
+    The stream is kept as compact RRsets (no dnspython Zone); RRsets whose (owner, type)
+    is in `skip` are not kept, so looking for extra records in a 100,000-record zone keeps
+    only the extras."""
     source, label = f"AXFR from {endpoint.label}", endpoint.label
     start = time.perf_counter()
     args = (endpoint.address, zone, endpoint.port, tsig, timeout * 4)
     try:
         if small:
-            rrsets = _collect(await axfr.transfer_async(*args), skip or set())
+            rrsets = _collect(await axfr.transfer_async(*args, connections), skip or set())
         else:
             rrsets = await asyncio.to_thread(lambda: _collect(axfr.transfer(*args), skip or set()))
     except (OSError, EOFError, dns.exception.DNSException) as e:  # wire.Malformed is one too

@@ -22,7 +22,7 @@ from octodns.provider.base import BaseProvider
 from octodns.zone import Zone
 
 from dnssync.model.findings import Finding, Severity
-from dnssync.query import tcpbatch
+from dnssync.query import axfr, tcpbatch
 from dnssync.query.answer import FAILURES, Answer, Endpoint, Question
 from dnssync.query.engine import Engine, resolve_all
 from dnssync.repo.desired import nameserver_union
@@ -205,6 +205,7 @@ class Verifier:
         self.providers: dict[str, BaseProvider] = {}
         self.transfers: dict[str, float] = {}  # "zone nameserver" -> seconds of its AXFR
         self.transfer_slots: dict[Endpoint, asyncio.Semaphore] = {}
+        self.connections = axfr.Connections()  # TCP connections kept between transfers
         self.tcp_gates: dict[Endpoint, asyncio.Event] = {}  # set: ask that address over TCP now
 
     async def run(self, zones: dict[str, list[str]]) -> VerifyResult:
@@ -226,7 +227,10 @@ class Verifier:
         options = self.options
         async with Engine(options.timeout, options.resends, options.window) as engine:
             tcp_checks = [asyncio.ensure_future(check) for check in self._tcp_checks(engine, targets)]
-            await asyncio.gather(*(self._check(engine, run, target) for run, target in targets))
+            try:
+                await asyncio.gather(*(self._check(engine, run, target) for run, target in targets))
+            finally:
+                await self.connections.close()
             for gate in self.tcp_gates.values():
                 gate.set()
             await asyncio.gather(*tcp_checks)
@@ -325,7 +329,8 @@ class Verifier:
                 served = await extra.transfer(target.endpoint, run.zone.name,
                                               extra.tsig_of(self.providers[target.zone.provider]),
                                               self.options.timeout, skip,
-                                              small=len(target.zone.items) <= LOOP_TRANSFER_MAX)
+                                              small=len(target.zone.items) <= LOOP_TRANSFER_MAX,
+                                              connections=self.connections)
         if served.error:
             run.unlisted.setdefault(target.zone.provider, []).append(
                 f"{served.source}: {served.error}")
