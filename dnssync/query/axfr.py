@@ -281,7 +281,7 @@ async def _connect(host: str, port: int) -> tuple[asyncio.StreamReader, asyncio.
 _QUICKACK: int | None = getattr(socket, "TCP_QUICKACK", None)
 
 
-class _Stale(Exception):
+class _Stale(DnssyncException):
     """A kept connection the server closed before it answered: ask again on a new one."""
 
 
