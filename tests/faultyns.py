@@ -54,6 +54,8 @@ TRANSFERS = {
     "other-key": "the whole zone, signed with a key of another name",
     "one-per-connection": "the whole zone, as 'ok'; a connection that carried a query is"
                           " closed at the next one, unanswered (one query per connection)",
+    "one-then-silent": "the whole zone, as 'ok'; a connection that carried a query ignores"
+                       " the next ones and stays open",
 }
 #: the key "other-key" signs with
 OTHER_KEY = dns.tsig.Key("other-key.", "b3RoZXItc2VjcmV0LW90aGVyLXNlY3JldC0zMmI=", "hmac-sha256")
@@ -246,6 +248,8 @@ class FaultyNameserver:
                 query = await reader.readexactly(length)
                 if answered and self.transfer == "one-per-connection":
                     break
+                if answered and self.transfer == "one-then-silent":
+                    continue
                 answered = True
                 reply = self.respond(query, tcp=True)
                 if reply is None:

@@ -465,24 +465,28 @@ def test_transfer_on_the_event_loop_ends_as_the_threaded_one(mode):
     assert (looped.error is None) == (mode == "ok"), looped.error
 
 
-@pytest.mark.parametrize("mode, connections", [("ok", 1), ("one-per-connection", 5)])
+@pytest.mark.parametrize("mode, connections", [("ok", 1), ("one-per-connection", 5), ("one-then-silent", 5)])
 def test_transfers_share_a_kept_connection_and_survive_its_close(mode, connections):
     """Five transfers in a row with one `Connections`: a server that takes several
     queries on a connection gets one connection; one that closes a connection at its
-    second query costs that transfer nothing (it is asked again on a new connection)
-    and gets a new connection per transfer from then on."""
+    second query, or ignores that query, costs that transfer nothing but the wait for a
+    first byte (it is asked again on a new connection) and gets a new connection per
+    transfer from then on."""
     with FaultyNameserver(ORIGIN, ZONE, transfer=mode) as server:
         endpoint = Endpoint("127.0.0.1", server.port, "ns1.faulty.test.")
 
         async def five() -> list:
             kept = axfr.Connections()
             try:
-                return [await transfer(endpoint, ORIGIN, None, 2, small=True, connections=kept)
+                return [await transfer(endpoint, ORIGIN, None, 0.5, small=True, connections=kept)
                         for _ in range(5)]
             finally:
                 await kept.close()
 
+        started = time.monotonic()
         served = asyncio.run(five())
+        elapsed = time.monotonic() - started
     assert [s.error for s in served] == [None] * 5
     assert served[0].rrsets and all(s.rrsets == served[0].rrsets for s in served)
     assert (server.transfers, server.connections) == (5, connections)
+    assert elapsed < 2  # a silent kept connection is given up after 0.5 s, once

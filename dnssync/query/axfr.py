@@ -240,21 +240,23 @@ def transfer(host: str, zone: str, port: int = 53, key: dns.tsig.Key | None = No
 
 
 async def transfer_async(host: str, zone: str, port: int = 53, key: dns.tsig.Key | None = None,
-                         timeout: float = 20.0, connections: Connections | None = None
-                         ) -> list[tuple[wire.Reply, wire.RR]]:
+                         timeout: float = 20.0, connections: Connections | None = None,
+                         answer_within: float | None = None) -> list[tuple[wire.Reply, wire.RR]]:
     """`transfer` on the running event loop, for small zones: no thread to start (a
     fleet's verify transferred hundreds of 40-record zones, and the threads' start-up
     and their turns at the interpreter starved the event loop of the queries). A large
     zone needs `transfer`: its thread keeps reading while the caller is busy. With
     `connections`, a connection one transfer ended cleanly on carries the next one to
-    the same address. Raises what `transfer` raises."""
+    the same address; one that gives no first byte within `answer_within` (default: a
+    quarter of `timeout`) is given up for a new one. Raises what `transfer` raises."""
     stream = _Stream(zone, key)
+    within = timeout / 4 if answer_within is None else min(answer_within, timeout)
 
     async def run() -> list[tuple[wire.Reply, wire.RR]]:
         kept = connections.take(host, port) if connections is not None else None
         if kept is not None:
             try:
-                return await _over(kept, stream, connections, host, port)
+                return await _over(kept, stream, connections, host, port, within=within)
             except _Stale:
                 assert connections is not None
                 connections.stale(host, port)
@@ -286,11 +288,14 @@ class _Stale(DnssyncException):
 
 
 async def _over(pair: tuple[asyncio.StreamReader, asyncio.StreamWriter], stream: _Stream,
-                connections: Connections | None, host: str, port: int, fresh: bool = False
-                ) -> list[tuple[wire.Reply, wire.RR]]:
+                connections: Connections | None, host: str, port: int, fresh: bool = False,
+                within: float | None = None) -> list[tuple[wire.Reply, wire.RR]]:
     """One transfer on the connection `pair`, kept in `connections` when it ends cleanly
-    (closed otherwise); on a kept connection (not `fresh`) the server's closing it before
-    a byte of the answer is `_Stale`, not a failure: servers close idle connections."""
+    (closed otherwise). On a kept connection (not `fresh`), the server's closing it
+    before a byte of the answer, or saying nothing on it for `within` seconds, is
+    `_Stale`, not a failure: servers close idle connections, and one that took a single
+    query per connection and ignored the next would otherwise cost every later zone
+    its whole transfer timeout."""
     reader, writer = pair
     sock = writer.get_extra_info("socket")
     clean = False
@@ -302,7 +307,14 @@ async def _over(pair: tuple[asyncio.StreamReader, asyncio.StreamWriter], stream:
         while not stream.done:
             if _QUICKACK is not None:  # see _QUICKACK
                 sock.setsockopt(socket.IPPROTO_TCP, _QUICKACK, 1)
-            (length,) = struct.unpack("!H", await reader.readexactly(2))
+            if answered or fresh or within is None:
+                header = await reader.readexactly(2)
+            else:
+                try:
+                    header = await asyncio.wait_for(reader.readexactly(2), within)
+                except TimeoutError:
+                    raise _Stale from None
+            (length,) = struct.unpack("!H", header)
             answered = True
             found += stream.records(await reader.readexactly(length))
         stream.finish()
@@ -334,7 +346,8 @@ class Connections:
     queries on one connection; PowerDNS, BIND, Knot and the embedded server do. A
     connection is kept only after a transfer that ended cleanly (its last message ended
     with the closing SOA); one the server closed while it was idle is replaced, and an
-    address that closes kept connections gets a new one per transfer from then on."""
+    address that closes a kept connection when asked on it, or says nothing on it, gets
+    a new one per transfer from then on."""
 
     def __init__(self) -> None:
         self._idle: dict[tuple[str, int], list[tuple[asyncio.StreamReader, asyncio.StreamWriter]]] = {}

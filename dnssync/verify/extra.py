@@ -68,7 +68,8 @@ async def transfer(endpoint: Endpoint, zone: str, tsig: dns.tsig.Key | None, tim
     args = (endpoint.address, zone, endpoint.port, tsig, timeout * 4)
     try:
         if small:
-            rrsets = _collect(await axfr.transfer_async(*args, connections), skip or set())
+            rrsets = _collect(await axfr.transfer_async(*args, connections, answer_within=timeout),
+                              skip or set())
         else:
             rrsets = await asyncio.to_thread(lambda: _collect(axfr.transfer(*args), skip or set()))
     except (OSError, EOFError, dns.exception.DNSException) as e:  # wire.Malformed is one too
