@@ -33,6 +33,7 @@ against real servers (each fix has a test in tests/test_rfc2136_*):
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -62,6 +63,7 @@ from dnssync.providers.aliaswire import octodns_type, rdata_from_text, rdata_tex
 from dnssync.providers.refused import Deterministic, Refused, bisect
 from dnssync.providers.updatewire import RawUpdate, name_wire, rdata_wire, rrset_rrs
 from dnssync.query import axfr, wire
+from dnssync.query.keptsockets import KeptSockets
 
 #: bytes kept free in every update message for the header, zone section and TSIG
 _MESSAGE_SLACK = 1024
@@ -328,9 +330,31 @@ class Rfc2136Provider(_OctodnsRfc2136Provider):
         for text in sorted(set(op.old) - set(op.rdatas)):
             update.delete(owner, dns.rdata.from_text(dns.rdataclass.IN, op.rtype, text))
 
+    def _kept(self) -> KeptSockets:
+        """The connections kept to this server (made on first use: tests and users may
+        set the host and port after construction)."""
+        kept = self.__dict__.get("_sockets")
+        if kept is None or (kept.host, kept.port, kept.timeout) != (self.host, self.port, self.timeout):
+            kept = self._sockets = KeptSockets(self.host, self.port, self.timeout)
+        return kept
+
+    def _exchange(self, update: dns.update.UpdateMessage) -> dns.message.Message:
+        """Send one update on a kept connection and read its answer (dnssync.query.keptsockets)."""
+        kept = self._kept()
+        deadline = time.monotonic() + self.timeout  # one timeout for all of it, as dnspython's own connect has
+        sock = kept.lend()
+        try:
+            response = dns.query.tcp(update, self.host, port=self.port, sock=sock,
+                                     timeout=max(0.001, deadline - time.monotonic()))
+        except BaseException:
+            kept.drop(sock)
+            raise
+        kept.give_back(sock)
+        return response
+
     def _send(self, update: dns.update.UpdateMessage, zone_name: str) -> None:
         try:
-            response = dns.query.tcp(update, self.host, port=self.port, timeout=self.timeout)
+            response = self._exchange(update)
         except dns.tsig.PeerError as e:
             raise Rfc2136Error(f"update of {zone_name} at {self._where()} rejected: {axfr.tsig_problem(e)}") from None
         except (dns.exception.Timeout, OSError, EOFError) as e:
