@@ -335,6 +335,8 @@ class Rfc2136Provider(_OctodnsRfc2136Provider):
         set the host and port after construction)."""
         kept = self.__dict__.get("_sockets")
         if kept is None or (kept.host, kept.port, kept.timeout) != (self.host, self.port, self.timeout):
+            if kept is not None:
+                kept.close()  # connections to where the provider no longer points
             kept = self._sockets = KeptSockets(self.host, self.port, self.timeout)
         return kept
 
