@@ -349,7 +349,7 @@ class Rfc2136Provider(_OctodnsRfc2136Provider):
             response = dns.query.tcp(update, self.host, port=self.port, sock=sock,
                                      timeout=max(0.001, deadline - time.monotonic()))
         except BaseException:
-            kept.drop(sock)
+            sock.close()  # its state is unknown: never lent again
             raise
         kept.give_back(sock)
         return response

@@ -23,8 +23,8 @@ import threading
 
 class KeptSockets:
     """Connected non-blocking TCP sockets to host:port, lent to one thread at a time
-    (`lend`), given back after a message was answered (`give_back`) or dropped after a
-    failure (`drop`)."""
+    (`lend`), given back after a message was answered (`give_back`), or closed by the
+    borrower after a failure."""
 
     def __init__(self, host: str, port: int, timeout: float):
         self.host, self.port, self.timeout = host, port, timeout
@@ -54,10 +54,6 @@ class KeptSockets:
             if self._pid == os.getpid():
                 self._idle.append(sock)
                 return
-        sock.close()
-
-    @staticmethod
-    def drop(sock: socket.socket) -> None:
         sock.close()
 
     def close(self) -> None:
