@@ -12,6 +12,7 @@ import pytest
 import yaml
 
 from dnssync.applying.state import apply_lock
+from dnssync.repo.repository import Selection
 from tests.conftest import ROOT, unique_zone
 from tests.corpus import FIXTURES, MISSING
 from tests.test_push_lab import ask
@@ -168,6 +169,33 @@ def test_reviewed_plan_applies_only_its_own_providers_and_zones(make_repo, lab, 
     result = repo.run("apply", "--yes", "--plan", str(empty))
     assert result.exit_code == 0, result.output
     assert ask(lab, "knot", f"www.{zone}", "A") == set()
+
+
+def test_apply_shards_split_a_fleet_and_together_apply_all_of_it(make_repo, lab, tmp_path):
+    """`apply --shard i/N` (a CI matrix spreading a fleet's apply): each job sends only
+    its shard's zones, and the N jobs together leave nothing to change."""
+    zones: list[str] = []
+    while len({Selection(shard=(1, 2)).wants(z) for z in zones}) < 2 or len(zones) < 4:
+        zones.append(unique_zone())  # until both shards have a zone
+    repo = make_repo({z: "www:\n  type: A\n  value: 192.0.2.7\n" for z in zones})
+    first = [z for z in zones if Selection(shard=(1, 2)).wants(z)]
+    result = repo.run("apply", "--yes", "--shard", "1/2", "--format", "json")
+    assert result.exit_code == 0, result.output
+    sent = {o["zone"] for o in json.loads(result.stdout)["apply"]["outcomes"]}
+    assert sent == set(first)
+    for zone in zones:
+        expected = {"192.0.2.7"} if zone in first else set()
+        assert {ask(lab, server, f"www.{zone}", "A") == expected for server in lab.servers} == {True}, zone
+    assert repo.run("apply", "--yes", "--shard", "2/2").exit_code == 0
+    assert "No changes" in repo.run("plan").output
+    # a reviewed plan is already one shard's: a shard given beside it is refused, nothing sent
+    plan_file = tmp_path / "plan.json"
+    repo.zone_file(zones[0]).write_text("www:\n  type: A\n  value: 192.0.2.8\n")
+    assert repo.run("plan", "--save-plan", str(plan_file)).exit_code == 0
+    refused = repo.run("apply", "--yes", "--plan", str(plan_file), "--shard", "1/2")
+    assert refused.exit_code == 2 and "--shard" in refused.output
+    assert repo.run("apply", "--yes", "--shard", "3/2").exit_code == 2
+    assert ask(lab, "bind", f"www.{zones[0]}", "A") == {"192.0.2.7"}
 
 
 def test_reviewed_plan_for_a_provider_removed_since_is_refused_cleanly(make_repo, tmp_path):

@@ -22,6 +22,7 @@ from dnssync.commands.base import (
     pass_ctx,
     provider_option,
     run_watch,
+    shard_option,
     zone_option,
 )
 from dnssync.model import interrupt
@@ -32,6 +33,7 @@ from dnssync.report.text import print_apply, print_plan
 @click.command()
 @zone_option
 @provider_option
+@shard_option
 @click.option("--plan", "plan_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="Apply exactly this reviewed plan (from `plan --save-plan`).")
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
@@ -48,7 +50,7 @@ from dnssync.report.text import print_apply, print_plan
 @interval_option
 @format_option("text", "json")
 @pass_ctx
-def apply(ctx: Context, zones: tuple[str, ...], providers: tuple[str, ...], plan_file: Path | None,
+def apply(ctx: Context, zones: tuple[str, ...], providers: tuple[str, ...], shard: str | None, plan_file: Path | None,
           yes: bool, force: bool, refresh_flattened: bool, wait: bool, deadline: float | None,
           old_timeout: float | None, interval: float, jobs: int | None,
           fmt: str) -> None:
@@ -58,9 +60,10 @@ def apply(ctx: Context, zones: tuple[str, ...], providers: tuple[str, ...], plan
     the others are still applied. Exit 1 if any provider failed. With --wait,
     then exit as `dnssync watch` does (0 once fully propagated)."""
     timeout = deadline_of("apply", deadline, old_timeout)
-    if plan_file and (zones or providers or refresh_flattened):
-        raise UsageError("--plan applies the reviewed plan as it is; drop --zone/--provider/--refresh-flattened")
-    repo = ctx.repo(zones)
+    if plan_file and (zones or providers or shard or refresh_flattened):
+        raise UsageError("--plan applies the reviewed plan as it is; drop --zone/--provider/--shard/--refresh-flattened"
+                         " (a plan saved with `plan --shard` already holds only its shard)")
+    repo = ctx.repo(zones, shard)
     with apply_lock(repo.config.state_dir):  # from before reading the providers: no plan goes stale under us
         if plan_file:
             run = ApplyRun.reviewed(repo, plan_file, force, jobs)

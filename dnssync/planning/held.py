@@ -30,6 +30,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import fcntl
+import gc
 import multiprocessing
 import os
 import signal
@@ -214,6 +215,9 @@ def _serve(conn: Connection, share: list[Task], plan_share: PlanShare, sending: 
     """A worker's life: plan the share, send its data, then run what the parent asks on
     the live plans until told to end (None) or the parent is gone."""
     global _locks
+    # what the worker inherited (the loaded repository) is never collected here: a
+    # collection writes into every object it visits, copying every page it shares
+    gc.freeze()
     _die_with(parent)
     _locks = locks
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides what Ctrl-C does
