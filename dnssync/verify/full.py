@@ -79,10 +79,13 @@ def verify_zones(repo: Repository, serves: dict[str, list[str]], options: Option
 def split(work: dict[str, int], jobs: int) -> list[list[str]]:
     """The zones (zone -> its expected questions) in sorted order, cut into contiguous
     parts of about equal work: `jobs` of them (fewer when each would ask under
-    MIN_QUESTIONS), or more when each would ask over MAX_QUESTIONS."""
+    MIN_QUESTIONS), or, when each would ask over MAX_QUESTIONS, a multiple of `jobs`
+    (the parts run in rounds of `jobs` workers)."""
     zones = sorted(work)
     total = sum(work.values())
-    count = max(1, min(max(jobs, -(-total // MAX_QUESTIONS)), len(zones), total // MIN_QUESTIONS))
+    count = max(jobs, -(-total // MAX_QUESTIONS))
+    count = -(-count // jobs) * jobs  # whole rounds: a last round of fewer parts than jobs leaves cores idle
+    count = max(1, min(count, len(zones), total // MIN_QUESTIONS))
     if count == 1:
         return [zones] if zones else []
     parts: list[list[str]] = [[] for _ in range(count)]
