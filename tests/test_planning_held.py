@@ -218,7 +218,8 @@ def test_a_worker_does_not_copy_the_heap_it_inherited_by_collecting_it():
     """A worker shares its parent's pages (the loaded repository: most of a fleet apply's
     memory) until it writes to them, and a garbage collection writes into every object
     it visits: a worker that collected what it inherited held a private copy of it
-    (here some 55 MB more after one collection; frozen, well under 4 MB)."""
+    (here some 55 MB more after one collection; frozen, under 0.1 MB when this test runs
+    alone, 6.5 MB when it runs late in the whole suite's process)."""
     inherited = [[str(i)] for i in range(300_000)]  # lists: objects the collector visits
     held = HeldPlans.start(shares(2), plan_share)
     assert held is not None
@@ -226,5 +227,5 @@ def test_a_worker_does_not_copy_the_heap_it_inherited_by_collecting_it():
         copied = held.call(_collected)
     finally:
         held.close()
-    assert max(copied) < 4_000, copied
+    assert max(copied) < 20_000, copied
     assert len(inherited) == 300_000
