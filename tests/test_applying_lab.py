@@ -188,9 +188,14 @@ def test_apply_shards_split_a_fleet_and_together_apply_all_of_it(make_repo, lab,
         assert {ask(lab, server, f"www.{zone}", "A") == expected for server in lab.servers} == {True}, zone
     assert repo.run("apply", "--yes", "--shard", "2/2").exit_code == 0
     assert "No changes" in repo.run("plan").output
+    # a shard no zone hashes to applies nothing (not "everything"), and says so
+    repo.zone_file(zones[0]).write_text("www:\n  type: A\n  value: 192.0.2.9\n")
+    empty = next(f"{i}/50" for i in range(1, 51) if not any(Selection(shard=(i, 50)).wants(z) for z in zones))
+    nothing = repo.run("apply", "--yes", "--shard", empty)
+    assert nothing.exit_code == 0 and "No changes" in nothing.output, nothing.output
+    assert ask(lab, "bind", f"www.{zones[0]}", "A") == {"192.0.2.7"}
     # a reviewed plan is already one shard's: a shard given beside it is refused, nothing sent
     plan_file = tmp_path / "plan.json"
-    repo.zone_file(zones[0]).write_text("www:\n  type: A\n  value: 192.0.2.8\n")
     assert repo.run("plan", "--save-plan", str(plan_file)).exit_code == 0
     refused = repo.run("apply", "--yes", "--plan", str(plan_file), "--shard", "1/2")
     assert refused.exit_code == 2 and "--shard" in refused.output
