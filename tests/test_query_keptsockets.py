@@ -4,6 +4,7 @@ two messages is never lent again, and a forked process never uses its parent's."
 from __future__ import annotations
 
 import os
+import resource
 import socket
 import struct
 import threading
@@ -11,6 +12,7 @@ import time
 
 import dns.message
 import dns.query
+import pytest
 
 from dnssync.query.keptsockets import KeptSockets
 
@@ -89,3 +91,28 @@ def test_a_forked_process_does_not_use_its_parents_connection():
         sock.close()
     finally:
         server.close()
+
+
+def test_a_connection_on_a_descriptor_from_1024_up_is_kept(lab):
+    """An apply holding many files gets descriptors from 1024 up, where select.select
+    refuses to look: the check must still see the connection open, or every message
+    would pay a new connection again."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and hard < 1200:
+        pytest.skip(f"the hard limit of open files is {hard}: raise it to 1200 or more (ulimit -Hn)")
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, 1200), hard))
+    held = []
+    try:
+        null = os.open(os.devnull, os.O_RDONLY)
+        held.append(null)
+        while held[-1] < 1030:
+            held.append(os.dup(null))
+        kept = KeptSockets(lab.bind.address, lab.bind.port, 2)
+        first = ask(kept)
+        assert first.fileno() >= 1024
+        assert ask(kept) is first
+        kept.close()
+    finally:
+        for fd in held:
+            os.close(fd)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))

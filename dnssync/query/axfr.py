@@ -260,7 +260,7 @@ async def transfer_async(host: str, zone: str, port: int = 53, key: dns.tsig.Key
             except _Stale:
                 assert connections is not None
                 connections.stale(host, port)
-        return await _over(await _connect(host, port), stream, connections, host, port, fresh=True)
+        return await _over(await _connect(host, port), stream, connections, host, port)
 
     try:
         return await asyncio.wait_for(run(), timeout)
@@ -288,11 +288,11 @@ class _Stale(DnssyncException):
 
 
 async def _over(pair: tuple[asyncio.StreamReader, asyncio.StreamWriter], stream: _Stream,
-                connections: Connections | None, host: str, port: int, fresh: bool = False,
+                connections: Connections | None, host: str, port: int,
                 within: float | None = None) -> list[tuple[wire.Reply, wire.RR]]:
     """One transfer on the connection `pair`, kept in `connections` when it ends cleanly
-    (closed otherwise). On a kept connection (not `fresh`), the server's closing it
-    before a byte of the answer, or saying nothing on it for `within` seconds, is
+    (closed otherwise). On a kept connection (`within` given; None: a new one), the
+    server's closing it before a byte of the answer, or saying nothing on it for `within` seconds, is
     `_Stale`, not a failure: servers close idle connections, and one that took a single
     query per connection and ignored the next would otherwise cost every later zone
     its whole transfer timeout."""
@@ -307,7 +307,7 @@ async def _over(pair: tuple[asyncio.StreamReader, asyncio.StreamWriter], stream:
         while not stream.done:
             if _QUICKACK is not None:  # see _QUICKACK
                 sock.setsockopt(socket.IPPROTO_TCP, _QUICKACK, 1)
-            if answered or fresh or within is None:
+            if answered or within is None:
                 header = await reader.readexactly(2)
             else:
                 try:
@@ -321,7 +321,7 @@ async def _over(pair: tuple[asyncio.StreamReader, asyncio.StreamWriter], stream:
         clean = not stream.trailing
         return found
     except (asyncio.IncompleteReadError, ConnectionError) as e:
-        if not (fresh or answered):
+        if within is not None and not answered:
             raise _Stale from None
         if isinstance(e, ConnectionError):
             raise

@@ -67,8 +67,9 @@ def _open(sock: socket.socket) -> bool:
     """Whether a kept connection is still open: between two messages the server has
     nothing to say, so a readable socket is one it closed (or that has stray bytes,
     which would be taken for the next answer)."""
+    poll = select.poll()  # not select.select: it refuses descriptors from 1024 up
     try:
-        readable, _, _ = select.select([sock], [], [], 0)
+        poll.register(sock, select.POLLIN)
+        return not poll.poll(0)
     except (OSError, ValueError):
         return False
-    return not readable
