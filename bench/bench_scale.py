@@ -7,7 +7,7 @@ a user runs it, start-up included:
 * verify: `dnssync verify` (default mode: per-record queries, extra-record AXFR,
   delegation) against `octodns-report`, which takes one zone per run, so a user
   runs it once per zone (summed over every zone, or an even sample of REPORT_SAMPLE
-  zones scaled up, at every size);
+  zones scaled up, at every size), its runs taking turns with dnssync's;
   queries per second from verify's own counters, beside dnsperf's against each
   server with the same questions (the servers' own rate in this run: this machine's
   speed swings, and the queries/s target is absolute); peak memory (wait4).
@@ -79,7 +79,16 @@ def measure_verify(lab: Lab, f: Fleet, size: int, workdir: Path) -> dict:
         # yet, and this size's first start-up, cost more than any later run's (the same
         # warm servers then serve octodns-report's runs)
         timed(dnssync(f, "verify", "--format", "json", "--out", str(out)), f.env, ok=(0, 1))
-    for _ in range(runs(size)):
+    # octodns-report on every zone up to REPORT_SAMPLE, else an even sample scaled up:
+    # each run costs the same (start-up, one 40-record zone), and thousands of runs would
+    # take most of an hour. Its runs are cut into one slice per dnssync run and the two
+    # take turns, so both meet the same machine: its speed swings twofold within minutes
+    # here, and a ratio of runs minutes apart measured that swing
+    servers = [lab.servers[p].address for p in f.providers]
+    sample = f.zones[::max(1, round(size / REPORT_SAMPLE))]
+    count = runs(size)
+    report_walls: list[float] = []
+    for index in range(count):
         wall, peak, _ = timed(dnssync(f, "verify", "--format", "json", "--out", str(out)), f.env,
                               ok=(0, 1))
         walls.append(wall)
@@ -88,22 +97,17 @@ def measure_verify(lab: Lab, f: Fleet, size: int, workdir: Path) -> dict:
         stats = data["stats"]
         errors = sum(f["severity"] == "error" for f in data["findings"])
         codes = Counter(f["code"] for f in data["findings"] if f["severity"] == "error")
+        report_walls += [octodns_report(f.zones_dir, zone, servers, workdir)["wall"]
+                         for zone in sample[index::count]]
     stats.pop("transfer_seconds", None)
     # a finding (a timeout on a loaded machine) is recorded, not fatal: the curve goes on
-    result = {"wall": statistics.median(walls), "walls": walls, "peak_mb": max(peaks),
-              "ok": data["ok"], "errors": errors, "error_codes": dict(codes),
-              "queries": stats["queries"], "query_seconds": stats["query_seconds"],
-              "qps_query_phase": stats.get("queries_per_second"),
-              "qps_wall": round(stats["queries"] / statistics.median(walls))}
-    # every zone up to REPORT_SAMPLE, else an even sample scaled up: each run costs the
-    # same (start-up, one 40-record zone), and thousands of runs would take most of an hour
-    servers = [lab.servers[p].address for p in f.providers]
-    step = max(1, round(size / REPORT_SAMPLE))
-    sample = f.zones[::step]
-    walls = [octodns_report(f.zones_dir, zone, servers, workdir)["wall"] for zone in sample]
-    result["octodns_report_per_zone"] = statistics.fmean(walls) * size
-    result["octodns_report_runs"] = len(sample)
-    return result
+    return {"wall": statistics.median(walls), "walls": walls, "peak_mb": max(peaks),
+            "ok": data["ok"], "errors": errors, "error_codes": dict(codes),
+            "queries": stats["queries"], "query_seconds": stats["query_seconds"],
+            "qps_query_phase": stats.get("queries_per_second"),
+            "qps_wall": round(stats["queries"] / statistics.median(walls)),
+            "octodns_report_per_zone": statistics.fmean(report_walls) * size,
+            "octodns_report_runs": len(report_walls)}
 
 
 def server_rates(lab: Lab, f: Fleet, workdir: Path) -> dict[str, float | None]:
