@@ -157,6 +157,9 @@ class Channel:
         self.held: list[Pending] = []  # questions waiting for the probe's outcome
         # congestion control (see the module docstring)
         self.cwnd = float(engine.window)
+        #: questions allowed in flight: the window's whole part, kept beside it (read for
+        #: every question sent and answered; it changes only when the window does)
+        self.window = engine.window
         self.scale = 1.0  # timeouts are stretched by this while congested
         self.last_heard = 0.0  # when anything last came back from the endpoint
         self.stalled = 0.0  # seconds this process could not run, in all (see `_excuse`)
@@ -171,9 +174,9 @@ class Channel:
         self.retired_set: set[int] = set()
         self.outbox: list[bytes] | None = None  # while replies are read: the questions to send after
 
-    @property
-    def window(self) -> int:
-        return max(1, int(self.cwnd))
+    def _set_cwnd(self, cwnd: float) -> None:
+        self.cwnd = cwnd
+        self.window = max(1, int(cwnd))
 
     # -- the socket ----------------------------------------------------------------
 
@@ -493,7 +496,7 @@ class Channel:
         if now - self.last_decrease <= max(self.srtt or INITIAL_RTO, MIN_RTO):
             return
         self.last_decrease = now
-        self.cwnd = max(1.0, self.cwnd / 2)
+        self._set_cwnd(max(1.0, self.cwnd / 2))
         self.min_window = min(self.min_window, self.window)
         if scale:
             self.scale = min(MAX_SCALE, self.scale * 2)
@@ -549,7 +552,7 @@ class Channel:
         """Additive increase: one more question in flight per window's worth of replies;
         back at the full window, timeouts are no longer stretched."""
         if self.cwnd < self.engine.window:
-            self.cwnd = min(float(self.engine.window), self.cwnd + 1 / self.cwnd)
+            self._set_cwnd(min(float(self.engine.window), self.cwnd + 1 / self.cwnd))
             if self.cwnd >= self.engine.window:
                 self.scale = 1.0
 
