@@ -44,8 +44,14 @@ def rrset_data(record: Record) -> dict[str, Any]:
     plugin's own type (`PowerDnsProvider/LUA`) may have no presentation format: its
     values are shown as JSON. The values are made once per record object (`kept`): a
     zone new at three providers shows the same records' changes three times."""
-    values = kept(record, "_dnssync_shown", _shown_values)
-    return {"ttl": record.ttl, "values": list(values)}
+    return {"ttl": record.ttl, "values": list(shown_values(record))}
+
+
+def shown_values(record: Record) -> tuple[str, ...]:
+    """The record's values as sorted presentation text (octoDNS's `to_rrset`), made once
+    per record object (`kept`): plans show them, and an RFC 2136 update is written from
+    the same text, for the same record objects (they were a twentieth of an apply's CPU)."""
+    return kept(record, "_dnssync_shown", _shown_values)
 
 
 def _shown_values(record: Record) -> tuple[str, ...]:

@@ -56,7 +56,7 @@ from octodns_bind import Rfc2136Provider as _OctodnsRfc2136Provider
 from dnssync.model import interrupt
 from dnssync.model.address import format_address
 from dnssync.model.errors import DnssyncException
-from dnssync.model.records import ZoneIndex
+from dnssync.model.records import ZoneIndex, shown_values
 from dnssync.model.sameness import Rrsets, plain_name
 from dnssync.providers import keptread
 from dnssync.providers.aliaswire import octodns_type, rdata_from_text, rdata_text, wire_type
@@ -253,18 +253,17 @@ class Rfc2136Provider(_OctodnsRfc2136Provider):
         ops: list[_Op] = []
         for change in changes:
             record = (change.new if isinstance(change, Create | Update) else change.existing)
-            rrset = record.to_rrset()
-            add_phase = 1 if rrset._type in ("A", "AAAA") else 2
+            name, ttl, rtype, values = record.fqdn, record.ttl, record._type, shown_values(record)
+            add_phase = 1 if rtype in ("A", "AAAA") else 2
             if isinstance(change, Create):
-                ops.append(_Op(add_phase, "add", rrset.name, rrset.ttl, rrset._type, tuple(rrset.rdatas)))
+                ops.append(_Op(add_phase, "add", name, ttl, rtype, values))
             elif isinstance(change, Delete):
-                ops.append(_Op(0, "delete", rrset.name, rrset.ttl, rrset._type, tuple(rrset.rdatas)))
-            elif rrset._type == "NS" and record.name == "":
-                old = change.existing.to_rrset()
-                ops.append(_Op(add_phase, "apex-ns", rrset.name, rrset.ttl, rrset._type,
-                               tuple(rrset.rdatas), tuple(old.rdatas), old.ttl))
+                ops.append(_Op(0, "delete", name, ttl, rtype, values))
+            elif rtype == "NS" and record.name == "":
+                old = change.existing
+                ops.append(_Op(add_phase, "apex-ns", name, ttl, rtype, values, shown_values(old), old.ttl))
             else:
-                ops.append(_Op(add_phase, "replace", rrset.name, rrset.ttl, rrset._type, tuple(rrset.rdatas)))
+                ops.append(_Op(add_phase, "replace", name, ttl, rtype, values))
         # deletes of what points (MX, CNAME...) before deletes of addresses
         ops.sort(key=lambda op: (op.phase, op.phase == 0 and op.rtype in ("A", "AAAA"), op.name, op.rtype))
         return ops
