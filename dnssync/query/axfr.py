@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import hmac
 import os
 import queue
 import socket
@@ -106,17 +107,44 @@ def _check_tsig(reply: wire.Reply, key: dns.tsig.Key, request_mac: bytes, ctx: A
 def tsig_signed(query: bytes, key: dns.tsig.Key, fudge: int = 300) -> tuple[bytes, bytes]:
     """`query` (a whole message, with no TSIG record yet) with a TSIG record
     signing it (RFC 8945 4.2: the MAC covers the message as it was before the record
-    was added), and the MAC, which the reply's signature covers in turn."""
+    was added), and the MAC, which the reply's signature covers in turn.
+
+    An HMAC key's MAC is computed here from the digest components of RFC 8945 4.3.3, in
+    one `hmac.digest` call: dnspython's `dns.tsig.sign` built and replaced immutable
+    RDATA objects around it, 0.12 ms a transfer, every transfer of a fleet (a test holds
+    the two to the same bytes). Any other algorithm is dnspython's to sign."""
     qid = int.from_bytes(query[:2], "big")
-    unsigned = dns.rdtypes.ANY.TSIG.TSIG(dns.rdataclass.ANY, dns.rdatatype.TSIG, key.algorithm, 0, fudge,
-                                         b"", qid, 0, b"")
-    rdata, _ = dns.tsig.sign(query, key, unsigned, int(time.time()))
-    data = rdata.to_wire()
+    now = int(time.time())
+    digest = _HMAC_DIGESTS.get(key.algorithm)
+    if digest is None:
+        unsigned = dns.rdtypes.ANY.TSIG.TSIG(dns.rdataclass.ANY, dns.rdatatype.TSIG, key.algorithm, 0, fudge,
+                                             b"", qid, 0, b"")
+        rdata, _ = dns.tsig.sign(query, key, unsigned, now)
+        data, mac = rdata.to_wire(), rdata.mac
+    else:
+        name, size = digest
+        signed_at = _TSIG_TIME.pack(now >> 32 & 0xFFFF, now & 0xFFFFFFFF, fudge)
+        variables = (key.name.to_digestable() + _TSIG_CLASS_TTL + key.algorithm.to_digestable() + signed_at
+                     + b"\x00\x00\x00\x00")  # error 0, no other data
+        mac = hmac.digest(key.secret, query + variables, name)[:size]
+        data = (key.algorithm.to_wire() + signed_at + len(mac).to_bytes(2, "big") + mac
+                + qid.to_bytes(2, "big") + b"\x00\x00\x00\x00")
     record = key.name.to_wire() + _TSIG_FIXED.pack(dns.rdatatype.TSIG, dns.rdataclass.ANY, 0, len(data)) + data
     count = int.from_bytes(query[10:12], "big") + 1  # the additional section gains the record
-    return query[:10] + count.to_bytes(2, "big") + query[12:] + record, rdata.mac
+    return query[:10] + count.to_bytes(2, "big") + query[12:] + record, mac
 
 
+#: HMAC algorithms (RFC 8945 6): the digest's name and the MAC's length (truncated ones shorter)
+_HMAC_DIGESTS: dict[dns.name.Name, tuple[str, int]] = {
+    dns.tsig.HMAC_MD5: ("md5", 16), dns.tsig.HMAC_SHA1: ("sha1", 20), dns.tsig.HMAC_SHA224: ("sha224", 28),
+    dns.tsig.HMAC_SHA256: ("sha256", 32), dns.tsig.HMAC_SHA256_128: ("sha256", 16),
+    dns.tsig.HMAC_SHA384: ("sha384", 48), dns.tsig.HMAC_SHA384_192: ("sha384", 24),
+    dns.tsig.HMAC_SHA512: ("sha512", 64), dns.tsig.HMAC_SHA512_256: ("sha512", 32),
+}
+#: the TSIG record's class (ANY) and TTL (0), as the MAC covers them
+_TSIG_CLASS_TTL = struct.pack("!HI", dns.rdataclass.ANY, 0)
+#: time signed (48 bits) and fudge
+_TSIG_TIME = struct.Struct("!HIH")
 #: a TSIG record's type, class, TTL and RDATA length
 _TSIG_FIXED = struct.Struct("!HHIH")
 
