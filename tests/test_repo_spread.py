@@ -77,3 +77,46 @@ def test_cut_keeps_order_and_balances_bytes():
     assert cut(sizes[:1], 4) == [["z0"]]  # one zone is never split
     assert cut([("a", 10), ("b", 10)], 8) == [["a", "b"]]  # too small to be worth a fork
     assert cut([], 2) == []
+
+
+def _timed_part(seconds: float) -> tuple[int, float, float]:
+    """A part that takes `seconds`: the worker's pid, when it started and ended."""
+    import os
+    import time
+
+    started = time.time()
+    time.sleep(seconds)
+    return os.getpid(), started, time.time()
+
+
+def test_rolling_starts_each_part_in_a_fresh_worker_as_soon_as_a_worker_is_free():
+    """Two at once: while the first part takes 2 s, the three short ones run one after
+    the other beside it (in rounds, the third waited for the first); results in order."""
+    ticks = []
+    results = spread.rolling(_timed_part, [2.0, 0.05, 0.05, 0.05], 2, tick=lambda: ticks.append(1))
+    assert results is not None and len(results) == 4
+    (_, _, first_end), *short = results
+    assert len({pid for pid, _, _ in results}) == 4  # a fresh worker for every part
+    assert all(start < first_end for _, start, _ in short)
+    assert short[1][1] >= short[0][2] and short[2][1] >= short[1][2]  # one slot: one after the other
+    assert len(ticks) >= 10  # about every 0.1 s while parts run
+
+
+def test_rolling_gives_up_when_a_worker_is_killed_and_raises_what_a_part_raised():
+    import os
+    import signal
+
+    def killed(part: int) -> int:
+        if part == 1:
+            os.kill(os.getpid(), signal.SIGKILL)
+        return part
+
+    def failing(part: int) -> int:
+        if part == 2:
+            raise ValueError(f"part {part} failed")
+        return part
+
+    assert spread.rolling(killed, [0, 1, 2], 2) is None  # the caller then does it all itself
+    with pytest.raises(ValueError, match="part 2 failed"):
+        spread.rolling(failing, [0, 1, 2, 3], 2)
+    assert spread.rolling(lambda part: part * 2, [1, 2, 3], 8) == [2, 4, 6]

@@ -29,10 +29,14 @@ def test_split_keeps_a_small_repository_in_one_process():
     assert split({"a.": 10**6}, 4) == [["a."]]  # one zone is never split
 
 
-def _part(zone: str, queries: int, query_seconds: float, throttled: dict, findings: list[Finding]) -> Verified:
+def _part(zone: str, queries: int, query_seconds: float, throttled: dict, findings: list[Finding],
+          started: float = 1000.0) -> Verified:
+    """A worker's result: prepared for 0.5 s from `started`, then asking for `query_seconds`."""
     stats = {"queries": queries, "udp_sent": queries, "tcp": 1, "prepare_seconds": 0.5,
              "query_seconds": query_seconds, "query_cpu_seconds": 1.0, "seconds": 9.0,
-             "transfer_seconds": {f"{zone} ns1": 0.1}}
+             "transfer_seconds": {f"{zone} ns1": 0.1},
+             "spans": {"prepare_seconds": (started, started + 0.5),
+                       "query_seconds": (started + 0.5, started + 0.5 + query_seconds)}}
     dnssec = DnssecResult([], [], {"signatures": 2, "validated": 1, "queries": 10, "seconds": query_seconds})
     return Verified(VerifyResult(findings, [(zone, "bind", "ns1")], stats, throttled), dnssec)
 
@@ -60,15 +64,24 @@ def test_merge_sums_counters_reports_a_nameserver_once_and_throttling_in_sum():
     assert "window 8 instead of 64" in finding.message and "asked 12 question(s) again" in finding.message
 
 
-def test_a_large_fleet_is_cut_into_parts_of_bounded_work_verified_in_rounds():
+def test_a_large_fleet_is_cut_into_parts_of_bounded_work_verified_jobs_at_once():
     work = {f"z{i:04d}.test.": 129 for i in range(2000)}  # 2,000 zones x 40 records x 3 providers
     parts = split(work, 2)
-    # 9 parts' worth, cut into 10: in rounds of 2 workers, a 9th part alone left a core idle
+    # 9 parts' worth, cut into 10: two workers at once, a 9th part alone left a core idle
     assert len(parts) == 10 and [z for part in parts for z in part] == sorted(work)
     assert max(sum(work[z] for z in part) for part in parts) <= full.MAX_QUESTIONS
     assert len(split(work, 4)) == 12 and len(split(work, 1)) == 9
-    rounds = [_part(f"{i}.test.", 1000, seconds, {}, []) for i, seconds in enumerate((2.0, 3.0, 5.0))]
-    stats = merge(rounds, seconds=9.0, jobs=2).result.stats
-    # two workers at once: the first round's longest (3 s), then the second round's (5 s)
-    assert (stats["jobs"], stats["parts"], stats["query_seconds"], stats["queries"]) == (2, 3, 8.0, 3000)
+    # two workers at once; the third part starts when the first ends (at 1002.5), so the
+    # query phase runs from 1000.5 to 1008.0 (it was taken as 3 s + 5 s: "rounds")
+    parts = [_part("0.test.", 1000, 2.0, {}, []), _part("1.test.", 1000, 3.0, {}, []),
+             _part("2.test.", 1000, 5.0, {}, [], started=1002.5)]
+    stats = merge(parts, seconds=9.0, jobs=2).result.stats
+    assert (stats["jobs"], stats["parts"], stats["query_seconds"], stats["queries"]) == (2, 3, 7.5, 3000)
+    assert stats["prepare_seconds"] == 1.0 and "spans" not in stats
     assert stats["dnssec"]["seconds"] == 8.0 and stats["dnssec"]["queries"] == 30
+
+
+def test_a_phase_lasts_while_any_worker_is_in_it():
+    assert full.covered([]) == 0.0
+    assert full.covered([(2.0, 3.0), (0.0, 1.0), (2.5, 4.0)]) == 3.0  # a gap is not counted
+    assert full.covered([(0.0, 5.0), (1.0, 2.0)]) == 5.0  # one inside another counts once

@@ -11,14 +11,18 @@ findings included, is exactly what one `load_zones` over the whole list gives: t
 parts are slices of the same list in the same order, and a part's error is reported
 with every other part's findings, as one load would. Small repositories stay in one
 process (MIN_BYTES a worker): a fork and a round of pickling cost more than they save.
+
+`rolling` is the other way work is spread here: every part in a fresh forked worker of
+its own, a few at a time (verify's parts of a large fleet).
 """
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import os
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Any, TypeVar
@@ -77,6 +81,9 @@ class _Worker:
 
     @classmethod
     def start(cls, work: Callable[[Any], Any]) -> None:
+        # what the worker inherited is never collected here: a collection writes into every
+        # object it visits, and would copy every page the worker shares with its parent
+        gc.freeze()
         cls.work = work
 
     @classmethod
@@ -100,6 +107,42 @@ def forked(work: Callable[[T], R], parts: list[T]) -> list[R] | None:
             return [work(parts[0])] + [f.result() for f in later]
     except BrokenProcessPool:
         return None
+
+
+def rolling(work: Callable[[T], R], parts: list[T], jobs: int, tick: Callable[[], None] | None = None
+            ) -> list[R] | None:
+    """`work` of every part, in order, each in a fresh forked worker of its own, `jobs` at
+    once: the next part starts as soon as any running one ends, not when the slowest of a
+    round of `jobs` does (a round left a core idle for as long as its parts differed).
+    `tick` is called about every 0.1 s while parts run (a progress bar). None when forking
+    is not possible or a worker was killed (the caller then does all of it here); an
+    exception `work` raised is raised here, once the running parts have ended."""
+    if "fork" not in multiprocessing.get_all_start_methods():
+        return None
+    context = multiprocessing.get_context("fork")
+    results: list[Any] = [None] * len(parts)
+    running: dict[Future, tuple[int, ProcessPoolExecutor]] = {}
+    waiting = list(range(len(parts)))[::-1]
+    try:
+        while waiting or running:
+            while waiting and len(running) < jobs:
+                index = waiting.pop()
+                pool = ProcessPoolExecutor(max_workers=1, mp_context=context, initializer=_Worker.start,
+                                           initargs=(work,))
+                running[pool.submit(_Worker.run, parts[index])] = (index, pool)
+            done, _ = wait(running, timeout=0.1, return_when=FIRST_COMPLETED)
+            if tick is not None:
+                tick()
+            for future in done:
+                index, pool = running.pop(future)
+                pool.shutdown()
+                results[index] = future.result()
+    except BrokenProcessPool:
+        return None
+    finally:
+        for _, pool in running.values():
+            pool.shutdown(cancel_futures=True)
+    return results
 
 
 def _attempt(load: Load, names: list[str]) -> tuple[Loaded | None, list[Finding]]:

@@ -9,26 +9,23 @@ list cut where the expected questions balance) and the parent merges what they f
 findings in zone order, counters summed, a nameserver every worker slowed down to
 reported once. Workers get the loaded repository by fork, never pickled; only their
 results come back. A zone is never split: a small repository gains nothing from a
-fork, so it stays in one process (MIN_QUESTIONS per worker); a large one is verified by
-rounds of fresh workers on parts of at most about MAX_QUESTIONS, so that no worker
-lives long enough to copy much of its parent's memory.
+fork, so it stays in one process (MIN_QUESTIONS per worker); a large one is cut into
+parts of at most about MAX_QUESTIONS, each verified by a fresh worker of its own, `jobs`
+at once, so that no worker lives long enough to copy much of its parent's memory.
 """
 
 from __future__ import annotations
 
 import asyncio
-import gc
 import json
 import multiprocessing
 import time
-from concurrent.futures import ProcessPoolExecutor, wait
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from typing import Any
 
 from dnssync.model.findings import Finding
 from dnssync.repo.repository import Repository
-from dnssync.repo.spread import cores
+from dnssync.repo.spread import cores, rolling
 from dnssync.verify.delegation import check_delegations
 from dnssync.verify.dnssec import DnssecResult, check_dnssec
 from dnssync.verify.run import Options, Progress, VerifyResult, question_count, throttled_findings, verify
@@ -39,11 +36,11 @@ DOWN = ("verify.timeout", "verify.unreachable", "verify.network")
 #: event loop: some tens of milliseconds; a worker asks thousands of questions a second)
 MIN_QUESTIONS = 2000
 #: questions one worker asks at most: a worker copies every page of its parent's that it
-#: touches (the zones it verifies), so a large fleet is verified by rounds of fresh
-#: workers, each on a part of about this size, and memory stays flat (2,000 zones: 543 MB
-#: in two long-lived workers)
+#: touches (the zones it verifies), so a large fleet is verified by fresh workers, each
+#: on a part of about this size, and memory stays flat (2,000 zones: 543 MB in two
+#: long-lived workers)
 MAX_QUESTIONS = 30_000
-#: stats that add up across workers (a phase's seconds: the longest worker's of each round, summed)
+#: stats that add up across workers (a phase's seconds: how long any worker was in it)
 _SUMMED = ("queries", "udp_sent", "retransmits", "tcp", "truncated", "stray", "throttled",
            "query_cpu_seconds")
 _DNSSEC_SUMMED = ("signatures", "validated", "queries")
@@ -80,11 +77,11 @@ def split(work: dict[str, int], jobs: int) -> list[list[str]]:
     """The zones (zone -> its expected questions) in sorted order, cut into contiguous
     parts of about equal work: `jobs` of them (fewer when each would ask under
     MIN_QUESTIONS), or, when each would ask over MAX_QUESTIONS, a multiple of `jobs`
-    (the parts run in rounds of `jobs` workers)."""
+    (the parts run `jobs` at once: with a last part alone, the other cores would wait)."""
     zones = sorted(work)
     total = sum(work.values())
     count = max(jobs, -(-total // MAX_QUESTIONS))
-    count = -(-count // jobs) * jobs  # whole rounds: a last round of fewer parts than jobs leaves cores idle
+    count = -(-count // jobs) * jobs  # a count the cores share evenly: none idle at the end
     count = max(1, min(count, len(zones), total // MIN_QUESTIONS))
     if count == 1:
         return [zones] if zones else []
@@ -112,7 +109,18 @@ def _check(repo: Repository, serves: dict[str, list[str]], options: Options, rec
     return Verified(result, dnssec)
 
 
+def covered(intervals: list[tuple[float, float]]) -> float:
+    """How long at least one of the (start, end) intervals lasts: their union's length."""
+    total, reach = 0.0, float("-inf")
+    for start, end in sorted(intervals):
+        if end > reach:
+            total += end - max(start, reach)
+            reach = end
+    return total
+
+
 def _finish(verified: Verified, options: Options) -> Verified:
+    verified.result.stats.pop("spans", None)  # a worker's own: merge has read them
     verified.result.findings += throttled_findings(verified.result.throttled, options.window)
     return verified
 
@@ -122,77 +130,55 @@ def _finish(verified: Verified, options: Options) -> Verified:
 PROGRESS_BATCH = 256
 
 
-class _Worker:
-    """What a forked worker verifies with: the loaded repository and the options reach
-    it by fork through the pool's initializer (never pickled), and a shared counter
-    (None when nobody watches a bar) carries its progress to the parent's bar."""
+def _verify_part(repo: Repository, options: Options, counter: Any, part: dict[str, list[str]]) -> Verified:
+    """One part, in a forked worker: the loaded repository and the options reach it by
+    fork (never pickled), and a shared counter (None when nobody watches a bar) carries
+    its progress to the parent's bar."""
+    if counter is None:
+        return _check(repo, part, options, True, None)
+    unreported = 0
 
-    current: tuple[Repository, Options, Any] | None = None
-
-    @classmethod
-    def start(cls, repo: Repository, options: Options, counter: Any) -> None:
-        # what the worker inherited is never collected here: a collection writes into every
-        # object it visits, and would copy every page the worker shares with its parent
-        gc.freeze()
-        cls.current = (repo, options, counter)
-
-    @classmethod
-    def verify(cls, part: dict[str, list[str]]) -> Verified:
-        assert cls.current is not None, "a verify worker runs only in a forked pool"
-        repo, options, counter = cls.current
-        if counter is None:
-            return _check(repo, part, options, True, None)
+    def report() -> None:
+        nonlocal unreported
+        with counter.get_lock():
+            counter.value += unreported
         unreported = 0
 
-        def report() -> None:
-            nonlocal unreported
-            with counter.get_lock():
-                counter.value += unreported
-            unreported = 0
-
-        def progress(n: int) -> None:
-            nonlocal unreported
-            unreported += n
-            if unreported >= PROGRESS_BATCH:
-                report()
-
-        try:
-            return _check(repo, part, options, True, progress)
-        finally:
+    def progress(n: int) -> None:
+        nonlocal unreported
+        unreported += n
+        if unreported >= PROGRESS_BATCH:
             report()
+
+    try:
+        return _check(repo, part, options, True, progress)
+    finally:
+        report()
 
 
 def _in_processes(repo: Repository, parts: list[dict[str, list[str]]], options: Options, jobs: int,
                   progress: Progress | None) -> list[Verified] | None:
-    """The parts verified by forked workers, `jobs` at a time, a fresh worker for each
-    round of them; None when a pool breaks (a worker was killed): the caller then
-    verifies everything in this process."""
-    context = multiprocessing.get_context("fork")
-    counter = context.Value("q", 0) if progress is not None else None
-    done: list[Verified] = []
+    """The parts verified by forked workers, a fresh one for each part, `jobs` at once
+    (spread.rolling); None when a worker was killed: the caller then verifies everything
+    in this process."""
+    counter = multiprocessing.get_context("fork").Value("q", 0) if progress is not None else None
     reported = 0
-    try:
-        for first in range(0, len(parts), jobs):
-            round_ = parts[first:first + jobs]
-            with ProcessPoolExecutor(max_workers=len(round_), mp_context=context, initializer=_Worker.start,
-                                     initargs=(repo, options, counter)) as pool:
-                futures = [pool.submit(_Worker.verify, part) for part in round_]
-                pending = set(futures)
-                while pending:
-                    pending = wait(pending, timeout=0.1).not_done
-                    if counter is not None and progress is not None and counter.value > reported:
-                        progress(counter.value - reported)
-                        reported = counter.value
-                done += [f.result() for f in futures]
-    except BrokenProcessPool:
-        return None
-    return done
+
+    def tick() -> None:
+        nonlocal reported
+        if counter is not None and progress is not None and counter.value > reported:
+            progress(counter.value - reported)
+            reported = counter.value
+
+    return rolling(lambda part: _verify_part(repo, options, counter, part), parts, jobs, tick)
 
 
 def merge(parts: list[Verified], seconds: float, jobs: int) -> Verified:
     """The workers' results as one run's: findings in the parts' (zone) order, each
-    finding about no zone once, counters summed; a phase's time is, round by round of
-    `jobs` workers at once, the longest worker's, summed over the rounds."""
+    finding about no zone once, counters summed; a phase's time is how long any worker
+    was in it (the union of their spans: the workers overlap, and a part starts when any
+    other ends); the DNSSEC check's, in groups of `jobs` parts in order, each group's
+    longest, summed (an estimate)."""
     findings: list[Finding] = []
     seen: set[str] = set()
     for part in parts:
@@ -205,20 +191,21 @@ def merge(parts: list[Verified], seconds: float, jobs: int) -> Verified:
             findings.append(finding)
     stats: dict[str, Any] = {"jobs": min(jobs, len(parts)), "parts": len(parts)}
     throttled: dict = {}
-    longest: dict[tuple[int, str], float] = {}  # (round, phase) -> its longest worker's seconds
-    for index, part in enumerate(parts):
+    spans: dict[str, list[tuple[float, float]]] = {}  # phase -> when each worker was in it
+    for part in parts:
         result = part.result
         for key, value in result.stats.items():
             if key in _SUMMED:
                 stats[key] = round(stats.get(key, 0) + value, 3)
             elif key == "transfer_seconds":
                 stats.setdefault(key, {}).update(value)
-            elif key.endswith("_seconds"):
-                longest[(index // jobs, key)] = max(longest.get((index // jobs, key), 0), value)
+            elif key == "spans":
+                for phase, span in value.items():
+                    spans.setdefault(phase, []).append(span)
         for endpoint, slowed in result.throttled.items():
             throttled[endpoint] = throttled[endpoint].merged(slowed) if endpoint in throttled else slowed
-    for (_, key), value in longest.items():
-        stats[key] = round(stats.get(key, 0) + value, 3)
+    for phase, intervals in spans.items():
+        stats[phase] = round(covered(intervals), 3)
     stats["seconds"] = round(seconds, 3)
     if stats.get("query_seconds"):
         stats["queries_per_second"] = round(stats["queries"] / stats["query_seconds"])

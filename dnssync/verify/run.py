@@ -209,7 +209,7 @@ class Verifier:
         self.tcp_gates: dict[Endpoint, asyncio.Event] = {}  # set: ask that address over TCP now
 
     async def run(self, zones: dict[str, list[str]]) -> VerifyResult:
-        start = time.perf_counter()
+        start, started = time.perf_counter(), time.time()
         built = self.repo.providers()
         used = {p for names in zones.values() for p in names}
         self.providers = {p: built[p] for p in used}
@@ -223,7 +223,7 @@ class Verifier:
             runs.append(run)
             targets += [(run, ZoneEndpoint(plan, e)) for plan in run.plans.values()
                         for e in endpoints[plan.provider]]
-        prepared, cpu = time.perf_counter(), time.process_time()
+        prepared, cpu, clock = time.perf_counter(), time.process_time(), time.time()
         options = self.options
         async with Engine(options.timeout, options.resends, options.window) as engine:
             tcp_checks = [asyncio.ensure_future(check) for check in self._tcp_checks(engine, targets)]
@@ -247,7 +247,10 @@ class Verifier:
                   for endpoint, (smallest, again) in throttled.items()}
         stats.update(transfer_seconds=self.transfers, prepare_seconds=round(prepared - start, 3),
                      query_seconds=round(asked - prepared, 3), query_cpu_seconds=round(cpu, 3),
-                     seconds=round(time.perf_counter() - start, 3))
+                     seconds=round(time.perf_counter() - start, 3),
+                     # when each phase ran (epoch seconds): workers' phases overlap (verify/full.py merge)
+                     spans={"prepare_seconds": (started, clock),
+                            "query_seconds": (clock, clock + asked - prepared)})
         if stats["query_seconds"]:
             stats["queries_per_second"] = round(stats["queries"] / stats["query_seconds"])
         checked = sorted({(run.zone.name, t.zone.provider, t.label) for run, t in targets})
