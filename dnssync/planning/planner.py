@@ -6,6 +6,7 @@ workers that keep them for the apply (held.py)."""
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
@@ -184,32 +185,42 @@ class _Worker:
     it nor its arguments); each worker process holds its own `current`, the parent none."""
 
     current: tuple[dict[str, Zone], dict[str, BaseProvider], tuple[float, float], Overrides] | None = None
+    threads = 1
 
     @classmethod
-    def start(cls, *state) -> None:
+    def start(cls, threads: int, *state) -> None:
+        # what the worker inherited is never collected here: a collection writes into every
+        # object it visits, and would copy every page the worker shares with its parent
+        gc.freeze()
+        cls.threads = threads
         cls.current = state
 
     @classmethod
     def plan(cls, tasks: list[tuple[str, str]]) -> list[ProviderPlan]:
         assert cls.current is not None, "a planning worker runs only in a forked pool"
-        return [_plan_task(task, *cls.current).data for task in tasks]
+        state = cls.current
+        return [lp.data for lp in plan_in_threads(tasks, lambda task: _plan_task(task, *state), cls.threads)]
 
 
 def _plan_in_processes(tasks: list[tuple[str, str]], desired: dict[str, Zone], providers: dict[str, BaseProvider],
                        thresholds: tuple[float, float], concurrency: int,
                        overrides: Overrides) -> list[ProviderPlan] | None:
-    """Plan in forked workers; None when the pool breaks (the caller then uses threads).
+    """Plan in forked workers, one per core, each planning in `concurrency` / workers
+    threads (the reads of a provider far away wait in parallel, as in apply's held
+    workers); None when the pool breaks (the caller then uses threads). It forked
+    `concurrency` workers on any machine: eight copies of a fleet's parent on two cores.
     With zones enough to keep every worker busy, a zone's pairs go to one worker
     together: its providers' served zones share the desired zone's records, whose
     canonical form is then made once (sameness.rrsets_of); with few, pair by pair."""
-    workers = max(1, min(concurrency, len(tasks)))
+    workers = max(1, min(cores(), len(tasks)))
     units = [list(pairs) for _, pairs in groupby(tasks, key=itemgetter(1))]  # tasks come by zone
     if len(units) < workers * 4:
         units = [[task] for task in tasks]
     try:
         with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("fork"),
                                  initializer=_Worker.start,
-                                 initargs=(desired, providers, thresholds, overrides)) as pool:
+                                 initargs=(max(1, concurrency // workers), desired, providers, thresholds,
+                                           overrides)) as pool:
             # in chunks: one pickled round trip per pair cost more than planning a small zone
             planned = pool.map(_Worker.plan, units, chunksize=max(1, len(units) // (workers * 4)))
             return [data for unit in planned for data in unit]
