@@ -57,9 +57,10 @@ def test_plan_asks_a_silent_provider_twice_per_worker_not_once_per_zone(lab, app
     assert sorted(errors) == sorted(zones) and all(errors.values())
     asked = [e for e in errors.values() if "not asked for" not in e]
     assert asked  # the provider was really asked: these errors are its own failures
-    # each planning process (defaults.concurrency of them) asks it TRIP_AFTER times, and
-    # once more for each probe a busy machine might leave it time for; the bound below
-    # only tells the breaker from none while that is well under it (a guard on ZONES)
+    # each planning process (one per core, at most defaults.concurrency threads in all)
+    # asks it TRIP_AFTER times, and once more for each probe a busy machine might leave it
+    # time for; the bound below only tells the breaker from none while that is well under
+    # it (a guard on ZONES)
     assert len(asked) < ZONES // 2
     assert TRIP_AFTER * Defaults().concurrency < ZONES // 2
     assert all(f"provider {silent} ({cls})" in e and "no answer" in e for e in errors.values())
