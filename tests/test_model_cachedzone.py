@@ -62,3 +62,29 @@ def test_pickled_without_its_built_set():
     back = pickle.loads(pickle.dumps(zone))
     back.add_record(_a(back, "b"))
     assert sorted(r.name for r in back.records) == ["a", "b"]
+
+
+def test_a_copy_made_its_own_holds_what_octodns_hydrate_gives_without_adding_each_record_again(monkeypatch):
+    """A copy (and a copy of a copy) made its own at its first change: the same nodes,
+    apex NS and records as octoDNS's hydrate, each node a set of its own; the records are
+    not added one by one again (that re-ran octoDNS's checks, 0.14 ms a 40-record zone)."""
+    zone = CachedZone("example.com.", [])
+    for name in ("a", "b", "c"):
+        zone.add_record(_a(zone, name))
+    ns = Record.new(zone, "", {"type": "NS", "ttl": 60, "values": ["ns1.example.net.", "ns2.example.net."]})
+    zone.add_record(ns)
+    zone.remove_record(next(r for r in zone.records if r.name == "c"))  # an empty node left behind
+    ours, theirs = zone.copy().copy(), Zone.copy(zone)
+    theirs.hydrate()
+    added = []
+    monkeypatch.setattr(Zone, "add_record", lambda self, record, **kw: added.append(record))
+    assert ours.hydrate() is True and ours.hydrate() is False and added == []
+    monkeypatch.undo()
+    assert _names(ours) == _names(theirs) == _names(zone)
+    assert ours.root_ns is ns and ours._origin is None and "c" not in ours._records
+    assert all(ours._records[name] is not zone._records[name] for name in ("", "a", "b"))
+    ours.remove_record(ns)
+    ours.add_record(_a(ours, "d"))
+    assert ours.root_ns is None and zone.root_ns is ns  # the origin is untouched
+    assert sorted(r.name for r in ours.records) == ["a", "b", "d"]
+    assert sorted(r.name for r in zone.records) == ["", "a", "b"]

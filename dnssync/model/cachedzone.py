@@ -13,6 +13,7 @@ Copies are CachedZones too, and a copy not changed yet asks its origin, as octoD
 from __future__ import annotations
 
 import functools
+from collections import defaultdict
 from collections.abc import Callable
 from typing import Any
 
@@ -51,6 +52,23 @@ class CachedZone(Zone):
     # a change forgets the set, before (hydrating a copy asks the origin's records) and after
     add_record = _changing(Zone.add_record)
     remove_record = _changing(Zone.remove_record)
+
+    def hydrate(self) -> bool:
+        """A copy made a zone of its own (at its first change): each of the origin's nodes
+        copied as a set, not each record added again with octoDNS's checks (lenient, as
+        octoDNS's own hydrate adds them: they passed them in the origin). A zone is copied
+        and changed for its managed apex NS and for each provider that cannot hold all of
+        it: re-adding every record was a tenth of loading a fleet."""
+        origin = self._origin
+        if origin is None:
+            return False
+        while origin._origin is not None:  # a copy of a copy not changed yet: its origin's records
+            origin = origin._origin
+        self._origin = None
+        self._records = defaultdict(set, {name: set(node) for name, node in origin._records.items() if node})
+        self._root_ns = origin._root_ns
+        self._built = None
+        return True
 
     def copy(self) -> CachedZone:
         copy = super().copy()
