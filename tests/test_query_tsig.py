@@ -1,5 +1,7 @@
 """A transfer's query is signed (TSIG) by dnssync's own HMAC, not by dnspython's
-`dns.tsig.sign`: the two must give the same bytes, for every HMAC algorithm."""
+`dns.tsig.sign`: the two must give the same MAC, for every HMAC algorithm, and
+dnspython must find the record valid (the messages differ only in how dnspython
+compresses the key's name)."""
 
 from __future__ import annotations
 

@@ -112,7 +112,7 @@ def tsig_signed(query: bytes, key: dns.tsig.Key, fudge: int = 300) -> tuple[byte
     An HMAC key's MAC is computed here from the digest components of RFC 8945 4.3.3, in
     one `hmac.digest` call: dnspython's `dns.tsig.sign` built and replaced immutable
     RDATA objects around it, 0.12 ms a transfer, every transfer of a fleet (a test holds
-    the two to the same bytes). Any other algorithm is dnspython's to sign."""
+    the two to the same MAC). Any other algorithm is dnspython's to sign."""
     qid = int.from_bytes(query[:2], "big")
     now = int(time.time())
     digest = _HMAC_DIGESTS.get(key.algorithm)
