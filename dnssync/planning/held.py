@@ -30,7 +30,6 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import fcntl
-import gc
 import multiprocessing
 import os
 import signal
@@ -45,6 +44,7 @@ from typing import Any
 from dnssync.model import interrupt
 from dnssync.model.errors import DnssyncError
 from dnssync.model.plan import ProviderPlan
+from dnssync.repo.spread import freeze_inherited
 
 #: a fleet smaller than this is planned and applied in threads of this process: a fork
 #: and its pipe cost more than they save
@@ -215,9 +215,7 @@ def _serve(conn: Connection, share: list[Task], plan_share: PlanShare, sending: 
     """A worker's life: plan the share, send its data, then run what the parent asks on
     the live plans until told to end (None) or the parent is gone."""
     global _locks
-    # what the worker inherited (the loaded repository) is never collected here: a
-    # collection writes into every object it visits, copying every page it shares
-    gc.freeze()
+    freeze_inherited()
     _die_with(parent)
     _locks = locks
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides what Ctrl-C does

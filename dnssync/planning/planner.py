@@ -6,7 +6,6 @@ workers that keep them for the apply (held.py)."""
 
 from __future__ import annotations
 
-import gc
 import multiprocessing
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
@@ -29,7 +28,7 @@ from dnssync.planning.unchanged import in_sync
 from dnssync.providers.breaker import asking
 from dnssync.providers.hints import describe_error
 from dnssync.providers.keptread import keep_reads
-from dnssync.repo.spread import cores
+from dnssync.repo.spread import cores, freeze_inherited
 
 
 @dataclass
@@ -189,9 +188,7 @@ class _Worker:
 
     @classmethod
     def start(cls, threads: int, *state) -> None:
-        # what the worker inherited is never collected here: a collection writes into every
-        # object it visits, and would copy every page the worker shares with its parent
-        gc.freeze()
+        freeze_inherited()
         cls.threads = threads
         cls.current = state
 

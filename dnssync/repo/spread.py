@@ -73,6 +73,13 @@ def zone_sizes(sources: dict[str, list[Path]], names: list[str]) -> list[tuple[s
     return sizes
 
 
+def freeze_inherited() -> None:
+    """In a forked worker, first: what it inherited from its parent (the loaded
+    repository) is never collected there. A collection writes into every object it
+    visits, and so would copy every page the worker shares with its parent."""
+    gc.freeze()
+
+
 class _Worker:
     """The work a forked worker runs, reaching it by fork through the pool's
     initializer (a closure over the repository's config is not picklable)."""
@@ -81,9 +88,7 @@ class _Worker:
 
     @classmethod
     def start(cls, work: Callable[[Any], Any]) -> None:
-        # what the worker inherited is never collected here: a collection writes into every
-        # object it visits, and would copy every page the worker shares with its parent
-        gc.freeze()
+        freeze_inherited()
         cls.work = work
 
     @classmethod
