@@ -121,7 +121,7 @@ def server_rates(lab: Lab, f: Fleet, workdir: Path) -> dict[str, float | None]:
 
 def measure_plan(lab: Lab, f: Fleet, size: int) -> dict:
     ours, theirs = [], []
-    if size <= REFERENCE:  # untimed, both: a first start-up byte-compiles what no run before imported
+    if size <= REFERENCE:  # untimed, both: a first start-up reads files no run before read
         timed(dnssync(f, "plan", "--detailed-exitcode"), f.env, ok=(0, 1, 3))
         timed(octodns_sync(lab, f), f.env)
     for _ in range(runs(size)):  # interleaved, so both see the same machine
