@@ -82,6 +82,9 @@ class Question(NamedTuple):
     rdtype: int
     tag: Any = None  # the caller's, returned on the Answer
     wire: bytes | None = None  # name.to_wire().lower(), when the caller has it already
+    #: the question and answer record of the reply the caller expects (wire.expected_reply,
+    #: `wire` then required): such a reply is not parsed, and its Answer says `exact`
+    expected: bytes | None = None
 
     @classmethod
     def of(cls, name: dns.name.Name | str, rdtype: int | str, tag: Any = None) -> Question:
@@ -105,14 +108,21 @@ class Answer:
     transport: str = "udp"
     elapsed: float = 0.0
     attempts: int = 0
+    #: the reply was the question's `expected` one, byte for byte (then `reply` is None:
+    #: it was not parsed)
+    exact: bool = False
 
     @property
     def rcode(self) -> int | None:
-        return self.reply.rcode if self.reply else None
+        if self.reply:
+            return self.reply.rcode
+        return dns.rcode.NOERROR if self.exact else None
 
     @property
     def flags(self) -> int:
-        return self.reply.flags if self.reply else 0
+        if self.reply:
+            return self.reply.flags
+        return wire.QR | wire.AA if self.exact else 0
 
     @property
     def aa(self) -> bool:

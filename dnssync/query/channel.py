@@ -264,6 +264,13 @@ class Channel:
             earlier = self.earlier_ids.get(qid)
             if earlier is not None and self.pending.get(earlier.qid) is earlier:
                 pending, late = earlier, True
+        if pending is not None and pending.question.expected is not None \
+                and wire.answered_as_expected(data, pending.question.expected, pending.qname):
+            if pending.attempts == 1 and not late and not pending.excused:
+                self._sample(self.loop.time() - pending.first_sent)
+            self.engine.stats["exact"] += 1
+            self._done(pending, None, "", None, "udp", exact=True)
+            return
         try:
             reply = wire.parse_reply(data)
         except Malformed as e:
@@ -523,7 +530,7 @@ class Channel:
             self._start(self.waiting.popleft())
 
     def _done(self, pending: Pending, error: str | None, detail: str, reply: Reply | None,
-              transport: str) -> None:
+              transport: str, exact: bool = False) -> None:
         self._forget(pending)
         if pending.requeues:
             for qid in [q for q, p in self.earlier_ids.items() if p is pending]:
@@ -541,7 +548,7 @@ class Channel:
                     self._grow()
         elapsed = self.loop.time() - pending.first_sent if pending.first_sent else 0.0
         answer = Answer(pending.question, self.endpoint, error, detail, reply, transport, elapsed,
-                        pending.earlier + pending.attempts)
+                        pending.earlier + pending.attempts, exact)
         while self.waiting and self.in_flight < self.window:
             self._start(self.waiting.popleft())
         pending.callback(answer)

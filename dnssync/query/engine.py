@@ -18,10 +18,12 @@ API (stable; other stages build on it)::
 
 * `Endpoint(address, port=53, name=None)`: one address of a nameserver, an IPv4
   or IPv6 literal; `name` is the NS-record name, for labels.
-* `Question(name, rdtype, tag=None, wire=None)`: `Question.of("www.example.com.",
+* `Question(name, rdtype, tag=None, wire=None, expected=None)`: `Question.of("www.example.com.",
   "A", tag)` accepts text; `tag` is the caller's, returned untouched on the answer;
   `wire` may carry the name's lower-case wire form when the caller has it (then
-  `name` may be None: a large zone need not hold a dnspython Name per record).
+  `name` may be None: a large zone need not hold a dnspython Name per record);
+  `expected` the reply the caller expects (`wire.expected_reply`): a reply that is
+  exactly that is not parsed, and its answer says `exact`.
 * `Answer`: `error` is None when the server gave a usable reply, else a key of
   `FAILURES` (timeout, unreachable, refused, servfail, non-authoritative,
   id-mismatch, truncated, ...) with a one-line `detail`. Also `rcode`, `flags`,
@@ -39,7 +41,8 @@ API (stable; other stages build on it)::
   iterable, `on_answer(answer)` called as each completes (in completion order).
   Questions are pulled lazily, so a 100,000-record zone never sits in memory as
   100,000 pending queries.
-* `Engine.stats`: counters (queries, udp_sent, retransmits, tcp, truncated, stray).
+* `Engine.stats`: counters (queries, udp_sent, retransmits, tcp, truncated, stray,
+  exact: replies that were a question's `expected` one, not parsed).
 * Zone transfers: `dnssync.verify.extra.transfer(endpoint, zone, tsig, timeout)` (on `dnssync.query.axfr`)
   (AXFR, TSIG-signed when given a key) returns the zone as data the same way.
 
@@ -119,7 +122,7 @@ class Engine:
         self.payload = int(payload)
         self.dnssec = dnssec  # the DO bit on every question: answers carry RRSIGs, NSEC(3)s
         self.stats: dict[str, int] = dict.fromkeys(
-            ("queries", "udp_sent", "retransmits", "tcp", "truncated", "stray", "throttled"), 0)
+            ("queries", "udp_sent", "retransmits", "tcp", "truncated", "stray", "throttled", "exact"), 0)
         self._channels: dict[Endpoint, Channel] = {}
 
     @property

@@ -34,6 +34,7 @@ from dnssync.model.sameness import canonical, plain_name
 from dnssync.planning.adjust import adjustments
 from dnssync.providers.aliaswire import wire_type
 from dnssync.providers.capabilities import capabilities_of
+from dnssync.query.wire import PLAIN_TYPES, expected_reply
 from dnssync.repo.targets import ADDRESS_TYPES, alias_target, is_alias_type
 
 #: octoDNS types that are not DNS types: the provider serves something else in their place
@@ -61,6 +62,14 @@ class Expected:
     ttl: int
     keys: frozenset[bytes]  # canonical RDATA (RFC 4034 6.2)
     glue: list[Expected] | None = None  # referral: its in-bailiwick glue
+    #: the question and answer of the reply that is exactly git's (wire.expected_reply):
+    #: for one value whose bytes are its canonical form, as servers send it (a name in the
+    #: RDATA may be compressed any way: such a reply is always parsed and judged)
+    reply: bytes | None = None
+
+    def __post_init__(self) -> None:
+        if self.kind != "referral" and len(self.keys) == 1 and self.rdtype in PLAIN_TYPES:
+            self.reply = expected_reply(self.owner, self.rdtype, self.ttl, next(iter(self.keys)))
 
     @property
     def qname(self) -> dns.name.Name:

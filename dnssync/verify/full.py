@@ -41,7 +41,7 @@ MIN_QUESTIONS = 2000
 #: long-lived workers)
 MAX_QUESTIONS = 30_000
 #: stats that add up across workers (a phase's seconds: how long any worker was in it)
-_SUMMED = ("queries", "udp_sent", "retransmits", "tcp", "truncated", "stray", "throttled",
+_SUMMED = ("queries", "udp_sent", "retransmits", "tcp", "truncated", "stray", "throttled", "exact",
            "query_cpu_seconds")
 _DNSSEC_SUMMED = ("signatures", "validated", "queries")
 

@@ -361,7 +361,7 @@ class Verifier:
             run.take(target, answer)
             self.progress(1)
 
-        questions = (Question(None, e.rdtype, e, e.owner) for e in target.zone.asked)
+        questions = (Question(None, e.rdtype, e, e.owner, e.reply) for e in target.zone.asked)
         await engine.ask_many(target.endpoint, questions, on_answer)
 
     async def _list_by_api(self, run: _ZoneRun) -> None:
