@@ -308,6 +308,13 @@ def parse_reply(wire: bytes) -> Reply:
                 offset += 2
             elif first == 0:
                 owner, offset = b"\x00", offset + 1  # the root (an OPT record)
+            elif 0 < first < 64 and spelled is not None and offset + first + 2 < size \
+                    and wire[offset + first + 1] == 0xC0 and wire[offset + first + 2] == qstart \
+                    and first + 1 + len(spelled) <= 255:
+                # one label, then a pointer to the question's name: every record of a
+                # zone transfer but the apex's, hundreds of thousands in a fleet's verify
+                owner = wire[offset:offset + first + 1].lower() + spelled
+                offset += first + 3
             else:
                 owner, offset = read_name(wire, offset)
             if offset + 10 > size:
