@@ -62,13 +62,14 @@ class Expected:
     ttl: int
     keys: frozenset[bytes]  # canonical RDATA (RFC 4034 6.2)
     glue: list[Expected] | None = None  # referral: its in-bailiwick glue
-    #: the question and answer of the reply that is exactly git's (wire.expected_reply):
-    #: for one value whose bytes are its canonical form, as servers send it (a name in the
-    #: RDATA may be compressed any way: such a reply is always parsed and judged)
+    #: the question and answer of the reply that is exactly git's (wire.expected_reply),
+    #: for an RRset asked for itself: one value whose bytes are its canonical form, as
+    #: servers send it (a name in the RDATA may be compressed any way, and the order of
+    #: several values is the server's: such replies are always parsed and judged)
     reply: bytes | None = None
 
     def __post_init__(self) -> None:
-        if self.kind != "referral" and len(self.keys) == 1 and self.rdtype in PLAIN_TYPES:
+        if self.kind in ("data", "probe") and len(self.keys) == 1 and self.rdtype in PLAIN_TYPES:
             self.reply = expected_reply(self.owner, self.rdtype, self.ttl, next(iter(self.keys)))
 
     @property
