@@ -1,7 +1,8 @@
 """A transfer's query is signed (TSIG) by dnssync's own HMAC, not by dnspython's
 `dns.tsig.sign`: the two must give the same MAC, for every HMAC algorithm, and
 dnspython must find the record valid (the messages differ only in how dnspython
-compresses the key's name)."""
+compresses the key's name). Its replies' signatures are checked without dnspython's
+objects too, and must be judged exactly as `dns.tsig.validate` judges them."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import time
 import dns.message
 import dns.name
 import dns.rdatatype
+import dns.rrset
 import dns.tsig
 import dns.tsigkeyring
 import pytest
@@ -49,3 +51,73 @@ def test_a_key_of_an_algorithm_not_hmac_is_signed_by_dnspython():
     key = dns.tsig.Key("k.", base64.b64encode(b"k" * 32).decode(), "hmac-unheard-of.")
     with pytest.raises(NotImplementedError):
         axfr.tsig_signed(wire.query_wire(1, b"\x00", dns.rdatatype.AXFR, recursion=True, payload=0), key)
+
+
+def _signed_reply(algorithm: dns.name.Name, secret: str, name: str) -> tuple[bytes, bytes]:
+    """A transfer's one-message reply signed by dnspython as a server signs it, and the
+    MAC of the query it answers."""
+    keyring = dns.tsigkeyring.from_text({name: (algorithm.to_text(), secret)})
+    query = dns.message.make_query("Zone.Example.", dns.rdatatype.AXFR)
+    query.use_tsig(keyring, name, fudge=300)
+    query.to_wire()
+    reply = dns.message.make_response(query)
+    soa = dns.rrset.from_text("zone.example.", 300, "IN", "SOA", "ns. host. 1 2 3 4 5")
+    reply.answer += [soa, dns.rrset.from_text("www.zone.example.", 300, "IN", "A", "192.0.2.1"), soa]
+    return reply.to_wire(), query.mac
+
+
+def _outcome(check, *args) -> str:
+    try:
+        check(*args)
+    except Exception as e:  # the kind of refusal is what is compared
+        return type(e).__name__
+    return "valid"
+
+
+def _dnspython(reply: wire.Reply, key: dns.tsig.Key, request_mac: bytes) -> None:
+    """What `_check_tsig` did before it read the TSIG record itself."""
+    last = reply.additional[-1]
+    owner = dns.name.from_wire(last.owner, 0)[0]
+    if owner != key.name:
+        raise dns.tsig.BadKey
+    dns.tsig.validate(reply.wire, key, owner, reply.rdata(last), int(time.time()), request_mac,
+                      last.start, None, True)
+
+
+@pytest.mark.parametrize("algorithm", ALGORITHMS, ids=lambda a: a.to_text())
+def test_a_signed_reply_is_judged_as_dnspython_judges_it_whatever_its_bytes(algorithm, monkeypatch):
+    """A reply dnspython signed is valid, read here without dnspython's objects (the fast
+    way taken: `_validated` gives the next message's context); every one-byte change of
+    it, and a signature from another time, another key or another secret, has the outcome
+    dnspython's own `validate` gives it."""
+    now = 1_764_000_000
+    monkeypatch.setattr(time, "time", lambda: now + 0.5)
+    secret = base64.b64encode(b"a secret of 32 octets, no more.!").decode()
+    name = "Transfer-Key.Example."
+    key = dns.tsig.Key(name, secret, algorithm)
+    data, request_mac = _signed_reply(algorithm, secret, name)
+    reply = wire.parse_reply(data)
+    assert axfr._validated(reply, reply.additional[-1], key, request_mac, None) is not None
+    assert _outcome(axfr._check_tsig, reply, key, request_mac, None) == "valid"
+    others = [dns.tsig.Key(name, base64.b64encode(b"w" * 32).decode(), algorithm),
+              dns.tsig.Key("other-key.example.", secret, algorithm)]
+    for other in others:
+        assert _outcome(axfr._check_tsig, reply, other, request_mac, None) \
+            == _outcome(_dnspython, reply, other, request_mac) != "valid"
+    monkeypatch.setattr(time, "time", lambda: now + 301.5)  # past the fudge
+    assert _outcome(axfr._check_tsig, reply, key, request_mac, None) == "BadTime"
+    monkeypatch.setattr(time, "time", lambda: now + 0.5)
+    compared = 0
+    for offset in range(len(data)):
+        for value in {data[offset] ^ 1, data[offset] ^ 0x20, 0, 0xFF}:
+            changed = data[:offset] + bytes((value,)) + data[offset + 1:]
+            try:
+                parsed = wire.parse_reply(changed)
+            except wire.Malformed:
+                continue
+            if not parsed.additional or parsed.additional[-1].rdtype != dns.rdatatype.TSIG:
+                continue
+            compared += 1
+            assert _outcome(axfr._check_tsig, parsed, key, request_mac, None) \
+                == _outcome(_dnspython, parsed, key, request_mac), (offset, value)
+    assert compared > 2 * len(data)
