@@ -347,7 +347,7 @@ def answered_as_expected(data: bytes, expected: bytes, qname: bytes) -> bool:
     NS RRset of the zone) and no additional record but an OPT, every part framed as
     `parse_reply` frames it. Such a reply is the answer git expects, known without
     parsing and judging it: the usual reply, tens of thousands of them in a fleet's
-    verify, in 1.7 us where parsing and judging it took 11.5 (BIND's, with three NS
+    verify, in 1.7 µs where parsing and judging it took 11.5 (BIND's, with three NS
     records to walk: 5.7 against 14). False is no verdict, only "not known here": the
     caller parses the reply and judges it."""
     size = len(data)
