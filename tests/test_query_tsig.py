@@ -121,3 +121,25 @@ def test_a_signed_reply_is_judged_as_dnspython_judges_it_whatever_its_bytes(algo
             assert _outcome(axfr._check_tsig, parsed, key, request_mac, None) \
                 == _outcome(_dnspython, parsed, key, request_mac), (offset, value)
     assert compared > 2 * len(data)
+
+
+def test_real_servers_signed_transfers_take_the_fast_check(lab, monkeypatch):
+    """BIND's and Knot's signatures (one message for a small zone, many for a large one,
+    unsigned messages between) are checked on their bytes, not handed to dnspython."""
+    from tests.conftest import unique_zone
+
+    fast = []
+    checked = axfr._validated
+    monkeypatch.setattr(axfr, "_validated", lambda *args: fast.append(checked(*args)) or fast[-1])
+    small, large = unique_zone("ts"), unique_zone("tl")
+    lab.add_zones([small, large], ["bind", "knot"], {
+        small: [(f"www.{small}", "A", 300, ["192.0.2.1"])],
+        large: [(f"t{i}.{large}", "TXT", 300, [f'"value-{i}-{"x" * 60}"']) for i in range(1500)]})
+    for server in (lab.bind, lab.knot):
+        key = axfr.tsig_key(server.key_name, server.key_secret)
+        for zone, rdtype, records in ((small, dns.rdatatype.A, 1), (large, dns.rdatatype.TXT, 1500)):
+            fast.clear()
+            found = list(axfr.transfer(server.address, zone, server.port, key))
+            assert sum(rr.rdtype == rdtype for _, rr in found) == records, server.name
+            assert fast and all(context is not None for context in fast), (server.name, zone)
+        assert len(fast) > 1  # the large zone's stream: several signed messages, all checked here

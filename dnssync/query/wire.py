@@ -375,12 +375,7 @@ def answered_as_expected(data: bytes, expected: bytes, qname: bytes) -> bool:
             or data[offset + 5]:
         return False
     end = offset + 11 + (data[offset + 9] << 8 | data[offset + 10])
-    if end != size:
-        return False
-    offset += 11
-    while offset + 4 <= end:
-        offset += 4 + (data[offset + 2] << 8 | data[offset + 3])
-    return offset == end
+    return end == size and _options_end(data, offset + 11, end) == end
 
 
 #: the header bits `answered_as_expected` reads: QR and AA set, TC and the RCODE clear
@@ -419,11 +414,19 @@ def _opt_rcode_bits(wire: bytes, sections: list[list[RR]]) -> int:
     opt = opts[0]
     if opt.owner != b"\x00":
         raise Malformed("the OPT record is not owned by the root")
-    offset, end = opt.offset, opt.offset + opt.length
-    while offset < end:
-        if offset + 4 > end:
-            raise Malformed("the OPT record's options are cut short")
-        offset += 4 + int.from_bytes(wire[offset + 2:offset + 4], "big")
-    if offset != end:
+    end = opt.offset + opt.length
+    reached = _options_end(wire, opt.offset, end)
+    if reached < end:
+        raise Malformed("the OPT record's options are cut short")
+    if reached > end:
         raise Malformed("an EDNS option runs past the OPT record's RDATA")
     return opt.ttl >> 24
+
+
+def _options_end(wire: bytes, offset: int, end: int) -> int:
+    """Where the EDNS options (code, length, data) from `offset` stop being whole before
+    `end`: `end` itself when they fill the OPT RDATA exactly, beyond it when the last runs
+    past, short of it when what is left is too short for an option's header."""
+    while offset + 4 <= end:
+        offset += 4 + (wire[offset + 2] << 8 | wire[offset + 3])
+    return offset

@@ -62,15 +62,21 @@ class Expected:
     ttl: int
     keys: frozenset[bytes]  # canonical RDATA (RFC 4034 6.2)
     glue: list[Expected] | None = None  # referral: its in-bailiwick glue
-    #: the question and answer of the reply that is exactly git's (wire.expected_reply),
-    #: for an RRset asked for itself: one value whose bytes are its canonical form, as
-    #: servers send it (a name in the RDATA may be compressed any way, and the order of
-    #: several values is the server's: such replies are always parsed and judged)
-    reply: bytes | None = None
+    _reply: bytes | None = field(default=None, init=False, repr=False)  # b"": there is none
 
-    def __post_init__(self) -> None:
-        if self.kind in ("data", "probe") and len(self.keys) == 1 and self.rdtype in PLAIN_TYPES:
-            self.reply = expected_reply(self.owner, self.rdtype, self.ttl, next(iter(self.keys)))
+    @property
+    def reply(self) -> bytes | None:
+        """The question and answer of the reply that is exactly git's (wire.expected_reply),
+        for an RRset asked for itself: one value whose bytes are its canonical form, as
+        servers send it (a name in the RDATA may be compressed any way, and the order of
+        several values is the server's: such replies are always parsed and judged). Made
+        when first asked for, once for every provider and address that serves the record
+        unchanged; never in `--axfr` mode, which asks no record."""
+        if self._reply is None:
+            eligible = self.kind in ("data", "probe") and len(self.keys) == 1 and self.rdtype in PLAIN_TYPES
+            self._reply = expected_reply(self.owner, self.rdtype, self.ttl, next(iter(self.keys))) \
+                if eligible else b""
+        return self._reply or None
 
     @property
     def qname(self) -> dns.name.Name:
