@@ -85,3 +85,27 @@ def test_a_phase_lasts_while_any_worker_is_in_it():
     assert full.covered([]) == 0.0
     assert full.covered([(2.0, 3.0), (0.0, 1.0), (2.5, 4.0)]) == 3.0  # a gap is not counted
     assert full.covered([(0.0, 5.0), (1.0, 2.0)]) == 5.0  # one inside another counts once
+
+
+class _Busy:
+    """A shared counter that a worker adds to between any two reads of it, as forked
+    workers do while the parent reads (CI once saw a bar hear 71 answers of 72)."""
+
+    def __init__(self) -> None:
+        self.total, self.busy = 0, True
+
+    @property
+    def value(self) -> int:
+        if self.busy:
+            self.total += 1
+        return self.total
+
+
+def test_the_bar_hears_every_answer_the_workers_add_while_it_reads():
+    counter, heard = _Busy(), []
+    tick = full._ticker(counter, heard.append)
+    for _ in range(5):
+        tick()
+    counter.busy = False  # the workers have ended
+    tick()
+    assert sum(heard) == counter.total == 5 and all(n > 0 for n in heard)

@@ -20,6 +20,7 @@ import asyncio
 import json
 import multiprocessing
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -161,16 +162,26 @@ def _in_processes(repo: Repository, parts: list[dict[str, list[str]]], options: 
     """The parts verified by forked workers, a fresh one for each part, `jobs` at once
     (spread.rolling); None when a worker was killed: the caller then verifies everything
     in this process."""
-    counter = multiprocessing.get_context("fork").Value("q", 0) if progress is not None else None
+    if progress is None:
+        return rolling(lambda part: _verify_part(repo, options, None, part), parts, jobs)
+    counter = multiprocessing.get_context("fork").Value("q", 0)
+    return rolling(lambda part: _verify_part(repo, options, counter, part), parts, jobs,
+                   _ticker(counter, progress))
+
+
+def _ticker(counter: Any, progress: Progress) -> Callable[[], None]:
+    """What the parent calls now and then: it hands the bar what the workers added to
+    `counter` since the last call. The counter is read once a call: workers add to it
+    meanwhile, and a second read would skip what came between the two."""
     reported = 0
 
     def tick() -> None:
         nonlocal reported
-        if counter is not None and progress is not None and counter.value > reported:
-            progress(counter.value - reported)
-            reported = counter.value
-
-    return rolling(lambda part: _verify_part(repo, options, counter, part), parts, jobs, tick)
+        value = counter.value
+        if value > reported:
+            progress(value - reported)
+            reported = value
+    return tick
 
 
 def merge(parts: list[Verified], seconds: float, jobs: int) -> Verified:
