@@ -227,3 +227,23 @@ def test_restore_of_an_unsealed_snapshot_needs_the_flag(make_repo, lab):
     accepted = repo.run("restore", "latest", "--yes", "--accept-unsealed")
     assert accepted.exit_code == 0, accepted.output
     assert ask(lab, "pdns", f"extra.{zone}", "A") == set()
+
+
+def test_atomic_write_takes_over_a_temporary_left_by_a_crash_and_follows_no_symlink(tmp_path):
+    """The temporary file's name is this process's and thread's: one left by a crashed
+    process that had the same pid is replaced, and a symlink planted at the name is
+    removed, never written through."""
+    import threading
+
+    victim = tmp_path / "victim.txt"
+    victim.write_text("keep me\n")
+    folder = tmp_path / "state"
+    folder.mkdir()
+    tmp = folder / f".meta.json.{os.getpid()}.{threading.get_native_id()}.tmp"
+    tmp.symlink_to(victim)
+    write_json(folder / "meta.json", {"first": True})
+    assert victim.read_text() == "keep me\n"
+    tmp.write_text("half a file from a crash")
+    write_json(folder / "meta.json", {"second": True})
+    assert json.loads((folder / "meta.json").read_text()) == {"second": True}
+    assert sorted(p.name for p in folder.iterdir()) == ["meta.json"]

