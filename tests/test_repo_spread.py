@@ -120,3 +120,23 @@ def test_rolling_gives_up_when_a_worker_is_killed_and_raises_what_a_part_raised(
     with pytest.raises(ValueError, match="part 2 failed"):
         spread.rolling(failing, [0, 1, 2, 3], 2)
     assert spread.rolling(lambda part: part * 2, [1, 2, 3], 8) == [2, 4, 6]
+
+
+def test_a_plans_repository_identity_is_made_from_the_loads_scan(tmp_path, monkeypatch):
+    """The zone names a saved plan is bound to are those the load found (every zone with
+    files, also with --zone), without reading every file's head a second time."""
+    from dnssync.model.binding import repository_digest
+    from dnssync.repo import repository
+    from dnssync.repo.repository import Repository, Selection
+
+    monkeypatch.setenv("TEST_SPREAD_KEY", "k")
+    zones = _zones(3)
+    config = _repo(tmp_path, zones)
+    scans = []
+    real = repository.scan
+    monkeypatch.setattr(repository, "scan", lambda *a: scans.append(a) or real(*a))
+    loaded = Repository.load(tmp_path, Selection(zones=["z01.test."]), offline=True)
+    assert list(loaded.desired) == ["z01.test."]
+    assert loaded.identity == repository_digest(config, list(zones))
+    assert loaded.identity != repository_digest(config, ["z01.test."])
+    assert len(scans) == 1
