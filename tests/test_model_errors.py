@@ -43,7 +43,6 @@ def test_transient_is_false_unless_said_and_an_instance_may_say_so():
     assert Malformed("bad").transient is False and isinstance(Malformed("bad"), DnssyncException)
 
 
-
 def test_every_error_crosses_a_process_boundary_whole():
     """A worker process (verify --jobs, the zone loader) pickles the error it raises; the
     parent must get the same class with the same findings, message and flags."""

@@ -140,7 +140,6 @@ def test_clean_push_verifies_with_zero_findings(pushed):
     assert axfr.exit_code == 0 and json.loads(axfr.stdout)["findings"] == []
 
 
-
 SMALL = """---
 mail:
   type: A

@@ -138,7 +138,6 @@ def confirm(ctx: Context, question: str, yes: bool) -> None:
 DEFAULT_TIMEOUT = 3600.0
 
 
-
 def deadline_options(f: Any) -> Any:
     """`--deadline SECONDS`: the whole wait, unlike verify's `--query-timeout` (one query).
     The old `--timeout` spelling still works, with a note."""

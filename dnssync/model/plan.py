@@ -28,7 +28,6 @@ from dnssync.model.records import (
 FORMAT_VERSION = 1
 
 
-
 @dataclass
 class Change:
     action: str  # create | update | delete
@@ -71,7 +70,6 @@ class Change:
         )
 
 
-
 @dataclass
 class Adjustment:
     """A record a provider will not serve as git says: dropped or served differently."""
@@ -82,7 +80,6 @@ class Adjustment:
     reason: str
     desired: dict[str, Any]  # as git says, {"ttl", "values"[, "dynamic"]}
     served: dict[str, Any] | None = None  # as the provider will serve it; None: not at all
-
 
 
 @dataclass
@@ -105,7 +102,6 @@ class ProviderPlan:
         for change in (*self.changes, *self.keys):
             counts[change.action] += 1
         return counts
-
 
 
 @dataclass
@@ -208,18 +204,14 @@ class Plan:
         return plan
 
 
-
 def _checksum(body: dict[str, Any]) -> str:
     return sha256_of(canonical(body))
-
 
 
 _OPTIONAL_STR = (str, type(None))
 
 
-
 _RRSET = (dict, type(None))
-
 
 
 #: what each object of a saved plan holds: key -> (allowed JSON types, required)
@@ -246,7 +238,6 @@ _SHAPES: dict[str, dict[str, tuple[tuple[type, ...], bool]]] = {
 }
 
 
-
 def _object_problem(value: Any, kind: str, where: str) -> str | None:
     """Why `value` is not a JSON object of `kind` (see _SHAPES), or None."""
     if not isinstance(value, dict):
@@ -269,7 +260,6 @@ def _object_problem(value: Any, kind: str, where: str) -> str | None:
                                       and all(isinstance(v, str) for v in rrset["values"])):
             return f"{where}.{key} is not {{ttl: int, values: [text]}}"
     return None
-
 
 
 def shape_problem(data: Any) -> str | None:
@@ -296,7 +286,6 @@ def shape_problem(data: Any) -> str | None:
             return problem
     bad = next((i for i, f in enumerate(data.get("flattened", [])) if not isinstance(f, dict)), None)
     return None if bad is None else f"flattened[{bad}] is not an object"
-
 
 
 def _provider_data(pp: ProviderPlan) -> dict[str, Any]:

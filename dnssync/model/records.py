@@ -82,7 +82,6 @@ def kept(record: Record, attr: str, make: Callable[[Record], _T]) -> _T:
     return made
 
 
-
 def _plain(value: Any) -> Any:
     """octoDNS values (dict and str subclasses, tuples) as plain JSON types."""
     if type(value) in _PLAIN_TYPES:  # a TTL, a plain string: most of a plan's zone content
@@ -98,7 +97,6 @@ def _plain(value: Any) -> Any:
     return str(value)
 
 
-
 #: types `_plain` gives back as they are
 _PLAIN_TYPES = frozenset((str, int, float, bool, type(None)))
 
@@ -106,7 +104,6 @@ _PLAIN_TYPES = frozenset((str, int, float, bool, type(None)))
 def rrset_text(data: dict[str, Any] | None) -> str:
     """`{"ttl": 300, "values": [...]}` as one line, `300 192.0.2.1, 192.0.2.2` ('' for None)."""
     return "" if not data else f"{data['ttl']} " + ", ".join(data["values"])
-
 
 
 def served_rrset(record: Record) -> dict[str, Any]:
@@ -118,13 +115,11 @@ def served_rrset(record: Record) -> dict[str, Any]:
     return data
 
 
-
 def record_data(record: Record) -> dict[str, Any]:
     """A record as octoDNS YAML data (type included), JSON-safe, to rebuild it exactly."""
     data = _plain(record.data)
     data["type"] = record._type
     return data
-
 
 
 def digest(zone: Zone) -> str:
@@ -135,11 +130,9 @@ def digest(zone: Zone) -> str:
     return "sha256:" + hashlib.sha256("\n".join(rows).encode()).hexdigest()
 
 
-
 def zone_content(zone: Zone) -> list[dict[str, Any]]:
     return [{"name": r.name, **record_data(r)}
             for r in sorted(zone.records, key=lambda r: (r.name, r._type))]
-
 
 
 def zone_from_content(name: str, content: list[dict[str, Any]], sub_zones: set[str]) -> Zone:
@@ -155,7 +148,6 @@ def zone_from_content(name: str, content: list[dict[str, Any]], sub_zones: set[s
 _ADDRESS_TYPES = ("A", "AAAA")
 
 
-
 def pointed_names(record: Record) -> Iterator[str]:
     """The host names a record points at (NS, MX, SRV, CNAME, DNAME, PTR)."""
     rtype = record._type
@@ -169,14 +161,12 @@ def pointed_names(record: Record) -> Iterator[str]:
         yield from (v.target for v in record.values if v.target != ".")
 
 
-
 def looks_like_address(target: str) -> bool:
     try:
         ipaddress.ip_address(target.rstrip("."))
     except ValueError:
         return False
     return True
-
 
 
 class ZoneIndex:

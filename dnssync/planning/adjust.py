@@ -44,7 +44,6 @@ def adjustments(provider: BaseProvider, desired: Zone) -> tuple[list[Adjustment]
     return found, served
 
 
-
 def _why_dropped(provider: BaseProvider, record: Record) -> str:
     name = type(provider).__name__
     if record._type not in provider.SUPPORTS:
@@ -52,7 +51,6 @@ def _why_dropped(provider: BaseProvider, record: Record) -> str:
     if record.name == "" and record._type == "NS":
         return f"{name} does not manage the apex NS"
     return f"{name} drops this record"
-
 
 
 def _why_adjusted(record: Record, kept: Record) -> str:

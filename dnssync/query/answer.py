@@ -26,7 +26,6 @@ class Failure(NamedTuple):
     rcode: int | None = None
 
 
-
 #: every `Answer.error` kind: the one table (the engine classifies RCODEs by it, verify and
 #: watch report its codes, and a test checks every code is in the findings registry)
 FAILURES: dict[str, Failure] = {
@@ -55,9 +54,7 @@ FAILURES: dict[str, Failure] = {
 }
 
 
-
 _RCODE_FAILURES = {failure.rcode: kind for kind, failure in FAILURES.items() if failure.rcode is not None}
-
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,7 +73,6 @@ class Endpoint:
         return f"{self.name.rstrip('.')} ({where})" if self.name else where
 
 
-
 class Question(NamedTuple):
     name: dns.name.Name | None  # None when `wire` is given
     rdtype: int
@@ -93,7 +89,6 @@ class Question(NamedTuple):
         if isinstance(rdtype, str):
             rdtype = dns.rdatatype.from_text(rdtype)
         return cls(name, int(rdtype), tag)
-
 
 
 @dataclass(slots=True)
@@ -142,7 +137,6 @@ class Answer:
         return bool(self.reply and self.reply.referral)
 
 
-
 @dataclass(frozen=True, slots=True)
 class SoaRecord:
     """A zone's SOA as one nameserver answered it: its numbers read off the wire, its
@@ -165,7 +159,6 @@ class SoaRecord:
         return min(self.minimum, self.ttl)
 
 
-
 def soa_of(answer: Answer) -> SoaRecord | None:
     """The SOA at the question's name in the answer section (None: there is none, e.g.
     NODATA or a referral); raises wire.Malformed when its RDATA does not parse."""
@@ -178,7 +171,6 @@ def soa_of(answer: Answer) -> SoaRecord | None:
     return None
 
 
-
 def question_text(reply: Reply) -> str:
     """The question a reply answered, as `name TYPE` (or why it cannot be shown)."""
     if reply.qname is None or reply.qtype is None:
@@ -188,7 +180,6 @@ def question_text(reply: Reply) -> str:
     except dns.exception.DNSException:
         name = "(unreadable name)"
     return f"{name} {dns.rdatatype.to_text(reply.qtype)}"
-
 
 
 def classify(reply: Reply, recursion: bool) -> tuple[str | None, str]:

@@ -24,31 +24,17 @@ if TYPE_CHECKING:  # the engine owns its channels; a channel reads its settings
 #: errors that say nothing came back from the endpoint (they feed the breaker)
 _SILENT = frozenset({"timeout", "unreachable", "network"})
 
-
-
 BREAKER = 8
-
-
 
 REQUEUES = 3  # a question that timed out at an endpoint that answers others is asked again
 
-
-
 MAX_SCALE = 8.0  # the most a congested endpoint's timeouts are stretched
-
-
 
 RETIRED_IDS = 4096  # message IDs kept out of use after their question ended (late replies)
 
-
-
 MIN_RTO = 0.2
 
-
-
 TICK = 0.02  # granularity of re-sends and timeouts
-
-
 
 #: questions `_send` holds while a burst of replies is read, sent together after it (or
 #: once this many are held). Sent one by one as their replies came, each woke the
@@ -59,22 +45,13 @@ TICK = 0.02  # granularity of re-sends and timeouts
 #: millisecond), and that wait is in its round trip's sample.
 OUTBOX = 16
 
-
-
 LAG_LIMIT = 4  # the most a question's time is stretched by stalls of this process, in timeouts
-
-
 
 MAX_RTO = 1.0
 
-
-
 INITIAL_RTO = 0.5  # before the first round trip is measured
 
-
-
 _TCP_LENGTH = struct.Struct("!H")
-
 
 
 class Pending:
@@ -123,7 +100,6 @@ class Pending:
         self.requeues = 0
         self.due = 0.0  # when to re-send or give up
         self.excused = 0.0  # seconds this process stalled while it was in flight (not counted)
-
 
 
 class Channel:

@@ -72,7 +72,6 @@ async def servers_of(names: set[str], glue: dict[str, set[str]]) -> list[Endpoin
     return endpoints
 
 
-
 async def _first_answer(engine: Engine, servers: list[Endpoint], zone: str) -> Answer | None:
     """The first usable reply to `zone NS` from `servers`, tried in turn."""
     last = None
@@ -81,7 +80,6 @@ async def _first_answer(engine: Engine, servers: list[Endpoint], zone: str) -> A
         if last.error is None:
             return last
     return last
-
 
 
 async def find_parent(engine: Engine, zone: str, roots: list[Endpoint]) -> tuple[list[Endpoint], str | None]:

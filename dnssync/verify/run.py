@@ -396,7 +396,6 @@ def verify(repo: Repository, zones: dict[str, list[str]], options: Options,
     return asyncio.run(Verifier(repo, options, progress).run(zones))
 
 
-
 def throttled_findings(throttled: dict[Endpoint, Throttled], window: int) -> list[Finding]:
     """One finding per nameserver the engine slowed down to, so that the run's other
     findings about it are read knowing it was under load (or the path was lossy)."""

@@ -28,7 +28,6 @@ def iso(moment: float) -> str:
     return text.replace("+00:00", "Z")
 
 
-
 @dataclass(frozen=True)
 class SoaSerial:
     """What watch follows of a nameserver's SOA for the zone: its serial and negative-cache
