@@ -242,8 +242,7 @@ class Channel:
                 pending, late = earlier, True
         if pending is not None and pending.question.expected is not None \
                 and wire.answered_as_expected(data, pending.question.expected, pending.qname):
-            if pending.attempts == 1 and not late and not pending.excused:
-                self._sample(self.loop.time() - pending.first_sent)
+            self._timed(pending, late)
             self.engine.stats["exact"] += 1
             self._done(pending, None, "", None, "udp", exact=True)
             return
@@ -262,8 +261,7 @@ class Channel:
         if pending is None or not reply.flags & wire.QR:
             self._mismatch(reply)
             return
-        if pending.attempts == 1 and not late and not pending.excused:  # Karn: only unambiguous round trips
-            self._sample(self.loop.time() - pending.first_sent)
+        self._timed(pending, late)
         if reply.flags & wire.TC:
             self._forget(pending)
             self.engine.stats["truncated"] += 1
@@ -562,6 +560,12 @@ class Channel:
             self._send_first(waiting)
 
     # -- retransmission timeout ----------------------------------------------------
+
+    def _timed(self, pending: Pending, late: bool) -> None:
+        """A reply's round trip into the estimate when it is unambiguous (Karn): the first
+        try's reply, not a late one to an earlier round, not stretched by a stall of ours."""
+        if pending.attempts == 1 and not late and not pending.excused:
+            self._sample(self.loop.time() - pending.first_sent)
 
     def _sample(self, rtt: float) -> None:
         self.min_rtt = min(self.min_rtt, rtt)

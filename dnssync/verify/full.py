@@ -162,11 +162,9 @@ def _in_processes(repo: Repository, parts: list[dict[str, list[str]]], options: 
     """The parts verified by forked workers, a fresh one for each part, `jobs` at once
     (spread.rolling); None when a worker was killed: the caller then verifies everything
     in this process."""
-    if progress is None:
-        return rolling(lambda part: _verify_part(repo, options, None, part), parts, jobs)
-    counter = multiprocessing.get_context("fork").Value("q", 0)
-    return rolling(lambda part: _verify_part(repo, options, counter, part), parts, jobs,
-                   _ticker(counter, progress))
+    counter = multiprocessing.get_context("fork").Value("q", 0) if progress is not None else None
+    tick = _ticker(counter, progress) if progress is not None else None
+    return rolling(lambda part: _verify_part(repo, options, counter, part), parts, jobs, tick)
 
 
 def _ticker(counter: Any, progress: Progress) -> Callable[[], None]:
