@@ -39,7 +39,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from common import PYTHON, Lab, Row, dnsperf, lab_net, octodns_report, query_text, timed
+from common import PYTHON, Lab, Row, cpu_seconds, dnsperf, lab_net, octodns_report, query_text, timed
 from fleet import RECORDS, Fleet, fleet, subset
 
 BENCH = "scale"
@@ -89,14 +89,19 @@ def measure_verify(lab: Lab, f: Fleet, size: int, workdir: Path) -> dict:
     count = runs(size)
     report_walls: list[float] = []
     phases: list[float] = []  # each run's query phase, seconds
+    cpu: dict[str, list[float]] = {"dnssync": [], **{p: [] for p in f.providers}}  # each run's
     for index in range(count):
+        before = servers_cpu(lab, f)
         wall, peak, _ = timed(dnssync(f, "verify", "--format", "json", "--out", str(out)), f.env,
                               ok=(0, 1))
+        for provider, used in servers_cpu(lab, f).items():
+            cpu[provider].append(used - before[provider])
         walls.append(wall)
         peaks.append(peak)
         data = json.loads(out.read_text())
         stats = data["stats"]
         phases.append(stats["query_seconds"])
+        cpu["dnssync"].append(stats["query_cpu_seconds"])
         errors = sum(f["severity"] == "error" for f in data["findings"])
         codes = Counter(f["code"] for f in data["findings"] if f["severity"] == "error")
         report_walls += [octodns_report(f.zones_dir, zone, servers, workdir)["wall"]
@@ -112,7 +117,13 @@ def measure_verify(lab: Lab, f: Fleet, size: int, workdir: Path) -> dict:
             "qps_query_phase": round(stats["queries"] / phase) if phase else None,
             "qps_wall": round(stats["queries"] / statistics.median(walls)),
             "octodns_report_per_zone": statistics.fmean(report_walls) * size,
-            "octodns_report_runs": len(report_walls)}
+            "octodns_report_runs": len(report_walls),
+            "cpu": {who: round(statistics.median(used), 3) for who, used in cpu.items()}}
+
+
+def servers_cpu(lab: Lab, f: Fleet) -> dict[str, float]:
+    """The CPU each provider's lab server has used so far (a run's is the difference)."""
+    return {p: cpu_seconds(lab.servers[p].process.pid) for p in f.providers}
 
 
 def server_rates(lab: Lab, f: Fleet, workdir: Path) -> dict[str, float | None]:
@@ -246,6 +257,36 @@ def run(workdir: Path) -> list[Row]:
     return rows
 
 
+def budget_rows(verify: dict) -> list[Row]:
+    """Where the CPU of a verify run goes, and what the queries/s target leaves dnssync.
+
+    The lab's servers share the machine's cores with dnssync. Here (2 cores) a fleet's
+    query phase keeps every core busy (/proc/stat sampled every 50 ms: no idle time in
+    it), so its length is the CPU of both over the cores, and the servers' part is theirs,
+    whatever asks them: what 20,000 queries/s leaves dnssync per question is the cores'
+    time in such a phase less the servers' CPU (taken over the whole run: a little of it
+    falls outside the phase, so what is left is, if anything, less)."""
+    used = verify.get("cpu")
+    if not used:  # a size carried over from a run before these were measured
+        return []
+    cores = len(os.sched_getaffinity(0))
+    servers = {p: seconds for p, seconds in used.items() if p != "dnssync"}
+    queries = verify["queries"]
+    phase_at_target = queries / 20000
+    left = max(0.0, cores * phase_at_target - sum(servers.values()))
+    return [
+        Row(BENCH, f"verify {REFERENCE}x40x3: the lab servers' CPU in one run", round(sum(servers.values()), 2),
+            "s", detail={f"{p} s": s for p, s in servers.items()}),
+        Row(BENCH, f"verify {REFERENCE}x40x3: dnssync's CPU in the query phase, per question",
+            round(used["dnssync"] / queries * 1e6, 1), "µs",
+            detail={"dnssync s": used["dnssync"], "queries": queries}),
+        Row(BENCH, f"verify {REFERENCE}x40x3: dnssync CPU per question that 20,000 queries/s leaves"
+            f" beside these servers on {cores} cores", round(left / queries * 1e6, 1), "µs",
+            detail={"phase at 20,000 queries/s s": round(phase_at_target, 2),
+                    "cores x phase - servers s": round(left, 2)}),
+    ]
+
+
 def rows_of(results: dict[int, dict]) -> list[Row]:
     rows = []
     ref = results[REFERENCE]
@@ -267,6 +308,7 @@ def rows_of(results: dict[int, dict]) -> list[Row]:
         rows.append(Row(BENCH, f"verify {REFERENCE}x40x3: queries/s per query/s dnsperf gets from the slowest"
                         " server alone", round(qps / slowest, 2), "x",
                         detail={"verify queries/s": qps, "dnsperf queries/s": round(slowest)}))
+    rows += budget_rows(verify)
     ratio = plan["octodns_sync"] / plan["wall"]
     rows.append(Row(BENCH, f"plan {REFERENCE}x40x3: dnssync / octodns-sync dry run",
                     round(ratio, 2), "x faster", ">= 3", ratio >= 3,

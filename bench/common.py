@@ -177,6 +177,13 @@ def timed(command: list[str], env: dict[str, str], ok: tuple[int, ...] = (0, 3)
     return elapsed, max(usage.ru_maxrss, tree_kib) // 1024, process.returncode
 
 
+def cpu_seconds(pid: int) -> float:
+    """The CPU (user and system, every thread) a running process has used so far: a lab
+    server's share of the machine during a run, read from outside as `ps` reads it."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def peak_memory_mb(command: list[str], env: dict[str, str], workdir: Path
                    ) -> tuple[float, int, str]:
     """Run a command; return its peak resident memory with its workers' (MB, as `timed`),
