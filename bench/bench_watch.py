@@ -25,19 +25,12 @@ import sys
 import time
 from pathlib import Path
 
-from common import ROOT, Row, lab_net
+from common import ROOT, Row, cpu_seconds, lab_net
 
 from tests.lab import Lab
 
 TARGET = 0.05
 TTL = 15
-TICK = os.sysconf("SC_CLK_TCK")
-
-
-def cpu_seconds(pid: int) -> float:
-    """utime + stime of a running process, from /proc/<pid>/stat."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICK
 
 
 def dnssync(root: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
