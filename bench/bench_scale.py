@@ -42,6 +42,8 @@ from pathlib import Path
 from common import PYTHON, Lab, Row, cpu_seconds, dnsperf, lab_net, octodns_report, query_text, timed
 from fleet import RECORDS, Fleet, fleet, subset
 
+from dnssync.repo.spread import cores as usable_cores
+
 BENCH = "scale"
 BIN = Path(PYTHON).parent
 QUICK = os.environ.get("DNSSYNC_BENCH_QUICK", "") not in ("", "0")
@@ -272,7 +274,7 @@ def budget_rows(verify: dict) -> list[Row]:
     used = verify.get("cpu")
     if not used:  # a size carried over from a run before these were measured
         return []
-    cores = len(os.sched_getaffinity(0))
+    cores = usable_cores()  # the cores verify spreads its workers over
     servers = used["servers"]
     queries = verify["queries"]
     phase_at_target = queries / QPS_TARGET

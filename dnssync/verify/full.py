@@ -162,8 +162,10 @@ def _in_processes(repo: Repository, parts: list[dict[str, list[str]]], options: 
     """The parts verified by forked workers, a fresh one for each part, `jobs` at once
     (spread.rolling); None when a worker was killed: the caller then verifies everything
     in this process."""
-    counter = multiprocessing.get_context("fork").Value("q", 0) if progress is not None else None
-    tick = _ticker(counter, progress) if progress is not None else None
+    counter, tick = None, None
+    if progress is not None:
+        counter = multiprocessing.get_context("fork").Value("q", 0)
+        tick = _ticker(counter, progress)
     return rolling(lambda part: _verify_part(repo, options, counter, part), parts, jobs, tick)
 
 
